@@ -1,11 +1,31 @@
-"""`alerts.yaml` — detection rules, subscribers and their channels."""
+"""`alerts.yaml` — detection rules, subscribers and their channels.
+
+Each requirement is declared once, here: durations are checked by :func:`parse_duration`, the options a
+rule kind needs by ``Rule.__post_init__``, the options a channel kind needs by ``Channel.__post_init__``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 
-__all__ = ["Rule", "Channel", "Subscriber", "AlertsFile"]
+__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "AlertsFile", "parse_duration", "SEVERITIES",
+           "RISK_FLAGS"]
+
+SEVERITIES = ("info", "warning", "critical")
+RISK_FLAGS = ("media_threat", "regulator_threat", "legal_threat", "viral")
+_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``6h``, ``14d``, ``2w`` → timedelta; ValueError naming the value otherwise."""
+    m = _DURATION.match(text.strip()) if isinstance(text, str) else None
+    if not m or int(m.group(1)) <= 0:
+        raise ValueError(f"expected a positive duration like 30m, 6h, 14d or 2w, got {text!r}")
+    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -13,11 +33,106 @@ class Rule:
     name: str
     kind: Literal["volume_spike", "emerging_terms", "rating_drop", "high_risk"]
     enabled: bool = True
-    #: Current window, e.g. ``6h``.
+    #: Current window, e.g. ``6h`` (volume_spike, emerging_terms, high_risk look-back).
     window: str = "6h"
+    #: Sentiment of the feedback the rule counts; null counts everything.
     sentiment: str | None = "negative"
+    #: Never fire below this many items in the current window (0 → 1 is not a spike).
     min_count: int = 10
+    #: Minimum ratio of the current window to its expected baseline.
     ratio: float = 3.0
+    #: Products the rule watches; empty = every product present in the index.
+    products: tuple[str, ...] = ()
+    # --- volume_spike ---------------------------------------------------------------------------------
+    #: Bucket size of the counts the detector reads.
+    interval: Literal["hour", "day"] = "hour"
+    #: How far back the baseline looks (same hour of day / of week in each earlier day / week).
+    history: str = "14d"
+    #: No alert before this much history exists for a series (warm-up).
+    warmup: str = "3d"
+    #: Robust z-score (current − median) / (1.4826·MAD, floored by Poisson noise) needed to fire.
+    threshold: float = 4.0
+    #: Also watch each product × topic series (besides the per-product series).
+    per_topic: bool = True
+    #: Topics to watch; empty = every topic in topics.yaml.
+    topics: tuple[str, ...] = ()
+    # --- emerging_terms -------------------------------------------------------------------------------
+    #: Longest jieba n-gram considered (1 = single words, 2 = also pairs of adjacent words).
+    max_ngram: int = 2
+    #: At most this many terms grouped in one alert.
+    max_terms: int = 8
+    # --- rating_drop ----------------------------------------------------------------------------------
+    #: Reviews a version needs before it is compared.
+    min_reviews: int = 20
+    #: Fire when the share of 1–2 star reviews grows by at least this much (absolute, 0.15 = 15 points) …
+    low_share_increase: float = 0.15
+    #: … or the mean rating falls by at least this much.
+    mean_drop: float = 0.7
+    # --- high_risk ------------------------------------------------------------------------------------
+    risk: tuple[str, ...] = ("media_threat", "regulator_threat", "legal_threat", "viral")
+    # --- lifecycle ------------------------------------------------------------------------------------
+    #: Resolve an alert after its signal has stayed at baseline this long.
+    resolve_after: str = "6h"
+    #: Re-alert silencing: the first update is sent at once, the next after this, then doubling …
+    realert: str = "1h"
+    #: … up to this.
+    realert_max: str = "24h"
+    #: An open alert is "updated" (and re-notified) when its count grows by this factor.
+    update_growth: float = 1.5
+    #: Severity given to high_risk alerts (others derive severity from ratio and size).
+    severity: Literal["info", "warning", "critical"] = "critical"
+
+    def __post_init__(self) -> None:
+        if not self.name or not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
+            raise ValueError(f"rule name must be letters, digits, '-', '_' or '.', got {self.name!r}")
+        for key in ("window", "history", "warmup", "resolve_after", "realert", "realert_max"):
+            try:
+                parse_duration(getattr(self, key))
+            except ValueError as exc:
+                raise ValueError(f"rule {self.name!r}: {key}: {exc}") from None
+        if self.sentiment not in (None, "negative", "neutral", "positive"):
+            raise ValueError(f"rule {self.name!r}: sentiment must be negative, neutral, positive or null, "
+                             f"got {self.sentiment!r}")
+        if self.min_count < 1:
+            raise ValueError(f"rule {self.name!r}: min_count must be at least 1, got {self.min_count}")
+        if self.kind in ("volume_spike", "emerging_terms") and self.ratio <= 1.0:
+            raise ValueError(f"rule {self.name!r}: ratio must be above 1.0, got {self.ratio}")
+        if self.kind == "volume_spike":
+            if parse_duration(self.history) <= parse_duration(self.window):
+                raise ValueError(f"rule {self.name!r}: history ({self.history}) must be longer than window "
+                                 f"({self.window})")
+            step = 3600 if self.interval == "hour" else 86400
+            if parse_duration(self.window).total_seconds() % step:
+                raise ValueError(f"rule {self.name!r}: window {self.window} must be a whole number of "
+                                 f"{self.interval}s")
+            if self.threshold <= 0:
+                raise ValueError(f"rule {self.name!r}: threshold must be positive, got {self.threshold}")
+        if self.kind == "emerging_terms" and not 1 <= self.max_ngram <= 3:
+            raise ValueError(f"rule {self.name!r}: max_ngram must be 1, 2 or 3, got {self.max_ngram}")
+        if self.kind == "rating_drop" and self.min_reviews < 1:
+            raise ValueError(f"rule {self.name!r}: min_reviews must be at least 1, got {self.min_reviews}")
+        if self.kind == "high_risk":
+            bad = [r for r in self.risk if r not in RISK_FLAGS]
+            if bad or not self.risk:
+                raise ValueError(f"rule {self.name!r}: risk must list some of {', '.join(RISK_FLAGS)}, "
+                                 f"got {list(self.risk)}")
+        if self.update_growth <= 1.0:
+            raise ValueError(f"rule {self.name!r}: update_growth must be above 1.0, got {self.update_growth}")
+
+    def duration(self, key: str) -> timedelta:
+        return parse_duration(getattr(self, key))
+
+
+#: Options each channel kind requires (one of the tuple's entries per inner tuple).
+_CHANNEL_NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "webhook": (("url", "url_env"),),
+    "dingtalk": (("url", "url_env"),),
+    "wecom": (("url", "url_env"),),
+    "feishu": (("url", "url_env"),),
+    "slack": (("url", "url_env"),),
+    "email": (("host",), ("sender",), ("recipients",)),
+    "log": (("path",),),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,8 +142,32 @@ class Channel:
     #: Environment variable holding the URL (webhook URLs are secrets on most platforms).
     url_env: str | None = None
     url: str | None = None
+    #: Environment variable holding the signing secret (webhook HMAC, DingTalk/Feishu sign).
     secret_env: str | None = None
+    #: File the ``log`` channel appends JSON lines to (relative to the project home).
     path: str | None = None
+    #: Seconds per HTTP request / SMTP session.
+    timeout: float = 10.0
+    # --- email ---
+    host: str | None = None
+    port: int = 587
+    starttls: bool = True
+    username: str | None = None
+    password_env: str | None = None
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
+    #: DingTalk: ``markdown`` or ``actionCard``.
+    style: Literal["markdown", "actionCard"] = "markdown"
+
+    def __post_init__(self) -> None:
+        for options in _CHANNEL_NEEDS[self.kind]:
+            if not any(getattr(self, o) for o in options):
+                raise ValueError(f"channel {self.name!r} ({self.kind}) needs {' or '.join(options)}")
+        if self.timeout <= 0:
+            raise ValueError(f"channel {self.name!r}: timeout must be positive, got {self.timeout}")
+
+    def __repr__(self) -> str:  # URLs of robots embed their access token: never show them
+        return f"Channel(name={self.name!r}, kind={self.kind!r})"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +177,25 @@ class Subscriber:
     products: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     min_severity: Literal["info", "warning", "critical"] = "info"
+    #: Receive ``voc digest`` reports.
+    digest: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxSettings:
+    #: Give up on a delivery after this many attempts (it stays listed as failed).
+    max_attempts: int = 8
+    #: First retry after this long, doubling each attempt, capped by ``backoff_max``.
+    backoff: str = "30s"
+    backoff_max: str = "1h"
+    #: A claimed delivery not confirmed within this long is retried by another worker.
+    lease: str = "2m"
+
+    def __post_init__(self) -> None:
+        for key in ("backoff", "backoff_max", "lease"):
+            parse_duration(getattr(self, key))
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +203,7 @@ class AlertsFile:
     rules: tuple[Rule, ...] = ()
     channels: tuple[Channel, ...] = ()
     subscribers: tuple[Subscriber, ...] = ()
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
     def __post_init__(self) -> None:
         names = {c.name for c in self.channels}
@@ -52,3 +211,14 @@ class AlertsFile:
             missing = [c for c in s.channels if c not in names]
             if missing:
                 raise ValueError(f"subscriber {s.name!r} names unknown channel(s): {', '.join(missing)}")
+        for what, items in (("rule", self.rules), ("channel", self.channels), ("subscriber", self.subscribers)):
+            seen = [i.name for i in items]
+            dupes = sorted({n for n in seen if seen.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{what} names must be unique, repeated: {', '.join(dupes)}")
+
+    def rule(self, name: str) -> Rule | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+    def channel(self, name: str) -> Channel | None:
+        return next((c for c in self.channels if c.name == name), None)

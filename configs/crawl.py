@@ -1,4 +1,7 @@
-"""`crawl:` section of voc.yaml — politeness, concurrency and crawl state."""
+"""`crawl:` section of voc.yaml — politeness, concurrency, retries, batching and crawl state.
+
+Every value reaches Scrapy through one adapter, :func:`crawlers.config.scrapy_settings`.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +12,49 @@ __all__ = ["CrawlSettings"]
 
 @dataclass(frozen=True, kw_only=True)
 class CrawlSettings:
-    #: SQLite file holding crawl cursors and run summaries (relative to the project home).
+    #: SQLite file holding crawl cursors, run summaries and per-source locks (relative to the project home).
     state_path: str = "data/state.db"
     concurrent_requests: int = 8
     concurrent_requests_per_domain: int = 2
+    #: Seconds between requests to the same domain (a source's ``download_delay`` overrides it).
     download_delay: float = 1.0
+    #: AutoThrottle per domain: adapt the delay to the server's latency.
     autothrottle: bool = True
+    autothrottle_target_concurrency: float = 1.0
+    autothrottle_max_delay: float = 60.0
+    #: Retries of transient errors (5xx, 408, 429, timeouts, connection resets), with exponential backoff.
     retry_times: int = 3
+    retry_backoff_base: float = 1.0
+    retry_backoff_max: float = 60.0
     download_timeout: float = 30.0
+    #: User agents, rotated per request.
     user_agents: tuple[str, ...] = (
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
     )
+    #: Proxy URLs (``http://user:pass@host:port``), rotated per request; empty: connect directly.
     proxies: tuple[str, ...] = ()
     #: Largest response body accepted, in bytes; larger pages are dropped with a counted reason.
     max_page_bytes: int = 20_000_000
     chromium_path: str = "/usr/bin/chromium"
+    #: Items classified and indexed together; a partial batch is flushed after ``batch_wait`` seconds.
+    batch_size: int = 64
+    batch_wait: float = 1.0
+    #: Seconds a ``voc crawl`` child process may run before it is stopped (0: no limit).
+    run_timeout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.concurrent_requests < 1 or self.concurrent_requests_per_domain < 1:
+            raise ValueError(
+                "crawl.concurrent_requests and concurrent_requests_per_domain must be at least 1, got "
+                f"{self.concurrent_requests} and {self.concurrent_requests_per_domain}")
+        if self.download_delay < 0 or self.download_timeout <= 0:
+            raise ValueError(f"crawl.download_delay must be >= 0 and download_timeout > 0, got "
+                             f"{self.download_delay} and {self.download_timeout}")
+        if self.retry_times < 0:
+            raise ValueError(f"crawl.retry_times must be >= 0, got {self.retry_times}")
+        if self.max_page_bytes < 1024:
+            raise ValueError(f"crawl.max_page_bytes must be at least 1024, got {self.max_page_bytes}")
+        if not self.user_agents:
+            raise ValueError("crawl.user_agents must name at least one user agent")
+        if self.batch_size < 1 or self.batch_wait <= 0:
+            raise ValueError(f"crawl.batch_size must be >= 1 and batch_wait > 0, got {self.batch_size} and {self.batch_wait}")

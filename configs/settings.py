@@ -57,6 +57,10 @@ class Secrets:
         value = self._env.get(name)
         return value if value else None
 
+    def environment(self) -> dict[str, str]:
+        """A copy of the whole environment, for child processes (a crawl runs in one)."""
+        return dict(self._env)
+
     def __repr__(self) -> str:
         return f"<Secrets: {len(self._env)} variables, values hidden>"
 

@@ -1,10 +1,20 @@
-"""`sources.yaml` — the products to listen for and, per product, each source's targets."""
+"""`sources.yaml` — the products to listen for and, per product, each source's targets.
+
+``sources.<name>`` holds per-source settings (base URL, robots.txt, delays, cookies env var);
+``products[].<source>`` holds that product's targets for the source (app ids, keywords, bars, forums…).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["SourceSettings", "AppStoreTarget", "ForumTarget", "Product", "SourcesFile"]
+__all__ = [
+    "SourceSettings", "AppStoreTarget", "HuaweiTarget", "WeiboTarget", "ZhihuTarget", "TiebaTarget",
+    "HeimaoTarget", "V2exTarget", "ForumSelectors", "ForumTarget", "Product", "SourcesFile", "SOURCE_NAMES",
+]
+
+#: Every spider's name; ``sources.<name>`` keys must be one of these.
+SOURCE_NAMES = ("appstore", "huawei", "weibo", "zhihu", "tieba", "heimao", "v2ex", "forum")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,6 +29,10 @@ class SourceSettings:
     #: Environment variable holding one or more cookies (accounts separated by a line with ``---``).
     cookies_env: str | None = None
     download_delay: float | None = None
+    #: Overrides ``crawl.concurrent_requests_per_domain`` for this source.
+    concurrent_requests_per_domain: int | None = None
+    #: Overrides ``crawl.user_agents`` for this source (e.g. a mobile UA for m.weibo.cn).
+    user_agents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,12 +47,85 @@ class AppStoreTarget:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HuaweiTarget:
+    #: AppGallery ids, the ``C…`` in ``https://appgallery.huawei.com/app/C…``.
+    app_ids: tuple[str, ...] = ()
+    max_pages: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeiboTarget:
+    keywords: tuple[str, ...] = ()
+    max_pages: int = 5
+    #: Also fetch the comments of each matching post.
+    comments: bool = True
+    max_comment_pages: int = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZhihuTarget:
+    keywords: tuple[str, ...] = ()
+    question_ids: tuple[str, ...] = ()
+    max_pages: int = 3
+    comments: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class TiebaTarget:
+    bars: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    max_pages: int = 3
+    #: Open each listed thread and collect its replies.
+    threads: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeimaoTarget:
+    keywords: tuple[str, ...] = ()
+    company_ids: tuple[str, ...] = ()
+    max_pages: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class V2exTarget:
+    nodes: tuple[str, ...] = ()
+    topic_ids: tuple[str, ...] = ()
+    #: Also fetch the replies of each topic.
+    replies: bool = True
+    max_pages: int = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForumSelectors:
+    """CSS selectors of a forum's pages; the defaults fit Discuz! X2.5–X3.5's default template."""
+
+    thread_list_url: str = "forum.php?mod=forumdisplay&fid={fid}&orderby=dateline&page={page}"
+    thread_url: str = "forum.php?mod=viewthread&tid={tid}&page={page}"
+    thread_row: str = "tbody[id^=normalthread_]"
+    thread_link: str = "a.s.xst"
+    post: str = "div[id^=post_]"
+    post_body: str = "td[id^=postmessage_]"
+    post_time: str = "em[id^=authorposton]"
+    post_author: str = "div.authi a.xw1"
+    title: str = "span#thread_subject"
+    next_page: str = "div.pg a.nxt"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ForumTarget:
     name: str
     base_url: str
     forum_ids: tuple[str, ...] = ()
+    #: Page encoding when the site does not declare it (GBK sites are decoded as gb18030).
     encoding: str | None = None
     max_pages: int = 5
+    #: Thread pages per thread.
+    max_thread_pages: int = 3
+    selectors: ForumSelectors = field(default_factory=ForumSelectors)
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"forum name must be letters, digits, - or _, got {self.name!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,11 +136,25 @@ class Product:
     #: Feature names added to the segmentation dictionary.
     features: tuple[str, ...] = ()
     appstore: AppStoreTarget | None = None
+    huawei: HuaweiTarget | None = None
+    weibo: WeiboTarget | None = None
+    zhihu: ZhihuTarget | None = None
+    tieba: TiebaTarget | None = None
+    heimao: HeimaoTarget | None = None
+    v2ex: V2exTarget | None = None
     forum: tuple[ForumTarget, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.id or not self.id.replace("-", "").replace("_", "").isalnum():
             raise ValueError(f"product id must be letters, digits, - or _, got {self.id!r}")
+        names = [f.name for f in self.forum]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"forum names must be unique within a product, repeated: {', '.join(dupes)}")
+
+    def targets(self, source: str) -> object | None:
+        """This product's targets for ``source`` (None or an empty tuple when it has none)."""
+        return getattr(self, source, None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +167,9 @@ class SourcesFile:
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"product ids must be unique, repeated: {', '.join(dupes)}")
+        unknown = sorted(set(self.sources) - set(SOURCE_NAMES))
+        if unknown:
+            raise ValueError(f"unknown source {unknown[0]!r} under sources (known: {', '.join(SOURCE_NAMES)})")
 
     def product(self, product_id: str) -> Product:
         for p in self.products:

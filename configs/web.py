@@ -1,10 +1,42 @@
-"""`web:` section of voc.yaml — the HTTP API and web page."""
+"""`web:` section of voc.yaml — the HTTP API, the web page and the `voc schedule` timers.
+
+Access control (see app/api/_auth.py):
+
+* ``admin_tokens_env`` / ``read_tokens_env`` name environment variables holding comma-separated API tokens for
+  the ``admin`` role (may acknowledge/resolve alerts and correct labels) and the ``read`` role (search, trends,
+  alerts list, sources). A token is sent as ``Authorization: Bearer <token>`` or typed into the login form,
+  which sets a signed session cookie (HttpOnly, SameSite=Strict).
+* ``session_secret_env`` names the variable holding the key that signs session cookies and CSRF tokens; when
+  unset, a random key is made at start (sessions then end when the server restarts).
+* ``allow_anonymous_loopback``: with NO tokens configured at all, requests from 127.0.0.1/::1 addressed to a
+  loopback host name are let in as ``admin`` (a single-user laptop setup); anything else gets 401. As soon as
+  one token is configured, everybody must authenticate.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["WebSettings"]
+__all__ = ["WebSettings", "ScheduleSettings"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleSettings:
+    """Timers of ``voc schedule`` besides the per-source crawl schedules in sources.yaml."""
+
+    #: cron expression for evaluating alert rules (and delivering the outbox) between crawls; null: only after crawls.
+    alerts: str | None = "*/15 * * * *"
+    #: cron expressions for the daily and weekly digests; null turns a digest off.
+    digest_day: str | None = "0 9 * * *"
+    digest_week: str | None = "0 9 * * 1"
+    #: Time zone the cron expressions are read in.
+    tz: str = "Asia/Shanghai"
+    #: How many finished runs the run history keeps.
+    history_keep: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.history_keep < 1:
+            raise ValueError(f"history_keep must be at least 1, got {self.history_keep}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -16,5 +48,22 @@ class WebSettings:
     #: Environment variables holding API tokens (comma-separated) per role.
     admin_tokens_env: str = "VOC_ADMIN_TOKENS"
     read_tokens_env: str = "VOC_READ_TOKENS"
+    #: Environment variable holding the key that signs session cookies and CSRF tokens.
+    session_secret_env: str = "VOC_SESSION_SECRET"
+    #: Lifetime of a login session, in seconds.
+    session_max_age: int = 12 * 3600
+    #: Mark the session cookie Secure (turn on when served over HTTPS).
+    cookie_secure: bool = False
     #: With no tokens configured, allow unauthenticated access from loopback only.
     allow_anonymous_loopback: bool = True
+    #: Largest page size /api/search accepts.
+    max_page_size: int = 200
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 (any free port) and 65535, got {self.port}")
+        if self.session_max_age < 60:
+            raise ValueError(f"session_max_age must be at least 60 seconds, got {self.session_max_age}")
+        if self.max_page_size < 1:
+            raise ValueError(f"max_page_size must be at least 1, got {self.max_page_size}")

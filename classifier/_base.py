@@ -1,0 +1,82 @@
+"""The classifier's public value types, protocol and exception tree.
+
+Exception tree::
+
+    ClassifierError                 root of every error raised by this package
+    ├── ModelLoadError              a model directory is missing, incomplete or unreadable (carries .path)
+    │   └── NormalizationMismatch   the model was trained with other normalization settings
+    └── TrainingDataError           training data is absent or unusable (carries .path)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "SENTIMENTS", "INTENTS", "RISKS", "Tags", "Classifier",
+    "ClassifierError", "ModelLoadError", "NormalizationMismatch", "TrainingDataError",
+]
+
+SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
+INTENTS: tuple[str, ...] = ("bug", "feature_request", "question", "service_complaint", "praise", "other")
+RISKS: tuple[str, ...] = ("media_threat", "regulator_threat", "legal_threat", "viral")
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Every tag the classifier gives one text (the feedback document's sentiment … model_version fields)."""
+
+    sentiment: str
+    sentiment_score: float
+    intent: str
+    topics: tuple[str, ...]
+    risk: tuple[str, ...]
+    model_version: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sentiment": self.sentiment,
+            "sentiment_score": self.sentiment_score,
+            "intent": self.intent,
+            "topics": list(self.topics),
+            "risk": list(self.risk),
+            "model_version": self.model_version,
+        }
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """Anything that tags texts in batches."""
+
+    model_version: str
+
+    def predict(self, texts: Sequence[str]) -> list[Tags]: ...
+
+
+class ClassifierError(Exception):
+    """Root of the classifier package's errors."""
+
+
+class ModelLoadError(ClassifierError):
+    """A model directory cannot be loaded. ``path`` names it; the message says how to fix it."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot load classifier model {self.path}: {reason}")
+
+
+class NormalizationMismatch(ModelLoadError):
+    """The model's saved normalization settings differ from this code's; retrain or upgrade."""
+
+
+class TrainingDataError(ClassifierError):
+    """Training data is missing or unusable. ``path`` names the file or folder."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")

@@ -1,0 +1,116 @@
+"""Keyword rules: taxonomy topic matching (used by every classifier), and the ``rules`` stand-in classifier.
+
+:func:`keyword_topics` tags a text with every taxonomy topic one of whose keywords occurs in it — a topic a
+user adds to topics.yaml is tagged at once, with no retraining. :class:`RulesClassifier` adds lexicon
+sentiment and rule intent; it is fast and dependency-free, the fallback and the test stand-in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from classifier._base import Tags
+from classifier.normalize import classification_text, normalize_text
+from classifier.risk import risk_flags
+
+__all__ = ["RULES_VERSION", "TopicMatcher", "keyword_topics", "rule_sentiment", "rule_intent", "RulesClassifier"]
+
+RULES_VERSION = "rules-1"
+
+NEGATIVE_WORDS = (
+    "闪退", "崩溃", "卡死", "卡顿", "打不开", "白屏", "黑屏", "垃圾", "差评", "太差", "很差", "真差", "差劲", "烂", "坑",
+    "骗", "失望", "无语", "恶心", "愤怒", "生气", "气死", "后悔", "难用", "不好用", "不能用", "用不了", "没法用",
+    "登不上", "登录不上", "失败", "bug", "问题", "故障", "扣费", "乱扣", "退款", "不退", "投诉", "没人管", "没人回复",
+    "不回复", "不处理", "敷衍", "太慢", "很慢", "耗电", "发烫", "广告太多", "流氓", "删了", "卸载", "退货", "质量差",
+    "不满意", "不行", "毛病", "糟糕", "难吃", "不值", "别买", "上当", "坑爹", "卡", "慢", "差",
+)
+POSITIVE_WORDS = (
+    "好用", "不错", "很好", "非常好", "满意", "喜欢", "赞", "给力", "流畅", "方便", "好评", "推荐", "完美", "感谢",
+    "谢谢", "优秀", "漂亮", "好看", "棒", "实用", "靠谱", "贴心", "清爽", "稳定", "快", "超值", "划算", "五星", "好吃",
+    "开心", "爱了", "良心",
+)
+NEGATORS = ("不", "没", "没有", "别", "无法", "不太", "不怎么", "并不")
+
+_QUESTION = re.compile(r"[?？]|怎么|如何|为什么|为啥|请问|是否|能否|在哪|哪里|吗[。!！]?$|呢[。!！]?$")
+_FEATURE = re.compile(r"希望|建议|能不能|可不可以|能否增加|求(?:加|增加|出|支持|恢复)|加个|增加|添加|支持一下|要是能|如果能|期待")
+_BUG = re.compile(r"闪退|崩溃|卡死|白屏|黑屏|打不开|bug|报错|出错|异常|失败|无法|不能|用不了|登不上|加载不出|没反应|不显示|故障|进不去|死机|重启")
+_SERVICE = re.compile(r"客服|投诉|退款|不退|扣费|乱扣|扣钱|没人回复|没人处理|态度|工单|售后|骗|欺诈|霸王条款|自动续费")
+
+
+class TopicMatcher:
+    """Keyword → topic id matching over normalized, lower-cased text."""
+
+    def __init__(self, topics: Iterable[Any]) -> None:
+        self.topic_ids = tuple(t.id for t in topics)
+        self._keywords = [(t.id, tuple(normalize_text(k).lower() for k in t.keywords if k.strip())) for t in topics]
+
+    def __call__(self, text: str) -> tuple[str, ...]:
+        low = text.lower()
+        return tuple(tid for tid, kws in self._keywords if any(k in low for k in kws))
+
+
+def keyword_topics(text: str, topics: Iterable[Any]) -> tuple[str, ...]:
+    """Topic ids of ``topics`` (taxonomy entries) whose keywords occur in ``text``."""
+    return TopicMatcher(topics)(normalize_text(text))
+
+
+def _count(text: str, words: Sequence[str]) -> tuple[int, int]:
+    hits = negated = 0
+    for w in words:
+        start = text.find(w)
+        while start != -1:
+            before = text[max(0, start - 3): start]
+            if any(before.endswith(n) for n in NEGATORS):
+                negated += 1
+            else:
+                hits += 1
+            start = text.find(w, start + len(w))
+    return hits, negated
+
+
+def rule_sentiment(text: str) -> tuple[str, float]:
+    """Lexicon sentiment of a normalized text: (label, a rough confidence)."""
+    low = text.lower()
+    neg, neg_negated = _count(low, NEGATIVE_WORDS)
+    pos, pos_negated = _count(low, POSITIVE_WORDS)
+    score = (pos + neg_negated * 0.5) - (neg + pos_negated)
+    if score < 0:
+        return "negative", min(0.95, 0.6 + 0.1 * -score)
+    if score > 0:
+        return "positive", min(0.95, 0.6 + 0.1 * score)
+    return "neutral", 0.5
+
+
+def rule_intent(text: str, sentiment: str) -> str:
+    """Rule intent of a normalized text, given its sentiment."""
+    low = text.lower()
+    if _SERVICE.search(low):
+        return "service_complaint"
+    if _BUG.search(low) and sentiment != "positive":
+        return "bug"
+    if _FEATURE.search(low):
+        return "feature_request"
+    if _QUESTION.search(low):
+        return "question"
+    if sentiment == "positive":
+        return "praise"
+    return "other"
+
+
+class RulesClassifier:
+    """The ``rules`` stand-in: lexicon sentiment, rule intent, taxonomy keyword topics, risk patterns."""
+
+    def __init__(self, topics: Iterable[Any]) -> None:
+        self.model_version = RULES_VERSION
+        self.match_topics = TopicMatcher(tuple(topics))
+
+    def predict(self, texts: Sequence[str]) -> list[Tags]:
+        out = []
+        for raw in texts:
+            text = classification_text(raw or "")
+            sentiment, score = rule_sentiment(text)
+            out.append(Tags(sentiment=sentiment, sentiment_score=round(score, 4), intent=rule_intent(text, sentiment),
+                            topics=self.match_topics(text), risk=risk_flags(text), model_version=self.model_version))
+        return out

@@ -1,0 +1,56 @@
+"""Helpers shared by the source parsers (private)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawlers.parsers._page import Page
+from crawlers.parsers.blocks import json_block
+from crawlers.parsers.normalize import body_too_large, decode_body, load_json
+
+__all__ = ["json_page", "html_page", "get", "s"]
+
+
+def json_page(source: str, body: bytes | str, encoding: str | None = None) -> tuple[Any, Page]:
+    """Load a JSON body; on failure (or a JSON block) the returned Page already says why."""
+    page = Page()
+    data, reason = load_json(body, encoding)
+    if reason:
+        snippet = decode_body(body[:120] if isinstance(body, (bytes, str)) else b"", "utf-8")
+        page.drop(reason, snippet.strip())
+        return None, page
+    block = json_block(source, data)
+    if block:
+        page.block = block
+        page.drop("blocked", str(block))
+        return None, page
+    return data, page
+
+
+def html_page(body: bytes | str, encoding: str | None = None) -> tuple[str | None, Page]:
+    page = Page()
+    if body_too_large(body):
+        page.drop("too_large", f"{len(body)} bytes")
+        return None, page
+    return decode_body(body, encoding), page
+
+
+def get(data: Any, *path: Any, default: Any = None) -> Any:
+    """``get(d, "a", 0, "b")`` → d["a"][0]["b"], or ``default`` at the first missing step."""
+    for key in path:
+        if isinstance(data, dict):
+            data = data.get(key)
+        elif isinstance(data, list) and isinstance(key, int) and -len(data) <= key < len(data):
+            data = data[key]
+        else:
+            return default
+        if data is None:
+            return default
+    return data
+
+
+def s(value: Any) -> str:
+    """A scalar as a stripped string ('' for None / containers)."""
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return str(value).strip()

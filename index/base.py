@@ -1,0 +1,197 @@
+"""The one interface every index backend implements, and the value types it speaks.
+
+A feedback document is a plain ``dict`` with the fields of design.md (:data:`DOC_FIELDS`). Backends
+store it whole (re-upserting an id replaces the document) and answer searches, counts and time-bucketed
+histograms over it. Filter semantics, shared by every backend (and checked by the contract suite):
+
+* each tuple field of :class:`Filters` matches when the document's value is one of the given values
+  (for the multi-valued ``topics``/``risk``: when any of the document's values is one of them);
+  different fields must all match;
+* ``since`` is inclusive and ``until`` exclusive, both on ``created_at``; documents without
+  ``created_at`` never match a time bound and never appear in a histogram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
+
+__all__ = [
+    "DOC_FIELDS", "KEYWORD_FIELDS", "INT_FIELDS", "MULTI_FIELDS", "FACET_FIELDS", "FILTER_FIELDS",
+    "Filters", "SearchQuery", "SearchResult", "Hit", "Bucket", "UpsertResult", "FeedbackIndex",
+    "parse_time", "format_time", "Interval", "Sort",
+]
+
+Interval = Literal["minute", "hour", "day"]
+Sort = Literal["relevance", "time"]
+
+#: Every field of the feedback document (design.md), in display order.
+DOC_FIELDS: tuple[str, ...] = (
+    "id", "source", "source_id", "url", "parent_id", "product", "kind", "title", "text", "raw_text", "tokens",
+    "author_id", "author_name", "created_at", "crawled_at", "rating", "app_version", "platform", "likes",
+    "replies", "reposts", "sentiment", "sentiment_score", "intent", "topics", "risk", "dup_of", "model_version",
+)
+KEYWORD_FIELDS: tuple[str, ...] = (
+    "id", "source", "source_id", "url", "parent_id", "product", "kind", "author_id", "author_name",
+    "app_version", "platform", "sentiment", "intent", "dup_of", "model_version",
+)
+INT_FIELDS: tuple[str, ...] = ("rating", "likes", "replies", "reposts")
+MULTI_FIELDS: tuple[str, ...] = ("topics", "risk")
+#: Fields that facets and ``histogram(group_by=…)`` accept.
+FACET_FIELDS: tuple[str, ...] = (
+    "product", "source", "sentiment", "intent", "topics", "risk", "platform", "app_version", "rating", "kind",
+)
+#: Filters attribute → document field.
+FILTER_FIELDS: dict[str, str] = {
+    "product": "product", "source": "source", "sentiment": "sentiment", "topic": "topics", "intent": "intent",
+    "risk": "risk", "platform": "platform", "app_version": "app_version", "rating": "rating",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Filters:
+    """What a search, count, histogram or scan is restricted to (see the module docstring)."""
+
+    product: tuple[str, ...] = ()
+    source: tuple[str, ...] = ()
+    sentiment: tuple[str, ...] = ()
+    topic: tuple[str, ...] = ()
+    intent: tuple[str, ...] = ()
+    risk: tuple[str, ...] = ()
+    platform: tuple[str, ...] = ()
+    app_version: tuple[str, ...] = ()
+    rating: tuple[int, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in FILTER_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, (str, int)):  # a single value is a common slip: accept it as a 1-tuple
+                object.__setattr__(self, name, (value,))
+            elif not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"Filters.{name} must be timezone-aware, got {value!r}")
+
+    def items(self) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+        """``(document field, values)`` for every non-empty value filter."""
+        for name, doc_field in FILTER_FIELDS.items():
+            values = getattr(self, name)
+            if values:
+                yield doc_field, values
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchQuery:
+    """A search: free words (all must match) and ``"quoted phrases"`` in ``text``, plus filters.
+
+    ``raw=True`` passes ``text`` to the backend's own query syntax (FTS5 MATCH / query_string) unescaped;
+    it is an explicit opt-in for operators, never what the query language produces.
+    """
+
+    text: str = ""
+    filters: Filters = field(default_factory=Filters)
+    limit: int = 20
+    offset: int = 0
+    sort: Sort = "relevance"
+    facets: tuple[str, ...] = ()
+    raw: bool = False
+
+    def __post_init__(self) -> None:
+        if self.limit < 0 or self.offset < 0:
+            raise ValueError(f"limit and offset must be >= 0, got limit={self.limit} offset={self.offset}")
+        if self.sort not in ("relevance", "time"):
+            raise ValueError(f"sort must be 'relevance' or 'time', got {self.sort!r}")
+        if isinstance(self.facets, str):
+            object.__setattr__(self, "facets", (self.facets,))
+        for f in self.facets:
+            if f not in FACET_FIELDS:
+                raise ValueError(f"unknown facet {f!r} (known: {', '.join(FACET_FIELDS)})")
+
+
+@dataclass(frozen=True)
+class Hit:
+    doc: dict
+    score: float
+    #: The doc's ``text`` cut into ``(segment, matched)`` pairs; renderers escape each segment themselves.
+    highlight: list[tuple[str, bool]]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    total: int
+    #: facet field → ``[(value, count), …]``, most frequent first (ties by value).
+    facets: dict[str, list[tuple[str, int]]]
+
+
+class Bucket(NamedTuple):
+    #: Start of the bucket, timezone-aware in the histogram's time zone.
+    start: datetime
+    #: The group_by value (as a string), or None without group_by.
+    key: str | None
+    count: int
+
+
+class UpsertResult(NamedTuple):
+    new: int
+    updated: int
+
+
+@runtime_checkable
+class FeedbackIndex(Protocol):
+    """What every backend implements; ``tests/index/contract.py`` checks the shared behaviour."""
+
+    def upsert(self, docs: Sequence[dict]) -> UpsertResult:
+        """Store a batch atomically and durably; idempotent by ``id``; a re-upsert replaces the doc.
+        When it returns, the documents are visible to search/count/get."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> int: ...
+
+    def get(self, id: str) -> dict | None: ...
+
+    def search(self, query: SearchQuery) -> SearchResult: ...
+
+    def count(self, filters: Filters = Filters()) -> int: ...
+
+    def histogram(self, filters: Filters = Filters(), *, interval: Interval = "hour", tz: str = "Asia/Shanghai",
+                  group_by: str | None = None, start: datetime | None = None,
+                  end: datetime | None = None) -> list[Bucket]:
+        """Counts per bucket of ``interval`` in ``tz`` (local days/hours), sorted by (start, key).
+
+        ``start``/``end`` (default: ``filters.since``/``until``) bound the range; when both are known,
+        empty buckets are included with count 0 (for every key seen, with group_by)."""
+        ...
+
+    def scan(self, filters: Filters = Filters(), *, fields: Sequence[str] | None = None,
+             batch_size: int = 1000) -> Iterator[dict]: ...
+
+    def close(self) -> None: ...
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """ISO-8601 (``2026-11-24T03:05:00Z``) → aware UTC datetime; naive input is taken as UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def format_time(dt: datetime | None) -> str | None:
+    """Aware datetime → ``2026-11-24T03:05:00Z``."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
