@@ -60,6 +60,8 @@ _SPACE = re.compile(r"\s+")
 _REPOST = re.compile(r"//\s*@")
 _MENTION = re.compile(r"@[\w\-\u4e00-\u9fff]{1,30}[:：]?")
 
+_REPOST_BOILERPLATE = {"转发微博", "转发", "轉發微博", "repost", "回复", "转"}
+
 _opencc_lock = threading.Lock()
 
 
@@ -108,8 +110,10 @@ def classification_text(text: str) -> str:
     """
     norm = normalize_text(text)
     own, chain = split_repost(norm)
+    if own.lower() in _REPOST_BOILERPLATE:
+        own = ""
     if not own and chain:
-        own = chain
+        own = _REPOST.sub(" @", chain)
     own = _MENTION.sub(" ", own)
     return _SPACE.sub(" ", own).strip()
 

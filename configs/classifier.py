@@ -13,10 +13,19 @@ class ClassifierSettings:
     model: str = "classifier/models/voc-small"
     threads: int = 2
     batch_size: int = 64
+    #: int8 dynamic quantization of the Linear layers at load (faster on some CPUs, slightly less accurate).
     quantize: bool = False
+    #: SQLite file storing label corrections (``voc label``), used by the next ``voc train``.
+    labels_path: str = "data/labels.db"
+    #: Where ``voc train`` reads the training corpora by default (relative to the project home).
+    training_data: str = "../shared/data"
+    #: Weighted engagement (likes + 3·replies + 5·reposts) that flags an item ``viral``.
+    viral_engagement: int = 2000
 
     def __post_init__(self) -> None:
         if self.threads < 1:
             raise ValueError(f"classifier.threads must be at least 1, got {self.threads}")
         if self.batch_size < 1:
             raise ValueError(f"classifier.batch_size must be at least 1, got {self.batch_size}")
+        if self.viral_engagement < 1:
+            raise ValueError(f"classifier.viral_engagement must be at least 1, got {self.viral_engagement}")

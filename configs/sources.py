@@ -97,18 +97,26 @@ class V2exTarget:
 
 @dataclass(frozen=True, kw_only=True)
 class ForumSelectors:
-    """CSS selectors of a forum's pages; the defaults fit Discuz! X2.5–X3.5's default template."""
+    """CSS selectors overriding the Discuz! X2.5–X3.5 defaults (``crawlers.parsers.discuz.DEFAULT_SELECTORS``)
+    for forked templates; leave a key out to keep the default."""
 
-    thread_list_url: str = "forum.php?mod=forumdisplay&fid={fid}&orderby=dateline&page={page}"
-    thread_url: str = "forum.php?mod=viewthread&tid={tid}&page={page}"
-    thread_row: str = "tbody[id^=normalthread_]"
-    thread_link: str = "a.s.xst"
-    post: str = "div[id^=post_]"
-    post_body: str = "td[id^=postmessage_]"
-    post_time: str = "em[id^=authorposton]"
-    post_author: str = "div.authi a.xw1"
-    title: str = "span#thread_subject"
-    next_page: str = "div.pg a.nxt"
+    thread_row: str | None = None
+    thread_title: str | None = None
+    thread_author: str | None = None
+    thread_date: str | None = None
+    thread_replies: str | None = None
+    thread_views: str | None = None
+    post: str | None = None
+    post_body: str | None = None
+    post_author: str | None = None
+    post_time: str | None = None
+    post_floor: str | None = None
+    post_locked: str | None = None
+    subject: str | None = None
+    next: str | None = None
+
+    def overrides(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,6 +129,8 @@ class ForumTarget:
     max_pages: int = 5
     #: Thread pages per thread.
     max_thread_pages: int = 3
+    #: URL style: ``forum.php?mod=forumdisplay&fid=…`` (false) or rewritten ``forum-{fid}-{page}.html`` (true).
+    rewrite: bool = False
     selectors: ForumSelectors = field(default_factory=ForumSelectors)
 
     def __post_init__(self) -> None:

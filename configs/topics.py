@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Topic", "TopicsFile"]
+__all__ = ["Topic", "TopicsFile", "load_topics_file"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,3 +28,16 @@ class TopicsFile:
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"topic ids must be unique, repeated: {', '.join(dupes)}")
+
+
+def load_topics_file(path: str) -> TopicsFile:
+    """Read and validate another taxonomy file (``voc classify --topics FILE``); raises ConfigError."""
+    from pathlib import Path
+
+    from configs._validate import ConfigError, build
+    from configs.settings import _read_yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(str(p), "", "topics file not found")
+    return build(TopicsFile, _read_yaml(p), file=str(p))

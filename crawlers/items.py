@@ -41,6 +41,8 @@ class FeedbackItem:
     replies: int | None = None
     reposts: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The feedback document the item pipelines build (normalize → classify → index); not exported.
+    doc: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from index import FACET_FIELDS, Filters, QueryError, SearchQuery, format_time, parse_query, parse_time
+from index import Filters, QueryError, SearchQuery, parse_query
+from index.base import FACET_FIELDS, format_time, parse_time
 
 __all__ = [
     "DEFAULT_FACETS", "TREND_GROUPS", "INTERVALS", "build_query", "search", "facets", "trends", "ratings_by_version",

@@ -108,7 +108,8 @@ def json_block(source: str, data: Any, *, status: int = 200) -> Block | None:
                 return Block(kind="forbidden", reason=f"{val} {text}".strip(), fix=f"set {env} (an account allowed to read it)")
         return None
     if source == "v2ex":
-        if data.get("success") is False and "rate" in str(data.get("message", "")).lower():
+        if (data.get("success") is False or data.get("status") == "error") and "rate" in str(
+                data.get("message", "")).lower():
             return Block(kind="rate_limit", reason=str(data.get("message")), fix="wait for the hourly quota to reset")
         return None
     return None

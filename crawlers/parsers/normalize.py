@@ -180,6 +180,7 @@ def html_to_text(html: str | None) -> str:
     if not html:
         return ""
     text = _DROP_RE.sub("", html)
+    text = re.sub(r"\s*[\r\n]+\s*", " ", text)  # raw newlines are HTML whitespace; <br>/<p> make lines
     text = _IMG_RE.sub(_img_alt, text)
     text = re.sub(r"<p\b[^>]*>", "", text, flags=re.I)
     text = _BR_RE.sub("\n", text)

@@ -1,0 +1,46 @@
+"""Alerts: detect new product issues in the stored feedback, tell the right people once, follow them
+until they are gone.
+
+Public API (what the CLI, the scheduler and the web page use)::
+
+    from alerts import evaluate, deliver, open_store
+
+    report = evaluate(settings, index, *, now)        # -> EvaluationReport (raised/updated/resolved …)
+    sent = deliver(settings, *, now, client=None)      # -> DeliveryReport (sent, failed, retrying)
+    store = open_store(settings)                       # list/get/events/outbox; ack/resolve below
+    ack(settings, fingerprint, *, by, now) / resolve(settings, fingerprint, *, now)
+    build_digest(settings, index, *, period="day", now) -> Digest;  send_digest(settings, digest, *, now)
+    backtest(rule, series, *, now=None) -> list[Match]  (``voc alerts backtest``)
+
+Modules: :mod:`alerts.detect` (pure detectors), :mod:`alerts.lifecycle` (fingerprints, states,
+re-alert backoff; injected clock), :mod:`alerts.store` (SQLite tables next to the feedback + outbox),
+:mod:`alerts.message` (what a notification says), :mod:`alerts.notifiers` (one module per channel:
+``render`` pure, ``send`` with an injected ``httpx.Client``), :mod:`alerts.digest`.
+
+Exception tree::
+
+    AlertsError                      (alerts.AlertsError)
+    └── AlertStoreError              the store cannot be opened or written
+    NotifierError                    (alerts.notifiers; carries the channel name)
+    ├── TransientNotifierError       retried with backoff from the outbox
+    └── PermanentNotifierError       recorded as failed; ``voc alerts retry`` re-queues
+"""
+
+from __future__ import annotations
+
+from alerts._deliver import Delivery, DeliveryReport, deliver
+from alerts._evaluate import EvaluationReport, Signal, collect_signals, evaluate
+from alerts._errors import AlertNotFoundError, AlertsError
+from alerts._manage import ack, backtest, backtest_index, read_series_csv, resolve
+from alerts.digest import Digest, build_digest, send_digest
+from alerts.detect import Figures, Match
+from alerts.lifecycle import AlertRecord
+from alerts.notifiers import NotifierError, PermanentNotifierError, TransientNotifierError
+from alerts.store import AlertStoreError, open_store
+
+__all__ = [
+    "evaluate", "deliver", "open_store", "ack", "resolve", "backtest", "backtest_index", "read_series_csv", "build_digest", "send_digest", "collect_signals",
+    "EvaluationReport", "DeliveryReport", "Delivery", "Signal", "Digest", "AlertRecord", "Figures", "Match",
+    "AlertsError", "AlertNotFoundError", "AlertStoreError", "NotifierError", "TransientNotifierError",
+    "PermanentNotifierError",
+]

@@ -1,0 +1,134 @@
+"""Operator actions (acknowledge, resolve) and the rule backtest behind ``voc alerts …``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from alerts._errors import AlertNotFoundError, AlertsError
+from alerts._evaluate import collect_signals, deliveries_for, policy_for
+from alerts.detect import Match, SpikeDetector
+from alerts.lifecycle import AlertRecord, Transition, acknowledge, resolve_manually
+from alerts.store import AlertStore, open_store
+from configs.alerts import Rule
+
+__all__ = ["ack", "resolve", "backtest", "backtest_index", "read_series_csv", "AlertsError", "AlertNotFoundError"]
+
+
+def _with_store(settings: Any, store: AlertStore | None) -> tuple[AlertStore, bool]:
+    return (store, False) if store is not None else (open_store(settings), True)
+
+
+def ack(settings: Any, fingerprint: str, *, by: str, now: datetime, store: AlertStore | None = None) -> AlertRecord:
+    """Acknowledge an alert: its updates stop notifying until it resolves."""
+    st, own = _with_store(settings, store)
+    try:
+        rec = st.get(fingerprint)
+        if rec is None:
+            raise AlertNotFoundError(fingerprint)
+        tr = st.apply(rec.fingerprint, lambda r: acknowledge(r, by=by, now=now) if r else None,
+                      lambda t: deliveries_for(settings, t), now=now)
+        assert tr is not None
+        return tr.record
+    finally:
+        if own:
+            st.close()
+
+
+def resolve(settings: Any, fingerprint: str, *, now: datetime, store: AlertStore | None = None) -> AlertRecord:
+    """Resolve an alert by hand; subscribers are told once (a no-op if already resolved)."""
+    st, own = _with_store(settings, store)
+    try:
+        rec = st.get(fingerprint)
+        if rec is None:
+            raise AlertNotFoundError(fingerprint)
+
+        def compute(r: AlertRecord | None) -> Transition | None:
+            return resolve_manually(r, now=now) if r else None
+
+        tr = st.apply(rec.fingerprint, compute, lambda t: deliveries_for(settings, t), now=now)
+        return tr.record if tr else rec
+    finally:
+        if own:
+            st.close()
+
+
+def read_series_csv(text: str) -> list[tuple[datetime, float]]:
+    """``timestamp,value`` rows (header optional; ISO timestamps, naive = UTC) → sorted series."""
+    out = []
+    for i, row in enumerate(csv.reader(io.StringIO(text)), 1):
+        if not row or not "".join(row).strip() or row[0].strip().startswith("#"):
+            continue
+        if len(row) < 2:
+            raise AlertsError(f"line {i}: expected timestamp,value, got {','.join(row)!r}")
+        ts, value = row[0].strip(), row[1].strip()
+        try:
+            t = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+        except ValueError:
+            if i == 1:
+                continue  # header
+            raise AlertsError(f"line {i}: bad timestamp {ts!r} (ISO 8601 expected)") from None
+        try:
+            v = float(value)
+        except ValueError:
+            raise AlertsError(f"line {i}: bad value {value!r}") from None
+        out.append((t if t.tzinfo else t.replace(tzinfo=timezone.utc), v))
+    return sorted(out)
+
+
+def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: datetime | None = None,
+             end: datetime | None = None) -> list[tuple[Match, bool]]:
+    """Replay a count series through the rule's volume detector, evaluating at every bucket end.
+
+    Returns ``(match, new)`` per firing; ``new`` marks the first firing of an episode (what would alert).
+    """
+    if rule.kind != "volume_spike":
+        raise AlertsError(f"rule {rule.name!r} is {rule.kind}; a count series can only replay volume_spike rules "
+                          f"(use --from/--to to replay it against the index)")
+    if not series:
+        return []
+    step = timedelta(hours=1) if rule.interval == "hour" else timedelta(days=1)
+    det = SpikeDetector(bucket=step, window=rule.duration("window"), history=rule.duration("history"),
+                        warmup=rule.duration("warmup"), min_count=rule.min_count, ratio=rule.ratio,
+                        threshold=rule.threshold, origin=series[0][0])
+    s = int(step.total_seconds())
+    buckets: dict[int, float] = {}
+    for t, v in series:
+        i = int(t.timestamp()) // s
+        buckets[i] = buckets.get(i, 0) + v
+    lo, hi = min(buckets), max(buckets)
+    out = []
+    firing = False
+    for i in range(lo, hi + 1):
+        t = datetime.fromtimestamp(i * s, timezone.utc)
+        if i in buckets:
+            det.observe(t, buckets[i])
+        at = t + step
+        m = det.advance(at)
+        if m is not None and (start is None or at >= start) and (end is None or at <= end):
+            out.append((m, not firing))
+        firing = m is not None
+    return out
+
+
+def backtest_index(rule: Rule, settings: Any, index: Any, *, start: datetime, end: datetime,
+                   step: timedelta = timedelta(hours=1)) -> list[tuple[Any, bool]]:
+    """Replay any rule against the stored feedback: run its detector at every ``step`` in [start, end]."""
+    out = []
+    firing: set[tuple[str, str]] = set()
+    t = start
+    while t <= end:
+        now_firing = set()
+        for sig in collect_signals(rule, settings, index, now=t):
+            k = (sig.product, sig.match.key)
+            now_firing.add(k)
+            out.append((sig, k not in firing))
+        firing = now_firing
+        t += step
+    return out
+
+
+_ = Iterable

@@ -1,0 +1,198 @@
+"""What a notification says, built once from an alert state change; every notifier renders from it.
+
+:class:`Notification` is plain data (JSON round-trips through the outbox). The text helpers here are
+pure and escape crawled text for each target syntax: :func:`md_escape` (DingTalk / WeCom / Feishu
+markdown), :func:`slack_escape` (Slack mrkdwn), and ``html.escape`` for email.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from alerts.lifecycle import AlertRecord
+
+__all__ = ["Notification", "from_record", "headline", "numbers_line", "md_escape", "slack_escape", "safe_url",
+           "to_markdown", "to_plain", "to_html", "search_url", "EVENT_LABELS"]
+
+EVENT_LABELS = {"opened": "新告警", "updated": "告警升级", "reopened": "告警再次出现", "resolved": "已恢复",
+                "digest": "摘要"}
+_SEVERITY_LABELS = {"info": "提示", "warning": "警告", "critical": "严重"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notification:
+    #: Delivery id, ``<fingerprint>:<version>`` (receivers can de-duplicate on it).
+    id: str
+    event: str
+    title: str
+    severity: str = "info"
+    fingerprint: str = ""
+    version: int = 0
+    rule: str = ""
+    kind: str = ""
+    product: str = ""
+    key: str = ""
+    state: str = ""
+    at: str = ""
+    figures: Mapping[str, Any] | None = None
+    sources: Sequence[Sequence[Any]] = ()
+    #: Representative posts: ``{"text", "url", "source", "created_at"}``.
+    samples: Sequence[Mapping[str, Any]] = ()
+    terms: Sequence[str] = ()
+    search_url: str = ""
+    #: Digests carry their own body (already escaped per format).
+    body_markdown: str = ""
+    body_html: str = ""
+    body_text: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["sources"] = [list(s) for s in self.sources]
+        d["samples"] = [dict(s) for s in self.samples]
+        d["terms"] = list(self.terms)
+        d["figures"] = dict(self.figures) if self.figures is not None else None
+        d["extra"] = dict(self.extra)
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Notification:
+        return cls(**d)
+
+
+def search_url(base_url: str, query: str) -> str:
+    return f"{base_url.rstrip('/')}/?q={quote(query, safe='')}"
+
+
+def from_record(rec: AlertRecord, event: str, *, base_url: str) -> Notification:
+    d = rec.detail
+    return Notification(
+        id=f"{rec.fingerprint}:{rec.version}", event=event, title=rec.title, severity=rec.severity,
+        fingerprint=rec.fingerprint, version=rec.version, rule=rec.rule, kind=rec.kind, product=rec.product,
+        key=rec.key, state=rec.state, at=rec.to_json()["updated_at"], figures=rec.figures.as_dict(),
+        sources=[list(s) for s in d.get("sources", ())], samples=[dict(s) for s in d.get("samples", ())][:3],
+        terms=list(d.get("terms", ())), search_url=search_url(base_url, d.get("query", "")) if d.get("query") is not None else "",
+        extra={k: v for k, v in d.items() if k not in ("sources", "samples", "terms", "query")})
+
+
+def _num(x: Any) -> str:
+    if isinstance(x, float):
+        return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
+    return str(x)
+
+
+def headline(n: Notification) -> str:
+    label = EVENT_LABELS.get(n.event, n.event)
+    return f"[{_SEVERITY_LABELS.get(n.severity, n.severity)}] {label}: {n.title}"
+
+
+def numbers_line(n: Notification) -> str:
+    """How much against the baseline, and over which window."""
+    f = n.figures
+    if not f:
+        return ""
+    ws, we = f["window_start"].replace("T", " ").replace("Z", ""), f["window_end"].replace("T", " ").replace("Z", "")
+    unit = "条" if f.get("unit", "items") == "items" else f" ({f.get('unit')})"
+    return (f"当前 {_num(f['current'])}{unit}，基线 {_num(f['expected'])}（正常范围 {_num(f['low'])}–{_num(f['high'])}），"
+            f"比值 ×{_num(f['ratio'])}，窗口 {ws} – {we} UTC")
+
+
+def sources_line(n: Notification) -> str:
+    return "、".join(f"{s} {c}" for s, c in n.sources)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+
+
+def md_escape(text: str, limit: int = 140) -> str:
+    """Crawled text made inert for markdown: no links, emphasis, headings, HTML or line breaks."""
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def slack_escape(text: str, limit: int = 140) -> str:
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def safe_url(url: str) -> str:
+    """Only http(s) links, with characters that could break out of markdown/HTML link syntax encoded."""
+    if not url or urlsplit(url).scheme not in ("http", "https"):
+        return ""
+    return quote(url, safe=":/?&=%#@!$',;~+*.-_")  # ( ) [ ] < > " space are encoded
+
+
+def to_markdown(n: Notification) -> str:
+    if n.body_markdown:
+        return n.body_markdown
+    lines = [f"### {md_escape(headline(n), 200)}", ""]
+    if n.figures:
+        lines += [f"- **多少**：{numbers_line(n)}"]
+    if n.terms:
+        lines += [f"- **新出现的词**：{md_escape('、'.join(n.terms), 200)}"]
+    if n.sources:
+        lines += [f"- **来源**：{md_escape(sources_line(n), 200)}"]
+    lines += [f"- **产品**：{md_escape(n.product)}　**规则**：{md_escape(n.rule)}"]
+    if n.samples:
+        lines += ["", "**代表性反馈**："]
+        for i, s in enumerate(n.samples[:3], 1):
+            url = safe_url(s.get("url", ""))
+            src = md_escape(s.get("source", ""))
+            text = md_escape(s.get("text", ""))
+            lines.append(f"{i}. {text}（{src}）" + (f" [原文]({url})" if url else ""))
+    if n.search_url:
+        lines += ["", f"[查看全部相关反馈]({safe_url(n.search_url)})"]
+    return "\n".join(lines)
+
+
+def to_plain(n: Notification) -> str:
+    if n.body_text:
+        return n.body_text
+    lines = [headline(n)]
+    if n.figures:
+        lines.append(numbers_line(n))
+    if n.terms:
+        lines.append("新出现的词：" + "、".join(n.terms))
+    if n.sources:
+        lines.append("来源：" + sources_line(n))
+    lines.append(f"产品：{n.product}  规则：{n.rule}")
+    for i, s in enumerate(n.samples[:3], 1):
+        text = " ".join(str(s.get("text", "")).split())[:140]
+        lines.append(f"{i}. {text} ({s.get('source', '')}) {safe_url(s.get('url', ''))}".rstrip())
+    if n.search_url:
+        lines.append("查看全部：" + n.search_url)
+    return "\n".join(lines)
+
+
+def to_html(n: Notification) -> str:
+    if n.body_html:
+        return n.body_html
+    e = html.escape
+    parts = [f"<h3>{e(headline(n))}</h3>", "<ul>"]
+    if n.figures:
+        parts.append(f"<li><b>多少</b>：{e(numbers_line(n))}</li>")
+    if n.terms:
+        parts.append(f"<li><b>新出现的词</b>：{e('、'.join(n.terms))}</li>")
+    if n.sources:
+        parts.append(f"<li><b>来源</b>：{e(sources_line(n))}</li>")
+    parts.append(f"<li><b>产品</b>：{e(n.product)} <b>规则</b>：{e(n.rule)}</li></ul>")
+    if n.samples:
+        parts.append("<ol>")
+        for s in n.samples[:3]:
+            url = safe_url(s.get("url", ""))
+            link = f' <a href="{e(url)}">原文</a>' if url else ""
+            parts.append(f"<li>{e(' '.join(str(s.get('text', '')).split())[:140])}（{e(s.get('source', ''))}）{link}</li>")
+        parts.append("</ol>")
+    if n.search_url:
+        parts.append(f'<p><a href="{e(safe_url(n.search_url))}">查看全部相关反馈</a></p>')
+    return "\n".join(parts)

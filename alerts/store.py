@@ -1,0 +1,324 @@
+"""The alert store: alert records, their state-change history and the delivery outbox.
+
+``open_store(settings)`` returns a :class:`SqliteAlertStore` (tables in the index's SQLite file, own
+connection, WAL, ``busy_timeout``) for ``sqlite:///`` index URLs. Every method that changes state runs in
+one ``BEGIN IMMEDIATE`` transaction, so concurrent evaluators serialize: the second one reads what the
+first wrote and computes no duplicate transition; ``UNIQUE(fingerprint, version, subscriber, channel)``
+on the outbox makes a duplicate delivery row impossible even so. Deliveries are claimed with a lease
+(``claim``): one worker sends a row; a crashed worker's claim expires and the row is retried.
+
+Tables (schema version 1, recorded in ``alert_meta``): ``alert_state`` (one row per fingerprint, the
+record as JSON), ``alert_events`` (one row per version), ``alert_outbox`` (one row per version ×
+subscriber × channel).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets as _secrets
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from alerts._errors import AlertsError
+from alerts.lifecycle import AlertRecord, Transition
+
+__all__ = ["AlertStore", "SqliteAlertStore", "OutboxEntry", "PendingDelivery", "AlertStoreError", "open_store"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alert_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alert_state (
+    fingerprint TEXT PRIMARY KEY,
+    rule TEXT NOT NULL, product TEXT NOT NULL, key TEXT NOT NULL,
+    state TEXT NOT NULL, severity TEXT NOT NULL, version INTEGER NOT NULL,
+    updated_at TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alert_state_by_state ON alert_state (state, rule);
+CREATE TABLE IF NOT EXISTS alert_events (
+    fingerprint TEXT NOT NULL, version INTEGER NOT NULL, event TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, version, event));
+CREATE TABLE IF NOT EXISTS alert_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    fingerprint TEXT NOT NULL, version INTEGER NOT NULL, subscriber TEXT NOT NULL, channel TEXT NOT NULL,
+    notification TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',          -- pending | sent | failed
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL, claimed_until REAL, claim_token TEXT,
+    last_error TEXT, created_at REAL NOT NULL, sent_at REAL,
+    UNIQUE (fingerprint, version, subscriber, channel));
+CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox (status, next_attempt_at);
+"""
+
+
+class AlertStoreError(AlertsError):
+    """The alert store cannot be opened or written (carries the store location)."""
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A delivery to queue: one notification for one subscriber on one channel."""
+
+    subscriber: str
+    channel: str
+    notification: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    id: int
+    fingerprint: str
+    version: int
+    subscriber: str
+    channel: str
+    notification: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    claim_token: str | None = None
+    sent_at: float | None = None
+
+
+class AlertStore(Protocol):
+    """What evaluation, delivery and the CLI need; SQLite implements it (Elasticsearch: same methods)."""
+
+    def apply(self, fingerprint: str, compute: Callable[[AlertRecord | None], Transition | None],
+              deliveries: Callable[[Transition], Sequence[OutboxEntry]], *, now: datetime) -> Transition | None: ...
+
+    def enqueue(self, fingerprint: str, version: int, entries: Sequence[OutboxEntry], *, now: datetime) -> int: ...
+
+    def get(self, fingerprint: str) -> AlertRecord | None: ...
+
+    def list(self, *, state: str | None = None, rule: str | None = None, product: str | None = None,
+             limit: int = 100) -> list[AlertRecord]: ...
+
+    def events(self, fingerprint: str) -> list[dict[str, Any]]: ...
+
+    def claim(self, *, now: datetime, lease_s: float, skip: Iterable[tuple[str, str]] = ()) -> PendingDelivery | None: ...
+
+    def mark_sent(self, delivery: PendingDelivery, *, now: datetime) -> bool: ...
+
+    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None) -> None: ...
+
+    def outbox(self, *, status: str | None = None) -> list[PendingDelivery]: ...
+
+    def close(self) -> None: ...
+
+
+def _ts(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+class SqliteAlertStore:
+    def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None, check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            self._db.execute("INSERT OR IGNORE INTO alert_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.Error as exc:
+            raise AlertStoreError(f"cannot open the alert store in {self.path}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"SqliteAlertStore({str(self.path)!r})"
+
+    # --- transactions ---------------------------------------------------------------------------------
+    def _begin(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def _read(self, fingerprint: str) -> AlertRecord | None:
+        row = self._db.execute("SELECT data FROM alert_state WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        return AlertRecord.from_json(json.loads(row[0])) if row else None
+
+    def apply(self, fingerprint: str, compute: Callable[[AlertRecord | None], Transition | None],
+              deliveries: Callable[[Transition], Sequence[OutboxEntry]], *, now: datetime) -> Transition | None:
+        """Atomically: read the record, ``compute`` its transition, write it and queue its deliveries."""
+        self._begin()
+        try:
+            before = self._read(fingerprint)
+            tr = compute(before)
+            if tr is not None:
+                rec = tr.record
+                data = json.dumps(rec.to_json(), ensure_ascii=False)
+                if before is None:
+                    self._db.execute(
+                        "INSERT INTO alert_state (fingerprint, rule, product, key, state, severity, version, updated_at, data)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (rec.fingerprint, rec.rule, rec.product, rec.key, rec.state, rec.severity, rec.version,
+                         rec.to_json()["updated_at"], data))
+                else:
+                    cur = self._db.execute(
+                        "UPDATE alert_state SET state = ?, severity = ?, version = ?, updated_at = ?, data = ?"
+                        " WHERE fingerprint = ? AND version = ?",
+                        (rec.state, rec.severity, rec.version, rec.to_json()["updated_at"], data, rec.fingerprint,
+                         before.version))
+                    if cur.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; guard anyway
+                        raise AlertStoreError(f"alert {fingerprint} changed concurrently")
+                if tr.event:
+                    self._db.execute("INSERT OR IGNORE INTO alert_events (fingerprint, version, event, at, data)"
+                                     " VALUES (?, ?, ?, ?, ?)",
+                                     (rec.fingerprint, rec.version, tr.event, now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                      json.dumps(rec.figures.as_dict())))
+                if tr.notify:
+                    for entry in deliveries(tr):
+                        self._db.execute(
+                            "INSERT OR IGNORE INTO alert_outbox (fingerprint, version, subscriber, channel, notification,"
+                            " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (rec.fingerprint, rec.version, entry.subscriber, entry.channel,
+                             json.dumps(entry.notification, ensure_ascii=False), _ts(now), _ts(now)))
+            self._db.execute("COMMIT")
+            return tr
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def enqueue(self, fingerprint: str, version: int, entries: Sequence[OutboxEntry], *, now: datetime) -> int:
+        """Queue deliveries not tied to an alert state change (digests); returns rows added."""
+        self._begin()
+        added = 0
+        try:
+            for e in entries:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO alert_outbox (fingerprint, version, subscriber, channel, notification,"
+                    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (fingerprint, version, e.subscriber, e.channel, json.dumps(e.notification, ensure_ascii=False),
+                     _ts(now), _ts(now)))
+                added += cur.rowcount
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return added
+
+    # --- reads ----------------------------------------------------------------------------------------
+    def get(self, fingerprint: str) -> AlertRecord | None:
+        rows = self._db.execute("SELECT data FROM alert_state WHERE fingerprint LIKE ? ORDER BY fingerprint LIMIT 2",
+                                (fingerprint.replace("%", "").replace("_", "") + "%",)).fetchall()
+        if len(rows) != 1:
+            return None
+        return AlertRecord.from_json(json.loads(rows[0][0]))
+
+    def list(self, *, state: str | None = None, rule: str | None = None, product: str | None = None,
+             limit: int = 100) -> list[AlertRecord]:
+        sql, args = "SELECT data FROM alert_state WHERE 1=1", []
+        for col, val in (("state", state), ("rule", rule), ("product", product)):
+            if val:
+                sql += f" AND {col} = ?"
+                args.append(val)
+        sql += " ORDER BY updated_at DESC, fingerprint LIMIT ?"
+        args.append(limit)
+        return [AlertRecord.from_json(json.loads(r[0])) for r in self._db.execute(sql, args)]
+
+    def events(self, fingerprint: str) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT version, event, at, data FROM alert_events WHERE fingerprint = ? ORDER BY version",
+                                (fingerprint,))
+        return [{"version": v, "event": e, "at": at, "figures": json.loads(d)} for v, e, at, d in rows]
+
+    # --- outbox ---------------------------------------------------------------------------------------
+    def _delivery(self, row: Sequence[Any]) -> PendingDelivery:
+        return PendingDelivery(id=row[0], fingerprint=row[1], version=row[2], subscriber=row[3], channel=row[4],
+                               notification=json.loads(row[5]), status=row[6], attempts=row[7],
+                               next_attempt_at=row[8], last_error=row[9], claim_token=row[10], sent_at=row[11])
+
+    _COLS = ("id, fingerprint, version, subscriber, channel, notification, status, attempts, next_attempt_at, "
+             "last_error, claim_token, sent_at")
+
+    def claim(self, *, now: datetime, lease_s: float, skip: Iterable[tuple[str, str]] = ()) -> PendingDelivery | None:
+        """Take the oldest due pending delivery, skipping (subscriber, channel) pairs in ``skip``."""
+        skip = list(skip)
+        t = _ts(now)
+        token = _secrets.token_hex(8)
+        self._begin()
+        try:
+            sql = ("SELECT id FROM alert_outbox WHERE status = 'pending' AND next_attempt_at <= ?"
+                   " AND (claimed_until IS NULL OR claimed_until <= ?)")
+            args: list[Any] = [t, t]
+            for sub, ch in skip:
+                sql += " AND NOT (subscriber = ? AND channel = ?)"
+                args += [sub, ch]
+            row = self._db.execute(sql + " ORDER BY id LIMIT 1", args).fetchone()
+            if row is None:
+                self._db.execute("COMMIT")
+                return None
+            self._db.execute("UPDATE alert_outbox SET claimed_until = ?, claim_token = ? WHERE id = ?",
+                             (t + lease_s, token, row[0]))
+            full = self._db.execute(f"SELECT {self._COLS} FROM alert_outbox WHERE id = ?", (row[0],)).fetchone()
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return self._delivery(full)
+
+    def mark_sent(self, delivery: PendingDelivery, *, now: datetime) -> bool:
+        """Record success; False when the claim was lost (another worker took over after the lease)."""
+        self._begin()
+        cur = self._db.execute("UPDATE alert_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+                               " claimed_until = NULL, last_error = NULL WHERE id = ? AND claim_token = ?",
+                               (_ts(now), delivery.id, delivery.claim_token))
+        self._db.execute("COMMIT")
+        return cur.rowcount == 1
+
+    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None) -> None:
+        """Record a failure: retry at ``retry_at`` (later rows of the same subscriber × channel wait too),
+        or give up (status ``failed``) when it is None."""
+        self._begin()
+        if retry_at is None:
+            self._db.execute("UPDATE alert_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+                             " claimed_until = NULL WHERE id = ? AND claim_token = ?", (error, delivery.id, delivery.claim_token))
+        else:
+            self._db.execute("UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+                             " claimed_until = NULL WHERE id = ? AND claim_token = ?",
+                             (error, _ts(retry_at), delivery.id, delivery.claim_token))
+            # the channel is down for this subscriber: later rows wait with it (order kept, no hammering)
+            self._db.execute("UPDATE alert_outbox SET next_attempt_at = max(next_attempt_at, ?) WHERE status = 'pending'"
+                             " AND subscriber = ? AND channel = ? AND id > ?",
+                             (_ts(retry_at), delivery.subscriber, delivery.channel, delivery.id))
+        self._db.execute("COMMIT")
+
+    def retry_failed(self, *, now: datetime) -> int:
+        """Put every given-up delivery back in the queue (after fixing a channel)."""
+        self._begin()
+        cur = self._db.execute("UPDATE alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?"
+                               " WHERE status = 'failed'", (_ts(now),))
+        self._db.execute("COMMIT")
+        return cur.rowcount
+
+    def outbox(self, *, status: str | None = None) -> list[PendingDelivery]:
+        sql = f"SELECT {self._COLS} FROM alert_outbox"
+        args: list[Any] = []
+        if status:
+            sql += " WHERE status = ?"
+            args.append(status)
+        return [self._delivery(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SqliteAlertStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(settings: Any) -> SqliteAlertStore:
+    """The alert store next to the feedback: the index's SQLite file (``settings.sqlite_path()``)."""
+    path = settings.sqlite_path()
+    if path is None:
+        try:
+            from alerts._es_store import ElasticsearchAlertStore
+        except ImportError as exc:  # pragma: no cover
+            raise AlertStoreError("the Elasticsearch alert store is not available") from exc
+        return ElasticsearchAlertStore.from_settings(settings)  # type: ignore[return-value]
+    return SqliteAlertStore(path)
+
+
+_ = timezone

@@ -1,0 +1,271 @@
+"""The FastAPI application: routes are thin adapters over app.api._service and the packages' public APIs."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+
+from app.api import _service as service
+from app.api._auth import CSRF_HEADER, SESSION_COOKIE, AuthError, Authenticator, Principal
+from app.api._ops import LabelError, NotFound, Operations, Unavailable
+from configs import Settings
+from index import IndexBackendError, QueryError
+
+__all__ = ["create_app", "WEB_DIR"]
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+STATIC_DIR = WEB_DIR / "static"
+
+#: No inline scripts anywhere: every script is a file under /static. Styles may be set by the chart library.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+       "form-action 'self'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding the CSP and friends to every HTTP response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class LabelCorrection(BaseModel):
+    """Corrected labels for one document; omitted fields stay as they are."""
+
+    sentiment: str | None = None
+    intent: str | None = None
+    topics: list[str] | None = None
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status, headers=headers)
+
+
+def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], datetime] | None = None,
+               operations: Operations | None = None) -> FastAPI:
+    """Build the API and web page for ``settings``.
+
+    ``index``: an open FeedbackIndex to serve (the caller keeps ownership); by default the configured index is
+    opened on first use and closed at shutdown. ``clock`` returns the aware "now" used by relative times in
+    queries (``since:7d``). ``operations`` replaces the alert store / crawl state / corrections adapters.
+    """
+    now = clock or (lambda: datetime.now(timezone.utc))
+    auth = Authenticator(settings)
+    ops = operations or Operations(settings, index=index)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        try:
+            yield
+        finally:
+            ops.close()
+
+    app = FastAPI(title="VOC 客户之声 API", version="1", docs_url=None, redoc_url=None, lifespan=lifespan,
+                  description="Search, trends, alerts and crawl health over the VOC feedback index. "
+                              "Authenticate with `Authorization: Bearer <token>`.")
+    app.add_middleware(SecurityHeaders)
+    app.state.settings = settings
+    app.state.auth = auth
+    app.state.ops = ops
+
+    # -- errors, in one place -------------------------------------------------------------------------
+    @app.exception_handler(AuthError)
+    async def _auth_error(_request: Request, exc: AuthError) -> JSONResponse:
+        return _error(exc.status, "unauthorized" if exc.status == 401 else "forbidden", exc.message)
+
+    @app.exception_handler(QueryError)
+    async def _query_error(_request: Request, exc: QueryError) -> JSONResponse:
+        return _error(400, "bad_query", exc.message, field=exc.field)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, "not_found", str(exc))
+
+    @app.exception_handler(LabelError)
+    async def _label_error(_request: Request, exc: LabelError) -> JSONResponse:
+        return _error(400, "bad_label", exc.message, field=exc.field)
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(_request: Request, exc: Unavailable) -> JSONResponse:
+        return _error(503, "unavailable", str(exc))
+
+    @app.exception_handler(IndexBackendError)
+    async def _backend_error(_request: Request, exc: IndexBackendError) -> JSONResponse:
+        return _error(503, "index_unavailable", str(exc))
+
+    # -- access ---------------------------------------------------------------------------------------
+    def principal_of(request: Request) -> Principal:
+        client = request.client.host if request.client else None
+        return auth.authenticate(authorization=request.headers.get("authorization"),
+                                 cookie=request.cookies.get(SESSION_COOKIE), client_host=client,
+                                 host_header=request.headers.get("host"))
+
+    def reader(request: Request) -> Principal:
+        return principal_of(request)
+
+    def admin(request: Request) -> Principal:
+        principal = principal_of(request)
+        if not principal.allows("admin"):
+            raise AuthError(403, "this action needs the admin role; your token is read-only")
+        auth.check_csrf(principal, request.headers.get(CSRF_HEADER))
+        return principal
+
+    # -- pages ----------------------------------------------------------------------------------------
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page(request: Request) -> Response:
+        try:
+            principal_of(request)
+        except AuthError:
+            return RedirectResponse("/login", status_code=303)
+        return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
+    @app.get("/login", include_in_schema=False)
+    def login_page() -> Response:
+        return FileResponse(WEB_DIR / "login.html", headers={"Cache-Control": "no-store"})
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
+        token = (form.get("token") or [""])[0].strip()
+        role = auth.role_for_token(token) if token else None
+        if role is None:
+            return RedirectResponse("/login?error=1", status_code=303)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, auth.make_session(role), max_age=settings.web.session_max_age,
+                            httponly=True, samesite="strict", secure=auth.cookie_secure, path="/")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    def logout() -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return FileResponse(WEB_DIR / "docs.html")
+
+    # -- API ------------------------------------------------------------------------------------------
+    @app.get("/api/session", tags=["access"])
+    def session(principal: Principal = Depends(reader)) -> dict:
+        """Your role, how you authenticated, and the CSRF token cookie-authenticated POSTs must send."""
+        return {"role": principal.role, "via": principal.via, "csrf_token": auth.csrf_token(principal),
+                "csrf_header": "X-CSRF-Token"}
+
+    @app.get("/api/meta", tags=["access"])
+    def meta(_p: Principal = Depends(reader)) -> dict:
+        """Names the page shows: topic ids → names (topics.yaml), products, configured sources."""
+        return {"topics": {t.id: t.name for t in settings.topics.topics},
+                "products": {p.id: p.name for p in settings.sources.products},
+                "sources": sorted(settings.sources.sources)}
+
+    @app.get("/api/search", tags=["search"])
+    def search(q: str = "", limit: int = Query(20, ge=0), offset: int = Query(0, ge=0), sort: str | None = None,
+               facets: str = ",".join(service.DEFAULT_FACETS), since: str | None = None, until: str | None = None,
+               _p: Principal = Depends(reader)) -> dict:
+        """Search in the query language (`闪退 登录 source:weibo sentiment:negative since:7d`).
+
+        `since`/`until` (ISO times) narrow the query further (chart drill-down). A bad query gives 400 with
+        the offending `field`."""
+        if limit > settings.web.max_page_size:
+            raise QueryError("limit", f"at most {settings.web.max_page_size}, got {limit}")
+        query = service.build_query(q, now=now(), since=since, until=until, limit=limit, offset=offset, sort=sort,
+                                    facets=_csv(facets))
+        return service.search(ops.index, query)
+
+    @app.get("/api/facets", tags=["search"])
+    def facets_(q: str = "", fields: str = ",".join(service.DEFAULT_FACETS), since: str | None = None,
+                until: str | None = None, _p: Principal = Depends(reader)) -> dict:
+        """Value counts per field (`fields`, comma-separated) for the documents the query matches."""
+        query = service.build_query(q, now=now(), since=since, until=until, limit=0, facets=_csv(fields))
+        return service.facets(ops.index, query)
+
+    @app.get("/api/trends", tags=["trends"])
+    def trends(q: str = "", interval: str = "day", tz: str = "Asia/Shanghai", group_by: str | None = None,
+               since: str | None = None, until: str | None = None, _p: Principal = Depends(reader)) -> dict:
+        """Volume over time (`interval` minute/hour/day in time zone `tz`), one series per `group_by` value
+        (sentiment, topics, source, app_version, …). Without `since:` in q: the last 30 days / 3 days / 2 hours."""
+        return service.trends(ops.index, q, now=now(), interval=interval, tz=tz, group_by=group_by or None,
+                              since=since, until=until)
+
+    @app.get("/api/trends/ratings", tags=["trends"])
+    def ratings(q: str = "", since: str | None = None, until: str | None = None,
+                _p: Principal = Depends(reader)) -> dict:
+        """Rating distribution (1–5 stars) and mean rating per app version."""
+        return service.ratings_by_version(ops.index, q, now=now(), since=since, until=until)
+
+    @app.get("/api/alerts", tags=["alerts"])
+    def alerts(state: str | None = None, limit: int = Query(100, ge=1, le=1000),
+               _p: Principal = Depends(reader)) -> dict:
+        """Alerts, newest first; `state` filters (open, acknowledged, resolved)."""
+        return {"alerts": ops.list_alerts(state=state, limit=limit)}
+
+    @app.post("/api/alerts/{alert_id}/ack", tags=["alerts"])
+    def ack(alert_id: str, _p: Principal = Depends(admin)) -> dict:
+        """Acknowledge an alert (admin): no more notifications for its updates until it resolves."""
+        return {"alert": ops.ack_alert(alert_id, now=now(), by=f"web:{_p.via}")}
+
+    @app.post("/api/alerts/{alert_id}/resolve", tags=["alerts"])
+    def resolve(alert_id: str, _p: Principal = Depends(admin)) -> dict:
+        """Resolve an alert (admin)."""
+        return {"alert": ops.resolve_alert(alert_id, now=now(), by=f"web:{_p.via}")}
+
+    @app.get("/api/feedback/{doc_id}", tags=["feedback"])
+    def feedback(doc_id: str, _p: Principal = Depends(reader)) -> dict:
+        """One stored document."""
+        doc = ops.index.get(doc_id)
+        if doc is None:
+            raise NotFound(f"no feedback with id {doc_id!r}")
+        return {"doc": service.public_doc(doc), "corrections": ops.list_corrections(doc_id)}
+
+    @app.post("/api/feedback/{doc_id}", tags=["feedback"])
+    def correct(doc_id: str, body: LabelCorrection, _p: Principal = Depends(admin)) -> dict:
+        """Correct a document's labels (admin): stored as a label correction for training, and re-indexed."""
+        changes = body.model_dump(exclude_none=True)
+        doc = ops.correct_labels(doc_id, changes, note=None, now=now(), by=f"web:{_p.via}")
+        return {"doc": service.public_doc(doc)}
+
+    @app.get("/api/sources", tags=["sources"])
+    def sources(_p: Principal = Depends(reader)) -> dict:
+        """Per configured source: schedule, next run, last success, items per day, blocked state with its fix."""
+        return ops.sources(now=now())
+
+    return app
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())

@@ -1,0 +1,235 @@
+"""The API's side effects and non-index reads, over the other packages' public APIs.
+
+:class:`Operations` opens (lazily, once) the feedback index, the alert store (``alerts.store.open_store``), the
+crawl state (``crawlers.state.CrawlState``) and the label corrections (``classifier.corrections``), and turns
+their values into JSON-ready dicts. Errors: :class:`NotFound` (404), :class:`LabelError` (400, names the field),
+:class:`Unavailable` (503: a package or store is not there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from configs import Settings
+
+__all__ = ["Operations", "NotFound", "LabelError", "Unavailable", "to_json"]
+
+SENTIMENTS = ("negative", "neutral", "positive")
+INTENTS = ("bug", "feature_request", "question", "service_complaint", "praise", "other")
+RISKS = ("media_threat", "regulator_threat", "legal_threat", "viral")
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Unavailable(RuntimeError):
+    pass
+
+
+class LabelError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def to_json(value: Any) -> Any:
+    """Dataclasses, enums, datetimes, tuples and mappings → plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for method in ("to_json", "as_dict"):
+            if callable(getattr(value, method, None)):
+                return to_json(getattr(value, method)())
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr}
+    if isinstance(value, enum.Enum):
+        return to_json(value.value)
+    if isinstance(value, datetime):
+        from index.base import format_time
+
+        return format_time(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_json(v) for v in value]
+    return value
+
+
+class Operations:
+    """Lazily opened stores behind the API; thread-safe to open; closed once at shutdown."""
+
+    def __init__(self, settings: Settings, *, index: Any = None) -> None:
+        self.settings = settings
+        self._index = index
+        self._owns_index = index is None
+        self._lock = threading.Lock()
+        self._store: Any = None
+        self._state: Any = None
+        self._corrections: Any = None
+        #: the alert store's one connection runs one transaction at a time
+        self._store_lock = threading.Lock()
+
+    # -- opening -------------------------------------------------------------------------------------
+    @property
+    def index(self) -> Any:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    from app.context import AppContext
+
+                    self._index = AppContext(self.settings).index
+        return self._index
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    try:
+                        from alerts.store import open_store
+                    except ImportError as exc:
+                        raise Unavailable(f"the alerts package is not installed: {exc}") from exc
+                    self._store = open_store(self.settings)
+        return self._store
+
+    @property
+    def state(self) -> Any:
+        if self._state is None:
+            with self._lock:
+                if self._state is None:
+                    from crawlers.state import CrawlState
+
+                    self._state = CrawlState(self.settings.resolve(self.settings.crawl.state_path))
+        return self._state
+
+    def close(self) -> None:
+        for name in ("_store", "_state", "_corrections"):
+            obj = getattr(self, name)
+            if obj is not None and hasattr(obj, "close"):
+                obj.close()
+            setattr(self, name, None)
+        if self._owns_index and self._index is not None:
+            self._index.close()
+            self._index = None
+
+    # -- alerts --------------------------------------------------------------------------------------
+    def list_alerts(self, *, state: str | None, limit: int) -> list[dict]:
+        with self._store_lock:
+            records = self.store.list(state=state or None, limit=limit)
+        return [alert_json(a) for a in records]
+
+    def _alert(self, alert_id: str) -> Any:
+        with self._store_lock:
+            alert = self.store.get(alert_id)
+        if alert is None:
+            raise NotFound(f"no alert with id {alert_id!r}")
+        return alert
+
+    def ack_alert(self, alert_id: str, *, now: datetime, by: str = "web") -> dict:
+        """Acknowledge (``alerts.ack``): no notification; updates stay quiet until the alert resolves."""
+        import alerts
+
+        rec = self._alert(alert_id)
+        with self._store_lock:
+            alerts.ack(self.settings, rec.fingerprint, by=by, now=now, store=self.store)
+        return alert_json(self._alert(rec.fingerprint))
+
+    def resolve_alert(self, alert_id: str, *, now: datetime, by: str = "web") -> dict:
+        """Resolve by hand (``alerts.resolve``): a new version, told to the subscribers once."""
+        import alerts
+
+        rec = self._alert(alert_id)
+        with self._store_lock:
+            alerts.resolve(self.settings, rec.fingerprint, now=now, store=self.store)
+        return alert_json(self._alert(rec.fingerprint))
+
+    # -- label corrections ---------------------------------------------------------------------------
+    @property
+    def corrections(self) -> Any:
+        if self._corrections is None:
+            with self._lock:
+                if self._corrections is None:
+                    try:
+                        from classifier.corrections import open_store as open_corrections
+                    except ImportError as exc:
+                        raise Unavailable(f"label corrections are not available: {exc}") from exc
+                    self._corrections = open_corrections(self.settings)
+        return self._corrections
+
+    def list_corrections(self, doc_id: str) -> list[dict]:
+        return [to_json(c) for c in self.corrections.list(doc_id=doc_id, limit=20)]
+
+    def correct_labels(self, doc_id: str, changes: dict[str, Any], *, note: str | None, now: datetime,
+                       by: str = "web") -> dict:
+        """Store the correction (used by the next ``voc train``) and re-index the document with it at once."""
+        from classifier.corrections import CorrectionError
+
+        doc = self.index.get(doc_id)
+        if doc is None:
+            raise NotFound(f"no feedback with id {doc_id!r}")
+        if not changes:
+            raise LabelError("labels", "give at least one of sentiment, intent, topics")
+        _validate_labels(changes, {t.id for t in self.settings.topics.topics})
+        try:
+            self.corrections.add(doc_id, text=doc.get("text") or "", sentiment=changes.get("sentiment"),
+                                 intent=changes.get("intent"), topics=changes.get("topics"), author=by,
+                                 topic_ids=[t.id for t in self.settings.topics.topics], now=now)
+        except CorrectionError as exc:
+            field = str(exc).split(":", 1)[0] if ":" in str(exc) else "labels"
+            raise LabelError(field, str(exc)) from exc
+        updated = dict(doc)
+        for key, value in changes.items():
+            updated[key] = list(value) if isinstance(value, (list, tuple)) else value
+        if "sentiment" in changes and changes["sentiment"] != doc.get("sentiment"):
+            updated["sentiment_score"] = 1.0
+        self.index.upsert([updated])
+        return self.index.get(doc_id) or updated
+
+    # -- sources -------------------------------------------------------------------------------------
+    def sources(self, *, now: datetime) -> dict:
+        from app.scheduler import next_run
+
+        health = {h.source: h for h in self.state.source_health(now=now)}
+        configured = dict(self.settings.sources.sources)
+        out = []
+        for name in sorted(set(configured) | set(health)):
+            conf = configured.get(name)
+            h = health.get(name)
+            schedule = conf.schedule if conf else None
+            row: dict[str, Any] = {
+                "source": name,
+                "enabled": bool(conf.enabled) if conf else None,
+                "schedule": schedule,
+                "next_run": to_json(next_run(schedule, now, tz=self.settings.web.schedule.tz)) if schedule and conf and conf.enabled else None,
+                "last_run": to_json(h.last_run) if h else None,
+                "last_success": to_json(h.last_success) if h else None,
+                "items_per_day": [[d, n] for d, n in h.items_per_day] if h else [],
+                "blocked": {"reason": h.blocked[0], "fix": h.blocked[1]} if h and h.blocked else None,
+                "running": bool(h.running) if h else False,
+            }
+            row["status"] = ("blocked" if row["blocked"] else "running" if row["running"]
+                             else (h.last_run.status if h else "never_run"))
+            out.append(row)
+        runs = [to_json(r) for r in self.state.last_runs(30)]
+        return {"sources": out, "runs": runs}
+
+
+def alert_json(alert: Any) -> dict:
+    data = to_json(alert)
+    if not isinstance(data, dict):
+        data = {"value": data}
+    return data
+
+
+def _validate_labels(changes: dict[str, Any], topic_ids: set[str]) -> None:
+    if "sentiment" in changes and changes["sentiment"] not in SENTIMENTS:
+        raise LabelError("sentiment", f"expected one of {', '.join(SENTIMENTS)}, got {changes['sentiment']!r}")
+    if "intent" in changes and changes["intent"] not in INTENTS:
+        raise LabelError("intent", f"expected one of {', '.join(INTENTS)}, got {changes['intent']!r}")
+    for t in changes.get("topics", []):
+        if t not in topic_ids:
+            raise LabelError("topics", f"unknown topic {t!r} (configs/topics.yaml: {', '.join(sorted(topic_ids))})")

@@ -1,0 +1,292 @@
+"""`voc alerts evaluate|deliver|list|show|ack|resolve|retry|backtest` and `voc digest`.
+
+Thin adapters over the :mod:`alerts` package; domain errors become one-line messages with a hint.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.cli import pass_app
+from app.context import AppContext
+
+__all__ = ["commands"]
+
+
+def _now(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(timezone.utc)
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"expected an ISO date/time like 2026-11-24T06:00:00Z, got {value!r}") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+_NOW = click.option("--now", "now_text", metavar="ISO", help="Evaluate as of this time (default: now, UTC).")
+
+
+def _store(app: AppContext) -> Any:
+    from alerts import AlertStoreError, open_store
+
+    try:
+        return open_store(app.settings)
+    except AlertStoreError as exc:
+        raise click.ClickException(f"{exc} — check index.url in voc.yaml and that its folder is writable") from exc
+
+
+@click.group("alerts")
+def alerts_group() -> None:
+    """Detect spikes, emerging terms, rating drops and high-risk posts; manage and deliver alerts."""
+
+
+@alerts_group.command("evaluate")
+@click.option("--rule", "rules", multiple=True, help="Only this rule (repeatable; runs it even if disabled).")
+@click.option("--no-deliver", is_flag=True, help="Queue notifications without sending them.")
+@_NOW
+@pass_app
+def evaluate_cmd(app: AppContext, rules: tuple[str, ...], no_deliver: bool, now_text: str | None) -> None:
+    """Run the rules against the index, update alerts, then send what is due from the outbox."""
+    import alerts
+
+    now = _now(now_text)
+    unknown = [r for r in rules if app.settings.alerts.rule(r) is None]
+    if unknown:
+        raise click.ClickException(f"unknown rule {unknown[0]!r} — see `voc alerts rules` or configs/alerts.yaml")
+    store = _store(app)
+    try:
+        report = alerts.evaluate(app.settings, app.index, now=now, store=store, rules=rules or None)
+        click.echo(f"Evaluated at {now:%Y-%m-%dT%H:%M:%SZ}: {report.summary()}")
+        for label, recs in (("raised", report.raised), ("updated", report.updated), ("resolved", report.resolved)):
+            for rec in recs:
+                click.echo(f"  {label:<8} {rec.fingerprint}  [{rec.severity}] {rec.title}")
+                click.echo(f"           {rec.summary}")
+        if not no_deliver:
+            dr = alerts.deliver(app.settings, now=now, store=store)
+            click.echo(f"Delivered: {dr.summary()}")
+            for d in dr.failed:
+                click.echo(f"  failed   {d.subscriber}/{d.channel} {d.id}: {d.error}")
+    finally:
+        store.close()
+
+
+@alerts_group.command("deliver")
+@_NOW
+@pass_app
+def deliver_cmd(app: AppContext, now_text: str | None) -> None:
+    """Send every due notification from the outbox (retries with backoff)."""
+    import alerts
+
+    report = alerts.deliver(app.settings, now=_now(now_text))
+    click.echo(f"Delivered: {report.summary()}")
+    for d in report.failed:
+        click.echo(f"  failed   {d.subscriber}/{d.channel} {d.id}: {d.error}")
+
+
+@alerts_group.command("rules")
+@pass_app
+def rules_cmd(app: AppContext) -> None:
+    """List the configured rules and channels (secrets never shown)."""
+    from alerts._evaluate import channel_ready
+
+    for r in app.settings.alerts.rules:
+        click.echo(f"{r.name:<28} {r.kind:<15} {'enabled' if r.enabled else 'disabled':<9} window {r.window}")
+    for c in app.settings.alerts.channels:
+        ready = "ready" if channel_ready(app.settings, c.name) else f"not configured (set {c.url_env})"
+        click.echo(f"channel {c.name:<20} {c.kind:<9} {ready}")
+
+
+@alerts_group.command("list")
+@click.option("--state", type=click.Choice(["open", "resolved"]), help="Only alerts in this state.")
+@click.option("--rule", help="Only this rule.")
+@click.option("--product", help="Only this product.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_app
+def list_cmd(app: AppContext, state: str | None, rule: str | None, product: str | None, limit: int, as_json: bool) -> None:
+    """List alerts, most recently changed first."""
+    store = _store(app)
+    try:
+        recs = store.list(state=state, rule=rule, product=product, limit=limit)
+    finally:
+        store.close()
+    for rec in recs:
+        if as_json:
+            click.echo(json.dumps(rec.to_json(), ensure_ascii=False))
+            continue
+        ack = " acked" if rec.acked_at else ""
+        click.echo(f"{rec.fingerprint}  {rec.state:<8}{ack:<6} [{rec.severity}] v{rec.version} {rec.title}")
+        click.echo(f"    {rec.summary}")
+    if not recs and not as_json:
+        click.echo("No alerts.")
+
+
+def _get(store: Any, fingerprint: str) -> Any:
+    rec = store.get(fingerprint)
+    if rec is None:
+        raise click.ClickException(f"no single alert matches {fingerprint!r} — see `voc alerts list`")
+    return rec
+
+
+@alerts_group.command("show")
+@click.argument("fingerprint")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def show_cmd(app: AppContext, fingerprint: str, as_json: bool) -> None:
+    """Show one alert (a unique fingerprint prefix is enough): why, samples, history, deliveries."""
+    from alerts.message import search_url
+
+    store = _store(app)
+    try:
+        rec = _get(store, fingerprint)
+        events = store.events(rec.fingerprint)
+        deliveries = [d for d in store.outbox() if d.fingerprint == rec.fingerprint]
+    finally:
+        store.close()
+    if as_json:
+        out = rec.to_json()
+        out["events"] = events
+        out["deliveries"] = [{"version": d.version, "subscriber": d.subscriber, "channel": d.channel,
+                              "status": d.status, "attempts": d.attempts, "error": d.last_error} for d in deliveries]
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{rec.title}")
+    click.echo(f"  fingerprint {rec.fingerprint}  rule {rec.rule} ({rec.kind})  product {rec.product}  key {rec.key or '-'}")
+    click.echo(f"  state {rec.state}  severity {rec.severity}  version {rec.version}"
+               + (f"  acknowledged by {rec.acked_by}" if rec.acked_at else ""))
+    click.echo(f"  why: {rec.summary}")
+    d = rec.detail
+    if d.get("terms"):
+        click.echo(f"  terms: {'、'.join(d['terms'])}")
+    if d.get("sources"):
+        click.echo("  sources: " + ", ".join(f"{s} {n}" for s, n in d["sources"]))
+    for i, s in enumerate(d.get("samples", [])[:3], 1):
+        click.echo(f"  {i}. {s.get('text', '')[:100]} ({s.get('source', '')}) {s.get('url', '')}")
+    if d.get("query") is not None:
+        click.echo(f"  search: {search_url(app.settings.web.base_url, d['query'])}")
+    for e in events:
+        click.echo(f"  v{e['version']} {e['event']:<9} {e['at']}")
+    for dl in deliveries:
+        click.echo(f"  → v{dl.version} {dl.subscriber}/{dl.channel}: {dl.status} ({dl.attempts} attempts)"
+                   + (f" {dl.last_error}" if dl.last_error else ""))
+
+
+@alerts_group.command("ack")
+@click.argument("fingerprint")
+@click.option("--by", default="cli", show_default=True, help="Who acknowledges.")
+@pass_app
+def ack_cmd(app: AppContext, fingerprint: str, by: str) -> None:
+    """Acknowledge an alert: its updates stop notifying until it resolves."""
+    import alerts
+
+    try:
+        rec = alerts.ack(app.settings, fingerprint, by=by, now=_now(None))
+    except alerts.AlertNotFoundError:
+        raise click.ClickException(f"no single alert matches {fingerprint!r} — see `voc alerts list`") from None
+    click.echo(f"Acknowledged {rec.fingerprint}: {rec.title}")
+
+
+@alerts_group.command("resolve")
+@click.argument("fingerprint")
+@pass_app
+def resolve_cmd(app: AppContext, fingerprint: str) -> None:
+    """Resolve an alert by hand; subscribers are told once."""
+    import alerts
+
+    try:
+        rec = alerts.resolve(app.settings, fingerprint, now=_now(None))
+    except alerts.AlertNotFoundError:
+        raise click.ClickException(f"no single alert matches {fingerprint!r} — see `voc alerts list`") from None
+    click.echo(f"Resolved {rec.fingerprint}: {rec.title}")
+
+
+@alerts_group.command("retry")
+@pass_app
+def retry_cmd(app: AppContext) -> None:
+    """Re-queue deliveries that were given up (after fixing a channel's URL or secret)."""
+    store = _store(app)
+    try:
+        n = store.retry_failed(now=_now(None))
+    finally:
+        store.close()
+    click.echo(f"Re-queued {n} deliveries; run `voc alerts deliver` to send them.")
+
+
+@alerts_group.command("backtest")
+@click.argument("rule_name", metavar="RULE")
+@click.option("--from", "from_text", metavar="DATE", help="Replay the index from this date/time.")
+@click.option("--to", "to_text", metavar="DATE", help="… to this date/time (default: now).")
+@click.option("--series", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A CSV of timestamp,value rows instead of the index (volume_spike rules).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per firing.")
+@click.option("--all", "show_all", is_flag=True, help="Every firing evaluation, not only each episode's first.")
+@pass_app
+def backtest_cmd(app: AppContext, rule_name: str, from_text: str | None, to_text: str | None, series: Path | None,
+                 as_json: bool, show_all: bool) -> None:
+    """Replay history through RULE and print when and why it would have fired (nothing is stored or sent)."""
+    import alerts
+
+    rule = app.settings.alerts.rule(rule_name)
+    if rule is None:
+        names = ", ".join(r.name for r in app.settings.alerts.rules)
+        raise click.ClickException(f"unknown rule {rule_name!r} — configured rules: {names}")
+    if series is None and not from_text:
+        raise click.UsageError("give --from DATE [--to DATE] to replay the index, or --series counts.csv")
+    start = _now(from_text) if from_text else None
+    end = _now(to_text) if to_text else None
+    rows: list[dict[str, Any]] = []
+    try:
+        if series is not None:
+            data = alerts.read_series_csv(series.read_text(encoding="utf-8"))
+            for m, new in alerts.backtest(rule, data, start=start, end=end):
+                rows.append({"timestamp": m.at, "product": "", "key": m.key, "new": new, "severity": m.severity,
+                             "figures": m.figures, "title": ""})
+        else:
+            assert start is not None
+            for sig, new in alerts.backtest_index(rule, app.settings, app.index, start=start, end=end or _now(None)):
+                rows.append({"timestamp": sig.match.at, "product": sig.product, "key": sig.match.key, "new": new,
+                             "severity": sig.match.severity, "figures": sig.match.figures, "title": sig.title})
+    except alerts.AlertsError as exc:
+        raise click.ClickException(f"{exc}") from None
+    shown = [r for r in rows if show_all or r["new"]]
+    for r in shown:
+        f = r["figures"]
+        if as_json:
+            click.echo(json.dumps({"timestamp": r["timestamp"].strftime("%Y-%m-%dT%H:%M:%SZ"), "rule": rule.name,
+                                   "product": r["product"], "key": r["key"], "new": r["new"], "severity": r["severity"],
+                                   **f.as_dict()}, ensure_ascii=False))
+        else:
+            what = " ".join(x for x in (r["product"], r["key"]) if x) or "series"
+            click.echo(f"{r['timestamp']:%Y-%m-%dT%H:%M:%SZ}  {what}  [{r['severity']}]  {f.describe()}")
+    if not as_json:
+        click.echo(f"{sum(1 for r in rows if r['new'])} alert(s) would have fired ({len(rows)} firing evaluations).")
+
+
+@click.command("digest")
+@click.option("--period", type=click.Choice(["day", "week"]), default="day", show_default=True)
+@click.option("--print", "print_only", is_flag=True, help="Print the Markdown instead of sending it.")
+@_NOW
+@pass_app
+def digest_cmd(app: AppContext, period: str, print_only: bool, now_text: str | None) -> None:
+    """Top issues, change against the previous period, new topics and sentiment mix → subscribers."""
+    import alerts
+    from alerts.digest import render_digest
+
+    now = _now(now_text)
+    digest = alerts.build_digest(app.settings, app.index, period=period, now=now)
+    if print_only:
+        click.echo(render_digest(digest).body_markdown)
+        return
+    queued = alerts.send_digest(app.settings, digest, now=now)
+    report = alerts.deliver(app.settings, now=now)
+    click.echo(f"{digest.title}: queued {queued} deliveries; {report.summary()}")
+    for d in report.failed:
+        click.echo(f"  failed   {d.subscriber}/{d.channel} {d.id}: {d.error}")
+
+
+commands = [alerts_group, digest_cmd]

@@ -1,0 +1,179 @@
+"""`voc classify`, `voc train`, `voc eval`, `voc label`: thin adapters over the classifier package."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from app.cli import pass_app
+from app.context import AppContext
+
+
+def _classifier(app: AppContext, topics_file: str | None):  # type: ignore[no-untyped-def]
+    from classifier import ClassifierError, load_classifier
+    from configs.topics import load_topics_file
+
+    topics = load_topics_file(topics_file) if topics_file else None
+    try:
+        return load_classifier(app.settings, topics=topics) if topics else app.classifier
+    except ClassifierError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command("classify")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A .csv or .jsonl file of texts to tag.")
+@click.option("--text-col", default="text", show_default=True, help="The column (or JSON field) holding the text.")
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write JSON Lines: each input row plus sentiment, sentiment_score, intent, topics, risk.")
+@click.option("--topics", "topics_file", type=click.Path(dir_okay=False, exists=True),
+              help="Use another taxonomy file (same format as configs/topics.yaml).")
+@pass_app
+def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path, topics_file: str | None) -> None:
+    """Tag any CSV/JSONL file (exported tickets, survey answers); bad rows are reported, not fatal."""
+    from classifier import ClassifierError
+    from classifier.files import classify_file
+
+    clf = _classifier(app, topics_file)
+    try:
+        report = classify_file(clf, input_path, output_path, text_col=text_col,
+                               batch_size=max(64, app.settings.classifier.batch_size))
+    except ClassifierError as exc:
+        raise click.ClickException(f"{exc}") from exc
+    for bad in report.bad[:20]:
+        click.echo(f"skipped line {bad.line}: {bad.reason}", err=True)
+    if len(report.bad) > 20:
+        click.echo(f"... and {len(report.bad) - 20} more bad rows", err=True)
+    click.echo(f"tagged {report.written} of {report.rows} rows with {clf.model_version} → {output_path}"
+               + (f" ({len(report.bad)} bad rows skipped)" if report.bad else ""))
+
+
+@click.command("train")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Training corpora folder (default: classifier.training_data, ../shared/data).")
+@click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Model directory to write (default: classifier.model, or classifier/models/voc-small).")
+@click.option("--epochs", default=3, show_default=True, type=click.IntRange(1, 50))
+@click.option("--max-minutes", default=12.0, show_default=True, type=click.FloatRange(0.1, 600),
+              help="Stop training after this long (evaluation and saving come after).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--threads", type=click.IntRange(1, 64), help="Torch threads (default: classifier.threads).")
+@click.option("--holdout", "holdout", multiple=True,
+              help="Domain left out of training; repeatable, the first is reported (default: 手机, absa_phone).")
+@pass_app
+def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, epochs: int, max_minutes: float,
+              seed: int, threads: int | None, holdout: tuple[str, ...]) -> None:
+    """Train the default model from the corpora, templates, taxonomy examples and label corrections."""
+    from classifier import ClassifierError
+    from classifier.corrections import open_store
+    from classifier.train import TrainingConfig, train
+
+    s = app.settings
+    data = s.resolve(data_dir) if data_dir else s.resolve(s.classifier.training_data)
+    if not data.is_dir():
+        raise click.ClickException(f"training data folder {data} not found — pass --data DIR with the corpora "
+                                   "(online_shopping_10_cats.csv, waimai_10k.csv, ...; see the model card)")
+    model = s.classifier.model
+    out = s.resolve(output_dir) if output_dir else s.resolve("classifier/models/voc-small" if model == "rules" else model)
+    with open_store(s) as store:
+        corrections = tuple(store.training_rows())
+    extra = {"holdout_domains": holdout} if holdout else {}
+    try:
+        cfg = TrainingConfig(data_dir=data, output_dir=out, epochs=epochs, max_minutes=max_minutes, seed=seed,
+                             threads=threads or s.classifier.threads, corrections=corrections, **extra)
+        result = train(cfg, s, log=lambda m: click.echo(m, err=True))
+    except (ClassifierError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    m = result.metrics
+    click.echo(f"saved {result.path} in {result.seconds / 60:.1f} min ({len(corrections)} corrections used)")
+    click.echo(f"held-out split: {json.dumps(m['validation'], ensure_ascii=False)}")
+    click.echo(f"left-out domain: {json.dumps(m['left_out_domain'], ensure_ascii=False)}")
+    if "app_feedback_eval" in m:
+        click.echo(f"app feedback eval: {json.dumps(m['app_feedback_eval'], ensure_ascii=False)}")
+
+
+def _parse_label_cols(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        head, _, col = v.partition("=")
+        if head not in ("sentiment", "intent", "topics"):
+            raise click.BadParameter(f"{head!r}: use sentiment, intent or topics (optionally HEAD=COLUMN)",
+                                     param_hint="--label-col")
+        out[head] = col or head
+    return out
+
+
+@click.command("eval")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A labelled .csv or .jsonl file.")
+@click.option("--text-col", default="text", show_default=True)
+@click.option("--label-col", "label_cols", multiple=True, required=True,
+              help="HEAD or HEAD=COLUMN with gold labels; HEAD is sentiment, intent or topics. Repeatable.")
+@click.option("--topics", "topics_file", type=click.Path(dir_okay=False, exists=True), help="Another taxonomy file.")
+@pass_app
+def eval_cmd(app: AppContext, input_path: Path, text_col: str, label_cols: tuple[str, ...],
+             topics_file: str | None) -> None:
+    """Metrics per head (accuracy and macro-F1; topics micro/macro F1) of the configured model on a labelled file."""
+    from classifier import ClassifierError
+    from classifier.evaluate import score_tags
+    from classifier.files import read_rows
+
+    cols = _parse_label_cols(label_cols)
+    clf = _classifier(app, topics_file)
+    rows, bad = [], 0
+    try:
+        for _line, row, _problem in read_rows(input_path, text_col):
+            if row is None:
+                bad += 1
+                continue
+            gold: dict[str, object] = {"text": row[text_col]}
+            for head, col in cols.items():
+                value = row.get(col)
+                if head == "topics":
+                    if isinstance(value, str):
+                        value = [t for t in value.replace(",", " ").split() if t]
+                    gold[head] = list(value) if isinstance(value, list) else None
+                else:
+                    gold[head] = str(value).strip() if value not in (None, "") else None
+            rows.append(gold)
+    except ClassifierError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not rows:
+        raise click.ClickException(f"{input_path}: no usable rows")
+    metrics = score_tags(rows, clf.predict([r["text"] for r in rows]))
+    click.echo(f"model: {clf.model_version}; rows: {len(rows)}" + (f" ({bad} bad rows skipped)" if bad else ""))
+    for head in ("sentiment", "intent", "topics"):
+        if head in metrics:
+            click.echo(f"{head}: " + ", ".join(f"{k}={v}" for k, v in metrics[head].items()))
+
+
+@click.command("label")
+@click.argument("doc_id")
+@click.argument("assignments", nargs=-1, required=True)
+@pass_app
+def label(app: AppContext, doc_id: str, assignments: tuple[str, ...]) -> None:
+    """Correct a document's tags, e.g. `voc label ID sentiment=negative topics=login,payment`.
+
+    The correction is stored (classifier.labels_path) for the next `voc train` and applied to the indexed
+    document at once."""
+    from classifier.corrections import CorrectionError, open_store, parse_assignments
+
+    s = app.settings
+    try:
+        labels = parse_assignments(assignments, topic_ids=[t.id for t in s.topics.topics])
+    except CorrectionError as exc:
+        raise click.ClickException(f"{exc}") from exc
+    doc = app.index.get(doc_id)
+    if doc is None:
+        raise click.ClickException(f"no document {doc_id!r} in the index — check the id (voc search shows ids)")
+    with open_store(s) as store:
+        c = store.add(doc_id, text=doc.get("text") or "", **labels)
+    updated = {**doc, **c.labels()}
+    app.index.upsert([updated])
+    click.echo(f"corrected {doc_id}: " + ", ".join(f"{k}={','.join(v) if isinstance(v, list) else v}"
+                                                  for k, v in c.labels().items()))
+
+
+commands = [classify, train_cmd, eval_cmd, label]

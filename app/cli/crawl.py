@@ -1,0 +1,81 @@
+"""`voc crawl` and `voc status`: run spiders and show each source's health."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from app.cli import pass_app
+from app.context import AppContext
+
+__all__ = ["commands"]
+
+
+@click.command("crawl")
+@click.argument("sources", nargs=-1)
+@click.option("--product", "-p", help="Crawl only this product's targets (default: every product).")
+@click.option("--since", help="Override the cursors: collect items newer than 7d, 24h, 30m or a date (2026-11-01).")
+@click.option("--timeout", type=float, default=None, help="Stop the crawl after this many seconds.")
+@pass_app
+def crawl(app: AppContext, sources: tuple[str, ...], product: str | None, since: str | None, timeout: float | None) -> None:
+    """Crawl SOURCES (default: every enabled source with targets) through the Scrapy engine.
+
+    Prints per source: pages, new / updated / dropped items with reasons, errors, and a block with its fix.
+    Exits 1 when a source failed or was blocked.
+    """
+    from crawlers.errors import CrawlError
+    from crawlers.runner import run_crawl
+
+    try:
+        report = run_crawl(app.settings, sources=list(sources) or None, product=product, since=since, timeout=timeout)
+    except CrawlError as exc:
+        raise click.UsageError(f"{exc} — see `voc crawl --help` and configs/sources.yaml") from exc
+    if not report.runs and not report.not_run:
+        click.echo("nothing to crawl: no source has targets in configs/sources.yaml")
+        return
+    click.echo(report.format())
+    if not report.ok and report.runs:
+        raise click.ClickException("some sources did not finish cleanly — see above (and the log) for the reason and fix")
+
+
+def _ago(dt: datetime | None, now: datetime) -> str:
+    if dt is None:
+        return "never"
+    secs = int((now - dt).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit} ago"
+    return f"{max(secs, 0)}s ago"
+
+
+@click.command("status")
+@click.option("--days", type=int, default=7, show_default=True, help="Days of items-per-day history.")
+@pass_app
+def status(app: AppContext, days: int) -> None:
+    """Show each source's last run, last success, new items per day and block state (with its fix)."""
+    from crawlers.state import CrawlState
+
+    path = app.settings.resolve(app.settings.crawl.state_path)
+    if not path.exists():
+        click.echo(f"no crawl has run yet (state: {path}) — run `voc crawl`")
+        return
+    now = datetime.now(UTC)
+    with CrawlState(path) as state:
+        health = state.source_health(days=days, now=now)
+    if not health:
+        click.echo("no crawl has run yet — run `voc crawl`")
+        return
+    for h in health:
+        run = h.last_run
+        state_word = "running" if h.running else run.status
+        per_day = " ".join(str(n) for _, n in h.items_per_day)
+        click.echo(f"{h.source:<9} {state_word:<8} last run {_ago(run.started_at, now)}, last success "
+                   f"{_ago(h.last_success, now)}; new items per day (last {days}d): {per_day}")
+        click.echo(f"          last run: pages {run.pages}, new {run.new}, updated {run.updated}, errors {run.errors}"
+                   + (f", dropped {', '.join(f'{k} {v}' for k, v in sorted(run.dropped.items()))}" if run.dropped else ""))
+        if h.blocked:
+            click.echo(f"          {h.source} blocked: {h.blocked[0]} — {h.blocked[1]}")
+
+
+commands = [crawl, status]

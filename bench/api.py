@@ -1,0 +1,270 @@
+"""Benchmark the HTTP API on a 1,000,000-document index: p50/p95 of search and trends requests under 8
+concurrent clients on loopback (target p95 ≤ 150 ms).
+
+    .venv/bin/python bench/api.py [--data ../shared/data] [--docs 1000000] [--db /tmp/voc-bench-api.db]
+
+The index is built with bench/index.py's builder (real Chinese review sentences from --data; without them, a
+small built-in sentence list) and kept at --db for reuse (``--rebuild`` forces a new one). The API runs in
+its own process (uvicorn, one worker, as ``voc serve`` runs it); 8 client threads send the request mix
+over loopback HTTP. The peer, measured in the same run on the same database: the same service calls made
+in-process by 8 threads with no HTTP, so the ratio is the cost of HTTP + JSON + auth + the ASGI stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)  # bench/index.py's NOW: docs span the 30 days before
+
+#: What the page asks: searches with the default facets, and the trend charts' histograms.
+SEARCHES = [
+    "质量", "物流 sentiment:negative", "客服 since:7d", "屏幕 topic:device", "快递 很快", "退货 source:weibo,tieba",
+    "电池 rating:1,2", "product:pad sentiment:negative since:3d", "包装 product:phone", '"性价比 高"',
+]
+TRENDS = [
+    {"q": "since:30d", "interval": "day", "group_by": "sentiment"},
+    {"q": "since:7d", "interval": "hour", "group_by": "topics"},
+    {"q": "since:30d", "interval": "day", "group_by": "source"},
+    {"q": "product:phone since:30d", "interval": "day", "group_by": "sentiment"},
+    {"q": "source:appstore since:30d", "interval": "day", "group_by": "app_version"},
+    {"q": "since:3d", "interval": "hour"},
+    {"q": "topic:login since:7d", "interval": "hour", "group_by": "sentiment"},
+    {"q": "product:pad sentiment:negative since:14d", "interval": "day", "group_by": "topics"},
+]
+
+FALLBACK_SENTENCES = [
+    ("物流很快，包装也很好，质量不错", "衣服", 1), ("客服态度太差了，退货一直没人处理", "衣服", 0),
+    ("屏幕很清晰，电池也耐用", "手机", 1), ("用了两天就卡顿，电池掉电快", "手机", 0),
+    ("性价比高，值得购买", "平板", 1), ("快递太慢了，等了一个星期", "水果", 0),
+    ("味道很好吃，下次还会再来", "外卖", 1), ("送餐超时，饭菜都凉了", "外卖", 0),
+    ("书的印刷质量很好", "书籍", 1), ("发货慢，售后服务也不行", "热水器", 0),
+]
+
+
+def _index_bench():
+    spec = importlib.util.spec_from_file_location("voc_bench_index", ROOT / "bench" / "index.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def tokenizer(text: str) -> list[str]:
+    import jieba
+
+    return [t for t in jieba.lcut(text) if t.strip()]
+
+
+def build(db: Path, n: int, data: Path) -> None:
+    from index import SqliteIndex
+
+    jieba_logger = logging.getLogger("jieba")
+    jieba_logger.setLevel(logging.WARNING)
+    ib = _index_bench()
+    t0 = time.perf_counter()
+    if (data / "online_shopping_10_cats.csv").is_file() and (data / "waimai_10k.csv").is_file():
+        sentences = ib.load_sentences(data)
+    else:
+        print(f"no sentence data in {data}; using {len(FALLBACK_SENTENCES)} built-in sentences")
+        sentences = FALLBACK_SENTENCES
+    tokens = [" ".join(tokenizer(s[0])) for s in sentences]
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    ix = SqliteIndex(db, tokenizer=tokenizer)
+    docs = ib.make_docs(n, sentences, tokens)
+    print(f"  made {len(docs):,} docs from {len(sentences):,} sentences ({time.perf_counter() - t0:.0f}s)", flush=True)
+    for i in range(0, len(docs), 2000):
+        ix.upsert(docs[i:i + 2000])
+        if (i + 2000) % 200_000 == 0:
+            print(f"  indexed {i + 2000:,} docs ({time.perf_counter() - t0:.0f}s)", flush=True)
+    del docs
+    ix._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # noqa: SLF001 - bench only: start from a clean file
+    ix.close()
+
+
+def doc_count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT count(*) FROM feedback").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def settings_for(db: Path):
+    from configs import load_settings
+
+    home = db.parent
+    return load_settings(ROOT / "configs", env={"VOC_HOME": str(home), "VOC_CLASSIFIER_MODEL": "rules",
+                                               "VOC_INDEX_URL": f"sqlite:///{db}"})
+
+
+def serve(db: Path) -> None:
+    """Child process: the API on a free loopback port; prints ``PORT n`` when listening."""
+    import uvicorn
+
+    from app.api import create_app
+    from index import SqliteIndex
+
+    settings = settings_for(db)
+    index = SqliteIndex(db, tokenizer=tokenizer)
+    app = create_app(settings, index=index, clock=lambda: NOW)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
+
+    def announce() -> None:
+        while not server.started:
+            time.sleep(0.05)
+        print(f"PORT {server.servers[0].sockets[0].getsockname()[1]}", flush=True)
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()
+
+
+def requests() -> list[tuple[str, str, dict]]:
+    out = [("search", "/api/search", {"q": q}) for q in SEARCHES]
+    out += [("trends", "/api/trends", dict(t, tz="Asia/Shanghai")) for t in TRENDS]
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def run_clients(call, clients: int, per_client: int) -> dict[str, list[float]]:
+    reqs = requests()
+    lat: dict[str, list[float]] = {"search": [], "trends": []}
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker(seed: int) -> None:
+        rnd = random.Random(seed)
+        for _ in range(per_client):
+            kind, path, params = reqs[rnd.randrange(len(reqs))]
+            t0 = time.perf_counter()
+            try:
+                call(seed, path, params)
+            except Exception as exc:  # noqa: BLE001 - report, do not hide
+                errors.append(f"{path} {params}: {exc}")
+                continue
+            ms = (time.perf_counter() - t0) * 1000
+            with lock:
+                lat[kind].append(ms)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise SystemExit("request errors:\n" + "\n".join(errors[:5]))
+    return lat
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--docs", type=int, default=1_000_000)
+    ap.add_argument("--db", default="/tmp/voc-bench-api.db", help="index file, reused when it has --docs documents")
+    ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--requests", type=int, default=40, help="requests per client")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    db = Path(args.db).resolve()
+    if args.serve:
+        serve(db)
+        return 0
+
+    have = doc_count(db)
+    if args.rebuild or have != args.docs:
+        print(f"building a {args.docs:,}-document index at {db} …", flush=True)
+        build(db, args.docs, Path(args.data))
+    else:
+        print(f"reusing {db} ({have:,} documents; --rebuild for a fresh one)")
+
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", "--db", str(db)], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        if not line.startswith("PORT "):
+            raise SystemExit(f"server did not start: {line!r}")
+        base = f"http://127.0.0.1:{int(line.split()[1])}"
+        import httpx
+
+        http = [httpx.Client(base_url=base, timeout=60) for _ in range(args.clients)]
+
+        def over_http(i: int, path: str, params: dict) -> None:
+            r = http[i].get(path, params=params)
+            if r.status_code != 200:
+                raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
+            r.json()
+
+        for _kind, path, params in requests():  # warm up: page cache, statement cache, first-call costs
+            over_http(0, path, params)
+        t0 = time.perf_counter()
+        http_lat = run_clients(over_http, args.clients, args.requests)
+        http_s = time.perf_counter() - t0
+        for c in http:
+            c.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+    # peer: the same service calls in-process (8 threads, no HTTP/JSON/ASGI), same database
+    from app.api import _service as service
+    from index import SqliteIndex
+
+    index = SqliteIndex(db, tokenizer=tokenizer)
+
+    def in_process(_i: int, path: str, params: dict) -> None:
+        if path == "/api/search":
+            query = service.build_query(params["q"], now=NOW, limit=20, facets=service.DEFAULT_FACETS)
+            json.dumps(service.search(index, query), ensure_ascii=False)
+        else:
+            p = dict(params)
+            json.dumps(service.trends(index, p.pop("q"), now=NOW, **p), ensure_ascii=False)
+
+    for _kind, path, params in requests():
+        in_process(0, path, params)
+    t0 = time.perf_counter()
+    peer_lat = run_clients(in_process, args.clients, args.requests)
+    peer_s = time.perf_counter() - t0
+    index.close()
+
+    n = doc_count(db)
+    print(f"\n{n:,} documents · {args.clients} concurrent clients × {args.requests} requests · loopback HTTP · "
+          f"{os.cpu_count()} CPUs")
+    print(f"{'request':<8} {'HTTP p50/p95 (ms)':>20} {'in-process p50/p95':>20}  {'p95 ratio':>9}  target p95 ≤ 150 ms")
+    for kind in ("search", "trends"):
+        h, p = http_lat[kind], peer_lat[kind]
+        h50, h95, p50, p95 = pct(h, 50), pct(h, 95), pct(p, 50), pct(p, 95)
+        print(f"{kind:<8} {h50:>9.1f} / {h95:>7.1f} {p50:>10.1f} / {p95:>7.1f}  {h95 / p95:>8.2f}x  "
+              f"{'PASS' if h95 <= 150 else 'MISS'} (n={len(h)})")
+    total = len(http_lat["search"]) + len(http_lat["trends"])
+    print(f"throughput: HTTP {total / http_s:.0f} req/s, in-process {total / peer_s:.0f} calls/s "
+          f"(ratio {(total / http_s) / (total / peer_s):.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

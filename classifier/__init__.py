@@ -1,0 +1,61 @@
+"""Tags Chinese feedback: sentiment, intent, taxonomy topics and risk flags.
+
+Public surface::
+
+    Tags, Classifier                     value type and protocol (``predict(texts) -> list[Tags]``)
+    load_classifier(settings)            the configured classifier: a model dir, or the literal ``rules``
+    make_tokenizer(settings)             jieba segmentation (normalized text, product/feature user dict)
+    normalize_text                       the versioned normalization pipeline (classifier.normalize)
+    engagement_flags, risk_flags         risk rules (classifier.risk)
+    ModelLoadError, ...                  the exception tree (see classifier._base)
+
+Training lives in ``classifier.train`` and evaluation in ``classifier.evaluate``; importing this package
+imports neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from classifier._base import (
+    INTENTS, RISKS, SENTIMENTS, Classifier, ClassifierError, ModelLoadError, NormalizationMismatch, Tags,
+    TrainingDataError,
+)
+from classifier.normalize import classification_text, normalize_text, segmenter_for, user_words
+from classifier.risk import engagement_flags, risk_flags
+from classifier.rules import RulesClassifier, keyword_topics
+
+__all__ = [
+    "Tags", "Classifier", "load_classifier", "make_tokenizer", "normalize_text", "classification_text",
+    "engagement_flags", "risk_flags", "keyword_topics", "RulesClassifier", "SENTIMENTS", "INTENTS", "RISKS",
+    "ClassifierError", "ModelLoadError", "NormalizationMismatch", "TrainingDataError",
+]
+
+
+def load_classifier(settings: Any, *, topics: Any = None) -> Classifier:
+    """The classifier ``settings.classifier`` names: ``rules``, or a model directory relative to home.
+
+    ``topics`` overrides the taxonomy (a :class:`configs.topics.TopicsFile`); keyword topics always come
+    from it. Raises :class:`ModelLoadError` naming the path and the fix when the directory is missing or
+    incomplete.
+    """
+    cs = settings.classifier
+    taxonomy = (topics or settings.topics).topics
+    if cs.model.strip().lower() == "rules":
+        return RulesClassifier(taxonomy)
+    path = settings.resolve(cs.model)
+    if not path.is_dir():
+        raise ModelLoadError(path, "no such model directory — run `voc train` to build it, point classifier.model "
+                                   "in voc.yaml at a saved model, or set classifier.model: rules "
+                                   "(VOC_CLASSIFIER_MODEL=rules) for the keyword stand-in")
+    from classifier.model import load_model_classifier
+
+    return load_model_classifier(path, topics=taxonomy, threads=cs.threads, batch_size=cs.batch_size,
+                                 quantize=cs.quantize)
+
+
+def make_tokenizer(settings: Any) -> Callable[[str], list[str]]:
+    """jieba segmentation of normalized text with the product names/aliases/features and topic keywords as
+    a user dictionary. Built once per dictionary; thread-safe; caches only in a private temp dir."""
+    return segmenter_for(user_words(settings))

@@ -1,0 +1,115 @@
+"""Tag rows of a CSV or JSON Lines file (exported tickets, survey answers), keeping every input field.
+
+:func:`read_rows` yields ``(line_no, row | None, problem | None)``; :func:`classify_file` writes each good
+row plus ``sentiment, sentiment_score, intent, topics, risk`` as JSON Lines and reports bad rows (missing
+or empty text column, invalid JSON, not an object) without stopping.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from classifier._base import ClassifierError
+
+__all__ = ["BadRow", "ClassifyReport", "read_rows", "classify_file", "TAG_FIELDS"]
+
+TAG_FIELDS = ("sentiment", "sentiment_score", "intent", "topics", "risk")
+
+
+@dataclass(frozen=True)
+class BadRow:
+    line: int
+    reason: str
+
+
+@dataclass
+class ClassifyReport:
+    rows: int = 0
+    written: int = 0
+    bad: list[BadRow] = field(default_factory=list)
+
+
+def _kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        return suffix[1:]
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    raise ClassifierError(f"{path}: unsupported input type {suffix!r}; use .csv or .jsonl")
+
+
+def read_rows(path: Path, text_col: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """Yield ``(line number, row, None)`` for good rows and ``(line, None, reason)`` for bad ones."""
+    kind = _kind(path)
+    try:
+        fh = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise ClassifierError(f"{path}: cannot open input ({exc.strerror or exc})") from exc
+    with fh:
+        if kind in ("csv", "tsv"):
+            reader = csv.DictReader(fh, delimiter="," if kind == "csv" else "\t")
+            if reader.fieldnames is None or text_col not in reader.fieldnames:
+                raise ClassifierError(f"{path}: no column {text_col!r}; columns: {', '.join(reader.fieldnames or [])}"
+                                      " — pass the right one with --text-col")
+            for row in reader:
+                line = reader.line_num
+                if None in row:
+                    yield line, None, f"{len(row[None])} more field(s) than the header"  # type: ignore[index]
+                elif row.get(text_col) is None:
+                    yield line, None, f"missing column {text_col!r} (too few fields)"
+                elif not row[text_col].strip():
+                    yield line, None, f"empty {text_col!r}"
+                else:
+                    yield line, dict(row), None
+            return
+        for line, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except ValueError as exc:
+                yield line, None, f"invalid JSON ({exc.msg})"
+                continue
+            if not isinstance(obj, dict):
+                yield line, None, "not a JSON object"
+            elif not isinstance(obj.get(text_col), str):
+                yield line, None, f"no text field {text_col!r}"
+            elif not obj[text_col].strip():
+                yield line, None, f"empty {text_col!r}"
+            else:
+                yield line, obj, None
+
+
+def classify_file(classifier: Any, input_path: Path, output_path: Path, *, text_col: str,
+                  batch_size: int = 256) -> ClassifyReport:
+    """Tag every good row of ``input_path`` into ``output_path`` (JSON Lines, one line per good row)."""
+    report = ClassifyReport()
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    with output_path.open("w", encoding="utf-8") as out:
+        pending: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            tags = classifier.predict([r[text_col] for r in pending])
+            for row, t in zip(pending, tags):
+                d = t.as_dict()
+                row.update({k: d[k] for k in TAG_FIELDS})
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                report.written += 1
+            pending.clear()
+
+        for line, row, problem in read_rows(input_path, text_col):
+            report.rows += 1
+            if row is None:
+                report.bad.append(BadRow(line, problem or "bad row"))
+                continue
+            pending.append(row)
+            if len(pending) >= batch_size:
+                flush()
+        if pending:
+            flush()
+    return report

@@ -1,0 +1,280 @@
+"""Training: build the VOC model from the corpora, templates, taxonomy examples and label corrections.
+
+``train(config, settings)`` dedupes the data (normalized text; conflicting labels dropped), holds out a
+random split and one whole domain, trains a small BERT-style char-level encoder with three heads under a
+time budget, evaluates, and saves a complete model directory with its model card. See the model card for
+how each head is supervised.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from classifier._base import INTENTS, SENTIMENTS, TrainingDataError
+from classifier._corpora import read_all
+from classifier._weak import taxonomy_rows, template_rows
+from classifier.normalize import classification_text, normalization_config
+from classifier.rules import TopicMatcher, rule_intent, rule_sentiment
+
+__all__ = ["TrainingConfig", "TrainResult", "train", "prepare_rows", "build_vocab"]
+
+SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingConfig:
+    data_dir: Path | None
+    output_dir: Path
+    #: Domains kept out of training entirely; the first is the left-out-domain test set.
+    holdout_domains: tuple[str, ...] = ("手机", "absa_phone")
+    hidden_size: int = 192
+    num_layers: int = 3
+    num_heads: int = 4
+    intermediate_size: int = 384
+    max_length: int = 128
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    val_fraction: float = 0.04
+    template_rows: int = 4000
+    min_char_count: int = 3
+    max_vocab: int = 6000
+    max_minutes: float = 12.0
+    threads: int = 2
+    seed: int = 0
+    #: Rows per corpus domain at most (None: all); small values make quick test models.
+    max_rows_per_domain: int | None = None
+    corrections: tuple[dict[str, Any], ...] = ()
+    correction_weight: int = 5
+    model_name: str = "voc-small"
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} must be a multiple of num_heads {self.num_heads}")
+        if not 0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+        if self.epochs < 1 or self.batch_size < 1 or self.max_minutes <= 0:
+            raise ValueError("epochs, batch_size and max_minutes must be positive")
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    metrics: dict[str, Any]
+    sizes: dict[str, int]
+    seconds: float
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_rows(raw: list[dict[str, Any]], topics: Any) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Normalize, dedupe (conflicting sentiment labels: dropped) and add weak intent/topic labels."""
+    match = TopicMatcher(topics)
+    seen: dict[str, dict[str, Any]] = {}
+    conflicts: set[str] = set()
+    for r in raw:
+        text = classification_text(r["text"])
+        if len(text) < 2:
+            continue
+        old = seen.get(text)
+        if old is not None:
+            if old.get("correction") and not r.get("correction"):
+                continue
+            if old.get("sentiment") != r.get("sentiment") and not r.get("correction"):
+                conflicts.add(text)
+            if r.get("correction"):
+                seen[text] = {**old, **r, "text": text}
+            continue
+        seen[text] = {**r, "text": text}
+    out = []
+    for text, r in seen.items():
+        if text in conflicts:
+            continue
+        sentiment = r.get("sentiment") or rule_sentiment(text)[0]
+        r = {**r, "sentiment": sentiment}
+        r.setdefault("intent", rule_intent(text, sentiment))
+        if r.get("topics") is None:
+            r["topics"] = list(match(text))
+        out.append(r)
+    return out, {"raw": len(raw), "unique": len(seen), "conflicting_dropped": len(conflicts)}
+
+
+def build_vocab(texts: list[str], *, min_count: int, max_size: int, extra: str = "") -> list[str]:
+    counts = Counter(ch for t in texts for ch in t.lower() if not ch.isspace())
+    chars = [c for c, n in counts.most_common(max_size) if n >= min_count]
+    ascii_pieces = [c for c in "abcdefghijklmnopqrstuvwxyz0123456789"]
+    vocab = list(SPECIALS) + sorted(set(chars) | set(ascii_pieces) | set(extra.lower()) - {" "})
+    vocab += ["##" + c for c in ascii_pieces]
+    return vocab
+
+
+def _tokenizer(vocab: list[str], workdir: Path) -> Any:
+    from transformers import BertTokenizerFast
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    vf = workdir / "vocab.txt"
+    vf.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    return BertTokenizerFast(vocab_file=str(vf), do_lower_case=True, tokenize_chinese_chars=True, strip_accents=False,
+                             model_max_length=512)
+
+
+def _encode(tok: Any, rows: list[dict[str, Any]], max_length: int) -> list[list[int]]:
+    enc = tok([r["text"] for r in rows], truncation=True, max_length=max_length, return_token_type_ids=False,
+              return_attention_mask=False)
+    return list(enc["input_ids"])
+
+
+def _batches(ids: list[list[int]], batch_size: int, rnd: random.Random) -> list[list[int]]:
+    order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), rnd.random()))
+    chunks = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+    rnd.shuffle(chunks)
+    return chunks
+
+
+def _collate(ids: list[list[int]], idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(ids[i]) for i in idx)
+    x = torch.zeros(len(idx), width, dtype=torch.long)
+    m = torch.zeros(len(idx), width, dtype=torch.long)
+    for j, i in enumerate(idx):
+        x[j, : len(ids[i])] = torch.tensor(ids[i])
+        m[j, : len(ids[i])] = 1
+    return x, m
+
+
+def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainResult:
+    """Train, evaluate and save the model described by ``config``; returns the saved path and metrics."""
+    from transformers import BertConfig
+
+    from classifier.evaluate import card_text, evaluate_heads, evaluate_eval_set
+    from classifier.model import ModelClassifier, VocModel, save_model
+
+    started = time.monotonic()
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rnd = random.Random(config.seed)
+    topics = settings.topics.topics
+    topic_ids = [t.id for t in topics]
+
+    raw: list[dict[str, Any]] = []
+    if config.data_dir is not None:
+        if not config.data_dir.is_dir():
+            raise TrainingDataError(config.data_dir, "training data folder not found — pass --data DIR (the "
+                                    "shared/data corpora; see classifier/models/voc-small/README.md)")
+        try:
+            corpus = read_all(config.data_dir)
+        except (OSError, KeyError, ValueError) as exc:
+            raise TrainingDataError(config.data_dir, f"cannot read corpora: {exc}") from exc
+        if config.max_rows_per_domain:
+            per: Counter[str] = Counter()
+            rnd.shuffle(corpus)
+            corpus = [r for r in corpus if per.update([r["domain"]]) or per[r["domain"]] <= config.max_rows_per_domain]
+        raw.extend(corpus)
+    raw.extend({**r, "domain": "templates", "source": "templates"} for r in template_rows(config.template_rows, seed=config.seed))
+    raw.extend({**r, "domain": "taxonomy", "source": "topics.yaml"} for r in taxonomy_rows(topics))
+    for c in config.corrections:
+        raw.extend({**c, "domain": "corrections", "source": "corrections", "correction": True}
+                   for _ in range(1))
+    rows, dedupe = prepare_rows(raw, topics)
+    if len(rows) < 20:
+        raise TrainingDataError(config.data_dir or "(none)", f"only {len(rows)} usable rows — too little to train")
+
+    held = [r for r in rows if r["domain"] in config.holdout_domains]
+    left_out = [r for r in held if r["domain"] == config.holdout_domains[0]]
+    pool = [r for r in rows if r["domain"] not in config.holdout_domains]
+    rnd.shuffle(pool)
+    fixed = [r for r in pool if r["domain"] in ("taxonomy", "corrections")]
+    pool = [r for r in pool if r["domain"] not in ("taxonomy", "corrections")]
+    n_val = max(1, int(len(pool) * config.val_fraction))
+    val, train_rows = pool[:n_val], pool[n_val:] + fixed
+    train_rows += [r for r in fixed if r["domain"] in ("taxonomy", "corrections")] * (config.correction_weight - 1)
+    sizes = {"train": len(train_rows), "validation": len(val), "left_out_domain": len(left_out), **dedupe}
+    log(f"rows: {sizes}")
+
+    vocab = build_vocab([r["text"] for r in train_rows], min_count=config.min_char_count, max_size=config.max_vocab,
+                        extra="".join(k for t in topics for k in t.keywords))
+    tok = _tokenizer(vocab, config.output_dir.parent / (config.output_dir.name + ".tmp-vocab"))
+    s_idx = {s: i for i, s in enumerate(SENTIMENTS)}
+    i_idx = {s: i for i, s in enumerate(INTENTS)}
+    t_idx = {s: i for i, s in enumerate(topic_ids)}
+    ids = _encode(tok, train_rows, config.max_length)
+    ys = torch.tensor([s_idx[r["sentiment"]] for r in train_rows])
+    yi = torch.tensor([i_idx[r["intent"]] for r in train_rows])
+    yt = torch.zeros(len(train_rows), max(1, len(topic_ids)))
+    for n, r in enumerate(train_rows):
+        for t in r["topics"]:
+            if t in t_idx:
+                yt[n, t_idx[t]] = 1.0
+    # weak (rule) intent labels count less than constructed ones
+    wi = torch.tensor([1.0 if r["domain"] in ("templates", "corrections") or r.get("correction") else 0.3 for r in train_rows])
+
+    bert_cfg = BertConfig(vocab_size=len(vocab), hidden_size=config.hidden_size, num_hidden_layers=config.num_layers,
+                          num_attention_heads=config.num_heads, intermediate_size=config.intermediate_size,
+                          max_position_embeddings=config.max_length + 2, type_vocab_size=1,
+                          hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, pad_token_id=0)
+    bert_cfg.voc_labels = {"sentiment": list(SENTIMENTS), "intent": list(INTENTS), "topics": topic_ids}
+    bert_cfg.voc_normalization = normalization_config()
+    bert_cfg.voc_max_length = config.max_length
+    bert_cfg.voc_tokenizer = "char"
+    model = VocModel(bert_cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(ids) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    warm = max(1, total // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.05, 0.5 * (1 + math.cos(math.pi * min(1.0, s / total)))))
+    ce, bce = nn.CrossEntropyLoss(), nn.BCEWithLogitsLoss()
+    deadline = started + config.max_minutes * 60
+    step, stopped_early = 0, False
+    model.train()
+    for epoch in range(config.epochs):
+        running = 0.0
+        for b, idx in enumerate(_batches(ids, config.batch_size, rnd)):
+            x, m = _collate(ids, idx)
+            out = model(input_ids=x, attention_mask=m)
+            it = torch.tensor(idx)
+            li = (nn.functional.cross_entropy(out["intent"], yi[it], reduction="none") * wi[it]).mean()
+            loss = ce(out["sentiment"], ys[it]) + li + bce(out["topics"], yt[it])
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            running += loss.item()
+            if b % 200 == 199:
+                log(f"epoch {epoch + 1} step {b + 1}/{steps_per_epoch} loss {running / 200:.3f} "
+                    f"{time.monotonic() - started:.0f}s")
+                running = 0.0
+            if time.monotonic() > deadline:
+                stopped_early = True
+                break
+        if stopped_early:
+            log(f"time budget of {config.max_minutes} min reached in epoch {epoch + 1}")
+            break
+    model.eval()
+    bert_cfg.voc_model_version = f"{config.model_name}-{time.strftime('%Y%m%d')}-s{config.seed}"
+    clf = ModelClassifier(model, tok, topics=topics, batch_size=128, threads=config.threads)
+    metrics = {"validation": evaluate_heads(clf, val), "left_out_domain": evaluate_heads(clf, left_out),
+               "steps": step, "stopped_early": stopped_early}
+    app_eval = evaluate_eval_set(clf)
+    if app_eval is not None:
+        metrics["app_feedback_eval"] = app_eval
+    seconds = time.monotonic() - started
+    cfg_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k != "corrections"}
+    cfg_dict["corrections"] = len(config.corrections)
+    card = card_text(name=config.model_name, config=cfg_dict, sizes=sizes, metrics=metrics, seconds=seconds,
+                     params=sum(p.numel() for p in model.parameters()), vocab=len(vocab))
+    path = save_model(model, tok, config.output_dir, card=card)
+    import shutil
+
+    shutil.rmtree(config.output_dir.parent / (config.output_dir.name + ".tmp-vocab"), ignore_errors=True)
+    return TrainResult(path=path, metrics=metrics, sizes=sizes, seconds=seconds, config=cfg_dict)

@@ -1,0 +1,282 @@
+"""Baidu Tieba (legacy PC HTML): bar thread lists (inside an HTML comment), threads, 楼中楼, search.
+
+``source_id`` of every post / reply is Tieba's post id (``pid``; 楼中楼 ``spid``), so a search hit
+and the same floor crawled from its thread are one document. Bar lists yield no items: each thread
+is a ``tieba_thread`` follow (meta: tid, title, abstract, author_name, replies, created_at, is_top).
+Floors with sub-replies get a ``tieba_lzl`` follow. Floor 1 is ``kind="post"`` (with the thread
+title); other floors ``reply`` with ``parent_id`` = tid; 楼中楼 ``reply`` with ``parent_id`` = pid.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urljoin, urlsplit
+
+from parsel import Selector
+
+from crawlers.items import FeedbackItem
+from crawlers.parsers._page import Block, Follow, Page
+from crawlers.parsers._util import html_page, s
+from crawlers.parsers.blocks import cookie_env, detect_block
+from crawlers.parsers.normalize import html_to_text, origin, parse_count, parse_time, rebase
+
+__all__ = ["forum_url", "thread_url", "lzl_url", "search_url", "parse_forum", "parse_thread", "parse_lzl",
+           "parse_search"]
+
+SOURCE = "tieba"
+SITE = "https://tieba.baidu.com"
+PAGE_SIZE = 50
+
+
+def forum_url(base_url: str, kw: str, *, pn: int = 0) -> str:
+    return f"{base_url.rstrip('/')}/f?kw={quote(kw, safe='')}&ie=utf-8&pn={pn}"
+
+
+def thread_url(base_url: str, tid: str | int, *, page: int = 1, see_lz: bool = False) -> str:
+    return f"{base_url.rstrip('/')}/p/{tid}?pn={page}" + ("&see_lz=1" if see_lz else "")
+
+
+def lzl_url(base_url: str, tid: str | int, pid: str | int, fid: str | int, *, page: int = 1) -> str:
+    return f"{base_url.rstrip('/')}/p/comment?tid={tid}&pid={pid}&fid={fid}&pn={page}"
+
+
+def search_url(base_url: str, kw: str, *, page: int = 1, sort: int = 1, only_thread: int = 0) -> str:
+    """``sort``: 1 newest, 0 oldest, 2 relevance."""
+    return (f"{base_url.rstrip('/')}/f/search/res?isnew=1&qw={quote(kw, safe='')}&rn=10&pn={page}"
+            f"&sm={sort}&only_thread={only_thread}")
+
+
+def _field(node: Selector) -> dict[str, Any]:
+    raw = node.attrib.get("data-field") or ""
+    for text in (raw, _html.unescape(raw)):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        return value if isinstance(value, dict) else {}
+    return {}
+
+
+def _text(node: Selector | None) -> str:
+    return html_to_text(node.get()) if node is not None else ""
+
+
+def _inner(node: Selector) -> str:
+    return re.sub(r"^<[^>]+>|</[^>]+>$", "", node.get().strip()).strip()
+
+
+def _blocked(page: Page, text: str) -> Page | None:
+    block = detect_block(SOURCE, 200, None, text)
+    if block is None and "wappass.baidu.com" in text and "captcha" in text:
+        block = Block(kind="captcha", reason="captcha page (wappass)",
+                      fix=f"solve it in a browser, then set {cookie_env(SOURCE)}")
+    if block:
+        page.block = block
+        return page.drop("blocked", str(block))
+    return None
+
+
+def _query(url: str, key: str) -> str:
+    return (parse_qs(urlsplit(url).query).get(key) or [""])[0]
+
+
+def parse_forum(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
+                encoding: str | None = None) -> Page:
+    """``/f?kw=`` bar page → ``tieba_thread`` follows; the list is read from inside the
+    ``code.pagelet_html`` comment (or the page itself when inlined)."""
+    text, page = html_page(body, encoding)
+    if text is None:
+        return page
+    if _blocked(page, text):
+        return page
+    sel = Selector(text=text)
+    lists = [sel]
+    for code in sel.css("code.pagelet_html"):
+        inner = "".join(code.css("::text").getall()) or "".join(code.xpath("comment()").getall())
+        inner = re.sub(r"^\s*<!--|-->\s*$", "", inner.strip())
+        if "j_thread_list" in inner:
+            lists.append(Selector(text=inner))
+    base = origin(url)
+    seen: set[str] = set()
+    for part in lists:
+        for li in part.css("li.j_thread_list"):
+            data = _field(li)
+            tid = s(li.attrib.get("data-tid")) or s(data.get("id"))
+            title_node = li.css("a.j_th_tit")
+            title = _text(title_node[0]) if title_node else ""
+            if not tid or not title:
+                page.drop("missing_field", f"thread {tid!r}")
+                continue
+            if tid in seen:
+                continue
+            seen.add(tid)
+            author = li.css("a.frs-author-name::text").get() or s(data.get("author_nickname")) or s(data.get("author_name"))
+            page.follow.append(Follow(kind="tieba_thread", url=thread_url(base, tid), meta={
+                "tid": tid, "title": title, "abstract": _text(li.css("div.threadlist_abs")[0])
+                if li.css("div.threadlist_abs") else "",
+                "author_name": s(author) or None,
+                "replies": parse_count(s(li.css("span.threadlist_rep_num::text").get())) or parse_count(data.get("reply_num")),
+                "created_at": parse_time(s(li.css("span.is_show_create_time::text").get()), now=now),
+                "is_top": bool(data.get("is_top")), "first_post_id": s(data.get("first_post_id")) or None,
+            }))
+    if not page.follow and "j_thread_list" not in text and "thread_list" not in text:
+        return page.drop("bad_html", "no thread list")
+    nxt = sel.css("a.next.pagination-item::attr(href)").get()
+    if nxt is None:
+        for part in lists[1:]:
+            nxt = part.css("a.next.pagination-item::attr(href)").get() or nxt
+    if page.follow and nxt:
+        page.next = rebase(urljoin(url, nxt.strip()), url)
+    return page
+
+
+_TAIL_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}")
+
+
+def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
+                 encoding: str | None = None) -> Page:
+    """``/p/{tid}`` page → one item per floor; ``next`` while ``pn`` < the page count."""
+    text, page = html_page(body, encoding)
+    if text is None:
+        return page
+    if _blocked(page, text):
+        return page
+    sel = Selector(text=text)
+    posts = sel.css("div.l_post.j_l_post") or sel.css("div.l_post")
+    m = re.search(r"/p/(\d+)", url)
+    tid = m.group(1) if m else ""
+    title = s(sel.css("h3.core_title_txt::attr(title)").get()) or s(sel.css("h1.core_title_txt::attr(title)").get())
+    if not title:
+        t = s(sel.css("title::text").get())
+        title = re.sub(r"【[^】]*吧】_百度贴吧$", "", t).strip()
+    forum = s(sel.css("a.card_title_fname::text").get()) or (re.search(r"【([^】]*)吧】", s(sel.css("title::text").get()))
+                                                             or [None, ""])[1]
+    page.meta.update(tid=tid, title=title, forum=forum)
+    if not posts:
+        return page.drop("bad_html", "no posts") if "<html" not in text.lower() else page
+    base = origin(url)
+    for post in posts:
+        data = _field(post)
+        author = data.get("author") if isinstance(data.get("author"), dict) else {}
+        content = data.get("content") if isinstance(data.get("content"), dict) else {}
+        pid = s(content.get("post_id")) or s(post.attrib.get("data-pid"))
+        tid = tid or s(content.get("thread_id"))
+        body_node = post.css("div.d_post_content")
+        raw = _inner(body_node[0]) if body_node else s(content.get("content"))
+        if not pid or not raw:
+            page.drop("missing_field", f"post {pid!r}")
+            continue
+        tail = [" ".join(x.split()) for x in post.css("div.post-tail-wrap span::text, div.post-tail-wrap a::text").getall()]
+        floor = parse_count(content.get("post_no"))
+        if floor is None:
+            floor = next((parse_count(t[:-1]) for t in tail if t.endswith("楼")), None)
+        when = next((t for t in reversed(tail) if _TAIL_TIME.fullmatch(t)), None)
+        region = next((t.split(":", 1)[1].strip() for t in tail if t.startswith("IP属地")), None)
+        client = next((t for t in tail if t.startswith("来自")), None)
+        first = floor == 1
+        fid = s(content.get("forum_id"))
+        sub = parse_count(content.get("comment_num")) or 0
+        page.items.append(FeedbackItem(
+            source=SOURCE, source_id=pid, product=product, target=target,
+            url=f"{SITE}/p/{tid}?pid={pid}#{pid}", title=title if first else "", text=html_to_text(raw),
+            raw_text=raw, kind="post" if first else "reply", parent_id=None if first else tid or None,
+            author_id=s(author.get("portrait")) or s(author.get("user_id")) or None,
+            author_name=s(author.get("user_nickname")) or s(author.get("user_name")) or
+            s(post.css("a.p_author_name::text").get()) or None,
+            created_at=parse_time(when, now=now) if when else parse_time(s(content.get("date")), now=now),
+            platform="web", replies=sub,
+            extra={"floor": floor, "tid": tid, "fid": fid or None, "region": region,
+                   "client": client[2:] if client else None},
+        ))
+        if sub > 0 and fid:
+            page.follow.append(Follow(kind="tieba_lzl", url=lzl_url(base, tid, pid, fid),
+                                      meta={"tid": tid, "pid": pid, "fid": fid, "count": sub}))
+    counts = [parse_count(x) for x in sel.css("li.l_reply_num span.red::text").getall()]
+    total_pages = counts[1] if len(counts) > 1 else None
+    page.meta.update(replies=counts[0] if counts else None, pages=total_pages)
+    current = parse_count(_query(url, "pn")) or 1
+    if total_pages and current < total_pages and page.items:
+        page.next = thread_url(base, tid, page=current + 1, see_lz=_query(url, "see_lz") == "1")
+    return page
+
+
+def parse_lzl(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
+              encoding: str | None = None) -> Page:
+    """``/p/comment?tid=&pid=&fid=&pn=`` fragment → 楼中楼 ``reply`` items (parent = pid)."""
+    text, page = html_page(body, encoding)
+    if text is None:
+        return page
+    if _blocked(page, text):
+        return page
+    tid, pid, fid = _query(url, "tid"), _query(url, "pid"), _query(url, "fid")
+    sel = Selector(text=text)
+    for li in sel.css("li.lzl_single_post"):
+        data = _field(li)
+        spid = s(data.get("spid"))
+        node = li.css("span.lzl_content_main")
+        raw = _inner(node[0]) if node else ""
+        if not spid or not raw:
+            page.drop("missing_field", f"lzl {spid!r}")
+            continue
+        page.items.append(FeedbackItem(
+            source=SOURCE, source_id=spid, product=product, target=target,
+            url=f"{SITE}/p/{tid}?pid={pid}&cid={spid}#{spid}", text=html_to_text(raw), raw_text=raw,
+            kind="reply", parent_id=pid or None,
+            author_id=s(data.get("portrait")) or None,
+            author_name=s(data.get("showname")) or s(data.get("user_name")) or None,
+            created_at=parse_time(s(li.css("span.lzl_time::text").get()), now=now), platform="web",
+            extra={"tid": tid, "pid": pid},
+        ))
+    pager = sel.css("li.lzl_li_pager")
+    total = parse_count(_field(pager[0]).get("total_page")) if pager else None
+    current = parse_count(_query(url, "pn")) or 1
+    if page.items and total and current < total:
+        page.next = lzl_url(origin(url), tid, pid, fid, page=current + 1)
+    return page
+
+
+def parse_search(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
+                 encoding: str | None = None) -> Page:
+    """``/f/search/res`` → one item per hit (``post`` when it is the thread itself, else ``reply``)."""
+    text, page = html_page(body, encoding)
+    if text is None:
+        return page
+    if _blocked(page, text):
+        return page
+    sel = Selector(text=text)
+    for hit in sel.css("div.s_post"):
+        link = hit.css("span.p_title a")
+        href = link.attrib.get("href", "") if link else ""
+        tid = s(link.attrib.get("data-tid")) if link else ""
+        m = re.search(r"[?&]pid=(\d+)", href)
+        pid = m.group(1) if m else ""
+        body_node = hit.css("div.p_content")
+        raw = _inner(body_node[0]) if body_node else ""
+        if not tid or not pid or not raw:
+            page.drop("missing_field", f"hit tid={tid!r} pid={pid!r}")
+            continue
+        title = _text(link[0])
+        is_thread = not title.startswith("回复:")
+        forum = s(hit.css("a.p_forum font::text").get()) or s(hit.css("a.p_forum::text").get())
+        author_href = next((a.attrib.get("href", "") for a in hit.css("a") if "/home/main" in a.attrib.get("href", "")), "")
+        author = next((s(a.css("::text").get()) or s(a.css("font::text").get())
+                       for a in hit.css("a") if "/home/main" in a.attrib.get("href", "")), "")
+        page.items.append(FeedbackItem(
+            source=SOURCE, source_id=pid, product=product, target=target, url=f"{SITE}/p/{tid}?pid={pid}#{pid}",
+            title=title if is_thread else "", text=html_to_text(raw), raw_text=raw,
+            kind="post" if is_thread else "reply", parent_id=None if is_thread else tid,
+            author_id=None, author_name=author or None,
+            created_at=parse_time(s(hit.css("font.p_date::text").get()), now=now), platform="web",
+            extra={"tid": tid, "fid": s(link.attrib.get("data-fid")) or None, "forum": forum or None,
+                   "author_url": author_href or None},
+        ))
+    if not page.items and not sel.css("div.s_post_list") and "s_post" not in text:
+        return page.drop("bad_html", "no search results block")
+    nxt = sel.css("div.pager a.next::attr(href)").get()
+    if page.items and nxt:
+        page.next = rebase(urljoin(url, nxt.strip()), url)
+    return page

@@ -1,0 +1,223 @@
+"""Weibo mobile API (m.weibo.cn): keyword search cards, long-text ``extend``, comment ``hotflow``.
+
+Search pages yield ``post`` items (source_id = ``mid``). A post with ``isLongText`` is *not* yielded
+yet: it comes back as a ``weibo_long_text`` follow whose ``meta["item"]`` is the truncated item; pass it
+to :func:`parse_extend` to get the item with its full text (or, on failure, the truncated one, so it is
+never lost). Posts with comments get a ``weibo_comments`` follow (hotflow, first page).
+Comment items have ``kind`` ``comment`` (``parent_id`` = the post mid) or ``reply`` (inline sub-replies,
+``parent_id`` = the root comment id).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from crawlers.items import FeedbackItem
+from crawlers.parsers._page import Follow, Page
+from crawlers.parsers._util import get, json_page, s
+from crawlers.parsers.normalize import html_to_text, origin, parse_count, parse_time
+
+__all__ = ["search_url", "extend_url", "hotflow_url", "detail_url", "parse_search", "parse_extend",
+           "parse_comments"]
+
+SOURCE = "weibo"
+SITE = "https://m.weibo.cn"
+
+
+def search_url(base_url: str, keyword: str, *, page: int = 1, search_type: int = 61) -> str:
+    """``search_type``: 1 comprehensive, 61 real-time (newest first), 60 hot, 64 video."""
+    containerid = quote(f"100103type={search_type}&q={keyword}", safe="")
+    return f"{base_url.rstrip('/')}/api/container/getIndex?containerid={containerid}&page_type=searchall&page={page}"
+
+
+def extend_url(base_url: str, mid: str) -> str:
+    return f"{base_url.rstrip('/')}/statuses/extend?id={mid}"
+
+
+def hotflow_url(base_url: str, mid: str, *, max_id: int | str | None = None, max_id_type: int | str = 0) -> str:
+    url = f"{base_url.rstrip('/')}/comments/hotflow?id={mid}&mid={mid}"
+    if max_id not in (None, "", 0, "0"):
+        url += f"&max_id={max_id}"
+    return url + f"&max_id_type={max_id_type}"
+
+
+def detail_url(base_url: str, mid: str) -> str:
+    return f"{base_url.rstrip('/')}/detail/{mid}"
+
+
+def _not_ok(page: Page, data: dict[str, Any]) -> Page:
+    """``ok: 0`` without a block: the end of results ("这里还没有内容", "快来发表你的评论吧"), or, with an
+    ``errno``, an error (dropped reason ``error``)."""
+    msg = s(data.get("msg"))
+    if s(data.get("errno")):
+        return page.drop("error", f"errno {s(data.get('errno'))} {msg}".strip())
+    page.meta["end"] = msg or "ok 0"
+    return page
+
+
+def _region(value: Any) -> str | None:
+    text = s(value)
+    m = re.search(r"(?:发布于|来自)\s*(\S+)", text)
+    return m.group(1) if m else None
+
+
+def _post(mblog: dict[str, Any], *, product: str, target: str, now: datetime) -> FeedbackItem | None:
+    mid = s(mblog.get("mid")) or s(mblog.get("id"))
+    raw = s(mblog.get("text"))
+    if not mid or not raw:
+        return None
+    user = mblog.get("user") if isinstance(mblog.get("user"), dict) else {}
+    retweeted = mblog.get("retweeted_status")
+    extra: dict[str, Any] = {
+        "bid": s(mblog.get("bid")) or None,
+        "client": html_to_text(s(mblog.get("source"))) or None,
+        "region": _region(mblog.get("region_name")),
+        "followers": parse_count(user.get("followers_count")),
+        "verified": bool(user.get("verified")),
+    }
+    if isinstance(retweeted, dict) and s(retweeted.get("mid") or retweeted.get("id")):
+        extra["retweet_of"] = s(retweeted.get("mid") or retweeted.get("id"))
+    return FeedbackItem(
+        source=SOURCE, source_id=mid, product=product, target=target, url=f"{SITE}/detail/{mid}",
+        text=html_to_text(raw), raw_text=raw, kind="post",
+        author_id=s(user.get("id")) or None, author_name=s(user.get("screen_name")) or None,
+        created_at=parse_time(mblog.get("created_at"), now=now), platform="weibo",
+        likes=parse_count(mblog.get("attitudes_count")), replies=parse_count(mblog.get("comments_count")),
+        reposts=parse_count(mblog.get("reposts_count")), extra=extra,
+    )
+
+
+def _mblogs(cards: list[Any]) -> list[Any]:
+    found: list[Any] = []
+    for card in cards:
+        if not isinstance(card, dict):
+            continue
+        kind = s(card.get("card_type"))
+        if kind == "9" and isinstance(card.get("mblog"), dict):
+            found.append(card["mblog"])
+        elif kind == "11" and isinstance(card.get("card_group"), list):
+            found.extend(_mblogs(card["card_group"]))
+    return found
+
+
+def parse_search(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
+                 encoding: str | None = None) -> Page:
+    data, page = json_page(SOURCE, body, encoding)
+    if data is None:
+        return page
+    if not isinstance(data, dict):
+        return page.drop("bad_shape", "not an object")
+    if data.get("ok") in (0, "0"):
+        return _not_ok(page, data)
+    cards = get(data, "data", "cards")
+    if not isinstance(cards, list):
+        return page.drop("bad_shape", "no data.cards")
+    base = origin(url)
+    for mblog in _mblogs(cards):
+        item = _post(mblog, product=product, target=target, now=now)
+        if item is None:
+            page.drop("missing_field", f"mblog {s(mblog.get('id'))!r}")
+            continue
+        if mblog.get("isLongText") in (True, "true", 1):
+            page.follow.append(Follow(kind="weibo_long_text", url=extend_url(base, item.source_id),
+                                      meta={"mid": item.source_id, "item": item}))
+        else:
+            page.items.append(item)
+        if item.replies:
+            page.follow.append(Follow(kind="weibo_comments", url=hotflow_url(base, item.source_id),
+                                      meta={"mid": item.source_id, "referer": f"{SITE}/detail/{item.source_id}"}))
+    next_page = get(data, "data", "cardlistInfo", "page")
+    m = re.search(r"([?&]page=)(\d+)", url)
+    if cards and next_page not in (None, "", 0, "0") and m and str(next_page) != m.group(2):
+        page.next = url[:m.start(2)] + s(next_page) + url[m.end(2):]
+    return page
+
+
+def parse_extend(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
+                 encoding: str | None = None, item: FeedbackItem | None = None) -> Page:
+    """``statuses/extend`` → the post with its full text. With ``item`` (from the follow's meta) the
+    result is that item with ``text``/``raw_text`` replaced; if the body is unusable, the truncated item
+    is returned with ``extra["truncated"] = True`` and a dropped reason."""
+    data, page = json_page(SOURCE, body, encoding)
+    raw = s(get(data, "data", "longTextContent")) if data is not None else ""
+    if data is not None and not raw:
+        page.drop("missing_field", "no data.longTextContent")
+    if item is None:
+        if raw:
+            page.meta["long_text"] = raw
+        return page
+    if raw:
+        full = dataclasses.replace(item, text=html_to_text(raw), raw_text=raw, extra=dict(item.extra))
+        counts = get(data, "data")
+        for field, key in (("reposts", "reposts_count"), ("replies", "comments_count"), ("likes", "attitudes_count")):
+            value = parse_count(counts.get(key)) if isinstance(counts, dict) else None
+            if value is not None:
+                setattr(full, field, value)
+    else:
+        full = dataclasses.replace(item, extra={**item.extra, "truncated": True})
+    page.items.append(full)
+    return page
+
+
+def _comment(c: dict[str, Any], *, mid: str, parent: str | None, product: str, target: str,
+             now: datetime) -> FeedbackItem | None:
+    cid = s(c.get("id"))
+    raw = s(c.get("text"))
+    if not cid or not raw:
+        return None
+    user = c.get("user") if isinstance(c.get("user"), dict) else {}
+    return FeedbackItem(
+        source=SOURCE, source_id=cid, product=product, target=target, url=f"{SITE}/detail/{mid}#comment-{cid}",
+        text=html_to_text(raw), raw_text=raw, kind="reply" if parent else "comment",
+        parent_id=parent or mid,
+        author_id=s(user.get("id")) or None, author_name=s(user.get("screen_name")) or None,
+        created_at=parse_time(c.get("created_at"), now=now), platform="weibo",
+        likes=parse_count(c.get("like_count", c.get("like_counts"))),
+        replies=parse_count(c.get("total_number")) if not parent else None,
+        extra={"mid": mid, "floor": parse_count(c.get("floor_number")), "region": _region(c.get("source"))},
+    )
+
+
+def parse_comments(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
+                   encoding: str | None = None) -> Page:
+    """``comments/hotflow`` page (post mid read from ``url``); ``next`` adds the returned ``max_id``
+    and ``max_id_type`` until ``max_id`` is 0."""
+    data, page = json_page(SOURCE, body, encoding)
+    if data is None:
+        return page
+    if not isinstance(data, dict):
+        return page.drop("bad_shape", "not an object")
+    m = re.search(r"[?&](?:mid|id)=(\d+)", url)
+    mid = m.group(1) if m else ""
+    if data.get("ok") in (0, "0"):
+        return _not_ok(page, data)
+    inner = data.get("data")
+    rows = get(inner, "data")
+    if not isinstance(rows, list):
+        return page.drop("bad_shape", "no data.data")
+    page.meta.update(total_number=parse_count(get(inner, "total_number")))
+    for c in rows:
+        if not isinstance(c, dict):
+            page.drop("bad_entry", repr(c)[:80])
+            continue
+        item = _comment(c, mid=mid, parent=None, product=product, target=target, now=now)
+        if item is None:
+            page.drop("missing_field", f"comment {s(c.get('id'))!r}")
+            continue
+        page.items.append(item)
+        subs = c.get("comments")
+        for sub in subs if isinstance(subs, list) else []:
+            reply = _comment(sub, mid=mid, parent=item.source_id, product=product, target=target, now=now) \
+                if isinstance(sub, dict) else None
+            if reply is None:
+                page.drop("missing_field", "sub-reply")
+                continue
+            page.items.append(reply)
+    max_id = s(get(inner, "max_id"))
+    if rows and max_id not in ("", "0"):
+        page.next = hotflow_url(origin(url), mid, max_id=max_id, max_id_type=s(get(inner, "max_id_type")) or 0)
+    return page

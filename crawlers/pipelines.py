@@ -1,0 +1,354 @@
+"""Item pipelines, in design.md order: validate → normalize → dedupe → classify → index → cursor.
+
+Each item is a :class:`~crawlers.items.FeedbackItem`; the pipelines build its feedback document in
+``item.doc`` and pass the item itself on, so Scrapy's feed export (``-O items.jsonl``) still writes the raw
+item. Dropped items raise ``DropItem`` and are counted under ``voc/dropped/<reason>`` in the crawl stats.
+Classification and indexing are batched (``VOC_CLASSIFY_BATCH_SIZE`` items or ``VOC_CLASSIFY_BATCH_WAIT``
+seconds); the cursor advances per (source, target) only after the spider finished and every item of that
+target was upserted.
+
+Settings (each component: ``<PREFIX>_ENABLED``): ``VOC_VALIDATE_*``, ``VOC_NORMALIZE_*``
+(``PSEUDONYMIZE``), ``VOC_DEDUPE_*``, ``VOC_CLASSIFY_*`` (``BATCH_SIZE``, ``BATCH_WAIT``),
+``VOC_INDEX_*`` (``BATCH_SIZE``), ``VOC_CURSOR_*``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy import signals
+from scrapy.exceptions import DropItem, NotConfigured
+
+from crawlers.config import voc_settings
+from crawlers.items import FeedbackItem
+from crawlers.state import CrawlState, iso
+from crawlers.tracking import DROPPED_PREFIX, tracker
+
+__all__ = ["ValidatePipeline", "NormalizePipeline", "DedupePipeline", "ClassifyPipeline", "IndexPipeline",
+           "CursorPipeline", "Batcher", "drop"]
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("review", "post", "comment", "answer", "complaint", "reply")
+
+
+def drop(crawler: Any, reason: str, detail: str = "") -> DropItem:
+    """Count ``reason`` and return the DropItem to raise (logged at DEBUG: drops are counted, not shouted)."""
+    if crawler is not None and crawler.stats is not None:
+        crawler.stats.inc_value(DROPPED_PREFIX + reason)
+    return DropItem(f"{reason}: {detail}" if detail else reason, log_level="DEBUG")
+
+
+def _feedback(item: Any, crawler: Any) -> FeedbackItem:
+    if not isinstance(item, FeedbackItem):
+        raise drop(crawler, "not_feedback_item", type(item).__name__)
+    return item
+
+
+class ValidatePipeline:
+    """Drops items that cannot become a document (no id, no product, no text), or older than ``since``."""
+
+    def __init__(self, *, crawler: Any = None) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ValidatePipeline:
+        if not crawler.settings.getbool("VOC_VALIDATE_ENABLED", True):
+            raise NotConfigured("VOC_VALIDATE_ENABLED is off")
+        return cls(crawler=crawler)
+
+    def process_item(self, item: Any) -> FeedbackItem:
+        item = _feedback(item, self.crawler)
+        if not item.source or not str(item.source_id or "").strip():
+            raise drop(self.crawler, "missing_id", item.url)
+        if not item.product:
+            raise drop(self.crawler, "missing_product", item.url)
+        if not (item.text or "").strip() and not (item.title or "").strip():
+            raise drop(self.crawler, "empty_text", item.source_id)
+        if item.kind not in KINDS:
+            raise drop(self.crawler, "bad_kind", repr(item.kind))
+        if item.created_at is not None and not isinstance(item.created_at, datetime):
+            raise drop(self.crawler, "bad_time", repr(item.created_at))
+        if item.rating is not None and not (isinstance(item.rating, int) and 1 <= item.rating <= 5):
+            item.rating = None
+        since = getattr(getattr(self.crawler, "spider", None), "since", None)
+        if since is not None and item.created_at is not None and _aware(item.created_at) < since:
+            raise drop(self.crawler, "before_since", item.source_id)
+        return item
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class NormalizePipeline:
+    """Builds the document: normalized text and title, jieba ``tokens``, UTC times, optional pseudonyms."""
+
+    def __init__(self, *, normalize: Callable[[str], str], tokenize: Callable[[str], list[str]],
+                 pseudonymize: bool = False, crawler: Any = None, clock: Callable[[], datetime] | None = None) -> None:
+        self.normalize, self.tokenize, self.pseudonymize = normalize, tokenize, pseudonymize
+        self.crawler = crawler
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> NormalizePipeline:
+        if not crawler.settings.getbool("VOC_NORMALIZE_ENABLED", True):
+            raise NotConfigured("VOC_NORMALIZE_ENABLED is off")
+        from classifier import make_tokenizer
+        from classifier.normalize import normalize_text
+
+        settings = voc_settings(crawler.settings)
+        return cls(normalize=normalize_text, tokenize=make_tokenizer(settings),
+                   pseudonymize=crawler.settings.getbool("VOC_NORMALIZE_PSEUDONYMIZE"), crawler=crawler)
+
+    def _pseudo(self, source: str, value: str | None) -> str | None:
+        if not value or not self.pseudonymize:
+            return value
+        return "u_" + hashlib.sha256(f"{source}\x1f{value}".encode()).hexdigest()[:16]
+
+    def process_item(self, item: Any) -> FeedbackItem:
+        item = _feedback(item, self.crawler)
+        text = self.normalize(item.text or "")
+        title = self.normalize(item.title or "")
+        if not text and not title:
+            raise drop(self.crawler, "empty_text", item.source_id)
+        tokens = self.tokenize(f"{title} {text}".strip())
+        item.doc = {
+            "id": item.id, "source": item.source, "source_id": str(item.source_id), "url": item.url or "",
+            "parent_id": item.parent_id, "product": item.product, "kind": item.kind, "title": title, "text": text,
+            "raw_text": item.raw_text or item.text or "", "tokens": " ".join(t for t in tokens if t.strip()),
+            "author_id": self._pseudo(item.source, item.author_id),
+            "author_name": self._pseudo(item.source, item.author_name),
+            "created_at": iso(item.created_at), "crawled_at": iso(self.clock()),
+            "rating": item.rating, "app_version": item.app_version, "platform": item.platform,
+            "likes": item.likes, "replies": item.replies, "reposts": item.reposts,
+            "sentiment": None, "sentiment_score": None, "intent": None, "topics": [], "risk": [],
+            "dup_of": None, "model_version": None,
+        }
+        return item
+
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+class DedupePipeline:
+    """Within a run: the same id again is dropped unless its counters changed (then it re-upserts, so the
+    latest counters win); identical text under another id is linked with ``dup_of`` to the first one."""
+
+    def __init__(self, *, crawler: Any = None, min_text: int = 8) -> None:
+        self.crawler = crawler
+        self.min_text = min_text
+        self.seen: dict[str, tuple[Any, ...]] = {}
+        self.by_text: dict[str, str] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> DedupePipeline:
+        if not crawler.settings.getbool("VOC_DEDUPE_ENABLED", True):
+            raise NotConfigured("VOC_DEDUPE_ENABLED is off")
+        return cls(crawler=crawler)
+
+    def process_item(self, item: Any) -> FeedbackItem:
+        item = _feedback(item, self.crawler)
+        doc = item.doc
+        if doc is None:
+            return item
+        counters = (doc["likes"], doc["replies"], doc["reposts"], doc["text"])
+        previous = self.seen.get(doc["id"])
+        if previous is not None and previous == counters:
+            raise drop(self.crawler, "duplicate", doc["id"])
+        self.seen[doc["id"]] = counters
+        key = _NON_WORD.sub("", doc["text"])
+        if len(key) >= self.min_text:
+            digest = hashlib.sha1(f"{doc['product']}\x1f{key}".encode()).hexdigest()
+            first = self.by_text.setdefault(digest, doc["id"])
+            if first != doc["id"]:
+                doc["dup_of"] = first
+        return item
+
+
+class Batcher:
+    """Collects values and runs ``flush(values) -> results`` on a batch of ``size`` or after ``wait`` s.
+
+    ``await batcher.add(value)`` returns that value's result (or raises the batch's exception).
+    """
+
+    def __init__(self, flush: Callable[[list[Any]], Sequence[Any]], *, size: int, wait: float) -> None:
+        self._flush, self.size, self.wait = flush, size, wait
+        self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, value: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((value, fut))
+        if len(self._pending) >= self.size:
+            self.flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.wait, self.flush)
+        return fut
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            results = self._flush([v for v, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting item
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for (_, fut), result in zip(batch, results, strict=True):
+            if not fut.done():
+                fut.set_result(result)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+
+class ClassifyPipeline:
+    """Tags documents in batches with ``classifier.predict``, plus ``engagement_flags`` into ``risk``."""
+
+    def __init__(self, *, classifier: Any, engagement: Callable[..., tuple[str, ...]], batch_size: int = 64,
+                 batch_wait: float = 1.0, crawler: Any = None) -> None:
+        self.classifier, self.engagement, self.crawler = classifier, engagement, crawler
+        self.batcher = Batcher(self._predict, size=batch_size, wait=batch_wait)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ClassifyPipeline:
+        s = crawler.settings
+        if not s.getbool("VOC_CLASSIFY_ENABLED", True):
+            raise NotConfigured("VOC_CLASSIFY_ENABLED is off")
+        from classifier import engagement_flags, load_classifier
+
+        return cls(classifier=load_classifier(voc_settings(s)), engagement=engagement_flags,
+                   batch_size=s.getint("VOC_CLASSIFY_BATCH_SIZE", 64),
+                   batch_wait=s.getfloat("VOC_CLASSIFY_BATCH_WAIT", 1.0), crawler=crawler)
+
+    def _predict(self, docs: list[dict[str, Any]]) -> list[Any]:
+        texts = [f"{d['title']}。{d['text']}" if d["title"] and d["title"] not in d["text"] else d["text"] for d in docs]
+        return list(self.classifier.predict(texts))
+
+    async def process_item(self, item: Any) -> FeedbackItem:
+        item = _feedback(item, self.crawler)
+        doc = item.doc
+        if doc is None:
+            return item
+        try:
+            tags = await self.batcher.add(doc)
+        except Exception as exc:  # noqa: BLE001 - the batch failed: these items are not indexed
+            t = tracker(self.crawler)
+            t.error(f"classifier failed: {exc!r}")
+            t.failed_targets.add((item.source, item.target))
+            raise drop(self.crawler, "classify_failed", repr(exc)) from exc
+        doc.update(sentiment=tags.sentiment, sentiment_score=float(tags.sentiment_score), intent=tags.intent,
+                   topics=list(tags.topics), model_version=tags.model_version,
+                   risk=list(dict.fromkeys([*tags.risk, *self.engagement(doc["likes"], doc["replies"], doc["reposts"])])))
+        return item
+
+    def close_spider(self) -> None:
+        self.batcher.flush()
+
+
+class IndexPipeline:
+    """Bulk-upserts documents (one atomic batch per flush) and counts new/updated; a failed batch drops its
+    items with ``index_failed`` and keeps their targets' cursors where they were."""
+
+    def __init__(self, *, index: Any, batch_size: int = 64, crawler: Any = None, owns_index: bool = True) -> None:
+        self.index, self.crawler, self.owns_index = index, crawler, owns_index
+        self.batcher = Batcher(self._upsert, size=batch_size, wait=0.0)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> IndexPipeline:
+        s = crawler.settings
+        if not s.getbool("VOC_INDEX_ENABLED", True):
+            raise NotConfigured("VOC_INDEX_ENABLED is off")
+        from classifier import make_tokenizer
+        from index import open_index
+
+        settings = voc_settings(s)
+        index = open_index(settings.index, home=settings.home, tokenizer=make_tokenizer(settings), secrets=settings.secrets)
+        return cls(index=index, batch_size=s.getint("VOC_INDEX_BATCH_SIZE", 64), crawler=crawler)
+
+    def _upsert(self, docs: list[dict[str, Any]]) -> list[bool]:
+        # The same id twice in one batch: keep the last (latest counters).
+        unique = list({d["id"]: d for d in docs}.values())
+        result = self.index.upsert(unique)
+        t = tracker(self.crawler) if self.crawler is not None else None
+        if t is not None:
+            t.new += result.new
+            t.updated += result.updated
+        return [True] * len(docs)
+
+    async def process_item(self, item: Any) -> FeedbackItem:
+        item = _feedback(item, self.crawler)
+        if item.doc is None:
+            return item
+        try:
+            await self.batcher.add(item.doc)
+        except Exception as exc:  # noqa: BLE001
+            t = tracker(self.crawler)
+            t.error(f"index upsert failed: {exc!r}")
+            t.failed_targets.add((item.source, item.target))
+            raise drop(self.crawler, "index_failed", repr(exc)) from exc
+        return item
+
+    def close_spider(self) -> None:
+        self.batcher.flush()
+        if self.owns_index:
+            self.index.close()
+
+
+class CursorPipeline:
+    """Tracks the newest ``created_at`` indexed per (source, target) and commits it when the spider
+    finished and every item of that target reached the index (never for a blocked or failed target)."""
+
+    def __init__(self, *, state: CrawlState, crawler: Any = None) -> None:
+        self.state, self.crawler = state, crawler
+        self.marks: dict[tuple[str, str], datetime] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> CursorPipeline:
+        s = crawler.settings
+        if not s.getbool("VOC_CURSOR_ENABLED", True):
+            raise NotConfigured("VOC_CURSOR_ENABLED is off")
+        pipe = cls(state=CrawlState(s.get("VOC_STATE_PATH")), crawler=crawler)
+        crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
+        return pipe
+
+    def process_item(self, item: Any) -> FeedbackItem:
+        item = _feedback(item, self.crawler)
+        if item.created_at is not None and item.target:
+            key = (item.source, item.target)
+            ts = _aware(item.created_at)
+            if key not in self.marks or ts > self.marks[key]:
+                self.marks[key] = ts
+        return item
+
+    def commit(self, *, finished: bool) -> dict[tuple[str, str], datetime]:
+        """Advance the cursors that may move; returns what was committed."""
+        t = tracker(self.crawler)
+        done = {}
+        if not finished or t.skipped:
+            return done
+        for key, mark in self.marks.items():
+            if key in t.failed_targets or key in t.incomplete_targets:
+                logger.info("cursor of %s/%s not advanced: the target did not complete", *key)
+                continue
+            done[key] = self.state.advance_cursor(key[0], key[1], mark)
+        return done
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        try:
+            self.commit(finished=reason == "finished")
+        finally:
+            self.state.close()

@@ -1,0 +1,200 @@
+"""What every VOC spider shares: arguments, per-source settings, cursors and page bookkeeping.
+
+Arguments (``scrapy crawl SOURCE -a product=qingji -a since=7d``):
+
+* ``product`` — crawl only this product's targets (default: every product with targets for the source);
+* ``since`` — ``7d``, ``24h`` or a date: overrides the cursor; paging stops at older items, which are dropped.
+
+Without ``since``, paging of a newest-first listing stops at the first page holding an item at or before
+the target's cursor (items of that page are still yielded, so their counters update).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import scrapy
+
+from configs import Settings
+from configs.sources import Product
+from crawlers.config import DEFAULT_BASE_URLS, parse_since, source_overrides, voc_settings
+from crawlers.items import FeedbackItem
+from crawlers.state import CrawlState
+from crawlers.tracking import DROPPED_PREFIX, RunTracker, tracker
+
+__all__ = ["VocSpider"]
+
+logger = logging.getLogger(__name__)
+
+
+class VocSpider(scrapy.Spider):
+    #: The ``sources.<name>`` key and the run-summary name (defaults to ``name``).
+    source: ClassVar[str] = ""
+
+    voc: Settings
+    tracker: RunTracker
+
+    def __init__(self, *args: Any, product: str | None = None, since: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.product = product or None
+        self.since: datetime | None = parse_since(since) if since else None
+        self.now = datetime.now(UTC)
+
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        voc = voc_settings(settings)
+        settings.setdict(source_overrides(voc, cls.source or cls.name), priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> VocSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.voc = voc_settings(crawler.settings)
+        spider.tracker = tracker(crawler)
+        spider._state_path = crawler.settings.get("VOC_STATE_PATH")
+        if spider.product:
+            spider.voc.sources.product(spider.product)  # KeyError naming the configured products
+        return spider
+
+    # -- configuration -----------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        src = self.voc.sources.source(self.source or self.name)
+        return (src.base_url or DEFAULT_BASE_URLS.get(self.source or self.name, "")).rstrip("/")
+
+    def products(self) -> list[Product]:
+        return [p for p in self.voc.sources.products if self.product in (None, p.id)]
+
+    def cursor(self, doc_source: str, target: str) -> datetime | None:
+        """Where paging stops: ``since`` if given, else the committed cursor of (source, target)."""
+        if self.since is not None:
+            return self.since
+        if not self._state_path:
+            return None
+        with CrawlState(self._state_path) as state:
+            return state.cursor(doc_source, target)
+
+    # -- page bookkeeping ---------------------------------------------------------------------------------
+    def request(self, url: str, callback: Any, *, doc_source: str, target: str, **meta: Any) -> scrapy.Request:
+        return scrapy.Request(url, callback=callback, errback=self.on_error,
+                              meta={"voc_cursor": (doc_source, target), **meta})
+
+    def take(self, page: Any, response: Any, *, stop_at: datetime | None = None) -> tuple[list[FeedbackItem], bool]:
+        """Count a parsed page; returns its items and whether paging may go on (False when an item is at
+        or before ``stop_at``, when the page was blocked or dropped, or on the last page)."""
+        self.tracker.pages += 1
+        cursor = response.meta.get("voc_cursor")
+        for reason, _detail in page.dropped:
+            self.crawler.stats.inc_value(DROPPED_PREFIX + reason)
+        if page.block is not None:
+            self.tracker.block(page.block.reason, page.block.fix, target=tuple(cursor) if cursor else None)
+            return [], False
+        if not page.items and page.dropped and any(r in _PAGE_FAILURES for r, _ in page.dropped):
+            # A broken page in the middle of a walk: what follows is unknown, so the cursor must not move.
+            self.tracker.error(f"{response.url}: page dropped ({page.dropped[0][0]})",
+                               target=tuple(cursor) if cursor else None)
+            return [], False
+        go_on = True
+        if stop_at is not None:
+            for item in page.items:
+                if item.created_at is not None and _aware(item.created_at) <= stop_at:
+                    go_on = False
+                    break
+        return page.items, go_on
+
+    # -- the generic walk: parser by kind, follows, next pages -------------------------------------------
+    #: kind → parser function ``(body, url, *, product, target, now, encoding, **kw) -> Page``.
+    parsers: ClassVar[dict[str, Any]] = {}
+    #: Headers sent with every request of this spider.
+    headers: ClassVar[dict[str, str]] = {}
+
+    def page_request(self, url: str, kind: str, *, doc_source: str, target: str, product: str, page_no: int = 1,
+                     max_pages: int = 1, stop_at: datetime | None = None, follow: dict[str, Any] | None = None,
+                     headers: dict[str, str] | None = None, limits: dict[str, int] | None = None,
+                     **meta: Any) -> scrapy.Request:
+        """A request whose response is parsed by ``parsers[kind]`` and walked by :meth:`parse_page`."""
+        return scrapy.Request(url, callback=self.parse_page, errback=self.on_error,
+                              headers={**self.headers, **(headers or {})}, meta={
+            "voc_cursor": (doc_source, target), "voc_kind": kind, "product": product, "page_no": page_no,
+            "max_pages": max_pages, "stop_at": stop_at, "follow": follow or {}, "voc_limits": limits or {},
+            **self.request_meta(kind), **meta})
+
+    def request_meta(self, kind: str) -> dict[str, Any]:
+        """Extra meta for requests of ``kind`` (the zhihu spider routes through the browser here)."""
+        return {}
+
+    def parse_kwargs(self, kind: str, meta: dict[str, Any]) -> dict[str, Any]:
+        """Extra keyword arguments for ``parsers[kind]``."""
+        return {}
+
+    def follow_limits(self, kind: str, meta: dict[str, Any]) -> int:
+        """Pages to walk for a follow of ``kind``: ``limits[kind]`` of the parent request, default 1; 0 skips it."""
+        return int(meta.get("voc_limits", {}).get(kind, 1))
+
+    def response_body(self, response: Any) -> bytes:
+        return response.body
+
+    def parse_page(self, response: Any) -> Iterator[Any]:
+        meta = response.meta
+        kind = meta["voc_kind"]
+        doc_source, target = meta["voc_cursor"]
+        parse = self.parsers[kind]
+        try:
+            page = parse(self.response_body(response), response.url, product=meta["product"], target=target,
+                         now=self.now, **self.parse_kwargs(kind, meta))
+        except Exception as exc:  # noqa: BLE001 - a parser bug must not end the crawl
+            self.crawler.stats.inc_value(DROPPED_PREFIX + "parser_error")
+            self.tracker.error(f"{response.url}: parser {kind} failed: {exc!r}", target=(doc_source, target))
+            return
+        stop_at = meta.get("stop_at")
+        items, go_on = self.take(page, response, stop_at=stop_at)
+        yield from items
+        if page.block is not None:
+            return
+        for follow in page.follow:
+            limit = self.follow_limits(follow.kind, meta) if follow.kind in self.parsers else 0
+            if limit < 1:
+                continue
+            held = follow.meta.get("item")
+            created = getattr(held, "created_at", None)
+            if stop_at is not None and created is not None and _aware(created) <= stop_at:
+                go_on = False
+            headers = {"Referer": follow.meta["referer"]} if follow.meta.get("referer") else None
+            yield self.page_request(follow.url, follow.kind, doc_source=doc_source, target=target,
+                                    product=meta["product"], max_pages=limit, follow=follow.meta, headers=headers,
+                                    limits=meta.get("voc_limits"))
+        if go_on and page.next and meta["page_no"] < meta["max_pages"]:
+            yield self.page_request(page.next, kind, doc_source=doc_source, target=target, product=meta["product"],
+                                    page_no=meta["page_no"] + 1, max_pages=meta["max_pages"], stop_at=stop_at,
+                                    follow=meta.get("follow"), limits=meta.get("voc_limits"))
+
+    def on_error(self, failure: Any) -> None:
+        request = getattr(failure, "request", None)
+        cursor = request.meta.get("voc_cursor") if request is not None else None
+        msg = failure.getErrorMessage()
+        if self.tracker.blocked is not None and "blocked" in msg:
+            return
+        if cursor and tuple(cursor) in self.tracker.incomplete_targets and ("too_large" in msg or "gave up" in msg):
+            return
+        self.tracker.error(f"{getattr(request, 'url', '?')}: {msg}", target=tuple(cursor) if cursor else None)
+
+    def skipped(self) -> bool:
+        return self.tracker.skipped is not None
+
+    def targets(self) -> Iterator[tuple[Product, Any]]:
+        """(product, its targets for this source) for every selected product that has some."""
+        for p in self.products():
+            t = p.targets(self.source or self.name)
+            if t:
+                yield p, t
+
+
+#: Page-level drop reasons that mean "this page could not be read" (not "this page is the end").
+_PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "bad_shape")
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -1,0 +1,125 @@
+"""Per-crawler run bookkeeping shared by the spider, middlewares, pipelines and the state extension.
+
+:func:`tracker` returns the one :class:`RunTracker` of a crawler: pages, errors, the block (reason and
+fix), targets whose items did not all reach the index (their cursor must not advance), and the pool of
+account cookies being rotated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["RunTracker", "AccountPool", "tracker", "DROPPED_PREFIX"]
+
+logger = logging.getLogger(__name__)
+
+#: Stats key prefix of dropped pages/items: ``voc/dropped/<reason>``.
+DROPPED_PREFIX = "voc/dropped/"
+
+
+class AccountPool:
+    """Several accounts' cookies for one source, used in turn; a cookie that hits a login wall is retired.
+
+    Cookies are named by position and fingerprint (``#2 (3fa91c0e)``), never by value.
+    """
+
+    def __init__(self, source: str, cookies: list[str], *, env_name: str | None = None) -> None:
+        self.source = source
+        self.env_name = env_name
+        self.cookies = [c.strip() for c in cookies if c.strip()]
+        self.retired: dict[int, str] = {}
+        self._cycle = itertools.cycle(range(len(self.cookies))) if self.cookies else None
+
+    @classmethod
+    def from_secret(cls, source: str, value: str | None, *, env_name: str | None = None) -> AccountPool:
+        """Accounts in one env var: separated by a line holding ``---`` (or just one cookie)."""
+        if not value:
+            return cls(source, [], env_name=env_name)
+        parts: list[str] = []
+        current: list[str] = []
+        for line in value.splitlines():
+            if line.strip() == "---":
+                parts.append("\n".join(current))
+                current = []
+            else:
+                current.append(line)
+        parts.append("\n".join(current))
+        return cls(source, ["; ".join(x.strip() for x in p.splitlines() if x.strip()) for p in parts], env_name=env_name)
+
+    def name(self, index: int) -> str:
+        digest = hashlib.sha256(self.cookies[index].encode()).hexdigest()[:8]
+        return f"#{index + 1} ({digest})"
+
+    @property
+    def active(self) -> list[int]:
+        return [i for i in range(len(self.cookies)) if i not in self.retired]
+
+    def next(self) -> tuple[int, str] | None:
+        if not self._cycle or not self.active:
+            return None
+        for _ in range(len(self.cookies)):
+            i = next(self._cycle)
+            if i not in self.retired:
+                return i, self.cookies[i]
+        return None
+
+    def retire(self, index: int, reason: str) -> str:
+        """Retire cookie ``index``; returns the message logged (naming it, not its value)."""
+        where = f" from {self.env_name}" if self.env_name else ""
+        msg = f"{self.source} cookie {self.name(index)}{where} retired: {reason}"
+        if index not in self.retired:
+            self.retired[index] = reason
+            logger.warning(msg)
+        return msg
+
+
+@dataclass
+class RunTracker:
+    source: str
+    started_at: datetime | None = None
+    pages: int = 0
+    new: int = 0
+    updated: int = 0
+    errors: int = 0
+    error_messages: list[str] = field(default_factory=list)
+    blocked: tuple[str, str] | None = None  # (reason, fix)
+    skipped: str | None = None
+    #: (doc source, target) pairs whose items did not all reach the index.
+    failed_targets: set[tuple[str, str]] = field(default_factory=set)
+    #: targets where the crawl stopped early (block, page error): their cursor must not advance.
+    incomplete_targets: set[tuple[str, str]] = field(default_factory=set)
+    accounts: AccountPool | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def error(self, message: str, *, target: tuple[str, str] | None = None) -> None:
+        self.errors += 1
+        if len(self.error_messages) < 20:
+            self.error_messages.append(message[:300])
+        if target is not None:
+            self.incomplete_targets.add(target)
+
+    def block(self, reason: str, fix: str, *, target: tuple[str, str] | None = None) -> None:
+        if self.blocked is None:
+            self.blocked = (reason, fix)
+            logger.error("%s blocked: %s — %s", self.source, reason, fix)
+        if target is not None:
+            self.incomplete_targets.add(target)
+
+
+_trackers: weakref.WeakKeyDictionary[Any, RunTracker] = weakref.WeakKeyDictionary()
+
+
+def tracker(crawler: Any) -> RunTracker:
+    """The crawler's tracker (created on first use; the source is the spider class's ``source``/name)."""
+    t = _trackers.get(crawler)
+    if t is None:
+        spidercls = getattr(crawler, "spidercls", None)
+        source = getattr(spidercls, "source", None) or getattr(spidercls, "name", "unknown")
+        t = _trackers[crawler] = RunTracker(source=source)
+    return t

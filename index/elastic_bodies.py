@@ -1,0 +1,192 @@
+"""Pure builders of every Elasticsearch request body the backend sends (unit-tested; no I/O).
+
+They follow the documented REST API of Elasticsearch 8/9: composable index templates
+(``PUT _index_template/<name>``), the Query DSL (``bool`` with ``filter``), ``terms`` and
+``date_histogram`` aggregations (``calendar_interval``, ``time_zone``, ``extended_bounds``), highlighting
+and bulk actions as accepted by ``elasticsearch.helpers.streaming_bulk``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from index.base import (
+    DOC_FIELDS, FACET_FIELDS, INT_FIELDS, KEYWORD_FIELDS, MULTI_FIELDS, Filters, SearchQuery, format_time,
+)
+
+__all__ = [
+    "SCHEMA_VERSION", "TOKENS_ANALYZER", "as_client_kwargs", "terms_agg", "HL_PRE", "HL_POST", "index_template", "mappings", "filter_clauses",
+    "query_body", "search_body", "count_body", "histogram_body", "bulk_actions", "delete_actions", "versioned_index",
+]
+
+#: Bump when the mapping changes: a new ``<name>-v<N>`` index is created and ``voc reindex`` fills it.
+SCHEMA_VERSION = 1
+#: Markers around highlighted tokens (control characters never present in normalised tokens).
+HL_PRE, HL_POST = "\x02", "\x03"
+
+#: ``tokens`` holds jieba tokens joined by spaces. Split on anything that is not a letter, digit or mark
+#: (whitespace first of all) and lowercase: exactly what SQLite's FTS5 ``unicode61`` tokenizer does
+#: with the same column, so both backends match the same documents.
+TOKENS_ANALYZER: dict[str, Any] = {
+    "analyzer": {"voc_tokens": {"type": "custom", "tokenizer": "voc_split", "filter": ["lowercase"]}},
+    "tokenizer": {"voc_split": {"type": "pattern", "pattern": r"[^\p{L}\p{N}\p{M}]+"}},
+}
+
+
+#: REST body keys that the Python client takes under another keyword argument name.
+_CLIENT_NAMES = {"from": "from_", "_meta": "meta", "_source": "source"}
+
+
+def as_client_kwargs(body: dict[str, Any]) -> dict[str, Any]:
+    """A REST request body → keyword arguments of the matching ``Elasticsearch`` client method."""
+    return {_CLIENT_NAMES.get(k, k): v for k, v in body.items()}
+
+
+def versioned_index(name: str, version: int = SCHEMA_VERSION) -> str:
+    return f"{name}-v{version}"
+
+
+def mappings() -> dict[str, Any]:
+    props: dict[str, Any] = {f: {"type": "keyword"} for f in KEYWORD_FIELDS}
+    props.update({f: {"type": "integer"} for f in INT_FIELDS})
+    props.update({f: {"type": "keyword"} for f in MULTI_FIELDS})
+    props.update({
+        "title": {"type": "text"},
+        "text": {"type": "text"},
+        "raw_text": {"type": "text", "index": False},
+        "tokens": {"type": "text", "analyzer": "voc_tokens", "index_options": "offsets"},
+        "created_at": {"type": "date", "format": "strict_date_optional_time||epoch_second"},
+        "crawled_at": {"type": "date", "format": "strict_date_optional_time||epoch_second"},
+        "sentiment_score": {"type": "float"},
+    })
+    assert set(props) == set(DOC_FIELDS), set(DOC_FIELDS) ^ set(props)
+    # dynamic false: extra keys are kept in _source (returned by get) but not indexed
+    return {"dynamic": False, "_meta": {"voc_schema": SCHEMA_VERSION}, "properties": props}
+
+
+def index_template(name: str, *, shards: int = 1, replicas: int = 1) -> dict[str, Any]:
+    """Body of ``PUT _index_template/<name>``: applies to every ``<name>-v*`` index."""
+    return {
+        "index_patterns": [f"{name}-v*"],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": shards, "number_of_replicas": replicas, "analysis": TOKENS_ANALYZER},
+            "mappings": mappings(),
+        },
+        "_meta": {"description": "VOC feedback documents", "voc_schema": SCHEMA_VERSION},
+    }
+
+
+def filter_clauses(filters: Filters) -> list[dict[str, Any]]:
+    clauses: list[dict[str, Any]] = [{"terms": {field: list(values)}} for field, values in filters.items()]
+    rng: dict[str, Any] = {}
+    if filters.since is not None:
+        rng["gte"] = format_time(filters.since)
+    if filters.until is not None:
+        rng["lt"] = format_time(filters.until)
+    if rng:
+        clauses.append({"range": {"created_at": rng}})
+    return clauses
+
+
+def query_body(text: str, terms: Sequence[tuple[Sequence[str], bool]], filters: Filters,
+               raw: bool = False) -> dict[str, Any]:
+    """``bool`` query: every token (or phrase) of the free text must match ``tokens``; filters don't score."""
+    must: list[dict[str, Any]] = []
+    if raw and text.strip():
+        must.append({"query_string": {"query": text, "default_field": "tokens"}})
+    else:
+        for toks, phrase in terms:
+            if phrase:
+                must.append({"match_phrase": {"tokens": " ".join(toks)}})
+            else:
+                must.extend({"match_phrase": {"tokens": t}} for t in toks)
+    flt = filter_clauses(filters)
+    if not must and not flt:
+        return {"match_all": {}}
+    body: dict[str, Any] = {}
+    if must:
+        body["must"] = must
+    if flt:
+        body["filter"] = flt
+    return {"bool": body}
+
+
+def search_body(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] = ()) -> dict[str, Any]:
+    has_text = bool(terms) or (query.raw and bool(query.text.strip()))
+    newest = {"created_at": {"order": "desc", "missing": "_last", "unmapped_type": "date"}}
+    if has_text and query.sort == "relevance":
+        sort: list[Any] = ["_score", newest, {"id": {"order": "desc"}}]
+    else:
+        sort = [newest, {"id": {"order": "desc"}}]
+    body: dict[str, Any] = {
+        "query": query_body(query.text, terms, query.filters, query.raw),
+        "from": query.offset,
+        "size": query.limit,
+        "sort": sort,
+        "track_total_hits": True,
+        "track_scores": True,
+    }
+    if has_text:
+        body["highlight"] = {"fields": {"tokens": {"number_of_fragments": 0}},
+                             "pre_tags": [HL_PRE], "post_tags": [HL_POST]}
+    if query.facets:
+        body["aggs"] = {f"facet_{f}": terms_agg(f) for f in query.facets}
+    return body
+
+
+def terms_agg(field: str, size: int = 50) -> dict[str, Any]:
+    if field not in FACET_FIELDS:
+        raise ValueError(f"unknown facet {field!r}")
+    return {"terms": {"field": field, "size": size, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+
+
+def count_body(filters: Filters) -> dict[str, Any]:
+    return {"query": query_body("", [], filters)}
+
+
+_INTERVALS = {"minute": "minute", "hour": "hour", "day": "day"}
+
+
+def histogram_body(filters: Filters, *, interval: str, tz: str, group_by: str | None = None,
+                   start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
+    """``size: 0`` search with a ``date_histogram`` (optionally under a ``terms`` per group_by value).
+
+    With both bounds, ``extended_bounds`` + ``min_doc_count: 0`` return the empty buckets too."""
+    if interval not in _INTERVALS:
+        raise ValueError(f"interval must be minute, hour or day, got {interval!r}")
+    bounded = Filters(**{**{k: getattr(filters, k) for k in ("product", "source", "sentiment", "topic", "intent",
+                                                             "risk", "platform", "app_version", "rating")},
+                         "since": max([t for t in (start, filters.since) if t is not None], default=None),
+                         "until": min([t for t in (end, filters.until) if t is not None], default=None)})
+    lo = start if start is not None else filters.since
+    hi = end if end is not None else filters.until
+    hist: dict[str, Any] = {"field": "created_at", "calendar_interval": _INTERVALS[interval], "time_zone": tz}
+    if lo is not None and hi is not None:
+        hist["min_doc_count"] = 0
+        hist["extended_bounds"] = {"min": int(lo.timestamp() * 1000),
+                                   "max": int((hi - timedelta(milliseconds=1)).timestamp() * 1000)}
+    else:
+        hist["min_doc_count"] = 1
+    aggs: dict[str, Any] = {"h": {"date_histogram": hist}}
+    if group_by is not None:
+        if group_by not in FACET_FIELDS:
+            raise ValueError(f"cannot group by {group_by!r}")
+        aggs = {"g": {"terms": {"field": group_by, "size": 1000}, "aggs": aggs}}
+    flt = filter_clauses(bounded)
+    flt.append({"exists": {"field": "created_at"}})
+    return {"size": 0, "query": {"bool": {"filter": flt}}, "aggs": aggs}
+
+
+def bulk_actions(docs: Sequence[dict], index: str) -> Iterator[dict[str, Any]]:
+    """``index`` actions (create or replace by ``_id``), the last occurrence of a repeated id winning."""
+    last = {d["id"]: d for d in docs}
+    for doc_id, doc in last.items():
+        yield {"_op_type": "index", "_index": index, "_id": doc_id, "_source": doc}
+
+
+def delete_actions(ids: Sequence[str], index: str) -> Iterator[dict[str, Any]]:
+    for doc_id in dict.fromkeys(ids):
+        yield {"_op_type": "delete", "_index": index, "_id": doc_id}

@@ -1,0 +1,572 @@
+"""``SqliteIndex``: the zero-setup backend — SQLite with FTS5 over the jieba ``tokens`` column.
+
+* Schema changes are named migrations recorded in ``feedback_migrations``; the FTS tokenizer and the
+  text source are recorded in ``feedback_meta`` and checked on open (:class:`SchemaMismatchError`).
+* WAL journal, ``busy_timeout``: the alert store keeps its own tables in the same file.
+* All writes go through one connection under a lock; each ``upsert`` batch is ONE transaction, so a
+  writer killed mid-batch leaves nothing of it. Reads use one connection per thread.
+* SQL comes from the pure builders in :mod:`index.sqlite_sql` (``voc search --sql`` shows it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from index._docs import normalize_batch
+from index._errors import BackendUnavailableError, IndexBackendError, SchemaMismatchError
+from index._highlight import highlight_segments
+from index.base import (
+    DOC_FIELDS, FACET_FIELDS, Bucket, Filters, Hit, SearchQuery, SearchResult, UpsertResult,
+)
+from index.query import query_terms
+from index.sqlite_sql import (
+    COLUMNS, SIDE_TABLES, build_count_sql, build_facet_sql, build_search_sql, build_where,
+)
+
+__all__ = ["SqliteIndex", "build_search_sql", "MIGRATIONS", "FTS_TOKENIZE"]
+
+#: The FTS5 tokenizer over the space-joined jieba tokens (whitespace and punctuation split; case folded).
+FTS_TOKENIZE = "unicode61 remove_diacritics 0"
+TEXT_SOURCE = "jieba tokens column (space-joined)"
+
+_FILTER_INDEXES = ("product", "source", "sentiment", "intent", "platform", "app_version", "rating", "kind")
+
+_M1 = [
+    """CREATE TABLE feedback (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE, source TEXT, source_id TEXT, url TEXT, parent_id TEXT, product TEXT,
+        kind TEXT, title TEXT, text TEXT, raw_text TEXT, tokens TEXT, author_id TEXT, author_name TEXT,
+        created_at TEXT, created_ts INTEGER, crawled_at TEXT, rating INTEGER, app_version TEXT, platform TEXT,
+        likes INTEGER, replies INTEGER, reposts INTEGER, sentiment TEXT, sentiment_score REAL, intent TEXT,
+        topics TEXT NOT NULL DEFAULT '[]', risk TEXT NOT NULL DEFAULT '[]', dup_of TEXT, model_version TEXT,
+        extra TEXT)""",
+    f"""CREATE VIRTUAL TABLE feedback_fts USING fts5(tokens, content='feedback', content_rowid='rowid',
+        tokenize='{FTS_TOKENIZE}')""",
+    "CREATE INDEX feedback_created ON feedback(created_ts)",
+    *[f"CREATE INDEX feedback_{c} ON feedback({c}, created_ts)" for c in _FILTER_INDEXES],
+    "CREATE INDEX feedback_parent ON feedback(parent_id)",
+    "CREATE INDEX feedback_dup ON feedback(dup_of)",
+]
+for _field, _table in SIDE_TABLES.items():
+    _M1 += [
+        f"CREATE TABLE {_table} (value TEXT NOT NULL, ts INTEGER, doc INTEGER NOT NULL, "
+        f"PRIMARY KEY (value, ts, doc)) WITHOUT ROWID",
+        f"CREATE INDEX {_table}_doc ON {_table}(doc)",
+        f"CREATE INDEX {_table}_ts ON {_table}(ts, value)",
+    ]
+_side_insert = "".join(
+    f"INSERT OR IGNORE INTO {t}(value, ts, doc) SELECT value, new.created_ts, new.rowid FROM json_each(new.{f});"
+    for f, t in SIDE_TABLES.items())
+_side_delete = "".join(f"DELETE FROM {t} WHERE doc = old.rowid;" for t in SIDE_TABLES.values())
+_M1 += [
+    f"""CREATE TRIGGER feedback_ai AFTER INSERT ON feedback BEGIN
+        INSERT INTO feedback_fts(rowid, tokens) VALUES (new.rowid, new.tokens); {_side_insert} END""",
+    f"""CREATE TRIGGER feedback_ad AFTER DELETE ON feedback BEGIN
+        INSERT INTO feedback_fts(feedback_fts, rowid, tokens) VALUES ('delete', old.rowid, old.tokens);
+        {_side_delete} END""",
+    """CREATE TRIGGER feedback_au_fts AFTER UPDATE OF tokens ON feedback WHEN old.tokens IS NOT new.tokens BEGIN
+        INSERT INTO feedback_fts(feedback_fts, rowid, tokens) VALUES ('delete', old.rowid, old.tokens);
+        INSERT INTO feedback_fts(rowid, tokens) VALUES (new.rowid, new.tokens); END""",
+    f"""CREATE TRIGGER feedback_au_side AFTER UPDATE OF topics, risk, created_ts ON feedback
+        WHEN old.topics IS NOT new.topics OR old.risk IS NOT new.risk OR old.created_ts IS NOT new.created_ts
+        BEGIN {_side_delete.replace('old.rowid', 'new.rowid')} {_side_insert} END""",
+]
+
+
+def _roll(sign: str, row: str) -> list[str]:
+    """Statements adding ``sign`` (+1/-1) for document ``row`` (new/old) to the hourly rollups."""
+    if sign == "+":
+        return [
+            f"INSERT INTO feedback_hourly SELECT {row}.created_ts / 3600, coalesce({row}.product, ''), "
+            f"coalesce({row}.source, ''), coalesce({row}.sentiment, ''), 1 WHERE {row}.created_ts IS NOT NULL "
+            "ON CONFLICT DO UPDATE SET n = n + 1;",
+            f"INSERT INTO feedback_topic_hourly SELECT {row}.created_ts / 3600, value, coalesce({row}.product, ''), "
+            f"coalesce({row}.sentiment, ''), 1 FROM json_each({row}.topics) WHERE {row}.created_ts IS NOT NULL "
+            "ON CONFLICT DO UPDATE SET n = n + 1;",
+        ]
+    return [
+        f"UPDATE feedback_hourly SET n = n - 1 WHERE hour = {row}.created_ts / 3600 "
+        f"AND product = coalesce({row}.product, '') AND source = coalesce({row}.source, '') "
+        f"AND sentiment = coalesce({row}.sentiment, '');",
+        f"UPDATE feedback_topic_hourly SET n = n - 1 WHERE hour = {row}.created_ts / 3600 "
+        f"AND topic IN (SELECT value FROM json_each({row}.topics)) AND product = coalesce({row}.product, '') "
+        f"AND sentiment = coalesce({row}.sentiment, '');",
+    ]
+
+
+#: Counts per UTC hour for the dimensions dashboards and spike detection read most; histograms over
+#: whole hours with only these filters read them instead of the documents.
+ROLLUPS: dict[str, tuple[str, ...]] = {
+    "feedback_hourly": ("product", "source", "sentiment"),
+    "feedback_topic_hourly": ("topic", "product", "sentiment"),
+}
+_M2 = [
+    "CREATE TABLE feedback_hourly (hour INTEGER NOT NULL, product TEXT NOT NULL, source TEXT NOT NULL, "
+    "sentiment TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hour, product, source, sentiment)) WITHOUT ROWID",
+    "CREATE TABLE feedback_topic_hourly (hour INTEGER NOT NULL, topic TEXT NOT NULL, product TEXT NOT NULL, "
+    "sentiment TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hour, topic, product, sentiment)) WITHOUT ROWID",
+    "INSERT INTO feedback_hourly SELECT created_ts / 3600, coalesce(product, ''), coalesce(source, ''), "
+    "coalesce(sentiment, ''), count(*) FROM feedback WHERE created_ts IS NOT NULL GROUP BY 1, 2, 3, 4",
+    "INSERT INTO feedback_topic_hourly SELECT s.ts / 3600, s.value, coalesce(f.product, ''), "
+    "coalesce(f.sentiment, ''), count(*) FROM feedback_topic s JOIN feedback f ON f.rowid = s.doc "
+    "WHERE s.ts IS NOT NULL GROUP BY 1, 2, 3, 4",
+    f"CREATE TRIGGER feedback_roll_ai AFTER INSERT ON feedback BEGIN {' '.join(_roll('+', 'new'))} END",
+    f"CREATE TRIGGER feedback_roll_ad AFTER DELETE ON feedback BEGIN {' '.join(_roll('-', 'old'))} END",
+    f"""CREATE TRIGGER feedback_roll_au AFTER UPDATE OF created_ts, product, source, sentiment, topics ON feedback
+        WHEN old.created_ts IS NOT new.created_ts OR old.product IS NOT new.product OR old.source IS NOT new.source
+          OR old.sentiment IS NOT new.sentiment OR old.topics IS NOT new.topics
+        BEGIN {' '.join(_roll('-', 'old') + _roll('+', 'new'))} END""",
+]
+
+#: Named schema migrations, applied in order, each recorded in ``feedback_migrations``.
+MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("0001_feedback_fts_side_tables", tuple(_M1)),
+    ("0002_hourly_rollups", tuple(_M2)),
+)
+
+_UPSERT_SQL = (
+    f"INSERT INTO feedback ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+    f"ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
+)
+_WIDTH = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+class SqliteIndex:
+    """The SQLite FTS5 backend. ``path`` may be a file or ``":memory:"`` (one connection, for tests)."""
+
+    def __init__(self, path: str | Path, *, tokenizer: Callable[[str], Sequence[str]],
+                 busy_timeout_ms: int = 10_000, cache_size_mb: int = 64, synchronous: str = "FULL") -> None:
+        self.path = str(path)
+        self.backend = f"sqlite:///{self.path}"
+        self.tokenizer = tokenizer
+        self._busy = busy_timeout_ms
+        self._cache_kib = cache_size_mb * 1024
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._closed = False
+        self._memory = self.path == ":memory:"
+        if not self._memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer = self._connect()
+            self._writer.execute(f"PRAGMA synchronous={synchronous}")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise BackendUnavailableError(f"cannot open the SQLite index: {exc}", backend=self.backend) from exc
+
+    # ---------------------------------------------------------------- connections and schema
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=self._busy / 1000)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={self._busy}")
+        if not self._memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA cache_size=-{self._cache_kib}")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._closed:
+            raise IndexBackendError("the index is closed", backend=self.backend)
+        if self._memory:
+            return self._writer
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
+
+    def _migrate(self) -> None:
+        w = self._writer
+        with self._lock:
+            w.execute("BEGIN IMMEDIATE")
+            try:
+                w.execute("CREATE TABLE IF NOT EXISTS feedback_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+                w.execute("CREATE TABLE IF NOT EXISTS feedback_meta (key TEXT PRIMARY KEY, value TEXT)")
+                done = {r[0] for r in w.execute("SELECT name FROM feedback_migrations")}
+                for name, statements in MIGRATIONS:
+                    if name in done:
+                        continue
+                    for stmt in statements:
+                        w.execute(stmt)
+                    w.execute("INSERT INTO feedback_migrations VALUES (?, ?)",
+                              (name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+                meta = dict(w.execute("SELECT key, value FROM feedback_meta").fetchall())
+                want = {"fts_tokenize": FTS_TOKENIZE, "text_source": TEXT_SOURCE}
+                for key, value in want.items():
+                    if key in meta and meta[key] != value:
+                        raise SchemaMismatchError(
+                            f"index was built with {key}={meta[key]!r} but this code uses {value!r}; "
+                            f"rebuild it with `voc reindex`", backend=self.backend)
+                    w.execute("INSERT OR IGNORE INTO feedback_meta VALUES (?, ?)", (key, value))
+                tok_name = getattr(self.tokenizer, "version", None) or getattr(self.tokenizer, "__qualname__", None)
+                if tok_name:
+                    w.execute("INSERT OR REPLACE INTO feedback_meta VALUES ('tokenizer', ?)", (str(tok_name),))
+                w.execute("COMMIT")
+            except BaseException:
+                w.execute("ROLLBACK")
+                raise
+
+    def metadata(self) -> dict[str, str]:
+        """The recorded schema metadata (tokenizer choice …) and applied migrations."""
+        conn = self._reader()
+        meta = dict(conn.execute("SELECT key, value FROM feedback_meta").fetchall())
+        meta["migrations"] = ",".join(r[0] for r in conn.execute("SELECT name FROM feedback_migrations ORDER BY name"))
+        return meta
+
+    # ---------------------------------------------------------------- writes
+    def _row(self, doc: dict) -> tuple[Any, ...]:
+        from index.base import parse_time
+
+        created = parse_time(doc["created_at"])
+        extra = {k: v for k, v in doc.items() if k not in DOC_FIELDS}
+        values = dict(doc)
+        values["created_ts"] = int(created.timestamp()) if created else None
+        values["topics"] = json.dumps(doc["topics"], ensure_ascii=False)
+        values["risk"] = json.dumps(doc["risk"], ensure_ascii=False)
+        values["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
+        return tuple(values[c] for c in COLUMNS)
+
+    def upsert(self, docs: Sequence[dict]) -> UpsertResult:
+        """Insert or replace a batch in one transaction (all or nothing); idempotent by ``id``."""
+        if not docs:
+            return UpsertResult(0, 0)
+        normalized = normalize_batch(docs, self.tokenizer, self.backend)
+        rows = [self._row(d) for d in normalized]
+        ids = list(dict.fromkeys(r[0] for r in rows))
+        w = self._writer
+        with self._lock:
+            if self._closed:
+                raise IndexBackendError("the index is closed", backend=self.backend)
+            try:
+                w.execute("BEGIN IMMEDIATE")
+                try:
+                    existing = 0
+                    for chunk in _chunks(ids, 500):
+                        existing += w.execute(
+                            f"SELECT count(*) FROM feedback WHERE id IN ({','.join('?' * len(chunk))})",
+                            chunk).fetchone()[0]
+                    w.executemany(_UPSERT_SQL, rows)
+                    w.execute("COMMIT")
+                except BaseException:
+                    if w.in_transaction:
+                        w.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise IndexBackendError(f"upsert of {len(rows)} documents failed: {exc}", backend=self.backend) from exc
+        return UpsertResult(new=len(ids) - existing, updated=existing)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return 0
+        w = self._writer
+        with self._lock:
+            try:
+                w.execute("BEGIN IMMEDIATE")
+                n = 0
+                for chunk in _chunks(ids, 500):
+                    n += w.execute(f"DELETE FROM feedback WHERE id IN ({','.join('?' * len(chunk))})", chunk).rowcount
+                w.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if w.in_transaction:
+                    w.execute("ROLLBACK")
+                raise IndexBackendError(f"delete failed: {exc}", backend=self.backend) from exc
+        return n
+
+    # ---------------------------------------------------------------- reads
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        conn = self._reader()
+        try:
+            if conn is self._writer:
+                with self._lock:
+                    return conn.execute(sql, params).fetchall()
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise IndexBackendError(f"query failed: {exc}", backend=self.backend) from exc
+
+    @staticmethod
+    def _doc(row: sqlite3.Row, fields: Sequence[str] | None = None) -> dict:
+        keys = row.keys()
+        doc: dict[str, Any] = {}
+        for f in (fields or DOC_FIELDS):
+            if f in ("topics", "risk"):
+                doc[f] = json.loads(row[f]) if f in keys and row[f] else []
+            elif f in keys and f in DOC_FIELDS:
+                doc[f] = row[f]
+        if "extra" in keys and row["extra"]:
+            extra = json.loads(row["extra"])
+            doc.update({k: v for k, v in extra.items() if fields is None or k in fields})
+        return doc
+
+    def get(self, id: str) -> dict | None:
+        rows = self._exec("SELECT * FROM feedback WHERE id = ?", (id,))
+        return self._doc(rows[0]) if rows else None
+
+    def terms(self, text: str) -> list[tuple[list[str], bool]]:
+        """The query's free words segmented like the stored tokens."""
+        return query_terms(text, self.tokenizer)
+
+    def search_sql(self, query: SearchQuery) -> tuple[str, list[Any]]:
+        """The SQL and parameters :meth:`search` runs for the hits (for ``voc search --sql``)."""
+        return build_search_sql(query, [] if query.raw else self.terms(query.text))
+
+    #: Relevance ranking considers at most this many matches, the newest (highest rowid) ones, so a query
+    #: matching a large share of the corpus stays fast; ``total`` and facets still count every match.
+    rank_window: int = 20_000
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        terms = [] if query.raw else self.terms(query.text)  # punctuation only → no text constraint
+        csql, cparams = build_count_sql(query, terms)
+        total = self._exec(csql, cparams)[0][0]
+        min_rowid = None
+        match = cparams[0] if cparams and "MATCH" in csql else None
+        if match is not None and query.sort == "relevance" and total > self.rank_window:
+            row = self._exec("SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ? ORDER BY rowid DESC "
+                             "LIMIT 1 OFFSET ?", (match, self.rank_window - 1))
+            min_rowid = row[0][0] if row else None
+        sql, params = build_search_sql(query, terms, min_rowid=min_rowid)
+        rows = self._exec(sql, params) if query.limit else []
+        words = [t for toks, _ in terms for t in toks]
+        if query.raw:
+            words = [w.strip('"') for w in query.text.split() if w.upper() not in ("AND", "OR", "NOT")]
+        hits = [Hit(doc=self._doc(r), score=float(r["score"]), highlight=highlight_segments(r["text"], words))
+                for r in rows]
+        facets: dict[str, list[tuple[str, int]]] = {}
+        for field in query.facets:
+            fsql, fparams = build_facet_sql(query, field, terms)
+            facets[field] = [(str(r[0]), int(r[1])) for r in self._exec(fsql, fparams)]
+        return SearchResult(hits=hits, total=int(total), facets=facets)
+
+    def count(self, filters: Filters = Filters()) -> int:
+        where, params = build_where(filters)
+        return int(self._exec("SELECT count(*) FROM feedback f" + (" WHERE " + where if where else ""), params)[0][0])
+
+    def scan(self, filters: Filters = Filters(), *, fields: Sequence[str] | None = None,
+             batch_size: int = 1000) -> Iterator[dict]:
+        """Every matching document in insertion order, fetched in keyset-paginated batches."""
+        where, params = build_where(filters)
+        cols = "f.*" if fields is None else ", ".join(
+            ["f.rowid AS rowid", *(f"f.{c}" for c in fields if c in COLUMNS), "f.extra"])
+        last = 0
+        while True:
+            cond = "f.rowid > ?" + (" AND " + where if where else "")
+            rows = self._exec(f"SELECT {cols}, f.rowid AS _r FROM feedback f WHERE {cond} ORDER BY f.rowid LIMIT ?",
+                              [last, *params, batch_size])
+            for r in rows:
+                yield self._doc(r, fields)
+            if len(rows) < batch_size:
+                return
+            last = rows[-1]["_r"]
+
+    # ---------------------------------------------------------------- histograms
+    def histogram(self, filters: Filters = Filters(), *, interval: str = "hour", tz: str = "Asia/Shanghai",
+                  group_by: str | None = None, start: datetime | None = None,
+                  end: datetime | None = None) -> list[Bucket]:
+        if interval not in _WIDTH:
+            raise ValueError(f"interval must be minute, hour or day, got {interval!r}")
+        if group_by is not None and group_by not in FACET_FIELDS:
+            raise ValueError(f"cannot group by {group_by!r} (one of: {', '.join(FACET_FIELDS)})")
+        zone = ZoneInfo(tz)
+        start = start if start is not None else filters.since
+        end = end if end is not None else filters.until
+        bounded = dataclasses.replace(
+            filters, since=max([t for t in (start, filters.since) if t is not None], default=None),
+            until=min([t for t in (end, filters.until) if t is not None], default=None))
+        lo = int(bounded.since.timestamp()) if bounded.since else None
+        hi = int(bounded.until.timestamp()) if bounded.until else None
+        if lo is None or hi is None:
+            row = self._exec("SELECT min(created_ts), max(created_ts) FROM feedback")[0]
+            if row[0] is None:
+                return []
+            lo = lo if lo is not None else row[0]
+            hi = hi if hi is not None else row[1] + 1
+        width = _WIDTH[interval]
+        offset = _constant_offset(zone, lo, hi)
+        sql_width, sql_off, exact = width, 0, True
+        if interval == "hour":
+            if offset is not None:
+                sql_off = offset % 3600
+            elif not _whole_hour_offsets(zone, lo, hi):
+                sql_width, exact = 900, False
+        elif interval == "day":
+            if offset is not None:
+                sql_off = offset
+            else:
+                sql_width, exact = 900, False
+        counts: dict[tuple[int, str | None], int] = {}
+
+        def add(rows: list[sqlite3.Row]) -> None:
+            for bkt, k, n in rows:
+                epoch = bkt * sql_width - sql_off
+                if not exact:
+                    epoch = _local_bucket(epoch, zone, interval)
+                key = None if k is None or (group_by is not None and k == "") else str(k)
+                if group_by is not None and key is None:
+                    continue
+                counts[(epoch, key)] = counts.get((epoch, key), 0) + n
+
+        rollup = _rollup_for(bounded, group_by) if exact and sql_off % 3600 == 0 and interval != "minute" else None
+        first_hour, last_hour = -(-lo // 3600), hi // 3600
+        if rollup is not None and first_hour < last_hour:
+            add(self._exec(*_rollup_sql(rollup, bounded, group_by, first_hour, last_hour, sql_off, sql_width)))
+            for edge_lo, edge_hi in ((lo, first_hour * 3600), (last_hour * 3600, hi)):
+                if edge_lo < edge_hi:
+                    edge = dataclasses.replace(bounded, since=datetime.fromtimestamp(edge_lo, timezone.utc),
+                                               until=datetime.fromtimestamp(edge_hi, timezone.utc))
+                    add(self._exec(*_raw_histogram_sql(edge, group_by, sql_off, sql_width)))
+        else:
+            add(self._exec(*_raw_histogram_sql(bounded, group_by, sql_off, sql_width)))
+        if start is not None and end is not None:
+            keys = {k for _, k in counts} or ({None} if group_by is None else set())
+            for epoch in _bucket_starts(start, end, zone, interval):
+                for k in keys:
+                    counts.setdefault((epoch, k), 0)
+        return [Bucket(datetime.fromtimestamp(e, zone), k, n)
+                for (e, k), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for conn in self._readers:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:  # created in another thread that is gone
+                    pass
+            self._writer.close()
+
+    def __enter__(self) -> SqliteIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<SqliteIndex {self.path}>"
+
+
+def _raw_histogram_sql(filters: Filters, group_by: str | None, off: int, width: int) -> tuple[str, list[Any]]:
+    """Bucket counts straight from the documents (or the topics/risk side table)."""
+    if group_by in SIDE_TABLES:
+        other = dataclasses.replace(filters, since=None, until=None)
+        owhere, oparams = build_where(other)
+        conds, tparams = ["s.ts IS NOT NULL"], []
+        if filters.since is not None:
+            conds.append("s.ts >= ?")
+            tparams.append(int(filters.since.timestamp()))
+        if filters.until is not None:
+            conds.append("s.ts < ?")
+            tparams.append(int(filters.until.timestamp()))
+        join = f" JOIN feedback f ON f.rowid = s.doc AND {owhere}" if owhere else ""
+        sql = (f"SELECT (s.ts + ?) / ? AS b, s.value AS k, count(*) FROM {SIDE_TABLES[group_by]} s{join} "
+               f"WHERE {' AND '.join(conds)} GROUP BY b, k")
+        return sql, [off, width, *oparams, *tparams]
+    where, params = build_where(filters)
+    key = f"f.{group_by}" if group_by else "NULL"
+    conds = "f.created_ts IS NOT NULL" + (" AND " + where if where else "")
+    if group_by:
+        conds += f" AND {key} IS NOT NULL"
+    sql = f"SELECT (f.created_ts + ?) / ? AS b, {key} AS k, count(*) FROM feedback f WHERE {conds} GROUP BY b, k"
+    return sql, [off, width, *params]
+
+
+def _rollup_for(filters: Filters, group_by: str | None) -> str | None:
+    """The rollup table that can answer this histogram exactly, if any."""
+    used = {name for name in ("product", "source", "sentiment", "topic", "intent", "risk", "platform",
+                              "app_version", "rating") if getattr(filters, name)}
+    group = {"topics": "topic"}.get(group_by or "", group_by)
+    if group is not None:
+        used.add(group)
+    for table, dims in ROLLUPS.items():
+        if used <= set(dims) and ("topic" in dims) == ("topic" in used):
+            return table
+    return None
+
+
+def _rollup_sql(table: str, filters: Filters, group_by: str | None, first_hour: int, last_hour: int,
+                off: int, width: int) -> tuple[str, list[Any]]:
+    conds, params = ["hour >= ?", "hour < ?", "n > 0"], [first_hour, last_hour]
+    for name in ROLLUPS[table]:
+        values = getattr(filters, name)
+        if values:
+            conds.append(f"{name} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    key = {"topics": "topic"}.get(group_by or "", group_by) or "NULL"
+    sql = (f"SELECT (hour * 3600 + ?) / ? AS b, {key} AS k, sum(n) FROM {table} "
+           f"WHERE {' AND '.join(conds)} GROUP BY b, k")
+    return sql, [off, width, *params]
+
+
+def _offset(zone: ZoneInfo, epoch: int) -> int:
+    off = datetime.fromtimestamp(epoch, zone).utcoffset()
+    return int(off.total_seconds()) if off is not None else 0
+
+
+def _constant_offset(zone: ZoneInfo, lo: int, hi: int) -> int | None:
+    """The zone's UTC offset if it is the same at every hour boundary checked in [lo, hi] (daily probes)."""
+    first = _offset(zone, lo)
+    step = 86400 if hi - lo < 86400 * 800 else (hi - lo) // 800
+    t = lo
+    while t <= hi:
+        if _offset(zone, t) != first:
+            return None
+        t += step
+    return first if _offset(zone, hi) == first else None
+
+
+def _whole_hour_offsets(zone: ZoneInfo, lo: int, hi: int) -> bool:
+    step = 86400 if hi - lo < 86400 * 800 else (hi - lo) // 800
+    t = lo
+    while t <= hi:
+        if _offset(zone, t) % 3600:
+            return False
+        t += step
+    return _offset(zone, hi) % 3600 == 0
+
+
+def _local_bucket(epoch: int, zone: ZoneInfo, interval: str) -> int:
+    local = datetime.fromtimestamp(epoch, zone)
+    if interval == "day":
+        local = datetime(local.year, local.month, local.day, tzinfo=zone)
+    elif interval == "hour":
+        local = local.replace(minute=0, second=0, microsecond=0)
+    else:
+        local = local.replace(second=0, microsecond=0)
+    return int(local.timestamp())
+
+
+def _bucket_starts(start: datetime, end: datetime, zone: ZoneInfo, interval: str) -> Iterator[int]:
+    lo, hi = int(start.timestamp()), int(end.timestamp())
+    if interval == "day":
+        d = datetime.fromtimestamp(lo, zone).date()
+        while True:
+            e = int(datetime(d.year, d.month, d.day, tzinfo=zone).timestamp())
+            if e >= hi:
+                return
+            yield e
+            d = d + timedelta(days=1)
+    e = _local_bucket(lo, zone, interval)
+    width = _WIDTH[interval]
+    while e < hi:
+        yield e
+        e += width

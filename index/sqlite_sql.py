@@ -1,0 +1,150 @@
+"""Pure SQL builders for :class:`index.sqlite_fts.SqliteIndex` (no I/O; shown by ``voc search --sql``).
+
+Schema (created by the named migrations in :mod:`index.sqlite_fts`):
+
+* ``feedback``        one row per document; ``created_ts`` = ``created_at`` as epoch seconds;
+                      ``topics``/``risk`` as JSON arrays; ``extra`` = keys outside the design schema
+* ``feedback_fts``    FTS5, external content over ``feedback.tokens`` (jieba tokens joined by spaces)
+* ``feedback_topic``, ``feedback_risk``   side tables ``(value, ts, doc)`` for the multi-valued fields
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from index.base import FACET_FIELDS, Filters, SearchQuery
+
+__all__ = ["COLUMNS", "SIDE_TABLES", "build_search_sql", "build_count_sql", "build_facet_sql", "build_where",
+           "fts_match_expression", "quote_fts", "SqlQuery"]
+
+#: Columns of ``feedback`` besides the integer rowid, in insert order.
+COLUMNS: tuple[str, ...] = (
+    "id", "source", "source_id", "url", "parent_id", "product", "kind", "title", "text", "raw_text", "tokens",
+    "author_id", "author_name", "created_at", "created_ts", "crawled_at", "rating", "app_version", "platform",
+    "likes", "replies", "reposts", "sentiment", "sentiment_score", "intent", "topics", "risk", "dup_of",
+    "model_version", "extra",
+)
+#: multi-valued document field → side table
+SIDE_TABLES = {"topics": "feedback_topic", "risk": "feedback_risk"}
+
+SqlQuery = tuple[str, list[Any]]
+
+
+def quote_fts(token: str) -> str:
+    """One FTS5 string literal: the token can never act as an operator."""
+    return '"' + token.replace('"', '""') + '"'
+
+
+def fts_match_expression(terms: Sequence[tuple[Sequence[str], bool]]) -> str:
+    """``[(tokens, is_phrase)]`` → an escaped FTS5 expression: every token ANDed, phrases kept together."""
+    parts = []
+    for toks, phrase in terms:
+        if phrase:
+            parts.append(quote_fts(" ".join(toks)))
+        else:
+            parts.extend(quote_fts(t) for t in toks)
+    return " AND ".join(parts)
+
+
+def build_where(filters: Filters, alias: str = "f") -> SqlQuery:
+    """``WHERE`` conditions (joined by AND, without the keyword) and their parameters."""
+    conds: list[str] = []
+    params: list[Any] = []
+    time_conds: list[str] = []
+    time_params: list[Any] = []
+    if filters.since is not None:
+        time_conds.append("ts >= ?")
+        time_params.append(int(filters.since.timestamp()))
+    if filters.until is not None:
+        time_conds.append("ts < ?")
+        time_params.append(int(filters.until.timestamp()))
+    for field, values in filters.items():
+        marks = ",".join("?" * len(values))
+        if field in SIDE_TABLES:
+            extra = "".join(" AND " + c for c in time_conds)
+            conds.append(f"{alias}.rowid IN (SELECT doc FROM {SIDE_TABLES[field]} WHERE value IN ({marks}){extra})")
+            params.extend(values)
+            params.extend(time_params)
+        else:
+            conds.append(f"{alias}.{field} IN ({marks})")
+            params.extend(values)
+    for c, p in zip(time_conds, time_params):
+        conds.append(f"{alias}.created_ts {c[3:]}")
+        params.append(p)
+    return " AND ".join(conds), params
+
+
+def _from_where(query: SearchQuery, match: str | None, need_row: bool = True) -> SqlQuery:
+    where, params = build_where(query.filters)
+    if match is not None and not where and not need_row:
+        return "FROM feedback_fts WHERE feedback_fts MATCH ?", [match]
+    if match is not None:
+        sql = "FROM feedback_fts CROSS JOIN feedback f ON f.rowid = feedback_fts.rowid WHERE feedback_fts MATCH ?"
+        params = [match, *params]
+        if where:
+            sql += " AND " + where
+    else:
+        sql = "FROM feedback f" + (" WHERE " + where if where else "")
+    return sql, params
+
+
+def _match(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]]) -> str | None:
+    if query.raw and query.text.strip():
+        return query.text
+    expr = fts_match_expression(terms)
+    return expr or None
+
+
+def build_search_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] = (),
+                     min_rowid: int | None = None) -> SqlQuery:
+    """The page of hits: ``SELECT f.*, score …``; ``terms`` are the segmented free words.
+
+    Relevance is FTS5's bm25 (``score`` = −bm25, higher is better; ties newest first). The page is picked
+    from ``(rowid, score)`` alone and only its rows are read whole. ``min_rowid`` restricts ranking to
+    matches at or after that rowid (the newest N matches; see ``SqliteIndex.rank_window``). Without free
+    words, and with ``sort="time"``, hits come newest first.
+    """
+    match = _match(query, terms)
+    by_relevance = match is not None and query.sort == "relevance"
+    body, params = _from_where(query, match, need_row=not by_relevance)
+    if min_rowid is not None and match is not None:
+        body += " AND feedback_fts.rowid >= ?"
+        params = [*params, min_rowid]
+    if by_relevance:
+        inner = (f"SELECT feedback_fts.rowid AS rid, -bm25(feedback_fts) AS score {body} "
+                 f"ORDER BY score DESC, feedback_fts.rowid DESC LIMIT ? OFFSET ?")
+        order = "ORDER BY r.score DESC, r.rid DESC"
+    else:
+        score = "-bm25(feedback_fts)" if match is not None else "0.0"
+        inner = (f"SELECT f.rowid AS rid, {score} AS score, f.created_ts AS ts {body} "
+                 f"ORDER BY f.created_ts DESC, f.rowid DESC LIMIT ? OFFSET ?")
+        order = "ORDER BY f.created_ts DESC, f.rowid DESC"
+    sql = f"SELECT f.*, r.score AS score FROM ({inner}) r JOIN feedback f ON f.rowid = r.rid {order}"
+    return sql, [*params, query.limit, query.offset]
+
+
+def build_count_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] = ()) -> SqlQuery:
+    match = _match(query, terms)
+    where, params = build_where(query.filters)
+    if match is not None and not where:
+        return "SELECT count(*) FROM feedback_fts WHERE feedback_fts MATCH ?", [match]
+    body, params = _from_where(query, match)
+    return f"SELECT count(*) {body}", params
+
+
+def build_facet_sql(query: SearchQuery, field: str, terms: Sequence[tuple[Sequence[str], bool]] = (),
+                    limit: int = 50) -> SqlQuery:
+    """Counts per value of ``field`` over everything the query matches, most frequent first."""
+    if field not in FACET_FIELDS:
+        raise ValueError(f"unknown facet {field!r}")
+    match = _match(query, terms)
+    body, params = _from_where(query, match)
+    if field in SIDE_TABLES:
+        sql = (f"SELECT s.value AS value, count(*) AS n FROM {SIDE_TABLES[field]} s "
+               f"WHERE s.doc IN (SELECT f.rowid {body}) GROUP BY s.value ORDER BY n DESC, value LIMIT ?")
+    else:
+        sql = (f"SELECT f.{field} AS value, count(*) AS n {body} "
+               + ("AND" if " WHERE " in body else "WHERE")
+               + f" f.{field} IS NOT NULL GROUP BY f.{field} ORDER BY n DESC, value LIMIT ?")
+    return sql, [*params, limit]

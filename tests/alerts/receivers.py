@@ -1,0 +1,124 @@
+"""A loopback HTTP receiver that verifies each chat platform's documented signature scheme.
+
+Loaded by conftest.py (pytest's importlib mode keeps test folders off sys.path). Routes:
+
+* ``/hook``          generic webhook: ``X-VOC-Signature = sha256=hex(HMAC(secret, f"{ts}." + body))``
+* ``/robot/send``    DingTalk: ``access_token`` query param, ``timestamp`` (ms) and ``sign`` =
+                     base64(HMAC-SHA256(secret, f"{ts}\\n{secret}")); answers ``errcode``
+* ``/cgi-bin/webhook/send``  WeCom: ``key`` query param; markdown ≤ 4096 bytes; answers ``errcode``
+* ``/open-apis/bot/v2/hook/<token>``  Feishu: body ``timestamp`` (s) and ``sign`` =
+                     base64(HMAC-SHA256(key=f"{ts}\\n{secret}", msg=b"")); answers ``code``
+* ``/services/T/B/X`` Slack: answers ``ok`` or 400 ``invalid_payload``
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+SECRET = "SEC-test-secret-0123456789"
+TOKEN = "tok-abc"
+
+
+class Receiver:
+    def __init__(self, *, now_s: float, port: int = 0) -> None:
+        self.now_s = now_s  # the test clock, for timestamp freshness checks
+        self.received: list[dict[str, Any]] = []
+        self.rejected: list[str] = []
+        self.fail_next: dict[str, Any] = {}  # route prefix -> (status, body) to answer once
+        self._port = port
+        self._server: ThreadingHTTPServer | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status, answer = receiver.handle(self.path, dict(self.headers), body)
+                data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def _fresh(self, ts: float) -> bool:
+        return abs(ts - self.now_s) < 3600
+
+    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        url = urlsplit(path)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        for prefix, answer in list(self.fail_next.items()):
+            if url.path.startswith(prefix):
+                del self.fail_next[prefix]
+                return answer
+        payload = json.loads(body)
+        if url.path == "/hook":
+            ts = headers.get("X-VOC-Timestamp", "")
+            want = "sha256=" + hmac.new(SECRET.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(headers.get("X-VOC-Signature", ""), want) or not self._fresh(float(ts)):
+                self.rejected.append("webhook")
+                return 401, {"code": 401, "msg": "bad signature"}
+            self.received.append({"platform": "webhook", "delivery": headers.get("X-VOC-Delivery"), "body": payload})
+            return 200, {"code": 0}
+        if url.path == "/robot/send":
+            if q.get("access_token") != TOKEN:
+                return 200, {"errcode": 300001, "errmsg": "token is not exist"}
+            ts = q.get("timestamp", "0")
+            digest = hmac.new(SECRET.encode(), f"{ts}\n{SECRET}".encode(), hashlib.sha256).digest()
+            if q.get("sign") != base64.b64encode(digest).decode() or not self._fresh(int(ts) / 1000):
+                self.rejected.append("dingtalk")
+                return 200, {"errcode": 310000, "errmsg": "sign not match"}
+            if payload.get("msgtype") not in ("markdown", "actionCard"):
+                return 200, {"errcode": 40035, "errmsg": "bad msgtype"}
+            self.received.append({"platform": "dingtalk", "body": payload})
+            return 200, {"errcode": 0, "errmsg": "ok"}
+        if url.path == "/cgi-bin/webhook/send":
+            if q.get("key") != TOKEN:
+                return 200, {"errcode": 93000, "errmsg": "invalid webhook url"}
+            content = payload.get("markdown", {}).get("content", "")
+            if payload.get("msgtype") != "markdown" or len(content.encode()) > 4096:
+                return 200, {"errcode": 40058, "errmsg": "markdown.content exceed max length"}
+            self.received.append({"platform": "wecom", "body": payload})
+            return 200, {"errcode": 0, "errmsg": "ok"}
+        if url.path.startswith("/open-apis/bot/v2/hook/"):
+            ts = payload.get("timestamp", "0")
+            want = base64.b64encode(hmac.new(f"{ts}\n{SECRET}".encode(), b"", hashlib.sha256).digest()).decode()
+            if payload.get("sign") != want or not self._fresh(int(ts)):
+                self.rejected.append("feishu")
+                return 200, {"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time"}
+            if payload.get("msg_type") != "interactive" or "card" not in payload:
+                return 200, {"code": 9499, "msg": "Bad Request"}
+            self.received.append({"platform": "feishu", "body": payload})
+            return 200, {"code": 0, "msg": "success", "data": {}}
+        if url.path.startswith("/services/"):
+            if not payload.get("text"):
+                return 400, "invalid_payload"
+            self.received.append({"platform": "slack", "body": payload})
+            return 200, "ok"
+        return 404, {"code": 404, "msg": "no route"}

@@ -1,0 +1,117 @@
+"""Fixtures for the API tests: a real SQLite index seeded with hand-built documents, and app factories."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+
+from configs import load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+#: The fixed "now" of every API test (Tuesday 2026-11-24 11:00 in Shanghai).
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
+HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">闪退了'
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_doc(tokenizer, n: int, text: str, *, created: datetime, source: str = "appstore", sentiment: str = "negative",
+             topics: tuple[str, ...] = (), intent: str = "bug", rating: int | None = None, app_version: str | None = None,
+             platform: str | None = "ios", url: str | None = None, product: str = "qingji") -> dict:
+    from crawlers.items import doc_id
+
+    sid = f"s{n}"
+    return {
+        "id": doc_id(source, sid), "source": source, "source_id": sid, "url": url or f"https://example.com/post/{n}",
+        "parent_id": None, "product": product, "kind": "review" if source == "appstore" else "post", "title": "",
+        "text": text, "raw_text": text, "tokens": " ".join(tokenizer(text)), "author_id": f"a{n}",
+        "author_name": f"用户{n}", "created_at": iso(created), "crawled_at": iso(NOW), "rating": rating,
+        "app_version": app_version, "platform": platform, "likes": 0, "replies": 0, "reposts": 0,
+        "sentiment": sentiment, "sentiment_score": 0.9, "intent": intent, "topics": list(topics), "risk": [],
+        "dup_of": None, "model_version": "rules-test",
+    }
+
+
+def seed_docs(tokenizer) -> list[dict]:
+    """A small, fully known corpus: 3 days of mixed feedback plus a negative login spike on 11-24 (Shanghai)."""
+    docs = []
+    n = 0
+    day = timedelta(days=1)
+    base = datetime(2026, 11, 21, 4, 0, tzinfo=timezone.utc)  # 12:00 Shanghai
+    for d in range(3):  # 11-21, 11-22, 11-23: 2 positive + 1 neutral per day
+        for text, sent, topics, intent, rating in (
+            ("界面很好看，同步也快", "positive", ("ui",), "praise", 5),
+            ("手写笔记很好用", "positive", (), "praise", 5),
+            ("请问怎么导出PDF", "neutral", ("feature_request",), "question", 3),
+        ):
+            n += 1
+            docs.append(make_doc(tokenizer, n, text, created=base + d * day, sentiment=sent, topics=topics,
+                                 intent=intent, rating=rating, app_version="3.1.0"))
+    spike = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)  # 09:00 Shanghai on 11-24
+    for i in range(6):
+        n += 1
+        docs.append(make_doc(tokenizer, n, f"更新3.2.0后验证码登录失败，登录不上 第{i}次", created=spike + timedelta(minutes=5 * i),
+                             topics=("login",), rating=1, app_version="3.2.0", platform="android" if i % 3 else "ios"))
+    n += 1
+    docs.append(make_doc(tokenizer, n, HOSTILE, created=spike, source="weibo", topics=("crash",), platform="web",
+                         url="javascript:alert(1)"))
+    # 2026-11-23T17:30Z is 11-24 01:30 in Shanghai: a day bucket in local time, not UTC.
+    n += 1
+    docs.append(make_doc(tokenizer, n, "半夜闪退，崩溃", created=datetime(2026, 11, 23, 17, 30, tzinfo=timezone.utc),
+                         topics=("crash",), rating=2, app_version="3.2.0"))
+    return docs
+
+
+@pytest.fixture
+def tmp_settings(tmp_path: Path):
+    def make(env: dict[str, str] | None = None):
+        return load_settings(REPO / "configs", env={"VOC_HOME": str(tmp_path), "VOC_CLASSIFIER_MODEL": "rules",
+                                                    **(env or {})})
+
+    return make
+
+
+@pytest.fixture
+def seeded(tmp_settings):
+    """(settings, index, docs): a real SQLite index in the temp home with :func:`seed_docs` upserted."""
+    from classifier import make_tokenizer
+    from index import open_index
+
+    settings = tmp_settings()
+    tokenizer = make_tokenizer(settings)
+    index = open_index(settings.index, home=settings.home, tokenizer=tokenizer, secrets=settings.secrets)
+    docs = seed_docs(tokenizer)
+    index.upsert(docs)
+    yield settings, index, docs
+    index.close()
+
+
+@pytest.fixture
+def client_for(seeded):
+    """client_for(env=None, base_url=...) → an httpx.AsyncClient on the app, in process (ASGITransport)."""
+    from app.api import create_app
+
+    settings, index, _docs = seeded
+    clients = []
+
+    def make(env: dict[str, str] | None = None, *, base_url: str = "http://127.0.0.1", client=("127.0.0.1", 50000)):
+        s = settings if env is None else load_settings(REPO / "configs", env={"VOC_HOME": str(settings.home),
+                                                                             "VOC_CLASSIFIER_MODEL": "rules", **env})
+        app = create_app(s, index=index, clock=lambda: NOW)
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=client), base_url=base_url)
+        clients.append((c, app))
+        return c
+
+    yield make
+    for _c, app in clients:
+        app.state.ops.close()
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"

@@ -1,0 +1,142 @@
+"""Browser tests: a real uvicorn server on loopback serving a seeded SQLite index, driven by real headless
+Chromium through Playwright (``/usr/bin/chromium``; nothing is downloaded)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from configs import load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
+HOSTILE = ('<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
+           '<svg onload="window.__pwned=3"></svg>闪退了')
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _doc(tokenizer, n, text, *, created, source="appstore", sentiment="negative", topics=(), intent="bug",
+         rating=None, app_version=None, platform="ios", url=None):
+    from crawlers.items import doc_id
+
+    return {
+        "id": doc_id(source, f"b{n}"), "source": source, "source_id": f"b{n}",
+        "url": url if url is not None else f"https://example.com/post/{n}", "parent_id": None, "product": "qingji",
+        "kind": "review", "title": "", "text": text, "raw_text": text, "tokens": " ".join(tokenizer(text)),
+        "author_id": f"a{n}", "author_name": f"用户{n}", "created_at": _iso(created), "crawled_at": _iso(NOW),
+        "rating": rating, "app_version": app_version, "platform": platform, "likes": 0, "replies": 0, "reposts": 0,
+        "sentiment": sentiment, "sentiment_score": 0.9, "intent": intent, "topics": list(topics), "risk": [],
+        "dup_of": None, "model_version": "rules-test",
+    }
+
+
+def seed(tokenizer) -> list[dict]:
+    """3 calm days (11-21..23, Shanghai) and a negative login spike on 11-24 09:00–09:30 (Shanghai)."""
+    docs, n = [], 0
+    base = datetime(2026, 11, 21, 4, 0, tzinfo=timezone.utc)
+    for d in range(3):
+        for text, sent, topics, intent, rating in (
+            ("界面很好看，云同步也快", "positive", ("ui",), "praise", 5),
+            ("手写笔记很好用", "positive", (), "praise", 5),
+            ("请问怎么导出PDF", "neutral", ("feature_request",), "question", 3),
+        ):
+            n += 1
+            docs.append(_doc(tokenizer, n, text, created=base + timedelta(days=d), sentiment=sent, topics=topics,
+                             intent=intent, rating=rating, app_version="3.1.0"))
+    spike = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
+    for i in range(6):
+        n += 1
+        docs.append(_doc(tokenizer, n, f"更新后验证码登录失败，登录不上 第{i}次", created=spike + timedelta(minutes=5 * i),
+                         topics=("login",), rating=1, app_version="3.2.0", platform="android" if i % 3 else "ios"))
+    n += 1
+    docs.append(_doc(tokenizer, n, HOSTILE, created=spike, source="weibo", topics=("crash",), platform="web",
+                     url="javascript:window.__pwned=4"))
+    return docs
+
+
+class LiveServer:
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                                    lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path):
+    """site(env=None) → (url, settings, index): the API + page on a real loopback uvicorn server."""
+    from app.api import create_app
+    from classifier import make_tokenizer
+    from index import open_index
+
+    opened = []
+
+    def make(env: dict[str, str] | None = None):
+        settings = load_settings(REPO / "configs", env={"VOC_HOME": str(tmp_path), "VOC_CLASSIFIER_MODEL": "rules",
+                                                         **(env or {})})
+        tokenizer = make_tokenizer(settings)
+        index = open_index(settings.index, home=settings.home, tokenizer=tokenizer, secrets=settings.secrets)
+        index.upsert(seed(tokenizer))
+        server = LiveServer(create_app(settings, index=index, clock=lambda: NOW)).__enter__()
+        opened.append((server, index))
+        return server.url, settings, index
+
+    yield make
+    for server, index in opened:
+        server.__exit__()
+        index.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.console_messages = []  # type: ignore[attr-defined]
+    pg.on("console", lambda m: pg.console_messages.append(f"{m.type}: {m.text}"))  # type: ignore[attr-defined]
+    pg.on("pageerror", lambda e: pg.console_messages.append(f"pageerror: {e}"))  # type: ignore[attr-defined]
+    pg.dialogs = []  # type: ignore[attr-defined]
+
+    def on_dialog(d):
+        pg.dialogs.append(d.message)  # type: ignore[attr-defined]
+        d.dismiss()
+
+    pg.on("dialog", on_dialog)
+    yield pg
+    context.close()

@@ -1,0 +1,201 @@
+"""The web page in real headless Chromium against a real uvicorn server: search, filter, drill-down,
+alerts, login — and hostile crawled text that must show as text and run nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
+
+
+def wait_ready(page, view: str) -> None:
+    page.wait_for_function("v => document.body.dataset.ready === v", arg=view, timeout=15000)
+
+
+def renders(page) -> int:
+    return int(page.evaluate("() => Number(document.body.dataset.renders || 0)"))
+
+
+def after_render(page, before: int, view: str) -> None:
+    """Wait until the page finished a render that started after ``before`` renders."""
+    page.wait_for_function("([n, v]) => Number(document.body.dataset.renders || 0) > n && document.body.dataset.ready === v",
+                           arg=[before, view], timeout=15000)
+
+
+def no_csp_or_js_errors(page) -> None:
+    bad = [m for m in page.console_messages if m.startswith(("error", "pageerror"))]
+    assert not bad, bad
+
+
+def test_search_then_filter_by_a_facet(site, page):
+    url, _s, _i = site()
+    page.goto(url + "/")
+    wait_ready(page, "search")
+    page.fill("#q", "登录")
+    n = renders(page)
+    page.press("#q", "Enter")
+    after_render(page, n, "search")
+    assert page.text_content("#summary").startswith("共 6 条")
+    marks = page.locator("#hits mark").all_text_contents()
+    assert marks and all("登录" in m for m in marks)
+    # facet: 平台 → android narrows to the 4 android posts and puts platform:android into the query box
+    n = renders(page)
+    page.click("#facets [data-field=platform] button[data-value=android]")
+    after_render(page, n, "search")
+    assert page.text_content("#summary").startswith("共 4 条")
+    assert page.locator("#hits .hit").count() == 4
+    assert page.input_value("#q") == "登录 platform:android"
+    # a bad query shows the field it is about
+    page.fill("#q", "登录 colour:red")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "colour" in page.text_content("#error")
+
+
+def test_hostile_crawled_text_shows_as_text_and_runs_nothing(site, page):
+    url, _s, _i = site()
+    page.goto(url + "/#search?q=" + "source:weibo")
+    wait_ready(page, "search")
+    hit = page.locator("#hits .hit")
+    assert hit.count() == 1
+    text = hit.locator(".text").text_content()
+    assert "<script>window.__pwned=1</script>" in text and '<img src=x onerror="window.__pwned=2">' in text
+    assert hit.locator("script, img, svg").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
+    # the javascript: URL of the post is not turned into a link
+    assert hit.locator("a").count() == 0
+    page.wait_for_timeout(300)  # give a would-be onerror/onload a chance to fire
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.dialogs == []
+    no_csp_or_js_errors(page)
+
+
+def _click_chart(page, chart_id: str, series_index: int, data_index: int, value: float) -> None:
+    """Click the real canvas at the pixel ECharts draws (series, data index, value) at."""
+    x, y = page.evaluate(
+        "([id, s, i, v]) => window.vocCharts[id].convertToPixel({seriesIndex: s}, [i, v])",
+        [chart_id, series_index, data_index, value])
+    box = page.locator(f"#{chart_id} canvas").first.bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def test_drill_from_a_sentiment_spike_to_category_platform_and_posts(site, page):
+    url, _s, _i = site()
+    page.goto(url + "/#trends?q=since:2026-11-21")
+    wait_ready(page, "trends")
+    # the day buckets 11-21..11-24; on 11-24 only negative posts (6 login + 1 weibo): click the negative bar
+    labels = page.evaluate("() => window.vocCharts['chart-sentiment'].getOption().xAxis[0].data")
+    assert labels[-1].endswith("24")
+    _click_chart(page, "chart-sentiment", 0, len(labels) - 1, 3)
+    page.wait_for_selector("#drill:not([hidden]) [data-drill=topics]")
+    topics = page.locator("#drill-list [data-drill=topics]").all_text_contents()
+    assert any(t.startswith("登录/账号") and t.endswith("6") for t in topics), topics
+    page.click("#drill-list [data-drill=topics][data-value=login]")
+    page.wait_for_selector("#drill-list [data-drill=platform]")
+    platforms = dict(
+        (b.get_attribute("data-value"), b.locator(".n").text_content())
+        for b in page.locator("#drill-list [data-drill=platform]").all())
+    assert platforms == {"android": "4", "ios": "2"}
+    n = renders(page)
+    page.click("#drill-list [data-drill=platform][data-value=android]")
+    after_render(page, n, "search")
+    assert page.text_content("#summary").startswith("共 4 条")
+    q = page.input_value("#q")
+    assert "sentiment:negative" in q and "topic:login" in q and "platform:android" in q
+    assert page.locator("#range-chip").is_visible()
+    no_csp_or_js_errors(page)
+
+
+def test_click_a_spike_in_the_topic_trend_to_see_its_posts(site, page):
+    url, _s, _i = site()
+    page.goto(url + "/#trends?q=since:24h")
+    page.select_option("#interval", "hour")
+    page.wait_for_function(
+        "() => window.vocCharts['chart-topics'] && window.vocCharts['chart-topics'].getOption().series.length"
+        " && window.vocCharts['chart-topics'].getOption().xAxis[0].data[0].endsWith('时')")
+    option = page.evaluate("() => { const o = window.vocCharts['chart-topics'].getOption();"
+                           " return o.series.map(s => ({name: s.name, data: s.data})); }")
+    series_index = next(i for i, s in enumerate(option) if s["name"] == "登录/账号")
+    data = option[series_index]["data"]
+    spike = data.index(max(data))
+    assert max(data) == 6
+    n = renders(page)
+    _click_chart(page, "chart-topics", series_index, spike, 6)
+    after_render(page, n, "search")
+    assert page.text_content("#summary").startswith("共 6 条")
+    assert "topic:login" in page.input_value("#q")
+    assert "09时" in page.text_content("#range-chip")
+    # clearing the time range widens the search again
+    n = renders(page)
+    page.click("#range-chip button")
+    after_render(page, n, "search")
+    assert page.locator("#range-chip").count() == 0
+    no_csp_or_js_errors(page)
+
+
+def _open_alert(settings) -> str:
+    from alerts import Figures, open_store
+    from alerts._evaluate import deliveries_for
+    from alerts.lifecycle import AlertRecord, Transition, fingerprint
+
+    fp = fingerprint("negative-volume-spike", "qingji", "login")
+    rec = AlertRecord(fingerprint=fp, rule="negative-volume-spike", kind="volume_spike", product="qingji", key="login",
+                      state="open", severity="critical", version=1, title="轻记 · 登录/账号 负面反馈激增",
+                      figures=Figures(current=6, expected=0.5, low=0, high=2, ratio=12.0,
+                                      window_start=NOW - timedelta(hours=6), window_end=NOW),
+                      opened_at=NOW, updated_at=NOW, last_match_at=NOW, peak=6, notify_count=1, last_notified_at=NOW,
+                      detail={"query": "topic:login product:qingji sentiment:negative"})
+    with open_store(settings) as store:
+        store.apply(fp, lambda _r: Transition(rec, "opened", True), lambda t: deliveries_for(settings, t), now=NOW)
+    return fp
+
+
+def test_acknowledge_an_alert_then_follow_it_to_its_posts(site, page):
+    url, settings, _i = site()
+    fp = _open_alert(settings)
+    page.goto(url + "/#alerts")
+    wait_ready(page, "alerts")
+    item = page.locator(f"#alerts .alert[data-id='{fp}']")
+    assert "登录/账号 负面反馈激增" in item.locator(".title").text_content()
+    assert "倍数 12.0×" in item.locator(".figs").text_content()
+    assert item.locator(".state").text_content() == "进行中"
+    item.locator("button.ack").click()
+    page.wait_for_function(f"() => document.querySelector(\"#alerts .alert[data-id='{fp}'] .state\").textContent === '已确认'")
+    assert item.locator("button.ack").is_disabled()
+    from alerts import open_store
+
+    with open_store(settings) as store:
+        assert store.get(fp).acked_at is not None
+    n = renders(page)
+    item.locator("button.link").click()  # 查看相关帖子
+    after_render(page, n, "search")
+    assert page.text_content("#summary").startswith("共 6 条")
+    no_csp_or_js_errors(page)
+
+
+def test_login_form_and_read_only_role(site, page):
+    url, settings, _i = site({"VOC_ADMIN_TOKENS": "adm-tok", "VOC_READ_TOKENS": "ro-tok"})
+    _open_alert(settings)
+    page.goto(url + "/")
+    page.wait_for_url("**/login")
+    page.fill("#token", "wrong")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#login-error:not([hidden])")
+    page.fill("#token", "ro-tok")
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/")
+    wait_ready(page, "search")
+    assert page.text_content("#role") == "只读"
+    n = renders(page)
+    page.click("#nav a[data-view=alerts]")
+    after_render(page, n, "alerts")
+    assert page.locator("#alerts button.ack").is_disabled()
+    # even a forced request from the page is refused: read-only role (and it would need the CSRF header)
+    status = page.evaluate("async () => (await fetch('/api/alerts/x/ack', {method: 'POST'})).status")
+    assert status == 403
+    page.click("#logout-form button")
+    page.wait_for_url("**/login")

@@ -1,0 +1,49 @@
+"""A crawl SIGKILLed halfway, then run again, ends with exactly the documents of an uninterrupted run."""
+
+from __future__ import annotations
+
+import time
+
+from crawlers.replay_data import serve_appstore_reviews
+from crawlers.runner import run_crawl, start_crawl
+from crawlers.state import CrawlState
+
+APP = "1600000001"
+
+
+def comparable(docs):
+    return {i: {k: v for k, v in d.items() if k != "crawled_at"} for i, d in docs.items()}
+
+
+def test_sigkill_halfway_then_rerun_equals_uninterrupted_run(crawl_settings, replay, stored_docs, tmp_path):
+    # Pages 5..10 are slow, so the kill lands after some batches were indexed and before the walk ended.
+    ids = serve_appstore_reviews(replay, APP, 500, delay=lambda page: 0.6 if page >= 5 else 0.0)
+    whole = crawl_settings(root=tmp_path / "whole")
+    reference = run_crawl(whole, sources=["appstore"]).source("appstore")
+    assert (reference.status, reference.new) == ("ok", 500)
+    expected = comparable(stored_docs(whole))
+    assert len(expected) == 500
+
+    killed = crawl_settings(root=tmp_path / "killed")
+    job = start_crawl(killed, sources=["appstore"])
+    page6 = f"/cn/rss/customerreviews/page=6/id={APP}/sortby=mostrecent/json"
+    start = len(replay.requests)
+    deadline = time.monotonic() + 60
+    while not any(r.path == page6 for r in replay.requests[start:]):
+        assert time.monotonic() < deadline, "the crawl never reached page 6"
+        time.sleep(0.05)
+    job.kill()
+    report = job.wait(timeout=30)
+    assert report.returncode < 0
+    run = report.source("appstore")
+    assert run.status == "failed" and "killed by signal 9" in run.error_messages[0]
+    partial = stored_docs(killed)
+    assert 0 < len(partial) < 500  # halfway indeed
+    with CrawlState(killed.resolve(killed.crawl.state_path)) as state:
+        assert state.cursor("appstore", APP) is None  # nothing committed by the killed run
+        assert not state.is_locked("appstore")  # its lock is stale, not held
+
+    again = run_crawl(killed, sources=["appstore"]).source("appstore")
+    assert again.status == "ok" and again.new + again.updated == 500 and again.new == 500 - len(partial)
+    assert comparable(stored_docs(killed)) == expected
+    assert sorted(d["source_id"] for d in expected.values()) == sorted(ids)

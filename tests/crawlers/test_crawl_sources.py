@@ -1,0 +1,95 @@
+"""Each API spider end to end against its saved responses, through the real Scrapy engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crawlers.parsers import heimao
+from crawlers.runner import run_crawl
+
+PAGES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "pages"
+JSON = "application/json; charset=utf-8"
+
+
+def product(**targets):
+    return [{"id": "demo", "name": "演示银行", **targets}]
+
+
+def test_huawei_pages_until_the_empty_list(crawl_settings, replay, stored_docs):
+    for number, name in ((1, "comments_page1"), (2, "comments_page3_last"), (3, "comments_empty")):
+        replay.add("/edge/uowap/index", query={"reqPageNum": str(number), "appid": "C100000001"},
+                   body=PAGES / "huawei" / f"{name}.json", content_type=JSON)
+    settings = crawl_settings(products=product(huawei={"app_ids": ["C100000001"], "max_pages": 5}))
+    run = run_crawl(settings, sources=["huawei"]).source("huawei")
+    assert (run.status, run.new, run.errors) == ("ok", 3, 0), run
+    assert {r.query["reqPageNum"] for r in replay.requests} == {"1", "2", "3"}
+    sent = replay.requests[0].headers
+    assert sent["referer"] == "https://appgallery.huawei.com/" and "Mozilla" in sent["user-agent"]
+    docs = list(stored_docs(settings).values())
+    assert {d["source"] for d in docs} == {"huawei"} and all(d["platform"] == "android" or d["platform"] for d in docs)
+
+
+def test_weibo_search_long_text_and_comments(crawl_settings, replay, stored_docs):
+    replay.add("/api/container/getIndex", query={"page": "1"}, body=PAGES / "weibo" / "search_page1.json", content_type=JSON)
+    replay.add("/api/container/getIndex", query={"page": "2"}, body=PAGES / "weibo" / "search_page3_last.json", content_type=JSON)
+    replay.add("/statuses/extend", query={"id": "5102950"}, body=PAGES / "weibo" / "extend_5102950.json", content_type=JSON)
+    replay.add("/comments/hotflow", query={"id": "5103001"}, body=PAGES / "weibo" / "hotflow_page1.json", content_type=JSON)
+    replay.add("/comments/hotflow", query={"id": "5103001", "max_id": "138275412345678"},
+               body=PAGES / "weibo" / "hotflow_last.json", content_type=JSON)
+    settings = crawl_settings(products=product(weibo={"keywords": ["演示银行"], "max_pages": 3, "max_comment_pages": 3}))
+    report = run_crawl(settings, sources=["weibo"], env={"VOC_WEIBO_COOKIE": "SUB=abc; _T_WM=1"})
+    run = report.source("weibo")
+    assert run.status == "ok" and run.errors == 0, report.format()
+    docs = list(stored_docs(settings).values())
+    posts = {d["source_id"]: d for d in docs if d["kind"] == "post"}
+    assert set(posts) == {"5103001", "5102950", "5102888", "5100001"}  # page 1 and the last page
+    assert posts["5102950"]["text"].endswith("我要去黑猫投诉,大家有同样遭遇的可以一起。")  # full text from extend
+    assert sum(1 for d in docs if d["kind"] in ("comment", "reply")) >= 3
+    assert all(r.headers.get("cookie") == "SUB=abc; _T_WM=1" for r in replay.requests)
+    assert any(r.path == "/comments/hotflow" and r.headers.get("referer", "").endswith("/detail/5103001") for r in replay.requests)
+
+
+def test_weibo_432_blocks_weibo_while_huawei_goes_on(crawl_settings, replay):
+    replay.add("/api/container/getIndex", body=PAGES / "weibo" / "blocked_432.html", status=432)
+    replay.add("/edge/uowap/index", query={"reqPageNum": "1"}, body=PAGES / "huawei" / "comments_page3_last.json", content_type=JSON)
+    replay.add("/edge/uowap/index", query={"reqPageNum": "2"}, body=PAGES / "huawei" / "comments_empty.json", content_type=JSON)
+    settings = crawl_settings(products=product(weibo={"keywords": ["演示银行", "演示 闪退"]}, huawei={"app_ids": ["C1"]}))
+    report = run_crawl(settings, sources=["weibo", "huawei"])
+    weibo = report.source("weibo")
+    assert weibo.status == "blocked" and (weibo.blocked_reason, weibo.blocked_fix) == ("HTTP 432", "set VOC_WEIBO_COOKIE")
+    assert "weibo blocked: HTTP 432 — set VOC_WEIBO_COOKIE" in report.format()
+    assert report.source("huawei").status == "ok" and report.source("huawei").new == 1
+    assert not report.ok
+
+
+def test_heimao_signed_search(crawl_settings, replay, stored_docs):
+    replay.add("/api/index/s", query={"page": "1"}, body=PAGES / "heimao" / "search_page1.json", content_type=JSON)
+    replay.add("/api/index/s", query={"page": "2"}, body=PAGES / "heimao" / "search_page2_last.json", content_type=JSON)
+    settings = crawl_settings(products=product(heimao={"keywords": ["演示银行"], "max_pages": 5}))
+    run = run_crawl(settings, sources=["heimao"]).source("heimao")
+    assert (run.status, run.new) == ("ok", 3), run
+    for req in replay.requests:
+        q = req.query
+        assert len(q["rs"]) == 16 and len(q["ts"]) == 13
+        assert q["signature"] == heimao.sign(q["ts"], q["rs"], q["keywords"], q["page_size"], q["page"])
+    assert all(d["kind"] == "complaint" for d in stored_docs(settings).values())
+
+
+def test_heimao_rate_limit_is_a_block(crawl_settings, replay):
+    replay.add("/api/index/s", body=PAGES / "heimao" / "rate_limited.json", content_type=JSON)
+    settings = crawl_settings(products=product(heimao={"keywords": ["演示银行"]}))
+    run = run_crawl(settings, sources=["heimao"]).source("heimao")
+    assert run.status == "blocked" and run.blocked_reason and run.blocked_fix
+
+
+def test_v2ex_node_topics_and_replies(crawl_settings, replay, stored_docs):
+    replay.add("/api/topics/show.json", query={"node_name": "apple"}, body=PAGES / "v2ex" / "topics_latest.json", content_type=JSON)
+    replay.add("/api/replies/show.json", query={"topic_id": "1088123"}, body=PAGES / "v2ex" / "replies_v1.json", content_type=JSON)
+    settings = crawl_settings(products=product(v2ex={"nodes": ["apple"]}))
+    run = run_crawl(settings, sources=["v2ex"]).source("v2ex")
+    assert run.status == "ok", run
+    docs = list(stored_docs(settings).values())
+    assert {d["source_id"] for d in docs if d["kind"] == "post"} == {"t1088123", "t1088100"}
+    replies = [d for d in docs if d["kind"] == "reply"]
+    assert replies and all(d["parent_id"] == "t1088123" for d in replies)
+    assert not any(r.query.get("topic_id") == "1088100" for r in replay.requests)  # no replies: not asked

@@ -1,0 +1,46 @@
+"""Runs the contract suite (contract.py) against every backend: SQLite always, Elasticsearch when
+``VOC_ES_URL`` points at a cluster."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("voc_index_contract", Path(__file__).with_name("contract.py"))
+contract = importlib.util.module_from_spec(_spec)
+sys.modules["voc_index_contract"] = contract
+_spec.loader.exec_module(contract)
+corpus = contract.corpus  # the fixture
+
+
+@pytest.fixture(params=["sqlite", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
+def index(request, tmp_path, tokenizer):
+    if request.param == "sqlite":
+        from index import SqliteIndex
+
+        ix = SqliteIndex(tmp_path / "voc.db", tokenizer=tokenizer)
+        yield ix
+        ix.close()
+        return
+    url = os.environ.get("VOC_ES_URL")
+    if not url:
+        pytest.skip("VOC_ES_URL is not set: no Elasticsearch cluster to run the contract against")
+    from configs.index import IndexSettings
+    from configs.settings import Secrets
+    from index.elastic import ElasticsearchIndex
+
+    settings = IndexSettings(url=url, name=f"voc-test-{uuid.uuid4().hex[:8]}")
+    ix = ElasticsearchIndex.from_settings(settings, url=url, home=tmp_path, tokenizer=tokenizer,
+                                          secrets=Secrets(os.environ))
+    yield ix
+    ix.drop()
+    ix.close()
+
+
+class TestContract(contract.IndexContract):
+    pass

@@ -1,0 +1,138 @@
+"""Elasticsearch request bodies, checked against the documented REST API and the client's signatures.
+
+No cluster is needed: the bodies are pure data. The Python client's methods are generated from the
+Elasticsearch API specification, so "every key is a parameter of the matching client method" checks
+the body against the documented API; the expected shapes come from the REST reference.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from configs.index import ElasticsearchSettings
+from configs.settings import Secrets
+from index import Filters, SearchQuery
+from index.base import DOC_FIELDS
+from index.elastic import client_kwargs
+from index.elastic_bodies import (
+    HL_PRE, SCHEMA_VERSION, as_client_kwargs, bulk_actions, count_body, delete_actions, histogram_body,
+    index_template, search_body,
+)
+
+CLIENT = Elasticsearch("http://127.0.0.1:9")  # never contacted: only its method signatures are read
+
+
+def accepted(method) -> set[str]:
+    return set(inspect.signature(method).parameters)
+
+
+def test_index_template_matches_the_put_index_template_api():
+    body = index_template("voc-feedback", shards=2, replicas=0)
+    assert set(as_client_kwargs(body)) <= accepted(CLIENT.indices.put_index_template)
+    assert body["index_patterns"] == ["voc-feedback-v*"]
+    settings = body["template"]["settings"]
+    assert settings["number_of_shards"] == 2 and settings["number_of_replicas"] == 0
+    analyzer = settings["analysis"]["analyzer"]["voc_tokens"]
+    assert analyzer == {"type": "custom", "tokenizer": "voc_split", "filter": ["lowercase"]}
+    pattern = settings["analysis"]["tokenizer"]["voc_split"]
+    assert pattern["type"] == "pattern"
+    mappings = body["template"]["mappings"]
+    assert mappings["dynamic"] is False and mappings["_meta"]["voc_schema"] == SCHEMA_VERSION
+    props = mappings["properties"]
+    assert set(props) == set(DOC_FIELDS)
+    assert props["tokens"] == {"type": "text", "analyzer": "voc_tokens", "index_options": "offsets"}
+    assert props["created_at"]["type"] == "date" and props["topics"] == {"type": "keyword"}
+    assert props["rating"] == {"type": "integer"} and props["sentiment_score"] == {"type": "float"}
+    valid_types = {"keyword", "text", "integer", "float", "date"}
+    assert {p["type"] for p in props.values()} <= valid_types
+
+
+def test_tokens_pattern_splits_like_fts5_unicode61():
+    # the Java regex uses \\p{L}/\\p{N}/\\p{M}; Python's re lacks \\p, so check the same classes by hand
+    pattern = index_template("x")["template"]["settings"]["analysis"]["tokenizer"]["voc_split"]["pattern"]
+    assert pattern == r"[^\p{L}\p{N}\p{M}]+"
+    assert re.compile(pattern.replace(r"\p{L}\p{N}\p{M}", r"\w").replace("_", "")).split("登录 失败 ， App5.2")
+
+
+def test_search_body_is_a_bool_query_with_filters_highlight_and_terms_aggs():
+    q = SearchQuery(text='闪退 "登录 失败"', filters=Filters(product=("demo",), topic=("login", "crash"),
+                                                         rating=(1, 2),
+                                                         since=datetime(2026, 11, 1, tzinfo=timezone.utc)),
+                    limit=10, offset=20, facets=("sentiment", "topics"))
+    body = search_body(q, [(["闪退"], False), (["登录", "失败"], True)])
+    assert set(as_client_kwargs(body)) <= accepted(CLIENT.search)
+    assert body["query"] == {"bool": {
+        "must": [{"match_phrase": {"tokens": "闪退"}}, {"match_phrase": {"tokens": "登录 失败"}}],
+        "filter": [{"terms": {"product": ["demo"]}}, {"terms": {"topics": ["login", "crash"]}},
+                   {"terms": {"rating": [1, 2]}}, {"range": {"created_at": {"gte": "2026-11-01T00:00:00Z"}}}],
+    }}
+    assert body["from"] == 20 and body["size"] == 10 and body["track_total_hits"] is True
+    assert body["sort"][0] == "_score"
+    assert body["highlight"]["fields"] == {"tokens": {"number_of_fragments": 0}}
+    assert body["highlight"]["pre_tags"] == [HL_PRE]
+    assert body["aggs"]["facet_topics"] == {"terms": {"field": "topics", "size": 50,
+                                                      "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+
+
+def test_search_body_without_text_sorts_by_time_and_matches_all():
+    body = search_body(SearchQuery(), [])
+    assert body["query"] == {"match_all": {}}
+    assert body["sort"][0] == {"created_at": {"order": "desc", "missing": "_last", "unmapped_type": "date"}}
+    assert "highlight" not in body and "aggs" not in body
+
+
+def test_raw_query_uses_query_string_only_when_asked():
+    body = search_body(SearchQuery(text="闪退 OR 卡顿", raw=True), [])
+    assert body["query"] == {"bool": {"must": [{"query_string": {"query": "闪退 OR 卡顿", "default_field": "tokens"}}]}}
+
+
+def test_count_body_matches_the_count_api():
+    body = count_body(Filters(until=datetime(2026, 11, 2, tzinfo=timezone.utc)))
+    assert set(as_client_kwargs(body)) <= accepted(CLIENT.count)
+    assert body == {"query": {"bool": {"filter": [{"range": {"created_at": {"lt": "2026-11-02T00:00:00Z"}}}]}}}
+
+
+def test_histogram_body_uses_calendar_interval_time_zone_and_extended_bounds():
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    end = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    body = histogram_body(Filters(product=("demo",)), interval="hour", tz="Asia/Shanghai", start=start, end=end)
+    assert set(as_client_kwargs(body)) <= accepted(CLIENT.search)
+    assert body["size"] == 0
+    hist = body["aggs"]["h"]["date_histogram"]
+    assert hist == {"field": "created_at", "calendar_interval": "hour", "time_zone": "Asia/Shanghai",
+                    "min_doc_count": 0, "extended_bounds": {"min": 1793491200000, "max": 1793577599999}}
+    assert {"range": {"created_at": {"gte": "2026-11-01T00:00:00Z", "lt": "2026-11-02T00:00:00Z"}}} \
+        in body["query"]["bool"]["filter"]
+    grouped = histogram_body(Filters(), interval="day", tz="UTC", group_by="topics")
+    assert grouped["aggs"]["g"]["terms"] == {"field": "topics", "size": 1000}
+    assert grouped["aggs"]["g"]["aggs"]["h"]["date_histogram"]["min_doc_count"] == 1
+    with pytest.raises(ValueError):
+        histogram_body(Filters(), interval="week", tz="UTC")
+
+
+def test_bulk_actions_are_idempotent_index_ops_by_id_last_one_wins():
+    docs = [{"id": "a", "text": "1"}, {"id": "b", "text": "2"}, {"id": "a", "text": "3"}]
+    actions = list(bulk_actions(docs, "voc-feedback"))
+    assert actions == [
+        {"_op_type": "index", "_index": "voc-feedback", "_id": "a", "_source": {"id": "a", "text": "3"}},
+        {"_op_type": "index", "_index": "voc-feedback", "_id": "b", "_source": {"id": "b", "text": "2"}},
+    ]
+    assert list(delete_actions(["a", "a"], "x")) == [{"_op_type": "delete", "_index": "x", "_id": "a"}]
+
+
+def test_client_kwargs_take_credentials_from_the_named_variables():
+    es = ElasticsearchSettings(ca_certs="certs/ca.crt")
+    kw = client_kwargs(es, Secrets({"VOC_ES_API_KEY": "k3y"}), Path("/srv/voc"))
+    assert kw["api_key"] == "k3y" and kw["ca_certs"] == "/srv/voc/certs/ca.crt" and "basic_auth" not in kw
+    kw = client_kwargs(ElasticsearchSettings(username_env="U", password_env="P"), Secrets({"U": "elastic", "P": "pw"}),
+                       Path("/srv"))
+    assert kw["basic_auth"] == ("elastic", "pw") and "api_key" not in kw
+    kw = client_kwargs(ElasticsearchSettings(verify_certs=False), Secrets({}), Path("/srv"))
+    assert kw["verify_certs"] is False and "api_key" not in kw and "basic_auth" not in kw
+    assert set(kw) <= accepted(Elasticsearch.__init__)
