@@ -29,7 +29,8 @@ class Digest:
     previous_sentiment: dict[str, int]
     #: (topic id, name, negative count now, negative count in the previous period)
     top_issues: list[tuple[str, str, int, int]]
-    new_topics: list[str]
+    #: (topic id, name) of topics with negative feedback now and none in the previous period
+    new_topics: list[tuple[str, str]]
     alerts: list[tuple[str, str, str]] = field(default_factory=list)  # (severity, title, state)
     base_url: str = ""
 
@@ -64,7 +65,7 @@ def build_digest(settings: Any, index: Any, *, period: str = "day", now: datetim
     now_topics, prev_topics = nfacets.get("topics", {}), pnfacets.get("topics", {})
     top = sorted(now_topics.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
     issues = [(t, names.get(t, t), n, prev_topics.get(t, 0)) for t, n in top]
-    new_topics = sorted(t for t, n in now_topics.items() if n and not prev_topics.get(t))
+    new_topics = sorted((t, names.get(t, t)) for t, n in now_topics.items() if n and not prev_topics.get(t))
     alerts: list[tuple[str, str, str]] = []
     st = store if store is not None else open_store(settings)
     try:
@@ -114,9 +115,10 @@ def render_digest(d: Digest) -> Notification:
         txt.append("（无）")
     h.append("</ol>")
     if d.new_topics:
-        md += ["", f"**新出现的问题**：{md_escape('、'.join(d.new_topics))}"]
-        txt.append("新出现的问题：" + "、".join(d.new_topics))
-        h.append(f"<p><b>新出现的问题</b>：{html.escape('、'.join(d.new_topics))}</p>")
+        new = "、".join(f"{name}（{tid}）" for tid, name in d.new_topics)
+        md += ["", f"**新出现的问题**：{md_escape(new)}"]
+        txt.append("新出现的问题：" + new)
+        h.append(f"<p><b>新出现的问题</b>：{html.escape(new)}</p>")
     if d.alerts:
         md += ["", "**本期告警**："] + [f"- [{s}] {md_escape(t, 120)}（{st}）" for s, t, st in d.alerts]
         txt += ["本期告警："] + [f"- [{s}] {t}（{st}）" for s, t, st in d.alerts]
@@ -131,8 +133,10 @@ def render_digest(d: Digest) -> Notification:
 def send_digest(settings: Any, digest: Digest, *, now: datetime, store: AlertStore | None = None) -> int:
     """Queue the digest for every subscriber with ``digest: true``; returns rows queued (0 if already)."""
     note = render_digest(digest)
+    from alerts._evaluate import channel_ready
+
     entries = [OutboxEntry(subscriber=s.name, channel=c, notification=note.to_json())
-               for s in settings.alerts.subscribers if s.digest for c in s.channels]
+               for s in settings.alerts.subscribers if s.digest for c in s.channels if channel_ready(settings, c)]
     st = store if store is not None else open_store(settings)
     try:
         return st.enqueue(note.fingerprint, 1, entries, now=now)  # type: ignore[attr-defined]

@@ -106,7 +106,7 @@ def sources_line(n: Notification) -> str:
     return "、".join(f"{s} {c}" for s, c in n.sources)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()|~])")
 
 
 def md_escape(text: str, limit: int = 140) -> str:

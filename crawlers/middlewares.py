@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured
@@ -73,8 +74,25 @@ class VocRotationMiddleware:
                 return None
             index, cookie = picked
             request.meta["voc_account"] = index
-            request.headers[b"Cookie"] = cookie
+            if request.meta.get("playwright"):
+                # Chromium ignores a Cookie header set on a request: give each account its own browser context.
+                origin = "{0.scheme}://{0.netloc}".format(urlsplit(request.url))
+                request.meta["playwright_context"] = f"voc-account-{index + 1}"
+                request.meta["playwright_context_kwargs"] = {"storage_state": {"cookies": browser_cookies(cookie, origin),
+                                                                               "origins": []}}
+            else:
+                request.headers[b"Cookie"] = cookie
         return None
+
+
+def browser_cookies(cookie: str, url: str) -> list[dict[str, str]]:
+    """``"a=1; b=2"`` → Playwright cookies for ``url``."""
+    out = []
+    for part in cookie.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name:
+            out.append({"name": name.strip(), "value": value.strip(), "url": url})
+    return out
 
 
 class BackoffRetryMiddleware:
@@ -158,7 +176,8 @@ class BlockDetectionMiddleware:
             msg = t.accounts.retire(int(account), f"{block.kind}: {block.reason}")
             t.notes.append(msg)
             if t.accounts.active:
-                meta = {k: v for k, v in request.meta.items() if k != "voc_account"}
+                meta = {k: v for k, v in request.meta.items()
+                        if k not in ("voc_account", "playwright_context", "playwright_context_kwargs")}
                 headers = request.headers.copy()
                 headers.pop(b"Cookie", None)
                 return request.replace(meta=meta, headers=headers, dont_filter=True)

@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
@@ -128,10 +129,13 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
                                  cookie=request.cookies.get(SESSION_COOKIE), client_host=client,
                                  host_header=request.headers.get("host"))
 
-    def reader(request: Request) -> Principal:
+    # Declared for the OpenAPI docs (their "Authorize" button); the token itself is read in principal_of.
+    bearer = HTTPBearer(auto_error=False, description="A token from web.admin_tokens_env or web.read_tokens_env")
+
+    def reader(request: Request, _token: Any = Security(bearer)) -> Principal:
         return principal_of(request)
 
-    def admin(request: Request) -> Principal:
+    def admin(request: Request, _token: Any = Security(bearer)) -> Principal:
         principal = principal_of(request)
         if not principal.allows("admin"):
             raise AuthError(403, "this action needs the admin role; your token is read-only")

@@ -195,9 +195,12 @@ class Operations:
 
         health = {h.source: h for h in self.state.source_health(now=now)}
         configured = dict(self.settings.sources.sources)
+        # Runs of forum targets are recorded as "forum:<name>"; their settings live under sources.forum.
+        covered = {name.split(":", 1)[0] for name in health if ":" in name}
+        names = sorted(set(health) | {n for n in configured if n not in covered})
         out = []
-        for name in sorted(set(configured) | set(health)):
-            conf = configured.get(name)
+        for name in names:
+            conf = configured.get(name) or configured.get(name.split(":", 1)[0])
             h = health.get(name)
             schedule = conf.schedule if conf else None
             row: dict[str, Any] = {

@@ -65,7 +65,18 @@ class DemoReport:
     delivery: Any
     inbox_messages: list[dict[str, Any]] = field(default_factory=list)
     documents: int = 0
+    negative: int = 0
+    model_version: str = ""
     inbox_url: str = ""
+
+
+    def delivery_counts(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(subscriber, channel) → (delivered, failed) for this cycle."""
+        out: dict[tuple[str, str], tuple[int, int]] = {}
+        for d in self.delivery.deliveries:
+            ok, failed = out.get((d.subscriber, d.channel), (0, 0))
+            out[(d.subscriber, d.channel)] = (ok + d.ok, failed + (not d.ok))
+        return out
 
 
 def _raw(settings: Settings) -> dict[str, Any]:
@@ -136,8 +147,11 @@ def run_demo_cycle(settings: Settings, *, now: datetime | None = None) -> DemoRe
             evaluation = alerting.evaluate(demo, ctx.index, now=now)
             delivery = alerting.deliver(demo, now=now)
             documents = ctx.index.count(Filters(product=(DEMO_PRODUCT,)))
+            negative = ctx.index.count(Filters(product=(DEMO_PRODUCT,), sentiment=("negative",)))
+            model_version = ctx.classifier.model_version
         finally:
             ctx.close()
         return DemoReport(crawl=crawl, evaluation=evaluation, delivery=delivery,
-                          inbox_messages=list(inbox.messages), documents=documents, inbox_url=inbox.url)
+                          inbox_messages=list(inbox.messages), documents=documents, negative=negative,
+                          model_version=model_version, inbox_url=inbox.url)
 

@@ -139,7 +139,7 @@ def parse_forum(body: bytes | str, url: str, *, product: str, target: str, now: 
         return page
     source = f"forum:{site}"
     css = _sel(selectors)
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     rows = sel.css(css["thread_row"])
     if not rows:
         return _blocked_or_empty(page, source, text, "no threads")
@@ -186,7 +186,7 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
         return page
     source = f"forum:{site}"
     css = _sel(selectors)
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     posts = [p for p in sel.css(css["post"]) if re.fullmatch(r"post_\d+", p.attrib.get("id", ""))]
     if not posts:
         return _blocked_or_empty(page, source, text, "no posts")

@@ -93,13 +93,13 @@ def parse_forum(body: bytes | str, url: str, *, product: str, target: str, now: 
         return page
     if _blocked(page, text):
         return page
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     lists = [sel]
     for code in sel.css("code.pagelet_html"):
         inner = "".join(code.css("::text").getall()) or "".join(code.xpath("comment()").getall())
         inner = re.sub(r"^\s*<!--|-->\s*$", "", inner.strip())
         if "j_thread_list" in inner:
-            lists.append(Selector(text=inner))
+            lists.append(Selector(text=inner, type="html"))
     base = origin(url)
     seen: set[str] = set()
     for part in lists:
@@ -145,7 +145,7 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
         return page
     if _blocked(page, text):
         return page
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     posts = sel.css("div.l_post.j_l_post") or sel.css("div.l_post")
     m = re.search(r"/p/(\d+)", url)
     tid = m.group(1) if m else ""
@@ -170,7 +170,7 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
         if not pid or not raw:
             page.drop("missing_field", f"post {pid!r}")
             continue
-        tail = [" ".join(x.split()) for x in post.css("div.post-tail-wrap span::text, div.post-tail-wrap a::text").getall()]
+        tail = [" ".join("".join(span.css("::text").getall()).split()) for span in post.css("div.post-tail-wrap > span")]
         floor = parse_count(content.get("post_no"))
         if floor is None:
             floor = next((parse_count(t[:-1]) for t in tail if t.endswith("楼")), None)
@@ -213,7 +213,7 @@ def parse_lzl(body: bytes | str, url: str, *, product: str, target: str, now: da
     if _blocked(page, text):
         return page
     tid, pid, fid = _query(url, "tid"), _query(url, "pid"), _query(url, "fid")
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     for li in sel.css("li.lzl_single_post"):
         data = _field(li)
         spid = s(data.get("spid"))
@@ -247,7 +247,7 @@ def parse_search(body: bytes | str, url: str, *, product: str, target: str, now:
         return page
     if _blocked(page, text):
         return page
-    sel = Selector(text=text)
+    sel = Selector(text=text, type="html")
     for hit in sel.css("div.s_post"):
         link = hit.css("span.p_title a")
         href = link.attrib.get("href", "") if link else ""

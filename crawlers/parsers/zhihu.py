@@ -292,7 +292,7 @@ def parse_initial_data(body: bytes | str, url: str, *, product: str, target: str
             return page.drop("blocked", str(block))
         return page.drop("bad_html", "no js-initialData script")
     try:
-        state = json.loads(Selector(text=m.group(0)).css("script::text").get() or m.group(1))
+        state = json.loads(m.group(1))
     except ValueError:
         return page.drop("bad_json", "js-initialData is not valid JSON")
     entities = get(state, "initialState", "entities")

@@ -159,8 +159,9 @@ class VocSpider(scrapy.Spider):
             if limit < 1:
                 continue
             held = follow.meta.get("item")
-            created = getattr(held, "created_at", None)
-            if stop_at is not None and created is not None and _aware(created) <= stop_at:
+            created = getattr(held, "created_at", None) or follow.meta.get("created_at")
+            pinned = follow.meta.get("is_top") or follow.meta.get("sticky")
+            if stop_at is not None and isinstance(created, datetime) and not pinned and _aware(created) <= stop_at:
                 go_on = False
             headers = {"Referer": follow.meta["referer"]} if follow.meta.get("referer") else None
             yield self.page_request(follow.url, follow.kind, doc_source=doc_source, target=target,

@@ -54,7 +54,7 @@ def test_markdown_render_escapes_crawled_text_and_links():
 
 
 def test_escape_helpers():
-    assert md_escape("a*b_[c](d)\n#e") == "a\\*b\\_\\[c\\]\\(d\\) \\#e"
+    assert md_escape("a*b_[c](d)\n#e <b>") == "a\\*b\\_\\[c\\]\\(d\\) #e &lt;b&gt;"
     assert safe_url("javascript:alert(1)") == "" and safe_url("https://a/b c") == "https://a/b%20c"
 
 

@@ -93,3 +93,34 @@ def test_v2ex_node_topics_and_replies(crawl_settings, replay, stored_docs):
     replies = [d for d in docs if d["kind"] == "reply"]
     assert replies and all(d["parent_id"] == "t1088123" for d in replies)
     assert not any(r.query.get("topic_id") == "1088100" for r in replay.requests)  # no replies: not asked
+
+
+def test_tieba_bar_threads_lzl_and_search(crawl_settings, replay, stored_docs):
+    tieba = PAGES / "tieba"
+    html = "text/html; charset=utf-8"
+    replay.add("/f", query={"kw": "演示银行", "pn": "0"}, body=tieba / "forum_page1.html", content_type=html)
+    replay.add("/f", query={"kw": "演示银行", "pn": "50"}, body=tieba / "forum_last.html", content_type=html)
+    for tid in ("9012345001", "9012345600", "9011111111", "8800000001"):
+        replay.add(f"/p/{tid}", body=tieba / "thread_last.html", content_type=html)
+    replay.add("/p/9012345678", body=tieba / "thread_page1.html", content_type=html)
+    replay.add("/p/9012345678", query={"pn": "2"}, body=tieba / "thread_last.html", content_type=html)
+    replay.add("/p/comment", body=tieba / "lzl_page1.html", content_type=html)
+    replay.add("/f/search/res", query={"qw": "闪退", "pn": "1"}, body=tieba / "search_page1.html", content_type=html)
+    replay.add("/f/search/res", query={"qw": "闪退", "pn": "2"}, body=tieba / "search_last.html", content_type=html)
+    settings = crawl_settings(products=product(tieba={"bars": ["演示银行"], "keywords": ["闪退"], "max_pages": 2}))
+    report = run_crawl(settings, sources=["tieba"])
+    run = report.source("tieba")
+    assert run.status == "ok" and run.errors == 0, report.format()
+    docs = list(stored_docs(settings).values())
+    assert {d["source"] for d in docs} == {"tieba"}
+    assert {"post", "reply"} <= {d["kind"] for d in docs}
+    paths = {r.path for r in replay.requests}
+    assert {"/p/comment", "/f/search/res", "/p/9012345678"} <= paths
+    assert any(r.path == "/f" and r.query.get("pn") == "50" for r in replay.requests)  # the page inside the comment
+
+
+def test_tieba_security_check_blocks(crawl_settings, replay):
+    replay.add("/f", body=PAGES / "tieba" / "security_check.html", content_type="text/html; charset=utf-8")
+    settings = crawl_settings(products=product(tieba={"bars": ["演示银行"]}))
+    run = run_crawl(settings, sources=["tieba"]).source("tieba")
+    assert run.status == "blocked" and "百度安全验证" in run.blocked_reason and "VOC_TIEBA_COOKIE" in run.blocked_fix

@@ -42,4 +42,4 @@ def test_zhihu_search_feeds_comments_through_chromium(crawl_settings, replay, st
     # carrying the account cookie.
     api = [r for r in replay.requests if r.path.startswith("/api/")]
     assert api and all("sec-fetch-mode" in r.headers for r in api)
-    assert all("z_c0=token1" in r.headers.get("cookie", "") for r in api)
+    assert all("z_c0=token1" in r.headers.get("cookie", "") for r in api), [(r.path, r.headers.get("cookie")) for r in api]

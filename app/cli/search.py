@@ -1,0 +1,212 @@
+"""`voc search`, `voc export`, `voc prune`, `voc reindex`: thin adapters over the index package."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import unicodedata
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from app.cli import pass_app
+from app.context import AppContext
+
+SHOW_TZ = ZoneInfo("Asia/Shanghai")
+_AGE = re.compile(r"^(\d+)\s*([dhw])$")
+#: Terminal escape sequences (CSI, OSC, other ESC/C1 sequences) that crawled text might carry.
+_ESCAPES = re.compile(r"(\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(\x1b\]|\x9d)[^\x07\x1b\x9c]*(\x07|\x1b\\|\x9c)?|\x1b[@-_]?")
+
+
+def clean(text: str | None) -> str:
+    """Crawled text made safe for a terminal: control and format characters (ESC, bidi overrides …) removed,
+    line breaks and tabs turned into spaces."""
+    if not text:
+        return ""
+    out = []
+    for ch in _ESCAPES.sub("", text):
+        if ch in "\n\r\t":
+            out.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch != "\u200d":
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _query(app: AppContext, words: tuple[str, ...], **kw: Any) -> Any:
+    from index import QueryError, parse_query
+
+    try:
+        return parse_query(" ".join(words), now=_now(), **kw)
+    except QueryError as exc:
+        raise click.UsageError(f"bad query: {exc} — fields: product source sentiment topic intent risk platform "
+                               "version rating since until") from exc
+
+
+def _index(app: AppContext) -> Any:
+    from index import IndexBackendError
+
+    try:
+        return app.index
+    except IndexBackendError as exc:
+        raise click.ClickException(f"cannot open the index: {exc} — check index.url in voc.yaml") from exc
+
+
+def _render_hit(n: int, hit: Any) -> str:
+    d = hit.doc
+    when = ""
+    if d.get("created_at"):
+        when = datetime.fromisoformat(d["created_at"].replace("Z", "+00:00")).astimezone(SHOW_TZ).strftime("%Y-%m-%d %H:%M")
+    tags = [clean(d.get("source")), when, clean(d.get("sentiment"))]
+    if d.get("topics"):
+        tags.append(",".join(clean(t) for t in d["topics"]))
+    if d.get("rating") is not None:
+        tags.append("★" * int(d["rating"]))
+    head = click.style(f"[{n}] ", fg="cyan") + " · ".join(t for t in tags if t)
+    text = "".join(click.style(clean(seg), bold=True, fg="yellow") if matched else clean(seg)
+                   for seg, matched in hit.highlight) or clean(d.get("title"))
+    lines = [head, "    " + text]
+    if d.get("url"):
+        lines.append("    " + click.style(clean(d["url"]), dim=True))
+    return "\n".join(lines)
+
+
+@click.command("search")
+@click.argument("query", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (hits, total, facets).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(0, 10_000), help="Hits to show.")
+@click.option("--offset", default=0, type=click.IntRange(0), help="Skip this many hits.")
+@click.option("--sort", type=click.Choice(["relevance", "time"]), default="relevance", show_default=True)
+@click.option("--facet", "facets", multiple=True, help="Count hits per value of a field (repeatable), e.g. topics.")
+@click.option("--sql", "show_sql", is_flag=True, help="Show the SQL (or Elasticsearch body) and exit.")
+@pass_app
+def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, offset: int, sort: str,
+           facets: tuple[str, ...], show_sql: bool) -> None:
+    """Search feedback: free words (all must match), "quoted phrases" and field:value filters.
+
+    Example: voc search 闪退 登录 product:demo source:weibo,appstore sentiment:negative since:7d
+    """
+    from index import IndexBackendError
+
+    try:
+        q = _query(app, query, limit=limit, offset=offset, sort=sort, facets=facets)
+    except ValueError as exc:  # e.g. an unknown facet
+        raise click.UsageError(str(exc)) from exc
+    ix = _index(app)
+    if show_sql:
+        if hasattr(ix, "search_sql"):
+            sql, params = ix.search_sql(q)
+            click.echo(sql)
+            click.echo(f"-- params: {params!r}")
+        else:
+            from index.elastic_bodies import search_body
+            from index.query import query_terms
+
+            click.echo(json.dumps(search_body(q, query_terms(q.text, ix.tokenizer)), ensure_ascii=False, indent=2))
+        return
+    try:
+        result = ix.search(q)
+    except IndexBackendError as exc:
+        raise click.ClickException(f"search failed: {exc}") from exc
+    if as_json:
+        click.echo(json.dumps({
+            "total": result.total,
+            "hits": [{"doc": h.doc, "score": h.score, "highlight": [[s, m] for s, m in h.highlight]} for h in result.hits],
+            "facets": {k: [[v, n] for v, n in vals] for k, vals in result.facets.items()},
+        }, ensure_ascii=False, default=str))
+        return
+    for i, hit in enumerate(result.hits, start=offset + 1):
+        click.echo(_render_hit(i, hit))
+    for field, values in result.facets.items():
+        click.echo(f"{field}: " + ", ".join(f"{clean(v)} {n}" for v, n in values))
+    shown = f"{offset + 1}–{offset + len(result.hits)} of " if result.hits else ""
+    click.echo(f"{shown}{result.total} hits")
+
+
+@click.command("export")
+@click.argument("query", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="File to write (default: standard output).")
+@pass_app
+def export(app: AppContext, query: tuple[str, ...], fmt: str, output: str | None) -> None:
+    """Export every document matching QUERY (same language as voc search) as CSV or JSON lines."""
+    from index import IndexBackendError
+    from index.service import export as run_export
+
+    q = _query(app, query)
+    ix = _index(app)
+    try:
+        if output:
+            with open(output, "w", encoding="utf-8", newline="") as fh:
+                n = run_export(ix, q, fh, fmt=fmt)
+            click.echo(f"exported {n} documents to {output}", err=True)
+        else:
+            n = run_export(ix, q, sys.stdout, fmt=fmt)
+            click.echo(f"exported {n} documents", err=True)
+    except IndexBackendError as exc:
+        raise click.ClickException(f"export failed: {exc}") from exc
+
+
+def _age(value: str) -> timedelta:
+    m = _AGE.match(value.strip())
+    if not m:
+        raise click.BadParameter(f"{value!r}: use a number of days, hours or weeks such as 365d, 48h or 52w",
+                                 param_hint="--older-than")
+    return timedelta(**{{"d": "days", "h": "hours", "w": "weeks"}[m.group(2)]: int(m.group(1))})
+
+
+@click.command("prune")
+@click.option("--older-than", "older_than", required=True, help="Age such as 365d, 48h or 52w (by created_at).")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@pass_app
+def prune(app: AppContext, older_than: str, dry_run: bool) -> None:
+    """Delete feedback created more than --older-than ago."""
+    from index import IndexBackendError
+    from index.service import prune as run_prune
+
+    cutoff = _now() - _age(older_than)
+    try:
+        n = run_prune(_index(app), cutoff, dry_run=dry_run)
+    except IndexBackendError as exc:
+        raise click.ClickException(f"prune failed: {exc}") from exc
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {n} documents created before {cutoff.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+
+
+@click.command("reindex")
+@click.option("--to", "to_url", required=True,
+              help="Target index URL: sqlite:///path/other.db or http(s)://host:9200 (same name and credentials).")
+@click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@pass_app
+def reindex(app: AppContext, to_url: str, batch: int) -> None:
+    """Copy every document from the configured index to another (e.g. SQLite → Elasticsearch)."""
+    from index import IndexBackendError, open_index
+    from index.service import reindex as run_reindex
+
+    s = app.settings
+    if to_url == s.index.url or (s.sqlite_path(to_url) is not None and s.sqlite_path(to_url) == s.sqlite_path()):
+        raise click.UsageError("--to is the configured index itself; name another URL")
+    source = _index(app)
+    try:
+        target = open_index(s.index, url=to_url, home=s.home, tokenizer=app.tokenizer, secrets=s.secrets)
+    except (IndexBackendError, ValueError) as exc:
+        raise click.ClickException(f"cannot open the target index {to_url}: {exc}") from exc
+    try:
+        report = run_reindex(source, target, batch=batch)
+    except IndexBackendError as exc:
+        raise click.ClickException(f"reindex failed: {exc} — re-running is safe (upserts are idempotent)") from exc
+    finally:
+        target.close()
+    click.echo(f"copied {report.copied} documents to {to_url} ({report.new} new, {report.updated} updated)")
+
+
+commands = [search, export, prune, reindex]

@@ -1,0 +1,107 @@
+"""Whole-index operations behind ``voc export``, ``voc prune`` and ``voc reindex`` (backend-agnostic)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import IO
+
+from index.base import DOC_FIELDS, FeedbackIndex, Filters, SearchQuery
+from index.query import split_terms
+
+__all__ = ["iter_matches", "export", "prune", "reindex", "EXPORT_FORMATS", "ReindexReport"]
+
+EXPORT_FORMATS = ("csv", "jsonl")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def iter_matches(index: FeedbackIndex, query: SearchQuery, *, page: int = 500) -> Iterator[dict]:
+    """Every document the query matches: a scan for filter-only queries, search pages (newest first) else."""
+    if not split_terms(query.text) and not query.raw:
+        yield from index.scan(query.filters, batch_size=page)
+        return
+    offset = 0
+    while True:
+        result = index.search(dataclasses.replace(query, limit=page, offset=offset, sort="time", facets=()))
+        for hit in result.hits:
+            yield hit.doc
+        offset += len(result.hits)
+        if not result.hits or offset >= result.total:
+            return
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ";".join(str(v) for v in value)
+    text = str(value)
+    # crawled text opened in a spreadsheet must not run as a formula
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def export(index: FeedbackIndex, query: SearchQuery, out: IO[str], *, fmt: str = "jsonl") -> int:
+    """Write every match as CSV (design fields, lists joined by ``;``) or JSON lines; return the count."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    n = 0
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(DOC_FIELDS)
+        for doc in iter_matches(index, query):
+            writer.writerow([_csv_cell(doc.get(f)) for f in DOC_FIELDS])
+            n += 1
+    else:
+        for doc in iter_matches(index, query):
+            out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+            n += 1
+    return n
+
+
+def prune(index: FeedbackIndex, older_than: datetime, *, dry_run: bool = False, batch: int = 1000) -> int:
+    """Delete documents created before ``older_than``; return how many (would be) deleted."""
+    ids = [d["id"] for d in index.scan(Filters(until=older_than), fields=["id"], batch_size=batch)]
+    if dry_run:
+        return len(ids)
+    deleted = 0
+    for i in range(0, len(ids), batch):
+        deleted += index.delete(ids[i:i + batch])
+    return deleted
+
+
+@dataclasses.dataclass
+class ReindexReport:
+    copied: int = 0
+    new: int = 0
+    updated: int = 0
+
+
+def reindex(source: FeedbackIndex, target: FeedbackIndex, *, batch: int = 1000,
+            progress: Callable[[int], None] | None = None) -> ReindexReport:
+    """Copy every document from ``source`` to ``target`` in upsert batches (idempotent: safe to re-run)."""
+    report = ReindexReport()
+    buf: list[dict] = []
+
+    def flush() -> None:
+        result = target.upsert(buf)
+        report.copied += len(buf)
+        report.new += result.new
+        report.updated += result.updated
+        buf.clear()
+        if progress is not None:
+            progress(report.copied)
+
+    for doc in source.scan(Filters(), batch_size=batch):
+        buf.append(doc)
+        if len(buf) >= batch:
+            flush()
+    if buf:
+        flush()
+    return report
+
+
+_ = io

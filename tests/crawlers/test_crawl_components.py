@@ -1,0 +1,161 @@
+"""Component tests: crawl state, the Scrapy settings adapter, account rotation, batching, runner checks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crawlers.config import parse_since, scrapy_settings, source_overrides
+from crawlers.errors import CrawlError
+from crawlers.pipelines import Batcher
+from crawlers.runner import run_crawl, select_sources
+from crawlers.state import CrawlState, LockHeld, SourceRun
+from crawlers.tracking import AccountPool
+
+NOW = datetime(2026, 11, 24, 3, 5, tzinfo=UTC)
+
+
+def test_cursor_only_moves_forward(tmp_path):
+    with CrawlState(tmp_path / "state.db") as state:
+        assert state.cursor("appstore", "1") is None
+        state.advance_cursor("appstore", "1", NOW)
+        assert state.advance_cursor("appstore", "1", NOW - timedelta(days=1)) == NOW
+        assert state.cursor("appstore", "1") == NOW
+        state.advance_cursor("appstore", "1", NOW + timedelta(minutes=1))
+        assert state.cursors() == {("appstore", "1"): NOW + timedelta(minutes=1)}
+
+
+def test_lock_excludes_a_live_process_and_is_taken_over_when_stale(tmp_path):
+    path = tmp_path / "state.db"
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with CrawlState(path) as state:
+            state.acquire_lock("weibo", owner="other", pid=child.pid)
+            assert state.is_locked("weibo")
+            with pytest.raises(LockHeld, match=f"weibo is already being crawled by other \\(pid {child.pid}"):
+                state.acquire_lock("weibo")
+            with state.acquire_lock("huawei") as lock:  # other sources are free
+                assert state.is_locked("huawei")
+            assert lock.released and not state.is_locked("huawei")
+    finally:
+        child.kill()
+        child.wait()
+    with CrawlState(path) as state:
+        assert not state.is_locked("weibo")  # its holder died: stale
+        state.acquire_lock("weibo").release()
+
+
+def test_run_history_and_source_health(tmp_path):
+    with CrawlState(tmp_path / "state.db") as state:
+        ok = SourceRun(run_id="r1", source="appstore", product="qingji", status="ok", started_at=NOW - timedelta(days=1),
+                       finished_at=NOW - timedelta(days=1), duration=3.0, pages=4, new=120, dropped={"app_info": 1})
+        state.finish_run(ok)
+        state.start_run("r2", "appstore", started_at=NOW)
+        blocked = SourceRun(run_id="r2", source="appstore", product=None, status="blocked", started_at=NOW,
+                            finished_at=NOW, duration=1.0, pages=1, new=5, blocked_reason="HTTP 429", blocked_fix="slow down")
+        state.finish_run(blocked)
+        assert [r.run_id for r in state.last_runs()] == ["r2", "r1"]
+        assert state.runs("r1")[0].dropped == {"app_info": 1}
+        (health,) = state.source_health(days=3, now=NOW)
+        assert health.last_run.run_id == "r2" and health.blocked == ("HTTP 429", "slow down")
+        assert health.last_success == NOW - timedelta(days=1)
+        assert health.items_per_day == (("2026-11-22", 0), ("2026-11-23", 120), ("2026-11-24", 5))
+        state.start_run("r3", "weibo", started_at=NOW)
+        assert state.fail_unfinished("r3", "crawler process killed by signal 9") == 1
+        assert state.runs("r3")[0].status == "failed"
+
+
+def test_parse_since():
+    assert parse_since("7d", now=NOW) == NOW - timedelta(days=7)
+    assert parse_since("24h", now=NOW) == NOW - timedelta(hours=24)
+    assert parse_since("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_since(None) is None
+    with pytest.raises(ValueError, match="--since must look like 7d.*'yesterday'"):
+        parse_since("yesterday")
+
+
+def test_scrapy_settings_adapter(settings):
+    values = scrapy_settings(settings, run_id="r1")
+    c = settings.crawl
+    assert values["DOWNLOAD_MAXSIZE"] == c.max_page_bytes and values["DOWNLOAD_TIMEOUT"] == c.download_timeout
+    assert values["CONCURRENT_REQUESTS"] == c.concurrent_requests and values["AUTOTHROTTLE_ENABLED"] == c.autothrottle
+    assert values["VOC_RETRY_TIMES"] == c.retry_times and values["VOC_STATE_PATH"] == str(settings.home / "data" / "state.db")
+    assert list(values["ITEM_PIPELINES"]) == [f"crawlers.pipelines.{n}Pipeline" for n in
+                                              ("Validate", "Normalize", "Dedupe", "Classify", "Index", "Cursor")]
+    assert source_overrides(settings, "forum")["ROBOTSTXT_OBEY"] is True
+    assert source_overrides(settings, "appstore")["ROBOTSTXT_OBEY"] is False
+    weibo = source_overrides(settings, "weibo")
+    assert weibo["DOWNLOAD_DELAY"] == 3.0 and "iPhone" in weibo["USER_AGENT"]
+
+
+def test_account_pool_rotates_and_retires_without_showing_values():
+    pool = AccountPool.from_secret("weibo", "SUB=aaa\n---\nSUB=bbb; _T_WM=1\n---\n", env_name="VOC_WEIBO_COOKIE")
+    assert pool.cookies == ["SUB=aaa", "SUB=bbb; _T_WM=1"]
+    assert [pool.next()[0] for _ in range(4)] == [0, 1, 0, 1]
+    msg = pool.retire(0, "login wall")
+    assert msg.startswith("weibo cookie #1 (") and "VOC_WEIBO_COOKIE" in msg and "aaa" not in msg
+    assert [pool.next()[0] for _ in range(3)] == [1, 1, 1]
+    pool.retire(1, "login wall")
+    assert pool.next() is None and pool.active == []
+
+
+def test_batcher_flushes_on_size_and_after_wait():
+    calls = []
+
+    def flush(values):
+        calls.append(list(values))
+        return [v * 10 for v in values]
+
+    async def main():
+        b = Batcher(flush, size=3, wait=0.05)
+        first = [b.add(i) for i in range(3)]  # full batch: flushed at once
+        assert calls == [[0, 1, 2]]
+        tail = b.add(7)
+        assert await asyncio.gather(*first) == [0, 10, 20]
+        assert await tail == 70 and calls[-1] == [7]  # the partial batch after the wait
+
+    asyncio.run(main())
+
+
+def test_batcher_hands_the_batch_error_to_every_item():
+    def flush(values):
+        raise RuntimeError("index down")
+
+    async def main():
+        b = Batcher(flush, size=2, wait=1)
+        futures = [b.add(1), b.add(2)]
+        for fut in futures:
+            with pytest.raises(RuntimeError, match="index down"):
+                await fut
+
+    asyncio.run(main())
+
+
+def test_select_sources_and_runner_errors(settings):
+    chosen, left_out = select_sources(settings, None, None)
+    assert chosen == ["appstore", "forum"]  # enabled sources with targets
+    assert "disabled" in left_out["weibo"]
+    assert select_sources(settings, ["weibo"], "qingji")[0] == ["weibo"]  # named: runs even when disabled
+    with pytest.raises(CrawlError, match="unknown source 'nope'"):
+        run_crawl(settings, sources=["nope"])
+    with pytest.raises(CrawlError, match="unknown product 'nope'"):
+        run_crawl(settings, product="nope")
+    with pytest.raises(CrawlError, match="--since must look like"):
+        run_crawl(settings, since="soon")
+    assert not (settings.home / "data").exists()  # nothing started, nothing written
+
+
+def test_scrapy_cfg_names_the_settings_module():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    assert "default = crawlers.settings" in (repo / "scrapy.cfg").read_text()
+    out = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=repo, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "VOC_CLASSIFIER_MODEL": "rules"})
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.split() == sorted(["appstore", "forum", "heimao", "huawei", "tieba", "v2ex", "weibo", "zhihu"])
