@@ -8,6 +8,7 @@ re-raise open alerts.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +25,8 @@ from configs.alerts import Rule
 __all__ = ["EvaluationReport", "Signal", "evaluate", "collect_signals", "policy_for", "deliveries_for", "channel_ready"]
 
 _HOUR = timedelta(hours=1)
+#: Emerging terms: exact history counts for at most this many candidates (after the sample pre-filter).
+_MAX_EXACT = 16
 
 
 @dataclass(frozen=True)
@@ -84,18 +87,15 @@ def _filters(**kw: Any) -> Any:
     return Filters(**{k: v for k, v in kw.items() if v is not None})
 
 
-def _samples(index: Any, filters: Any, *, limit: int = 3, must: Callable[[dict], bool] | None = None,
+def _samples(index: Any, filters: Any, *, limit: int = 3, text: str = "",
              pool: int = 200) -> tuple[list[dict[str, Any]], list[list[Any]]]:
-    """Representative posts (most engagement, distinct texts) and the source mix of ``filters``."""
-    docs: list[dict] = []
-    sources: Counter[str] = Counter()
-    for doc in index.scan(filters, fields=["id", "source", "url", "text", "created_at", "likes", "replies", "reposts",
-                                           "tokens"], batch_size=500):
-        if must is not None and not must(doc):
-            continue
-        sources[doc.get("source") or "?"] += 1
-        if len(docs) < pool:
-            docs.append(doc)
+    """Representative posts (most engagement among the ``pool`` most recent, distinct texts) and the
+    source mix of ``filters`` (and ``text``: a phrase search), from one search with a source facet."""
+    from index import SearchQuery
+
+    res = index.search(SearchQuery(text=text, filters=filters, limit=pool, sort="time", facets=("source",)))
+    docs = [h.doc for h in res.hits]
+    sources = res.facets.get("source", [])
     docs.sort(key=lambda d: (-((d.get("likes") or 0) + 2 * (d.get("replies") or 0) + 3 * (d.get("reposts") or 0)),
                              d.get("created_at") or ""), reverse=False)
     seen: set[str] = set()
@@ -109,7 +109,7 @@ def _samples(index: Any, filters: Any, *, limit: int = 3, must: Callable[[dict],
                     "created_at": d.get("created_at") or "", "id": d.get("id")})
         if len(out) >= limit:
             break
-    return out, [[s, n] for s, n in sources.most_common()]
+    return out, [[src, n] for src, n in sources]
 
 
 def _products(rule: Rule, index: Any, since: datetime, until: datetime, sentiment: str | None) -> list[str]:
@@ -174,42 +174,94 @@ def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]
     since = now - window
     sentiment = (rule.sentiment,) if rule.sentiment else None
     names = _product_names(settings)
+    keywords = {k for t in settings.topics.topics for k in t.keywords}
     out: list[Signal] = []
     for product in _products(rule, index, now - history - window, now + timedelta(seconds=1), rule.sentiment):
         cur: Counter[str] = Counter()
+        grams: list[set[str]] = []
         for doc in index.scan(_filters(product=(product,), sentiment=sentiment, since=since, until=now + timedelta(seconds=1)),
                               fields=["tokens"], batch_size=1000):
-            cur.update(ngrams(doc.get("tokens") or "", max_n=rule.max_ngram))
-        candidates = [t for t, c in cur.most_common(60) if c >= rule.min_count]
+            g = ngrams(doc.get("tokens") or "", max_n=rule.max_ngram)
+            grams.append(g)
+            cur.update(g)
+        candidates = [t for t, c in cur.most_common(200) if c >= rule.min_count and not _configured(t, keywords)]
         if not candidates:
             continue
         hist: dict[str, int] = {}
         hflt = _filters(product=(product,), sentiment=sentiment, since=since - history, until=since)
+        # Cheap pre-filter: a sample of the history — the window just before this one and the same window a
+        # day earlier — already uses a term at ≥ 1/ratio of its current rate → it is not emerging; only the
+        # rest get an exact phrase count over the whole history.
+        sample: Counter[str] = Counter()
+        n_sample = 0
+        for lo in (since - window, since - timedelta(days=1)):
+            sflt = _filters(product=(product,), sentiment=sentiment, since=lo, until=lo + window)
+            for doc in index.scan(sflt, fields=["tokens"], batch_size=1000):
+                sample.update(ngrams(doc.get("tokens") or "", max_n=rule.max_ngram))
+                n_sample += 1
+        n_sample = max(n_sample, 1)
+        n_cur = max(len(grams), 1)
+        candidates = [t for t in candidates
+                      if sample[t] < 3 or cur[t] / n_cur >= rule.ratio * sample[t] / n_sample][:_MAX_EXACT]
         for term in candidates:
-            q = " ".join(_split_term(term, getattr(index, "tokenizer", None)))
-            res = index.search(SearchQuery(text=f'"{q}"', filters=hflt, limit=0))
+            res = index.search(SearchQuery(text=_phrase(term, index), filters=hflt, limit=0))
             hist[term] = res.total
-        found = emerging_terms({t: cur[t] for t in candidates}, hist, current_span=window, history_span=history,
+        days = [b.start for b in index.histogram(hflt, interval="day", tz="UTC") if b.count]
+        covered = since - max(since - history, min(days)) if days else history  # history actually held
+        found = emerging_terms({t: cur[t] for t in candidates}, hist, current_span=window,
+                               history_span=max(covered, window),
                                min_count=rule.min_count, ratio=rule.ratio, max_terms=rule.max_terms)
         if not found:
             continue
+        found, related = _group_terms(found, grams)
         top = found[0]
         total = sum(cur[t.term] for t in found)
         fig = Figures(current=top.current, expected=top.expected, low=0.0, high=max(top.expected, 1.0) * rule.ratio,
                       ratio=top.ratio, window_start=since, window_end=now, unit="items", samples=1)
-        term_set = {t.term for t in found}
         flt = _filters(product=(product,), sentiment=sentiment, since=since, until=now + timedelta(seconds=1))
-        samples, sources = _samples(
-            index, flt, must=lambda d: bool(term_set & ngrams(d.get("tokens") or "", max_n=rule.max_ngram)))
+        samples, sources = _samples(index, flt, text=_phrase(top.term, index))
         sev = "warning" if top.current >= 3 * rule.min_count else "info"
         m = Match(key=top.term, at=now, severity=sev, figures=fig,
                   detail={"terms": [t.term for t in found]})
         out.append(Signal(rule=rule.name, kind=rule.kind, product=product, match=m,
                           title=f"{names.get(product, product)} 负面反馈中出现新词：{'、'.join(t.term for t in found[:3])}",
                           detail={"sources": sources, "samples": samples, "terms": [t.term for t in found],
+                                  "related_terms": related,
                                   "term_figures": [[t.term, t.current, round(t.expected, 3), round(t.ratio, 2)] for t in found],
                                   "query": f"{top.term} product:{product} since:{_iso(since)}", "docs": total}))
     return out
+
+
+def _configured(term: str, keywords: set[str]) -> bool:
+    """A topic keyword (or a pair of them) is already watched by the per-topic volume rule."""
+    if term in keywords:
+        return True
+    return any(term[:i] in keywords and term[i:] in keywords for i in range(1, len(term)))
+
+
+def _group_terms(found: list[Any], grams: list[set[str]]) -> tuple[list[Any], dict[str, list[str]]]:
+    """Terms that occur in (nearly) the same posts are one phrase ("新版本 打开 相册"): keep the most
+    specific (longest) per group, the others listed as related. Jaccard of the post sets ≥ 0.7."""
+    docs = {t.term: {i for i, g in enumerate(grams) if t.term in g} for t in found}
+    groups: list[list[Any]] = []
+    for t in found:
+        for grp in groups:
+            a, b = docs[t.term], docs[grp[0].term]
+            if a and b and len(a & b) / len(a | b) >= 0.7:
+                grp.append(t)
+                break
+        else:
+            groups.append([t])
+    heads, related = [], {}
+    for grp in groups:
+        head = max(grp, key=lambda t: (len(t.term), t.current, t.term))
+        heads.append(head)
+        related[head.term] = [t.term for t in grp if t is not head]
+    return heads, related
+
+
+def _phrase(term: str, index: Any) -> str:
+    return '"' + " ".join(_split_term(term, getattr(index, "tokenizer", None))) + '"'
 
 
 def _split_term(term: str, tokenizer: Callable[[str], Sequence[str]] | None) -> list[str]:
@@ -334,6 +386,8 @@ def evaluate(settings: Any, index: Any, *, now: datetime, store: AlertStore | No
             report.signals[rule.name] = len(signals)
             policy = policy_for(rule)
             matched = set()
+            if rule.kind == "emerging_terms":
+                signals = _keep_term_keys(signals, st.list(state="open", rule=rule.name, limit=1000))
             for sig in signals:
                 matched.add(sig.fingerprint)
 
@@ -358,6 +412,26 @@ def evaluate(settings: Any, index: Any, *, now: datetime, store: AlertStore | No
         if own:
             st.close()
     return report
+
+
+def _terms_of(detail: Any) -> set[str]:
+    terms = set(detail.get("terms", ()))
+    for rel in dict(detail.get("related_terms", {})).values():
+        terms.update(rel)
+    return terms
+
+
+def _keep_term_keys(signals: list[Signal], open_recs: list[AlertRecord]) -> list[Signal]:
+    """An emerging-terms signal sharing a term with an open alert of the same product continues that
+    alert (same fingerprint) even when another term now leads the group."""
+    out = []
+    for sig in signals:
+        terms = _terms_of(sig.detail)
+        prior = next((r for r in open_recs if r.product == sig.product and terms & _terms_of(r.detail)), None)
+        if prior is not None and prior.key != sig.match.key:
+            sig = dataclasses.replace(sig, match=dataclasses.replace(sig.match, key=prior.key))
+        out.append(sig)
+    return out
 
 
 def _count(report: EvaluationReport, tr: Transition | None, settings: Any) -> None:

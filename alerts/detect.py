@@ -18,6 +18,7 @@ Every :class:`Match` carries its :class:`Figures`: current, expected, range, rat
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import statistics
@@ -60,8 +61,10 @@ class Figures:
 
     def describe(self) -> str:
         """One line: current vs baseline, its range, ratio and window (what every alert says)."""
-        hours = (self.window_end - self.window_start).total_seconds() / 3600
-        span = f"{hours:.0f}h" if hours < 48 else f"{hours / 24:.0f}d"
+        hours = math.ceil((self.window_end - self.window_start).total_seconds() / 3600 - 1e-9)
+        span = f"{hours}h" if hours < 48 else f"{round(hours / 24)}d"
+        if self.unit.startswith("post"):
+            return f"1 {self.unit} flagged in the last {span} (up to {_iso(self.window_end)}); alerts at once"
         if self.unit == "items":
             return (f"{_n(self.current)} in {span} vs baseline {_n(self.expected)} (normal {_n(self.low)}–{_n(self.high)}), "
                     f"×{self.ratio:.1f}, window {_iso(self.window_start)} – {_iso(self.window_end)}")
@@ -237,9 +240,15 @@ app APP App 一 二 三 请 求 问 麻烦 谢谢 希望 感觉 觉得 真的 �
 _WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
 
 
+@functools.lru_cache(maxsize=65536)
 def _usable(token: str) -> bool:
     return bool(token) and token not in _STOP and bool(_WORD.search(token)) and not token.isdigit() and \
         not (len(token) == 1 and token.isascii())
+
+
+@functools.lru_cache(maxsize=65536)
+def _wordish(token: str) -> bool:
+    return bool(_WORD.search(token))
 
 
 def ngrams(tokens: str | Sequence[str], *, max_n: int = 2) -> set[str]:
@@ -250,14 +259,13 @@ def ngrams(tokens: str | Sequence[str], *, max_n: int = 2) -> set[str]:
     for i, t in enumerate(toks):
         if not _usable(t):
             continue
-        if len(t) > 1 or not t.isascii():
-            if len(t) >= 2:
-                out.add(t)
+        if len(t) >= 2:  # single characters are too ambiguous on their own; they still join pairs
+            out.add(t)
         for n in range(2, max_n + 1):
             if i + n > len(toks):
                 break
             gram = toks[i:i + n]
-            if _usable(gram[-1]) and all(_WORD.search(g) for g in gram):
+            if _usable(gram[-1]) and all(_wordish(g) for g in gram):
                 out.add("".join(gram))
     return out
 

@@ -50,7 +50,7 @@ def _facets(index: Any, since: datetime, until: datetime, **flt: Any) -> tuple[i
 
 def build_digest(settings: Any, index: Any, *, period: str = "day", now: datetime,
                  store: AlertStore | None = None) -> Digest:
-    """The digest of the period ending at ``now`` (whole UTC days), compared with the period before."""
+    """The digest of the day or week ending at ``now``, compared with the period before it."""
     if period not in PERIODS:
         raise ValueError(f"period must be day or week, got {period!r}")
     span = PERIODS[period]

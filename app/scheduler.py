@@ -153,8 +153,11 @@ Actions = dict[str, Callable[..., Any]]
 
 
 def _summary(value: Any) -> Any:
+    """What the run history keeps of a job's result: its one-line ``summary()`` when it has one."""
     from app.api._ops import to_json
 
+    if callable(getattr(value, "summary", None)):
+        return {"summary": str(value.summary())}
     try:
         return to_json(value)
     except Exception:  # a summary is informational; never fail a run for it

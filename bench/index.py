@@ -207,7 +207,10 @@ def main() -> int:
     reader.close()
     ix.close()
 
-    print(f"\n{len(docs):,} documents, batches of {args.batch}, synchronous=FULL, WAL")
+    load = os.getloadavg()
+    print(f"\n{len(docs):,} documents, batches of {args.batch}, synchronous=FULL, WAL; "
+          f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs "
+          "(other work on the machine slows every figure alike; the ratios compare within this run)")
     line("upserts/s", f"{rate:,.0f}", "≥ 5,000", rate >= 5000,
          f"vs bare INSERT (no FTS/indexes) {peer_rate:,.0f}/s: ratio {rate / peer_rate:.2f}")
     p50, p95 = pct(search_ms, 50), pct(search_ms, 95)

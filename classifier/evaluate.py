@@ -115,7 +115,7 @@ Weights: `model.safetensors`; labels, normalization settings (`voc_normalization
 ## Reproduce
 
 ```
-voc train --data ../shared/data --output classifier/models/{name} --seed {config['seed']} --epochs {config['epochs']} --max-minutes {config['max_minutes']}
+voc train --data ../shared/data --output classifier/models/{name} --seed {config['seed']} --epochs {config['epochs']} --max-minutes {config['max_minutes']:g}
 ```
 
 ## Data
@@ -130,8 +130,11 @@ with conflicting labels are dropped.
 Neutral, intent and topics have no labelled data in our domain; they are learned by weak supervision:
 - neutral: the Weibo 无情绪 posts and neutral car-forum comments, plus app-feedback templates (questions,
   feature requests, plain statements);
-- intent: {config['template_rows']} app-feedback template sentences labelled by construction (weight 1.0), plus
-  rule labels (`classifier.rules.rule_intent`) on every corpus text (weight 0.3);
+- intent: the shipped model tags intent with the rules of `classifier.rules.rule_intent` (cue phrases for
+  bug / service complaint / feature request / question) given the model's sentiment (positive and no cue →
+  praise). An intent head is trained too — on {config['template_rows']} app-feedback template sentences
+  labelled by construction (weight 1.0) plus the rule labels of every corpus text (weight 0.3) — but it does
+  not beat the rules on the evaluation set below, so it is off by default (`voc_intent_mode`);
 - topics: taxonomy keyword matches on every training text plus the taxonomy's example sentences. At inference,
   keyword matches from the *current* taxonomy are always tagged (a new topic works at once) and the model adds
   topics whose probability is ≥ 0.5.
@@ -152,7 +155,8 @@ App feedback evaluation set — `classifier/eval/app_feedback.jsonl`, {app.get('
 labelled by hand by the VOC team for this purpose (not crawled; the same team wrote the templates, so treat the
 intent/topic figures as optimistic):
 - sentiment: {_fmt(app.get('sentiment'))}
-- intent: {_fmt(app.get('intent'))}
+- intent (shipped: rules given the model's sentiment): {_fmt(app.get('intent'))}
+- intent, the model's intent head instead (`voc_intent_mode: model` in config.json): {_fmt(app.get('intent_head'))}
 - topics: {_fmt(app.get('topics'))}
 
 ## Limits

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel, PreTrainedModel
 
-from classifier._base import INTENTS, SENTIMENTS, ModelLoadError, Tags
+from classifier._base import ModelLoadError, Tags
 from classifier.normalize import check_normalization, classification_text
 from classifier.risk import risk_flags
 from classifier.rules import TopicMatcher, rule_intent
@@ -141,6 +141,9 @@ class ModelClassifier:
         self.model_version: str = getattr(cfg, "voc_model_version", "voc-unknown")
         self.threads = threads
         self.topic_threshold = topic_threshold
+        #: "rules": intent from :func:`rule_intent` given the model's sentiment (default; see the model card);
+        #: "model": the intent head's argmax.
+        self.intent_mode: str = getattr(cfg, "voc_intent_mode", "rules")
         self.match_topics = TopicMatcher(tuple(topics))
         self._taxonomy = set(self.match_topics.topic_ids)
         self._runner = _BatchRunner(tokenizer, batch_size=batch_size,
@@ -180,8 +183,9 @@ class ModelClassifier:
         for i, text in enumerate(prepared):
             keyword = self.match_topics(text)
             extra = tuple(t for t in self.match_topics.topic_ids if t in model_topics[i] and t not in keyword)
-            tags.append(Tags(sentiment=s_labels[int(s_idx[i])], sentiment_score=round(float(s_score[i]), 4),
-                             intent=i_labels[int(i_idx[i])],
+            sentiment = s_labels[int(s_idx[i])]
+            intent = rule_intent(text, sentiment) if self.intent_mode == "rules" else i_labels[int(i_idx[i])]
+            tags.append(Tags(sentiment=sentiment, sentiment_score=round(float(s_score[i]), 4), intent=intent,
                              topics=tuple(t for t in self.match_topics.topic_ids if t in keyword or t in extra),
                              risk=risk_flags(text), model_version=self.model_version))
         return tags

@@ -13,7 +13,7 @@ class SqliteSettings:
     #: Milliseconds a connection waits for a lock held by another writer (the alert store shares the file).
     busy_timeout_ms: int = 10_000
     #: Page cache per connection, in MiB.
-    cache_size_mb: int = 64
+    cache_size_mb: int = 256
     #: FULL: every committed batch survives power loss; NORMAL: survives a killed process only (faster).
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
 

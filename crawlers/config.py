@@ -85,7 +85,6 @@ def scrapy_settings(settings: Settings, *, run_id: str | None = None) -> dict[st
         "CONCURRENT_REQUESTS": c.concurrent_requests,
         "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrent_requests_per_domain,
         "DOWNLOAD_DELAY": c.download_delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
         "AUTOTHROTTLE_ENABLED": c.autothrottle,
         "AUTOTHROTTLE_START_DELAY": max(c.download_delay, 0.1),
         "AUTOTHROTTLE_MAX_DELAY": c.autothrottle_max_delay,

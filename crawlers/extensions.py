@@ -72,7 +72,7 @@ class RunStateExtension:
             status = "skipped"
         elif t.blocked:
             status = "blocked"
-        elif reason != "finished" or t.failed_targets:
+        elif reason != "finished" or t.failed_targets or (t.errors and not t.pages):
             status = "failed"
         else:
             status = "ok"

@@ -62,7 +62,7 @@ class VocRotationMiddleware:
 
     def process_request(self, request: Any) -> None:
         t = tracker(self.crawler) if self.crawler is not None else None
-        if t is not None and t.blocked is not None and not request.meta.get("voc_ignore_block"):
+        if t is not None and t.draining and not request.meta.get("voc_ignore_block"):
             raise IgnoreRequest(f"{t.source} is blocked")
         if self._uas is not None and b"User-Agent" not in request.headers:
             request.headers[b"User-Agent"] = next(self._uas)
@@ -143,7 +143,7 @@ class BackoffRetryMiddleware:
             new = await self._retry(request, type(exception).__name__)
             if new is not None:
                 return new
-            raise IgnoreRequest(f"{type(exception).__name__}: {request.url}")
+            raise IgnoreRequest(f"gave up: {type(exception).__name__}: {request.url}")
         return None
 
 
@@ -182,8 +182,8 @@ class BlockDetectionMiddleware:
                 headers.pop(b"Cookie", None)
                 return request.replace(meta=meta, headers=headers, dont_filter=True)
             fix = f"{block.fix} (every cookie in {t.accounts.env_name} was retired)"
-            t.block(block.reason, fix, target=cursor)
+            t.block(block.reason, fix, target=cursor, kind="forbidden")
         else:
-            t.block(block.reason, block.fix, target=cursor)
+            t.block(block.reason, block.fix, target=cursor, kind=block.kind)
         self.crawler.stats.inc_value(DROPPED_PREFIX + "blocked")
         raise IgnoreRequest(f"{source} blocked: {block}")

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,11 +176,14 @@ class DedupePipeline:
 class Batcher:
     """Collects values and runs ``flush(values) -> results`` on a batch of ``size`` or after ``wait`` s.
 
-    ``await batcher.add(value)`` returns that value's result (or raises the batch's exception).
+    ``await batcher.add(value)`` returns that value's result (or raises the batch's exception). With an
+    ``executor`` the flush runs there (one batch at a time, in order), so the event loop — downloads,
+    parsing, normalization, indexing — goes on while a batch is being classified.
     """
 
-    def __init__(self, flush: Callable[[list[Any]], Sequence[Any]], *, size: int, wait: float) -> None:
-        self._flush, self.size, self.wait = flush, size, wait
+    def __init__(self, flush: Callable[[list[Any]], Sequence[Any]], *, size: int, wait: float,
+                 executor: Executor | None = None) -> None:
+        self._flush, self.size, self.wait, self.executor = flush, size, wait, executor
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._timer: asyncio.TimerHandle | None = None
 
@@ -200,16 +204,30 @@ class Batcher:
         batch, self._pending = self._pending, []
         if not batch:
             return
-        try:
-            results = self._flush([v for v, _ in batch])
-        except Exception as exc:  # noqa: BLE001 - handed to every waiting item
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
+        values = [v for v, _ in batch]
+        if self.executor is None:
+            try:
+                results = self._flush(values)
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting item
+                self._settle(batch, None, exc)
+            else:
+                self._settle(batch, results, None)
             return
-        for (_, fut), result in zip(batch, results, strict=True):
-            if not fut.done():
-                fut.set_result(result)
+        job = asyncio.get_running_loop().run_in_executor(self.executor, self._flush, values)
+        job.add_done_callback(lambda done: self._settle(batch, None if done.exception() else done.result(), done.exception()))
+
+    @staticmethod
+    def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], results: Sequence[Any] | None,
+                exc: BaseException | None) -> None:
+        if exc is None and results is not None and len(results) != len(batch):
+            exc = RuntimeError(f"batch of {len(batch)} gave {len(results)} results")
+        for i, (_, fut) in enumerate(batch):
+            if fut.done():
+                continue
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(results[i])  # type: ignore[index]
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -221,7 +239,9 @@ class ClassifyPipeline:
     def __init__(self, *, classifier: Any, engagement: Callable[..., tuple[str, ...]], batch_size: int = 64,
                  batch_wait: float = 1.0, crawler: Any = None) -> None:
         self.classifier, self.engagement, self.crawler = classifier, engagement, crawler
-        self.batcher = Batcher(self._predict, size=batch_size, wait=batch_wait)
+        # One worker thread: batches are classified in order while the reactor keeps crawling.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-classify")
+        self.batcher = Batcher(self._predict, size=batch_size, wait=batch_wait, executor=self.executor)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ClassifyPipeline:
@@ -257,6 +277,7 @@ class ClassifyPipeline:
 
     def close_spider(self) -> None:
         self.batcher.flush()
+        self.executor.shutdown(wait=True)
 
 
 class IndexPipeline:

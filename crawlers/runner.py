@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -108,9 +107,13 @@ def _child_env(settings: Settings, config_dir: str | os.PathLike[str] | None, en
         "VOC_CLASSIFIER_MODEL": settings.classifier.model,
         "PYTHONUNBUFFERED": "1",
     })
-    root = str(Path(__file__).resolve().parents[1])
-    child["PYTHONPATH"] = root + (os.pathsep + child["PYTHONPATH"] if child.get("PYTHONPATH") else "")
+    child["PYTHONPATH"] = _ROOT + (os.pathsep + child["PYTHONPATH"] if child.get("PYTHONPATH") else "")
     return child
+
+
+#: The folder holding the ``crawlers`` package: the child runs there, so ``python -m`` finds this code
+#: (and not a ``configs/`` folder that happens to sit in the project home).
+_ROOT = str(Path(__file__).resolve().parents[1])
 
 
 class CrawlJob:
@@ -188,7 +191,7 @@ def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, pro
     with open(log_path, "ab") as log:
         try:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=_child_env(settings, config_dir, env), cwd=str(settings.home))
+                                    env=_child_env(settings, config_dir, env), cwd=_ROOT)
         except OSError as exc:
             raise CrawlProcessError(f"cannot start the crawler ({' '.join(cmd[:4])}): {exc}") from exc
     return CrawlJob(settings, run_id, names, not_run, proc, log_path)
@@ -206,5 +209,3 @@ def run_crawl(settings: Settings, *, sources: Sequence[str] | None = None, produ
     limit = timeout if timeout is not None else (settings.crawl.run_timeout or None)
     return job.wait(timeout=limit)
 
-
-_ = time

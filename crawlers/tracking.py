@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 #: Stats key prefix of dropped pages/items: ``voc/dropped/<reason>``.
 DROPPED_PREFIX = "voc/dropped/"
+#: Block kinds that end a source's crawl at once; others (a login wall on one page) only after DRAIN_AFTER.
+DRAIN_KINDS = frozenset({"rate_limit", "captcha", "forbidden"})
+DRAIN_AFTER = 3
 
 
 class AccountPool:
@@ -96,6 +99,9 @@ class RunTracker:
     incomplete_targets: set[tuple[str, str]] = field(default_factory=set)
     accounts: AccountPool | None = None
     notes: list[str] = field(default_factory=list)
+    block_count: int = 0
+    #: set once the source is blocked for good: its remaining requests are skipped.
+    draining: bool = False
 
     def error(self, message: str, *, target: tuple[str, str] | None = None) -> None:
         self.errors += 1
@@ -104,10 +110,15 @@ class RunTracker:
         if target is not None:
             self.incomplete_targets.add(target)
 
-    def block(self, reason: str, fix: str, *, target: tuple[str, str] | None = None) -> None:
+    def block(self, reason: str, fix: str, *, target: tuple[str, str] | None = None, kind: str = "error") -> None:
+        """Record a block. Rate limits, captchas and forbidden answers stop the source's remaining requests
+        (``draining``); a login wall in front of one page does not, until it happened ``DRAIN_AFTER`` times."""
+        self.block_count += 1
         if self.blocked is None:
             self.blocked = (reason, fix)
             logger.error("%s blocked: %s — %s", self.source, reason, fix)
+        if kind in DRAIN_KINDS or self.block_count >= DRAIN_AFTER:
+            self.draining = True
         if target is not None:
             self.incomplete_targets.add(target)
 

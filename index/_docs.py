@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -9,6 +10,8 @@ from index._errors import BulkIndexError
 from index.base import DOC_FIELDS, INT_FIELDS, MULTI_FIELDS, format_time, parse_time
 
 __all__ = ["normalize_doc", "normalize_batch"]
+
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 def normalize_doc(doc: dict, tokenizer: Callable[[str], Sequence[str]] | None = None) -> dict:
@@ -26,9 +29,13 @@ def normalize_doc(doc: dict, tokenizer: Callable[[str], Sequence[str]] | None = 
     if not out["id"] or not isinstance(out["id"], str):
         raise ValueError(f"document without a string id: {out['id']!r}")
     for f in ("created_at", "crawled_at"):
-        out[f] = format_time(parse_time(out[f])) if out[f] not in (None, "") else None
+        value = out[f]
+        if value in (None, ""):
+            out[f] = None
+        elif not (isinstance(value, str) and _CANONICAL_TIME.fullmatch(value)):
+            out[f] = format_time(parse_time(value))
     for f in INT_FIELDS:
-        if out[f] is not None:
+        if out[f] is not None and type(out[f]) is not int:
             out[f] = int(out[f])
     if out["sentiment_score"] is not None:
         out["sentiment_score"] = float(out["sentiment_score"])
@@ -36,7 +43,10 @@ def normalize_doc(doc: dict, tokenizer: Callable[[str], Sequence[str]] | None = 
         value = out[f] or []
         if isinstance(value, str):
             value = [value]
-        out[f] = list(dict.fromkeys(str(v) for v in value))
+        if value:
+            out[f] = list(dict.fromkeys(str(v) for v in value))
+        else:
+            out[f] = []
     if not out["tokens"] and tokenizer is not None and (out["text"] or out["title"]):
         words = tokenizer(" ".join(x for x in (out["title"], out["text"]) if x))
         out["tokens"] = " ".join(w.strip() for w in words if w.strip())

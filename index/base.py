@@ -69,7 +69,9 @@ class Filters:
     def __post_init__(self) -> None:
         for name in FILTER_FIELDS:
             value = getattr(self, name)
-            if isinstance(value, (str, int)):  # a single value is a common slip: accept it as a 1-tuple
+            if value is None:
+                object.__setattr__(self, name, ())
+            elif isinstance(value, (str, int)):  # a single value is a common slip: accept it as a 1-tuple
                 object.__setattr__(self, name, (value,))
             elif not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))

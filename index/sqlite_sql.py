@@ -5,7 +5,10 @@ Schema (created by the named migrations in :mod:`index.sqlite_fts`):
 * ``feedback``        one row per document; ``created_ts`` = ``created_at`` as epoch seconds;
                       ``topics``/``risk`` as JSON arrays; ``extra`` = keys outside the design schema
 * ``feedback_fts``    FTS5, external content over ``feedback.tokens`` (jieba tokens joined by spaces)
+* ``feedback_dims``   the narrow part of each row (rowid, created_ts and every filter/facet column) with
+                      the filter indexes: filters, counts, facets and histograms read it, never the wide rows
 * ``feedback_topic``, ``feedback_risk``   side tables ``(value, ts, doc)`` for the multi-valued fields
+* ``feedback_hourly``, ``feedback_topic_hourly``   counts per UTC hour for the commonest dimensions
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from index.base import FACET_FIELDS, Filters, SearchQuery
 
-__all__ = ["COLUMNS", "SIDE_TABLES", "build_search_sql", "build_count_sql", "build_facet_sql", "build_where",
+__all__ = ["COLUMNS", "DIMS", "SIDE_TABLES", "build_search_sql", "build_rank_window_sql", "build_count_sql", "build_facet_sql", "build_where",
            "fts_match_expression", "quote_fts", "SqlQuery"]
 
 #: Columns of ``feedback`` besides the integer rowid, in insert order.
@@ -25,6 +28,9 @@ COLUMNS: tuple[str, ...] = (
     "likes", "replies", "reposts", "sentiment", "sentiment_score", "intent", "topics", "risk", "dup_of",
     "model_version", "extra",
 )
+#: Columns of ``feedback_dims`` besides rowid.
+DIMS: tuple[str, ...] = ("created_ts", "product", "source", "sentiment", "intent", "platform", "app_version",
+                         "rating", "kind")
 #: multi-valued document field → side table
 SIDE_TABLES = {"topics": "feedback_topic", "risk": "feedback_risk"}
 
@@ -47,22 +53,22 @@ def fts_match_expression(terms: Sequence[tuple[Sequence[str], bool]]) -> str:
     return " AND ".join(parts)
 
 
-def build_where(filters: Filters, alias: str = "f") -> SqlQuery:
-    """``WHERE`` conditions (joined by AND, without the keyword) and their parameters."""
+def build_where(filters: Filters, alias: str = "d") -> SqlQuery:
+    """``WHERE`` conditions on ``feedback_dims`` (joined by AND, without the keyword) and their parameters."""
     conds: list[str] = []
     params: list[Any] = []
     time_conds: list[str] = []
     time_params: list[Any] = []
     if filters.since is not None:
-        time_conds.append("ts >= ?")
+        time_conds.append(">= ?")
         time_params.append(int(filters.since.timestamp()))
     if filters.until is not None:
-        time_conds.append("ts < ?")
+        time_conds.append("< ?")
         time_params.append(int(filters.until.timestamp()))
     for field, values in filters.items():
         marks = ",".join("?" * len(values))
         if field in SIDE_TABLES:
-            extra = "".join(" AND " + c for c in time_conds)
+            extra = "".join(" AND ts " + c for c in time_conds)
             conds.append(f"{alias}.rowid IN (SELECT doc FROM {SIDE_TABLES[field]} WHERE value IN ({marks}){extra})")
             params.extend(values)
             params.extend(time_params)
@@ -70,22 +76,24 @@ def build_where(filters: Filters, alias: str = "f") -> SqlQuery:
             conds.append(f"{alias}.{field} IN ({marks})")
             params.extend(values)
     for c, p in zip(time_conds, time_params):
-        conds.append(f"{alias}.created_ts {c[3:]}")
+        conds.append(f"{alias}.created_ts {c}")
         params.append(p)
     return " AND ".join(conds), params
 
 
-def _from_where(query: SearchQuery, match: str | None, need_row: bool = True) -> SqlQuery:
+def _from_where(query: SearchQuery, match: str | None, need_dims: bool = True) -> SqlQuery:
+    """``FROM … WHERE …`` over the matches: FTS5 drives (CROSS JOIN keeps that order), the narrow
+    ``feedback_dims`` row of each match answers the filters; without free words, dims' indexes drive."""
     where, params = build_where(query.filters)
-    if match is not None and not where and not need_row:
+    if match is not None and not where and not need_dims:
         return "FROM feedback_fts WHERE feedback_fts MATCH ?", [match]
     if match is not None:
-        sql = "FROM feedback_fts CROSS JOIN feedback f ON f.rowid = feedback_fts.rowid WHERE feedback_fts MATCH ?"
+        sql = "FROM feedback_fts CROSS JOIN feedback_dims d ON d.rowid = feedback_fts.rowid WHERE feedback_fts MATCH ?"
         params = [match, *params]
         if where:
             sql += " AND " + where
     else:
-        sql = "FROM feedback f" + (" WHERE " + where if where else "")
+        sql = "FROM feedback_dims d" + (" WHERE " + where if where else "")
     return sql, params
 
 
@@ -107,7 +115,7 @@ def build_search_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bo
     """
     match = _match(query, terms)
     by_relevance = match is not None and query.sort == "relevance"
-    body, params = _from_where(query, match, need_row=not by_relevance)
+    body, params = _from_where(query, match, need_dims=not by_relevance)
     if min_rowid is not None and match is not None:
         body += " AND feedback_fts.rowid >= ?"
         params = [*params, min_rowid]
@@ -117,19 +125,29 @@ def build_search_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bo
         order = "ORDER BY r.score DESC, r.rid DESC"
     else:
         score = "-bm25(feedback_fts)" if match is not None else "0.0"
-        inner = (f"SELECT f.rowid AS rid, {score} AS score, f.created_ts AS ts {body} "
-                 f"ORDER BY f.created_ts DESC, f.rowid DESC LIMIT ? OFFSET ?")
+        inner = (f"SELECT d.rowid AS rid, {score} AS score {body} "
+                 f"ORDER BY d.created_ts DESC, d.rowid DESC LIMIT ? OFFSET ?")
         order = "ORDER BY f.created_ts DESC, f.rowid DESC"
     sql = f"SELECT f.*, r.score AS score FROM ({inner}) r JOIN feedback f ON f.rowid = r.rid {order}"
     return sql, [*params, query.limit, query.offset]
 
 
+def build_rank_window_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]],
+                          window: int) -> SqlQuery | None:
+    """The rowid of the ``window``-th newest match (after filters): relevance ranks matches from there on.
+
+    None when the query has no free words (nothing to rank)."""
+    match = _match(query, terms)
+    if match is None:
+        return None
+    body, params = _from_where(query, match, need_dims=False)
+    return (f"SELECT feedback_fts.rowid {body} ORDER BY feedback_fts.rowid DESC LIMIT 1 OFFSET ?",
+            [*params, window - 1])
+
+
 def build_count_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] = ()) -> SqlQuery:
     match = _match(query, terms)
-    where, params = build_where(query.filters)
-    if match is not None and not where:
-        return "SELECT count(*) FROM feedback_fts WHERE feedback_fts MATCH ?", [match]
-    body, params = _from_where(query, match)
+    body, params = _from_where(query, match, need_dims=False)
     return f"SELECT count(*) {body}", params
 
 
@@ -139,12 +157,14 @@ def build_facet_sql(query: SearchQuery, field: str, terms: Sequence[tuple[Sequen
     if field not in FACET_FIELDS:
         raise ValueError(f"unknown facet {field!r}")
     match = _match(query, terms)
-    body, params = _from_where(query, match)
     if field in SIDE_TABLES:
+        body, params = _from_where(query, match, need_dims=False)
+        rid = "feedback_fts.rowid" if body.startswith("FROM feedback_fts WHERE") else "d.rowid"
         sql = (f"SELECT s.value AS value, count(*) AS n FROM {SIDE_TABLES[field]} s "
-               f"WHERE s.doc IN (SELECT f.rowid {body}) GROUP BY s.value ORDER BY n DESC, value LIMIT ?")
+               f"WHERE s.doc IN (SELECT {rid} {body}) GROUP BY s.value ORDER BY n DESC, value LIMIT ?")
     else:
-        sql = (f"SELECT f.{field} AS value, count(*) AS n {body} "
+        body, params = _from_where(query, match)
+        sql = (f"SELECT d.{field} AS value, count(*) AS n {body} "
                + ("AND" if " WHERE " in body else "WHERE")
-               + f" f.{field} IS NOT NULL GROUP BY f.{field} ORDER BY n DESC, value LIMIT ?")
+               + f" d.{field} IS NOT NULL GROUP BY d.{field} ORDER BY n DESC, value LIMIT ?")
     return sql, [*params, limit]

@@ -90,10 +90,13 @@ class Operations:
             with self._lock:
                 if self._store is None:
                     try:
-                        from alerts.store import open_store
+                        from alerts import AlertStoreError, open_store
                     except ImportError as exc:
                         raise Unavailable(f"the alerts package is not installed: {exc}") from exc
-                    self._store = open_store(self.settings)
+                    try:
+                        self._store = open_store(self.settings)
+                    except AlertStoreError as exc:
+                        raise Unavailable(str(exc)) from exc
         return self._store
 
     @property
@@ -135,7 +138,10 @@ class Operations:
 
         rec = self._alert(alert_id)
         with self._store_lock:
-            alerts.ack(self.settings, rec.fingerprint, by=by, now=now, store=self.store)
+            try:
+                alerts.ack(self.settings, rec.fingerprint, by=by, now=now, store=self.store)
+            except alerts.AlertNotFoundError as exc:
+                raise NotFound(f"no alert with id {alert_id!r}") from exc
         return alert_json(self._alert(rec.fingerprint))
 
     def resolve_alert(self, alert_id: str, *, now: datetime, by: str = "web") -> dict:
@@ -144,7 +150,10 @@ class Operations:
 
         rec = self._alert(alert_id)
         with self._store_lock:
-            alerts.resolve(self.settings, rec.fingerprint, now=now, store=self.store)
+            try:
+                alerts.resolve(self.settings, rec.fingerprint, now=now, store=self.store)
+            except alerts.AlertNotFoundError as exc:
+                raise NotFound(f"no alert with id {alert_id!r}") from exc
         return alert_json(self._alert(rec.fingerprint))
 
     # -- label corrections ---------------------------------------------------------------------------

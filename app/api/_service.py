@@ -145,7 +145,10 @@ def pivot_buckets(buckets: Sequence[Any], *, step: timedelta) -> dict[str, Any]:
 
 def trends(index: Any, q: str, *, now: datetime, interval: str = "day", tz: str = "Asia/Shanghai",
            group_by: str | None = None, since: str | None = None, until: str | None = None) -> dict[str, Any]:
-    """Volume over time for the query, optionally one series per value of ``group_by``."""
+    """Volume over time for the query's filters, optionally one series per value of ``group_by``.
+
+    Histograms count by filters only (the index interface has no text in ``histogram``): free words of ``q``
+    are not applied; the answer echoes them in ``text`` so the page can say so."""
     if interval not in INTERVALS:
         raise QueryError("interval", f"expected one of {', '.join(INTERVALS)}, got {interval!r}")
     if group_by is not None and group_by not in TREND_GROUPS:

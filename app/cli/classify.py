@@ -55,15 +55,16 @@ def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path
               help="Training corpora folder (default: classifier.training_data, ../shared/data).")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Model directory to write (default: classifier.model, or classifier/models/voc-small).")
-@click.option("--epochs", default=3, show_default=True, type=click.IntRange(1, 50))
-@click.option("--max-minutes", default=12.0, show_default=True, type=click.FloatRange(0.1, 600),
-              help="Stop training after this long (evaluation and saving come after).")
+@click.option("--epochs", type=click.IntRange(1, 50), help="Passes over the data (default: 2).")
+@click.option("--max-minutes", type=click.FloatRange(0.1, 600),
+              help="Stop training after this long; evaluation and saving come after (default: 14).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", type=click.IntRange(1, 64), help="Torch threads (default: classifier.threads).")
 @click.option("--holdout", "holdout", multiple=True,
               help="Domain left out of training; repeatable, the first is reported (default: 手机, absa_phone).")
 @pass_app
-def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, epochs: int, max_minutes: float,
+def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, epochs: int | None,
+              max_minutes: float | None,
               seed: int, threads: int | None, holdout: tuple[str, ...]) -> None:
     """Train the default model from the corpora, templates, taxonomy examples and label corrections."""
     from classifier import ClassifierError
@@ -79,9 +80,13 @@ def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, e
     out = s.resolve(output_dir) if output_dir else s.resolve("classifier/models/voc-small" if model == "rules" else model)
     with open_store(s) as store:
         corrections = tuple(store.training_rows())
-    extra = {"holdout_domains": holdout} if holdout else {}
+    extra: dict[str, object] = {"holdout_domains": holdout} if holdout else {}
+    if epochs is not None:
+        extra["epochs"] = epochs
+    if max_minutes is not None:
+        extra["max_minutes"] = max_minutes
     try:
-        cfg = TrainingConfig(data_dir=data, output_dir=out, epochs=epochs, max_minutes=max_minutes, seed=seed,
+        cfg = TrainingConfig(data_dir=data, output_dir=out, seed=seed,
                              threads=threads or s.classifier.threads, corrections=corrections, **extra)
         result = train(cfg, s, log=lambda m: click.echo(m, err=True))
     except (ClassifierError, ValueError) as exc:

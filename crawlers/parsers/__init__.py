@@ -11,104 +11,132 @@ Convention (uniform across sources)
               encoding: str | None = None, **source_specific_kwargs) -> Page
 
   ``body`` is the raw response body (``response.body``), ``url`` the URL it was fetched from
-  (``response.url``), ``now`` the aware crawl time (relative times resolve against it in Asia/Shanghai;
-  every ``created_at`` is an aware UTC datetime). Follow-up URLs (``Page.next`` and ``Page.follow``) are
-  built on the *origin of ``url``* (scheme://host:port), so a crawl against the replay server stays on it.
-* **Parsers never raise** on bad input. Truncated JSON, HTML where JSON was expected, missing fields, a
-  body over ``MAX_BODY_BYTES`` (20 MB), undecodable bytes → a ``Page`` with no items and a ``dropped``
-  entry ``(reason, detail)``; a bad *entry* is skipped with its own ``dropped`` entry and the rest kept.
-  A block page recognised inside a 200 body (JSON error code, login HTML, captcha) sets ``Page.block``.
-  Spiders should count ``len(page.dropped)`` by reason, and mark the source blocked when ``page.block``.
-  Page-level dropped reasons: ``too_large``, ``bad_json``, ``not_json``, ``bad_html``, ``bad_shape``,
-  ``blocked``, ``page_depth`` (App Store page 11). Item-level: ``missing_field``, ``app_info``,
-  ``bad_entry``, ``locked``.
+  (``response.url``; some parsers read ids/page numbers from it), ``now`` the aware crawl time
+  (relative times resolve against it in Asia/Shanghai; every ``created_at`` is an aware UTC datetime or
+  None). Follow-up URLs (``Page.next`` and ``Page.follow``) are built on the *origin of ``url``*
+  (scheme://host:port), so a crawl against the replay server stays on it. ``FeedbackItem.url`` is
+  always the public page on the real site.
+* **Parsers never raise** on bad input (there is no ParseError). Truncated JSON, HTML where JSON was
+  expected, missing fields, a body over ``MAX_BODY_BYTES`` (20 MB), undecodable bytes → a ``Page``
+  with no items and a ``dropped`` entry ``(reason, detail)``; a bad *entry* is skipped with its own
+  ``dropped`` entry and the rest kept. A block recognised inside the body (JSON error code, login
+  HTML, captcha, 百度安全验证) sets ``Page.block`` (and a ``("blocked", str(block))`` dropped entry).
+  Status-code blocks (432, 418, 429, 302 to a captcha) are not visible to parsers: call
+  ``blocks.detect_block`` on the response first. Spiders count ``page.dropped`` by reason.
+  Page-level reasons: ``too_large``, ``bad_json``, ``not_json``, ``bad_html``, ``bad_shape``,
+  ``blocked``, ``error`` (a non-block error message), ``not_found`` (Discuz deleted thread),
+  ``page_depth`` (App Store page 11). Item-level: ``missing_field``, ``app_info``, ``bad_entry``,
+  ``locked`` (Discuz banned floor).
+* **ids**: ``source_id`` is the source's own id; Zhihu prefixes the type (``answer:1``, ``article:1``,
+  ``zvideo:1``, ``comment:1``) and V2EX ``t<topic id>`` / ``r<reply id>``. ``parent_id`` is the
+  parent's ``source_id`` in the same source (not a doc id): the thread/post/answer/root comment a
+  reply belongs to (Zhihu answers: ``question:<qid>``); None for top-level items.
+* **List pages** (Discuz forum list, Tieba bar list) yield no items, only follows whose ``meta``
+  carries the row (tid, title, author, created_at, replies …) so spiders can stop at seen threads.
 
 Shared types (``crawlers.parsers``)
 -----------------------------------
 * ``Page(items: list[FeedbackItem], next: str | None, dropped: list[tuple[str, str]],
   follow: list[Follow], block: Block | None, meta: dict[str, Any])``; ``Page.end`` → True when ``next``
-  is None. ``meta`` holds page-level facts (totals, app metadata, rate-limit info).
+  is None. ``meta`` holds page-level facts (totals, app metadata, list end message).
 * ``Follow(kind: str, url: str, meta: dict[str, Any])`` — a child request to make. Kinds:
-  ``weibo_long_text`` (meta ``item``: the truncated FeedbackItem → pass to ``weibo.parse_extend``),
-  ``weibo_comments``, ``zhihu_comments``, ``zhihu_child_comments``, ``zhihu_question``,
-  ``tieba_thread``, ``tieba_lzl``, ``v2ex_replies``, ``discuz_thread``, ``appstore_lookup``.
+  ``weibo_long_text`` (meta ``mid``, ``item``: the truncated FeedbackItem → ``weibo.parse_extend(...,
+  item=meta["item"])``), ``weibo_comments`` (meta ``mid``, ``referer`` to send as Referer),
+  ``zhihu_comments`` / ``zhihu_child_comments`` (meta ``parent_id``), ``zhihu_question`` (meta
+  ``question_id`` → ``zhihu.parse_feeds``), ``tieba_thread`` (→ ``tieba.parse_thread``), ``tieba_lzl``
+  (→ ``tieba.parse_lzl``), ``v2ex_replies`` (→ ``v2ex.parse_replies``), ``discuz_thread`` (→
+  ``discuz.parse_thread``, or ``discuz.parse_mobile`` when it came from the mobile API).
 * ``Block(kind: "login"|"captcha"|"rate_limit"|"forbidden"|"error", reason: str, fix: str)``;
   ``str(block)`` → ``"HTTP 432 — set VOC_WEIBO_COOKIE"``.
 * ``MAX_BODY_BYTES = 20 * 1024 * 1024``.
 
 ``crawlers.parsers.blocks``
-  ``detect_block(source: str, status: int, headers: Mapping[str, str] | None, body: bytes | str)
-  -> Block | None`` — login walls, captcha redirects (3xx ``Location`` to wappass/passport/unhuman/
-  login), HTTP 418/429/432/403/521, JSON error codes (weibo ok:0 errno 100005, zhihu 40362/40352/10003,
-  heimao status code, Discuz ``Message.messageval``), ``百度安全验证``, Discuz 您尚未登录 pages, WAF
-  challenges. ``source`` is ``"weibo"`` … or ``"forum:<name>"``. ``cookie_env(source) -> str``
-  (``VOC_WEIBO_COOKIE``; forum:bbs → ``VOC_FORUM_BBS_COOKIE``).
+  ``detect_block(source: str, status: int, headers: Mapping | None, body: bytes | str) -> Block | None``
+  — login walls, captcha redirects (3xx ``Location`` to wappass/passport/unhuman/login), HTTP
+  418/429/432 (and 403/521 as ``forbidden``), JSON error codes (weibo ok:0 errno 100005 / captcha
+  ``url``, zhihu 40362/40352/10003, heimao ``result.status.code``, tieba ``error_code``, Discuz
+  ``Message.messageval``, v2ex rate limit), ``百度安全验证``, Discuz 您尚未登录/没有权限 pages, WAF
+  challenges. Headers may be str or bytes keyed, values str/bytes/lists (Scrapy ``Headers`` works).
+  ``json_block(source: str, data: Any, *, status: int = 200) -> Block | None`` (the JSON part alone);
+  ``cookie_env(source: str) -> str`` (``VOC_WEIBO_COOKIE``; ``forum:bbs`` → ``VOC_FORUM_BBS_COOKIE``).
 
 ``crawlers.parsers.normalize``
   ``parse_count(value: object) -> int | None`` (``74``, ``"1.2万"``, ``"100万+"``, ``"3亿"``, ``"1,234"``);
   ``parse_time(value: object, *, now: datetime, tz: str = "Asia/Shanghai") -> datetime | None``
   (absolute formats, Weibo ``%a %b %d %H:%M:%S %z %Y``, ISO 8601, ``YYYY/MM/DD HH:MM``,
-  ``2024-8-6 22:11``, ``06-14``, ``刚刚``, ``N秒/分钟/小时/天前``, ``半小时前``, ``今天/昨天/前天 HH:MM``,
-  epoch s/ms as int or digit string; returns aware UTC);
+  ``2024-8-6 22:11``, ``06-14``, ``YYYY-MM``, ``HH:MM`` (today), ``刚刚``, ``N秒/分钟/小时/天前``,
+  ``半小时前``, ``今天/昨天/前天 HH:MM``, ``发表于`` prefix, epoch s/ms as int or digit string → aware UTC);
   ``parse_epoch(value: object) -> datetime | None``;
-  ``html_to_text(html: str | None) -> str`` (``<img alt="[怒]">`` → ``[怒]``, ``<br>``/``</p>`` → newline,
-  tags stripped, entities unescaped, whitespace tidied);
-  ``decode_body(body: bytes | str, encoding: str | None = None) -> str`` (meta charset / inline
-  ``charset = 'gbk'`` sniffing; GBK/GB2312 decoded as gb18030; ``errors='replace'``);
+  ``html_to_text(html: str | None) -> str`` (``<img alt="[怒]">`` → ``[怒]``, ``<br>``/``</p>`` →
+  newline, raw newlines are whitespace, tags/scripts/comments stripped, entities unescaped);
+  ``decode_body(body: bytes | str, encoding: str | None = None) -> str`` (explicit > BOM > meta charset /
+  inline ``charset = 'gbk'`` > UTF-8 > gb18030; GBK/GB2312 decoded as gb18030; ``errors='replace'``);
   ``load_json(body: bytes | str, encoding: str | None = None) -> tuple[Any, str | None]``
-  (value, dropped reason or None); ``origin(url: str) -> str``; ``rebase(url: str, on: str) -> str``.
+  (value, or None and the dropped reason); ``body_too_large(body: bytes | str) -> bool``;
+  ``origin(url: str) -> str``; ``rebase(url: str, on: str) -> str`` (move a URL onto ``on``'s origin).
 
 ``crawlers.parsers.appstore``   (source ``appstore``; target = app id)
   ``reviews_url(base_url, app_id, *, page=1, sort="mostrecent", country="cn") -> str``;
   ``lookup_url(base_url, app_id, *, country="cn") -> str``;
-  ``parse_reviews(body, url, *, product, target, now, encoding=None) -> Page`` (next page ≤ 10 while
-  the page is non-empty; ``page_depth`` plain text → empty Page with that dropped reason);
-  ``parse_lookup(body, url, *, product, target, now, encoding=None) -> Page`` (``meta``: ``name``,
-  ``version``, ``rating``, ``rating_count``, ``bundle_id``).
+  ``parse_reviews(body, url, *, product, target, now, encoding=None) -> Page`` (``next`` = page+1 while
+  the page had entries and page < ``MAX_PAGE`` 10; app-info entry → dropped ``app_info``; the
+  page-depth plain text → dropped ``page_depth``);
+  ``parse_lookup(body, url, *, product, target, now, encoding=None) -> Page`` (no items; ``meta``:
+  ``app_id``, ``name``, ``version``, ``rating``, ``rating_count``, ``bundle_id``).
 
 ``crawlers.parsers.huawei``     (source ``huawei``; target = ``C…`` app id)
   ``comments_url(base_url, app_id, *, page=1, max_results=25, path="/uowap/index") -> str``;
-  ``parse_comments(body, url, *, product, target, now, encoding=None) -> Page`` (empty ``list`` = end).
+  ``parse_comments(body, url, *, product, target, now, encoding=None) -> Page`` (empty ``list`` or
+  page ≥ ``totalPages`` = end; ``meta``: total_pages, count, score).
 
 ``crawlers.parsers.weibo``      (source ``weibo``; target = keyword)
   ``search_url(base_url, keyword, *, page=1, search_type=61) -> str``; ``extend_url(base_url, mid)``;
   ``hotflow_url(base_url, mid, *, max_id=None, max_id_type=0) -> str``; ``detail_url(base_url, mid)``;
-  ``parse_search(...) -> Page`` (type 9 and 11 cards; follows ``weibo_long_text`` + ``weibo_comments``);
-  ``parse_extend(..., item: FeedbackItem | None = None) -> Page`` (the item with its full text);
-  ``parse_comments(...) -> Page`` (hotflow; inline sub-replies as ``reply`` items; next until max_id 0).
+  ``comments_show_url(base_url, mid, *, page=1) -> str`` (legacy fallback comment API);
+  ``parse_search(...) -> Page`` (type 9 and 11 cards; long posts only as ``weibo_long_text`` follows;
+  ``ok: 0`` "这里还没有内容" = end); ``parse_extend(..., item: FeedbackItem | None = None) -> Page`` (the
+  item with full text and fresh counts; on failure the truncated item with ``extra["truncated"]``);
+  ``parse_comments(...) -> Page`` (hotflow; mid from ``url``; inline sub-replies as ``reply`` items;
+  ``next`` until ``max_id`` 0; also the legacy ``api/comments/show`` shape, ``next`` up to ``data.max``).
 
 ``crawlers.parsers.zhihu``      (source ``zhihu``; target = keyword or question id)
-  ``search_url(base_url, keyword, *, offset=0, limit=20, sort="", time_interval="") -> str``;
+  ``search_url(base_url, keyword, *, offset=0, limit=20, sort="", time_interval="", vertical="") -> str``;
   ``feeds_url(base_url, question_id, *, limit=5, offset=0, cursor="", session_id="") -> str``;
   ``root_comments_url(base_url, kind, obj_id, *, offset="", limit=10) -> str`` (kind answers|articles|
   zvideos); ``child_comments_url(base_url, root_id, *, offset="", limit=10) -> str``;
-  ``parse_search(...)``, ``parse_feeds(...)``, ``parse_comments(...)`` (root or child),
-  ``parse_initial_data(...)`` (``js-initialData`` HTML pages) — all ``-> Page``.
+  ``parse_search(...)``, ``parse_feeds(...)``, ``parse_comments(...)`` (root or child, told apart by
+  ``url``), ``parse_initial_data(...)`` (``js-initialData`` HTML pages) — all ``-> Page``; ``next`` =
+  ``paging.next`` rebased, None on ``is_end`` or an unchanged offset.
 
 ``crawlers.parsers.tieba``      (source ``tieba``; target = bar name or keyword)
   ``forum_url(base_url, kw, *, pn=0) -> str``; ``thread_url(base_url, tid, *, page=1, see_lz=False)``;
   ``lzl_url(base_url, tid, pid, fid, *, page=1)``; ``search_url(base_url, kw, *, page=1, sort=1,
-  only_thread=0)``; ``parse_forum(...)`` (list inside the HTML comment), ``parse_thread(...)``,
-  ``parse_lzl(...)`` (楼中楼; tid/pid read from ``url``), ``parse_search(...)`` — all ``-> Page``.
+  only_thread=0)``; ``parse_forum(...)`` (list inside the ``code.pagelet_html`` comment → follows),
+  ``parse_thread(...)`` (tid and ``pn`` from ``url``), ``parse_lzl(...)`` (tid/pid/fid/pn from ``url``),
+  ``parse_search(...)`` — all ``-> Page``.
 
 ``crawlers.parsers.heimao``     (source ``heimao``; target = keyword or company id)
   ``SALT``; ``sign(ts, rs, keywords, page_size, page, *, salt=SALT) -> str`` (sha256 of the sorted list);
   ``random_rs(rng: random.Random) -> str``; ``search_url(base_url, keyword, *, page=1, page_size=10,
   ts: int, rs: str) -> str``; ``company_url(base_url, couid, *, page=1, page_size=10) -> str``;
-  ``parse_complaints(...) -> Page`` (search and company feed; empty + item_count>0 → rate_limit block).
+  ``parse_complaints(...) -> Page`` (search and company feed; ``next`` re-signed with the same ts/rs,
+  ``meta["next_page"]``; empty list + item_count>0 → ``rate_limit`` block; HTML → ``login`` block).
 
 ``crawlers.parsers.v2ex``       (source ``v2ex``; target = node name, ``latest`` or ``hot``)
-  ``topics_url(base_url, *, kind="latest")``, ``topic_url(base_url, tid)``, ``replies_url(base_url, tid,
-  *, page=1)``, ``v2_node_topics_url(base_url, node, *, page=1)``, ``v2_replies_url(base_url, tid, *,
-  page=1)``; ``rate_limit(headers) -> dict | None`` (limit, remaining, reset);
-  ``parse_topics(...) -> Page`` (v1 array or v2 envelope), ``parse_replies(...) -> Page``.
+  ``topics_url(base_url, *, kind="latest")`` (``latest``/``hot``/``node:<name>``), ``topic_url(base_url,
+  tid)``, ``replies_url(base_url, tid, *, page=1)``, ``v2_node_topics_url(base_url, node, *, page=1)``,
+  ``v2_replies_url(base_url, tid, *, page=1)``; ``rate_limit(headers) -> dict | None`` (limit,
+  remaining, reset); ``parse_topics(...) -> Page`` (v1 array or v2 envelope; ``v2ex_replies`` follows),
+  ``parse_replies(...) -> Page`` (topic id from ``url``; v2 ``next`` from ``pagination``).
 
-``crawlers.parsers.discuz``     (source ``forum:<site>``; extra kwargs ``site: str``,
-  ``selectors: Mapping[str, str] | None`` overriding ``DEFAULT_SELECTORS``)
+``crawlers.parsers.discuz``     (source ``forum:<site>``; target = forum id; extra kwargs ``site: str =
+  "discuz"`` and, for HTML, ``selectors: Mapping[str, str] | None`` overriding ``DEFAULT_SELECTORS``)
   ``forum_url(base_url, fid, *, page=1, rewrite=False)``, ``thread_url(base_url, tid, *, page=1,
   rewrite=False)``, ``mobile_url(base_url, module, *, fid=None, tid=None, page=1)``,
   ``quote_keyword(keyword, encoding="gbk") -> str``, ``search_url(base_url, keyword, *, formhash,
-  encoding="gbk")``; ``parse_forum(...)``, ``parse_thread(...)``, ``parse_mobile(...)`` — all ``-> Page``.
+  encoding="gbk")``; ``parse_forum(...)`` (→ ``discuz_thread`` follows), ``parse_thread(...)`` (one item
+  per floor, ``span@title`` times preferred, quotes removed, ``div.locked`` dropped), ``parse_mobile(...)``
+  (``api/mobile`` JSON: viewthread → items, forumdisplay → follows) — all ``-> Page``.
 """
 
 from __future__ import annotations

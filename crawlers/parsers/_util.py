@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawlers.parsers._page import Page
-from crawlers.parsers.blocks import json_block
+from crawlers.parsers.blocks import detect_block, json_block
 from crawlers.parsers.normalize import body_too_large, decode_body, load_json
 
 __all__ = ["json_page", "html_page", "get", "s"]
@@ -15,6 +15,12 @@ def json_page(source: str, body: bytes | str, encoding: str | None = None) -> tu
     """Load a JSON body; on failure (or a JSON block) the returned Page already says why."""
     page = Page()
     data, reason = load_json(body, encoding)
+    if reason == "not_json":
+        block = detect_block(source, 200, None, body)
+        if block:  # a login / captcha / WAF page served where JSON was expected
+            page.block = block
+            page.drop("blocked", str(block))
+            return None, page
     if reason:
         snippet = decode_body(body[:120] if isinstance(body, (bytes, str)) else b"", "utf-8")
         page.drop(reason, snippet.strip())

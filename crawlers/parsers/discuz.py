@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 from urllib.parse import quote, urljoin
 
 from parsel import Selector

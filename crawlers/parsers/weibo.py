@@ -21,7 +21,7 @@ from crawlers.parsers._page import Follow, Page
 from crawlers.parsers._util import get, json_page, s
 from crawlers.parsers.normalize import html_to_text, origin, parse_count, parse_time
 
-__all__ = ["search_url", "extend_url", "hotflow_url", "detail_url", "parse_search", "parse_extend",
+__all__ = ["search_url", "extend_url", "hotflow_url", "comments_show_url", "detail_url", "parse_search", "parse_extend",
            "parse_comments"]
 
 SOURCE = "weibo"
@@ -43,6 +43,11 @@ def hotflow_url(base_url: str, mid: str, *, max_id: int | str | None = None, max
     if max_id not in (None, "", 0, "0"):
         url += f"&max_id={max_id}"
     return url + f"&max_id_type={max_id_type}"
+
+
+def comments_show_url(base_url: str, mid: str, *, page: int = 1) -> str:
+    """Legacy fallback comment API (relative dates, ``data.max`` pages); parsed by :func:`parse_comments`."""
+    return f"{base_url.rstrip('/')}/api/comments/show?id={mid}&page={page}"
 
 
 def detail_url(base_url: str, mid: str) -> str:
@@ -185,7 +190,8 @@ def _comment(c: dict[str, Any], *, mid: str, parent: str | None, product: str, t
 def parse_comments(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
                    encoding: str | None = None) -> Page:
     """``comments/hotflow`` page (post mid read from ``url``); ``next`` adds the returned ``max_id``
-    and ``max_id_type`` until ``max_id`` is 0."""
+    and ``max_id_type`` until ``max_id`` is 0. Also reads the legacy ``api/comments/show`` shape
+    (``like_counts``, relative dates, ``next`` = page + 1 up to ``data.max``)."""
     data, page = json_page(SOURCE, body, encoding)
     if data is None:
         return page
@@ -217,6 +223,12 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
                 page.drop("missing_field", "sub-reply")
                 continue
             page.items.append(reply)
+    if "/api/comments/show" in url:  # legacy: numbered pages up to data.max
+        pm = re.search(r"[?&]page=(\d+)", url)
+        current = int(pm.group(1)) if pm else 1
+        if rows and current < (parse_count(get(inner, "max")) or 0):
+            page.next = comments_show_url(origin(url), mid, page=current + 1)
+        return page
     max_id = s(get(inner, "max_id"))
     if rows and max_id not in ("", "0"):
         page.next = hotflow_url(origin(url), mid, max_id=max_id, max_id_type=s(get(inner, "max_id_type")) or 0)

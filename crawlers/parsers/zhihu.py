@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from parsel import Selector
 
 from crawlers.items import FeedbackItem
 from crawlers.parsers._page import Block, Follow, Page

@@ -90,7 +90,8 @@ class VocSpider(scrapy.Spider):
         for reason, _detail in page.dropped:
             self.crawler.stats.inc_value(DROPPED_PREFIX + reason)
         if page.block is not None:
-            self.tracker.block(page.block.reason, page.block.fix, target=tuple(cursor) if cursor else None)
+            self.tracker.block(page.block.reason, page.block.fix, target=tuple(cursor) if cursor else None,
+                               kind=page.block.kind)
             return [], False
         if not page.items and page.dropped and any(r in _PAGE_FAILURES for r, _ in page.dropped):
             # A broken page in the middle of a walk: what follows is unknown, so the cursor must not move.
@@ -137,17 +138,27 @@ class VocSpider(scrapy.Spider):
     def response_body(self, response: Any) -> bytes:
         return response.body
 
+    def safe_parse(self, parse: Any, response: Any, *, body: bytes | None = None, **kwargs: Any) -> Any:
+        """``parse(body, url, product=, target=, now=, **kwargs)``; a parser exception (a bug: parsers are
+        meant never to raise) is counted as ``parser_error`` and returns None instead of ending the crawl."""
+        meta = response.meta
+        doc_source, target = meta["voc_cursor"]
+        try:
+            return parse(response.body if body is None else body, response.url, product=meta["product"], target=target,
+                         now=self.now, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            self.crawler.stats.inc_value(DROPPED_PREFIX + "parser_error")
+            self.tracker.error(f"{response.url}: parser {getattr(parse, '__name__', parse)} failed: {exc!r}",
+                               target=(doc_source, target))
+            return None
+
     def parse_page(self, response: Any) -> Iterator[Any]:
         meta = response.meta
         kind = meta["voc_kind"]
         doc_source, target = meta["voc_cursor"]
-        parse = self.parsers[kind]
-        try:
-            page = parse(self.response_body(response), response.url, product=meta["product"], target=target,
-                         now=self.now, **self.parse_kwargs(kind, meta))
-        except Exception as exc:  # noqa: BLE001 - a parser bug must not end the crawl
-            self.crawler.stats.inc_value(DROPPED_PREFIX + "parser_error")
-            self.tracker.error(f"{response.url}: parser {kind} failed: {exc!r}", target=(doc_source, target))
+        page = self.safe_parse(self.parsers[kind], response, body=self.response_body(response),
+                               **self.parse_kwargs(kind, meta))
+        if page is None:
             return
         stop_at = meta.get("stop_at")
         items, go_on = self.take(page, response, stop_at=stop_at)
@@ -174,6 +185,9 @@ class VocSpider(scrapy.Spider):
 
     def on_error(self, failure: Any) -> None:
         request = getattr(failure, "request", None)
+        if request is not None and request.meta.get("voc_optional"):
+            self.logger.info("optional request failed: %s (%s)", request.url, failure.getErrorMessage())
+            return
         cursor = request.meta.get("voc_cursor") if request is not None else None
         msg = failure.getErrorMessage()
         if self.tracker.blocked is not None and "blocked" in msg:

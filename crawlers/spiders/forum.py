@@ -32,12 +32,13 @@ class ForumSpider(VocSpider):
 
     def _kw(self, meta: dict[str, Any]) -> dict[str, Any]:
         forum = meta["forum"]
-        return {"product": meta["product"], "target": meta["voc_cursor"][1], "now": self.now,
-                "encoding": forum.encoding, "site": forum.name, "selectors": forum.selectors.overrides() or None}
+        return {"encoding": forum.encoding, "site": forum.name, "selectors": forum.selectors.overrides() or None}
 
     def parse_forum(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        page = parser.parse_forum(response.body, response.url, **self._kw(meta))
+        page = self.safe_parse(parser.parse_forum, response, **self._kw(meta))
+        if page is None:
+            return
         _, go_on = self.take(page, response)
         if page.block is not None:
             return
@@ -55,7 +56,9 @@ class ForumSpider(VocSpider):
 
     def parse_thread(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        page = parser.parse_thread(response.body, response.url, **self._kw(meta))
+        page = self.safe_parse(parser.parse_thread, response, **self._kw(meta))
+        if page is None:
+            return
         items, _ = self.take(page, response)
         yield from items
         if page.next and meta["thread_page"] < meta["forum"].max_thread_pages:

@@ -94,3 +94,17 @@ def test_digest_print_and_send(settings, index, kit, tmp_path):
     assert "queued 0 deliveries; 0 sent" in r.output  # the same digest is delivered once
     log = (tmp_path / "data" / "alerts.log").read_text("utf-8").splitlines()
     assert len(log) == 1 and json.loads(log[0])["event"] == "digest"
+
+
+def test_rules_deliver_retry_commands(settings, index, kit, tmp_path):
+    r = _run(tmp_path, "alerts", "rules")
+    assert r.exit_code == 0
+    assert "negative-volume-spike        volume_spike    enabled   window 6h" in r.output
+    assert "channel alert-log            log       ready" in r.output
+    assert "channel team-webhook         webhook   not configured (set VOC_WEBHOOK_URL)" in r.output
+    r = _run(tmp_path, "alerts", "deliver")
+    assert r.exit_code == 0 and "Delivered: 0 sent, 0 failed (0 will be retried)" in r.output
+    r = _run(tmp_path, "alerts", "retry")
+    assert r.exit_code == 0 and r.output.startswith("Re-queued 0 deliveries")
+    r = _run(tmp_path, "alerts", "evaluate", "--rule", "nope")
+    assert r.exit_code == 1 and "unknown rule 'nope'" in r.output

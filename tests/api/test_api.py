@@ -65,21 +65,20 @@ async def test_anonymous_loopback_only_from_loopback_to_a_loopback_host(client_f
     assert (await rebinding.get("/api/session")).status_code == 401
 
 
-async def test_anonymous_is_off_when_configured(client_for):
-    c = client_for({"VOC_HOME_UNUSED": "1"})
-    assert (await c.get("/api/session")).status_code == 200
-    from app.api import create_app
-
-    # allow_anonymous_loopback=false: build settings with the flag off
+async def test_anonymous_loopback_can_be_turned_off(seeded):
     import dataclasses
 
     import httpx
 
-    s = c._transport.app.state.settings  # type: ignore[attr-defined]
-    off = s.replace(voc=dataclasses.replace(s.voc, web=dataclasses.replace(s.web, allow_anonymous_loopback=False)))
-    app = create_app(off, index=c._transport.app.state.ops.index, clock=lambda: NOW)  # type: ignore[attr-defined]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c2:
-        assert (await c2.get("/api/session")).status_code == 401
+    from app.api import create_app
+
+    settings, index, _docs = seeded
+    off = settings.replace(voc=dataclasses.replace(settings.voc, web=dataclasses.replace(
+        settings.web, allow_anonymous_loopback=False)))
+    app = create_app(off, index=index, clock=lambda: NOW)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
+        r = await c.get("/api/session")
+        assert r.status_code == 401 and "VOC_ADMIN_TOKENS" in r.json()["message"]
 
 
 async def test_login_sets_a_strict_httponly_cookie_and_posts_need_the_csrf_header(client_for, seeded):
@@ -294,6 +293,8 @@ async def test_sources_show_schedule_health_and_block_fix(client_for, seeded):
         state.finish_run(SourceRun(run_id="r2", source="weibo", product="qingji", status="blocked", started_at=t0,
                                    finished_at=t0.replace(minute=1), duration=5.0, blocked_reason="HTTP 432 login wall",
                                    blocked_fix="set VOC_WEIBO_COOKIE"))
+        state.finish_run(SourceRun(run_id="r1", source="forum:qingji-bbs", product="qingji", status="ok",
+                                   started_at=t0, finished_at=t0.replace(minute=3), duration=180.0, pages=5, new=7))
     body = (await client_for().get("/api/sources")).json()
     rows = {r["source"]: r for r in body["sources"]}
     assert rows["appstore"]["status"] == "ok" and rows["appstore"]["last_success"] == "2026-11-24T01:02:00Z"
@@ -303,3 +304,26 @@ async def test_sources_show_schedule_health_and_block_fix(client_for, seeded):
     assert rows["weibo"]["status"] == "blocked"
     assert rows["weibo"]["blocked"] == {"reason": "HTTP 432 login wall", "fix": "set VOC_WEIBO_COOKIE"}
     assert {r["run_id"] for r in body["runs"]} == {"r1", "r2"}
+    # forum targets run as "forum:<name>" and take their schedule from sources.forum
+    assert rows["forum:qingji-bbs"]["schedule"] == settings.sources.source("forum").schedule
+    assert "forum" not in rows
+
+
+async def test_trends_count_by_filters_and_echo_the_free_words_they_ignore(client_for):
+    body = (await client_for().get("/api/trends", params={"q": "登录 since:2026-11-21 sentiment:positive"})).json()
+    assert body["text"] == "登录"
+    assert sum(s["total"] for s in body["series"]) == 6  # the 6 positive docs, none of which says 登录
+
+
+def test_pivot_fills_missing_buckets_with_zero_and_orders_series_by_total():
+    from datetime import timedelta
+
+    from app.api._service import pivot_buckets
+    from index import Bucket
+
+    t1 = datetime(2026, 11, 24, 0, 0, tzinfo=timezone.utc)
+    t2 = t1 + timedelta(hours=1)
+    out = pivot_buckets([Bucket(t1, "a", 1), Bucket(t2, "b", 5), Bucket(t2, "a", 2)], step=timedelta(hours=1))
+    assert out["starts"] == [t1.isoformat(), t2.isoformat()]
+    assert out["ends"] == [t2.isoformat(), (t2 + timedelta(hours=1)).isoformat()]
+    assert out["series"] == [{"key": "b", "counts": [0, 5], "total": 5}, {"key": "a", "counts": [1, 2], "total": 3}]

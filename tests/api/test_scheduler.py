@@ -276,3 +276,28 @@ def test_cli_stops_cleanly_on_a_signal(tmp_path, sig):
     assert "Scheduler stopped." in err
     assert history_path(load_settings(REPO / "configs", env={"VOC_HOME": str(tmp_path)})) == tmp_path / "data" / "schedule.db"
     assert (tmp_path / "data" / "schedule.db").exists()
+
+
+def test_default_actions_drive_the_real_alerts_package(seeded):
+    """A crawl job (crawl stubbed) followed by the REAL alerts.evaluate + alerts.deliver, and the daily digest
+    through alerts.build_digest/send_digest, on the seeded index; the history keeps their summaries."""
+    from app.scheduler import default_actions
+
+    settings, _index, _docs = seeded
+    settings = make_settings(lambda: settings)
+    actions = default_actions(settings)
+    actions["crawl"] = lambda source: {"source": source, "new": 0}
+    now = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
+    s = Scheduler(settings, clock=lambda: now, actions=actions)
+    try:
+        s.run_now("crawl:v2ex")
+        s.run_now("digest:day")
+        s.drain()
+        runs = {r.job: r for r in s.history.recent()}
+        crawl = runs["crawl:v2ex"]
+        assert crawl.status == "ok", crawl.detail
+        assert "raised" in crawl.detail["evaluate"]["summary"] and "sent" in crawl.detail["deliver"]["summary"]
+        assert runs["digest:day"].status == "ok", runs["digest:day"].detail
+        assert runs["digest:day"].detail["digest"]["queued"] >= 1  # product-team subscribes to digests
+    finally:
+        s.close()

@@ -75,7 +75,8 @@ def test_hostile_crawled_text_shows_as_text_and_runs_nothing(site, page):
 
 
 def _click_chart(page, chart_id: str, series_index: int, data_index: int, value: float) -> None:
-    """Click the real canvas at the pixel ECharts draws (series, data index, value) at."""
+    """Click the real canvas at the pixel ECharts draws (series, data index, value) at, once drawn."""
+    page.wait_for_selector(f"#{chart_id}[data-finished='1']")
     x, y = page.evaluate(
         "([id, s, i, v]) => window.vocCharts[id].convertToPixel({seriesIndex: s}, [i, v])",
         [chart_id, series_index, data_index, value])
@@ -90,7 +91,7 @@ def test_drill_from_a_sentiment_spike_to_category_platform_and_posts(site, page)
     # the day buckets 11-21..11-24; on 11-24 only negative posts (6 login + 1 weibo): click the negative bar
     labels = page.evaluate("() => window.vocCharts['chart-sentiment'].getOption().xAxis[0].data")
     assert labels[-1].endswith("24")
-    _click_chart(page, "chart-sentiment", 0, len(labels) - 1, 3)
+    _click_chart(page, "chart-sentiment", 0, len(labels) - 1, 2)
     page.wait_for_selector("#drill:not([hidden]) [data-drill=topics]")
     topics = page.locator("#drill-list [data-drill=topics]").all_text_contents()
     assert any(t.startswith("登录/账号") and t.endswith("6") for t in topics), topics

@@ -32,11 +32,14 @@ def docs(stored_docs):
 
 def test_appstore_crawl_indexes_full_documents(crawl_settings, replay, docs):
     ids = serve_appstore_reviews(replay, APP, 120)
+    replay.add("/lookup", query={"id": APP}, body=PAGES / "appstore" / "lookup.json", content_type="application/json")
     settings = crawl_settings()
     report = run_crawl(settings, sources=["appstore"])
     run = report.source("appstore")
     assert (run.status, run.new, run.updated, run.errors) == ("ok", 120, 0, 0), report.format()
     assert run.pages == 4  # 50 + 50 + 20, then the empty page 4 ends the walk
+    assert any(r.path == "/lookup" and r.query == {"id": APP, "country": "cn"} for r in replay.requests)
+    assert "app 1600000001: " in report.log_path.read_text(encoding="utf-8")  # the app's metadata was read
     stored = docs(settings)
     assert sorted(d["source_id"] for d in stored.values()) == sorted(ids)
     doc = next(d for d in stored.values() if d["source_id"] == ids[0])
@@ -71,7 +74,7 @@ def test_recrawl_updates_counters_and_stops_at_cursor(crawl_settings, replay, do
     second = run_crawl(settings, sources=["appstore"]).source("appstore")
     # Page 1 reaches the cursor: no further pages, its 50 items re-upserted with the new counters.
     assert (second.status, second.pages, second.new, second.updated) == ("ok", 1, 0, 50)
-    assert len(replay.requests) - before == 1
+    assert [r.path for r in replay.requests[before:] if "/rss/" in r.path] == [REVIEWS.format(1)]
     stored = docs(settings)
     assert len(stored) == 120
     assert max(d["likes"] for d in stored.values()) == 1049
@@ -160,3 +163,39 @@ def test_scrapy_crawl_command_exports_raw_items(crawl_settings, replay, tmp_path
     assert set(rows[0]) >= {"source", "source_id", "product", "target", "text", "created_at", "rating"}
     assert "doc" not in rows[0] and rows[0]["product"] == "qingji"
     assert len(docs(settings)) == 30
+
+
+def test_transient_errors_retry_with_backoff(crawl_settings, replay):
+    import time as _time
+
+    serve_appstore_reviews(replay, APP, 40)
+    seen = []
+    body = appstore_feed([review_entry(n, when=datetime(2026, 11, 24, 2, 0, tzinfo=UTC) - timedelta(minutes=n)) for n in range(40)])
+
+    def flaky(_req):
+        seen.append(_time.monotonic())
+        if len(seen) <= 2:
+            return Reply(503, b"<html>busy</html>", {"Content-Type": "text/html"})
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+    replay.add_handler(REVIEWS.format(1), flaky)
+    replay.routes.insert(0, replay.routes.pop())
+    settings = crawl_settings(crawl={"retry_times": 3, "retry_backoff_base": 0.3})
+    run = run_crawl(settings, sources=["appstore"]).source("appstore")
+    assert (run.status, run.new, run.errors) == ("ok", 40, 0)
+    assert len(seen) == 3
+    assert seen[1] - seen[0] >= 0.3 and seen[2] - seen[1] >= 0.6  # 0.3 · 2^n
+
+
+def test_oversized_page_is_dropped_with_a_reason(crawl_settings, replay):
+    serve_appstore_reviews(replay, APP, 10)
+    huge = "2000000001"
+    big = appstore_feed([review_entry(n, when=datetime(2026, 11, 24, tzinfo=UTC), text="很长的评论" * 400) for n in range(20)])
+    replay.add(f"/cn/rss/customerreviews/page=1/id={huge}/sortby=mostrecent/json", body=big, content_type="application/json")
+    settings = crawl_settings(crawl={"max_page_bytes": 16_384},
+                              products=[{"id": "qingji", "name": "轻记", "appstore": {"app_ids": [APP, huge]}}])
+    run = run_crawl(settings, sources=["appstore"]).source("appstore")
+    assert len(big) > 16_384
+    assert run.new == 10 and run.dropped.get("too_large") == 1 and run.errors == 1, run
+    with CrawlState(settings.resolve(settings.crawl.state_path)) as state:
+        assert state.cursor("appstore", APP) is not None and state.cursor("appstore", huge) is None

@@ -16,21 +16,21 @@ def comparable(docs):
 
 
 def test_sigkill_halfway_then_rerun_equals_uninterrupted_run(crawl_settings, replay, stored_docs, tmp_path):
-    # Pages 5..10 are slow, so the kill lands after some batches were indexed and before the walk ended.
-    ids = serve_appstore_reviews(replay, APP, 500, delay=lambda page: 0.6 if page >= 5 else 0.0)
+    # Pages 4.. are slow, so the kill lands after some batches were indexed and before the walk ended.
+    ids = serve_appstore_reviews(replay, APP, 300, delay=lambda page: 0.5 if page >= 4 else 0.0)
     whole = crawl_settings(root=tmp_path / "whole")
     reference = run_crawl(whole, sources=["appstore"]).source("appstore")
-    assert (reference.status, reference.new) == ("ok", 500)
+    assert (reference.status, reference.new) == ("ok", 300)
     expected = comparable(stored_docs(whole))
-    assert len(expected) == 500
+    assert len(expected) == 300
 
     killed = crawl_settings(root=tmp_path / "killed")
     job = start_crawl(killed, sources=["appstore"])
-    page6 = f"/cn/rss/customerreviews/page=6/id={APP}/sortby=mostrecent/json"
+    page5 = f"/cn/rss/customerreviews/page=5/id={APP}/sortby=mostrecent/json"
     start = len(replay.requests)
     deadline = time.monotonic() + 60
-    while not any(r.path == page6 for r in replay.requests[start:]):
-        assert time.monotonic() < deadline, "the crawl never reached page 6"
+    while not any(r.path == page5 for r in replay.requests[start:]):
+        assert time.monotonic() < deadline, "the crawl never reached page 5"
         time.sleep(0.05)
     job.kill()
     report = job.wait(timeout=30)
@@ -38,12 +38,12 @@ def test_sigkill_halfway_then_rerun_equals_uninterrupted_run(crawl_settings, rep
     run = report.source("appstore")
     assert run.status == "failed" and "killed by signal 9" in run.error_messages[0]
     partial = stored_docs(killed)
-    assert 0 < len(partial) < 500  # halfway indeed
+    assert 0 < len(partial) < 300  # halfway indeed
     with CrawlState(killed.resolve(killed.crawl.state_path)) as state:
         assert state.cursor("appstore", APP) is None  # nothing committed by the killed run
         assert not state.is_locked("appstore")  # its lock is stale, not held
 
     again = run_crawl(killed, sources=["appstore"]).source("appstore")
-    assert again.status == "ok" and again.new + again.updated == 500 and again.new == 500 - len(partial)
+    assert again.status == "ok" and again.new + again.updated == 300 and again.new == 300 - len(partial)
     assert comparable(stored_docs(killed)) == expected
     assert sorted(d["source_id"] for d in expected.values()) == sorted(ids)

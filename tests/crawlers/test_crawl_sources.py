@@ -124,3 +124,33 @@ def test_tieba_security_check_blocks(crawl_settings, replay):
     settings = crawl_settings(products=product(tieba={"bars": ["演示银行"]}))
     run = run_crawl(settings, sources=["tieba"]).source("tieba")
     assert run.status == "blocked" and "百度安全验证" in run.blocked_reason and "VOC_TIEBA_COOKIE" in run.blocked_fix
+
+
+def test_redirect_to_captcha_is_a_block_not_followed(crawl_settings, replay):
+    replay.add("/f", status=302, body="", headers={"Location": "https://wappass.baidu.com/static/captcha/tuxing.html?ak=1&backurl=x"})
+    settings = crawl_settings(products=product(tieba={"bars": ["演示银行", "演示 闪退"]}))
+    run = run_crawl(settings, sources=["tieba"]).source("tieba")
+    assert run.status == "blocked" and "captcha" in run.blocked_reason and "wappass" in run.blocked_reason
+    # The redirect is not followed (no captcha host asked); only the two bars' first pages, already in flight.
+    assert [r.path for r in replay.requests] == ["/f"] * len(replay.requests) and len(replay.requests) <= 2
+
+
+def test_voc_crawl_command_prints_the_report_and_exit_code(crawl_settings, replay):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    replay.add("/api/container/getIndex", body=PAGES / "weibo" / "blocked_432.html", status=432)
+    replay.add("/edge/uowap/index", query={"reqPageNum": "1"}, body=PAGES / "huawei" / "comments_page3_last.json", content_type=JSON)
+    replay.add("/edge/uowap/index", query={"reqPageNum": "2"}, body=PAGES / "huawei" / "comments_empty.json", content_type=JSON)
+    settings = crawl_settings(products=product(weibo={"keywords": ["演示银行"]}, huawei={"app_ids": ["C1"]}))
+    env = {"VOC_HOME": str(settings.home), "VOC_CLASSIFIER_MODEL": "rules"}
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(settings.config_dir), "crawl", "huawei", "weibo", "--product", "demo"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "huawei    ok       pages 2, new 1, updated 0" in result.output
+    assert "weibo blocked: HTTP 432 — set VOC_WEIBO_COOKIE" in result.output
+    again = runner.invoke(cli, ["--config", str(settings.config_dir), "crawl", "huawei", "--since", "3650d"], env=env)
+    assert again.exit_code == 0 and "huawei    ok       pages 2, new 0, updated 1" in again.output, again.output
+    bad = runner.invoke(cli, ["--config", str(settings.config_dir), "crawl", "--since", "later"], env=env)
+    assert bad.exit_code == 2 and "--since must look like 7d" in bad.output

@@ -84,3 +84,13 @@ def test_entry_missing_fields_is_dropped_not_fatal():
     page = appstore.parse_reviews(body, appstore.reviews_url(BASE, APP), product="demo", target=APP, now=NOW)
     assert [i.source_id for i in page.items] == ["2"]
     assert [r for r, _ in page.dropped] == ["missing_field", "bad_entry"]
+
+
+def test_block_pages():
+    from crawlers.parsers.blocks import detect_block
+
+    body = (PAGES / "blocked_403.html").read_bytes()
+    block = detect_block("appstore", 403, {"Content-Type": "text/html"}, body)
+    assert block is not None and block.kind == "forbidden" and block.reason == "HTTP 403"
+    page = appstore.parse_reviews(body, appstore.reviews_url(BASE, APP), product="demo", target=APP, now=NOW)
+    assert page.items == [] and page.next is None and page.dropped[0][0] == "not_json"

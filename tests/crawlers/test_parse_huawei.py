@@ -55,3 +55,13 @@ def test_html_error_and_bad_rows():
     assert [(i.source_id, i.rating, i.created_at) for i in page.items] == [("x2", 3, None)]
     assert [r for r, _ in page.dropped] == ["missing_field", "bad_entry"]
     assert huawei.parse_comments(b'{"list": [{"commentId"', "u", product="d", target=APP, now=NOW).dropped[0][0] == "bad_json"
+
+
+def test_waf_challenge_page():
+    from crawlers.parsers.blocks import detect_block
+
+    body = (PAGES / "waf_challenge.html").read_bytes()
+    block = detect_block("huawei", 200, {}, body)
+    assert block is not None and block.kind == "captcha" and "VOC_HUAWEI_COOKIE" in block.fix
+    page = parse("waf_challenge.html")
+    assert page.items == [] and page.next is None and page.block == block  # seen by the parser too

@@ -99,3 +99,17 @@ def test_blocks():
     assert html.items == [] and html.dropped[0][0] == "not_json"
     assert str(detect_block("weibo", 432, {}, body("blocked_432.html"))) == "HTTP 432 — set VOC_WEIBO_COOKIE"
     assert detect_block("weibo", 403, {}, body("rate_limited.json")).kind == "rate_limit"
+
+
+def test_legacy_comments_show_with_relative_dates():
+    url = weibo.comments_show_url(BASE, "5103001", page=2)
+    assert url == f"{BASE}/api/comments/show?id=5103001&page=2"
+    page = weibo.parse_comments(body("comments_show_legacy.json"), url, **KW)
+    assert [(i.source_id, i.kind, i.parent_id, i.likes) for i in page.items] == [
+        ("4480001", "comment", "5103001", 3), ("4480002", "comment", "5103001", 0)]
+    assert page.items[0].created_at == utc(2026, 11, 24, 3, 0)  # "5分钟前"
+    assert page.items[1].created_at == utc(2026, 11, 23, 14, 10)  # "昨天 22:10"
+    assert page.items[0].text == "还是闪退[生病]"
+    assert page.next == weibo.comments_show_url(BASE, "5103001", page=3)
+    last = weibo.parse_comments(body("comments_show_legacy.json"), weibo.comments_show_url(BASE, "5103001", page=3), **KW)
+    assert last.next is None  # data.max = 3

@@ -30,11 +30,13 @@ def index(request, tmp_path, tokenizer):
     url = os.environ.get("VOC_ES_URL")
     if not url:
         pytest.skip("VOC_ES_URL is not set: no Elasticsearch cluster to run the contract against")
-    from configs.index import IndexSettings
+    from configs.index import ElasticsearchSettings, IndexSettings
     from configs.settings import Secrets
     from index.elastic import ElasticsearchIndex
 
-    settings = IndexSettings(url=url, name=f"voc-test-{uuid.uuid4().hex[:8]}")
+    # credentials from VOC_ES_API_KEY or VOC_ES_USERNAME/VOC_ES_PASSWORD; TLS CA from VOC_ES_CA_CERTS
+    es = ElasticsearchSettings(ca_certs=os.environ.get("VOC_ES_CA_CERTS") or None, number_of_replicas=0)
+    settings = IndexSettings(url=url, name=f"voc-test-{uuid.uuid4().hex[:8]}", elasticsearch=es)
     ix = ElasticsearchIndex.from_settings(settings, url=url, home=tmp_path, tokenizer=tokenizer,
                                           secrets=Secrets(os.environ))
     yield ix

@@ -41,10 +41,10 @@ def test_schema_records_migrations_tokenizer_and_uses_wal(tmp_path):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     sql = conn.execute("SELECT sql FROM sqlite_master WHERE name='feedback_fts'").fetchone()[0]
     assert "content='feedback'" in sql and FTS_TOKENIZE in sql
-    # every filter column has an index led by it
+    # every filter column has an index led by it, on the narrow dims table
     indexed = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     for col in ("product", "source", "sentiment", "intent", "platform", "app_version", "rating", "created"):
-        assert f"feedback_{col}" in indexed
+        assert f"feedback_dims_{col}" in indexed
     conn.close()
 
 
@@ -112,8 +112,8 @@ def test_filtered_searches_use_indexes(tmp_path):
 
             where, params = build_where(filters)
             plan = " ".join(r[3] for r in conn.execute(
-                f"EXPLAIN QUERY PLAN SELECT count(*) FROM feedback f WHERE {where}", params))
-            assert "USING" in plan and "SCAN f" not in plan.replace("SCAN f USING", ""), plan
+                f"EXPLAIN QUERY PLAN SELECT count(*) FROM feedback_dims d WHERE {where}", params))
+            assert "USING" in plan and "SCAN d" not in plan.replace("SCAN d USING", ""), plan
         conn.close()
 
 
@@ -210,3 +210,86 @@ def test_writer_killed_mid_batch_leaves_no_partial_batch_and_no_corruption(tmp_p
         assert conn.execute("SELECT count(*) FROM feedback_topic").fetchone()[0] == 0
         conn.close()
         assert ix.upsert([{"id": "after", "text": "kept", "tokens": "kept"}]) == (1, 0)
+
+
+def _expected(docs: dict, filters: dict, group_by, lo: int, hi: int, zone, interval: str) -> dict:
+    from datetime import datetime as dt
+
+    out: dict = {}
+    for d in docs.values():
+        ts = int(dt.fromisoformat(d["created_at"].replace("Z", "+00:00")).timestamp())
+        if not lo <= ts < hi:
+            continue
+        if any((d.get(k) not in v) if k != "topic" else not set(d["topics"]) & set(v) for k, v in filters.items()):
+            continue
+        local = dt.fromtimestamp(ts, zone)
+        local = local.replace(minute=0, second=0) if interval == "hour" else local.replace(hour=0, minute=0, second=0)
+        keys = [None] if group_by is None else (d["topics"] if group_by == "topics" else [d.get(group_by)])
+        for k in keys:
+            if group_by is not None and k is None:
+                continue
+            out[(local, k)] = out.get((local, k), 0) + 1
+    return out
+
+
+def test_histograms_from_rollups_equal_counting_documents_after_updates_and_deletes(tmp_path):
+    import random
+    from datetime import datetime as dt
+    from datetime import timezone as tz
+    from zoneinfo import ZoneInfo
+
+    rnd = random.Random(7)
+    base = int(dt(2026, 11, 1, tzinfo=tz.utc).timestamp())
+    docs = {}
+    for i in range(400):
+        docs[f"r{i}"] = {"id": f"r{i}", "text": "x", "tokens": "x", "product": rnd.choice(["a", "b", None]),
+                         "source": rnd.choice(["weibo", "zhihu"]), "sentiment": rnd.choice(["negative", "positive"]),
+                         "intent": rnd.choice(["bug", "other"]),
+                         "topics": rnd.sample(["t1", "t2", "t3"], rnd.randrange(3)),
+                         "created_at": dt.fromtimestamp(base + rnd.randrange(5 * 86400), tz.utc).strftime(
+                             "%Y-%m-%dT%H:%M:%SZ")}
+    with SqliteIndex(tmp_path / "r.db", tokenizer=simple_tokenizer) as ix:
+        ids = list(docs)
+        ix.upsert(list(docs.values()))
+        for i in ids[:100]:  # move in time, change dimensions and topics
+            docs[i] = dict(docs[i], sentiment="neutral", topics=["t3"], product="b",
+                           created_at=dt.fromtimestamp(base + rnd.randrange(5 * 86400), tz.utc).strftime(
+                               "%Y-%m-%dT%H:%M:%SZ"))
+        ix.upsert([docs[i] for i in ids[:100]])
+        ix.delete(ids[100:150])
+        for i in ids[100:150]:
+            del docs[i]
+        zone = ZoneInfo("Asia/Shanghai")
+        lo, hi = base + 3600 * 5 + 1234, base + 4 * 86400 + 777  # not on hour boundaries: edges read documents
+        start, end = dt.fromtimestamp(lo, tz.utc), dt.fromtimestamp(hi, tz.utc)
+        cases = [({}, None), ({"product": ("b",)}, None), ({}, "sentiment"), ({"source": ("weibo",)}, "product"),
+                 ({}, "topics"), ({"topic": ("t3",)}, None), ({"product": ("a",)}, "topics"),
+                 ({"intent": ("bug",)}, None)]  # the last one has no rollup: counted from documents
+        for interval in ("hour", "day"):
+            for filters, group_by in cases:
+                got = {(b.start, b.key): b.count for b in ix.histogram(
+                    Filters(**filters), interval=interval, tz="Asia/Shanghai", group_by=group_by,
+                    start=start, end=end) if b.count}
+                assert got == _expected(docs, filters, group_by, lo, hi, zone, interval), (interval, filters, group_by)
+        # and the aligned middle really is read from the rollups, not the documents
+        before = sum(b.count for b in ix.histogram(Filters(), interval="day", start=start, end=end))
+        raw = sqlite3.connect(tmp_path / "r.db")
+        raw.execute("INSERT INTO feedback_hourly VALUES (?, 'zz', 'zz', 'zz', 1000)", ((base + 86400) // 3600,))
+        raw.commit()
+        raw.close()
+        assert sum(b.count for b in ix.histogram(Filters(), interval="day", start=start, end=end)) == before + 1000
+
+
+def test_relevance_ranks_the_newest_window_of_filtered_matches(tmp_path):
+    with SqliteIndex(tmp_path / "w.db", tokenizer=simple_tokenizer) as ix:
+        ix.rank_window = 3
+        # old docs of product "rare" first, then many newer matches of another product
+        ix.upsert([doc(i, product="rare", tokens="common common", text="common common") for i in range(2)])
+        ix.upsert([doc(100 + i, product="busy") for i in range(10)])
+        rare = ix.search(SearchQuery(text="common", filters=Filters(product=("rare",))))
+        assert rare.total == 2 and {h.doc["id"] for h in rare.hits} == {"id0", "id1"}
+        busy = ix.search(SearchQuery(text="common", filters=Filters(product=("busy",))))
+        assert busy.total == 10  # the total still counts every match
+        assert {h.doc["id"] for h in busy.hits} == {"id107", "id108", "id109"}  # ranked: the newest 3
+        every = ix.search(SearchQuery(text="common", sort="time", limit=50))
+        assert len(every.hits) == 12  # time order is not windowed

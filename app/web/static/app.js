@@ -233,7 +233,10 @@ function renderHits(data) {
 function chart(id) {
   if (!charts[id]) {
     charts[id] = echarts.init($(id));
+    /* data-finished marks a chart whose render and animation are complete (clicks then hit what is drawn) */
+    charts[id].on("finished", () => { $(id).dataset.finished = "1"; });
   }
+  $(id).dataset.finished = "";
   charts[id].off("click");
   return charts[id];
 }
@@ -252,6 +255,8 @@ async function loadTrends() {
     api("/api/trends/ratings", common),
   ]);
   const labels = bySent.starts.map((s) => fmtBucket(s, interval));
+  /* histograms count by filters only: say so when the query also has free words */
+  $("trend-note").textContent = bySent.text ? "注意：趋势图只按过滤条件统计，自由词「" + bySent.text + "」未参与（热门话题、来源分布、版本评分和下钻已按自由词筛选）。" : "";
 
   const sent = chart("chart-sentiment");
   const order = ["negative", "neutral", "positive"];

@@ -1,0 +1,144 @@
+"""Benchmark the whole crawl pipeline against classification alone, on the same replayed items.
+
+    .venv/bin/python bench/crawl.py [--items 5000] [--model PATH|rules] [--data ../shared/data]
+
+Serves ``--items`` App Store reviews (10 apps × ≤ 10 pages × 50, real RSS JSON shape) on the loopback
+replay server and runs ``voc crawl appstore`` on them — child process, real Scrapy engine, every pipeline
+(validate, normalize, dedupe, classify, index into a fresh SQLite index, cursor). Then it runs the same
+classifier alone (``load_classifier(settings).predict`` in batches of ``classifier.batch_size``) over the
+same texts in this process. Prints both rates, the crawl child's peak RSS, and the pipeline's overhead over
+classification (target: < 25%). Texts come from ``--data``'s online_shopping_10_cats.csv when given
+(real review sentences), else from the built-in sample sentences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from configs import load_settings  # noqa: E402
+from crawlers.replay import ReplayServer  # noqa: E402
+from crawlers.replay_data import SENTENCES, appstore_feed, review_entry, reviews_path  # noqa: E402
+
+
+def texts_from(data: Path | None, n: int) -> list[str]:
+    if data is None:
+        return [f"{SENTENCES[i % len(SENTENCES)]}，第{i}次反馈" for i in range(n)]
+    out = []
+    with open(data / "online_shopping_10_cats.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            text = (row.get("review") or "").replace("\ufeff", "").strip()
+            if 4 <= len(text) <= 300:
+                out.append(text)
+            if len(out) >= n:
+                break
+    return [out[i % len(out)] + ("" if i < len(out) else f"（{i}）") for i in range(n)]
+
+
+def serve(server: ReplayServer, texts: list[str]) -> list[str]:
+    """10 apps of up to 500 reviews; returns the app ids."""
+    newest = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    apps = []
+    per_app = 500
+    for a in range(0, len(texts), per_app):
+        app_id = str(1700000000 + a // per_app)
+        apps.append(app_id)
+        chunk = texts[a:a + per_app]
+        for page in range(10):
+            part = chunk[page * 50:(page + 1) * 50]
+            entries = [review_entry(a + page * 50 + k, when=newest - timedelta(seconds=37 * (a + page * 50 + k)),
+                                    text=t, app_id=app_id, likes=k % 7) for k, t in enumerate(part)]
+            server.add(reviews_path(app_id, page + 1), body=appstore_feed(entries), content_type="application/json")
+        server.add(reviews_path(app_id, 11), body="CustomerReviews RSS page depth is limited to 10")
+    return apps
+
+
+def config_dir(root: Path, base_url: str, apps: list[str]) -> Path:
+    cdir = root / "configs"
+    shutil.copytree(ROOT / "configs", cdir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    voc = yaml.safe_load((cdir / "voc.yaml").read_text(encoding="utf-8"))
+    voc["crawl"] = {**(voc.get("crawl") or {}), "download_delay": 0.0, "autothrottle": False,
+                    "concurrent_requests": 16, "concurrent_requests_per_domain": 16}
+    (cdir / "voc.yaml").write_text(yaml.safe_dump(voc, allow_unicode=True), encoding="utf-8")
+    src = yaml.safe_load((cdir / "sources.yaml").read_text(encoding="utf-8"))
+    src["sources"]["appstore"]["base_url"] = base_url
+    src["products"] = [{"id": "bench", "name": "轻记", "appstore": {"app_ids": apps, "max_pages": 10}}]
+    (cdir / "sources.yaml").write_text(yaml.safe_dump(src, allow_unicode=True), encoding="utf-8")
+    return cdir
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--items", type=int, default=5000)
+    ap.add_argument("--model", help="classifier model dir or 'rules' (default: classifier.model from voc.yaml)")
+    ap.add_argument("--data", type=Path, help="folder holding online_shopping_10_cats.csv (real sentences)")
+    args = ap.parse_args()
+
+    from classifier import load_classifier
+    from crawlers.runner import run_crawl
+
+    texts = texts_from(args.data, args.items)
+    work = Path(tempfile.mkdtemp(prefix="voc-bench-crawl-"))
+    try:
+        with ReplayServer() as server:
+            apps = serve(server, texts)
+            env = {"VOC_HOME": str(work / "home")}
+            base = load_settings(ROOT / "configs")
+            model = args.model or base.classifier.model
+            if model != "rules" and not Path(model).is_absolute():
+                model = str(base.resolve(model))
+            env["VOC_CLASSIFIER_MODEL"] = model
+            settings = load_settings(config_dir(work, server.url, apps), env=env)
+            try:
+                classifier = load_classifier(settings)
+            except Exception as exc:  # noqa: BLE001 - report and stop
+                print(f"cannot load the classifier {model!r}: {exc}\n(try --model rules)", file=sys.stderr)
+                return 2
+            print(f"classifier: {classifier.model_version}; items: {len(texts)} over {len(apps)} apps")
+
+            t0 = time.perf_counter()
+            report = run_crawl(settings, sources=["appstore"])
+            crawl_s = time.perf_counter() - t0
+            run = report.source("appstore")
+            peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            if run.status != "ok" or run.new != len(texts):
+                print(report.format(), file=sys.stderr)
+                print(f"expected {len(texts)} new items — see {report.log_path}", file=sys.stderr)
+                return 1
+
+            # Classification alone, same texts, same batch size, in this process (model load excluded).
+            batch = settings.classifier.batch_size
+            inputs = [f"{t[:6]}。{t}" for t in texts]
+            t1 = time.perf_counter()
+            for i in range(0, len(inputs), batch):
+                classifier.predict(inputs[i:i + batch])
+            classify_s = time.perf_counter() - t1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    pipeline_rate = len(texts) / crawl_s
+    classify_rate = len(texts) / classify_s
+    overhead = crawl_s / classify_s - 1
+    print(f"pipeline (voc crawl, child process, all stages): {len(texts)} items in {crawl_s:.1f} s = {pipeline_rate:,.0f} items/s")
+    print(f"  pages {run.pages}, new {run.new}, updated {run.updated}, dropped {run.dropped or 'none'}")
+    print(f"  peak RSS of the crawl process: {peak_rss_mb:,.0f} MiB")
+    print(f"classifier alone (predict, batches of {batch}): {classify_s:.1f} s = {classify_rate:,.0f} items/s")
+    print(f"ratio pipeline/classifier time: {crawl_s / classify_s:.2f} → pipeline overhead {overhead:+.0%} "
+          f"(target < +25%) {'OK' if overhead < 0.25 else 'OVER TARGET'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Emerging terms, rating drop and high-risk rules against a real SQLite index."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import alerts
+from alerts.store import open_store
+
+
+def _only(settings, kind):
+    rules = tuple(r for r in settings.alerts.rules if r.kind == kind)
+    return settings.replace(alerts=dataclasses.replace(settings.alerts, rules=rules))
+
+
+HISTORY = ["登录有点慢", "验证码收不到", "广告太多了", "更新以后很卡", "客服不回复", "扣费了没到账", "闪退好几次"]
+
+
+def test_emerging_terms_groups_new_words_with_representative_posts(settings, index, kit):
+    s = _only(settings, "emerging_terms")
+    now = kit.NOW
+    docs = []
+    for i in range(24 * 10 * 4):  # four negative posts an hour for ten days, the usual complaints
+        docs.append(kit.make_doc(i, at=now - timedelta(days=10) + timedelta(minutes=15 * i), text=HISTORY[i % len(HISTORY)]))
+    for i in range(12):
+        docs.append(kit.make_doc(10_000 + i, at=now - timedelta(hours=5) + timedelta(minutes=20 * i),
+                                 text=f"新版本打开相册就闪退，第{i}次了", source="appstore" if i % 3 else "weibo",
+                                 likes=i))
+    index.upsert(docs)
+    report = alerts.evaluate(s, index, now=now)
+    assert len(report.raised) == 1
+    rec = report.raised[0]
+    terms = rec.detail["terms"]
+    # one new phrase (its words and word pairs grouped); 闪退 alone is an old complaint at its usual rate
+    grouped = [terms[0], *rec.detail["related_terms"][terms[0]]]
+    assert len(terms) == 1 and "打开相册" in grouped and "闪退" not in grouped
+    assert rec.key == terms[0] and rec.figures.current == 12 and rec.figures.expected == 0
+    assert len(rec.detail["samples"]) == 3 and all("相册" in x["text"] for x in rec.detail["samples"])
+    assert rec.detail["samples"][0]["text"].endswith("第11次了")  # most engagement first
+    assert dict(rec.detail["sources"]) == {"appstore": 8, "weibo": 4}
+    assert alerts.evaluate(s, index, now=now + timedelta(minutes=5)).raised == []
+
+
+def test_rating_drop_for_new_version(settings, index, kit):
+    s = _only(settings, "rating_drop")
+    now = kit.NOW
+    docs = []
+    for i in range(40):
+        docs.append(kit.make_doc(i, at=now - timedelta(days=20, hours=i), source="appstore", kind="review",
+                                 rating=5 if i % 5 else 2, app_version="3.9.0", sentiment="positive", text="好用"))
+    for i in range(25):
+        docs.append(kit.make_doc(100 + i, at=now - timedelta(days=2, hours=i), source="appstore", kind="review",
+                                 rating=1 if i % 3 else 4, app_version="3.10.0", text=f"更新后闪退 {i}"))
+    index.upsert(docs)
+    report = alerts.evaluate(s, index, now=now)
+    assert [r.key for r in report.raised] == ["3.10.0"]
+    rec = report.raised[0]
+    assert rec.figures.current == round(16 / 25, 4) and rec.figures.expected == 0.2
+    assert rec.detail["mean"] == 2.08 and rec.detail["earlier_mean"] == 4.4 and rec.severity == "critical"
+    assert "差评占比 64%（此前 20%）" in rec.title
+    assert all(x["source"] == "appstore" for x in rec.detail["samples"])
+
+
+def test_high_risk_posts_alert_at_once_and_only_once(settings, index, kit):
+    s = _only(settings, "high_risk")
+    now = kit.NOW
+    index.upsert([
+        kit.make_doc(1, at=now - timedelta(hours=1), text="再不退款我就去12315投诉，还要找媒体曝光", risk=["regulator_threat", "media_threat"]),
+        kit.make_doc(2, at=now - timedelta(hours=2), text="普通吐槽"),
+        kit.make_doc(3, at=now - timedelta(days=3), text="三天前的律师函", risk=["legal_threat"]),
+    ])
+    report = alerts.evaluate(s, index, now=now)
+    assert len(report.raised) == 1
+    rec = report.raised[0]
+    assert rec.severity == "critical" and rec.detail["risk"] == ["regulator_threat", "media_threat"]
+    assert "扬言投诉监管、扬言曝光媒体" in rec.title and rec.detail["samples"][0]["url"] == "https://example.com/p/1"
+    again = alerts.evaluate(s, index, now=now + timedelta(hours=1))
+    assert again.raised == [] and again.updated == []
+    with open_store(s) as st:
+        assert len(st.outbox()) == 1  # alert-log, once
+
+
+def test_emerging_terms_alert_keeps_its_fingerprint_when_the_leading_term_changes(settings, index, kit):
+    s = _only(settings, "emerging_terms")
+    now = kit.NOW
+    docs = [kit.make_doc(i, at=now - timedelta(days=10) + timedelta(minutes=15 * i), text=HISTORY[i % len(HISTORY)])
+            for i in range(24 * 10 * 4)]
+    docs += [kit.make_doc(10_000 + i, at=now - timedelta(hours=2) + timedelta(minutes=5 * i), text="相册同步失败")
+             for i in range(10)]
+    index.upsert(docs)
+    first = alerts.evaluate(s, index, now=now)
+    assert len(first.raised) == 1
+    # later a longer word in the same posts leads the group (the most specific term heads it)
+    index.upsert([kit.make_doc(20_000 + i, at=now + timedelta(minutes=5 * i), text="PhotoSyncCrash 相册同步失败")
+                  for i in range(30)])
+    later = alerts.evaluate(s, index, now=now + timedelta(hours=3))
+    assert later.raised == []
+    with open_store(s) as st:
+        assert len(st.list(rule="emerging-terms")) == 1

@@ -1,0 +1,115 @@
+"""Alert store contract: runs against SQLite always, and against Elasticsearch when VOC_ES_URL is set."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from alerts.detect import Figures, Match
+from alerts.lifecycle import Policy, on_match, on_quiet
+from alerts.store import OutboxEntry, SqliteAlertStore
+
+T = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
+H = timedelta(hours=1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        st = SqliteAlertStore(tmp_path / "voc.db")
+    else:
+        url = os.environ.get("VOC_ES_URL")
+        if not url:
+            pytest.skip("VOC_ES_URL not set: no Elasticsearch cluster to test against")
+        from elasticsearch import Elasticsearch
+
+        from alerts._es_store import ElasticsearchAlertStore
+
+        st = ElasticsearchAlertStore(Elasticsearch(url), prefix=f"voc-test-{uuid.uuid4().hex[:8]}")
+    yield st
+    st.close()
+
+
+def _match(current):
+    f = Figures(current=current, expected=2, low=0, high=8, ratio=current / 2, window_start=T - 6 * H, window_end=T)
+    return Match(key="login", at=T, severity="warning", figures=f)
+
+
+def _open(store, current=20, now=T):
+    def compute(rec):
+        return on_match(rec, _match(current), rule="r", kind="volume_spike", product="demo", title="t",
+                        detail={}, now=now, policy=Policy())
+
+    def deliveries(tr):
+        return [OutboxEntry(subscriber=s, channel="c", notification={"id": f"{tr.record.fingerprint}:{tr.record.version}"})
+                for s in ("a", "b")]
+
+    from alerts.lifecycle import fingerprint
+
+    return store.apply(fingerprint("r", "demo", "login"), compute, deliveries, now=now)
+
+
+def test_apply_persists_records_events_and_outbox(store):
+    tr = _open(store)
+    assert tr.event == "opened"
+    fp = tr.record.fingerprint
+    assert store.get(fp[:5]).version == 1 and [r.fingerprint for r in store.list(state="open")] == [fp]
+    assert [e["event"] for e in store.events(fp)] == ["opened"]
+    assert sorted(d.subscriber for d in store.outbox()) == ["a", "b"]
+    again = _open(store, now=T + timedelta(minutes=5))  # nothing new to tell
+    assert again.event is None and len(store.outbox()) == 2
+    tr = store.apply(fp, lambda r: on_quiet(r, now=T + 7 * H, policy=Policy()), lambda t: [
+        OutboxEntry(subscriber="a", channel="c", notification={"id": "x"})], now=T + 7 * H)
+    assert tr.event == "resolved" and store.get(fp).state == "resolved" and len(store.outbox()) == 3
+
+
+def test_claim_lease_and_sent_once(store):
+    _open(store)
+    first = store.claim(now=T, lease_s=60)
+    second = store.claim(now=T, lease_s=60)
+    assert first.id != second.id and store.claim(now=T, lease_s=60) is None
+    assert store.mark_sent(first, now=T)
+    # the second worker crashed: after the lease another worker takes the row over
+    third = store.claim(now=T + timedelta(seconds=61), lease_s=60)
+    assert third.id == second.id and third.claim_token != second.claim_token
+    assert not store.mark_sent(second, now=T + timedelta(seconds=62))  # the stale claim cannot confirm
+    assert store.mark_sent(third, now=T + timedelta(seconds=62))
+    assert store.claim(now=T + H, lease_s=60) is None
+    assert sorted(d.status for d in store.outbox()) == ["sent", "sent"]
+
+
+def test_failure_defers_the_channel_and_gives_up(store):
+    _open(store)
+    row = store.claim(now=T, lease_s=60, skip=[("b", "c")])
+    assert row.subscriber == "a"
+    store.mark_failed(row, now=T, error="down", retry_at=T + H)
+    assert store.claim(now=T + timedelta(minutes=1), lease_s=60).subscriber == "b"
+    assert store.claim(now=T + timedelta(minutes=1), lease_s=60) is None
+    row = store.claim(now=T + H, lease_s=60)
+    store.mark_failed(row, now=T + H, error="bad token", retry_at=None)
+    assert [d.last_error for d in store.outbox(status="failed")] == ["bad token"]
+    assert store.retry_failed(now=T + 2 * H) == 1
+
+
+def test_concurrent_apply_opens_once(tmp_path):
+    results = []
+    barrier = threading.Barrier(4)
+
+    def run():
+        st = SqliteAlertStore(tmp_path / "voc.db")
+        barrier.wait()
+        results.append(_open(st))
+        st.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(str(r.event) for r in results) == ["None", "None", "None", "opened"]
+    with SqliteAlertStore(tmp_path / "voc.db") as st:
+        assert len(st.outbox()) == 2

@@ -1,0 +1,232 @@
+"""ElasticsearchIndex over real HTTP against a loopback stand-in that answers like Elasticsearch.
+
+No cluster exists here, so this checks the glue, not Elasticsearch's semantics (the contract suite does
+that when VOC_ES_URL is set): which requests the official client sends (paths, NDJSON bulk bodies,
+query bodies) and how the backend reads the answers (bulk item results and errors, hits, highlights,
+aggregations, date_histogram keys, 404s, scroll).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from configs.index import ElasticsearchSettings, IndexSettings
+from configs.settings import Secrets
+from index import BulkIndexError, Filters, SchemaMismatchError, SearchQuery
+from index.elastic import ElasticsearchIndex
+from index.elastic_bodies import HL_POST, HL_PRE, SCHEMA_VERSION
+
+
+SHARDS = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+
+
+class FakeCluster:
+    """Records every request; answers from ``routes[(method, path)]`` (a dict or a callable(body))."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, bytes]] = []
+        self.headers: list[dict[str, str]] = []
+        self.routes: dict[tuple[str, str], object] = {}
+        cluster = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                path = self.path.split("?", 1)[0]
+                cluster.requests.append((self.command, self.path, body))
+                cluster.headers.append({k.lower(): v for k, v in self.headers.items()})
+                answer = cluster.routes.get((self.command, path), (404, {"error": "no route", "status": 404}))
+                if callable(answer):
+                    answer = answer(body)
+                status, payload = answer if isinstance(answer, tuple) else (200, answer)
+                data = b"" if self.command == "HEAD" else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("X-Elastic-Product", "Elasticsearch")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def sent(self, method: str, path_start: str) -> list[bytes]:
+        return [b for m, p, b in self.requests if m == method and p.startswith(path_start)]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def cluster():
+    c = FakeCluster()
+    c.routes[("PUT", "/_index_template/voc-t")] = {"acknowledged": True}
+    c.routes[("HEAD", "/_alias/voc-t")] = (404, {})
+    c.routes[("PUT", "/voc-t-v1")] = {"acknowledged": True, "index": "voc-t-v1"}
+    yield c
+    c.close()
+
+
+def open_es(cluster, tokenizer, **es) -> ElasticsearchIndex:
+    settings = IndexSettings(url=cluster.url, name="voc-t", elasticsearch=ElasticsearchSettings(max_retries=0, **es))
+    return ElasticsearchIndex.from_settings(settings, url=cluster.url, home=__import__("pathlib").Path("."),
+                                           tokenizer=tokenizer, secrets=Secrets({"VOC_ES_API_KEY": "s3cret"}))
+
+
+def test_open_installs_the_template_and_creates_the_versioned_index_behind_the_alias(cluster, tokenizer):
+    ix = open_es(cluster, tokenizer)
+    template = json.loads(cluster.sent("PUT", "/_index_template/voc-t")[0])
+    assert template["index_patterns"] == ["voc-t-v*"]
+    assert template["template"]["mappings"]["properties"]["tokens"]["analyzer"] == "voc_tokens"
+    assert json.loads(cluster.sent("PUT", "/voc-t-v1")[0]) == {"aliases": {"voc-t": {"is_write_index": True}}}
+    ix.close()
+
+
+def test_the_api_key_is_sent_and_never_shown(cluster, tokenizer):
+    ix = open_es(cluster, tokenizer)
+    assert all(h.get("authorization") == "ApiKey s3cret" for h in cluster.headers)
+    assert "s3cret" not in repr(ix)
+    ix.close()
+
+
+def test_an_alias_on_an_older_schema_is_refused(cluster, tokenizer):
+    cluster.routes[("HEAD", "/_alias/voc-t")] = (200, {})
+    cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v0": {"mappings": {"_meta": {"voc_schema": 0}}}}
+    with pytest.raises(SchemaMismatchError, match="voc reindex"):
+        open_es(cluster, tokenizer)
+    cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v1": {"mappings": {"_meta": {"voc_schema": SCHEMA_VERSION}}}}
+    open_es(cluster, tokenizer).close()
+    assert not cluster.sent("PUT", "/voc-t-v1")  # the existing index is used
+
+
+def test_upsert_sends_ndjson_index_actions_and_counts_created_and_updated(cluster, tokenizer):
+    def bulk(body: bytes):
+        lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+        items = []
+        for action in lines[0::2]:
+            _id = action["index"]["_id"]
+            items.append({"index": {"_id": _id, "status": 201 if _id == "a" else 200,
+                                    "result": "created" if _id == "a" else "updated"}})
+        return {"took": 1, "errors": False, "items": items}
+
+    cluster.routes[("PUT", "/_bulk")] = bulk
+    cluster.routes[("POST", "/_bulk")] = bulk
+    ix = open_es(cluster, tokenizer)
+    result = ix.upsert([{"id": "a", "text": "登录失败", "created_at": "2026-11-24T03:05:00+00:00"},
+                        {"id": "b", "text": "闪退"}])
+    assert result == (1, 1)
+    method_path = [(m, p) for m, p, _ in cluster.requests if "_bulk" in p][0]
+    assert "refresh=wait_for" in method_path[1]
+    body = (cluster.sent("PUT", "/_bulk") + cluster.sent("POST", "/_bulk"))[0].decode().splitlines()
+    assert json.loads(body[0]) == {"index": {"_index": "voc-t", "_id": "a"}}
+    source = json.loads(body[1])
+    assert source["created_at"] == "2026-11-24T03:05:00Z" and source["tokens"] == "登录 失败"
+    assert source["topics"] == [] and set(source) >= {"sentiment", "risk", "dup_of"}
+    ix.close()
+
+
+def test_rejected_items_are_reported_per_document(cluster, tokenizer):
+    answer = {"took": 1, "errors": True, "items": [
+        {"index": {"_id": "a", "status": 201, "result": "created"}},
+        {"index": {"_id": "b", "status": 400, "error": {"type": "mapper_parsing_exception",
+                                                        "reason": "failed to parse field [rating]"}}}]}
+    cluster.routes[("PUT", "/_bulk")] = answer
+    cluster.routes[("POST", "/_bulk")] = answer
+    ix = open_es(cluster, tokenizer)
+    with pytest.raises(BulkIndexError) as err:
+        ix.upsert([{"id": "a", "text": "x"}, {"id": "b", "text": "y"}])
+    assert err.value.errors[0][0] == "b" and "mapper_parsing_exception" in err.value.errors[0][1]
+    ix.close()
+
+
+def test_search_reads_hits_highlights_total_and_facets(cluster, tokenizer):
+    cluster.routes[("POST", "/voc-t/_search")] = {
+        "took": 3, "hits": {"total": {"value": 42, "relation": "eq"}, "max_score": 2.5, "hits": [
+            {"_id": "a", "_score": 2.5, "_source": {"id": "a", "text": "登录失败，闪退了", "topics": ["login"]},
+             "highlight": {"tokens": [f"{HL_PRE}登录{HL_POST} 失败 ， {HL_PRE}闪退{HL_POST} 了"]}}]},
+        "aggregations": {"facet_sentiment": {"buckets": [{"key": "negative", "doc_count": 40},
+                                                         {"key": "neutral", "doc_count": 2}]},
+                         "facet_rating": {"buckets": [{"key": 1, "doc_count": 7}]}},
+    }
+    ix = open_es(cluster, tokenizer)
+    result = ix.search(SearchQuery(text="闪退 登录", filters=Filters(product=("demo",)),
+                                   facets=("sentiment", "rating")))
+    sent = json.loads(cluster.sent("POST", "/voc-t/_search")[0])
+    assert sent["query"]["bool"]["must"] == [{"match_phrase": {"tokens": "闪退"}}, {"match_phrase": {"tokens": "登录"}}]
+    assert sent["query"]["bool"]["filter"] == [{"terms": {"product": ["demo"]}}]
+    assert result.total == 42 and result.hits[0].score == 2.5
+    assert result.hits[0].doc["id"] == "a" and result.hits[0].doc["risk"] == []
+    assert result.hits[0].highlight == [("登录", True), ("失败，", False), ("闪退", True), ("了", False)]
+    assert result.facets == {"sentiment": [("negative", 40), ("neutral", 2)], "rating": [("1", 7)]}
+    ix.close()
+
+
+def test_histogram_reads_date_histogram_buckets_in_the_time_zone(cluster, tokenizer):
+    sh = ZoneInfo("Asia/Shanghai")
+    day = datetime(2026, 11, 24, tzinfo=sh)
+    key = int(day.timestamp() * 1000)
+    cluster.routes[("POST", "/voc-t/_search")] = {"hits": {"total": {"value": 3}, "hits": []}, "aggregations": {
+        "g": {"buckets": [{"key": "crash", "doc_count": 3, "h": {"buckets": [
+            {"key": key, "key_as_string": "2026-11-24T00:00:00.000+08:00", "doc_count": 3}]}}]}}}
+    ix = open_es(cluster, tokenizer)
+    buckets = ix.histogram(Filters(), interval="day", tz="Asia/Shanghai", group_by="topics",
+                           start=day, end=datetime(2026, 11, 25, tzinfo=sh))
+    assert [(b.start, b.key, b.count) for b in buckets] == [(day, "crash", 3)]
+    assert buckets[0].start.utcoffset().total_seconds() == 8 * 3600
+    sent = json.loads(cluster.sent("POST", "/voc-t/_search")[0])
+    assert sent["aggs"]["g"]["aggs"]["h"]["date_histogram"]["time_zone"] == "Asia/Shanghai"
+    ix.close()
+
+
+def test_get_count_delete_and_scan(cluster, tokenizer):
+    cluster.routes[("GET", "/voc-t/_doc/a")] = {"_id": "a", "found": True, "_source": {"id": "a", "text": "x"}}
+    cluster.routes[("GET", "/voc-t/_doc/nope")] = (404, {"_id": "nope", "found": False})
+    cluster.routes[("POST", "/voc-t/_count")] = {"count": 7}
+    delete = {"errors": False, "items": [{"delete": {"_id": "a", "status": 200, "result": "deleted"}},
+                                         {"delete": {"_id": "z", "status": 404, "result": "not_found"}}]}
+    cluster.routes[("PUT", "/_bulk")] = delete
+    cluster.routes[("POST", "/_bulk")] = delete
+    cluster.routes[("POST", "/voc-t/_search")] = {"_scroll_id": "s1", "_shards": SHARDS, "hits": {"total": {"value": 2}, "hits": [
+        {"_id": "a", "_source": {"id": "a", "topics": ["x"]}}, {"_id": "b", "_source": {"id": "b"}}]}}
+    cluster.routes[("POST", "/_search/scroll")] = {"_scroll_id": "s1", "_shards": SHARDS, "hits": {"hits": []}}
+    cluster.routes[("DELETE", "/_search/scroll")] = {"succeeded": True}
+    ix = open_es(cluster, tokenizer)
+    assert ix.get("a")["text"] == "x" and ix.get("a")["topics"] == []
+    assert ix.get("nope") is None
+    assert ix.count(Filters(sentiment=("negative",))) == 7
+    assert json.loads(cluster.sent("POST", "/voc-t/_count")[0]) == {
+        "query": {"bool": {"filter": [{"terms": {"sentiment": ["negative"]}}]}}}
+    assert ix.delete(["a", "z"]) == 1
+    assert list(ix.scan(Filters(), fields=["id", "topics"])) == [{"id": "a", "topics": ["x"]},
+                                                                  {"id": "b", "topics": []}]
+    ix.close()
+
+
+def test_an_unreachable_cluster_is_a_backend_error(tokenizer):
+    from index import IndexBackendError
+
+    settings = IndexSettings(url="http://127.0.0.1:9", name="voc-t",
+                             elasticsearch=ElasticsearchSettings(max_retries=0, request_timeout_s=2))
+    with pytest.raises(IndexBackendError, match="cannot reach the cluster"):
+        ElasticsearchIndex.from_settings(settings, url=settings.url, home=__import__("pathlib").Path("."),
+                                         tokenizer=tokenizer, secrets=None)
+
+
+_ = timezone
