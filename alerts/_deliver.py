@@ -65,7 +65,7 @@ def target_for(settings: Any, channel: Channel) -> Target:
 
 def _backoff(attempts: int, settings: Any) -> timedelta:
     ob = settings.alerts.outbox
-    return min(parse_duration(ob.backoff) * (2 ** max(attempts - 1, 0)), parse_duration(ob.backoff_max))
+    return min(parse_duration(ob.backoff) * int(2 ** max(attempts - 1, 0)), parse_duration(ob.backoff_max))
 
 
 def deliver(settings: Any, *, now: datetime, client: httpx.Client | None = None, store: AlertStore | None = None,

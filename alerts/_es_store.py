@@ -12,6 +12,8 @@ Not exercised by the default test run (no cluster here); the SQLite store is the
 
 from __future__ import annotations
 
+import builtins
+
 import json
 import secrets as _secrets
 from collections.abc import Callable, Iterable, Sequence
@@ -131,7 +133,7 @@ class ElasticsearchAlertStore:
                              sort=[{"updated_at": "desc"}, {"fingerprint": "asc"}])
         return [AlertRecord.from_json(h["_source"]["data"]) for h in res["hits"]["hits"]]
 
-    def events(self, fingerprint: str) -> list[dict[str, Any]]:
+    def events(self, fingerprint: str) -> builtins.list[dict[str, Any]]:
         res = self.es.search(index=self.idx["alert-events"], query={"term": {"fingerprint": fingerprint}}, size=1000,
                              sort=[{"version": "asc"}])
         return [{"version": s["version"], "event": s["event"], "at": s["at"], "figures": s["data"]}
@@ -140,7 +142,7 @@ class ElasticsearchAlertStore:
     # --- outbox -------------------------------------------------------------------------------------------
     def _delivery(self, hit: dict[str, Any]) -> PendingDelivery:
         s = hit["_source"]
-        return PendingDelivery(id=hit["_id"], fingerprint=s["fingerprint"], version=s["version"],  # type: ignore[arg-type]
+        return PendingDelivery(id=hit["_id"], fingerprint=s["fingerprint"], version=s["version"],
                                subscriber=s["subscriber"], channel=s["channel"], notification=s["notification"],
                                status=s["status"], attempts=s["attempts"], next_attempt_at=s["next_attempt_at"],
                                last_error=s.get("last_error"), claim_token=s.get("claim_token"), sent_at=s.get("sent_at"))
@@ -204,7 +206,7 @@ class ElasticsearchAlertStore:
                                               "params": {"t": now.timestamp()}})
         return int(res.get("updated", 0))
 
-    def outbox(self, *, status: str | None = None) -> list[PendingDelivery]:
+    def outbox(self, *, status: str | None = None) -> builtins.list[PendingDelivery]:
         query = {"term": {"status": status}} if status else {"match_all": {}}
         res = self.es.search(index=self.idx["alert-outbox"], query=query, size=10_000,
                              sort=[{"created_at": "asc"}, {"version": "asc"}])

@@ -66,7 +66,8 @@ class EvaluationReport:
 
 def policy_for(rule: Rule) -> Policy:
     return Policy(resolve_after=rule.duration("resolve_after"), realert=rule.duration("realert"),
-                  realert_max=rule.duration("realert_max"), update_growth=rule.update_growth)
+                  realert_max=rule.duration("realert_max"), update_growth=rule.update_growth,
+                  notify_resolve=rule.kind != "high_risk")
 
 
 def _topic_names(settings: Any) -> dict[str, str]:
@@ -349,7 +350,7 @@ def _wants(sub: Any, rec: AlertRecord) -> bool:
 def deliveries_for(settings: Any, tr: Transition) -> list[OutboxEntry]:
     """One outbox entry per subscriber (filtered by product, topic, severity) × channel."""
     note = from_record(tr.record, tr.event or "updated", base_url=settings.web.base_url).to_json()
-    out = []
+    out: list[OutboxEntry] = []
     for sub in settings.alerts.subscribers:
         if _wants(sub, tr.record):
             out.extend(OutboxEntry(subscriber=sub.name, channel=ch, notification=note) for ch in sub.channels

@@ -139,7 +139,7 @@ def send_digest(settings: Any, digest: Digest, *, now: datetime, store: AlertSto
                for s in settings.alerts.subscribers if s.digest for c in s.channels if channel_ready(settings, c)]
     st = store if store is not None else open_store(settings)
     try:
-        return st.enqueue(note.fingerprint, 1, entries, now=now)  # type: ignore[attr-defined]
+        return st.enqueue(note.fingerprint, 1, entries, now=now)
     finally:
         if store is None:
             st.close()

@@ -45,6 +45,8 @@ class Policy:
     realert: timedelta = timedelta(hours=1)
     realert_max: timedelta = timedelta(hours=24)
     update_growth: float = 1.5
+    #: Tell subscribers when an alert resolves (off for single-post alerts: a post does not "recover").
+    notify_resolve: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,7 +119,7 @@ def silence_for(notify_count: int, policy: Policy) -> timedelta:
     """How long after the last notification the next one must wait."""
     if notify_count <= 0:
         return timedelta(0)
-    return min(policy.realert * (2 ** (notify_count - 1)), policy.realert_max)
+    return min(policy.realert * int(2 ** (notify_count - 1)), policy.realert_max)
 
 
 def _silenced(rec: AlertRecord, now: datetime, policy: Policy) -> bool:
@@ -161,8 +163,8 @@ def on_quiet(rec: AlertRecord, *, now: datetime, policy: Policy) -> Transition |
     if rec.state != "open" or now - rec.last_match_at < policy.resolve_after:
         return None
     new = dataclasses.replace(rec, state="resolved", resolved_at=now, updated_at=now, version=rec.version + 1,
-                              last_notified_at=now)
-    return Transition(new, "resolved", True)
+                              last_notified_at=now if policy.notify_resolve else rec.last_notified_at)
+    return Transition(new, "resolved", policy.notify_resolve)
 
 
 def acknowledge(rec: AlertRecord, *, by: str, now: datetime) -> Transition:

@@ -14,6 +14,8 @@ subscriber × channel).
 
 from __future__ import annotations
 
+import builtins
+
 import json
 import secrets as _secrets
 import sqlite3
@@ -96,7 +98,7 @@ class AlertStore(Protocol):
     def list(self, *, state: str | None = None, rule: str | None = None, product: str | None = None,
              limit: int = 100) -> list[AlertRecord]: ...
 
-    def events(self, fingerprint: str) -> list[dict[str, Any]]: ...
+    def events(self, fingerprint: str) -> builtins.list[dict[str, Any]]: ...
 
     def claim(self, *, now: datetime, lease_s: float, skip: Iterable[tuple[str, str]] = ()) -> PendingDelivery | None: ...
 
@@ -104,7 +106,7 @@ class AlertStore(Protocol):
 
     def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None) -> None: ...
 
-    def outbox(self, *, status: str | None = None) -> list[PendingDelivery]: ...
+    def outbox(self, *, status: str | None = None) -> builtins.list[PendingDelivery]: ...
 
     def close(self) -> None: ...
 
@@ -208,7 +210,8 @@ class SqliteAlertStore:
 
     def list(self, *, state: str | None = None, rule: str | None = None, product: str | None = None,
              limit: int = 100) -> list[AlertRecord]:
-        sql, args = "SELECT data FROM alert_state WHERE 1=1", []
+        sql = "SELECT data FROM alert_state WHERE 1=1"
+        args: builtins.list[Any] = []
         for col, val in (("state", state), ("rule", rule), ("product", product)):
             if val:
                 sql += f" AND {col} = ?"
@@ -217,7 +220,7 @@ class SqliteAlertStore:
         args.append(limit)
         return [AlertRecord.from_json(json.loads(r[0])) for r in self._db.execute(sql, args)]
 
-    def events(self, fingerprint: str) -> list[dict[str, Any]]:
+    def events(self, fingerprint: str) -> builtins.list[dict[str, Any]]:
         rows = self._db.execute("SELECT version, event, at, data FROM alert_events WHERE fingerprint = ? ORDER BY version",
                                 (fingerprint,))
         return [{"version": v, "event": e, "at": at, "figures": json.loads(d)} for v, e, at, d in rows]
@@ -291,7 +294,7 @@ class SqliteAlertStore:
         self._db.execute("COMMIT")
         return cur.rowcount
 
-    def outbox(self, *, status: str | None = None) -> list[PendingDelivery]:
+    def outbox(self, *, status: str | None = None) -> builtins.list[PendingDelivery]:
         sql = f"SELECT {self._COLS} FROM alert_outbox"
         args: list[Any] = []
         if status:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index import Filters, SearchQuery, SqliteIndex, parse_query  # noqa: E402
+from index import Filters, SqliteIndex, parse_query  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 PRODUCTS = ("phone", "pad", "shop")

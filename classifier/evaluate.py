@@ -107,7 +107,7 @@ def card_text(*, name: str, config: dict[str, Any], sizes: dict[str, int], metri
 A small BERT-style, character-level Chinese encoder ({config['num_layers']} layers, hidden {config['hidden_size']},
 {config['num_heads']} heads, {params:,} parameters, vocabulary {vocab} characters) with three heads: sentiment
 (negative / neutral / positive), intent (bug, feature_request, question, service_complaint, praise, other) and
-topics (multi-label, the ids of `configs/topics.yaml` at training time). Trained from scratch on 2 CPU threads in
+topics (multi-label, the ids of `configs/topics.yaml` at training time). Trained from scratch on {config['threads']} CPU thread(s) in
 {seconds / 60:.1f} minutes ({metrics.get('steps')} steps{', stopped by the time budget' if metrics.get('stopped_early') else ''}).
 Weights: `model.safetensors`; labels, normalization settings (`voc_normalization`) and library versions
 (`voc_versions`) in `config.json`.
@@ -139,7 +139,8 @@ Neutral, intent and topics have no labelled data in our domain; they are learned
   keyword matches from the *current* taxonomy are always tagged (a new topic works at once) and the model adds
   topics whose probability is ≥ 0.5.
 
-Sizes (rows): {_fmt(sizes)}. Held out: a random {config['val_fraction']:.0%} validation split, and the whole
+At most {config['max_rows_per_domain']} rows are drawn per corpus domain (this caps the Weibo emotion posts; every
+product-review category is smaller). Sizes (rows): {_fmt(sizes)}. Held out: a random {config['val_fraction']:.0%} validation split, and the whole
 domain `{config['holdout_domains'][0]}` (also excluded: {', '.join(config['holdout_domains'][1:]) or 'nothing else'}) as
 the left-out domain.
 
@@ -152,8 +153,10 @@ Sentiment, left-out domain `{config['holdout_domains'][0]}` (never seen in train
 {_fmt(lo)}
 
 App feedback evaluation set — `classifier/eval/app_feedback.jsonl`, {app.get('n', 0)} sentences written and
-labelled by hand by the VOC team for this purpose (not crawled; the same team wrote the templates, so treat the
-intent/topic figures as optimistic):
+labelled by hand by the VOC team for this purpose (not crawled; the same team wrote the templates and the
+taxonomy keywords, so treat the intent/topic figures as optimistic). Labelling guide: sentiment is the writer's
+attitude (a plain question or request is neutral); the `feature_request` topic goes on every feature request;
+other topics name what the text is about, not every word it contains:
 - sentiment: {_fmt(app.get('sentiment'))}
 - intent (shipped: rules given the model's sentiment): {_fmt(app.get('intent'))}
 - intent, the model's intent head instead (`voc_intent_mode: model` in config.json): {_fmt(app.get('intent_head'))}

@@ -45,6 +45,7 @@ class VocModel(PreTrainedModel):
 
     config_class = BertConfig
     base_model_prefix = "bert"
+    _supports_sdpa = True
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
@@ -254,7 +255,8 @@ def load_model_classifier(path: str | Path, *, topics: Iterable[Any] = (), threa
         check_normalization(cfg.get("voc_normalization"), path=str(path))
         config = BertConfig.from_pretrained(path, local_files_only=True)
         try:
-            model, info = VocModel.from_pretrained(path, config=config, local_files_only=True, output_loading_info=True)
+            model, info = VocModel.from_pretrained(path, config=config, local_files_only=True, output_loading_info=True,
+                                                   attn_implementation="sdpa")
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(path, f"weights are unreadable ({exc}); rebuild with `voc train`") from exc
         missing = list(info.get("missing_keys") or [])

@@ -6,6 +6,7 @@ Every value reaches Scrapy through one adapter, :func:`crawlers.config.scrapy_se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = ["CrawlSettings"]
 
@@ -41,6 +42,9 @@ class CrawlSettings:
     batch_wait: float = 1.0
     #: Seconds a ``voc crawl`` child process may run before it is stopped (0: no limit).
     run_timeout: float = 0.0
+    #: Where the crawler runs the classifier: ``process`` (a worker process, so the model and the crawl
+    #: use separate cores), ``thread`` (a worker thread), or ``auto`` (process for a model, thread for rules).
+    classify_in: Literal["auto", "thread", "process"] = "auto"
 
     def __post_init__(self) -> None:
         if self.concurrent_requests < 1 or self.concurrent_requests_per_domain < 1:

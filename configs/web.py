@@ -58,6 +58,8 @@ class WebSettings:
     allow_anonymous_loopback: bool = True
     #: Largest page size /api/search accepts.
     max_page_size: int = 200
+    #: Seconds a search/facets/trends answer is reused for the same question (0: no cache). See app/api/_cache.py.
+    cache_seconds: float = 30.0
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
 
     def __post_init__(self) -> None:
@@ -65,5 +67,7 @@ class WebSettings:
             raise ValueError(f"port must be between 0 (any free port) and 65535, got {self.port}")
         if self.session_max_age < 60:
             raise ValueError(f"session_max_age must be at least 60 seconds, got {self.session_max_age}")
+        if self.cache_seconds < 0:
+            raise ValueError(f"cache_seconds must be 0 (off) or more, got {self.cache_seconds}")
         if self.max_page_size < 1:
             raise ValueError(f"max_page_size must be at least 1, got {self.max_page_size}")

@@ -117,6 +117,7 @@ def scrapy_settings(settings: Settings, *, run_id: str | None = None) -> dict[st
         "VOC_CLASSIFY_ENABLED": True,
         "VOC_CLASSIFY_BATCH_SIZE": c.batch_size,
         "VOC_CLASSIFY_BATCH_WAIT": c.batch_wait,
+        "VOC_CLASSIFY_IN": c.classify_in,
         "VOC_INDEX_ENABLED": True,
         "VOC_INDEX_BATCH_SIZE": c.batch_size,
         "VOC_CURSOR_ENABLED": True,

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -234,14 +235,39 @@ class Batcher:
 
 
 class ClassifyPipeline:
-    """Tags documents in batches with ``classifier.predict``, plus ``engagement_flags`` into ``risk``."""
+    """Tags documents in batches with ``classifier.predict``, plus ``engagement_flags`` into ``risk``.
 
-    def __init__(self, *, classifier: Any, engagement: Callable[..., tuple[str, ...]], batch_size: int = 64,
-                 batch_wait: float = 1.0, crawler: Any = None) -> None:
-        self.classifier, self.engagement, self.crawler = classifier, engagement, crawler
-        # One worker thread: batches are classified in order while the reactor keeps crawling.
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-classify")
-        self.batcher = Batcher(self._predict, size=batch_size, wait=batch_wait, executor=self.executor)
+    Batches run in order in one worker — a thread (``VOC_CLASSIFY_IN=thread``) or a process (``process``;
+    ``auto`` picks a process for a model and a thread for ``rules``) — so the reactor keeps downloading,
+    parsing and indexing while a batch is classified. The model is loaded in that worker too, behind the
+    first downloads, instead of delaying the crawl's start.
+    """
+
+    def __init__(self, *, classifier: Any = None, loader: Callable[[], Any] | None = None,
+                 engagement: Callable[..., tuple[str, ...]], batch_size: int = 64, batch_wait: float = 1.0,
+                 process: tuple[str, dict[str, str]] | None = None, crawler: Any = None) -> None:
+        if classifier is None and loader is None and process is None:
+            raise ValueError("ClassifyPipeline needs a classifier, a loader or a worker process (config dir, env)")
+        self.engagement, self.crawler = engagement, crawler
+        self._classifier = classifier
+        self._loading = None
+        flush: Callable[[list[Any]], Sequence[Any]]
+        if process is not None:
+            import multiprocessing
+
+            from crawlers import _classify_worker
+
+            self.executor: Executor = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_classify_worker.init,
+                initargs=(process[0], process[1], os.getpid()))
+            flush = _classify_worker.predict
+        else:
+            self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-classify")
+            if classifier is None and loader is not None:
+                self._loading = self.executor.submit(loader)
+            flush = self._predict
+        self.batcher = Batcher(flush, size=batch_size, wait=batch_wait, executor=self.executor)
+        self._reported: set[int] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ClassifyPipeline:
@@ -250,13 +276,33 @@ class ClassifyPipeline:
             raise NotConfigured("VOC_CLASSIFY_ENABLED is off")
         from classifier import engagement_flags, load_classifier
 
-        return cls(classifier=load_classifier(voc_settings(s)), engagement=engagement_flags,
-                   batch_size=s.getint("VOC_CLASSIFY_BATCH_SIZE", 64),
-                   batch_wait=s.getfloat("VOC_CLASSIFY_BATCH_WAIT", 1.0), crawler=crawler)
+        settings = voc_settings(s)
+        where = s.get("VOC_CLASSIFY_IN", "auto")
+        is_rules = settings.classifier.model.strip().lower() == "rules"
+        kwargs: dict[str, Any] = {"engagement": engagement_flags, "batch_size": s.getint("VOC_CLASSIFY_BATCH_SIZE", 64),
+                                  "batch_wait": s.getfloat("VOC_CLASSIFY_BATCH_WAIT", 1.0), "crawler": crawler}
+        if where == "process" or (where == "auto" and not is_rules):
+            env = {"VOC_HOME": str(settings.home), "VOC_CLASSIFIER_MODEL": settings.classifier.model,
+                   "VOC_INDEX_URL": settings.index.url}
+            return cls(process=(str(settings.config_dir), env), **kwargs)
+        return cls(loader=lambda: load_classifier(settings), **kwargs)
 
-    def _predict(self, docs: list[dict[str, Any]]) -> list[Any]:
-        texts = [f"{d['title']}。{d['text']}" if d["title"] and d["title"] not in d["text"] else d["text"] for d in docs]
+    @property
+    def classifier(self) -> Any:
+        """The in-process classifier (waits for the background load; raises its error, e.g. ModelLoadError)."""
+        if self._classifier is None:
+            if self._loading is None:
+                raise RuntimeError("the classifier runs in a worker process")
+            self._classifier = self._loading.result()
+        return self._classifier
+
+    def _predict(self, texts: list[str]) -> list[Any]:
         return list(self.classifier.predict(texts))
+
+    @staticmethod
+    def text_of(doc: dict[str, Any]) -> str:
+        """What the classifier reads: the title joined to the text unless the text already holds it."""
+        return f"{doc['title']}。{doc['text']}" if doc["title"] and doc["title"] not in doc["text"] else doc["text"]
 
     async def process_item(self, item: Any) -> FeedbackItem:
         item = _feedback(item, self.crawler)
@@ -264,10 +310,12 @@ class ClassifyPipeline:
         if doc is None:
             return item
         try:
-            tags = await self.batcher.add(doc)
+            tags = await self.batcher.add(self.text_of(doc))
         except Exception as exc:  # noqa: BLE001 - the batch failed: these items are not indexed
             t = tracker(self.crawler)
-            t.error(f"classifier failed: {exc!r}")
+            if id(exc) not in self._reported:  # one error per failed batch, not per item
+                self._reported.add(id(exc))
+                t.error(f"classifier failed: {exc!r}")
             t.failed_targets.add((item.source, item.target))
             raise drop(self.crawler, "classify_failed", repr(exc)) from exc
         doc.update(sentiment=tags.sentiment, sentiment_score=float(tags.sentiment_score), intent=tags.intent,
@@ -287,6 +335,7 @@ class IndexPipeline:
     def __init__(self, *, index: Any, batch_size: int = 64, crawler: Any = None, owns_index: bool = True) -> None:
         self.index, self.crawler, self.owns_index = index, crawler, owns_index
         self.batcher = Batcher(self._upsert, size=batch_size, wait=0.0)
+        self._reported: set[int] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> IndexPipeline:
@@ -318,7 +367,9 @@ class IndexPipeline:
             await self.batcher.add(item.doc)
         except Exception as exc:  # noqa: BLE001
             t = tracker(self.crawler)
-            t.error(f"index upsert failed: {exc!r}")
+            if id(exc) not in self._reported:  # one error per failed batch, not per item
+                self._reported.add(id(exc))
+                t.error(f"index upsert failed: {exc!r}")
             t.failed_targets.add((item.source, item.target))
             raise drop(self.crawler, "index_failed", repr(exc)) from exc
         return item

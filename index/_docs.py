@@ -7,14 +7,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from index._errors import BulkIndexError
-from index.base import DOC_FIELDS, INT_FIELDS, MULTI_FIELDS, format_time, parse_time
+from index.base import Doc, DOC_FIELDS, INT_FIELDS, MULTI_FIELDS, format_time, parse_time
 
 __all__ = ["normalize_doc", "normalize_batch"]
 
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
-def normalize_doc(doc: dict, tokenizer: Callable[[str], Sequence[str]] | None = None) -> dict:
+def normalize_doc(doc: Doc, tokenizer: Callable[[str], Sequence[str]] | None = None) -> Doc:
     """Every design field present (None/[] when missing), times as ``…Z`` UTC strings, ints as ints.
 
     When ``tokens`` is missing or empty and there is text, it is computed with ``tokenizer`` so the
@@ -53,8 +53,8 @@ def normalize_doc(doc: dict, tokenizer: Callable[[str], Sequence[str]] | None = 
     return out
 
 
-def normalize_batch(docs: Sequence[dict], tokenizer: Callable[[str], Sequence[str]] | None,
-                    backend: str) -> list[dict]:
+def normalize_batch(docs: Sequence[Doc], tokenizer: Callable[[str], Sequence[str]] | None,
+                    backend: str) -> list[Doc]:
     """Normalise a batch, rejecting it whole (nothing written) if any document is malformed."""
     out, errors = [], []
     for i, doc in enumerate(docs):

@@ -16,14 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
     "DOC_FIELDS", "KEYWORD_FIELDS", "INT_FIELDS", "MULTI_FIELDS", "FACET_FIELDS", "FILTER_FIELDS",
     "Filters", "SearchQuery", "SearchResult", "Hit", "Bucket", "UpsertResult", "FeedbackIndex",
-    "parse_time", "format_time", "Interval", "Sort",
+    "parse_time", "format_time", "Interval", "Sort", "Doc",
 ]
 
+#: A feedback document (design.md's fields; see :data:`DOC_FIELDS`).
+Doc = dict[str, Any]
 Interval = Literal["minute", "hour", "day"]
 Sort = Literal["relevance", "time"]
 
@@ -118,7 +120,7 @@ class SearchQuery:
 
 @dataclass(frozen=True)
 class Hit:
-    doc: dict
+    doc: Doc
     score: float
     #: The doc's ``text`` cut into ``(segment, matched)`` pairs; renderers escape each segment themselves.
     highlight: list[tuple[str, bool]]
@@ -130,6 +132,9 @@ class SearchResult:
     total: int
     #: facet field → ``[(value, count), …]``, most frequent first (ties by value).
     facets: dict[str, list[tuple[str, int]]]
+    #: None: the facets count every match. N: more documents matched than the backend counts quickly, so
+    #: the facets count the newest N matches (SQLite's ``facet_window``); show them as proportions.
+    facets_sampled: int | None = None
 
 
 class Bucket(NamedTuple):
@@ -137,7 +142,7 @@ class Bucket(NamedTuple):
     start: datetime
     #: The group_by value (as a string), or None without group_by.
     key: str | None
-    count: int
+    count: int  # type: ignore[assignment]  # the agreed field name shadows tuple.count
 
 
 class UpsertResult(NamedTuple):
@@ -149,14 +154,14 @@ class UpsertResult(NamedTuple):
 class FeedbackIndex(Protocol):
     """What every backend implements; ``tests/index/contract.py`` checks the shared behaviour."""
 
-    def upsert(self, docs: Sequence[dict]) -> UpsertResult:
+    def upsert(self, docs: Sequence[Doc]) -> UpsertResult:
         """Store a batch atomically and durably; idempotent by ``id``; a re-upsert replaces the doc.
         When it returns, the documents are visible to search/count/get."""
         ...
 
     def delete(self, ids: Sequence[str]) -> int: ...
 
-    def get(self, id: str) -> dict | None: ...
+    def get(self, id: str) -> Doc | None: ...
 
     def search(self, query: SearchQuery) -> SearchResult: ...
 
@@ -172,7 +177,7 @@ class FeedbackIndex(Protocol):
         ...
 
     def scan(self, filters: Filters = Filters(), *, fields: Sequence[str] | None = None,
-             batch_size: int = 1000) -> Iterator[dict]: ...
+             batch_size: int = 1000) -> Iterator[Doc]: ...
 
     def close(self) -> None: ...
 

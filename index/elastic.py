@@ -24,7 +24,7 @@ from configs.index import ElasticsearchSettings, IndexSettings
 from index._docs import normalize_batch, normalize_doc
 from index._errors import BackendUnavailableError, BulkIndexError, IndexBackendError, SchemaMismatchError
 from index._highlight import highlight_segments
-from index.base import DOC_FIELDS, Bucket, Filters, Hit, SearchQuery, SearchResult, UpsertResult
+from index.base import Doc, DOC_FIELDS, Bucket, Filters, Hit, SearchQuery, SearchResult, UpsertResult
 from index.elastic_bodies import (
     HL_POST, HL_PRE, SCHEMA_VERSION, as_client_kwargs, bulk_actions, count_body, delete_actions, histogram_body, index_template,
     query_body, search_body, versioned_index,
@@ -53,7 +53,7 @@ def client_kwargs(es: ElasticsearchSettings, secrets: Any, home: Path) -> dict[s
     return kwargs
 
 
-def _hl_terms(hit: dict) -> list[str]:
+def _hl_terms(hit: Doc) -> list[str]:
     out = []
     for fragment in hit.get("highlight", {}).get("tokens", []):
         parts = fragment.split(HL_PRE)
@@ -62,7 +62,7 @@ def _hl_terms(hit: dict) -> list[str]:
     return out
 
 
-def _doc(source: dict, fields: Sequence[str] | None = None) -> dict:
+def _doc(source: Doc, fields: Sequence[str] | None = None) -> Doc:
     doc = normalize_doc(source) if fields is None else dict(source)
     if fields is not None:
         for f in fields:
@@ -122,7 +122,7 @@ class ElasticsearchIndex:
                    aliases={self.alias: {"is_write_index": True}})
 
     # ---------------------------------------------------------------- writes
-    def upsert(self, docs: Sequence[dict]) -> UpsertResult:
+    def upsert(self, docs: Sequence[Doc]) -> UpsertResult:
         if not docs:
             return UpsertResult(0, 0)
         from elasticsearch import helpers
@@ -159,7 +159,7 @@ class ElasticsearchIndex:
         return sum(1 for ok, item in results if ok and item.get("delete", {}).get("result") == "deleted")
 
     # ---------------------------------------------------------------- reads
-    def get(self, id: str) -> dict | None:
+    def get(self, id: str) -> Doc | None:
         from elasticsearch import NotFoundError
 
         try:
@@ -206,7 +206,7 @@ class ElasticsearchIndex:
         return out
 
     def scan(self, filters: Filters = Filters(), *, fields: Sequence[str] | None = None,
-             batch_size: int = 1000) -> Iterator[dict]:
+             batch_size: int = 1000) -> Iterator[Doc]:
         from elasticsearch import helpers
 
         source: Any = list(fields) if fields is not None else True

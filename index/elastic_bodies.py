@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from index.base import (
-    DOC_FIELDS, FACET_FIELDS, INT_FIELDS, KEYWORD_FIELDS, MULTI_FIELDS, Filters, SearchQuery, format_time,
+    Doc, DOC_FIELDS, FACET_FIELDS, INT_FIELDS, KEYWORD_FIELDS, MULTI_FIELDS, Filters, SearchQuery, format_time,
 )
 
 __all__ = [
@@ -180,7 +180,7 @@ def histogram_body(filters: Filters, *, interval: str, tz: str, group_by: str | 
     return {"size": 0, "query": {"bool": {"filter": flt}}, "aggs": aggs}
 
 
-def bulk_actions(docs: Sequence[dict], index: str) -> Iterator[dict[str, Any]]:
+def bulk_actions(docs: Sequence[Doc], index: str) -> Iterator[dict[str, Any]]:
     """``index`` actions (create or replace by ``_id``), the last occurrence of a repeated id winning."""
     last = {d["id"]: d for d in docs}
     for doc_id, doc in last.items():

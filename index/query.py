@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from index._errors import QueryError
@@ -107,7 +108,7 @@ def parse_query(text: str, *, now: datetime, tz: str = "Asia/Shanghai", limit: i
         raise ValueError("parse_query needs a timezone-aware now")
     zone = ZoneInfo(tz)
     free: list[str] = []
-    values: dict[str, list] = {}
+    values: dict[str, list[str | int]] = {}
     times: dict[str, datetime] = {}
     for m in _WORD.finditer(text):
         if m.group(1) is not None:
@@ -145,16 +146,15 @@ def parse_query(text: str, *, now: datetime, tz: str = "Asia/Shanghai", limit: i
                 if v not in SOURCES and not (v.startswith("forum:") and len(v) > len("forum:")):
                     raise QueryError(name, f"unknown value {v!r} (one of: {', '.join(SOURCES)}, forum:<name>)")
         elif attr == "rating":
-            ints = []
             for v in vals:
                 if not v.isdigit() or not 1 <= int(v) <= 5:
                     raise QueryError(name, f"bad value {v!r}: ratings are whole numbers 1–5")
-                ints.append(int(v))
-            vals = ints
         bucket = values.setdefault(attr, [])
-        bucket.extend(v for v in vals if v not in bucket)
+        bucket.extend(x for x in (int(v) if attr == "rating" else v for v in vals) if x not in bucket)
     if "since" in times and "until" in times and times["since"] >= times["until"]:
         raise QueryError("since", "since must be before until")
-    filters = Filters(**{k: tuple(v) for k, v in values.items()}, **times)
+    kwargs: dict[str, Any] = {k: tuple(v) for k, v in values.items()}
+    kwargs.update(times)
+    filters = Filters(**kwargs)
     return SearchQuery(text=" ".join(free), filters=filters, limit=limit, offset=offset,
                        sort=sort, facets=tuple(facets))  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO
 
-from index.base import DOC_FIELDS, FeedbackIndex, Filters, SearchQuery
+from index.base import Doc, DOC_FIELDS, FeedbackIndex, Filters, SearchQuery
 from index.query import split_terms
 
 __all__ = ["iter_matches", "export", "prune", "reindex", "EXPORT_FORMATS", "ReindexReport"]
@@ -19,7 +19,7 @@ EXPORT_FORMATS = ("csv", "jsonl")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def iter_matches(index: FeedbackIndex, query: SearchQuery, *, page: int = 500) -> Iterator[dict]:
+def iter_matches(index: FeedbackIndex, query: SearchQuery, *, page: int = 500) -> Iterator[Doc]:
     """Every document the query matches: a scan for filter-only queries, search pages (newest first) else."""
     if not split_terms(query.text) and not query.raw:
         yield from index.scan(query.filters, batch_size=page)
@@ -84,7 +84,7 @@ def reindex(source: FeedbackIndex, target: FeedbackIndex, *, batch: int = 1000,
             progress: Callable[[int], None] | None = None) -> ReindexReport:
     """Copy every document from ``source`` to ``target`` in upsert batches (idempotent: safe to re-run)."""
     report = ReindexReport()
-    buf: list[dict] = []
+    buf: list[Doc] = []
 
     def flush() -> None:
         result = target.upsert(buf)

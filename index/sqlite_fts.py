@@ -10,7 +10,8 @@
   ``feedback_dims`` table (and its indexes), never the wide rows; histograms over whole hours with
   product/source/sentiment/topic filters read hourly rollups (partial edge hours are counted from the
   documents). Relevance ranking of a query matching more than :attr:`SqliteIndex.rank_window`
-  documents (after filters) ranks the newest ``rank_window`` of them; ``total`` and facets still count
+  documents (after filters) ranks the newest ``rank_window`` of them, and its facets count the newest
+  :attr:`SqliteIndex.facet_window` matches (``SearchResult.facets_sampled``); ``total`` always counts
   every match, and ``sort="time"`` is never windowed.
 """
 
@@ -30,7 +31,7 @@ from index._docs import normalize_batch
 from index._errors import BackendUnavailableError, IndexBackendError, SchemaMismatchError
 from index._highlight import highlight_segments
 from index.base import (
-    DOC_FIELDS, FACET_FIELDS, Bucket, Filters, Hit, SearchQuery, SearchResult, UpsertResult,
+    Doc, DOC_FIELDS, FACET_FIELDS, Bucket, Filters, Hit, SearchQuery, SearchResult, UpsertResult,
 )
 from index.query import query_terms
 from index.sqlite_sql import (
@@ -146,6 +147,9 @@ _M3 = [
     # the wide table no longer needs its filter indexes: every filter reads feedback_dims
     "DROP INDEX IF EXISTS feedback_created",
     *[f"DROP INDEX IF EXISTS feedback_{c}" for c in (*_FILTER_INDEXES, "kind", "dup")],
+    # side tables: (doc, value) answers "does this match carry topic X" without touching anything else
+    *[stmt for t in SIDE_TABLES.values() for stmt in (
+        f"DROP INDEX IF EXISTS {t}_doc", f"DROP INDEX IF EXISTS {t}_ts", f"CREATE INDEX {t}_doc ON {t}(doc, value)")],
 ]
 
 #: Named schema migrations, applied in order, each recorded in ``feedback_migrations``.
@@ -258,7 +262,7 @@ class SqliteIndex:
 
     # ---------------------------------------------------------------- writes
     @staticmethod
-    def _row(doc: dict) -> tuple[Any, ...]:
+    def _row(doc: Doc) -> tuple[Any, ...]:
         created = doc["created_at"]
         extra = {k: v for k, v in doc.items() if k not in _DOC_FIELD_SET} if len(doc) > len(DOC_FIELDS) else None
         values = dict(doc)
@@ -268,7 +272,7 @@ class SqliteIndex:
         values["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
         return tuple(values[c] for c in COLUMNS)
 
-    def upsert(self, docs: Sequence[dict]) -> UpsertResult:
+    def upsert(self, docs: Sequence[Doc]) -> UpsertResult:
         """Insert or replace a batch in one transaction (all or nothing); idempotent by ``id``."""
         if not docs:
             return UpsertResult(0, 0)
@@ -327,7 +331,7 @@ class SqliteIndex:
             raise IndexBackendError(f"query failed: {exc}", backend=self.backend) from exc
 
     @staticmethod
-    def _doc(row: sqlite3.Row, fields: Sequence[str] | None = None) -> dict:
+    def _doc(row: sqlite3.Row, fields: Sequence[str] | None = None) -> Doc:
         keys = row.keys()
         doc: dict[str, Any] = {}
         for f in (fields or DOC_FIELDS):
@@ -340,7 +344,7 @@ class SqliteIndex:
             doc.update({k: v for k, v in extra.items() if fields is None or k in fields})
         return doc
 
-    def get(self, id: str) -> dict | None:
+    def get(self, id: str) -> Doc | None:
         rows = self._exec("SELECT * FROM feedback WHERE id = ?", (id,))
         return self._doc(rows[0]) if rows else None
 
@@ -354,7 +358,10 @@ class SqliteIndex:
 
     #: Relevance ranking considers at most this many matches, the newest (highest rowid) ones, so a query
     #: matching a large share of the corpus stays fast; ``total`` and facets still count every match.
-    rank_window: int = 20_000
+    rank_window: int = 5_000
+    #: Facets of a query matching more documents than this count the newest ``facet_window`` matches
+    #: (``SearchResult.facets_sampled`` says so); None: always count every match (exact, slower).
+    facet_window: int | None = 10_000
 
     def search(self, query: SearchQuery) -> SearchResult:
         terms = [] if query.raw else self.terms(query.text)  # punctuation only → no text constraint
@@ -373,10 +380,14 @@ class SqliteIndex:
         hits = [Hit(doc=self._doc(r), score=float(r["score"]), highlight=highlight_segments(r["text"], words))
                 for r in rows]
         facets: dict[str, list[tuple[str, int]]] = {}
+        facet_from = sampled = None
+        if query.facets and self.facet_window is not None and total > self.facet_window:
+            row = self._exec(*build_rank_window_sql(query, terms, self.facet_window, text_only=False))  # type: ignore[misc]
+            facet_from, sampled = (row[0][0], self.facet_window) if row else (None, None)
         for field in query.facets:
-            fsql, fparams = build_facet_sql(query, field, terms)
+            fsql, fparams = build_facet_sql(query, field, terms, min_rowid=facet_from)
             facets[field] = [(str(r[0]), int(r[1])) for r in self._exec(fsql, fparams)]
-        return SearchResult(hits=hits, total=int(total), facets=facets)
+        return SearchResult(hits=hits, total=int(total), facets=facets, facets_sampled=sampled)
 
     def count(self, filters: Filters = Filters()) -> int:
         where, params = build_where(filters)
@@ -384,7 +395,7 @@ class SqliteIndex:
                               params)[0][0])
 
     def scan(self, filters: Filters = Filters(), *, fields: Sequence[str] | None = None,
-             batch_size: int = 1000) -> Iterator[dict]:
+             batch_size: int = 1000) -> Iterator[Doc]:
         """Every matching document in insertion order, fetched in keyset-paginated batches."""
         where, params = build_where(filters)
         cols = "f.*" if fields is None else ", ".join([*(f"f.{c}" for c in fields if c in COLUMNS), "f.extra"])
@@ -438,6 +449,8 @@ class SqliteIndex:
 
         def add(rows: list[sqlite3.Row]) -> None:
             for bkt, k, n in rows:
+                if not n:
+                    continue
                 epoch = bkt * sql_width - sql_off
                 if not exact:
                     epoch = _local_bucket(epoch, zone, interval)
@@ -455,6 +468,8 @@ class SqliteIndex:
                     edge = dataclasses.replace(bounded, since=datetime.fromtimestamp(edge_lo, timezone.utc),
                                                until=datetime.fromtimestamp(edge_hi, timezone.utc))
                     add(self._exec(*_raw_histogram_sql(edge, group_by, sql_off, sql_width)))
+        elif group_by is None and exact and (hi - lo) // sql_width <= 2000 and not (bounded.topic or bounded.risk):
+            add(self._exec(*_range_count_histogram_sql(bounded, lo, hi, sql_off, sql_width)))
         else:
             add(self._exec(*_raw_histogram_sql(bounded, group_by, sql_off, sql_width)))
         if start is not None and end is not None:
@@ -505,11 +520,24 @@ def _raw_histogram_sql(filters: Filters, group_by: str | None, off: int, width: 
         return sql, [off, width, *oparams, *tparams]
     where, params = build_where(filters)
     key = f"d.{group_by}" if group_by else "NULL"
-    conds = "d.created_ts IS NOT NULL" + (" AND " + where if where else "")
+    cond = "d.created_ts IS NOT NULL" + (" AND " + where if where else "")
     if group_by:
-        conds += f" AND {key} IS NOT NULL"
-    sql = f"SELECT (d.created_ts + ?) / ? AS b, {key} AS k, count(*) FROM feedback_dims d WHERE {conds} GROUP BY b, k"
+        cond += f" AND {key} IS NOT NULL"
+    sql = f"SELECT (d.created_ts + ?) / ? AS b, {key} AS k, count(*) FROM feedback_dims d WHERE {cond} GROUP BY b, k"
     return sql, [off, width, *params]
+
+
+def _range_count_histogram_sql(filters: Filters, lo: int, hi: int, off: int, width: int) -> tuple[str, list[Any]]:
+    """One index range count per bucket (no sort of the matching rows): what an index led by the filter
+    column and ``created_ts`` answers best. Returns ``(bucket number, NULL, count)`` rows like the others."""
+    # (topic/risk filters take the GROUP BY path: a side-table subquery here would run once per bucket)
+    where, params = build_where(dataclasses.replace(filters, since=None, until=None))
+    first = (lo + off) // width
+    last = (hi - 1 + off) // width
+    sql = (f"WITH RECURSIVE b(n) AS (SELECT ? UNION ALL SELECT n + 1 FROM b WHERE n < ?) "
+           f"SELECT n, NULL, (SELECT count(*) FROM feedback_dims d WHERE d.created_ts >= max(n * ? - ?, ?) "
+           f"AND d.created_ts < min((n + 1) * ? - ?, ?){' AND ' + where if where else ''}) AS c FROM b")
+    return sql, [first, last, width, off, lo, width, off, hi, *params]
 
 
 def _rollup_for(filters: Filters, group_by: str | None) -> str | None:

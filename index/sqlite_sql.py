@@ -53,8 +53,11 @@ def fts_match_expression(terms: Sequence[tuple[Sequence[str], bool]]) -> str:
     return " AND ".join(parts)
 
 
-def build_where(filters: Filters, alias: str = "d") -> SqlQuery:
-    """``WHERE`` conditions on ``feedback_dims`` (joined by AND, without the keyword) and their parameters."""
+def build_where(filters: Filters, alias: str = "d", *, probe: bool = False) -> SqlQuery:
+    """``WHERE`` conditions on ``feedback_dims`` (joined by AND, without the keyword) and their parameters.
+
+    Topic/risk filters read the side tables: as ``rowid IN (…)`` (the side table drives), or with
+    ``probe=True`` — when full-text matches drive — as an ``EXISTS`` probe per match."""
     conds: list[str] = []
     params: list[Any] = []
     time_conds: list[str] = []
@@ -67,7 +70,11 @@ def build_where(filters: Filters, alias: str = "d") -> SqlQuery:
         time_params.append(int(filters.until.timestamp()))
     for field, values in filters.items():
         marks = ",".join("?" * len(values))
-        if field in SIDE_TABLES:
+        if field in SIDE_TABLES and probe:
+            conds.append(f"EXISTS (SELECT 1 FROM {SIDE_TABLES[field]} s WHERE s.doc = {alias}.rowid "
+                         f"AND s.value IN ({marks}))")
+            params.extend(values)
+        elif field in SIDE_TABLES:
             extra = "".join(" AND ts " + c for c in time_conds)
             conds.append(f"{alias}.rowid IN (SELECT doc FROM {SIDE_TABLES[field]} WHERE value IN ({marks}){extra})")
             params.extend(values)
@@ -84,7 +91,7 @@ def build_where(filters: Filters, alias: str = "d") -> SqlQuery:
 def _from_where(query: SearchQuery, match: str | None, need_dims: bool = True) -> SqlQuery:
     """``FROM … WHERE …`` over the matches: FTS5 drives (CROSS JOIN keeps that order), the narrow
     ``feedback_dims`` row of each match answers the filters; without free words, dims' indexes drive."""
-    where, params = build_where(query.filters)
+    where, params = build_where(query.filters, probe=match is not None)
     if match is not None and not where and not need_dims:
         return "FROM feedback_fts WHERE feedback_fts MATCH ?", [match]
     if match is not None:
@@ -133,16 +140,15 @@ def build_search_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bo
 
 
 def build_rank_window_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]],
-                          window: int) -> SqlQuery | None:
-    """The rowid of the ``window``-th newest match (after filters): relevance ranks matches from there on.
-
-    None when the query has no free words (nothing to rank)."""
+                          window: int, *, text_only: bool = True) -> SqlQuery | None:
+    """The rowid of the ``window``-th newest match (after filters): relevance ranks (and sampled facets
+    count) matches from there on. None when the query has no free words and ``text_only``."""
     match = _match(query, terms)
-    if match is None:
+    if match is None and text_only:
         return None
     body, params = _from_where(query, match, need_dims=False)
-    return (f"SELECT feedback_fts.rowid {body} ORDER BY feedback_fts.rowid DESC LIMIT 1 OFFSET ?",
-            [*params, window - 1])
+    rid = "feedback_fts.rowid" if match is not None else "d.rowid"
+    return f"SELECT {rid} {body} ORDER BY {rid} DESC LIMIT 1 OFFSET ?", [*params, window - 1]
 
 
 def build_count_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] = ()) -> SqlQuery:
@@ -152,18 +158,22 @@ def build_count_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], boo
 
 
 def build_facet_sql(query: SearchQuery, field: str, terms: Sequence[tuple[Sequence[str], bool]] = (),
-                    limit: int = 50) -> SqlQuery:
-    """Counts per value of ``field`` over everything the query matches, most frequent first."""
+                    limit: int = 50, min_rowid: int | None = None) -> SqlQuery:
+    """Counts per value of ``field`` over everything the query matches (from ``min_rowid`` on, when
+    given: the newest matches only), most frequent first."""
     if field not in FACET_FIELDS:
         raise ValueError(f"unknown facet {field!r}")
     match = _match(query, terms)
+    need_dims = field not in SIDE_TABLES
+    body, params = _from_where(query, match, need_dims=need_dims)
+    rid = "feedback_fts.rowid" if match is not None else "d.rowid"
+    if min_rowid is not None:
+        body += (" AND " if " WHERE " in body else " WHERE ") + f"{rid} >= ?"
+        params = [*params, min_rowid]
     if field in SIDE_TABLES:
-        body, params = _from_where(query, match, need_dims=False)
-        rid = "feedback_fts.rowid" if body.startswith("FROM feedback_fts WHERE") else "d.rowid"
         sql = (f"SELECT s.value AS value, count(*) AS n FROM {SIDE_TABLES[field]} s "
                f"WHERE s.doc IN (SELECT {rid} {body}) GROUP BY s.value ORDER BY n DESC, value LIMIT ?")
     else:
-        body, params = _from_where(query, match)
         sql = (f"SELECT d.{field} AS value, count(*) AS n {body} "
                + ("AND" if " WHERE " in body else "WHERE")
                + f" d.{field} IS NOT NULL GROUP BY d.{field} ORDER BY n DESC, value LIMIT ?")

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from app.api import _service as service
 from app.api._auth import CSRF_HEADER, SESSION_COOKIE, AuthError, Authenticator, Principal
+from app.api._cache import TTLCache
 from app.api._ops import LabelError, NotFound, Operations, Unavailable
 from configs import Settings
 from index import IndexBackendError, QueryError
@@ -78,9 +79,15 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     opened on first use and closed at shutdown. ``clock`` returns the aware "now" used by relative times in
     queries (``since:7d``). ``operations`` replaces the alert store / crawl state / corrections adapters.
     """
-    now = clock or (lambda: datetime.now(timezone.utc))
+    exact_now = clock or (lambda: datetime.now(timezone.utc))
+
+    def now() -> datetime:
+        """Relative query times resolve against the minute, so repeated questions share a cache key."""
+        return exact_now().replace(second=0, microsecond=0)
+
     auth = Authenticator(settings)
     ops = operations or Operations(settings, index=index)
+    cache = TTLCache(ttl=settings.web.cache_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
@@ -96,6 +103,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     app.state.settings = settings
     app.state.auth = auth
     app.state.ops = ops
+    app.state.cache = cache
 
     # -- errors, in one place -------------------------------------------------------------------------
     @app.exception_handler(AuthError)
@@ -199,38 +207,44 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
 
     @app.get("/api/search", tags=["search"])
     def search(q: str = "", limit: int = Query(20, ge=0), offset: int = Query(0, ge=0), sort: str | None = None,
-               facets: str = ",".join(service.DEFAULT_FACETS), since: str | None = None, until: str | None = None,
+               facets: str = "", since: str | None = None, until: str | None = None,
                _p: Principal = Depends(reader)) -> dict:
         """Search in the query language (`闪退 登录 source:weibo sentiment:negative since:7d`).
 
-        `since`/`until` (ISO times) narrow the query further (chart drill-down). A bad query gives 400 with
-        the offending `field`."""
+        `since`/`until` (ISO times) narrow the query further (chart drill-down). `facets` (comma-separated
+        fields) adds value counts to the answer; the page asks /api/facets separately, in parallel, so hits
+        show without waiting for the counts. A bad query gives 400 with the offending `field`."""
         if limit > settings.web.max_page_size:
             raise QueryError("limit", f"at most {settings.web.max_page_size}, got {limit}")
         query = service.build_query(q, now=now(), since=since, until=until, limit=limit, offset=offset, sort=sort,
                                     facets=_csv(facets))
-        return service.search(ops.index, query)
+        return cache.get_or_compute(("search", query), lambda: service.search(ops.index, query))
 
     @app.get("/api/facets", tags=["search"])
     def facets_(q: str = "", fields: str = ",".join(service.DEFAULT_FACETS), since: str | None = None,
                 until: str | None = None, _p: Principal = Depends(reader)) -> dict:
         """Value counts per field (`fields`, comma-separated) for the documents the query matches."""
         query = service.build_query(q, now=now(), since=since, until=until, limit=0, facets=_csv(fields))
-        return service.facets(ops.index, query)
+        return cache.get_or_compute(("facets", query), lambda: service.facets(ops.index, query))
 
     @app.get("/api/trends", tags=["trends"])
     def trends(q: str = "", interval: str = "day", tz: str = "Asia/Shanghai", group_by: str | None = None,
                since: str | None = None, until: str | None = None, _p: Principal = Depends(reader)) -> dict:
         """Volume over time (`interval` minute/hour/day in time zone `tz`), one series per `group_by` value
         (sentiment, topics, source, app_version, …). Without `since:` in q: the last 30 days / 3 days / 2 hours."""
-        return service.trends(ops.index, q, now=now(), interval=interval, tz=tz, group_by=group_by or None,
-                              since=since, until=until)
+        at = now()
+        return cache.get_or_compute(
+            ("trends", q, interval, tz, group_by or None, since, until, at),
+            lambda: service.trends(ops.index, q, now=at, interval=interval, tz=tz, group_by=group_by or None,
+                                   since=since, until=until))
 
     @app.get("/api/trends/ratings", tags=["trends"])
     def ratings(q: str = "", since: str | None = None, until: str | None = None,
                 _p: Principal = Depends(reader)) -> dict:
         """Rating distribution (1–5 stars) and mean rating per app version."""
-        return service.ratings_by_version(ops.index, q, now=now(), since=since, until=until)
+        at = now()
+        return cache.get_or_compute(("ratings", q, since, until, at),
+                                    lambda: service.ratings_by_version(ops.index, q, now=at, since=since, until=until))
 
     @app.get("/api/alerts", tags=["alerts"])
     def alerts(state: str | None = None, limit: int = Query(100, ge=1, le=1000),
@@ -241,12 +255,12 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     @app.post("/api/alerts/{alert_id}/ack", tags=["alerts"])
     def ack(alert_id: str, _p: Principal = Depends(admin)) -> dict:
         """Acknowledge an alert (admin): no more notifications for its updates until it resolves."""
-        return {"alert": ops.ack_alert(alert_id, now=now(), by=f"web:{_p.via}")}
+        return {"alert": ops.ack_alert(alert_id, now=exact_now(), by=f"web:{_p.via}")}
 
     @app.post("/api/alerts/{alert_id}/resolve", tags=["alerts"])
     def resolve(alert_id: str, _p: Principal = Depends(admin)) -> dict:
         """Resolve an alert (admin)."""
-        return {"alert": ops.resolve_alert(alert_id, now=now(), by=f"web:{_p.via}")}
+        return {"alert": ops.resolve_alert(alert_id, now=exact_now(), by=f"web:{_p.via}")}
 
     @app.get("/api/feedback/{doc_id}", tags=["feedback"])
     def feedback(doc_id: str, _p: Principal = Depends(reader)) -> dict:
@@ -260,13 +274,14 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     def correct(doc_id: str, body: LabelCorrection, _p: Principal = Depends(admin)) -> dict:
         """Correct a document's labels (admin): stored as a label correction for training, and re-indexed."""
         changes = body.model_dump(exclude_none=True)
-        doc = ops.correct_labels(doc_id, changes, note=None, now=now(), by=f"web:{_p.via}")
+        doc = ops.correct_labels(doc_id, changes, note=None, now=exact_now(), by=f"web:{_p.via}")
+        cache.clear()
         return {"doc": service.public_doc(doc)}
 
     @app.get("/api/sources", tags=["sources"])
     def sources(_p: Principal = Depends(reader)) -> dict:
         """Per configured source: schedule, next run, last success, items per day, blocked state with its fix."""
-        return ops.sources(now=now())
+        return ops.sources(now=exact_now())
 
     return app
 

@@ -55,11 +55,11 @@ def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path
               help="Training corpora folder (default: classifier.training_data, ../shared/data).")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Model directory to write (default: classifier.model, or classifier/models/voc-small).")
-@click.option("--epochs", type=click.IntRange(1, 50), help="Passes over the data (default: 2).")
+@click.option("--epochs", type=click.IntRange(1, 50), help="Passes over the data (default: 3).")
 @click.option("--max-minutes", type=click.FloatRange(0.1, 600),
               help="Stop training after this long; evaluation and saving come after (default: 14).")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--threads", type=click.IntRange(1, 64), help="Torch threads (default: classifier.threads).")
+@click.option("--threads", type=click.IntRange(1, 64), help="Torch threads for training (default: 1).")
 @click.option("--holdout", "holdout", multiple=True,
               help="Domain left out of training; repeatable, the first is reported (default: 手机, absa_phone).")
 @pass_app
@@ -85,9 +85,11 @@ def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, e
         extra["epochs"] = epochs
     if max_minutes is not None:
         extra["max_minutes"] = max_minutes
+    if threads is not None:
+        extra["threads"] = threads
     try:
         cfg = TrainingConfig(data_dir=data, output_dir=out, seed=seed,
-                             threads=threads or s.classifier.threads, corrections=corrections, **extra)
+                             corrections=corrections, **extra)
         result = train(cfg, s, log=lambda m: click.echo(m, err=True))
     except (ClassifierError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -47,8 +47,7 @@ def _query(app: AppContext, words: tuple[str, ...], **kw: Any) -> Any:
     try:
         return parse_query(" ".join(words), now=_now(), **kw)
     except QueryError as exc:
-        raise click.UsageError(f"bad query: {exc} — fields: product source sentiment topic intent risk platform "
-                               "version rating since until") from exc
+        raise click.UsageError(f"bad query: {exc}") from exc
 
 
 def _index(app: AppContext) -> Any:
@@ -92,7 +91,11 @@ def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, o
            facets: tuple[str, ...], show_sql: bool) -> None:
     """Search feedback: free words (all must match), "quoted phrases" and field:value filters.
 
+    \b
     Example: voc search 闪退 登录 product:demo source:weibo,appstore sentiment:negative since:7d
+
+    Fields (any of several values: a,b): product, source, sentiment, topic, intent, risk, platform,
+    version, rating (1-5); since:/until: take 30m, 24h, 7d, 2w or a date (2026-11-01, a local day).
     """
     from index import IndexBackendError
 
@@ -121,12 +124,14 @@ def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, o
             "total": result.total,
             "hits": [{"doc": h.doc, "score": h.score, "highlight": [[s, m] for s, m in h.highlight]} for h in result.hits],
             "facets": {k: [[v, n] for v, n in vals] for k, vals in result.facets.items()},
+            "facets_sampled": result.facets_sampled,
         }, ensure_ascii=False, default=str))
         return
     for i, hit in enumerate(result.hits, start=offset + 1):
         click.echo(_render_hit(i, hit))
+    sampled = f" (of the newest {result.facets_sampled} matches)" if result.facets_sampled else ""
     for field, values in result.facets.items():
-        click.echo(f"{field}: " + ", ".join(f"{clean(v)} {n}" for v, n in values))
+        click.echo(f"{field}{sampled}: " + ", ".join(f"{clean(v)} {n}" for v, n in values))
     shown = f"{offset + 1}–{offset + len(result.hits)} of " if result.hits else ""
     click.echo(f"{shown}{result.total} hits")
 

@@ -79,6 +79,11 @@ def test_high_risk_posts_alert_at_once_and_only_once(settings, index, kit):
     assert again.raised == [] and again.updated == []
     with open_store(s) as st:
         assert len(st.outbox()) == 1  # alert-log, once
+    # the post leaves the 24h window; 6h later the alert resolves quietly (a post does not "recover")
+    gone = alerts.evaluate(s, index, now=now + timedelta(hours=30))
+    assert [r.state for r in gone.resolved] == ["resolved"]
+    with open_store(s) as st:
+        assert len(st.outbox()) == 1
 
 
 def test_emerging_terms_alert_keeps_its_fingerprint_when_the_leading_term_changes(settings, index, kit):

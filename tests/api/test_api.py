@@ -168,7 +168,8 @@ async def test_bad_queries_are_400_naming_the_field(client_for, path, params, fi
 
 # -- search ---------------------------------------------------------------------------------------------
 async def test_search_filters_and_highlights_the_matched_words(client_for):
-    r = await client_for().get("/api/search", params={"q": "登录 sentiment:negative platform:android"})
+    c = client_for()
+    r = await c.get("/api/search", params={"q": "登录 sentiment:negative platform:android", "facets": "platform"})
     body = r.json()
     assert r.status_code == 200
     assert body["total"] == 4  # 6 spike docs, every third on ios
@@ -179,6 +180,8 @@ async def test_search_filters_and_highlights_the_matched_words(client_for):
         assert "".join(seg for seg, _ in hit["highlight"]) == hit["doc"]["text"]
         assert any(matched and "登录" in seg for seg, matched in hit["highlight"])
     assert dict(map(tuple, body["facets"]["platform"])) == {"android": 4}
+    plain = (await c.get("/api/search", params={"q": "登录 sentiment:negative platform:android"})).json()
+    assert plain["facets"] == {} and plain["total"] == 4  # facets only when asked (the page uses /api/facets)
 
 
 async def test_search_paging_sort_and_drilldown_times(client_for):
@@ -327,3 +330,57 @@ def test_pivot_fills_missing_buckets_with_zero_and_orders_series_by_total():
     assert out["starts"] == [t1.isoformat(), t2.isoformat()]
     assert out["ends"] == [t2.isoformat(), (t2 + timedelta(hours=1)).isoformat()]
     assert out["series"] == [{"key": "b", "counts": [0, 5], "total": 5}, {"key": "a", "counts": [1, 2], "total": 3}]
+
+
+# -- cache ----------------------------------------------------------------------------------------------
+class CountingIndex:
+    """The real index, counting the searches that reach it."""
+
+    def __init__(self, index) -> None:
+        self.index = index
+        self.searches = 0
+
+    def search(self, query):
+        self.searches += 1
+        return self.index.search(query)
+
+    def __getattr__(self, name):
+        return getattr(self.index, name)
+
+
+async def test_repeated_questions_are_answered_from_the_cache_until_a_correction(seeded):
+    import httpx
+
+    from app.api import create_app
+
+    settings, index, docs = seeded
+    counting = CountingIndex(index)
+    app = create_app(settings, index=counting, clock=lambda: NOW)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
+        first = (await c.get("/api/search", params={"q": "sentiment:negative"})).json()
+        again = (await c.get("/api/search", params={"q": "sentiment:negative"})).json()
+        assert again == first and counting.searches == 1
+        await c.get("/api/search", params={"q": "sentiment:negative", "offset": 20})  # another question
+        assert counting.searches == 2
+        csrf = (await c.get("/api/session")).json()["csrf_token"]
+        r = await c.post(f"/api/feedback/{docs[0]['id']}", json={"sentiment": "negative"}, headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 200
+        after = (await c.get("/api/search", params={"q": "sentiment:negative"})).json()
+        assert after["total"] == first["total"] + 1
+
+
+async def test_cache_seconds_zero_turns_the_cache_off(seeded):
+    import dataclasses
+
+    import httpx
+
+    from app.api import create_app
+
+    settings, index, _docs = seeded
+    off = settings.replace(voc=dataclasses.replace(settings.voc, web=dataclasses.replace(settings.web, cache_seconds=0)))
+    counting = CountingIndex(index)
+    app = create_app(off, index=counting, clock=lambda: NOW)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
+        for _ in range(3):
+            assert (await c.get("/api/search", params={"q": "登录"})).status_code == 200
+    assert counting.searches == 3

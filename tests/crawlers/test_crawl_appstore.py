@@ -133,7 +133,8 @@ def test_cursor_not_advanced_when_indexing_fails(crawl_settings, replay, tmp_pat
     run = run_crawl(settings, sources=["appstore"]).source("appstore")
     assert run.status == "failed" and run.new == 0
     assert run.dropped.get("index_failed") == 80
-    assert any("index upsert failed" in m for m in run.error_messages)
+    failures = [m for m in run.error_messages if m.startswith("index upsert failed") and "disk full" in m]
+    assert len(failures) == run.errors == 2  # one per failed batch (64 + 16 items), not one per item
     with CrawlState(settings.resolve(settings.crawl.state_path)) as state:
         assert state.cursor("appstore", APP) is None
     db.execute("DROP TRIGGER fail_insert")
@@ -199,3 +200,31 @@ def test_oversized_page_is_dropped_with_a_reason(crawl_settings, replay):
     assert run.new == 10 and run.dropped.get("too_large") == 1 and run.errors == 1, run
     with CrawlState(settings.resolve(settings.crawl.state_path)) as state:
         assert state.cursor("appstore", APP) is not None and state.cursor("appstore", huge) is None
+
+
+def test_missing_model_fails_the_crawl_with_its_reason_and_keeps_the_cursor(crawl_settings, replay, docs):
+    from configs import load_settings
+
+    serve_appstore_reviews(replay, APP, 30)
+    base = crawl_settings()
+    settings = load_settings(base.config_dir, env={"VOC_HOME": str(base.home), "VOC_CLASSIFIER_MODEL": "models/missing"})
+    run = run_crawl(settings, sources=["appstore"]).source("appstore")
+    assert run.status == "failed" and run.new == 0 and run.dropped == {"classify_failed": 30}
+    assert run.errors == 1 and "ModelLoadError" in run.error_messages[0] and "models/missing" in run.error_messages[0]
+    with CrawlState(settings.resolve(settings.crawl.state_path)) as state:
+        assert state.cursor("appstore", APP) is None
+
+
+def test_classifier_in_a_worker_process_tags_like_in_process(crawl_settings, replay, docs, tmp_path):
+    serve_appstore_reviews(replay, APP, 70)
+    here = crawl_settings(root=tmp_path / "thread", crawl={"classify_in": "thread"})
+    there = crawl_settings(root=tmp_path / "process", crawl={"classify_in": "process"})
+    for settings in (here, there):
+        run = run_crawl(settings, sources=["appstore"]).source("appstore")
+        assert (run.status, run.new, run.errors) == ("ok", 70, 0), run
+
+    def tags(settings):
+        return {i: (d["sentiment"], d["sentiment_score"], d["intent"], d["topics"], d["risk"], d["model_version"])
+                for i, d in docs(settings).items()}
+
+    assert tags(here) == tags(there) and len(tags(there)) == 70

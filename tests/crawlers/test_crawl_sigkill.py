@@ -47,3 +47,35 @@ def test_sigkill_halfway_then_rerun_equals_uninterrupted_run(crawl_settings, rep
     assert again.status == "ok" and again.new + again.updated == 300 and again.new == 300 - len(partial)
     assert comparable(stored_docs(killed)) == expected
     assert sorted(d["source_id"] for d in expected.values()) == sorted(ids)
+
+
+def test_a_second_crawl_of_a_running_source_is_skipped(crawl_settings, replay):
+    import threading
+
+    from crawlers.replay import Reply
+    from crawlers.replay_data import appstore_feed
+
+    serve_appstore_reviews(replay, APP, 100)
+    release = threading.Event()
+
+    def held(_req):  # page 2 answers only once the second crawl is over: the first one is surely running
+        release.wait(60)
+        return Reply(200, appstore_feed([]), {"Content-Type": "application/json"})
+
+    replay.add_handler(f"/cn/rss/customerreviews/page=2/id={APP}/sortby=mostrecent/json", held)
+    replay.routes.insert(0, replay.routes.pop())
+    settings = crawl_settings()
+    first = start_crawl(settings, sources=["appstore"])
+    deadline = time.monotonic() + 30
+    while not any("page=2/" in r.path for r in replay.requests):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    try:
+        second = run_crawl(settings, sources=["appstore"]).source("appstore")
+    finally:
+        release.set()
+    assert second.status == "skipped" and (second.new, second.updated, second.pages) == (0, 0, 0)
+    assert sum(1 for r in replay.requests if "page=1/" in r.path) == 1  # the skipped crawl asked nothing
+    assert any("appstore is already being crawled by crawl " in m for m in second.error_messages)
+    done = first.wait(timeout=60).source("appstore")
+    assert (done.status, done.new) == ("ok", 50)

@@ -105,7 +105,7 @@ def test_build_search_sql_is_pure_and_escapes_user_words():
 
 
 def test_filtered_searches_use_indexes(tmp_path):
-    with SqliteIndex(tmp_path / "v.db", tokenizer=simple_tokenizer) as ix:
+    with SqliteIndex(tmp_path / "v.db", tokenizer=simple_tokenizer):
         conn = sqlite3.connect(tmp_path / "v.db")
         for filters in (Filters(product=("demo",)), Filters(topic=("t1",)), Filters(rating=(1,))):
             from index.sqlite_sql import build_where
@@ -293,3 +293,21 @@ def test_relevance_ranks_the_newest_window_of_filtered_matches(tmp_path):
         assert {h.doc["id"] for h in busy.hits} == {"id107", "id108", "id109"}  # ranked: the newest 3
         every = ix.search(SearchQuery(text="common", sort="time", limit=50))
         assert len(every.hits) == 12  # time order is not windowed
+
+
+def test_facets_of_a_huge_match_set_count_the_newest_window_and_say_so(tmp_path):
+    with SqliteIndex(tmp_path / "f.db", tokenizer=simple_tokenizer) as ix:
+        ix.upsert([doc(i, sentiment="negative", topics=["old"]) for i in range(6)])
+        ix.upsert([doc(100 + i, sentiment="positive", topics=["new"]) for i in range(4)])
+        exact = ix.search(SearchQuery(text="common", facets=("sentiment", "topics")))
+        assert exact.facets_sampled is None
+        assert exact.facets == {"sentiment": [("negative", 6), ("positive", 4)], "topics": [("old", 6), ("new", 4)]}
+        ix.facet_window = 5
+        for q in (SearchQuery(text="common", facets=("sentiment", "topics")),
+                  SearchQuery(facets=("sentiment", "topics"))):  # with and without free words
+            sampled = ix.search(q)
+            assert sampled.total == 10 and sampled.facets_sampled == 5
+            assert sampled.facets == {"sentiment": [("positive", 4), ("negative", 1)],
+                                      "topics": [("new", 4), ("old", 1)]}
+        small = ix.search(SearchQuery(text="common", filters=Filters(sentiment=("positive",)), facets=("topics",)))
+        assert small.facets_sampled is None and small.facets == {"topics": [("new", 4)]}

@@ -16,6 +16,7 @@ const SEVERITY = { critical: "严重", warning: "警告", info: "提示" };
 const RUN_STATUS = { ok: "正常", blocked: "被封锁", failed: "失败", running: "运行中", skipped: "已跳过", never_run: "未运行" };
 const TZ = "Asia/Shanghai";
 const PAGE = 20;
+const FACETS = "sentiment,topics,source,intent,platform,product";
 
 const state = { view: "search", q: "", sort: "", offset: 0, since: null, until: null, rangeLabel: "" };
 let session = { role: null, csrf_token: null };
@@ -171,9 +172,12 @@ function renderChips() {
 
 /* ---------------------------------------------------------------- search */
 async function loadSearch() {
-  const data = await api("/api/search", { q: state.q, sort: state.sort, offset: state.offset, limit: PAGE, since: state.since, until: state.until });
-  renderFacets(data);
+  /* hits and facet counts are two requests in parallel: hits show without waiting for the counts */
+  const params = { q: state.q, since: state.since, until: state.until };
+  const facets = api("/api/facets", { ...params, fields: FACETS });
+  const data = await api("/api/search", { ...params, sort: state.sort, offset: state.offset, limit: PAGE });
   renderHits(data);
+  renderFacets(await facets);
 }
 
 function renderFacets(data) {
