@@ -60,6 +60,10 @@ class WebSettings:
     max_page_size: int = 200
     #: Seconds a search/facets/trends answer is reused for the same question (0: no cache). See app/api/_cache.py.
     cache_seconds: float = 30.0
+    #: How many facet-count computations (/api/facets, /api/trends/ratings, searches asking for facets) run at
+    #: once; more wait their turn, so hits and charts stay fast while counts over large result sets run.
+    #: 0: half the CPU cores (at least 1).
+    facet_concurrency: int = 0
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
 
     def __post_init__(self) -> None:
@@ -67,6 +71,8 @@ class WebSettings:
             raise ValueError(f"port must be between 0 (any free port) and 65535, got {self.port}")
         if self.session_max_age < 60:
             raise ValueError(f"session_max_age must be at least 60 seconds, got {self.session_max_age}")
+        if self.facet_concurrency < 0:
+            raise ValueError(f"facet_concurrency must be 0 (auto) or more, got {self.facet_concurrency}")
         if self.cache_seconds < 0:
             raise ValueError(f"cache_seconds must be 0 (off) or more, got {self.cache_seconds}")
         if self.max_page_size < 1:

@@ -2,11 +2,13 @@
 model then run on separate cores instead of sharing one interpreter lock.
 
 Module-level functions, so a ``spawn`` process pool can pickle them. The worker loads the configuration
-and the classifier once (:func:`init`) and exits when its parent process is gone (even after SIGKILL).
+and the classifier once (:func:`init`), with at most CPUs − 1 torch threads (a core stays with the crawl),
+and exits when its parent process is gone (even after SIGKILL).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -33,7 +35,14 @@ def init(config_dir: str, env: Mapping[str, str], parent: int) -> None:
         from classifier import load_classifier
         from configs import load_settings
 
-        _classifier = load_classifier(load_settings(config_dir, env=dict(env)))
+        settings = load_settings(config_dir, env=dict(env))
+        # Leave a core to the crawl itself: on a 2-CPU machine two torch threads plus the crawler's
+        # event loop oversubscribe and classify several times slower.
+        threads = max(1, min(settings.classifier.threads, (os.cpu_count() or 2) - 1))
+        if threads != settings.classifier.threads:
+            classifier_settings = dataclasses.replace(settings.voc.classifier, threads=threads)
+            settings = settings.replace(voc=dataclasses.replace(settings.voc, classifier=classifier_settings))
+        _classifier = load_classifier(settings)
     except Exception as exc:  # noqa: BLE001 - reported with every batch (exceptions may not unpickle)
         _load_error = repr(exc)
 

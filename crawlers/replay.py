@@ -103,7 +103,15 @@ class ReplayServer:
 
             do_GET = do_POST = do_HEAD = _serve
 
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        class _Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                import sys
+
+                if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                    return  # the client went away (a killed crawl, a cancelled oversized download)
+                super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+        self._httpd = _Server((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import urllib.parse
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -88,6 +90,14 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     auth = Authenticator(settings)
     ops = operations or Operations(settings, index=index)
     cache = TTLCache(ttl=settings.web.cache_seconds)
+    facet_slots = threading.BoundedSemaphore(settings.web.facet_concurrency or max(1, (os.cpu_count() or 2) // 2))
+
+    def counting(compute: Callable[[], Any]) -> Callable[[], Any]:
+        """Run a facet-count computation in one of the few facet slots (see web.facet_concurrency)."""
+        def run() -> Any:
+            with facet_slots:
+                return compute()
+        return run
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
@@ -218,14 +228,15 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
             raise QueryError("limit", f"at most {settings.web.max_page_size}, got {limit}")
         query = service.build_query(q, now=now(), since=since, until=until, limit=limit, offset=offset, sort=sort,
                                     facets=_csv(facets))
-        return cache.get_or_compute(("search", query), lambda: service.search(ops.index, query))
+        compute = lambda: service.search(ops.index, query)  # noqa: E731
+        return cache.get_or_compute(("search", query), counting(compute) if query.facets else compute)
 
     @app.get("/api/facets", tags=["search"])
     def facets_(q: str = "", fields: str = ",".join(service.DEFAULT_FACETS), since: str | None = None,
                 until: str | None = None, _p: Principal = Depends(reader)) -> dict:
         """Value counts per field (`fields`, comma-separated) for the documents the query matches."""
         query = service.build_query(q, now=now(), since=since, until=until, limit=0, facets=_csv(fields))
-        return cache.get_or_compute(("facets", query), lambda: service.facets(ops.index, query))
+        return cache.get_or_compute(("facets", query), counting(lambda: service.facets(ops.index, query)))
 
     @app.get("/api/trends", tags=["trends"])
     def trends(q: str = "", interval: str = "day", tz: str = "Asia/Shanghai", group_by: str | None = None,
@@ -243,8 +254,8 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
                 _p: Principal = Depends(reader)) -> dict:
         """Rating distribution (1–5 stars) and mean rating per app version."""
         at = now()
-        return cache.get_or_compute(("ratings", q, since, until, at),
-                                    lambda: service.ratings_by_version(ops.index, q, now=at, since=since, until=until))
+        return cache.get_or_compute(("ratings", q, since, until, at), counting(
+            lambda: service.ratings_by_version(ops.index, q, now=at, since=since, until=until)))
 
     @app.get("/api/alerts", tags=["alerts"])
     def alerts(state: str | None = None, limit: int = Query(100, ge=1, le=1000),

@@ -384,3 +384,54 @@ async def test_cache_seconds_zero_turns_the_cache_off(seeded):
         for _ in range(3):
             assert (await c.get("/api/search", params={"q": "登录"})).status_code == 200
     assert counting.searches == 3
+
+
+async def test_facet_counts_run_in_limited_slots_while_hits_do_not_wait(seeded):
+    import asyncio
+    import dataclasses
+    import threading
+    import time
+
+    import httpx
+
+    from app.api import create_app
+
+    settings, index, _docs = seeded
+
+    class SlowFacets(CountingIndex):
+        def __init__(self, index) -> None:
+            super().__init__(index)
+            self.lock = threading.Lock()
+            self.running = 0
+            self.peak = 0
+
+        def search(self, query):
+            if not query.facets:
+                return self.index.search(query)
+            with self.lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            time.sleep(0.2)
+            try:
+                return self.index.search(query)
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+    slow = SlowFacets(index)
+    one = settings.replace(voc=dataclasses.replace(settings.voc, web=dataclasses.replace(
+        settings.web, facet_concurrency=1, cache_seconds=0)))
+    app = create_app(one, index=slow, clock=lambda: NOW)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
+        facet_calls = [asyncio.ensure_future(c.get("/api/facets", params={"q": f"since:{d}d"})) for d in range(2, 6)]
+        while slow.running == 0:  # the facet requests are in flight
+            await asyncio.sleep(0.01)
+        started = time.perf_counter()
+        hit_response = await c.get("/api/search", params={"q": "登录"})
+        hits_done = time.perf_counter() - started
+        facets_pending = sum(not f.done() for f in facet_calls)
+        responses = await asyncio.gather(*facet_calls)
+    assert all(r.status_code == 200 for r in responses) and hit_response.status_code == 200
+    assert slow.peak == 1  # never two facet computations at once
+    assert facets_pending >= 2  # the hits came back while facet counts were still queued …
+    assert hits_done < 0.4  # … without waiting behind 4 × 0.2 s of them
