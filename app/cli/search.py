@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -190,19 +191,24 @@ def prune(app: AppContext, older_than: str, dry_run: bool) -> None:
 @click.command("reindex")
 @click.option("--to", "to_url", required=True,
               help="Target index URL: sqlite:///path/other.db or http(s)://host:9200 (same name and credentials).")
+@click.option("--name", "to_name", default=None,
+              help="Elasticsearch alias of the target (default: index.name), e.g. to copy into a fresh one.")
 @click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000))
 @pass_app
-def reindex(app: AppContext, to_url: str, batch: int) -> None:
+def reindex(app: AppContext, to_url: str, to_name: str | None, batch: int) -> None:
     """Copy every document from the configured index to another (e.g. SQLite → Elasticsearch)."""
     from index import IndexBackendError, open_index
     from index.service import reindex as run_reindex
 
     s = app.settings
-    if to_url == s.index.url or (s.sqlite_path(to_url) is not None and s.sqlite_path(to_url) == s.sqlite_path()):
-        raise click.UsageError("--to is the configured index itself; name another URL")
+    same_name = to_name is None or to_name == s.index.name
+    if (to_url == s.index.url and same_name) or (
+            s.sqlite_path(to_url) is not None and s.sqlite_path(to_url) == s.sqlite_path()):
+        raise click.UsageError("--to is the configured index itself; name another URL (or --name)")
     source = _index(app)
     try:
-        target = open_index(s.index, url=to_url, home=s.home, tokenizer=app.tokenizer, secrets=s.secrets)
+        target_settings = s.index if same_name else dataclasses.replace(s.index, name=to_name)
+        target = open_index(target_settings, url=to_url, home=s.home, tokenizer=app.tokenizer, secrets=s.secrets)
     except (IndexBackendError, ValueError) as exc:
         raise click.ClickException(f"cannot open the target index {to_url}: {exc}") from exc
     try:
