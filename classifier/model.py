@@ -30,7 +30,7 @@ from classifier.normalize import check_normalization, classification_text
 from classifier.risk import risk_flags
 from classifier.rules import TopicMatcher, rule_intent
 
-__all__ = ["VocModel", "ModelClassifier", "HFSentimentClassifier", "load_model_classifier", "save_model",
+__all__ = ["VocModel", "ModelClassifier", "HFSentimentClassifier", "load_model_classifier", "save_model", "head_tail",
            "TOPIC_THRESHOLD", "REQUIRED_FILES"]
 
 #: A model topic is tagged when its probability reaches this (keyword matches are always tagged).
@@ -108,6 +108,14 @@ def _check_complete(path: Path) -> dict[str, Any]:
     return cfg
 
 
+def head_tail(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters keeping the first quarter and the last three quarters."""
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    return text[:head] + text[len(text) - (limit - head):]
+
+
 def _set_threads(threads: int) -> None:
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
@@ -151,9 +159,12 @@ class ModelClassifier:
                                     max_length=int(getattr(cfg, "voc_max_length", 128)))
 
     def predict_proba(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Per-head probabilities for already prepared (classification) texts, in input order."""
+        """Per-head probabilities for already prepared (classification) texts, in input order.
+
+        Texts longer than the model's window keep their head and tail (1:3), where reviews state a verdict."""
         if self.threads:
             _set_threads(self.threads)
+        texts = [head_tail(t, self._runner.max_length - 2) for t in texts]
         n = len(texts)
         out = {"sentiment": torch.zeros(n, len(self.labels["sentiment"])),
                "intent": torch.zeros(n, len(self.labels["intent"])),

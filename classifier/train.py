@@ -25,7 +25,7 @@ from classifier._weak import taxonomy_rows, template_rows
 from classifier.normalize import classification_text, normalization_config
 from classifier.rules import TopicMatcher, rule_intent, rule_sentiment
 
-__all__ = ["TrainingConfig", "TrainResult", "train", "prepare_rows", "build_vocab"]
+__all__ = ["TrainingConfig", "TrainResult", "train", "prepare_rows", "build_vocab", "build_splits"]
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -156,20 +156,9 @@ def _collate(ids: list[list[int]], idx: list[int]) -> tuple[torch.Tensor, torch.
     return x, m
 
 
-def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainResult:
-    """Train, evaluate and save the model described by ``config``; returns the saved path and metrics."""
-    from transformers import BertConfig
-
-    from classifier.evaluate import card_text, evaluate_heads, evaluate_eval_set
-    from classifier.model import ModelClassifier, VocModel, save_model
-
-    started = time.monotonic()
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    rnd = random.Random(config.seed)
-    topics = settings.topics.topics
-    topic_ids = [t.id for t in topics]
-
+def build_splits(config: TrainingConfig, topics: Any, rnd: random.Random) -> tuple[
+        list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
+    """(train rows, validation rows, left-out-domain rows, sizes) — deterministic for a seeded ``rnd``."""
     raw: list[dict[str, Any]] = []
     if config.data_dir is not None:
         if not config.data_dir.is_dir():
@@ -186,9 +175,7 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainRe
         raw.extend(corpus)
     raw.extend({**r, "domain": "templates", "source": "templates"} for r in template_rows(config.template_rows, seed=config.seed))
     raw.extend({**r, "domain": "taxonomy", "source": "topics.yaml"} for r in taxonomy_rows(topics))
-    for c in config.corrections:
-        raw.extend({**c, "domain": "corrections", "source": "corrections", "correction": True}
-                   for _ in range(1))
+    raw.extend({**c, "domain": "corrections", "source": "corrections", "correction": True} for c in config.corrections)
     rows, dedupe = prepare_rows(raw, topics)
     if len(rows) < 20:
         raise TrainingDataError(config.data_dir or "(none)", f"only {len(rows)} usable rows — too little to train")
@@ -203,6 +190,24 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainRe
     val, train_rows = pool[:n_val], pool[n_val:] + fixed
     train_rows += [r for r in fixed if r["domain"] in ("taxonomy", "corrections")] * (config.correction_weight - 1)
     sizes = {"train": len(train_rows), "validation": len(val), "left_out_domain": len(left_out), **dedupe}
+    return train_rows, val, left_out, sizes
+
+
+def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainResult:
+    """Train, evaluate and save the model described by ``config``; returns the saved path and metrics."""
+    from transformers import BertConfig
+
+    from classifier.evaluate import card_text, evaluate_heads, evaluate_eval_set
+    from classifier.model import ModelClassifier, VocModel, save_model
+
+    started = time.monotonic()
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rnd = random.Random(config.seed)
+    topics = settings.topics.topics
+    topic_ids = [t.id for t in topics]
+
+    train_rows, val, left_out, sizes = build_splits(config, topics, rnd)
     log(f"rows: {sizes}")
 
     vocab = build_vocab([r["text"] for r in train_rows], min_count=config.min_char_count, max_size=config.max_vocab,

@@ -39,7 +39,7 @@ def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path
     clf = _classifier(app, topics_file)
     try:
         report = classify_file(clf, input_path, output_path, text_col=text_col,
-                               batch_size=max(64, app.settings.classifier.batch_size))
+                               batch_size=max(256, app.settings.classifier.batch_size))
     except ClassifierError as exc:
         raise click.ClickException(f"{exc}") from exc
     for bad in report.bad[:20]:
