@@ -16,6 +16,7 @@ imports neither torch nor transformers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from classifier._base import (
@@ -27,14 +28,34 @@ from classifier.risk import engagement_flags, risk_flags
 from classifier.rules import RulesClassifier, keyword_topics
 
 __all__ = [
-    "Tags", "Classifier", "load_classifier", "make_tokenizer", "normalize_text", "classification_text",
+    "Tags", "Classifier", "load_classifier", "resolve_model_path", "make_tokenizer", "normalize_text", "classification_text",
     "engagement_flags", "risk_flags", "keyword_topics", "RulesClassifier", "SENTIMENTS", "INTENTS", "RISKS",
     "ClassifierError", "ModelLoadError", "NormalizationMismatch", "TrainingDataError",
 ]
 
 
+#: The folder holding the ``classifier`` package (the repository root in a checkout).
+_CODE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def resolve_model_path(settings: Any) -> Path:
+    """The directory ``classifier.model`` names. Relative paths resolve against the project home; a path
+    (under home) that does not exist there is looked up next to the code, where the shipped default lives —
+    so ``classifier/models/voc-small`` works whatever ``VOC_HOME`` is."""
+    path = settings.resolve(settings.classifier.model)
+    if path.is_dir():
+        return path
+    try:
+        rel = path.relative_to(Path(settings.home).resolve())
+    except ValueError:
+        return path
+    shipped = _CODE_ROOT / rel
+    return shipped if shipped.is_dir() else path
+
+
 def load_classifier(settings: Any, *, topics: Any = None) -> Classifier:
-    """The classifier ``settings.classifier`` names: ``rules``, or a model directory relative to home.
+    """The classifier ``settings.classifier`` names: ``rules``, or a model directory relative to home (a
+    relative path missing there is looked up next to the code, where the shipped default lives).
 
     ``topics`` overrides the taxonomy (a :class:`configs.topics.TopicsFile`); keyword topics always come
     from it. Raises :class:`ModelLoadError` naming the path and the fix when the directory is missing or
@@ -44,7 +65,7 @@ def load_classifier(settings: Any, *, topics: Any = None) -> Classifier:
     taxonomy = (topics or settings.topics).topics
     if cs.model.strip().lower() == "rules":
         return RulesClassifier(taxonomy)
-    path = settings.resolve(cs.model)
+    path = resolve_model_path(settings)
     if not path.is_dir():
         raise ModelLoadError(path, "no such model directory — run `voc train` to build it, point classifier.model "
                                    "in voc.yaml at a saved model, or set classifier.model: rules "

@@ -86,8 +86,13 @@ CORPORA = {"online_shopping_10_cats": _shopping, "waimai_10k": _waimai, "weibo_e
            "covid19_weibo_emotion": _covid, "bdci2018_car_aspect": _bdci, "chinese_absa": _absa}
 
 
-def read_all(data_dir: Path) -> list[dict[str, Any]]:
+def read_all(data_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows of every corpus present under ``data_dir``, and the names of the corpora found missing."""
     rows: list[dict[str, Any]] = []
-    for reader in CORPORA.values():
-        rows.extend(reader(data_dir))
-    return rows
+    missing = []
+    for name, reader in CORPORA.items():
+        try:
+            rows.extend(reader(data_dir))
+        except FileNotFoundError:
+            missing.append(name)
+    return rows, missing

@@ -140,7 +140,8 @@ Neutral, intent and topics have no labelled data in our domain; they are learned
   topics whose probability is ≥ 0.5.
 
 At most {config['max_rows_per_domain']} rows are drawn per corpus domain (this caps the Weibo emotion posts; every
-product-review category is smaller). Sizes (rows): {_fmt(sizes)}. Held out: a random {config['val_fraction']:.0%} validation split, and the whole
+product-review category is smaller). Label corrections (`voc label`, the web UI): {config.get('corrections', 0)} used, each repeated
+{config.get('correction_weight', 1)}× and overriding the corpus label of the same text. Sizes (rows): {_fmt(sizes)}. Held out: a random {config['val_fraction']:.0%} validation split, and the whole
 domain `{config['holdout_domains'][0]}` (also excluded: {', '.join(config['holdout_domains'][1:]) or 'nothing else'}) as
 the left-out domain.
 

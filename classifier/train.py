@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -119,12 +120,9 @@ def build_vocab(texts: list[str], *, min_count: int, max_size: int, extra: str =
     return vocab
 
 
-def _tokenizer(vocab: list[str], workdir: Path) -> Any:
+def _tokenizer(vocab: list[str]) -> Any:
     from transformers import BertTokenizerFast
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    vf = workdir / "vocab.txt"
-    vf.write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True, tokenize_chinese_chars=True,
                             strip_accents=False, model_max_length=512)
     probe = tok("闪退abc")["input_ids"]
@@ -134,7 +132,9 @@ def _tokenizer(vocab: list[str], workdir: Path) -> Any:
 
 
 def _encode(tok: Any, rows: list[dict[str, Any]], max_length: int) -> list[list[int]]:
-    enc = tok([r["text"] for r in rows], truncation=True, max_length=max_length, return_token_type_ids=False,
+    from classifier.model import head_tail
+
+    enc = tok([head_tail(r["text"], max_length - 2) for r in rows], truncation=True, max_length=max_length, return_token_type_ids=False,
               return_attention_mask=False)
     return list(enc["input_ids"])
 
@@ -165,9 +165,14 @@ def build_splits(config: TrainingConfig, topics: Any, rnd: random.Random) -> tup
             raise TrainingDataError(config.data_dir, "training data folder not found — pass --data DIR (the "
                                     "shared/data corpora; see classifier/models/voc-small/README.md)")
         try:
-            corpus = read_all(config.data_dir)
+            corpus, missing = read_all(config.data_dir)
         except (OSError, KeyError, ValueError) as exc:
             raise TrainingDataError(config.data_dir, f"cannot read corpora: {exc}") from exc
+        if missing:
+            print(f"note: corpora not found under {config.data_dir}: {', '.join(missing)}", file=sys.stderr)
+        if not corpus:
+            raise TrainingDataError(config.data_dir, "none of the training corpora is there (expected "
+                                    "online_shopping_10_cats.csv, waimai_10k.csv, ...; see the model card)")
         if config.max_rows_per_domain:
             per: Counter[str] = Counter()
             rnd.shuffle(corpus)
@@ -212,7 +217,7 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainRe
 
     vocab = build_vocab([r["text"] for r in train_rows], min_count=config.min_char_count, max_size=config.max_vocab,
                         extra="".join(k for t in topics for k in t.keywords))
-    tok = _tokenizer(vocab, config.output_dir.parent / (config.output_dir.name + ".tmp-vocab"))
+    tok = _tokenizer(vocab)
     s_idx = {s: i for i, s in enumerate(SENTIMENTS)}
     i_idx = {s: i for i, s in enumerate(INTENTS)}
     t_idx = {s: i for i, s in enumerate(topic_ids)}
@@ -290,7 +295,4 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainRe
     card = card_text(name=config.model_name, config=cfg_dict, sizes=sizes, metrics=metrics, seconds=seconds,
                      params=sum(p.numel() for p in model.parameters()), vocab=len(vocab))
     path = save_model(model, tok, config.output_dir, card=card)
-    import shutil
-
-    shutil.rmtree(config.output_dir.parent / (config.output_dir.name + ".tmp-vocab"), ignore_errors=True)
     return TrainResult(path=path, metrics=metrics, sizes=sizes, seconds=seconds, config=cfg_dict)

@@ -132,3 +132,34 @@ def test_every_command_has_help(run) -> None:
     for name in ("classify", "train", "eval", "label"):
         res = run(name, "--help")
         assert res.exit_code == 0 and len(res.output.splitlines()) > 3
+
+
+def test_train_uses_corrections_and_writes_a_loadable_model(run, tmp_path: Path) -> None:
+    from classifier.corrections import open_store
+    from classifier.model import load_model_classifier
+    from configs import load_settings
+
+    data = tmp_path / "corpora"
+    data.mkdir()
+    good = ["很好吃，送得快", "味道不错，下次还点", "分量足，好评", "非常满意"]
+    bad = ["太难吃了", "送了两个小时，凉了", "差评，再也不点", "菜都洒了"]
+    lines = ["label,review"] + [f"1,{t}{i}" for i in range(6) for t in good] + [f"0,{t}{i}" for i in range(6) for t in bad]
+    (data / "waimai_10k.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    s = load_settings(REPO / "configs", env={"VOC_HOME": str(tmp_path), "VOC_CLASSIFIER_MODEL": "rules"})
+    with open_store(s) as store:
+        store.add("doc1", text="这个功能真是绝绝子", sentiment="positive", topics=("ui",))
+    out = tmp_path / "model"
+    res = run("train", "--data", str(data), "--output", str(out), "--epochs", "1", "--max-minutes", "2")
+    assert res.exit_code == 0, res.output
+    assert f"saved {out}" in res.output and "(1 corrections used)" in res.output
+    assert "left-out domain:" in res.output
+    clf = load_model_classifier(out, threads=1)
+    assert clf.model_version.startswith("voc-small-")
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "## Measured metrics" in card and "corrections" in card
+
+
+def test_train_with_no_known_corpora_says_so(run, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    res = run("train", "--data", str(tmp_path / "empty"))
+    assert res.exit_code == 1 and "none of the training corpora is there" in res.output

@@ -149,3 +149,24 @@ def test_plain_encoder_or_foreign_labels_are_refused(tiny_model_dir: Path, tmp_p
     foreign = _hf_checkpoint(tmp_path, tiny_model_dir, heads=True, labels={0: "sports", 1: "politics"})
     with pytest.raises(ModelLoadError, match="not sentiments"):
         load_model_classifier(foreign)
+
+
+def test_head_tail_keeps_the_verdict_at_the_end() -> None:
+    from classifier.model import head_tail
+
+    assert head_tail("短文本", 10) == "短文本"
+    text = "开头" + "中" * 200 + "总之很差"
+    cut = head_tail(text, 40)
+    assert len(cut) == 40 and cut.startswith("开头") and cut.endswith("总之很差")
+
+
+def test_default_config_loads_the_shipped_model_whatever_the_home(settings) -> None:
+    from configs.classifier import ClassifierSettings
+
+    s = settings.replace(voc=settings.voc.__class__(classifier=ClassifierSettings()))  # default model path
+    assert not (s.home / "classifier").exists()
+    clf = load_classifier(s)
+    assert clf.model_version.startswith("voc-small")
+    tags = clf.predict(["更新后一打开就闪退，垃圾", "很好用，界面清爽，推荐"])
+    assert [t.sentiment for t in tags] == ["negative", "positive"]
+    assert tags[0].topics == ("crash", "update") and tags[0].intent == "bug"
