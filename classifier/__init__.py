@@ -34,23 +34,11 @@ __all__ = [
 ]
 
 
-#: The folder holding the ``classifier`` package (the repository root in a checkout).
-_CODE_ROOT = Path(__file__).resolve().parent.parent
-
 
 def resolve_model_path(settings: Any) -> Path:
-    """The directory ``classifier.model`` names. Relative paths resolve against the project home; a path
-    (under home) that does not exist there is looked up next to the code, where the shipped default lives —
-    so ``classifier/models/voc-small`` works whatever ``VOC_HOME`` is."""
-    path = settings.resolve(settings.classifier.model)
-    if path.is_dir():
-        return path
-    try:
-        rel = path.relative_to(Path(settings.home).resolve())
-    except ValueError:
-        return path
-    shipped = _CODE_ROOT / rel
-    return shipped if shipped.is_dir() else path
+    """The directory ``classifier.model`` names: relative to the project home, falling back to the shipped
+    default next to the code, so ``classifier/models/voc-small`` works whatever ``VOC_HOME`` is."""
+    return Path(settings.resolve_shipped(settings.classifier.model))
 
 
 def load_classifier(settings: Any, *, topics: Any = None) -> Classifier:

@@ -42,7 +42,7 @@ class TrainingConfig:
     num_heads: int = 4
     intermediate_size: int = 384
     max_length: int = 128
-    epochs: int = 3
+    epochs: int = 4
     batch_size: int = 64
     learning_rate: float = 8e-4
     weight_decay: float = 0.01

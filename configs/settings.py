@@ -27,6 +27,9 @@ from configs.web import WebSettings
 
 __all__ = ["Settings", "VocFile", "PrivacySettings", "Secrets", "load_settings", "default_config_dir"]
 
+#: The installed project's root (the folder holding configs/, classifier/, …).
+CODE_ROOT = Path(__file__).resolve().parents[1]
+
 #: The files of a config directory and the section each one becomes.
 FILES = {"voc.yaml": "voc", "sources.yaml": "sources", "topics.yaml": "topics", "alerts.yaml": "alerts"}
 
@@ -95,6 +98,15 @@ class Settings:
     def resolve(self, path: str | os.PathLike[str]) -> Path:
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.home / p
+
+    def resolve_shipped(self, path: str | os.PathLike[str]) -> Path:
+        """Like :meth:`resolve`, for files the project ships (the default model): a relative path that does
+        not exist under ``home`` falls back to the installed project's own folder."""
+        resolved = self.resolve(path)
+        if resolved.exists() or Path(path).expanduser().is_absolute():
+            return resolved
+        shipped = CODE_ROOT / Path(path)
+        return shipped if shipped.exists() else resolved
 
     def sqlite_path(self, url: str | None = None) -> Path | None:
         """The file of a ``sqlite:///`` URL (default: the index URL), resolved; None for other URLs."""

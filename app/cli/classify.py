@@ -55,7 +55,7 @@ def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path
               help="Training corpora folder (default: classifier.training_data, ../shared/data).")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Model directory to write (default: classifier.model, or classifier/models/voc-small).")
-@click.option("--epochs", type=click.IntRange(1, 50), help="Passes over the data (default: 3).")
+@click.option("--epochs", type=click.IntRange(1, 50), help="Passes over the data (default: 4).")
 @click.option("--max-minutes", type=click.FloatRange(0.1, 600),
               help="Stop training after this long; evaluation and saving come after (default: 14).")
 @click.option("--seed", default=0, show_default=True, type=int)

@@ -95,7 +95,7 @@ def derive_config(settings: Settings, *, replay_url: str, inbox_url: str, target
     voc.setdefault("index", {})["url"] = (
         f"sqlite:///{settings.sqlite_path()}" if settings.sqlite_path() else settings.index.url)
     model = settings.classifier.model
-    voc.setdefault("classifier", {})["model"] = model if model == "rules" else str(settings.resolve(model))
+    voc.setdefault("classifier", {})["model"] = model if model == "rules" else str(settings.resolve_shipped(model))
     crawl = voc.setdefault("crawl", {})
     crawl["state_path"] = str(settings.resolve(settings.crawl.state_path))
     crawl["download_delay"] = 0.0  # the replay server is local: no politeness delay needed
