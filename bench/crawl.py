@@ -6,8 +6,11 @@ Serves ``--items`` App Store reviews (10 apps × ≤ 10 pages × 50, real RSS JS
 replay server and runs ``voc crawl appstore`` on them — child process, real Scrapy engine, every pipeline
 (validate, normalize, dedupe, classify, index into a fresh SQLite index, cursor). Then it runs the same
 classifier alone (``load_classifier(settings).predict`` in batches of ``classifier.batch_size``) over the
-same texts in this process. Prints both rates, the crawl child's peak RSS, and the pipeline's overhead over
-classification (target: < 25%). Texts come from ``--data``'s online_shopping_10_cats.csv when given
+same texts, twice: as a job of its own (a fresh process that imports, loads the model and predicts — the
+like-for-like peer of the crawl child, which loads the model too) and warm in this process (model load
+excluded). Each is run before and after the crawl and the faster run counts. Both sides get the whole
+machine and ``classifier.threads``. Prints the rates, the crawl child's peak RSS, and the pipeline's
+overhead over classification both ways (target: < 25%, like for like). Texts come from ``--data``'s online_shopping_10_cats.csv when given
 (real review sentences), else from the built-in sample sentences.
 """
 
@@ -91,7 +94,9 @@ texts = json.load(open(sys.argv[1], encoding="utf-8"))
 clf = load_classifier(load_settings(sys.argv[2], env=json.loads(sys.argv[3])))
 for i in range(0, len(texts), int(sys.argv[4])):
     clf.predict(texts[i:i + int(sys.argv[4])])
-print(time.perf_counter() - t)
+print(time.perf_counter() - t, flush=True)
+import os
+os._exit(0)  # like the crawl's classifier worker: no interpreter teardown of torch counted on either side
 """
 
 
@@ -152,6 +157,7 @@ def main() -> int:
                 return time.perf_counter() - t
 
             before_s = classify_alone()
+            cold_before_s = classify_cold(settings, inputs, work)
             t0 = time.perf_counter()
             report = run_crawl(settings, sources=["appstore"])
             crawl_s = time.perf_counter() - t0
@@ -162,27 +168,38 @@ def main() -> int:
                 print(f"expected {len(texts)} new items — see {report.log_path}", file=sys.stderr)
                 return 1
             after_s = classify_alone()
-            classify_s = (before_s + after_s) / 2
-            cold_s = classify_cold(settings, inputs, work)
+            cold_after_s = classify_cold(settings, inputs, work)
+            # The classifier's best of two runs: a load spike on this shared machine can only make the
+            # classifier look slower, which would flatter the pipeline.
+            classify_s = min(before_s, after_s)
+            cold_s = min(cold_before_s, cold_after_s)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    cpus = os.cpu_count()
     pipeline_rate = len(texts) / crawl_s
     classify_rate = len(texts) / classify_s
-    overhead = crawl_s / classify_s - 1
-    print(f"pipeline (voc crawl, child process, all stages): {len(texts)} items in {crawl_s:.1f} s = {pipeline_rate:,.0f} items/s")
-    print(f"  pages {run.pages}, new {run.new}, updated {run.updated}, dropped {run.dropped or 'none'}")
+    overhead = crawl_s / cold_s - 1
     in_crawl = run.duration or crawl_s
-    print(f"  of which spider open → close: {in_crawl:.1f} s = {len(texts) / in_crawl:,.0f} items/s "
-          f"(the rest: process start, imports, jieba and model load before the spider opens, shutdown)")
+    print(f"thread budget: the whole machine ({cpus} CPUs) on both sides; classifier.threads = "
+          f"{settings.classifier.threads} (the crawl's classifier worker uses up to that, keeping a CPU for the "
+          f"crawl process while it is busy)")
+    print(f"pipeline (voc crawl: fresh child process, imports, model load, all stages): {len(texts)} items in "
+          f"{crawl_s:.1f} s = {pipeline_rate:,.0f} items/s")
+    print(f"  pages {run.pages}, new {run.new}, updated {run.updated}, dropped {run.dropped or 'none'}")
+    print(f"  of which spider open → close: {in_crawl:.1f} s = {len(texts) / in_crawl:,.0f} items/s")
     print(f"  peak RSS of the largest crawl process (crawler or its classifier worker): {peak_rss_mb:,.0f} MiB")
-    print(f"classifier alone (predict, batches of {batch}): {classify_s:.1f} s = {classify_rate:,.0f} items/s "
-          f"(mean of {before_s:.1f} s before and {after_s:.1f} s after the crawl)")
-    print(f"classifier as its own job (fresh process: imports, model load, predict): {cold_s:.1f} s = "
-          f"{len(texts) / cold_s:,.0f} items/s → pipeline overhead over it {crawl_s / cold_s - 1:+.0%}")
-    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"ratio pipeline/classifier time: {crawl_s / classify_s:.2f} → pipeline overhead {overhead:+.0%} "
-          f"(target < +25%) {'OK' if overhead < 0.25 else 'OVER TARGET'}; spider open → close only: "
+    print(f"classifier as its own job (fresh process: imports, model load, predict in batches of {batch}): "
+          f"{cold_s:.1f} s = {len(texts) / cold_s:,.0f} items/s (best of {cold_before_s:.1f} s before and "
+          f"{cold_after_s:.1f} s after the crawl)")
+    print(f"classifier alone, warm (model already loaded, predict only): {classify_s:.1f} s = {classify_rate:,.0f} "
+          f"items/s (best of {before_s:.1f} s before and {after_s:.1f} s after the crawl)")
+    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {cpus} CPUs")
+    print(f"ratio pipeline/classifier, both as fresh processes (model load counted on both sides): "
+          f"{crawl_s / cold_s:.2f} → pipeline overhead {overhead:+.0%} (target < +25%) "
+          f"{'OK' if overhead < 0.25 else 'OVER TARGET'}")
+    print(f"ratio pipeline/warm classifier (model load counted on the pipeline side only): "
+          f"{crawl_s / classify_s:.2f} → {crawl_s / classify_s - 1:+.0%}; spider open → close vs warm: "
           f"{in_crawl / classify_s - 1:+.0%}")
     return 0
 

@@ -16,8 +16,10 @@ tagged at once. Loading is ``local_files_only`` and refuses an incomplete direct
 from __future__ import annotations
 
 import json
+import os
 import platform
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -121,21 +123,111 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-class _BatchRunner:
-    """Length-sorted batching around a tokenizer and a model callable."""
+#: Padded tokens per batch at most (besides ``batch_size`` texts): keeps padding low when lengths vary.
+MAX_BATCH_TOKENS = 4096
 
-    def __init__(self, tokenizer: Any, *, batch_size: int, max_length: int) -> None:
+
+class _BatchRunner:
+    """Length-sorted batching around a tokenizer and a model callable.
+
+    Fast tokenizers encode every text once in Rust (a private copy of the backend: truncation on, no
+    padding); batches are cut from the texts sorted by token count, at most ``batch_size`` texts and
+    :data:`MAX_BATCH_TOKENS` padded tokens each. With ``workers`` > 1 there are at least that many batches,
+    so every worker thread has one (see :meth:`run`).
+    """
+
+    def __init__(self, tokenizer: Any, *, batch_size: int, max_length: int, max_tokens: int = MAX_BATCH_TOKENS) -> None:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.max_length = max_length
+        self.max_tokens = max_tokens
+        self._backend = None
+        self._pad_id = getattr(tokenizer, "pad_token_id", None)
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is not None and self._pad_id is not None and getattr(tokenizer, "padding_side", "right") == "right":
+            from tokenizers import Tokenizer
 
-    def batches(self, texts: Sequence[str]) -> Iterable[tuple[list[int], dict[str, torch.Tensor]]]:
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start: start + self.batch_size]
-            enc = self.tokenizer([texts[i] or " " for i in idx], padding=True, truncation=True,
-                                 max_length=self.max_length, return_tensors="pt", return_token_type_ids=False)
-            yield idx, {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+            own = Tokenizer.from_str(backend.to_str())
+            own.no_padding()
+            own.enable_truncation(max_length)
+            probe = ["更新后闪退 App打不开!", "ＡＢＣ 123 😡" * 40]
+            slow = tokenizer(probe, truncation=True, max_length=max_length, return_token_type_ids=False,
+                             return_attention_mask=False)["input_ids"]
+            if [e.ids for e in own.encode_batch(probe)] == [list(r) for r in slow]:
+                self._backend = own  # else: a tokenizer whose Python side adds something; use the slow path
+        self._pool: Any = None
+        self._pool_key = (0, 0)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text, special tokens included, truncated to ``max_length``."""
+        texts = [t or " " for t in texts]
+        if self._backend is not None:
+            return [e.ids for e in self._backend.encode_batch(texts)]
+        return list(self.tokenizer(texts, truncation=True, max_length=self.max_length, return_token_type_ids=False,
+                                   return_attention_mask=False)["input_ids"])
+
+    def plan(self, lengths: Sequence[int], workers: int = 1) -> list[list[int]]:
+        """Indices of each batch: sorted by length, capped by texts, padded tokens and ``workers``."""
+        n = len(lengths)
+        cap = self.batch_size if workers <= 1 else max(1, min(self.batch_size, -(-n // workers)))
+        order = sorted(range(n), key=lengths.__getitem__)
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:  # ascending, so lengths[i] is the padded width of the batch once i joins it
+            if current and (len(current) >= cap or (len(current) + 1) * lengths[i] > self.max_tokens):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
+
+    def _tensors(self, ids: list[list[int]], idx: list[int]) -> dict[str, torch.Tensor]:
+        rows = [ids[i] for i in idx]
+        width = max(map(len, rows))
+        pad = self._pad_id or 0
+        x = torch.tensor([r + [pad] * (width - len(r)) for r in rows], dtype=torch.long)
+        lens = torch.tensor([len(r) for r in rows])
+        mask = (torch.arange(width).unsqueeze(0) < lens.unsqueeze(1)).long()
+        return {"input_ids": x, "attention_mask": mask}
+
+    def batches(self, texts: Sequence[str], workers: int = 1) -> Iterable[tuple[list[int], dict[str, torch.Tensor]]]:
+        ids = self.encode(texts)
+        for idx in self.plan([len(r) for r in ids], workers):
+            yield idx, self._tensors(ids, idx)
+
+    def run(self, fn: Any, texts: Sequence[str], threads: int | None) -> list[tuple[list[int], Any]]:
+        """``fn(**batch)`` under ``torch.inference_mode`` for every batch: ``[(indices, output), ...]``.
+
+        With ``threads`` > 1 the batches run on that many worker threads, each with single-threaded torch
+        ops (torch's global thread count is set to 1): on small inputs like these, independent batches
+        scale better than splitting each op over threads, and degrade far less when the CPU is shared.
+        Otherwise they run here with torch on ``threads`` threads.
+        """
+        workers = max(1, threads or 1)
+        work = list(self.batches(texts, workers))
+
+        def one(enc: dict[str, torch.Tensor]) -> Any:
+            with torch.inference_mode():
+                return fn(**enc)
+
+        if workers == 1:
+            if threads:
+                _set_threads(threads)
+            return [(idx, one(enc)) for idx, enc in work]
+        _set_threads(1)
+        if len(work) == 1:
+            return [(idx, one(enc)) for idx, enc in work]
+        if self._pool is None or self._pool_key != (workers, os.getpid()):
+            from concurrent.futures import ThreadPoolExecutor
+
+            if self._pool is not None and self._pool_key[1] == os.getpid():
+                self._pool.shutdown(wait=False)
+            # a forked child gets a fresh pool: the parent's worker threads do not exist there
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voc-classify")
+            self._pool_key = (workers, os.getpid())
+        outs = list(self._pool.map(one, [enc for _, enc in work]))
+        return [(idx, out) for (idx, _), out in zip(work, outs)]
 
 
 class ModelClassifier:
@@ -162,16 +254,15 @@ class ModelClassifier:
         """Per-head probabilities for already prepared (classification) texts, in input order.
 
         Texts longer than the model's window keep their head and tail (1:3), where reviews state a verdict."""
-        if self.threads:
-            _set_threads(self.threads)
         texts = [head_tail(t, self._runner.max_length - 2) for t in texts]
         n = len(texts)
         out = {"sentiment": torch.zeros(n, len(self.labels["sentiment"])),
                "intent": torch.zeros(n, len(self.labels["intent"])),
                "topics": torch.zeros(n, max(1, len(self.labels["topics"])))}
+        if not n:
+            return out
         with torch.inference_mode():
-            for idx, enc in self._runner.batches(texts):
-                logits = self.model(**enc)
+            for idx, logits in self._runner.run(self.model, texts, self.threads):
                 index = torch.tensor(idx)
                 out["sentiment"][index] = torch.softmax(logits["sentiment"].float(), -1)
                 out["intent"][index] = torch.softmax(logits["intent"].float(), -1)
@@ -184,22 +275,24 @@ class ModelClassifier:
             return []
         probs = self.predict_proba(prepared)
         s_labels, i_labels, t_labels = self.labels["sentiment"], self.labels["intent"], self.labels["topics"]
-        s_score, s_idx = probs["sentiment"].max(-1)
-        i_idx = probs["intent"].argmax(-1)
+        s_score, s_idx = (v.tolist() for v in probs["sentiment"].max(-1))
+        i_idx = probs["intent"].argmax(-1).tolist()
         topic_hits = (probs["topics"] >= self.topic_threshold).nonzero().tolist()
         model_topics: list[set[str]] = [set() for _ in prepared]
         for row, col in topic_hits:
             if col < len(t_labels) and t_labels[col] in self._taxonomy:
                 model_topics[row].add(t_labels[col])
+        topic_ids = self.match_topics.topic_ids
+        rules = self.intent_mode == "rules"
         tags = []
         for i, text in enumerate(prepared):
             keyword = self.match_topics(text)
-            extra = tuple(t for t in self.match_topics.topic_ids if t in model_topics[i] and t not in keyword)
-            sentiment = s_labels[int(s_idx[i])]
-            intent = rule_intent(text, sentiment) if self.intent_mode == "rules" else i_labels[int(i_idx[i])]
-            tags.append(Tags(sentiment=sentiment, sentiment_score=round(float(s_score[i]), 4), intent=intent,
-                             topics=tuple(t for t in self.match_topics.topic_ids if t in keyword or t in extra),
-                             risk=risk_flags(text), model_version=self.model_version))
+            extra = model_topics[i]
+            sentiment = s_labels[s_idx[i]]
+            intent = rule_intent(text, sentiment) if rules else i_labels[i_idx[i]]
+            topics = tuple(t for t in topic_ids if t in keyword or t in extra) if extra else keyword
+            tags.append(Tags(sentiment=sentiment, sentiment_score=round(s_score[i], 4), intent=intent,
+                             topics=topics, risk=risk_flags(text), model_version=self.model_version))
         return tags
 
 
@@ -225,12 +318,12 @@ class HFSentimentClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[Tags]:
         prepared = [classification_text(t or "") for t in texts]
-        if self.threads:
-            _set_threads(self.threads)
         probs = torch.zeros(len(prepared), len(self.mapping))
+        if not prepared:
+            return []
         with torch.inference_mode():
-            for idx, enc in self._runner.batches(prepared):
-                probs[torch.tensor(idx)] = torch.softmax(self.model(**enc).logits.float(), -1)
+            for idx, output in self._runner.run(self.model, prepared, self.threads):
+                probs[torch.tensor(idx)] = torch.softmax(output.logits.float(), -1)
         out = []
         for i, text in enumerate(prepared):
             score, j = probs[i].max(-1)
@@ -250,6 +343,21 @@ def _sentiment_mapping(path: Path, id2label: dict[Any, str]) -> list[str]:
                                "fine-tune it with `voc train --base DIR` to add VOC's heads")
 
 
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No "Loading weights" progress bar on stderr while we load (restored afterwards)."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    if was:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
 def load_model_classifier(path: str | Path, *, topics: Iterable[Any] = (), threads: int = 2, batch_size: int = 64,
                           quantize: bool = False) -> ModelClassifier | HFSentimentClassifier:
     """Load a model directory (see the module docstring); raise :class:`ModelLoadError` if it can't be."""
@@ -266,8 +374,9 @@ def load_model_classifier(path: str | Path, *, topics: Iterable[Any] = (), threa
         check_normalization(cfg.get("voc_normalization"), path=str(path))
         config = BertConfig.from_pretrained(path, local_files_only=True)
         try:
-            model, info = VocModel.from_pretrained(path, config=config, local_files_only=True, output_loading_info=True,
-                                                   attn_implementation="sdpa")
+            with _quiet_loading():
+                model, info = VocModel.from_pretrained(path, config=config, local_files_only=True,
+                                                       output_loading_info=True, attn_implementation="sdpa")
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(path, f"weights are unreadable ({exc}); rebuild with `voc train`") from exc
         missing = list(info.get("missing_keys") or [])
@@ -284,8 +393,9 @@ def load_model_classifier(path: str | Path, *, topics: Iterable[Any] = (), threa
                                    "heads; fine-tune it with `voc train --base DIR` to add VOC's heads")
     mapping = _sentiment_mapping(path, config.id2label)
     try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True,
-                                                                          output_loading_info=True)
+        with _quiet_loading():
+            model, info = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True,
+                                                                              output_loading_info=True)
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(path, f"weights are unreadable ({exc})") from exc
     if info.get("missing_keys"):

@@ -45,10 +45,13 @@ class TopicMatcher:
     def __init__(self, topics: Iterable[Any]) -> None:
         self.topic_ids = tuple(t.id for t in topics)
         self._keywords = [(t.id, tuple(normalize_text(k).lower() for k in t.keywords if k.strip())) for t in topics]
+        # one alternation per topic: "does any keyword occur" in a single scan (longest first; any hit counts)
+        self._patterns = [(tid, re.compile("|".join(re.escape(k) for k in sorted(set(kws), key=len, reverse=True))))
+                          for tid, kws in self._keywords if kws]
 
     def __call__(self, text: str) -> tuple[str, ...]:
         low = text.lower()
-        return tuple(tid for tid, kws in self._keywords if any(k in low for k in kws))
+        return tuple(tid for tid, pat in self._patterns if pat.search(low))
 
 
 def keyword_topics(text: str, topics: Iterable[Any]) -> tuple[str, ...]:

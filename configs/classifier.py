@@ -11,7 +11,11 @@ __all__ = ["ClassifierSettings"]
 class ClassifierSettings:
     #: Path to a saved model directory (Hugging Face format), relative to the project home, or ``rules``.
     model: str = "classifier/models/voc-small"
+    #: CPU threads for inference. With more than one, length-sorted batches run concurrently on this many
+    #: worker threads, each with single-threaded torch ops (torch's global thread count is set to 1) —
+    #: faster than splitting each small op over threads, and far steadier on a shared CPU.
     threads: int = 2
+    #: Texts per model batch at most (batches are also capped at 4096 padded tokens; classifier.model).
     batch_size: int = 64
     #: int8 dynamic quantization of the Linear layers at load: about 2x faster on CPU, same accuracy within
     #: noise on the shipped model (bench/classify.py).

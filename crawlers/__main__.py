@@ -18,17 +18,20 @@ def main(argv: list[str] | None = None) -> int:
     crawl.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
 
-    from scrapy.crawler import CrawlerProcess
-
     from configs import ConfigError, load_settings
-    from crawlers.config import scrapy_settings
-    from crawlers.extensions import new_run_id
 
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
+    _prestart_classifier(settings)
+
+    from scrapy.crawler import CrawlerProcess
+
+    from crawlers.config import scrapy_settings
+    from crawlers.extensions import new_run_id
+
     values = scrapy_settings(settings, run_id=args.run_id or new_run_id())
     values["LOG_LEVEL"] = args.log_level
     process = CrawlerProcess(values)
@@ -37,6 +40,16 @@ def main(argv: list[str] | None = None) -> int:
         process.crawl(name, **kwargs)
     process.start()
     return 0
+
+
+def _prestart_classifier(settings) -> None:
+    """Start the classifier worker process before Scrapy is even imported, so the model loads while the
+    crawl starts up; the first crawler's classify pipeline takes it over (see crawlers._classify_worker)."""
+    from crawlers import _classify_worker
+
+    spec = _classify_worker.worker_spec(settings, settings.crawl.classify_in)
+    if spec is not None:
+        _classify_worker.prestart(*spec)
 
 
 if __name__ == "__main__":

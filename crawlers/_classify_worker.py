@@ -2,23 +2,48 @@
 model then run on separate cores instead of sharing one interpreter lock.
 
 Module-level functions, so a ``spawn`` process pool can pickle them. The worker loads the configuration
-and the classifier once (:func:`init`), with at most CPUs − 1 torch threads (a core stays with the crawl),
-and exits when its parent process is gone (even after SIGKILL).
+and the classifier once (:func:`init`) and exits when its parent process is gone (even after SIGKILL).
+
+Threads: the worker never uses more than ``classifier.threads`` torch threads. While the crawl process is
+busy (parsing, segmenting, indexing) it keeps a core for it (CPUs − 1 threads: on a 2-CPU machine two
+torch threads plus a busy event loop oversubscribe and classify several times slower); once the crawl
+process goes quiet — every page parsed, waiting for tags — each batch takes every core again. The choice
+is made per batch from the crawl process's own CPU use since the previous batch (:func:`threads_for`).
+
+:func:`start` builds the pool and starts the worker loading at once (the model loads while the crawl
+imports Scrapy, builds its engine and downloads the first pages); :func:`prestart` does that as early as
+the crawl process begins, and :func:`take_prestarted` hands that pool to the classify pipeline.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["init", "predict"]
+__all__ = ["worker_spec", "init", "predict", "ready", "start", "prestart", "take_prestarted", "threads_for"]
 
 _classifier: Any = None
 _load_error: str | None = None
+_max_threads = 1
+_parent = 0
+_parent_cpu: tuple[float, float] | None = None  # (parent's CPU seconds, wall clock) at the last batch
+#: Parent CPU share (cores) under which it counts as quiet.
+QUIET_PARENT_CORES = 0.35
+
+
+def worker_spec(settings: Any, where: str) -> tuple[str, dict[str, str]] | None:
+    """(config dir, env) of the classifier worker process for ``VOC_CLASSIFY_IN`` = ``where``, or None when
+    classification runs in a thread (``thread``, or ``auto`` with the ``rules`` classifier)."""
+    is_rules = settings.classifier.model.strip().lower() == "rules"
+    if where == "process" or (where == "auto" and not is_rules):
+        env = {"VOC_HOME": str(settings.home), "VOC_CLASSIFIER_MODEL": settings.classifier.model,
+               "VOC_INDEX_URL": settings.index.url}
+        return str(settings.config_dir), env
+    return None
 
 
 def _watch_parent(parent: int) -> None:
@@ -28,26 +53,99 @@ def _watch_parent(parent: int) -> None:
         time.sleep(1.0)
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` (Linux /proc; None elsewhere or when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def threads_for(parent_cores: float | None, *, cpus: int, max_threads: int) -> int:
+    """Torch threads for the next batch: every CPU when the parent used under QUIET_PARENT_CORES of a core
+    since the last batch, else one CPU fewer (never below 1, never above ``max_threads``)."""
+    busy = parent_cores is None or parent_cores >= QUIET_PARENT_CORES
+    return max(1, min(max_threads, cpus - 1 if busy else cpus))
+
+
+def _exit_now() -> None:
+    """Skip the interpreter's teardown of torch and friends (about a second the crawl would wait for in
+    ``shutdown``): the worker holds nothing to flush or close."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001,S110 - exiting anyway
+            pass
+    os._exit(0)
+
+
 def init(config_dir: str, env: Mapping[str, str], parent: int) -> None:
-    global _classifier, _load_error
+    global _classifier, _load_error, _max_threads, _parent
+    import atexit
+
+    atexit.register(_exit_now)  # registered last, so it runs first when the worker exits
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="voc-parent-watch").start()
+    _parent = parent
     try:
         from classifier import load_classifier
         from configs import load_settings
 
         settings = load_settings(config_dir, env=dict(env))
-        # Leave a core to the crawl itself: on a 2-CPU machine two torch threads plus the crawler's
-        # event loop oversubscribe and classify several times slower.
-        threads = max(1, min(settings.classifier.threads, (os.cpu_count() or 2) - 1))
-        if threads != settings.classifier.threads:
-            classifier_settings = dataclasses.replace(settings.voc.classifier, threads=threads)
-            settings = settings.replace(voc=dataclasses.replace(settings.voc, classifier=classifier_settings))
+        _max_threads = max(1, settings.classifier.threads)
         _classifier = load_classifier(settings)
+        _set_threads(threads_for(None, cpus=os.cpu_count() or 2, max_threads=_max_threads))
     except Exception as exc:  # noqa: BLE001 - reported with every batch (exceptions may not unpickle)
         _load_error = repr(exc)
 
 
+def _set_threads(n: int) -> None:
+    if hasattr(_classifier, "threads"):  # the model classifiers apply it on every predict; rules have none
+        _classifier.threads = n
+
+
+def ready() -> bool:
+    """A no-op job: submitting it makes the pool start the worker (and load the model) now."""
+    return _classifier is not None
+
+
 def predict(texts: list[str]) -> list[Any]:
+    global _parent_cpu
     if _classifier is None:
         raise RuntimeError(_load_error or "the classifier worker was not initialised")
+    now, cpu = time.monotonic(), _cpu_seconds(_parent)
+    cores = None
+    if cpu is not None and _parent_cpu is not None and now > _parent_cpu[1]:
+        cores = (cpu - _parent_cpu[0]) / (now - _parent_cpu[1])
+    if cpu is not None:
+        _parent_cpu = (cpu, now)
+    _set_threads(threads_for(cores, cpus=os.cpu_count() or 2, max_threads=_max_threads))
     return list(_classifier.predict(texts))
+
+
+def start(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor:
+    """A one-worker spawn pool for the classifier, already starting up (the model loads in the background)."""
+    import multiprocessing
+
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=init,
+                               initargs=(config_dir, dict(env), os.getpid()))
+    pool.submit(ready)
+    return pool
+
+
+_prestarted: dict[tuple[str, tuple[tuple[str, str], ...]], ProcessPoolExecutor] = {}
+
+
+def prestart(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor:
+    """Start a worker for (config_dir, env) now, to be taken by the first classify pipeline asking for it."""
+    key = (str(config_dir), tuple(sorted(env.items())))
+    if key not in _prestarted:
+        _prestarted[key] = start(config_dir, env)
+    return _prestarted[key]
+
+
+def take_prestarted(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor | None:
+    return _prestarted.pop((str(config_dir), tuple(sorted(env.items()))), None)

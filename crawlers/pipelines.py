@@ -15,25 +15,26 @@ Settings (each component: ``<PREFIX>_ENABLED``): ``VOC_VALIDATE_*``, ``VOC_NORMA
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
-import os
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
+from crawlers._classify_worker import worker_spec
 from crawlers.config import voc_settings
 from crawlers.items import FeedbackItem
 from crawlers.state import CrawlState, iso
 from crawlers.tracking import DROPPED_PREFIX, tracker
 
 __all__ = ["ValidatePipeline", "NormalizePipeline", "DedupePipeline", "ClassifyPipeline", "IndexPipeline",
-           "CursorPipeline", "Batcher", "drop"]
+           "CursorPipeline", "Batcher", "drop", "worker_spec"]
 
 logger = logging.getLogger(__name__)
 
@@ -253,13 +254,12 @@ class ClassifyPipeline:
         self._loading = None
         flush: Callable[[list[Any]], Sequence[Any]]
         if process is not None:
-            import multiprocessing
-
             from crawlers import _classify_worker
 
-            self.executor: Executor = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_classify_worker.init,
-                initargs=(process[0], process[1], os.getpid()))
+            # A worker the crawl process started as it began (model already loading), else a new one
+            # that starts loading now rather than at the first full batch.
+            self.executor: Executor = (_classify_worker.take_prestarted(*process)
+                                       or _classify_worker.start(*process))
             flush = _classify_worker.predict
         else:
             self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-classify")
@@ -278,13 +278,13 @@ class ClassifyPipeline:
 
         settings = voc_settings(s)
         where = s.get("VOC_CLASSIFY_IN", "auto")
-        is_rules = settings.classifier.model.strip().lower() == "rules"
-        kwargs: dict[str, Any] = {"engagement": engagement_flags, "batch_size": s.getint("VOC_CLASSIFY_BATCH_SIZE", 64),
+        viral = settings.classifier.viral_engagement
+        kwargs: dict[str, Any] = {"engagement": functools.partial(engagement_flags, threshold=viral),
+                                  "batch_size": s.getint("VOC_CLASSIFY_BATCH_SIZE", 64),
                                   "batch_wait": s.getfloat("VOC_CLASSIFY_BATCH_WAIT", 1.0), "crawler": crawler}
-        if where == "process" or (where == "auto" and not is_rules):
-            env = {"VOC_HOME": str(settings.home), "VOC_CLASSIFIER_MODEL": settings.classifier.model,
-                   "VOC_INDEX_URL": settings.index.url}
-            return cls(process=(str(settings.config_dir), env), **kwargs)
+        worker = worker_spec(settings, where)
+        if worker is not None:
+            return cls(process=worker, **kwargs)
         return cls(loader=lambda: load_classifier(settings), **kwargs)
 
     @property

@@ -25,7 +25,6 @@ from configs import Settings
 from configs.sources import SOURCE_NAMES
 from crawlers.config import parse_since
 from crawlers.errors import CrawlError, CrawlProcessError
-from crawlers.extensions import new_run_id
 from crawlers.state import CrawlState, SourceRun, iso, utcnow
 
 __all__ = ["CrawlReport", "CrawlJob", "run_crawl", "start_crawl", "select_sources"]
@@ -175,7 +174,10 @@ def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, pro
         since_dt = parse_since(since)
     except ValueError as exc:
         raise CrawlError(str(exc)) from None
-    run_id = run_id or new_run_id()
+    if not run_id:
+        from crawlers.extensions import new_run_id  # (imports Scrapy: not needed to import this module)
+
+        run_id = new_run_id()
     if not names:
         return CrawlJob(settings, run_id, [], not_run, None, None)
     state_path = settings.resolve(settings.crawl.state_path)

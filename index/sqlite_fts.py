@@ -35,7 +35,8 @@ from index.base import (
 )
 from index.query import query_terms
 from index.sqlite_sql import (
-    COLUMNS, DIMS, SIDE_TABLES, build_count_sql, build_facet_sql, build_rank_window_sql, build_search_sql, build_where,
+    COLUMNS, DIMS, SIDE_TABLES, build_count_sql, build_facets_sql,
+    build_search_sql, build_where,
 )
 
 __all__ = ["SqliteIndex", "build_search_sql", "MIGRATIONS", "FTS_TOKENIZE"]
@@ -152,11 +153,76 @@ _M3 = [
         f"DROP INDEX IF EXISTS {t}_doc", f"DROP INDEX IF EXISTS {t}_ts", f"CREATE INDEX {t}_doc ON {t}(doc, value)")],
 ]
 
+_VKEY = ("coalesce({r}.product, '')", "coalesce({r}.source, '')", "coalesce({r}.app_version, '')",
+         "coalesce({r}.rating, '')")
+_VCOLS = ("product", "source", "app_version", "rating")
+
+
+def _vroll(sign: str, row: str) -> str:
+    key = [k.format(r=row) for k in _VKEY]
+    if sign == "+":
+        return (f"INSERT INTO feedback_version_hourly SELECT {row}.created_ts / 3600, {', '.join(key)}, 1 "
+                f"WHERE {row}.created_ts IS NOT NULL ON CONFLICT DO UPDATE SET n = n + 1;")
+    return (f"UPDATE feedback_version_hourly SET n = n - 1 WHERE hour = {row}.created_ts / 3600 AND "
+            + " AND ".join(f"{c} = {k}" for c, k in zip(_VCOLS, key)) + ";")
+
+
+_M4 = [
+    # app_version/rating trends (rating by version, app_version series) without reading the documents
+    "CREATE TABLE feedback_version_hourly (hour INTEGER NOT NULL, product TEXT NOT NULL, source TEXT NOT NULL, "
+    "app_version TEXT NOT NULL, rating NOT NULL, n INTEGER NOT NULL, "
+    "PRIMARY KEY (hour, product, source, app_version, rating)) WITHOUT ROWID",
+    "INSERT INTO feedback_version_hourly SELECT created_ts / 3600, coalesce(product, ''), coalesce(source, ''), "
+    "coalesce(app_version, ''), coalesce(rating, ''), count(*) FROM feedback_dims WHERE created_ts IS NOT NULL "
+    "GROUP BY 1, 2, 3, 4, 5",
+    f"CREATE TRIGGER feedback_vroll_ai AFTER INSERT ON feedback BEGIN {_vroll('+', 'new')} END",
+    f"CREATE TRIGGER feedback_vroll_ad AFTER DELETE ON feedback BEGIN {_vroll('-', 'old')} END",
+    f"""CREATE TRIGGER feedback_vroll_au AFTER UPDATE OF created_ts, product, source, app_version, rating ON feedback
+        WHEN old.created_ts IS NOT new.created_ts OR old.product IS NOT new.product OR old.source IS NOT new.source
+          OR old.app_version IS NOT new.app_version OR old.rating IS NOT new.rating
+        BEGIN {_vroll('-', 'old')} {_vroll('+', 'new')} END""",
+]
+ROLLUPS["feedback_version_hourly"] = _VCOLS
+
+
+def _croll(sign: str, row: str) -> str:
+    key = (f"coalesce({row}.intent, '')", f"coalesce({row}.platform, '')")
+    if sign == "+":
+        return (f"INSERT INTO feedback_class_hourly SELECT {row}.created_ts / 3600, {', '.join(key)}, 1 "
+                f"WHERE {row}.created_ts IS NOT NULL ON CONFLICT DO UPDATE SET n = n + 1;")
+    return (f"UPDATE feedback_class_hourly SET n = n - 1 WHERE hour = {row}.created_ts / 3600 AND "
+            f"intent = {key[0]} AND platform = {key[1]};")
+
+
+#: Single-value filter columns; their indexes are ``(column)`` alone, i.e. ``(column, rowid)``.
+_PLAIN_INDEXES = ("product", "source", "sentiment", "intent", "platform", "app_version", "rating")
+_M5 = [
+    # Indexes ``(column, created_ts)`` take each new document at a random place (documents do not arrive in
+    # created_at order), so a batch of 2,000 dirtied thousands of pages per index: at a million documents
+    # they halved the upsert rate. ``(column)`` indexes grow at their end (rowids ascend); time-bounded
+    # counts and histograms read the hourly rollups (edges via ``feedback_dims_created``), which now cover
+    # intent and platform too.
+    *[f"DROP INDEX IF EXISTS feedback_dims_{c}" for c in _PLAIN_INDEXES],
+    *[f"CREATE INDEX feedback_dims_{c} ON feedback_dims({c})" for c in _PLAIN_INDEXES],
+    "CREATE TABLE feedback_class_hourly (hour INTEGER NOT NULL, intent TEXT NOT NULL, platform TEXT NOT NULL, "
+    "n INTEGER NOT NULL, PRIMARY KEY (hour, intent, platform)) WITHOUT ROWID",
+    "INSERT INTO feedback_class_hourly SELECT created_ts / 3600, coalesce(intent, ''), coalesce(platform, ''), "
+    "count(*) FROM feedback_dims WHERE created_ts IS NOT NULL GROUP BY 1, 2, 3",
+    f"CREATE TRIGGER feedback_croll_ai AFTER INSERT ON feedback BEGIN {_croll('+', 'new')} END",
+    f"CREATE TRIGGER feedback_croll_ad AFTER DELETE ON feedback BEGIN {_croll('-', 'old')} END",
+    f"""CREATE TRIGGER feedback_croll_au AFTER UPDATE OF created_ts, intent, platform ON feedback
+        WHEN old.created_ts IS NOT new.created_ts OR old.intent IS NOT new.intent OR old.platform IS NOT new.platform
+        BEGIN {_croll('-', 'old')} {_croll('+', 'new')} END""",
+]
+ROLLUPS["feedback_class_hourly"] = ("intent", "platform")
+
 #: Named schema migrations, applied in order, each recorded in ``feedback_migrations``.
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0001_feedback_fts_side_tables", tuple(_M1)),
     ("0002_hourly_rollups", tuple(_M2)),
     ("0003_narrow_dims_table", tuple(_M3)),
+    ("0004_version_rating_rollup", tuple(_M4)),
+    ("0005_append_only_filter_indexes", tuple(_M5)),
 )
 
 _UPSERT_SQL = (
@@ -209,6 +275,10 @@ class SqliteIndex:
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA cache_size=-{self._cache_kib}")
         conn.execute("PRAGMA temp_store=MEMORY")
+        if not self._memory:
+            # readers on many threads share the OS page cache through the mapping instead of each
+            # warming a private page cache with read() copies (SQLite caps it at its compile-time maximum)
+            conn.execute(f"PRAGMA mmap_size={self.mmap_size}")
         return conn
 
     def _reader(self) -> sqlite3.Connection:
@@ -359,6 +429,8 @@ class SqliteIndex:
         """The SQL and parameters :meth:`search` runs for the hits (for ``voc search --sql``)."""
         return build_search_sql(query, [] if query.raw else self.terms(query.text))
 
+    #: Bytes of the database file each connection maps (``PRAGMA mmap_size``); 0 turns mapping off.
+    mmap_size: int = 1 << 34
     #: Relevance ranking considers at most this many matches, the newest (highest rowid) ones, so a query
     #: matching a large share of the corpus stays fast; ``total`` and facets still count every match.
     rank_window: int = 5_000
@@ -368,14 +440,23 @@ class SqliteIndex:
 
     def search(self, query: SearchQuery) -> SearchResult:
         terms = [] if query.raw else self.terms(query.text)  # punctuation only → no text constraint
-        csql, cparams = build_count_sql(query, terms)
-        total = self._exec(csql, cparams)[0][0]
-        min_rowid = None
-        window_sql = build_rank_window_sql(query, terms, self.rank_window)
-        if window_sql is not None and query.sort == "relevance" and total > self.rank_window:
-            row = self._exec(*window_sql)
-            min_rowid = row[0][0] if row else None
-        sql, params = build_search_sql(query, terms, min_rowid=min_rowid)
+        total = self._rollup_count(query.filters) if not terms and not query.raw else None
+        if total is None:
+            csql, cparams = build_count_sql(query, terms)
+            total = self._exec(csql, cparams)[0][0]
+        # relevance ranks the newest rank_window matches: one statement walks them newest first
+        window = self.rank_window if query.sort == "relevance" and total > self.rank_window else None
+        no_text = not terms and not (query.raw and query.text.strip())
+        hits_hint = facet_hint = ""
+        if no_text and total:
+            # Without free words the dims table drives. Newest-first hits: walk the created_ts index back
+            # while the filters keep enough of the rows to fill the page soon (else a filter index + sort).
+            rows = self._exec("SELECT max(rowid) FROM feedback_dims")[0][0] or 0
+            if (query.offset + query.limit) * rows / total <= self.scan_budget:
+                hits_hint = "INDEXED BY feedback_dims_created"
+            # sampled facets: the newest rows by rowid are the table's tail, read in order
+            facet_hint = "NOT INDEXED" if self.facet_window is not None and total > self.facet_window else ""
+        sql, params = build_search_sql(query, terms, window=window, dims_hint=hits_hint)
         rows = self._exec(sql, params) if query.limit else []
         words = [t for toks, _ in terms for t in toks]
         if query.raw:
@@ -383,14 +464,79 @@ class SqliteIndex:
         hits = [Hit(doc=self._doc(r), score=float(r["score"]), highlight=highlight_segments(r["text"], words))
                 for r in rows]
         facets: dict[str, list[tuple[str, int]]] = {}
-        facet_from = sampled = None
+        sampled = None
         if query.facets and self.facet_window is not None and total > self.facet_window:
-            row = self._exec(*build_rank_window_sql(query, terms, self.facet_window, text_only=False))  # type: ignore[misc]
-            facet_from, sampled = (row[0][0], self.facet_window) if row else (None, None)
-        for field in query.facets:
-            fsql, fparams = build_facet_sql(query, field, terms, min_rowid=facet_from)
-            facets[field] = [(str(r[0]), int(r[1])) for r in self._exec(fsql, fparams)]
+            sampled = self.facet_window  # count the newest facet_window matches
+        fields = list(dict.fromkeys(query.facets))
+        if fields:  # every facet in one statement, one pass over the matches
+            plain = [f for f in fields if f not in SIDE_TABLES]
+            side = [f for f in fields if f in SIDE_TABLES]
+            per_field: dict[str, dict[Any, int]] = {f: {} for f in fields}
+            for row in self._exec(*build_facets_sql(query, fields, terms, window=sampled, dims_hint=facet_hint)):
+                n = row[-1]
+                if row[0] == 0:
+                    for i, field in enumerate(plain, start=1):
+                        v = row[i]
+                        if v is not None:
+                            counts = per_field[field]
+                            counts[v] = counts.get(v, 0) + n
+                elif row[1] is not None:
+                    counts = per_field[side[row[0] - 1]]
+                    counts[row[1]] = counts.get(row[1], 0) + n
+            for field, counts in per_field.items():
+                ordered = sorted(counts.items(), key=lambda kv: (-kv[1], isinstance(kv[0], str), kv[0]))
+                facets[field] = [(str(v), int(n)) for v, n in ordered[:self.facet_limit]]
+        facets = {f: facets[f] for f in query.facets}
         return SearchResult(hits=hits, total=int(total), facets=facets, facets_sampled=sampled)
+
+    #: Rows a newest-first walk of the created_ts index may expect to read to fill a page of hits
+    #: (estimated from the match count) before a filter index and a sort are cheaper.
+    scan_budget: int = 200_000
+    #: Values per facet field, most frequent first.
+    facet_limit: int = 50
+
+    def _rollup_count(self, filters: Filters) -> int | None:
+        """``count(filters)`` from the hourly rollups (edge hours and undated documents from the documents),
+        or None where no rollup answers these filters exactly (then the documents are counted)."""
+        if len(filters.topic) > 1:  # a document with two of the topics sits in two rollup rows
+            return None
+        table = _rollup_for(filters, None)
+        if table is None:
+            return None
+        lo = int(filters.since.timestamp()) if filters.since is not None else None
+        hi = int(filters.until.timestamp()) if filters.until is not None else None
+        first = -(-lo // 3600) if lo is not None else None
+        last = hi // 3600 if hi is not None else None
+        if first is not None and last is not None and last - first < 24:
+            return None  # a short range: the filter indexes count it directly
+        conds, params = ["n > 0"], []
+        if first is not None:
+            conds.append("hour >= ?")
+            params.append(first)
+        if last is not None:
+            conds.append("hour < ?")
+            params.append(last)
+        for name in ROLLUPS[table]:
+            values = getattr(filters, name)
+            if values:
+                conds.append(f"{name} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        total = self._exec(f"SELECT coalesce(sum(n), 0) FROM {table} WHERE {' AND '.join(conds)}", params)[0][0]
+        edges: list[tuple[int | None, int | None]] = []
+        if lo is not None and lo < first * 3600:  # type: ignore[operator]
+            edges.append((lo, first * 3600))  # type: ignore[operator]
+        if hi is not None and last * 3600 < hi:  # type: ignore[operator]
+            edges.append((last * 3600, hi))  # type: ignore[operator]
+        for e_lo, e_hi in edges:
+            edge = dataclasses.replace(filters, since=datetime.fromtimestamp(e_lo, timezone.utc),  # type: ignore[arg-type]
+                                       until=datetime.fromtimestamp(e_hi, timezone.utc))  # type: ignore[arg-type]
+            where, eparams = build_where(edge)
+            total += self._exec(f"SELECT count(*) FROM feedback_dims d WHERE {where}", eparams)[0][0]
+        if lo is None:  # the rollups hold dated documents only
+            where, uparams = build_where(filters)
+            total += self._exec("SELECT count(*) FROM feedback_dims d WHERE d.created_ts IS NULL"
+                                + (" AND " + where if where else ""), uparams)[0][0]
+        return int(total)
 
     def count(self, filters: Filters = Filters()) -> int:
         where, params = build_where(filters)

@@ -98,12 +98,15 @@ def search(index: Any, query: SearchQuery) -> dict[str, Any]:
             for hit in result.hits
         ],
         "facets": _facets_json(result.facets),
+        # None: the facets count every match; N: they count the newest N matches (a sample; show proportions)
+        "facets_sampled": getattr(result, "facets_sampled", None),
     }
 
 
 def facets(index: Any, query: SearchQuery) -> dict[str, Any]:
     result = index.search(dataclasses.replace(query, limit=0, offset=0))
-    return {"total": result.total, "filters": _filters_json(query.filters), "facets": _facets_json(result.facets)}
+    return {"total": result.total, "filters": _filters_json(query.filters), "facets": _facets_json(result.facets),
+            "facets_sampled": getattr(result, "facets_sampled", None)}
 
 
 def _zone(tz: str) -> ZoneInfo:

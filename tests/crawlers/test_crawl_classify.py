@@ -1,0 +1,120 @@
+"""ClassifyPipeline: configuration reaches the tags (viral threshold), documents are tagged in batches."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import yaml
+from scrapy.utils.test import get_crawler
+
+from configs import load_settings
+from crawlers.config import scrapy_settings
+from crawlers.items import FeedbackItem
+from crawlers.pipelines import ClassifyPipeline, NormalizePipeline
+
+
+def _settings_with_viral(tmp_path, threshold: int):
+    import shutil
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    cdir = tmp_path / "configs"
+    shutil.copytree(repo / "configs", cdir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    voc = yaml.safe_load((cdir / "voc.yaml").read_text(encoding="utf-8"))
+    voc["classifier"] = {**(voc.get("classifier") or {}), "viral_engagement": threshold}
+    (cdir / "voc.yaml").write_text(yaml.safe_dump(voc, allow_unicode=True), encoding="utf-8")
+    return load_settings(cdir, env={"VOC_HOME": str(tmp_path / "home"), "VOC_CLASSIFIER_MODEL": "rules"})
+
+
+def _item(n: int, *, likes: int, replies: int = 0, reposts: int = 0) -> FeedbackItem:
+    return FeedbackItem(source="weibo", source_id=str(n), product="qingji", target="kw", kind="post",
+                        text=f"轻记同步总是失败，第{n}次了", created_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC),
+                        likes=likes, replies=replies, reposts=reposts)
+
+
+def test_viral_threshold_comes_from_classifier_settings(tmp_path):
+    settings = _settings_with_viral(tmp_path, 50)
+    assert settings.classifier.viral_engagement == 50
+    crawler = get_crawler(settings_dict=scrapy_settings(settings, run_id="r1"))
+    normalize = NormalizePipeline.from_crawler(crawler)
+    pipe = ClassifyPipeline.from_crawler(crawler)
+    try:
+        # likes + 3·replies + 5·reposts: 30 + 0 + 20 = 50 reaches the configured threshold (default 2000 would not)
+        assert pipe.engagement(30, 0, 4) == ("viral",)
+        assert pipe.engagement(49, 0, 0) == ()
+
+        async def run():
+            items = [normalize.process_item(_item(1, likes=30, reposts=4)), normalize.process_item(_item(2, likes=49))]
+            return await asyncio.gather(*(pipe.process_item(i) for i in items))
+
+        hot, calm = asyncio.run(run())
+    finally:
+        pipe.close_spider()
+    assert "viral" in hot.doc["risk"] and hot.doc["model_version"].startswith("rules")
+    assert "viral" not in calm.doc["risk"] and calm.doc["sentiment"] in ("negative", "neutral", "positive")
+
+
+def test_default_viral_threshold_is_the_configured_default(settings):
+    crawler = get_crawler(settings_dict=scrapy_settings(settings, run_id="r1"))
+    pipe = ClassifyPipeline.from_crawler(crawler)
+    try:
+        threshold = settings.classifier.viral_engagement
+        assert pipe.engagement(threshold - 1, 0, 0) == ()
+        assert pipe.engagement(threshold, 0, 0) == ("viral",)
+    finally:
+        pipe.close_spider()
+
+
+def test_worker_threads_follow_the_crawl_process_load():
+    from crawlers._classify_worker import QUIET_PARENT_CORES, threads_for
+
+    # busy crawl process (or unknown): keep a CPU for it; quiet: every CPU; never above classifier.threads
+    assert threads_for(None, cpus=2, max_threads=2) == 1
+    assert threads_for(0.9, cpus=2, max_threads=2) == 1
+    assert threads_for(QUIET_PARENT_CORES, cpus=2, max_threads=2) == 1
+    assert threads_for(0.05, cpus=2, max_threads=2) == 2
+    assert threads_for(0.0, cpus=8, max_threads=4) == 4
+    assert threads_for(0.9, cpus=8, max_threads=8) == 7
+    assert threads_for(0.0, cpus=1, max_threads=2) == 1 and threads_for(0.9, cpus=1, max_threads=2) == 1
+
+
+def test_cpu_seconds_of_a_process():
+    import os
+    import time
+
+    from crawlers._classify_worker import _cpu_seconds
+
+    before = _cpu_seconds(os.getpid())
+    end = time.process_time() + 0.2
+    while time.process_time() < end:
+        pass
+    after = _cpu_seconds(os.getpid())
+    assert before is not None and after is not None and after - before >= 0.1
+    assert _cpu_seconds(2**22 + 12345) is None  # no such process
+
+
+def test_prestarted_worker_is_taken_by_the_classify_pipeline_and_exits_cleanly(settings):
+    from crawlers import _classify_worker
+
+    spec = _classify_worker.worker_spec(settings, "process")
+    assert spec is not None and _classify_worker.worker_spec(settings, "auto") is None  # rules: a thread
+    pool = _classify_worker.prestart(*spec)
+    assert _classify_worker.prestart(*spec) is pool  # one per (config, env)
+    values = scrapy_settings(settings, run_id="r1")
+    values["VOC_CLASSIFY_IN"] = "process"
+    pipe = ClassifyPipeline.from_crawler(get_crawler(settings_dict=values))
+    try:
+        assert pipe.executor is pool and _classify_worker.take_prestarted(*spec) is None
+        tags = pool.submit(_classify_worker.predict, ["轻记同步总是失败，数据全丢了", "很好用，推荐"]).result(timeout=60)
+        assert len(tags) == 2 and all(t.model_version.startswith("rules") for t in tags)
+        workers = list(pool._processes.values())
+    finally:
+        pipe.close_spider()
+    assert workers and all(p.exitcode == 0 for p in workers)
+    # a second pipeline (another source in the same process) starts its own worker
+    other = ClassifyPipeline.from_crawler(get_crawler(settings_dict=values))
+    try:
+        assert other.executor is not pool
+    finally:
+        other.close_spider()

@@ -1,0 +1,156 @@
+"""SQLite fast paths stay exact: one-pass facets, counts from the hourly rollups, the app-version rollup."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from index import Filters, SearchQuery, SqliteIndex
+
+BASE = datetime(2026, 11, 1, 0, 0, tzinfo=timezone.utc)
+FIELDS = ("sentiment", "source", "intent", "platform", "product", "app_version", "rating", "kind", "topics")
+
+
+def simple_tokenizer(text: str) -> list[str]:
+    return text.split()
+
+
+def corpus(n: int = 240) -> list[dict]:
+    rnd = random.Random(7)
+    docs = []
+    for i in range(n):
+        store = rnd.random() < 0.5
+        created = BASE + timedelta(minutes=rnd.randrange(5 * 24 * 60)) if i % 37 else None
+        words = " ".join(rnd.sample(["alpha", "beta", "gamma", "delta"], 2))
+        docs.append({
+            "id": f"d{i}", "source": rnd.choice(("appstore", "huawei")) if store else rnd.choice(("weibo", "zhihu")),
+            "product": rnd.choice(("p1", "p2")), "kind": "review" if store else "post", "text": words, "tokens": words,
+            "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ") if created else None,
+            "rating": rnd.choice((1, 2, 5)) if store else None,
+            "app_version": rnd.choice(("1.0", "1.1", "2.0")) if store else None,
+            "platform": rnd.choice(("ios", "android", None)), "sentiment": rnd.choice(("negative", "positive", "neutral")),
+            "intent": rnd.choice(("bug", "praise")), "topics": rnd.sample(["t1", "t2", "t3"], rnd.randrange(3)),
+        })
+    return docs
+
+
+def expected_facets(docs: list[dict], field: str) -> list[tuple[str, int]]:
+    counts: Counter = Counter()
+    for d in docs:
+        # (undated documents have no side-table rows — an existing limitation of the topics/risk tables)
+        values = (d.get(field) if d["created_at"] else []) if field == "topics" else [d.get(field)]
+        counts.update(v for v in values if v is not None)
+    return [(str(v), n) for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], isinstance(kv[0], str), kv[0]))]
+
+
+def matches(d: dict, words: tuple[str, ...], product: str | None = None) -> bool:
+    return all(w in d["tokens"].split() for w in words) and (product is None or d["product"] == product)
+
+
+@pytest.fixture
+def ix(tmp_path):
+    with SqliteIndex(tmp_path / "fast.db", tokenizer=simple_tokenizer) as index:
+        index.upsert(corpus())
+        yield index
+
+
+@pytest.mark.parametrize("text,product", [("", None), ("alpha", None), ("alpha", "p1"), ("", "p2")])
+def test_one_pass_facets_equal_counting_each_field_alone(ix, text, product):
+    docs = [d for d in corpus() if matches(d, tuple(text.split()), product)]
+    filters = Filters(product=(product,)) if product else Filters()
+    result = ix.search(SearchQuery(text=text, filters=filters, facets=FIELDS))
+    assert result.total == len(docs) and result.facets_sampled is None
+    assert list(result.facets) == list(FIELDS)  # in the order asked
+    for field in FIELDS:
+        assert result.facets[field] == expected_facets(docs, field), field
+
+
+@pytest.mark.parametrize("text", ["", "beta"])
+def test_sampled_facets_count_exactly_the_newest_window_of_matches(ix, text):
+    ix.facet_window = 25
+    docs = [d for d in corpus() if matches(d, tuple(text.split()), "p1")]
+    result = ix.search(SearchQuery(text=text, filters=Filters(product=("p1",)), facets=FIELDS))
+    assert result.total == len(docs) > 25 and result.facets_sampled == 25
+    newest = docs[-25:]  # inserted in this order: highest rowids last
+    for field in FIELDS:
+        assert result.facets[field] == expected_facets(newest, field), field
+
+
+@pytest.mark.parametrize("flt", [
+    {},
+    {"product": ("p1",)},
+    {"source": ("weibo", "appstore"), "sentiment": ("negative",)},
+    {"topic": ("t2",)},
+    {"topic": ("t1", "t2")},  # two topics: a document may carry both, so the rollup must not answer it
+    {"topic": ("t3",), "product": ("p2",), "sentiment": ("positive",)},
+    {"app_version": ("1.1",), "rating": (1, 2)},
+    {"rating": (5,)},
+    {"intent": ("bug",)},  # no rollup holds intent
+])
+@pytest.mark.parametrize("since,until", [
+    (None, None),
+    (BASE + timedelta(hours=5, minutes=17), None),
+    (BASE + timedelta(hours=2, minutes=1), BASE + timedelta(days=3, hours=4, minutes=59)),
+    (None, BASE + timedelta(days=2, minutes=30)),
+    (BASE + timedelta(hours=3, minutes=10), BASE + timedelta(hours=9, minutes=20)),  # short: counted directly
+])
+def test_counts_without_free_words_from_rollups_equal_counting_documents(ix, flt, since, until):
+    filters = Filters(**flt, since=since, until=until)
+    expected = ix.count(filters)  # counts the documents themselves
+    assert ix.search(SearchQuery(filters=filters, limit=0)).total == expected
+
+
+def test_rollup_counts_follow_updates_and_deletes(ix):
+    since = BASE + timedelta(minutes=30)
+    filters = Filters(product=("p1",), since=since)
+    before = ix.search(SearchQuery(filters=filters, limit=0)).total
+    moved = [dict(d, product="p2") for d in corpus() if d["product"] == "p1" and d["created_at"]][:10]
+    ix.upsert(moved)
+    assert ix.search(SearchQuery(filters=filters, limit=0)).total == ix.count(filters) < before
+    ix.delete([d["id"] for d in moved[:4]])
+    assert ix.search(SearchQuery(filters=Filters(product=("p2",), since=since), limit=0)).total == \
+        ix.count(Filters(product=("p2",), since=since))
+
+
+def _raw_version_counts(docs, start, end, flt=lambda d: True):
+    counts: Counter = Counter()
+    for d in docs:
+        if d["created_at"] and d["app_version"] and flt(d):
+            t = datetime.fromisoformat(d["created_at"].replace("Z", "+00:00"))
+            if start <= t < end:
+                counts[(t.astimezone(timezone.utc).date(), d["app_version"])] += 1
+    return counts
+
+
+def test_app_version_trends_read_the_version_rollup_and_stay_exact(tmp_path):
+    docs = corpus()
+    start, end = BASE, BASE + timedelta(days=6)
+    with SqliteIndex(tmp_path / "v.db", tokenizer=simple_tokenizer) as ix:
+        ix.upsert(docs)
+
+        def hist(filters=Filters()):
+            return Counter({(b.start.date(), b.key): b.count for b in ix.histogram(
+                filters, interval="day", tz="UTC", group_by="app_version", start=start, end=end) if b.count})
+
+        assert hist() == _raw_version_counts(docs, start, end)
+        assert hist(Filters(rating=(1, 2))) == _raw_version_counts(docs, start, end, lambda d: d["rating"] in (1, 2))
+        # a label correction / re-crawl moves documents between versions; a delete removes them
+        changed = [dict(d, app_version="2.0") for d in docs if d["app_version"] == "1.0"][:8]
+        ix.upsert(changed)
+        ix.delete([docs[1]["id"], docs[2]["id"]])
+        now_docs = {d["id"]: d for d in docs}
+        now_docs.update({d["id"]: d for d in changed})
+        for gone in (docs[1]["id"], docs[2]["id"]):
+            now_docs.pop(gone)
+        assert hist() == _raw_version_counts(list(now_docs.values()), start, end)
+        # it is the rollup that answers (a row written straight into it shows up)
+        raw = sqlite3.connect(tmp_path / "v.db")
+        raw.execute("INSERT INTO feedback_version_hourly VALUES (?, 'p1', 'appstore', '9.9', 5, 7)",
+                    (int((BASE + timedelta(days=1)).timestamp()) // 3600,))
+        raw.commit()
+        raw.close()
+        assert hist()[((BASE + timedelta(days=1)).date(), "9.9")] == 7
