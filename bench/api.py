@@ -123,7 +123,7 @@ def settings_for(db: Path):
                                                "VOC_INDEX_URL": f"sqlite:///{db}"})
 
 
-def serve(db: Path, cache_seconds: float) -> None:
+def serve(db: Path, cache_seconds: float, facet_concurrency: int = 0) -> None:
     """Child process: the API on a free loopback port; prints ``PORT n`` when listening."""
     import dataclasses
 
@@ -134,7 +134,7 @@ def serve(db: Path, cache_seconds: float) -> None:
 
     settings = settings_for(db)
     settings = settings.replace(voc=dataclasses.replace(settings.voc, web=dataclasses.replace(
-        settings.web, cache_seconds=cache_seconds)))
+        settings.web, cache_seconds=cache_seconds, facet_concurrency=facet_concurrency)))
     index = SqliteIndex(db, tokenizer=tokenizer)
     app = create_app(settings, index=index, clock=lambda: NOW)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
@@ -231,11 +231,13 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=25, help="requests per client")
     ap.add_argument("--cache-seconds", type=float, default=30.0,
                     help="web.cache_seconds for the second HTTP run (the first always runs with the cache off)")
+    ap.add_argument("--facet-concurrency", type=int, default=0,
+                    help="web.facet_concurrency of the server (0: the configured default, half the CPU cores)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     db = Path(args.db).resolve()
     if args.serve:
-        serve(db, args.cache_seconds)
+        serve(db, args.cache_seconds, args.facet_concurrency)
         return 0
 
     have = doc_count(db)
@@ -249,7 +251,8 @@ def main() -> int:
 
     def http_run(cache_seconds: float) -> tuple[dict[str, list[float]], float]:
         proc = subprocess.Popen([sys.executable, __file__, "--serve", "--db", str(db), "--cache-seconds",
-                                 str(cache_seconds)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                                 str(cache_seconds), "--facet-concurrency", str(args.facet_concurrency)],
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
         try:
             line = proc.stdout.readline()  # type: ignore[union-attr]
             if not line.startswith("PORT "):
@@ -303,7 +306,9 @@ def main() -> int:
     n = doc_count(db)
     print(f"\n{n:,} documents · {args.clients} concurrent clients × {args.requests} requests · loopback HTTP · "
           f"{os.cpu_count()} CPUs")
-    print("HTTP: cache off (web.cache_seconds=0); peer: the same calls in-process, no HTTP, no cache")
+    slots = args.facet_concurrency or f"auto = {max(1, (os.cpu_count() or 2) // 2)}"
+    print(f"HTTP: cache off (web.cache_seconds=0), web.facet_concurrency={slots} (facet computations at once); "
+          "peer: the same calls in-process, no HTTP, no cache, no facet slots")
     print("search = one page search: /api/search and /api/facets sent in parallel, done when both answered; "
           f"load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'request':<8} {'HTTP p50/p95 (ms)':>20} {'in-process p50/p95':>20}  {'p95 ratio':>9}  target p95 ≤ 150 ms")

@@ -5,10 +5,10 @@ Module-level functions, so a ``spawn`` process pool can pickle them. The worker 
 and the classifier once (:func:`init`) and exits when its parent process is gone (even after SIGKILL).
 
 Threads: the worker never uses more than ``classifier.threads`` torch threads. While the crawl process is
-busy (parsing, segmenting, indexing) it keeps a core for it (CPUs − 1 threads: on a 2-CPU machine two
+busy — parsing, segmenting, indexing — it leaves that core free (CPUs − 1 threads: on a 2-CPU machine two
 torch threads plus a busy event loop oversubscribe and classify several times slower); once the crawl
 process goes quiet — every page parsed, waiting for tags — each batch takes every core again. The choice
-is made per batch from the crawl process's own CPU use since the previous batch (:func:`threads_for`).
+is made per batch from the crawl process's CPU time since the previous batch (:func:`threads_for`).
 
 :func:`start` builds the pool and starts the worker loading at once (the model loads while the crawl
 imports Scrapy, builds its engine and downloads the first pages); :func:`prestart` does that as early as
@@ -17,6 +17,7 @@ the crawl process begins, and :func:`take_prestarted` hands that pool to the cla
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -30,9 +31,9 @@ _classifier: Any = None
 _load_error: str | None = None
 _max_threads = 1
 _parent = 0
-_parent_cpu: tuple[float, float] | None = None  # (parent's CPU seconds, wall clock) at the last batch
-#: Parent CPU share (cores) under which it counts as quiet.
-QUIET_PARENT_CORES = 0.35
+_last: tuple[float, float] | None = None  # (crawl process's CPU seconds, wall clock) at the last batch
+#: CPU share (cores) of the crawl process under which it counts as quiet.
+QUIET_CORES = 0.35
 
 
 def worker_spec(settings: Any, where: str) -> tuple[str, dict[str, str]] | None:
@@ -63,11 +64,15 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def threads_for(parent_cores: float | None, *, cpus: int, max_threads: int) -> int:
-    """Torch threads for the next batch: every CPU when the parent used under QUIET_PARENT_CORES of a core
-    since the last batch, else one CPU fewer (never below 1, never above ``max_threads``)."""
-    busy = parent_cores is None or parent_cores >= QUIET_PARENT_CORES
-    return max(1, min(max_threads, cpus - 1 if busy else cpus))
+def threads_for(others_cores: float | None, *, cpus: int, max_threads: int) -> int:
+    """Torch threads for the next batch: the CPUs left by the crawl process, which used ``others_cores``
+    cores since the last batch — a share under QUIET_CORES counts as nothing; unknown counts as one busy
+    core. Never below 1, never above ``max_threads``."""
+    if others_cores is None:
+        busy = 1
+    else:
+        busy = max(0, math.ceil(others_cores - QUIET_CORES))
+    return max(1, min(max_threads, cpus - busy))
 
 
 def _exit_now() -> None:
@@ -112,16 +117,22 @@ def ready() -> bool:
     return _classifier is not None
 
 
+def _others_cores(now: float) -> float | None:
+    """Cores the crawl process used since the previous call (None the first time or off Linux). Other jobs
+    on the machine are not yielded to: a classifier run on its own would not yield to them either."""
+    global _last
+    other = _cpu_seconds(_parent)
+    cores = None
+    if other is not None and _last is not None and now > _last[1]:
+        cores = max(0.0, (other - _last[0]) / (now - _last[1]))
+    _last = (other, now) if other is not None else None
+    return cores
+
+
 def predict(texts: list[str]) -> list[Any]:
-    global _parent_cpu
     if _classifier is None:
         raise RuntimeError(_load_error or "the classifier worker was not initialised")
-    now, cpu = time.monotonic(), _cpu_seconds(_parent)
-    cores = None
-    if cpu is not None and _parent_cpu is not None and now > _parent_cpu[1]:
-        cores = (cpu - _parent_cpu[0]) / (now - _parent_cpu[1])
-    if cpu is not None:
-        _parent_cpu = (cpu, now)
+    cores = _others_cores(time.monotonic())
     _set_threads(threads_for(cores, cpus=os.cpu_count() or 2, max_threads=_max_threads))
     return list(_classifier.predict(texts))
 
