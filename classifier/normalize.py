@@ -172,7 +172,9 @@ class Segmenter:
         import jieba
 
         self.words = tuple(sorted(set(words)))
-        self.dict_hash = dictionary_hash(self.words)
+        #: What the index records with its tokens (and checks on open): see normalization_config.
+        self.config = normalization_config(self.words)
+        self.dict_hash = self.config["dict_hash"]
         self._tmp = tempfile.TemporaryDirectory(prefix="voc-jieba-")
         self._jieba = jieba.Tokenizer()
         self._jieba.tmp_dir = self._tmp.name  # jieba's cache lives only in our temp dir

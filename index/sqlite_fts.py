@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +45,8 @@ from index.sqlite_sql import (
     COLUMNS, DIMS, SIDE_TABLES, build_count_sql, build_facets_sql,
     build_search_sql, build_where,
 )
+
+_log = logging.getLogger("voc.index")
 
 __all__ = ["SqliteIndex", "build_search_sql", "MIGRATIONS", "FTS_TOKENIZE"]
 
@@ -327,10 +330,38 @@ class SqliteIndex:
                 tok_name = getattr(self.tokenizer, "version", None) or getattr(self.tokenizer, "__qualname__", None)
                 if tok_name:
                     w.execute("INSERT OR REPLACE INTO feedback_meta VALUES ('tokenizer', ?)", (str(tok_name),))
+                self._check_normalization(w, meta)
                 w.execute("COMMIT")
             except BaseException:
                 w.execute("ROLLBACK")
                 raise
+
+    def _check_normalization(self, w: sqlite3.Connection, meta: dict[str, str]) -> None:
+        """Record the text normalization the ``tokens`` column was built with and refuse a different one.
+
+        A tokenizer that carries a ``config`` mapping (the classifier's segmenter: normalization version,
+        OpenCC profile, user-dictionary hash) has it stored on first open. A later open with another
+        normalization version or OpenCC profile fails loudly: stored tokens and new queries would no
+        longer match. A changed user dictionary (a product or feature added to the config) only warns,
+        since it affects the segmentation of those new words alone; `voc reindex` rebuilds the tokens.
+        """
+        config = getattr(self.tokenizer, "config", None)
+        if not isinstance(config, dict):
+            return
+        current = json.dumps(config, sort_keys=True)
+        if "normalization" in meta:
+            saved = json.loads(meta["normalization"])
+            for key in ("version", "opencc_profile"):
+                if saved.get(key) != config.get(key):
+                    raise SchemaMismatchError(
+                        f"index tokens were built with normalization {key}={saved.get(key)!r} but this code uses "
+                        f"{config.get(key)!r}; rebuild the tokens with `voc reindex --to <new index URL>`",
+                        backend=self.backend)
+            if saved.get("dict_hash") != config.get("dict_hash"):
+                _log.warning("the segmentation dictionary changed since this index was built (products, features or "
+                             "topic keywords edited); documents indexed before keep their old tokens for the new "
+                             "words — run `voc reindex` to rebuild them")
+        w.execute("INSERT OR REPLACE INTO feedback_meta VALUES ('normalization', ?)", (current,))
 
     def metadata(self) -> dict[str, str]:
         """The recorded schema metadata (tokenizer choice …) and applied migrations."""
