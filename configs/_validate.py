@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import types
-import typing
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -147,10 +146,3 @@ def build(cls: type[T], data: Any, *, file: str, path: str = "") -> T:
         raise
     except (ValueError, TypeError) as exc:
         raise ConfigError(file, path or "(top level)", str(exc)) from exc
-
-
-def is_optional(tp: Any) -> bool:
-    return get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp)
-
-
-_ = typing  # keep typing importable for get_type_hints in callers' modules

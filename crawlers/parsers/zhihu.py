@@ -126,6 +126,20 @@ def _list(data: Any, page: Page) -> list[Any] | None:
     return data["data"]
 
 
+def _add_content(page: Page, obj: dict[str, Any], base: str, *, product: str, target: str,
+                 now: datetime) -> FeedbackItem | None:
+    """Add an answer/article/zvideo item and the follow for its comments; drop it with a reason if unusable."""
+    item = _content_item(obj, product=product, target=target, now=now)
+    if item is None:
+        page.drop("missing_field", f"{s(obj.get('type'))} {s(obj.get('id'))!r}")
+        return None
+    page.items.append(item)
+    follow = _comments_follow(item, base)
+    if follow:
+        page.follow.append(follow)
+    return item
+
+
 def parse_search(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
                  encoding: str | None = None) -> Page:
     """search_v3 → answers/articles/zvideos as items, each with comments as a ``zhihu_comments``
@@ -142,17 +156,12 @@ def parse_search(body: bytes | str, url: str, *, product: str, target: str, now:
         obj = get(row, "object")
         if not isinstance(obj, dict) or s(get(row, "type")) not in ("search_result", "zvideo", ""):
             continue  # one-box cards, related queries, ads
-        item = _content_item(obj, product=product, target=target, now=now)
+        item = _add_content(page, obj, base, product=product, target=target, now=now)
         if item is None:
-            page.drop("missing_field", f"{s(obj.get('type'))} {s(obj.get('id'))!r}")
             continue
         highlight = get(row, "highlight", "title")
         if not item.title and highlight:
             item.title = html_to_text(s(highlight))
-        page.items.append(item)
-        follow = _comments_follow(item, base)
-        if follow:
-            page.follow.append(follow)
         qid = item.extra.get("question_id")
         if qid and qid not in questions:
             questions.append(qid)
@@ -176,14 +185,7 @@ def parse_feeds(body: bytes | str, url: str, *, product: str, target: str, now: 
         if not isinstance(obj, dict):
             page.drop("bad_entry", repr(row)[:80])
             continue
-        item = _content_item(obj, product=product, target=target, now=now)
-        if item is None:
-            page.drop("missing_field", f"{s(obj.get('type'))} {s(obj.get('id'))!r}")
-            continue
-        page.items.append(item)
-        follow = _comments_follow(item, base)
-        if follow:
-            page.follow.append(follow)
+        _add_content(page, obj, base, product=product, target=target, now=now)
     page.meta["totals"] = parse_count(get(data, "paging", "totals"))
     page.next = _next(data, url) if rows else None
     return page
