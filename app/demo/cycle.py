@@ -130,7 +130,7 @@ def run_demo_cycle(settings: Settings, *, now: datetime | None = None) -> DemoRe
     """Replay the story, crawl → classify → index → alerts once, and report what happened."""
     from crawlers.runner import run_crawl
     import alerts as alerting
-    from index import Filters
+    from index import Filters, SearchQuery
 
     now = now or datetime.now(timezone.utc)
     story = build_story(now)
@@ -148,7 +148,9 @@ def run_demo_cycle(settings: Settings, *, now: datetime | None = None) -> DemoRe
             delivery = alerting.deliver(demo, now=now)
             documents = ctx.index.count(Filters(product=(DEMO_PRODUCT,)))
             negative = ctx.index.count(Filters(product=(DEMO_PRODUCT,), sentiment=("negative",)))
-            model_version = ctx.classifier.model_version
+            # Which model tagged the documents, read from them: no need to load the model here.
+            newest = ctx.index.search(SearchQuery(filters=Filters(product=(DEMO_PRODUCT,)), limit=1, sort="time")).hits
+            model_version = newest[0].doc.get("model_version", "") if newest else ""
         finally:
             ctx.close()
         return DemoReport(crawl=crawl, evaluation=evaluation, delivery=delivery,
