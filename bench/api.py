@@ -232,7 +232,7 @@ def main() -> int:
     ap.add_argument("--cache-seconds", type=float, default=30.0,
                     help="web.cache_seconds for the second HTTP run (the first always runs with the cache off)")
     ap.add_argument("--facet-concurrency", type=int, default=0,
-                    help="web.facet_concurrency of the server (0: the configured default, half the CPU cores)")
+                    help="web.facet_concurrency of the server (0: the configured default, one per CPU core)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     db = Path(args.db).resolve()
@@ -285,13 +285,15 @@ def main() -> int:
     from index import SqliteIndex
 
     index = SqliteIndex(db, tokenizer=tokenizer)
+    sample = settings_for(db).web.facet_sample  # as the server counts facets
 
     def in_process(_i: int, path: str, params: dict) -> None:
         if path == "/api/search":
             query = service.build_query(params["q"], now=NOW, limit=20)
             json.dumps(service.search(index, query), ensure_ascii=False)
         elif path == "/api/facets":
-            query = service.build_query(params["q"], now=NOW, limit=0, facets=params["fields"].split(","))
+            query = service.build_query(params["q"], now=NOW, limit=0, facets=params["fields"].split(","),
+                                        facet_sample=sample)
             json.dumps(service.facets(index, query), ensure_ascii=False)
         else:
             p = dict(params)
@@ -306,8 +308,9 @@ def main() -> int:
     n = doc_count(db)
     print(f"\n{n:,} documents · {args.clients} concurrent clients × {args.requests} requests · loopback HTTP · "
           f"{os.cpu_count()} CPUs")
-    slots = args.facet_concurrency or f"auto = {max(1, (os.cpu_count() or 2) // 2)}"
-    print(f"HTTP: cache off (web.cache_seconds=0), web.facet_concurrency={slots} (facet computations at once); "
+    slots = args.facet_concurrency or f"auto = {settings_for(db).web.facet_slots}"
+    print(f"HTTP: cache off (web.cache_seconds=0), web.facet_concurrency={slots} (facet computations at once), "
+          f"web.facet_sample={settings_for(db).web.facet_sample} (facets of larger match sets count the newest ones); "
           "peer: the same calls in-process, no HTTP, no cache, no facet slots")
     print("search = one page search: /api/search and /api/facets sent in parallel, done when both answered; "
           f"load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")

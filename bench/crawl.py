@@ -5,13 +5,15 @@
 Serves ``--items`` App Store reviews (10 apps × ≤ 10 pages × 50, real RSS JSON shape) on the loopback
 replay server and runs ``voc crawl appstore`` on them — child process, real Scrapy engine, every pipeline
 (validate, normalize, dedupe, classify, index into a fresh SQLite index, cursor). Then it runs the same
-classifier alone (``load_classifier(settings).predict`` in batches of ``classifier.batch_size``) over the
-same texts, twice: as a job of its own (a fresh process that imports, loads the model and predicts — the
-like-for-like peer of the crawl child, which loads the model too) and warm in this process (model load
-excluded). Each is run before and after the crawl and the faster run counts. Both sides get the whole
-machine and ``classifier.threads``. Prints the rates, the crawl child's peak RSS, and the pipeline's
-overhead over classification both ways (target: < 25%, like for like). Texts come from ``--data``'s online_shopping_10_cats.csv when given
-(real review sentences), else from the built-in sample sentences.
+classifier alone over the same texts — ``load_classifier(settings).predict`` called with ``crawl.batch_size``
+texts at a time (what the crawl hands its classifier worker at most; the classifier length-sorts each call
+into model batches of ``classifier.batch_size``) — twice: warm in this process (model load excluded: the
+classifier-only rate) and as a job of its own (a fresh process that imports, loads the model and predicts,
+like the crawl child does). Each is run before and after the crawl and the faster run counts. Both sides
+get the whole machine and ``classifier.threads``. Prints the rates, the crawl child's peak RSS, the fixed
+start-up of a fresh classifier process, and the pipeline's overhead over classification both ways (target:
+under +25% over the warm classifier-only rate). Texts come from ``--data``'s online_shopping_10_cats.csv
+when given (real review sentences), else from the built-in sample sentences.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def classify_cold(settings, inputs: list[str], work: Path) -> float:
     env = json.dumps({"VOC_HOME": str(settings.home), "VOC_CLASSIFIER_MODEL": settings.classifier.model})
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", _COLD, str(path), str(settings.config_dir), env,
-                    str(settings.classifier.batch_size)], cwd=ROOT, check=True, capture_output=True)
+                    str(settings.crawl.batch_size)], cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - t
 
 
@@ -147,7 +149,7 @@ def main() -> int:
 
             # Classification alone, same texts, same batch size, in this process (model load excluded),
             # measured before and after the crawl: on a shared machine the load changes under our feet.
-            batch = settings.classifier.batch_size
+            batch = settings.crawl.batch_size
             inputs = list(texts)  # what ClassifyPipeline.text_of gives here (the title is the text's start)
 
             def classify_alone() -> float:
@@ -189,18 +191,23 @@ def main() -> int:
     print(f"  pages {run.pages}, new {run.new}, updated {run.updated}, dropped {run.dropped or 'none'}")
     print(f"  of which spider open → close: {in_crawl:.1f} s = {len(texts) / in_crawl:,.0f} items/s")
     print(f"  peak RSS of the largest crawl process (crawler or its classifier worker): {peak_rss_mb:,.0f} MiB")
-    print(f"classifier as its own job (fresh process: imports, model load, predict in batches of {batch}): "
+    print(f"classifier as its own job (fresh process: imports, model load, predict {batch} texts a call, model "
+          f"batches of {settings.classifier.batch_size}): "
           f"{cold_s:.1f} s = {len(texts) / cold_s:,.0f} items/s (best of {cold_before_s:.1f} s before and "
           f"{cold_after_s:.1f} s after the crawl)")
     print(f"classifier alone, warm (model already loaded, predict only): {classify_s:.1f} s = {classify_rate:,.0f} "
           f"items/s (best of {before_s:.1f} s before and {after_s:.1f} s after the crawl)")
+    startup = cold_s - classify_s
+    print(f"fixed start-up of a fresh classifier process (as its own job − warm): {startup:.1f} s = "
+          f"{startup / classify_s:.0%} of the warm classification; the 25% budget over warm is {0.25 * classify_s:.1f} s")
     print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {cpus} CPUs")
-    print(f"ratio pipeline/classifier, both as fresh processes (model load counted on both sides): "
-          f"{crawl_s / cold_s:.2f} → pipeline overhead {overhead:+.0%} (target < +25%) "
-          f"{'OK' if overhead < 0.25 else 'OVER TARGET'}")
-    print(f"ratio pipeline/warm classifier (model load counted on the pipeline side only): "
-          f"{crawl_s / classify_s:.2f} → {crawl_s / classify_s - 1:+.0%}; spider open → close vs warm: "
+    warm_overhead = crawl_s / classify_s - 1
+    print(f"ratio pipeline/warm classifier (the classifier-only rate; model load counted on the pipeline side "
+          f"only): {crawl_s / classify_s:.2f} → pipeline overhead {warm_overhead:+.0%} (target < +25%) "
+          f"{'OK' if warm_overhead < 0.25 else 'OVER TARGET'}; spider open → close vs warm: "
           f"{in_crawl / classify_s - 1:+.0%}")
+    print(f"ratio pipeline/classifier as its own job (model load counted on both sides): {crawl_s / cold_s:.2f} → "
+          f"{overhead:+.0%}")
     return 0
 
 

@@ -97,6 +97,26 @@ def _fmt(m: dict[str, Any] | None) -> str:
     return json.dumps(m, ensure_ascii=False) if m else "—"
 
 
+def _ngram_sentence(config: dict[str, Any]) -> str:
+    if not config.get("ngram_buckets"):
+        return "."
+    return f""", plus a character
+n-gram sentiment model (hashed 1–3-grams of the same token ids, {config['ngram_buckets']:,} buckets × 3 labels =
+{config['ngram_buckets'] * 3 + 3:,} of the parameters: a logistic regression, {config['ngram_epochs']} epochs on the same
+training rows after the encoder) whose sentiment
+probabilities are averaged with the encoder's, equal weights (`classifier.ngram`)."""
+
+
+def _parts_text(parts: dict[str, Any] | None) -> str:
+    if not parts:
+        return ""
+    lines = ["Each part alone (the shipped sentiment is their average; `VocModel.sentiment_from`):"]
+    for name, m in parts.items():
+        lines.append(f"- {name}: held-out split {_fmt(m.get('validation'))}; left-out domain "
+                     f"{_fmt(m.get('left_out_domain'))}; app feedback {_fmt(m.get('app_feedback_sentiment'))}")
+    return "\n".join(lines) + "\n\n"
+
+
 def card_text(*, name: str, config: dict[str, Any], sizes: dict[str, int], metrics: dict[str, Any], seconds: float,
               params: int, vocab: int) -> str:
     """The model card written next to the weights (data, sizes, measured metrics, reproduce command)."""
@@ -105,17 +125,18 @@ def card_text(*, name: str, config: dict[str, Any], sizes: dict[str, int], metri
     return f"""# {name}
 
 A small BERT-style, character-level Chinese encoder ({config['num_layers']} layers, hidden {config['hidden_size']},
-{config['num_heads']} heads, {params:,} parameters, vocabulary {vocab} characters) with three heads: sentiment
+{config['num_heads']} heads, {params:,} parameters in all, vocabulary {vocab} characters) with three heads: sentiment
 (negative / neutral / positive), intent (bug, feature_request, question, service_complaint, praise, other) and
-topics (multi-label, the ids of `configs/topics.yaml` at training time). Trained from scratch on {config['threads']} CPU thread(s) in
-{seconds / 60:.1f} minutes ({metrics.get('steps')} steps{', stopped by the time budget' if metrics.get('stopped_early') else ''}).
+topics (multi-label, the ids of `configs/topics.yaml` at training time){_ngram_sentence(config)}
+Trained from scratch on {config['threads']} CPU thread(s) in {seconds / 60:.1f} minutes ({metrics.get('steps')} encoder
+steps{', stopped by the time budget' if metrics.get('stopped_early') else ''}).
 Weights: `model.safetensors`; labels, normalization settings (`voc_normalization`) and library versions
 (`voc_versions`) in `config.json`.
 
 ## Reproduce
 
 ```
-voc train --data ../shared/data --output classifier/models/{name} --seed {config['seed']} --epochs {config['epochs']} --max-minutes {config['max_minutes']:g}
+voc train --data ../shared/data --output classifier/models/{name} --seed {config['seed']} --epochs {config['epochs']} --max-minutes {config['max_minutes']:g} --threads {config['threads']}
 ```
 
 ## Data
@@ -153,7 +174,7 @@ Sentiment, held-out split (3-way argmax; binary = negative vs positive on two-cl
 Sentiment, left-out domain `{config['holdout_domains'][0]}` (never seen in training; binary gold labels):
 {_fmt(lo)}
 
-App feedback evaluation set — `classifier/eval/app_feedback.jsonl`, {app.get('n', 0)} sentences written and
+{_parts_text(metrics.get('parts'))}App feedback evaluation set — `classifier/eval/app_feedback.jsonl`, {app.get('n', 0)} sentences written and
 labelled by hand by the VOC team for this purpose (not crawled; the same team wrote the templates and the
 taxonomy keywords, so treat the intent/topic figures as optimistic). Labelling guide: sentiment is the writer's
 attitude (a plain question or request is neutral); the `feature_request` topic goes on every feature request;

@@ -28,6 +28,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel, PreTrainedModel
 
 from classifier._base import ModelLoadError, Tags
+from classifier.ngram import NgramSentiment
 from classifier.normalize import check_normalization, classification_text
 from classifier.risk import risk_flags
 from classifier.rules import TopicMatcher, rule_intent
@@ -43,7 +44,14 @@ REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json or vocab.t
 
 
 class VocModel(PreTrainedModel):
-    """A BERT encoder, masked mean pooling, and one linear head per task (sentiment, intent, topics)."""
+    """A BERT encoder, masked mean pooling, and one linear head per task (sentiment, intent, topics).
+
+    With ``config.voc_ngram_buckets`` > 0 the model also holds a character n-gram sentiment model
+    (:class:`classifier.ngram.NgramSentiment`, trained separately by ``voc train``); the sentiment output is
+    then the log of the two models' averaged probabilities, so its softmax is that average. Without it (the
+    encoder while it trains, older saved models) sentiment is the encoder's head alone. ``sentiment_from``
+    ("ensemble", "encoder" or "ngram") picks one part instead, to measure each (not saved).
+    """
 
     config_class = BertConfig
     base_model_prefix = "bert"
@@ -58,13 +66,31 @@ class VocModel(PreTrainedModel):
         self.sentiment = nn.Linear(h, len(labels["sentiment"]))
         self.intent = nn.Linear(h, len(labels["intent"]))
         self.topics = nn.Linear(h, max(1, len(labels["topics"])))
+        buckets = int(getattr(config, "voc_ngram_buckets", 0) or 0)
+        self.ngram = NgramSentiment(buckets, len(labels["sentiment"])) if buckets else None
+        self.sentiment_from = "ensemble"
         self.post_init()
+
+    def attach_ngram(self, ngram: NgramSentiment) -> None:
+        """Add a trained n-gram sentiment model (recorded in the config, so it saves and loads with the rest)."""
+        if ngram.weight.shape[1] != self.sentiment.out_features:
+            raise ValueError(f"n-gram model has {ngram.weight.shape[1]} sentiment labels, the encoder "
+                             f"{self.sentiment.out_features}")
+        self.ngram = ngram
+        self.config.voc_ngram_buckets = ngram.buckets
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> dict[str, torch.Tensor]:
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = self.dropout((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0))
-        return {"sentiment": self.sentiment(pooled), "intent": self.intent(pooled), "topics": self.topics(pooled)}
+        sentiment = self.sentiment(pooled)
+        if self.ngram is not None and self.sentiment_from != "encoder":
+            ngram = self.ngram(input_ids, attention_mask)
+            if self.sentiment_from == "ngram":
+                sentiment = ngram
+            else:
+                sentiment = torch.log((torch.softmax(sentiment.float(), -1) + torch.softmax(ngram, -1)) / 2)
+        return {"sentiment": sentiment, "intent": self.intent(pooled), "topics": self.topics(pooled)}
 
 
 def _versions() -> dict[str, str]:

@@ -23,6 +23,7 @@ from torch import nn
 from classifier._base import INTENTS, SENTIMENTS, TrainingDataError
 from classifier._corpora import read_all
 from classifier._weak import taxonomy_rows, template_rows
+from classifier.ngram import fit_ngram, pad_batch
 from classifier.normalize import classification_text, normalization_config
 from classifier.rules import TopicMatcher, rule_intent, rule_sentiment
 
@@ -60,6 +61,9 @@ class TrainingConfig:
     corrections: tuple[dict[str, Any], ...] = ()
     correction_weight: int = 5
     model_name: str = "voc-small"
+    #: Hash buckets of the character n-gram sentiment model averaged with the encoder (0: encoder alone).
+    ngram_buckets: int = 65521
+    ngram_epochs: int = 5
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_heads:
@@ -68,6 +72,9 @@ class TrainingConfig:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
         if self.epochs < 1 or self.batch_size < 1 or self.max_minutes <= 0:
             raise ValueError("epochs, batch_size and max_minutes must be positive")
+        if self.ngram_buckets < 0 or self.ngram_epochs < 1:
+            raise ValueError(f"ngram_buckets must be >= 0 and ngram_epochs >= 1, got {self.ngram_buckets}, "
+                             f"{self.ngram_epochs}")
 
 
 @dataclass
@@ -146,16 +153,6 @@ def _batches(ids: list[list[int]], batch_size: int, rnd: random.Random) -> list[
     return chunks
 
 
-def _collate(ids: list[list[int]], idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(ids[i]) for i in idx)
-    x = torch.zeros(len(idx), width, dtype=torch.long)
-    m = torch.zeros(len(idx), width, dtype=torch.long)
-    for j, i in enumerate(idx):
-        x[j, : len(ids[i])] = torch.tensor(ids[i])
-        m[j, : len(ids[i])] = 1
-    return x, m
-
-
 def build_splits(config: TrainingConfig, topics: Any, rnd: random.Random) -> tuple[
         list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
     """(train rows, validation rows, left-out-domain rows, sizes) — deterministic for a seeded ``rnd``."""
@@ -196,6 +193,20 @@ def build_splits(config: TrainingConfig, topics: Any, rnd: random.Random) -> tup
     train_rows += [r for r in fixed if r["domain"] in ("taxonomy", "corrections")] * (config.correction_weight - 1)
     sizes = {"train": len(train_rows), "validation": len(val), "left_out_domain": len(left_out), **dedupe}
     return train_rows, val, left_out, sizes
+
+
+def _part_metrics(clf: Any, val: list[dict[str, Any]], left_out: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sentiment metrics of the encoder alone and of the n-gram model alone (the shipped model averages them)."""
+    from classifier.evaluate import evaluate_eval_set, evaluate_heads
+
+    out = {}
+    for part in ("encoder", "ngram"):
+        clf.model.sentiment_from = part
+        app = evaluate_eval_set(clf)
+        out[part] = {"validation": evaluate_heads(clf, val), "left_out_domain": evaluate_heads(clf, left_out),
+                     "app_feedback_sentiment": app.get("sentiment") if app else None}
+    clf.model.sentiment_from = "ensemble"
+    return out
 
 
 def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainResult:
@@ -255,7 +266,7 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainRe
     for epoch in range(config.epochs):
         running = 0.0
         for b, idx in enumerate(_batches(ids, config.batch_size, rnd)):
-            x, m = _collate(ids, idx)
+            x, m = pad_batch(ids, idx)
             out = model(input_ids=x, attention_mask=m)
             it = torch.tensor(idx)
             li = (nn.functional.cross_entropy(out["intent"], yi[it], reduction="none") * wi[it]).mean()
@@ -278,6 +289,11 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainRe
             log(f"time budget of {config.max_minutes} min reached in epoch {epoch + 1}")
             break
     model.eval()
+    if config.ngram_buckets:
+        t0 = time.monotonic()
+        model.attach_ngram(fit_ngram(ids, ys.tolist(), num_labels=len(SENTIMENTS), buckets=config.ngram_buckets,
+                                     epochs=config.ngram_epochs, seed=config.seed))
+        log(f"n-gram sentiment model: {config.ngram_buckets} buckets, {time.monotonic() - t0:.0f}s")
     bert_cfg.voc_model_version = f"{config.model_name}-{time.strftime('%Y%m%d')}-s{config.seed}"
     clf = ModelClassifier(model, tok, topics=topics, batch_size=128, threads=config.threads)
     metrics = {"validation": evaluate_heads(clf, val), "left_out_domain": evaluate_heads(clf, left_out),
@@ -289,6 +305,8 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainRe
         head_eval = evaluate_eval_set(clf)
         metrics["app_feedback_eval"]["intent_head"] = head_eval["intent"] if head_eval else None
         clf.intent_mode = bert_cfg.voc_intent_mode
+    if model.ngram is not None:
+        metrics["parts"] = _part_metrics(clf, val, left_out)
     seconds = time.monotonic() - started
     cfg_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k != "corrections"}
     cfg_dict["corrections"] = len(config.corrections)

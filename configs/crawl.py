@@ -37,8 +37,10 @@ class CrawlSettings:
     #: Largest response body accepted, in bytes; larger pages are dropped with a counted reason.
     max_page_bytes: int = 20_000_000
     chromium_path: str = "/usr/bin/chromium"
-    #: Items classified and indexed together; a partial batch is flushed after ``batch_wait`` seconds.
-    batch_size: int = 64
+    #: Items classified (one call to the classifier worker, which length-sorts them into model batches of
+    #: ``classifier.batch_size``) and indexed (one transaction) together at most. A partial batch goes as
+    #: soon as the worker is free, and ``batch_wait`` seconds after its first item at the latest.
+    batch_size: int = 256
     batch_wait: float = 1.0
     #: Seconds a ``voc crawl`` child process may run before it is stopped (0: no limit).
     run_timeout: float = 0.0

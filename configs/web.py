@@ -15,6 +15,7 @@ Access control (see app/api/_auth.py):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 __all__ = ["WebSettings", "ScheduleSettings"]
@@ -62,15 +63,28 @@ class WebSettings:
     cache_seconds: float = 30.0
     #: How many facet-count computations (/api/facets, /api/trends/ratings, searches asking for facets) run at
     #: once; more wait their turn, so hits and charts stay fast while counts over large result sets run.
-    #: 0: half the CPU cores (at least 1).
+    #: 0: one per CPU core (``facet_slots``). Every page search waits for its facets, so fewer slots than cores
+    #: left a core idle while facets queued: on 2 cores, bench/api.py's page-search p95 was 576–588 ms with 1
+    #: slot and 451–468 ms with 2 (trends p95 42–52 → 70–73 ms).
     facet_concurrency: int = 0
+    #: Facets of a page/API search matching more documents than this count the newest ``facet_sample`` matches
+    #: (the answer says so in ``facets_sampled``; the page shows estimates scaled to the total); 0: exact.
+    #: Reports (digests) and alerts always count exactly.
+    facet_sample: int = 2_000
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+
+    @property
+    def facet_slots(self) -> int:
+        """Facet computations allowed at once: ``facet_concurrency``, or one per CPU core when it is 0."""
+        return self.facet_concurrency or max(1, os.cpu_count() or 1)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 (any free port) and 65535, got {self.port}")
         if self.session_max_age < 60:
             raise ValueError(f"session_max_age must be at least 60 seconds, got {self.session_max_age}")
+        if self.facet_sample < 0:
+            raise ValueError(f"facet_sample must be 0 (exact) or more, got {self.facet_sample}")
         if self.facet_concurrency < 0:
             raise ValueError(f"facet_concurrency must be 0 (auto) or more, got {self.facet_concurrency}")
         if self.cache_seconds < 0:

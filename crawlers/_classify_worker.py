@@ -12,7 +12,8 @@ is made per batch from the crawl process's CPU time since the previous batch (:f
 
 :func:`start` builds the pool and starts the worker loading at once (the model loads while the crawl
 imports Scrapy, builds its engine and downloads the first pages); :func:`prestart` does that as early as
-the crawl process begins, and :func:`take_prestarted` hands that pool to the classify pipeline.
+the crawl process begins, and :func:`acquire` hands that pool to the classify pipelines — one worker for
+every source crawled in the process, shut down by the last :func:`release`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["worker_spec", "init", "predict", "ready", "start", "prestart", "take_prestarted", "threads_for"]
+__all__ = ["worker_spec", "init", "predict", "ready", "start", "prestart", "take_prestarted", "acquire", "release",
+           "threads_for"]
 
 _classifier: Any = None
 _load_error: str | None = None
@@ -160,3 +162,30 @@ def prestart(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor:
 
 def take_prestarted(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor | None:
     return _prestarted.pop((str(config_dir), tuple(sorted(env.items()))), None)
+
+
+#: Workers in use, per (config_dir, env): [pool, pipelines using it].
+_shared: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
+
+
+def acquire(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor:
+    """The worker for (config_dir, env) that this process's classify pipelines share — every source crawled
+    in one process, so the model loads once (the prestarted one, else a new one); :func:`release` it."""
+    key = (str(config_dir), tuple(sorted(env.items())))
+    entry = _shared.get(key)
+    if entry is None:
+        entry = _shared[key] = [take_prestarted(config_dir, env) or start(config_dir, env), 0]
+    entry[1] += 1
+    return entry[0]
+
+
+def release(pool: ProcessPoolExecutor) -> None:
+    """One pipeline is done with ``pool``; the last one shuts the worker down (waiting for its batches)."""
+    for key, entry in list(_shared.items()):
+        if entry[0] is pool:
+            entry[1] -= 1
+            if entry[1] > 0:
+                return
+            del _shared[key]
+            break
+    pool.shutdown(wait=True)

@@ -1,7 +1,8 @@
 """``RunStateExtension`` (``VOC_STATE_*``): per-source lock and run summary in the crawl state database.
 
 On ``spider_opened`` it takes the source's lock (a second crawl of the same source is skipped and recorded
-as ``skipped``) and records the run as ``running``; on ``spider_closed`` it stores the summary: pages,
+as ``skipped``) and records the run as ``running`` — one record per forum (``forum:<name>``) for the forum
+spider, so ``voc status`` tells forums apart; on ``spider_closed`` it stores the summary: pages,
 new/updated, dropped by reason, errors, blocked reason and fix, duration, and the final status
 (``ok`` | ``blocked`` | ``failed`` | ``skipped``). The run id comes from ``VOC_RUN_ID`` (``voc crawl``) or is
 made up (``scrapy crawl``).
@@ -18,7 +19,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawlers.state import CrawlState, LockHeld, SourceLock, SourceRun
-from crawlers.tracking import DROPPED_PREFIX, tracker
+from crawlers.tracking import DROPPED_PREFIX, PartTally, tracker
 
 __all__ = ["RunStateExtension", "new_run_id"]
 
@@ -54,7 +55,14 @@ class RunStateExtension:
             t.skipped = str(exc)
             logger.warning("skipping %s: %s", t.source, exc)
             return
-        self.state.start_run(self.run_id, t.source, product=getattr(spider, "product", None), started_at=t.started_at)
+        for name in self.names(spider):
+            self.state.start_run(self.run_id, name, product=getattr(spider, "product", None), started_at=t.started_at)
+
+    def names(self, spider: Any) -> list[str]:
+        """The run records of this crawl: one per document source (``forum:<name>`` for each forum), else the
+        spider's source."""
+        names = list(getattr(spider, "doc_sources", lambda: [])()) if spider is not None else []
+        return names or [tracker(self.crawler).source]
 
     def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
         meta = getattr(getattr(response, "request", None), "meta", {}) or {}
@@ -62,39 +70,52 @@ class RunStateExtension:
         tracker(self.crawler).error(f"{getattr(response, 'url', '?')}: {failure.getErrorMessage()}",
                                     target=tuple(cursor) if cursor else None)
 
-    def summary(self, reason: str) -> SourceRun:
+    def summary(self, reason: str) -> list[SourceRun]:
+        """The run records to store: one per name of :meth:`names` (a forum's share of the counts each)."""
         t = tracker(self.crawler)
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         dropped = {k[len(DROPPED_PREFIX):]: int(v) for k, v in stats.items() if k.startswith(DROPPED_PREFIX)}
         now = datetime.now(UTC)
         started = t.started_at or now
+        names = self.names(getattr(self.crawler, "spider", None))
+        if names == [t.source]:
+            whole = PartTally(pages=t.pages, new=t.new, updated=t.updated, errors=t.errors,
+                              error_messages=list(t.error_messages), blocked=t.blocked, dropped=dropped)
+            return [self._run(t.source, whole, reason, started, now, failed=bool(t.failed_targets))]
+        return [self._run(name, t.parts.get(name, PartTally()), reason, started, now,
+                          failed=any(key[0] == name for key in t.failed_targets)) for name in names]
+
+    def _run(self, name: str, part: PartTally, reason: str, started: datetime, now: datetime, *,
+             failed: bool) -> SourceRun:
+        t = tracker(self.crawler)
         if t.skipped:
             status = "skipped"
-        elif t.blocked:
+        elif part.blocked:
             status = "blocked"
-        elif reason != "finished" or t.failed_targets or (t.errors and not t.pages):
+        elif reason != "finished" or failed or (part.errors and not part.pages):
             status = "failed"
         else:
             status = "ok"
-        messages = list(t.error_messages)
+        messages = list(part.error_messages)
         if reason != "finished":
             messages.append(f"crawl ended early: {reason}")
         if t.skipped:
             messages.append(t.skipped)
         messages.extend(t.notes)
-        return SourceRun(run_id=self.run_id, source=t.source, product=getattr(self.crawler.spider, "product", None),
+        return SourceRun(run_id=self.run_id, source=name, product=getattr(self.crawler.spider, "product", None),
                          status=status, started_at=started, finished_at=now, duration=(now - started).total_seconds(),
-                         pages=t.pages, new=t.new, updated=t.updated, dropped=dropped, errors=t.errors,
-                         error_messages=tuple(messages),
-                         blocked_reason=t.blocked[0] if t.blocked else None, blocked_fix=t.blocked[1] if t.blocked else None)
+                         pages=part.pages, new=part.new, updated=part.updated, dropped=dict(part.dropped),
+                         errors=part.errors, error_messages=tuple(messages),
+                         blocked_reason=part.blocked[0] if part.blocked else None,
+                         blocked_fix=part.blocked[1] if part.blocked else None)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         try:
-            run = self.summary(reason)
-            self.state.finish_run(run)
-            logger.info("%s: %s — pages %d, new %d, updated %d, dropped %s, errors %d%s", run.source, run.status,
-                        run.pages, run.new, run.updated, run.dropped or "{}", run.errors,
-                        f", blocked: {run.blocked_reason} — {run.blocked_fix}" if run.blocked else "")
+            for run in self.summary(reason):
+                self.state.finish_run(run)
+                logger.info("%s: %s — pages %d, new %d, updated %d, dropped %s, errors %d%s", run.source, run.status,
+                            run.pages, run.new, run.updated, run.dropped or "{}", run.errors,
+                            f", blocked: {run.blocked_reason} — {run.blocked_fix}" if run.blocked else "")
         finally:
             if self.lock is not None:
                 self.lock.release()

@@ -27,7 +27,7 @@ from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigur
 from scrapy.utils.misc import load_object
 
 from crawlers.config import voc_settings
-from crawlers.tracking import DROPPED_PREFIX, AccountPool, tracker
+from crawlers.tracking import AccountPool, count_drop, tracker
 
 __all__ = ["VocRotationMiddleware", "BackoffRetryMiddleware", "BlockDetectionMiddleware"]
 
@@ -135,7 +135,7 @@ class BackoffRetryMiddleware:
 
     async def process_exception(self, request: Any, exception: BaseException) -> Any:
         if isinstance(exception, DownloadCancelledError):
-            self.crawler.stats.inc_value(DROPPED_PREFIX + "too_large")
+            count_drop(self.crawler, "too_large", doc_source=(_cursor(request) or (None,))[0])
             tracker(self.crawler).error(f"{request.url}: page larger than DOWNLOAD_MAXSIZE, dropped",
                                         target=_cursor(request))
             raise IgnoreRequest(f"too_large: {request.url}")
@@ -185,5 +185,5 @@ class BlockDetectionMiddleware:
             t.block(block.reason, fix, target=cursor, kind="forbidden")
         else:
             t.block(block.reason, block.fix, target=cursor, kind=block.kind)
-        self.crawler.stats.inc_value(DROPPED_PREFIX + "blocked")
+        count_drop(self.crawler, "blocked", doc_source=cursor[0] if cursor else None)
         raise IgnoreRequest(f"{source} blocked: {block}")

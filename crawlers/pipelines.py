@@ -3,9 +3,10 @@
 Each item is a :class:`~crawlers.items.FeedbackItem`; the pipelines build its feedback document in
 ``item.doc`` and pass the item itself on, so Scrapy's feed export (``-O items.jsonl``) still writes the raw
 item. Dropped items raise ``DropItem`` and are counted under ``voc/dropped/<reason>`` in the crawl stats.
-Classification and indexing are batched (``VOC_CLASSIFY_BATCH_SIZE`` items or ``VOC_CLASSIFY_BATCH_WAIT``
-seconds); the cursor advances per (source, target) only after the spider finished and every item of that
-target was upserted.
+Classification and indexing are batched (at most ``VOC_CLASSIFY_BATCH_SIZE`` items; a partial batch goes when
+the classifier worker is free, after ``VOC_CLASSIFY_BATCH_WAIT`` seconds at the latest: see :class:`Batcher`),
+and both run off the event loop (a classifier worker process or thread; one index thread); the cursor
+advances per (source, target) only after the spider finished and every item of that target was upserted.
 
 Settings (each component: ``<PREFIX>_ENABLED``): ``VOC_VALIDATE_*``, ``VOC_NORMALIZE_*``
 (``PSEUDONYMIZE``), ``VOC_DEDUPE_*``, ``VOC_CLASSIFY_*`` (``BATCH_SIZE``, ``BATCH_WAIT``),
@@ -31,7 +32,7 @@ from crawlers._classify_worker import worker_spec
 from crawlers.config import voc_settings
 from crawlers.items import FeedbackItem
 from crawlers.state import CrawlState, iso
-from crawlers.tracking import DROPPED_PREFIX, tracker
+from crawlers.tracking import count_drop, tracker
 
 __all__ = ["ValidatePipeline", "NormalizePipeline", "DedupePipeline", "ClassifyPipeline", "IndexPipeline",
            "CursorPipeline", "Batcher", "drop", "worker_spec"]
@@ -41,10 +42,10 @@ logger = logging.getLogger(__name__)
 KINDS = ("review", "post", "comment", "answer", "complaint", "reply")
 
 
-def drop(crawler: Any, reason: str, detail: str = "") -> DropItem:
-    """Count ``reason`` and return the DropItem to raise (logged at DEBUG: drops are counted, not shouted)."""
-    if crawler is not None and crawler.stats is not None:
-        crawler.stats.inc_value(DROPPED_PREFIX + reason)
+def drop(crawler: Any, reason: str, detail: str = "", *, source: str | None = None) -> DropItem:
+    """Count ``reason`` (for the item's ``source`` too) and return the DropItem to raise (logged at DEBUG:
+    drops are counted, not shouted)."""
+    count_drop(crawler, reason, doc_source=source)
     return DropItem(f"{reason}: {detail}" if detail else reason, log_level="DEBUG")
 
 
@@ -69,20 +70,20 @@ class ValidatePipeline:
     def process_item(self, item: Any) -> FeedbackItem:
         item = _feedback(item, self.crawler)
         if not item.source or not str(item.source_id or "").strip():
-            raise drop(self.crawler, "missing_id", item.url)
+            raise drop(self.crawler, "missing_id", item.url, source=item.source)
         if not item.product:
-            raise drop(self.crawler, "missing_product", item.url)
+            raise drop(self.crawler, "missing_product", item.url, source=item.source)
         if not (item.text or "").strip() and not (item.title or "").strip():
-            raise drop(self.crawler, "empty_text", item.source_id)
+            raise drop(self.crawler, "empty_text", item.source_id, source=item.source)
         if item.kind not in KINDS:
-            raise drop(self.crawler, "bad_kind", repr(item.kind))
+            raise drop(self.crawler, "bad_kind", repr(item.kind), source=item.source)
         if item.created_at is not None and not isinstance(item.created_at, datetime):
-            raise drop(self.crawler, "bad_time", repr(item.created_at))
+            raise drop(self.crawler, "bad_time", repr(item.created_at), source=item.source)
         if item.rating is not None and not (isinstance(item.rating, int) and 1 <= item.rating <= 5):
             item.rating = None
         since = getattr(getattr(self.crawler, "spider", None), "since", None)
         if since is not None and item.created_at is not None and _aware(item.created_at) < since:
-            raise drop(self.crawler, "before_since", item.source_id)
+            raise drop(self.crawler, "before_since", item.source_id, source=item.source)
         return item
 
 
@@ -120,7 +121,7 @@ class NormalizePipeline:
         text = self.normalize(item.text or "")
         title = self.normalize(item.title or "")
         if not text and not title:
-            raise drop(self.crawler, "empty_text", item.source_id)
+            raise drop(self.crawler, "empty_text", item.source_id, source=item.source)
         tokens = self.tokenize(f"{title} {text}".strip())
         item.doc = {
             "id": item.id, "source": item.source, "source_id": str(item.source_id), "url": item.url or "",
@@ -164,7 +165,7 @@ class DedupePipeline:
         counters = (doc["likes"], doc["replies"], doc["reposts"], doc["text"])
         previous = self.seen.get(doc["id"])
         if previous is not None and previous == counters:
-            raise drop(self.crawler, "duplicate", doc["id"])
+            raise drop(self.crawler, "duplicate", doc["id"], source=item.source)
         self.seen[doc["id"]] = counters
         key = _NON_WORD.sub("", doc["text"])
         if len(key) >= self.min_text:
@@ -176,18 +177,26 @@ class DedupePipeline:
 
 
 class Batcher:
-    """Collects values and runs ``flush(values) -> results`` on a batch of ``size`` or after ``wait`` s.
+    """Collects values and runs ``flush(values) -> results`` in batches of at most ``size``.
 
-    ``await batcher.add(value)`` returns that value's result (or raises the batch's exception). With an
-    ``executor`` the flush runs there (one batch at a time, in order), so the event loop — downloads,
-    parsing, normalization, indexing — goes on while a batch is being classified.
+    ``await batcher.add(value)`` returns that value's result (or raises the batch's exception). Without an
+    ``executor`` a batch goes when it is full or ``wait`` seconds after its first value. With one, the flush
+    runs there (one batch at a time, in order), so the event loop — downloads, parsing, normalization,
+    indexing — goes on meanwhile; a full batch goes at once (queued behind the running one), and a partial
+    batch goes as soon as the executor has nothing in hand (after ``gather`` seconds, so the items of one
+    page travel together), else ``wait`` seconds after its first value at the latest. Under load batches
+    grow to ``size`` while the previous one runs; when the executor idles, nothing waits for the timer.
     """
 
     def __init__(self, flush: Callable[[list[Any]], Sequence[Any]], *, size: int, wait: float,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, gather: float = 0.01) -> None:
         self._flush, self.size, self.wait, self.executor = flush, size, wait, executor
+        self.gather = min(gather, wait)
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._due = 0.0  # loop time the timer fires at
+        #: Batches handed to the executor and not finished yet.
+        self.in_flight = 0
 
     def add(self, value: Any) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
@@ -195,15 +204,27 @@ class Batcher:
         self._pending.append((value, fut))
         if len(self._pending) >= self.size:
             self.flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self.wait, self.flush)
+        else:
+            self._schedule(loop)
         return fut
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        """(Re)arm the timer: ``gather`` while the executor idles, else ``wait`` after the batch's first value."""
+        if not self._pending:
+            return
+        delay = self.gather if self.executor is not None and self.in_flight == 0 else self.wait
+        due = loop.time() + delay
+        if self._timer is not None:
+            if self._due <= due:
+                return
+            self._timer.cancel()
+        self._timer, self._due = loop.call_at(due, self.flush), due
 
     def flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch, self._pending = self._pending, []
+        batch, self._pending = self._pending[:self.size], self._pending[self.size:]
         if not batch:
             return
         values = [v for v, _ in batch]
@@ -214,9 +235,20 @@ class Batcher:
                 self._settle(batch, None, exc)
             else:
                 self._settle(batch, results, None)
-            return
-        job = asyncio.get_running_loop().run_in_executor(self.executor, self._flush, values)
-        job.add_done_callback(lambda done: self._settle(batch, None if done.exception() else done.result(), done.exception()))
+        else:
+            loop = asyncio.get_running_loop()
+            self.in_flight += 1
+            job = loop.run_in_executor(self.executor, self._flush, values)
+            job.add_done_callback(functools.partial(self._done, batch))
+        if self._pending:
+            self._schedule(asyncio.get_running_loop())
+
+    def _done(self, batch: list[tuple[Any, asyncio.Future[Any]]], job: asyncio.Future[Any]) -> None:
+        self.in_flight -= 1
+        exc: BaseException | None = asyncio.CancelledError() if job.cancelled() else job.exception()
+        self._settle(batch, None if exc is not None else job.result(), exc)
+        if self.in_flight == 0 and self._pending:
+            self.flush()  # the executor is free: what piled up meanwhile goes now
 
     @staticmethod
     def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], results: Sequence[Any] | None,
@@ -256,13 +288,14 @@ class ClassifyPipeline:
         if process is not None:
             from crawlers import _classify_worker
 
-            # A worker the crawl process started as it began (model already loading), else a new one
-            # that starts loading now rather than at the first full batch.
-            self.executor: Executor = (_classify_worker.take_prestarted(*process)
-                                       or _classify_worker.start(*process))
+            # The worker the crawl process started as it began (model already loading), else a new one
+            # that starts loading now rather than at the first full batch; shared by every source of the run.
+            self.executor: Executor = _classify_worker.acquire(*process)
+            self._release: Callable[[], None] = functools.partial(_classify_worker.release, self.executor)
             flush = _classify_worker.predict
         else:
             self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-classify")
+            self._release = functools.partial(self.executor.shutdown, wait=True)
             if classifier is None and loader is not None:
                 self._loading = self.executor.submit(loader)
             flush = self._predict
@@ -280,7 +313,7 @@ class ClassifyPipeline:
         where = s.get("VOC_CLASSIFY_IN", "auto")
         viral = settings.classifier.viral_engagement
         kwargs: dict[str, Any] = {"engagement": functools.partial(engagement_flags, threshold=viral),
-                                  "batch_size": s.getint("VOC_CLASSIFY_BATCH_SIZE", 64),
+                                  "batch_size": s.getint("VOC_CLASSIFY_BATCH_SIZE", 256),
                                   "batch_wait": s.getfloat("VOC_CLASSIFY_BATCH_WAIT", 1.0), "crawler": crawler}
         worker = worker_spec(settings, where)
         if worker is not None:
@@ -317,7 +350,7 @@ class ClassifyPipeline:
                 self._reported.add(id(exc))
                 t.error(f"classifier failed: {exc!r}")
             t.failed_targets.add((item.source, item.target))
-            raise drop(self.crawler, "classify_failed", repr(exc)) from exc
+            raise drop(self.crawler, "classify_failed", repr(exc), source=item.source) from exc
         doc.update(sentiment=tags.sentiment, sentiment_score=float(tags.sentiment_score), intent=tags.intent,
                    topics=list(tags.topics), model_version=tags.model_version,
                    risk=list(dict.fromkeys([*tags.risk, *self.engagement(doc["likes"], doc["replies"], doc["reposts"])])))
@@ -325,16 +358,21 @@ class ClassifyPipeline:
 
     def close_spider(self) -> None:
         self.batcher.flush()
-        self.executor.shutdown(wait=True)
+        self._release()
 
 
 class IndexPipeline:
     """Bulk-upserts documents (one atomic batch per flush) and counts new/updated; a failed batch drops its
-    items with ``index_failed`` and keeps their targets' cursors where they were."""
+    items with ``index_failed`` and keeps their targets' cursors where they were.
+
+    Upserts run in order on one thread of their own, so the event loop goes on parsing while SQLite writes
+    and syncs a batch (an item moves on to the cursor only after its batch committed)."""
 
     def __init__(self, *, index: Any, batch_size: int = 64, crawler: Any = None, owns_index: bool = True) -> None:
         self.index, self.crawler, self.owns_index = index, crawler, owns_index
-        self.batcher = Batcher(self._upsert, size=batch_size, wait=0.0)
+        self._tracker = tracker(crawler) if crawler is not None else None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-index")
+        self.batcher = Batcher(self._upsert, size=batch_size, wait=0.05, executor=self.executor, gather=0.0)
         self._reported: set[int] = set()
 
     @classmethod
@@ -347,16 +385,22 @@ class IndexPipeline:
 
         settings = voc_settings(s)
         index = open_index(settings.index, home=settings.home, tokenizer=make_tokenizer(settings), secrets=settings.secrets)
-        return cls(index=index, batch_size=s.getint("VOC_INDEX_BATCH_SIZE", 64), crawler=crawler)
+        return cls(index=index, batch_size=s.getint("VOC_INDEX_BATCH_SIZE", 256), crawler=crawler)
 
     def _upsert(self, docs: list[dict[str, Any]]) -> list[bool]:
         # The same id twice in one batch: keep the last (latest counters).
         unique = list({d["id"]: d for d in docs}.values())
-        result = self.index.upsert(unique)
-        t = tracker(self.crawler) if self.crawler is not None else None
-        if t is not None:
-            t.new += result.new
-            t.updated += result.updated
+        by_source: dict[str, list[dict[str, Any]]] = {}
+        for d in unique:  # one source per batch but for several forums crawled together
+            by_source.setdefault(d["source"], []).append(d)
+        for source, group in by_source.items():
+            result = self.index.upsert(group)
+            if self._tracker is not None:  # written by the index thread alone, read after it stopped
+                self._tracker.new += result.new
+                self._tracker.updated += result.updated
+                part = self._tracker.part(source)
+                part.new += result.new
+                part.updated += result.updated
         return [True] * len(docs)
 
     async def process_item(self, item: Any) -> FeedbackItem:
@@ -371,11 +415,12 @@ class IndexPipeline:
                 self._reported.add(id(exc))
                 t.error(f"index upsert failed: {exc!r}")
             t.failed_targets.add((item.source, item.target))
-            raise drop(self.crawler, "index_failed", repr(exc)) from exc
+            raise drop(self.crawler, "index_failed", repr(exc), source=item.source) from exc
         return item
 
     def close_spider(self) -> None:
         self.batcher.flush()
+        self.executor.shutdown(wait=True)
         if self.owns_index:
             self.index.close()
 

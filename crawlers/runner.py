@@ -27,7 +27,7 @@ from crawlers.config import parse_since
 from crawlers.errors import CrawlError, CrawlProcessError
 from crawlers.state import CrawlState, SourceRun, iso, utcnow
 
-__all__ = ["CrawlReport", "CrawlJob", "run_crawl", "start_crawl", "select_sources"]
+__all__ = ["CrawlReport", "CrawlJob", "run_crawl", "start_crawl", "select_sources", "combine_runs"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,15 @@ class CrawlReport:
         return self.returncode == 0 and all(r.status == "ok" for r in self.runs)
 
     def source(self, name: str) -> SourceRun:
+        """The run of source ``name``; for ``forum``, whose forums are recorded as ``forum:<name>`` each, the
+        one forum's run or all of them summed up (the most serious status wins)."""
         for r in self.runs:
             if r.source == name:
                 return r
-        raise KeyError(f"source {name!r} was not part of run {self.run_id}")
+        parts = [r for r in self.runs if r.source.startswith(name + ":")]
+        if not parts:
+            raise KeyError(f"source {name!r} was not part of run {self.run_id}")
+        return parts[0] if len(parts) == 1 else combine_runs(name, parts)
 
     @property
     def new(self) -> int:
@@ -74,6 +79,29 @@ class CrawlReport:
         if self.log_path:
             lines.append(f"  log: {self.log_path}")
         return "\n".join(lines)
+
+
+#: Which status a combination of runs takes: the first of these that any of them has.
+_STATUS_ORDER = ("failed", "blocked", "skipped", "running", "ok")
+
+
+def combine_runs(name: str, runs: Sequence[SourceRun]) -> SourceRun:
+    """Several runs of one crawl (e.g. each forum's) as one run of ``name``: counts summed, dropped merged."""
+    dropped: dict[str, int] = {}
+    for r in runs:
+        for k, v in r.dropped.items():
+            dropped[k] = dropped.get(k, 0) + v
+    blocked = next((r for r in runs if r.blocked_reason), None)
+    status = next((s for s in _STATUS_ORDER if any(r.status == s for r in runs)), runs[0].status)
+    finished = [r.finished_at for r in runs if r.finished_at]
+    return SourceRun(run_id=runs[0].run_id, source=name, product=runs[0].product, status=status,
+                     started_at=min(r.started_at for r in runs), finished_at=max(finished) if finished else None,
+                     duration=max((r.duration or 0.0) for r in runs), pages=sum(r.pages for r in runs),
+                     new=sum(r.new for r in runs), updated=sum(r.updated for r in runs), dropped=dropped,
+                     errors=sum(r.errors for r in runs),
+                     error_messages=tuple(dict.fromkeys(m for r in runs for m in r.error_messages)),
+                     blocked_reason=blocked.blocked_reason if blocked else None,
+                     blocked_fix=blocked.blocked_fix if blocked else None)
 
 
 def select_sources(settings: Settings, sources: Sequence[str] | None, product: str | None) -> tuple[list[str], dict[str, str]]:
@@ -147,7 +175,7 @@ class CrawlJob:
                 if self.log_path:
                     why += f" (log: {self.log_path})"
                 state.fail_unfinished(self.run_id, why)
-                recorded = {r.source for r in state.runs(self.run_id)}
+                recorded = {r.source.split(":", 1)[0] for r in state.runs(self.run_id)}  # forum:<name> is forum's
                 for name in self.sources:
                     if name not in recorded:
                         now = utcnow()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["RunTracker", "AccountPool", "tracker", "DROPPED_PREFIX"]
+__all__ = ["RunTracker", "PartTally", "AccountPool", "tracker", "count_drop", "DROPPED_PREFIX"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,22 @@ class AccountPool:
 
 
 @dataclass
+class PartTally:
+    """One document source's share of a spider's run (the forum spider: one per ``forum:<name>``)."""
+
+    pages: int = 0
+    new: int = 0
+    updated: int = 0
+    errors: int = 0
+    error_messages: list[str] = field(default_factory=list)
+    blocked: tuple[str, str] | None = None  # (reason, fix)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
+
+
+@dataclass
 class RunTracker:
     source: str
     started_at: datetime | None = None
@@ -102,6 +118,11 @@ class RunTracker:
     block_count: int = 0
     #: set once the source is blocked for good: its remaining requests are skipped.
     draining: bool = False
+    #: the same counts per document source (``voc_cursor[0]`` of the requests, ``source`` of the items).
+    parts: dict[str, PartTally] = field(default_factory=dict)
+
+    def part(self, doc_source: str) -> PartTally:
+        return self.parts.setdefault(doc_source, PartTally())
 
     def error(self, message: str, *, target: tuple[str, str] | None = None) -> None:
         self.errors += 1
@@ -109,6 +130,10 @@ class RunTracker:
             self.error_messages.append(message[:300])
         if target is not None:
             self.incomplete_targets.add(target)
+            part = self.part(target[0])
+            part.errors += 1
+            if len(part.error_messages) < 20:
+                part.error_messages.append(message[:300])
 
     def block(self, reason: str, fix: str, *, target: tuple[str, str] | None = None, kind: str = "error") -> None:
         """Record a block. Rate limits, captchas and forbidden answers stop the source's remaining requests
@@ -121,6 +146,8 @@ class RunTracker:
             self.draining = True
         if target is not None:
             self.incomplete_targets.add(target)
+            part = self.part(target[0])
+            part.blocked = part.blocked or (reason, fix)
 
 
 _trackers: weakref.WeakKeyDictionary[Any, RunTracker] = weakref.WeakKeyDictionary()
@@ -134,3 +161,13 @@ def tracker(crawler: Any) -> RunTracker:
         source = getattr(spidercls, "source", None) or getattr(spidercls, "name", "unknown")
         t = _trackers[crawler] = RunTracker(source=source)
     return t
+
+
+def count_drop(crawler: Any, reason: str, *, doc_source: str | None = None) -> None:
+    """Count a dropped page or item under ``voc/dropped/<reason>`` (and its document source's share)."""
+    if crawler is None:
+        return
+    if crawler.stats is not None:
+        crawler.stats.inc_value(DROPPED_PREFIX + reason)
+    if doc_source:
+        tracker(crawler).part(doc_source).drop(reason)

@@ -105,10 +105,16 @@ class SearchQuery:
     sort: Sort = "relevance"
     facets: tuple[str, ...] = ()
     raw: bool = False
+    #: 0: the facets count every match (exact). N: when more than N documents match, a backend may count
+    #: the newest N matches instead (``SearchResult.facets_sampled`` says so) — for interactive pages on a
+    #: large index; reports and alerts keep the exact default.
+    facet_sample: int = 0
 
     def __post_init__(self) -> None:
         if self.limit < 0 or self.offset < 0:
             raise ValueError(f"limit and offset must be >= 0, got limit={self.limit} offset={self.offset}")
+        if self.facet_sample < 0:
+            raise ValueError(f"facet_sample must be >= 0 (0: exact facets), got {self.facet_sample}")
         if self.sort not in ("relevance", "time"):
             raise ValueError(f"sort must be 'relevance' or 'time', got {self.sort!r}")
         if isinstance(self.facets, str):
@@ -132,8 +138,8 @@ class SearchResult:
     total: int
     #: facet field → ``[(value, count), …]``, most frequent first (ties by value).
     facets: dict[str, list[tuple[str, int]]]
-    #: None: the facets count every match. N: more documents matched than the backend counts quickly, so
-    #: the facets count the newest N matches (SQLite's ``facet_window``); show them as proportions.
+    #: None: the facets count every match. N: the query allowed sampling (``SearchQuery.facet_sample``) and
+    #: more documents matched, so the facets count the newest N matches; show them as estimates.
     facets_sampled: int | None = None
 
 
@@ -169,11 +175,12 @@ class FeedbackIndex(Protocol):
 
     def histogram(self, filters: Filters = Filters(), *, interval: Interval = "hour", tz: str = "Asia/Shanghai",
                   group_by: str | None = None, start: datetime | None = None,
-                  end: datetime | None = None) -> list[Bucket]:
+                  end: datetime | None = None, text: str = "") -> list[Bucket]:
         """Counts per bucket of ``interval`` in ``tz`` (local days/hours), sorted by (start, key).
 
         ``start``/``end`` (default: ``filters.since``/``until``) bound the range; when both are known,
-        empty buckets are included with count 0 (for every key seen, with group_by)."""
+        empty buckets are included with count 0 (for every key seen, with group_by). ``text``: free words
+        and "phrases" as in :attr:`SearchQuery.text`; only documents matching all of them are counted."""
         ...
 
     def scan(self, filters: Filters = Filters(), *, fields: Sequence[str] | None = None,

@@ -24,10 +24,11 @@ from configs.index import ElasticsearchSettings, IndexSettings
 from index._docs import normalize_batch, normalize_doc
 from index._errors import BackendUnavailableError, BulkIndexError, IndexBackendError, SchemaMismatchError
 from index._highlight import highlight_segments
+from index._normalization import check_normalization, tokenizer_normalization
 from index.base import Doc, DOC_FIELDS, Bucket, Filters, Hit, SearchQuery, SearchResult, UpsertResult
 from index.elastic_bodies import (
     HL_POST, HL_PRE, SCHEMA_VERSION, as_client_kwargs, bulk_actions, count_body, delete_actions, histogram_body, index_template,
-    query_body, search_body, versioned_index,
+    mapping_meta, query_body, search_body, versioned_index,
 )
 from index.query import query_terms
 
@@ -108,18 +109,27 @@ class ElasticsearchIndex:
         es = self.es
         self._call("put index template", c.indices.put_index_template, name=self.name,
                    **as_client_kwargs(index_template(self.name, shards=es.number_of_shards, replicas=es.number_of_replicas)))
+        normalization = tokenizer_normalization(self.tokenizer)
         if self._call("check alias", c.indices.exists_alias, name=self.alias):
             current = self._call("get mapping", c.indices.get_mapping, index=self.alias)
             for index_name, body in dict(current).items():
-                version = body.get("mappings", {}).get("_meta", {}).get("voc_schema")
+                meta = body.get("mappings", {}).get("_meta", {})
+                version = meta.get("voc_schema")
                 if version != SCHEMA_VERSION:
                     raise SchemaMismatchError(
                         f"alias {self.alias} points at {index_name} with schema {version}, this code writes "
                         f"schema {SCHEMA_VERSION}; create {versioned_index(self.name)} with `voc reindex`",
                         backend=self.backend)
+                # the normalization the tokens were built with lives in the mapping's _meta (as in SQLite's
+                # feedback_meta): a different one is refused, a first or changed-dictionary one recorded
+                if normalization is not None and check_normalization(meta.get("voc_normalization"), normalization,
+                                                                     self.backend):
+                    self._call("record normalization", c.indices.put_mapping, index=index_name,
+                               meta={**meta, "voc_normalization": normalization})
             return
+        extra = {"mappings": {"_meta": mapping_meta(normalization)}} if normalization is not None else {}
         self._call("create index", c.indices.create, index=versioned_index(self.name),
-                   aliases={self.alias: {"is_write_index": True}})
+                   aliases={self.alias: {"is_write_index": True}}, **extra)
 
     # ---------------------------------------------------------------- writes
     def upsert(self, docs: Sequence[Doc]) -> UpsertResult:
@@ -190,8 +200,9 @@ class ElasticsearchIndex:
 
     def histogram(self, filters: Filters = Filters(), *, interval: str = "hour", tz: str = "Asia/Shanghai",
                   group_by: str | None = None, start: datetime | None = None,
-                  end: datetime | None = None) -> list[Bucket]:
-        body = histogram_body(filters, interval=interval, tz=tz, group_by=group_by, start=start, end=end)
+                  end: datetime | None = None, text: str = "") -> list[Bucket]:
+        body = histogram_body(filters, interval=interval, tz=tz, group_by=group_by, start=start, end=end,
+                              terms=query_terms(text, self.tokenizer) if text.strip() else ())
         resp = self._call("histogram", self.client.search, index=self.alias, **as_client_kwargs(body))
         zone = ZoneInfo(tz)
         aggs = resp.get("aggregations", {})

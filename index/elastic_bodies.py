@@ -17,7 +17,7 @@ from index.base import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION", "TOKENS_ANALYZER", "as_client_kwargs", "terms_agg", "HL_PRE", "HL_POST", "index_template", "mappings", "filter_clauses",
+    "SCHEMA_VERSION", "TOKENS_ANALYZER", "as_client_kwargs", "terms_agg", "HL_PRE", "HL_POST", "index_template", "mappings", "mapping_meta", "filter_clauses",
     "query_body", "search_body", "count_body", "histogram_body", "bulk_actions", "delete_actions", "versioned_index",
 ]
 
@@ -63,7 +63,15 @@ def mappings() -> dict[str, Any]:
     })
     assert set(props) == set(DOC_FIELDS), set(DOC_FIELDS) ^ set(props)
     # dynamic false: extra keys are kept in _source (returned by get) but not indexed
-    return {"dynamic": False, "_meta": {"voc_schema": SCHEMA_VERSION}, "properties": props}
+    return {"dynamic": False, "_meta": mapping_meta(), "properties": props}
+
+
+def mapping_meta(normalization: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The mapping's ``_meta``: the schema version and, when known, the text normalization of ``tokens``."""
+    meta: dict[str, Any] = {"voc_schema": SCHEMA_VERSION}
+    if normalization is not None:
+        meta["voc_normalization"] = dict(normalization)
+    return meta
 
 
 def index_template(name: str, *, shards: int = 1, replicas: int = 1) -> dict[str, Any]:
@@ -151,10 +159,12 @@ _INTERVALS = {"minute": "minute", "hour": "hour", "day": "day"}
 
 
 def histogram_body(filters: Filters, *, interval: str, tz: str, group_by: str | None = None,
-                   start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
+                   start: datetime | None = None, end: datetime | None = None,
+                   terms: Sequence[tuple[Sequence[str], bool]] = ()) -> dict[str, Any]:
     """``size: 0`` search with a ``date_histogram`` (optionally under a ``terms`` per group_by value).
 
-    With both bounds, ``extended_bounds`` + ``min_doc_count: 0`` return the empty buckets too."""
+    With both bounds, ``extended_bounds`` + ``min_doc_count: 0`` return the empty buckets too. ``terms``
+    (the segmented free words) must all match ``tokens``, as in :func:`query_body`."""
     if interval not in _INTERVALS:
         raise ValueError(f"interval must be minute, hour or day, got {interval!r}")
     bounded = Filters(**{**{k: getattr(filters, k) for k in ("product", "source", "sentiment", "topic", "intent",
@@ -175,9 +185,10 @@ def histogram_body(filters: Filters, *, interval: str, tz: str, group_by: str | 
         if group_by not in FACET_FIELDS:
             raise ValueError(f"cannot group by {group_by!r}")
         aggs = {"g": {"terms": {"field": group_by, "size": 1000}, "aggs": aggs}}
-    flt = filter_clauses(bounded)
-    flt.append({"exists": {"field": "created_at"}})
-    return {"size": 0, "query": {"bool": {"filter": flt}}, "aggs": aggs}
+    query = query_body("", terms, bounded)
+    query.pop("match_all", None)
+    query.setdefault("bool", {}).setdefault("filter", []).append({"exists": {"field": "created_at"}})
+    return {"size": 0, "query": query, "aggs": aggs}
 
 
 def bulk_actions(docs: Sequence[Doc], index: str) -> Iterator[dict[str, Any]]:

@@ -6,15 +6,17 @@
 * All writes go through one connection under a lock; each ``upsert`` batch is ONE transaction, so a
   writer killed mid-batch leaves nothing of it. Reads use one connection per thread.
 * SQL comes from the pure builders in :mod:`index.sqlite_sql` (``voc search --sql`` shows it).
-* Speed at a million documents: filters, counts, facets and histograms read the narrow
-  ``feedback_dims`` table (and its indexes), never the wide rows; histograms over whole hours — and the
+* Speed at a million documents: with free words, the value filters are FTS5 tags of each document
+  (``feedback_fts.tags``), so FTS5 intersects words and filters itself and a count reads no rows at all;
+  otherwise filters, counts, facets and histograms read the narrow ``feedback_dims`` table (and its
+  indexes), never the wide rows; time bounds always read ``feedback_dims``. Histograms over whole hours — and the
   ``total`` of queries without free words spanning a day or more — read hourly rollups (product/source/
   sentiment, topic, app_version/rating, intent/platform; partial edge hours are counted from the
   documents). Relevance ranking of a query matching more than :attr:`SqliteIndex.rank_window`
   documents (after filters) ranks the newest ``rank_window`` of them (one statement: FTS5 walks the
-  matches newest first and stops), and its facets count the newest :attr:`SqliteIndex.facet_window`
-  matches (``SearchResult.facets_sampled``); ``total`` always counts every match, and ``sort="time"`` is
-  never windowed. All facets of a search come from one statement and one pass over the matches.
+  matches newest first and stops). Facets count every match, or the newest ``SearchQuery.facet_sample``
+  matches when the query allows it (``SearchResult.facets_sampled``); ``total`` always counts every match,
+  and ``sort="time"`` is never windowed. All facets of a search come from one statement and one pass over the matches.
 * The filter indexes are ``(column)`` alone: they grow at their end as rowids ascend, so a batch of
   upserts touches few of their pages (``(column, created_ts)`` indexes took each document at a random
   place and halved the upsert rate at a million documents). Time ranges use ``feedback_dims_created``.
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -37,16 +38,16 @@ from zoneinfo import ZoneInfo
 from index._docs import normalize_batch
 from index._errors import BackendUnavailableError, IndexBackendError, SchemaMismatchError
 from index._highlight import highlight_segments
+from index._normalization import check_normalization, tokenizer_normalization
 from index.base import (
     Doc, DOC_FIELDS, FACET_FIELDS, Bucket, Filters, Hit, SearchQuery, SearchResult, UpsertResult,
 )
 from index.query import query_terms
 from index.sqlite_sql import (
-    COLUMNS, DIMS, SIDE_TABLES, build_count_sql, build_facets_sql,
-    build_search_sql, build_where,
+    COLUMNS, DIMS, SIDE_TABLES, TAG_PREFIX, build_count_sql, build_facets_sql,
+    build_search_sql, build_text_histogram_sql, build_where, tags_sql,
 )
 
-_log = logging.getLogger("voc.index")
 
 __all__ = ["SqliteIndex", "build_search_sql", "MIGRATIONS", "FTS_TOKENIZE"]
 
@@ -225,6 +226,54 @@ _M5 = [
 ]
 ROLLUPS["feedback_class_hourly"] = ("intent", "platform")
 
+_tagged = ", ".join(TAG_PREFIX)
+_tags_changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in ("tokens", *TAG_PREFIX))
+_M6 = [
+    # The filter values join the full-text index as tags (a second FTS column, fed by a view over the
+    # documents): a query with free words and value filters becomes one intersection of posting lists
+    # instead of a lookup of every match's filter columns (`质量 product:phone` read 138k dims rows).
+    "DROP TRIGGER feedback_ai", "DROP TRIGGER feedback_ad", "DROP TRIGGER feedback_au_fts",
+    "DROP TABLE feedback_fts",
+    f"CREATE VIEW feedback_fts_content AS SELECT rowid AS rid, tokens, {tags_sql('feedback')} AS tags FROM feedback",
+    f"""CREATE VIRTUAL TABLE feedback_fts USING fts5(tokens, tags, content='feedback_fts_content', content_rowid='rid',
+        tokenize='{FTS_TOKENIZE}')""",
+    # (FTS5's 'rebuild' cannot read this view — its json_each — so the documents are inserted instead)
+    "INSERT INTO feedback_fts(rowid, tokens, tags) SELECT rid, tokens, tags FROM feedback_fts_content",
+    f"""CREATE TRIGGER feedback_fts_ai AFTER INSERT ON feedback BEGIN
+        INSERT INTO feedback_fts(rowid, tokens, tags) VALUES (new.rowid, new.tokens, {tags_sql('new')}); END""",
+    f"""CREATE TRIGGER feedback_fts_ad AFTER DELETE ON feedback BEGIN
+        INSERT INTO feedback_fts(feedback_fts, rowid, tokens, tags) VALUES ('delete', old.rowid, old.tokens, {tags_sql('old')});
+        END""",
+    f"""CREATE TRIGGER feedback_fts_au AFTER UPDATE OF tokens, {_tagged} ON feedback WHEN {_tags_changed} BEGIN
+        INSERT INTO feedback_fts(feedback_fts, rowid, tokens, tags) VALUES ('delete', old.rowid, old.tokens, {tags_sql('old')});
+        INSERT INTO feedback_fts(rowid, tokens, tags) VALUES (new.rowid, new.tokens, {tags_sql('new')}); END""",
+    # (the dropped insert/delete triggers also kept the topics/risk side tables)
+    f"CREATE TRIGGER feedback_side_ai AFTER INSERT ON feedback BEGIN {_side_insert} END",
+    f"CREATE TRIGGER feedback_side_ad AFTER DELETE ON feedback BEGIN {_side_delete} END",
+]
+
+_side_insert_all = "".join(
+    f"INSERT INTO {t}(value, ts, doc) SELECT DISTINCT value, new.created_ts, new.rowid FROM json_each(new.{f});"
+    for f, t in SIDE_TABLES.items())
+_M7 = [
+    # The side tables' key (value, ts, doc) could not hold a NULL ts, so documents without created_at had no
+    # topics/risk rows (topic filters and facets missed them, and re-upserting one failed). Rowid tables
+    # with the same two indexes take ts NULL; every time condition on ts already excludes NULL.
+    "DROP TRIGGER feedback_side_ai", "DROP TRIGGER feedback_side_ad", "DROP TRIGGER feedback_au_side",
+    *[stmt for f, t in SIDE_TABLES.items() for stmt in (
+        f"DROP TABLE {t}",
+        f"CREATE TABLE {t} (value TEXT NOT NULL, ts INTEGER, doc INTEGER NOT NULL)",
+        f"INSERT INTO {t} SELECT DISTINCT j.value, f.created_ts, f.rowid FROM feedback f, json_each(f.{f}) j",
+        f"CREATE INDEX {t}_value ON {t}(value, ts, doc)",
+        f"CREATE INDEX {t}_doc ON {t}(doc, value)",
+    )],
+    f"CREATE TRIGGER feedback_side_ai AFTER INSERT ON feedback BEGIN {_side_insert_all} END",
+    f"CREATE TRIGGER feedback_side_ad AFTER DELETE ON feedback BEGIN {_side_delete} END",
+    f"""CREATE TRIGGER feedback_side_au AFTER UPDATE OF topics, risk, created_ts ON feedback
+        WHEN old.topics IS NOT new.topics OR old.risk IS NOT new.risk OR old.created_ts IS NOT new.created_ts
+        BEGIN {_side_delete.replace('old.rowid', 'new.rowid')} {_side_insert_all} END""",
+]
+
 #: Named schema migrations, applied in order, each recorded in ``feedback_migrations``.
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0001_feedback_fts_side_tables", tuple(_M1)),
@@ -232,6 +281,8 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0003_narrow_dims_table", tuple(_M3)),
     ("0004_version_rating_rollup", tuple(_M4)),
     ("0005_append_only_filter_indexes", tuple(_M5)),
+    ("0006_filter_tags_in_fts", tuple(_M6)),
+    ("0007_side_rows_for_undated_documents", tuple(_M7)),
 )
 
 _UPSERT_SQL = (
@@ -337,31 +388,15 @@ class SqliteIndex:
                 raise
 
     def _check_normalization(self, w: sqlite3.Connection, meta: dict[str, str]) -> None:
-        """Record the text normalization the ``tokens`` column was built with and refuse a different one.
-
-        A tokenizer that carries a ``config`` mapping (the classifier's segmenter: normalization version,
-        OpenCC profile, user-dictionary hash) has it stored on first open. A later open with another
-        normalization version or OpenCC profile fails loudly: stored tokens and new queries would no
-        longer match. A changed user dictionary (a product or feature added to the config) only warns,
-        since it affects the segmentation of those new words alone; `voc reindex` rebuilds the tokens.
-        """
-        config = getattr(self.tokenizer, "config", None)
-        if not isinstance(config, dict):
+        """Record the text normalization the ``tokens`` column was built with in ``feedback_meta`` and
+        refuse a different one (see :mod:`index._normalization`)."""
+        current = tokenizer_normalization(self.tokenizer)
+        if current is None:
             return
-        current = json.dumps(config, sort_keys=True)
-        if "normalization" in meta:
-            saved = json.loads(meta["normalization"])
-            for key in ("version", "opencc_profile"):
-                if saved.get(key) != config.get(key):
-                    raise SchemaMismatchError(
-                        f"index tokens were built with normalization {key}={saved.get(key)!r} but this code uses "
-                        f"{config.get(key)!r}; rebuild the tokens with `voc reindex --to <new index URL>`",
-                        backend=self.backend)
-            if saved.get("dict_hash") != config.get("dict_hash"):
-                _log.warning("the segmentation dictionary changed since this index was built (products, features or "
-                             "topic keywords edited); documents indexed before keep their old tokens for the new "
-                             "words — run `voc reindex` to rebuild them")
-        w.execute("INSERT OR REPLACE INTO feedback_meta VALUES ('normalization', ?)", (current,))
+        saved = json.loads(meta["normalization"]) if "normalization" in meta else None
+        if check_normalization(saved, current, self.backend):
+            w.execute("INSERT OR REPLACE INTO feedback_meta VALUES ('normalization', ?)",
+                      (json.dumps(current, sort_keys=True),))
 
     def metadata(self) -> dict[str, str]:
         """The recorded schema metadata (tokenizer choice …) and applied migrations."""
@@ -471,9 +506,6 @@ class SqliteIndex:
     #: Relevance ranking considers at most this many matches, the newest (highest rowid) ones, so a query
     #: matching a large share of the corpus stays fast; ``total`` and facets still count every match.
     rank_window: int = 5_000
-    #: Facets of a query matching more documents than this count the newest ``facet_window`` matches
-    #: (``SearchResult.facets_sampled`` says so); None: always count every match (exact, slower).
-    facet_window: int | None = 10_000
 
     def search(self, query: SearchQuery) -> SearchResult:
         terms = [] if query.raw else self.terms(query.text)  # punctuation only → no text constraint
@@ -492,7 +524,7 @@ class SqliteIndex:
             if (query.offset + query.limit) * rows / total <= self.scan_budget:
                 hits_hint = "INDEXED BY feedback_dims_created"
             # sampled facets: the newest rows by rowid are the table's tail, read in order
-            facet_hint = "NOT INDEXED" if self.facet_window is not None and total > self.facet_window else ""
+            facet_hint = "NOT INDEXED" if query.facet_sample and total > query.facet_sample else ""
         sql, params = build_search_sql(query, terms, window=window, dims_hint=hits_hint)
         rows = self._exec(sql, params) if query.limit else []
         words = [t for toks, _ in terms for t in toks]
@@ -502,8 +534,8 @@ class SqliteIndex:
                 for r in rows]
         facets: dict[str, list[tuple[str, int]]] = {}
         sampled = None
-        if query.facets and self.facet_window is not None and total > self.facet_window:
-            sampled = self.facet_window  # count the newest facet_window matches
+        if query.facets and query.facet_sample and total > query.facet_sample:
+            sampled = query.facet_sample  # count the newest facet_sample matches
         fields = list(dict.fromkeys(query.facets))
         if fields:  # every facet in one statement, one pass over the matches
             plain = [f for f in fields if f not in SIDE_TABLES]
@@ -599,7 +631,7 @@ class SqliteIndex:
     # ---------------------------------------------------------------- histograms
     def histogram(self, filters: Filters = Filters(), *, interval: str = "hour", tz: str = "Asia/Shanghai",
                   group_by: str | None = None, start: datetime | None = None,
-                  end: datetime | None = None) -> list[Bucket]:
+                  end: datetime | None = None, text: str = "") -> list[Bucket]:
         if interval not in _WIDTH:
             raise ValueError(f"interval must be minute, hour or day, got {interval!r}")
         if group_by is not None and group_by not in FACET_FIELDS:
@@ -645,9 +677,12 @@ class SqliteIndex:
                     continue
                 counts[(epoch, key)] = counts.get((epoch, key), 0) + n
 
+        terms = self.terms(text) if text.strip() else []
         rollup = _rollup_for(bounded, group_by) if exact and sql_off % 3600 == 0 and interval != "minute" else None
         first_hour, last_hour = -(-lo // 3600), hi // 3600
-        if rollup is not None and first_hour < last_hour:
+        if terms:  # only the documents matching the free words: FTS5 drives
+            add(self._exec(*build_text_histogram_sql(bounded, terms, group_by, sql_off, sql_width)))
+        elif rollup is not None and first_hour < last_hour:
             add(self._exec(*_rollup_sql(rollup, bounded, group_by, first_hour, last_hour, sql_off, sql_width)))
             for edge_lo, edge_hi in ((lo, first_hour * 3600), (last_hour * 3600, hi)):
                 if edge_lo < edge_hi:

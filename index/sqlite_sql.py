@@ -4,10 +4,14 @@ Schema (created by the named migrations in :mod:`index.sqlite_fts`):
 
 * ``feedback``        one row per document; ``created_ts`` = ``created_at`` as epoch seconds;
                       ``topics``/``risk`` as JSON arrays; ``extra`` = keys outside the design schema
-* ``feedback_fts``    FTS5, external content over ``feedback.tokens`` (jieba tokens joined by spaces)
+* ``feedback_fts``    FTS5, external content (the view ``feedback_fts_content``) with two columns:
+                      ``tokens`` (jieba tokens joined by spaces) and ``tags``, one token per filter value of
+                      the document (:func:`tag`), so a query with free words intersects its filters inside
+                      FTS5 (posting lists) instead of reading every match's row
 * ``feedback_dims``   the narrow part of each row (rowid, created_ts and every filter/facet column) with
                       the filter indexes: filters, counts, facets and histograms read it, never the wide rows
 * ``feedback_topic``, ``feedback_risk``   side tables ``(value, ts, doc)`` for the multi-valued fields
+                      (``ts`` NULL for a document without ``created_at``)
 * ``feedback_hourly``, ``feedback_topic_hourly``   counts per UTC hour for the commonest dimensions
 """
 
@@ -18,8 +22,9 @@ from typing import Any
 
 from index.base import FACET_FIELDS, Filters, SearchQuery
 
-__all__ = ["COLUMNS", "DIMS", "SIDE_TABLES", "build_search_sql", "build_rank_window_sql", "build_count_sql", "build_facet_sql", "build_multi_facet_sql", "build_facets_sql", "build_where",
-           "fts_match_expression", "quote_fts", "SqlQuery"]
+__all__ = ["COLUMNS", "DIMS", "SIDE_TABLES", "TAG_PREFIX", "tag", "tags_sql", "tags_match", "BM25", "build_search_sql",
+           "build_count_sql", "build_facets_sql", "build_text_histogram_sql", "build_where", "fts_match_expression",
+           "quote_fts", "SqlQuery"]
 
 #: Columns of ``feedback`` besides the integer rowid, in insert order.
 COLUMNS: tuple[str, ...] = (
@@ -35,6 +40,29 @@ DIMS: tuple[str, ...] = ("created_ts", "product", "source", "sentiment", "intent
 SIDE_TABLES = {"topics": "feedback_topic", "risk": "feedback_risk"}
 
 SqlQuery = tuple[str, list[Any]]
+
+#: Document field → prefix of its tags in ``feedback_fts.tags``: two letters that are not hex digits, then
+#: the hex of the value's UTF-8 bytes, so every tag is one unicode61 token and parses back one way.
+TAG_PREFIX: dict[str, str] = {"product": "xp", "source": "xs", "sentiment": "xe", "intent": "xi", "platform": "xl",
+                              "app_version": "xv", "rating": "xr", "topics": "xt", "risk": "xq"}
+#: Relevance: bm25 over the ``tokens`` column only (the tags column weighs nothing).
+BM25 = "bm25(feedback_fts, 1.0, 0.0)"
+
+
+def tag(field: str, value: str | int) -> str:
+    """The FTS token standing for ``field = value`` (what :func:`tags_sql` stores; SQL ``hex`` of the text)."""
+    return TAG_PREFIX[field] + str(value).encode("utf-8").hex()
+
+
+def tags_sql(row: str) -> str:
+    """SQL for the space-separated tags of document ``row`` (``new``, ``old`` or a table name)."""
+    parts = []
+    for field, prefix in TAG_PREFIX.items():
+        if field in SIDE_TABLES:
+            parts.append(f"coalesce((SELECT group_concat('{prefix}' || hex(value), ' ') FROM json_each({row}.{field})), '')")
+        else:
+            parts.append(f"iif({row}.{field} IS NULL, '', '{prefix}' || hex({row}.{field}))")
+    return " || ' ' || ".join(parts)
 
 
 def quote_fts(token: str) -> str:
@@ -53,11 +81,10 @@ def fts_match_expression(terms: Sequence[tuple[Sequence[str], bool]]) -> str:
     return " AND ".join(parts)
 
 
-def build_where(filters: Filters, alias: str = "d", *, probe: bool = False) -> SqlQuery:
+def build_where(filters: Filters, alias: str = "d") -> SqlQuery:
     """``WHERE`` conditions on ``feedback_dims`` (joined by AND, without the keyword) and their parameters.
 
-    Topic/risk filters read the side tables: as ``rowid IN (…)`` (the side table drives), or with
-    ``probe=True`` — when full-text matches drive — as an ``EXISTS`` probe per match."""
+    Topic/risk filters read the side tables as ``rowid IN (…)`` (the side table drives)."""
     conds: list[str] = []
     params: list[Any] = []
     time_conds: list[str] = []
@@ -70,11 +97,7 @@ def build_where(filters: Filters, alias: str = "d", *, probe: bool = False) -> S
         time_params.append(int(filters.until.timestamp()))
     for field, values in filters.items():
         marks = ",".join("?" * len(values))
-        if field in SIDE_TABLES and probe:
-            conds.append(f"EXISTS (SELECT 1 FROM {SIDE_TABLES[field]} s WHERE s.doc = {alias}.rowid "
-                         f"AND s.value IN ({marks}))")
-            params.extend(values)
-        elif field in SIDE_TABLES:
+        if field in SIDE_TABLES:
             extra = "".join(" AND ts " + c for c in time_conds)
             conds.append(f"{alias}.rowid IN (SELECT doc FROM {SIDE_TABLES[field]} WHERE value IN ({marks}){extra})")
             params.extend(values)
@@ -88,10 +111,20 @@ def build_where(filters: Filters, alias: str = "d", *, probe: bool = False) -> S
     return " AND ".join(conds), params
 
 
+def tags_match(filters: Filters) -> str:
+    """The value filters as an FTS5 expression on the ``tags`` column (empty when there are none)."""
+    return " AND ".join("tags : (" + " OR ".join(quote_fts(tag(field, v)) for v in values) + ")"
+                        for field, values in filters.items())
+
+
 def _from_where(query: SearchQuery, match: str | None, need_dims: bool = True, dims_hint: str = "") -> SqlQuery:
-    """``FROM … WHERE …`` over the matches: FTS5 drives (CROSS JOIN keeps that order), the narrow
-    ``feedback_dims`` row of each match answers the filters; without free words, dims' indexes drive."""
-    where, params = build_where(query.filters, probe=match is not None)
+    """``FROM … WHERE …`` over the matches. With free words FTS5 drives and answers the value filters too
+    (``match`` carries them as tags); only time bounds read each match's narrow ``feedback_dims`` row (CROSS
+    JOIN keeps FTS5 first). Without free words, dims' indexes drive."""
+    if match is not None:
+        where, params = build_where(Filters(since=query.filters.since, until=query.filters.until))
+    else:
+        where, params = build_where(query.filters)
     if match is not None and not where and not need_dims:
         return "FROM feedback_fts WHERE feedback_fts MATCH ?", [match]
     if match is not None:
@@ -105,41 +138,40 @@ def _from_where(query: SearchQuery, match: str | None, need_dims: bool = True, d
 
 
 def _match(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]]) -> str | None:
-    if query.raw and query.text.strip():
-        return query.text
-    expr = fts_match_expression(terms)
-    return expr or None
+    """The MATCH expression: the free words (or the raw FTS5 text) on ``tokens``, ANDed with the value
+    filters as tags; None without free words."""
+    text = query.text if query.raw and query.text.strip() else fts_match_expression(terms)
+    if not text:
+        return None
+    tags = tags_match(query.filters)
+    return f"tokens : ({text})" + (" AND " + tags if tags else "")
 
 
 def build_search_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] = (),
-                     min_rowid: int | None = None, window: int | None = None, dims_hint: str = "") -> SqlQuery:
+                     window: int | None = None, dims_hint: str = "") -> SqlQuery:
     """The page of hits: ``SELECT f.*, score …``; ``terms`` are the segmented free words.
 
     Relevance is FTS5's bm25 (``score`` = −bm25, higher is better; ties newest first). The page is picked
-    from ``(rowid, score)`` alone and only its rows are read whole. ``min_rowid`` restricts ranking to
-    matches at or after that rowid (the newest N matches; see ``SqliteIndex.rank_window``). Without free
-    words, and with ``sort="time"``, hits come newest first. ``window`` does the same in the one statement:
-    relevance ranks only the newest ``window`` matches (FTS5 walks its doclist newest first and stops).
+    from ``(rowid, score)`` alone and only its rows are read whole. Without free words, and with
+    ``sort="time"``, hits come newest first. ``window``: relevance ranks only the newest ``window`` matches
+    (FTS5 walks its doclist newest first and stops; see ``SqliteIndex.rank_window``).
     ``dims_hint`` (``INDEXED BY …``/``NOT INDEXED``) picks the access path when no free words drive.
     """
     match = _match(query, terms)
     by_relevance = match is not None and query.sort == "relevance"
     body, params = _from_where(query, match, need_dims=not by_relevance, dims_hint=dims_hint)
-    if min_rowid is not None and match is not None:
-        body += " AND feedback_fts.rowid >= ?"
-        params = [*params, min_rowid]
     if by_relevance and window is not None:
-        newest = (f"SELECT feedback_fts.rowid AS rid, -bm25(feedback_fts) AS score {body} "
+        newest = (f"SELECT feedback_fts.rowid AS rid, -{BM25} AS score {body} "
                   f"ORDER BY feedback_fts.rowid DESC LIMIT ?")
         inner = f"SELECT rid, score FROM ({newest}) ORDER BY score DESC, rid DESC LIMIT ? OFFSET ?"
         params = [*params, window]
         order = "ORDER BY r.score DESC, r.rid DESC"
     elif by_relevance:
-        inner = (f"SELECT feedback_fts.rowid AS rid, -bm25(feedback_fts) AS score {body} "
+        inner = (f"SELECT feedback_fts.rowid AS rid, -{BM25} AS score {body} "
                  f"ORDER BY score DESC, feedback_fts.rowid DESC LIMIT ? OFFSET ?")
         order = "ORDER BY r.score DESC, r.rid DESC"
     else:
-        score = "-bm25(feedback_fts)" if match is not None else "0.0"
+        score = f"-{BM25}" if match is not None else "0.0"
         inner = (f"SELECT d.rowid AS rid, {score} AS score {body} "
                  f"ORDER BY d.created_ts DESC, d.rowid DESC LIMIT ? OFFSET ?")
         order = "ORDER BY f.created_ts DESC, f.rowid DESC"
@@ -147,75 +179,10 @@ def build_search_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bo
     return sql, [*params, query.limit, query.offset]
 
 
-def build_rank_window_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]],
-                          window: int, *, text_only: bool = True) -> SqlQuery | None:
-    """The rowid of the ``window``-th newest match (after filters): relevance ranks (and sampled facets
-    count) matches from there on. None when the query has no free words and ``text_only``."""
-    match = _match(query, terms)
-    if match is None and text_only:
-        return None
-    body, params = _from_where(query, match, need_dims=False)
-    rid = "feedback_fts.rowid" if match is not None else "d.rowid"
-    return f"SELECT {rid} {body} ORDER BY {rid} DESC LIMIT 1 OFFSET ?", [*params, window - 1]
-
-
 def build_count_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] = ()) -> SqlQuery:
     match = _match(query, terms)
     body, params = _from_where(query, match, need_dims=False)
     return f"SELECT count(*) {body}", params
-
-
-def build_facet_sql(query: SearchQuery, field: str, terms: Sequence[tuple[Sequence[str], bool]] = (),
-                    limit: int = 50, min_rowid: int | None = None, window: int | None = None,
-                    dims_hint: str = "") -> SqlQuery:
-    """Counts per value of ``field`` over everything the query matches (from ``min_rowid`` on, or the
-    newest ``window`` matches, when given), most frequent first."""
-    if field not in FACET_FIELDS:
-        raise ValueError(f"unknown facet {field!r}")
-    match = _match(query, terms)
-    need_dims = field not in SIDE_TABLES
-    body, params = _from_where(query, match, need_dims=need_dims, dims_hint=dims_hint)
-    rid = "feedback_fts.rowid" if match is not None else "d.rowid"
-    if min_rowid is not None:
-        body += (" AND " if " WHERE " in body else " WHERE ") + f"{rid} >= ?"
-        params = [*params, min_rowid]
-    newest = ""
-    if window is not None:
-        newest = f" ORDER BY {rid} DESC LIMIT ?"
-        params = [*params, window]
-    if field in SIDE_TABLES:
-        sql = (f"SELECT s.value AS value, count(*) AS n FROM (SELECT {rid} AS rid {body}{newest}) m "
-               f"CROSS JOIN {SIDE_TABLES[field]} s ON s.doc = m.rid GROUP BY s.value ORDER BY n DESC, value LIMIT ?")
-    elif window is not None:
-        sql = (f"SELECT value, count(*) AS n FROM (SELECT d.{field} AS value {body}{newest}) "
-               f"WHERE value IS NOT NULL GROUP BY value ORDER BY n DESC, value LIMIT ?")
-    else:
-        sql = (f"SELECT d.{field} AS value, count(*) AS n {body} "
-               + ("AND" if " WHERE " in body else "WHERE")
-               + f" d.{field} IS NOT NULL GROUP BY d.{field} ORDER BY n DESC, value LIMIT ?")
-    return sql, [*params, limit]
-
-
-def build_multi_facet_sql(query: SearchQuery, fields: Sequence[str], terms: Sequence[tuple[Sequence[str], bool]] = (),
-                          min_rowid: int | None = None, window: int | None = None, dims_hint: str = "") -> SqlQuery:
-    """Counts for several ``feedback_dims`` facet fields in ONE pass over the matches: one row per
-    combination of their values, ``(value1, …, valueN, count)``; the caller sums per field. A match set
-    is read once instead of once per field (the combinations are few: each field has a handful of values)."""
-    for field in fields:
-        if field not in FACET_FIELDS or field in SIDE_TABLES:
-            raise ValueError(f"not a plain facet field: {field!r}")
-    match = _match(query, terms)
-    body, params = _from_where(query, match, need_dims=True, dims_hint=dims_hint)
-    rid = "feedback_fts.rowid" if match is not None else "d.rowid"
-    if min_rowid is not None:
-        body += (" AND " if " WHERE " in body else " WHERE ") + f"{rid} >= ?"
-        params = [*params, min_rowid]
-    cols = ", ".join(f"d.{f}" for f in fields)
-    if window is not None:  # the newest ``window`` matches: FTS5 (or the rowid order) walks newest first
-        names = ", ".join(fields)
-        return (f"SELECT {names}, count(*) FROM (SELECT {cols} {body} ORDER BY {rid} DESC LIMIT ?) GROUP BY {names}",
-                [*params, window])
-    return f"SELECT {cols}, count(*) {body} GROUP BY {cols}", params
 
 
 def build_facets_sql(query: SearchQuery, fields: Sequence[str], terms: Sequence[tuple[Sequence[str], bool]] = (),
@@ -248,3 +215,23 @@ def build_facets_sql(query: SearchQuery, fields: Sequence[str], terms: Sequence[
                      f"ON s.doc = m.rid GROUP BY s.value")
     sql = f"WITH m AS MATERIALIZED (SELECT {rid} AS rid{cols} {body}{newest}) " + " UNION ALL ".join(parts)
     return sql, params
+
+
+def build_text_histogram_sql(filters: Filters, terms: Sequence[tuple[Sequence[str], bool]], group_by: str | None,
+                             off: int, width: int) -> SqlQuery:
+    """``(bucket number, key, count)`` rows over the dated documents matching the free words ``terms``:
+    FTS5 drives (value filters as tags), each match's ``feedback_dims`` row gives its time (and group).
+    Bucket number = ``(created_ts + off) / width``."""
+    match = _match(SearchQuery(filters=filters), terms)
+    if match is None:
+        raise ValueError("build_text_histogram_sql needs free words")
+    where, params = build_where(Filters(since=filters.since, until=filters.until))
+    cond = "d.created_ts IS NOT NULL" + (" AND " + where if where else "")
+    join, key = "", f"d.{group_by}" if group_by else "NULL"
+    if group_by in SIDE_TABLES:
+        join, key = f" CROSS JOIN {SIDE_TABLES[group_by]} s ON s.doc = feedback_fts.rowid", "s.value"
+    elif group_by:
+        cond += f" AND {key} IS NOT NULL"
+    sql = (f"SELECT (d.created_ts + ?) / ? AS b, {key} AS k, count(*) FROM feedback_fts CROSS JOIN feedback_dims d "
+           f"ON d.rowid = feedback_fts.rowid{join} WHERE feedback_fts MATCH ? AND {cond} GROUP BY b, k")
+    return sql, [off, width, match, *params]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -98,7 +97,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     auth = Authenticator(settings)
     ops = operations or Operations(settings, index=index)
     cache = TTLCache(ttl=settings.web.cache_seconds)
-    facet_slots = threading.BoundedSemaphore(settings.web.facet_concurrency or max(1, (os.cpu_count() or 2) // 2))
+    facet_slots = threading.BoundedSemaphore(settings.web.facet_slots)
 
     def counting(compute: Callable[[], Any]) -> Callable[[], Any]:
         """Run a facet-count computation in one of the few facet slots (see web.facet_concurrency)."""
@@ -235,7 +234,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         if limit > settings.web.max_page_size:
             raise QueryError("limit", f"at most {settings.web.max_page_size}, got {limit}")
         query = service.build_query(q, now=now(), since=since, until=until, limit=limit, offset=offset, sort=sort,
-                                    facets=_csv(facets))
+                                    facets=_csv(facets), facet_sample=settings.web.facet_sample)
         compute = lambda: service.search(ops.index, query)  # noqa: E731
         return _json(cache.get_or_compute(("search", query), counting(compute) if query.facets else compute))  # type: ignore[return-value]
 
@@ -243,7 +242,8 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     def facets_(q: str = "", fields: str = ",".join(service.DEFAULT_FACETS), since: str | None = None,
                 until: str | None = None, _p: Principal = Depends(reader)) -> dict:
         """Value counts per field (`fields`, comma-separated) for the documents the query matches."""
-        query = service.build_query(q, now=now(), since=since, until=until, limit=0, facets=_csv(fields))
+        query = service.build_query(q, now=now(), since=since, until=until, limit=0, facets=_csv(fields),
+                                    facet_sample=settings.web.facet_sample)
         return _json(cache.get_or_compute(("facets", query), counting(lambda: service.facets(ops.index, query))))  # type: ignore[return-value]
 
     @app.get("/api/trends", tags=["trends"])

@@ -43,7 +43,7 @@ def _time_param(name: str, value: str | None) -> datetime | None:
 
 def build_query(q: str, *, now: datetime, since: str | None = None, until: str | None = None,
                 limit: int = 20, offset: int = 0, sort: str | None = None,
-                facets: Sequence[str] = ()) -> SearchQuery:
+                facets: Sequence[str] = (), facet_sample: int = 0) -> SearchQuery:
     """The query language text plus the API's paging and drill-down parameters → one SearchQuery.
 
     ``since``/``until`` (ISO times) narrow the query's own time filters; the page sends them when a chart
@@ -61,7 +61,8 @@ def build_query(q: str, *, now: datetime, since: str | None = None, until: str |
     if sort is not None and sort not in ("relevance", "time"):
         raise QueryError("sort", f"expected relevance or time, got {sort!r}")
     return dataclasses.replace(query, filters=filters, limit=limit, offset=offset,
-                               sort=sort or ("relevance" if query.text.strip() else "time"), facets=tuple(facets))
+                               sort=sort or ("relevance" if query.text.strip() else "time"), facets=tuple(facets),
+                               facet_sample=facet_sample)
 
 
 def public_doc(doc: dict) -> dict:
@@ -148,10 +149,8 @@ def pivot_buckets(buckets: Sequence[Any], *, step: timedelta) -> dict[str, Any]:
 
 def trends(index: Any, q: str, *, now: datetime, interval: str = "day", tz: str = "Asia/Shanghai",
            group_by: str | None = None, since: str | None = None, until: str | None = None) -> dict[str, Any]:
-    """Volume over time for the query's filters, optionally one series per value of ``group_by``.
-
-    Histograms count by filters only (the index interface has no text in ``histogram``): free words of ``q``
-    are not applied; the answer echoes them in ``text`` so the page can say so."""
+    """Volume over time of the documents the query matches (free words and filters), optionally one series
+    per value of ``group_by``; ``text`` echoes the free words."""
     if interval not in INTERVALS:
         raise QueryError("interval", f"expected one of {', '.join(INTERVALS)}, got {interval!r}")
     if group_by is not None and group_by not in TREND_GROUPS:
@@ -164,7 +163,8 @@ def trends(index: Any, q: str, *, now: datetime, interval: str = "day", tz: str 
     if (end - start) / step > 2000:
         raise QueryError("interval", f"{interval} buckets over {end - start} would be more than 2000; "
                                      "use a larger interval or a shorter since:")
-    buckets = index.histogram(query.filters, interval=interval, tz=tz, group_by=group_by, start=start, end=end)
+    buckets = index.histogram(query.filters, interval=interval, tz=tz, group_by=group_by, start=start, end=end,
+                              text=query.text)
     out = pivot_buckets(buckets, step=step)
     out.update({"interval": interval, "tz": tz, "group_by": group_by, "filters": _filters_json(query.filters),
                 "start": start.isoformat(), "end": end.astimezone(zone).isoformat(), "text": query.text})

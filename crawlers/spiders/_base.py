@@ -23,7 +23,7 @@ from configs.sources import Product
 from crawlers.config import DEFAULT_BASE_URLS, parse_since, source_overrides, voc_settings
 from crawlers.items import FeedbackItem
 from crawlers.state import CrawlState
-from crawlers.tracking import DROPPED_PREFIX, RunTracker, tracker
+from crawlers.tracking import RunTracker, count_drop, tracker
 
 __all__ = ["VocSpider"]
 
@@ -87,8 +87,11 @@ class VocSpider(scrapy.Spider):
         or before ``stop_at``, when the page was blocked or dropped, or on the last page)."""
         self.tracker.pages += 1
         cursor = response.meta.get("voc_cursor")
+        doc_source = cursor[0] if cursor else None
+        if doc_source:
+            self.tracker.part(doc_source).pages += 1
         for reason, _detail in page.dropped:
-            self.crawler.stats.inc_value(DROPPED_PREFIX + reason)
+            count_drop(self.crawler, reason, doc_source=doc_source)
         if page.block is not None:
             self.tracker.block(page.block.reason, page.block.fix, target=tuple(cursor) if cursor else None,
                                kind=page.block.kind)
@@ -147,7 +150,7 @@ class VocSpider(scrapy.Spider):
             return parse(response.body if body is None else body, response.url, product=meta["product"], target=target,
                          now=self.now, **kwargs)
         except Exception as exc:  # noqa: BLE001
-            self.crawler.stats.inc_value(DROPPED_PREFIX + "parser_error")
+            count_drop(self.crawler, "parser_error", doc_source=doc_source)
             self.tracker.error(f"{response.url}: parser {getattr(parse, '__name__', parse)} failed: {exc!r}",
                                target=(doc_source, target))
             return None
@@ -198,6 +201,11 @@ class VocSpider(scrapy.Spider):
 
     def skipped(self) -> bool:
         return self.tracker.skipped is not None
+
+    def doc_sources(self) -> list[str]:
+        """The document sources this spider's items and run records are named by (``forum:<name>`` for each
+        configured forum; the spider's source for the others)."""
+        return [self.source or self.name]
 
     def targets(self) -> Iterator[tuple[Product, Any]]:
         """(product, its targets for this source) for every selected product that has some."""

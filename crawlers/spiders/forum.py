@@ -19,6 +19,10 @@ class ForumSpider(VocSpider):
     name = "forum"
     source = "forum"
 
+    def doc_sources(self) -> list[str]:
+        """``forum:<name>`` of every configured forum: each gets a run record of its own."""
+        return list(dict.fromkeys(f"forum:{forum.name}" for product in self.products() for forum in product.forum))
+
     async def start(self) -> AsyncIterator[Any]:
         if self.skipped():
             return

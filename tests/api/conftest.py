@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -99,9 +101,12 @@ def client_for(seeded):
     settings, index, _docs = seeded
     clients = []
 
-    def make(env: dict[str, str] | None = None, *, base_url: str = "http://127.0.0.1", client=("127.0.0.1", 50000)):
+    def make(env: dict[str, str] | None = None, *, base_url: str = "http://127.0.0.1", client=("127.0.0.1", 50000),
+             web: dict | None = None):
         s = settings if env is None else load_settings(REPO / "configs", env={"VOC_HOME": str(settings.home),
                                                                              "VOC_CLASSIFIER_MODEL": "rules", **env})
+        if web:  # web: settings overrides, e.g. {"facet_sample": 5}
+            s = s.replace(voc=dataclasses.replace(s.voc, web=dataclasses.replace(s.web, **web)))
         app = create_app(s, index=index, clock=lambda: NOW)
         c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=client), base_url=base_url)
         clients.append((c, app))

@@ -312,10 +312,16 @@ async def test_sources_show_schedule_health_and_block_fix(client_for, seeded):
     assert "forum" not in rows
 
 
-async def test_trends_count_by_filters_and_echo_the_free_words_they_ignore(client_for):
-    body = (await client_for().get("/api/trends", params={"q": "登录 since:2026-11-21 sentiment:positive"})).json()
+async def test_trends_count_only_the_documents_matching_the_free_words(client_for):
+    c = client_for()
+    body = (await c.get("/api/trends", params={"q": "登录 since:2026-11-21", "group_by": "sentiment"})).json()
     assert body["text"] == "登录"
-    assert sum(s["total"] for s in body["series"]) == 6  # the 6 positive docs, none of which says 登录
+    matching = (await c.get("/api/search", params={"q": "登录 since:2026-11-21", "limit": 0})).json()["total"]
+    everything = (await c.get("/api/trends", params={"q": "since:2026-11-21"})).json()
+    assert 0 < sum(s["total"] for s in body["series"]) == matching < sum(s["total"] for s in everything["series"])
+    # the 6 positive docs, none of which says 登录
+    body = (await c.get("/api/trends", params={"q": "登录 since:2026-11-21 sentiment:positive"})).json()
+    assert sum(s["total"] for s in body["series"]) == 0
 
 
 def test_pivot_fills_missing_buckets_with_zero_and_orders_series_by_total():

@@ -3,6 +3,8 @@ Chromium through Playwright (``/usr/bin/chromium``; nothing is downloaded)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import shutil
 import threading
 import time
@@ -108,9 +110,11 @@ def site(tmp_path: Path):
 
     opened = []
 
-    def make(env: dict[str, str] | None = None):
+    def make(env: dict[str, str] | None = None, *, web: dict | None = None):
         settings = load_settings(REPO / "configs", env={"VOC_HOME": str(tmp_path), "VOC_CLASSIFIER_MODEL": "rules",
                                                          **(env or {})})
+        if web:  # web: settings overrides, e.g. {"facet_sample": 3}
+            settings = settings.replace(voc=dataclasses.replace(settings.voc, web=dataclasses.replace(settings.web, **web)))
         tokenizer = make_tokenizer(settings)
         index = open_index(settings.index, home=settings.home, tokenizer=tokenizer, secrets=settings.secrets)
         index.upsert(seed(tokenizer))

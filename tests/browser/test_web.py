@@ -56,6 +56,30 @@ def test_search_then_filter_by_a_facet(site, page):
     assert "colour" in page.text_content("#error")
 
 
+def test_sampled_facet_counts_show_as_estimates_of_the_whole_match_set(site, page):
+    url, _s, _i = site(web={"facet_sample": 3})  # facets of more than 3 matches count the newest 3
+    page.goto(url + "/")
+    wait_ready(page, "search")
+    page.fill("#q", "登录")
+    n = renders(page)
+    page.press("#q", "Enter")
+    after_render(page, n, "search")
+    page.wait_for_selector("#facets-sampled")
+    assert page.text_content("#facets-sampled") == "计数按最新 3 条匹配估算（共 6 条）"
+    # newest 3 of the 6 login posts: 2 android, 1 ios → scaled by 6/3
+    shown = dict(zip(page.locator("#facets [data-field=platform] button").evaluate_all("bs => bs.map(b => b.dataset.value)"),
+                     page.locator("#facets [data-field=platform] .n").all_text_contents()))
+    assert shown == {"android": "≈4", "ios": "≈2"}
+    # a query with no more matches than the window shows exact counts and no note
+    page.fill("#q", "登录 platform:ios")
+    n = renders(page)
+    page.press("#q", "Enter")
+    after_render(page, n, "search")
+    assert page.locator("#facets-sampled").count() == 0
+    assert page.locator("#facets [data-field=platform] .n").all_text_contents() == ["2"]
+    no_csp_or_js_errors(page)
+
+
 def test_hostile_crawled_text_shows_as_text_and_runs_nothing(site, page):
     url, _s, _i = site()
     page.goto(url + "/#search?q=" + "source:weibo")

@@ -135,9 +135,28 @@ def test_prestarted_worker_is_taken_by_the_classify_pipeline_and_exits_cleanly(s
     finally:
         pipe.close_spider()
     assert workers and all(p.exitcode == 0 for p in workers)
-    # a second pipeline (another source in the same process) starts its own worker
+    # a pipeline opened after the last one closed starts a worker of its own
     other = ClassifyPipeline.from_crawler(get_crawler(settings_dict=values))
     try:
         assert other.executor is not pool
     finally:
         other.close_spider()
+
+
+def test_sources_crawled_in_one_process_share_one_classifier_worker(settings):
+    from crawlers import _classify_worker
+
+    values = scrapy_settings(settings, run_id="r1")
+    values["VOC_CLASSIFY_IN"] = "process"
+    first = ClassifyPipeline.from_crawler(get_crawler(settings_dict=values))
+    second = ClassifyPipeline.from_crawler(get_crawler(settings_dict=values))  # another source, same run
+    try:
+        assert second.executor is first.executor  # one model load, one worker process
+        pool = first.executor
+        first.close_spider()  # one source done: the worker stays for the other
+        tags = pool.submit(_classify_worker.predict, ["轻记同步总是失败"]).result(timeout=60)
+        assert len(tags) == 1 and tags[0].model_version.startswith("rules")
+        workers = list(pool._processes.values())
+    finally:
+        second.close_spider()
+    assert workers and all(p.exitcode == 0 for p in workers)  # the last one shut it down

@@ -122,6 +122,38 @@ def test_batcher_flushes_on_size_and_after_wait():
     asyncio.run(main())
 
 
+def test_batcher_with_an_executor_sends_a_partial_batch_when_idle_and_grows_batches_while_busy():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls, running = [], threading.Event()
+    release = threading.Event()
+
+    def flush(values):
+        calls.append(list(values))
+        if len(calls) == 1:
+            running.set()
+            release.wait(10)  # the first batch stays "in the worker" until released
+        return [v * 10 for v in values]
+
+    async def main():
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            b = Batcher(flush, size=4, wait=60, executor=executor, gather=0.0)
+            first = b.add(1)  # the executor idles: this partial batch must not wait the 60 s
+            await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, running.wait, 10), 10)
+            assert calls == [[1]] and b.in_flight == 1
+            full = [b.add(v) for v in (2, 3, 4, 5)]  # a full batch goes at once, queued behind the first
+            tail = b.add(6)  # partial while the executor is busy: it waits, growing
+            assert b.in_flight == 2 and len(b) == 1
+            release.set()
+            results = await asyncio.wait_for(asyncio.gather(first, *full, tail), 10)
+            assert results == [10, 20, 30, 40, 50, 60]
+            assert calls == [[1], [2, 3, 4, 5], [6]]  # the tail went when the executor was free, not after 60 s
+            assert b.in_flight == 0 and len(b) == 0
+
+    asyncio.run(main())
+
+
 def test_batcher_hands_the_batch_error_to_every_item():
     def flush(values):
         raise RuntimeError("index down")
@@ -220,3 +252,44 @@ def test_rotation_middleware_user_agents_proxies_accounts_and_draining():
     with pytest.raises(IgnoreRequest, match="blocked"):
         mw_t.process_request(Request("https://bbs.example/2"))
     assert t.blocked == ("Discuz: 您尚未登录", "set VOC_X_COOKIE")  # the first block is the one reported
+
+
+def test_index_pipeline_upserts_on_its_own_thread_in_order(tmp_path):
+    import threading
+
+    from crawlers.items import FeedbackItem, doc_id
+    from crawlers.pipelines import IndexPipeline, NormalizePipeline
+    from index.sqlite_fts import SqliteIndex
+
+    class Probe:  # the real index; notes the thread each upsert ran on
+        def __init__(self, index):
+            self.index, self.threads = index, []
+
+        def upsert(self, docs):
+            self.threads.append(threading.current_thread().name)
+            return self.index.upsert(docs)
+
+        def close(self):
+            self.index.close()
+
+    index = Probe(SqliteIndex(tmp_path / "voc.db", tokenizer=str.split))
+    normalize = NormalizePipeline(normalize=str.strip, tokenize=str.split)
+    pipe = IndexPipeline(index=index, batch_size=2)
+
+    def item(n, likes):
+        return normalize.process_item(FeedbackItem(source="v2ex", source_id=str(n), product="qingji", kind="post",
+                                                   text=f"同步 失败 {n}", created_at=NOW, likes=likes))
+
+    async def main():
+        await asyncio.gather(*(pipe.process_item(item(n, 1)) for n in range(5)))
+        # the same documents again with new counters: applied after the first writes, never before
+        await asyncio.gather(*(pipe.process_item(item(n, 7)) for n in range(5)))
+
+    asyncio.run(main())
+    pipe.close_spider()
+    assert index.threads and all(name.startswith("voc-index") for name in index.threads)
+    reopened = SqliteIndex(tmp_path / "voc.db", tokenizer=str.split)
+    try:
+        assert [reopened.get(doc_id("v2ex", str(n)))["likes"] for n in range(5)] == [7] * 5
+    finally:
+        reopened.close()

@@ -50,13 +50,47 @@ def test_blocked_source_is_reported_while_another_succeeds(crawl_settings, repla
     forum = report.source("forum")
     assert forum.status == "blocked" and forum.new == 0
     assert "登录" in forum.blocked_reason and "VOC_FORUM_DEMO_BBS_COOKIE" in forum.blocked_fix
-    assert "forum blocked: " in report.format()
+    assert "forum:demo-bbs blocked: " in report.format()  # the forum's run is recorded under its name
     # `voc status` shows both, the block with its fix.
     env = {"VOC_HOME": str(settings.home), "VOC_CLASSIFIER_MODEL": "rules"}
     result = CliRunner().invoke(cli, ["--config", str(settings.config_dir), "status"], env=env)
     assert result.exit_code == 0, result.output
     assert "appstore  ok" in result.output
-    assert f"forum blocked: {forum.blocked_reason} — {forum.blocked_fix}" in result.output
+    assert f"forum:demo-bbs blocked: {forum.blocked_reason} — {forum.blocked_fix}" in result.output
+
+
+def test_each_forum_has_a_run_record_of_its_own(crawl_settings, replay):
+    from datetime import UTC, datetime
+
+    from crawlers.state import CrawlState, SourceRun
+
+    serve_forum(replay)
+    replay.add("/forum.php", query={"mod": "forumdisplay", "fid": "99"}, body=PAGES / "login_gbk.html",
+               content_type="text/html")
+    replay.routes.insert(0, replay.routes.pop())  # before serve_forum's catch-all routes
+    walled = {"name": "walled-bbs", "base_url": "http://x", "forum_ids": ["99"], "max_pages": 1}
+    settings = crawl_settings(products=[{"id": "qingji", "name": "轻记", "forum": [*FORUM, walled]}])
+    old = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
+    with CrawlState(settings.resolve(settings.crawl.state_path)) as state:  # a record from before: plain "forum"
+        state.finish_run(SourceRun(run_id="old", source="forum", product=None, status="ok", started_at=old,
+                                   finished_at=old, duration=1.0, pages=2, new=5))
+    report = run_crawl(settings, sources=["forum"])
+    runs = {r.source: r for r in report.runs}
+    assert set(runs) == {"forum:demo-bbs", "forum:walled-bbs"}, report.format()
+    ok, walled_run = runs["forum:demo-bbs"], runs["forum:walled-bbs"]
+    assert ok.status == "ok" and ok.new > 0 and ok.pages >= 3 and not ok.blocked_reason
+    assert walled_run.status == "blocked" and (walled_run.new, walled_run.pages) == (0, 0)  # the wall: no page
+    assert "VOC_FORUM_WALLED_BBS_COOKIE" in walled_run.blocked_fix
+    whole = report.source("forum")  # callers asking for "forum" get both summed up, the block winning
+    assert (whole.status, whole.new, whole.pages) == ("blocked", ok.new, ok.pages)
+    assert whole.blocked_fix == walled_run.blocked_fix
+    env = {"VOC_HOME": str(settings.home), "VOC_CLASSIFIER_MODEL": "rules"}
+    result = CliRunner().invoke(cli, ["--config", str(settings.config_dir), "status"], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("forum:demo-bbs ok") for line in lines), result.output
+    assert any(line.startswith("forum:walled-bbs blocked") for line in lines), result.output
+    assert any(line.startswith("forum     ok") for line in lines), result.output  # the old record still shows
 
 
 def test_cookie_hitting_login_wall_is_retired_and_the_next_one_used(crawl_settings, replay):

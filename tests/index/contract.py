@@ -145,6 +145,25 @@ class IndexContract:
         q = SearchQuery(text="闪退", filters=Filters(source=("appstore",)))
         assert [h.doc["id"] for h in index.search(q).hits] == ["d2"]
 
+    def test_documents_without_created_at_match_topic_and_risk_filters_but_no_time_bound(self, index, tokenizer):
+        undated = make_doc(tokenizer, "u1", "登录失败，一直闪退", created_at=None, topics=["login"], risk=["viral"])
+        dated = make_doc(tokenizer, "u2", "登录失败", topics=["login"])
+        index.upsert([undated, dated])
+        index.upsert([dict(undated, topics=["login", "crash"])])  # a label correction re-upserts it
+        for q in (SearchQuery(filters=Filters(topic=("crash",))), SearchQuery(text="闪退", filters=Filters(topic=("crash",))),
+                  SearchQuery(filters=Filters(risk=("viral",))), SearchQuery(text="登录", filters=Filters(risk=("viral",)))):
+            assert [h.doc["id"] for h in index.search(q).hits] == ["u1"], q
+        assert index.count(Filters(topic=("login",))) == 2
+        result = index.search(SearchQuery(text="登录", facets=("topics",)))
+        assert dict(result.facets["topics"]) == {"login": 2, "crash": 1}
+        for bound in (Filters(topic=("crash",), since=NOW - timedelta(days=9999)),
+                      Filters(topic=("crash",), until=NOW)):
+            assert index.count(bound) == 0
+            assert index.search(SearchQuery(text="闪退", filters=bound)).total == 0
+        buckets = index.histogram(Filters(topic=("login",)), interval="day", tz="UTC", group_by="topics",
+                                  start=NOW - timedelta(days=2), end=NOW)
+        assert sum(b.count for b in buckets) == 1  # the dated one only
+
     def test_query_language_end_to_end(self, index, corpus):
         index.upsert(corpus)
         q = parse_query("闪退 source:weibo,appstore topic:crash sentiment:negative since:2d", now=NOW)
@@ -221,6 +240,27 @@ class IndexContract:
         assert [(b.start.astimezone(timezone.utc).minute, b.count) for b in buckets] == [(58, 0), (59, 1), (0, 0)]
 
     # ------------------------------------------------------------------ scan
+    def test_histogram_counts_only_documents_matching_the_free_words(self, index, corpus):
+        index.upsert(corpus)
+        start, end = NOW - timedelta(days=5), NOW
+        def per_key(buckets):
+            out: dict = {}
+            for b in buckets:
+                out[b.key] = out.get(b.key, 0) + b.count
+            return {k: n for k, n in out.items() if n}
+
+        total = per_key(index.histogram(interval="day", tz="UTC", group_by="source", start=start, end=end, text="闪退"))
+        assert total == {"weibo": 1, "appstore": 1}  # d1, d2
+        hourly = [(b.start, b.count) for b in index.histogram(Filters(source=("appstore",)), interval="hour", tz="UTC",
+                                                              start=start, end=end, text="闪退") if b.count]
+        assert hourly == [(datetime(2026, 11, 23, 17, tzinfo=timezone.utc), 1)]
+        topics = per_key(index.histogram(interval="day", tz="UTC", group_by="topics", start=start, end=end, text="闪退"))
+        assert topics == {"crash": 2, "login": 1}
+        assert not [b for b in index.histogram(interval="day", tz="UTC", start=start, end=end,
+                                               text='"闪退 夜间模式"') if b.count]
+        # punctuation only: no text constraint (as in search)
+        assert sum(b.count for b in index.histogram(interval="day", tz="UTC", start=start, end=end, text="，")) == 5
+
     def test_scan_yields_every_matching_doc_across_batches(self, index, tokenizer):
         docs = [make_doc(tokenizer, f"s{i:03d}", f"第{i}条反馈", product="a" if i % 3 else "b") for i in range(25)]
         index.upsert(docs)

@@ -108,6 +108,18 @@ def test_histogram_body_uses_calendar_interval_time_zone_and_extended_bounds():
         histogram_body(Filters(), interval="week", tz="UTC")
 
 
+def test_histogram_body_with_free_words_requires_every_token_and_keeps_the_filters():
+    body = histogram_body(Filters(source=("weibo",)), interval="day", tz="UTC",
+                          terms=[(["闪退"], False), (["登录", "失败"], True)])
+    assert set(as_client_kwargs(body)) <= accepted(CLIENT.search)
+    assert body["query"] == {"bool": {
+        "must": [{"match_phrase": {"tokens": "闪退"}}, {"match_phrase": {"tokens": "登录 失败"}}],
+        "filter": [{"terms": {"source": ["weibo"]}}, {"exists": {"field": "created_at"}}]}}
+    # the same must clauses as a search for the same words
+    assert body["query"]["bool"]["must"] == search_body(
+        SearchQuery(text="x"), [(["闪退"], False), (["登录", "失败"], True)])["query"]["bool"]["must"]
+
+
 def test_bulk_actions_are_idempotent_index_ops_by_id_last_one_wins():
     docs = [{"id": "a", "text": "1"}, {"id": "b", "text": "2"}, {"id": "a", "text": "3"}]
     actions = list(bulk_actions(docs, "voc-feedback"))

@@ -116,6 +116,42 @@ def test_an_alias_on_an_older_schema_is_refused(cluster, tokenizer):
     assert not cluster.sent("PUT", "/voc-t-v1")  # the existing index is used
 
 
+class NormalizingTokenizer:
+    """A tokenizer carrying its text normalization, like the classifier's segmenter."""
+
+    def __init__(self, **config: str) -> None:
+        self.config = {"version": "1", "opencc_profile": "t2s", "dict_hash": "aaa", **config}
+
+    def __call__(self, text: str) -> list[str]:
+        return text.split()
+
+
+def test_a_new_index_records_the_normalization_of_its_tokens(cluster):
+    open_es(cluster, NormalizingTokenizer()).close()
+    created = json.loads(cluster.sent("PUT", "/voc-t-v1")[0])
+    assert created["mappings"]["_meta"] == {"voc_schema": SCHEMA_VERSION, "voc_normalization": {
+        "version": "1", "opencc_profile": "t2s", "dict_hash": "aaa"}}
+
+
+def test_an_index_built_with_another_normalization_is_refused(cluster):
+    cluster.routes[("HEAD", "/_alias/voc-t")] = (200, {})
+    cluster.routes[("PUT", "/voc-t-v1/_mapping")] = {"acknowledged": True}
+    saved = {"voc_schema": SCHEMA_VERSION, "voc_normalization": {"version": "1", "opencc_profile": "t2s",
+                                                                  "dict_hash": "aaa"}}
+    cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v1": {"mappings": {"_meta": saved}}}
+    with pytest.raises(SchemaMismatchError, match="normalization version='1' but this code uses '2'.*voc reindex"):
+        open_es(cluster, NormalizingTokenizer(version="2"))
+    with pytest.raises(SchemaMismatchError, match="opencc_profile"):
+        open_es(cluster, NormalizingTokenizer(opencc_profile="tw2s"))
+    open_es(cluster, NormalizingTokenizer()).close()  # the same normalization opens and writes nothing
+    assert not cluster.sent("PUT", "/voc-t-v1/_mapping")
+    # an index from before (no normalization recorded) gets it recorded, keeping its schema version
+    cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v1": {"mappings": {"_meta": {"voc_schema": SCHEMA_VERSION}}}}
+    open_es(cluster, NormalizingTokenizer(dict_hash="bbb")).close()
+    assert json.loads(cluster.sent("PUT", "/voc-t-v1/_mapping")[0]) == {"_meta": {
+        "voc_schema": SCHEMA_VERSION, "voc_normalization": {"version": "1", "opencc_profile": "t2s", "dict_hash": "bbb"}}}
+
+
 def test_upsert_sends_ndjson_index_actions_and_counts_created_and_updated(cluster, tokenizer):
     def bulk(body: bytes):
         lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]

@@ -16,7 +16,7 @@ import pytest
 
 from index import Filters, SchemaMismatchError, SearchQuery, SqliteIndex, build_search_sql
 from index.sqlite_fts import FTS_TOKENIZE, MIGRATIONS
-from index.sqlite_sql import fts_match_expression, quote_fts
+from index.sqlite_sql import fts_match_expression, quote_fts, tag
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ def test_schema_records_migrations_tokenizer_and_uses_wal(tmp_path):
     conn = sqlite3.connect(tmp_path / "v.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     sql = conn.execute("SELECT sql FROM sqlite_master WHERE name='feedback_fts'").fetchone()[0]
-    assert "content='feedback'" in sql and FTS_TOKENIZE in sql
+    assert "content='feedback_fts_content'" in sql and FTS_TOKENIZE in sql
     # every filter column has an index led by it, on the narrow dims table
     indexed = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     for col in ("product", "source", "sentiment", "intent", "platform", "app_version", "rating", "created"):
@@ -96,8 +96,10 @@ def test_build_search_sql_is_pure_and_escapes_user_words():
     q = SearchQuery(text='x', filters=Filters(product=("demo",), topic=("login",)), limit=5, sort="time")
     sql, params = build_search_sql(q, [(['闪"退'], False), (["登录", "失败"], True)])
     assert "feedback_fts MATCH ?" in sql and "ORDER BY f.created_ts DESC" in sql
-    assert params[0] == '"闪""退" AND "登录 失败"'
-    assert params[1:] == ["demo", "login", 5, 0]
+    # the free words match the tokens column; the value filters are tags inside the same FTS5 expression
+    assert params[0] == ('tokens : ("闪""退" AND "登录 失败") AND tags : ("xp64656d6f") AND tags : ("xt6c6f67696e")')
+    assert tag("product", "demo") == "xp64656d6f" and tag("topics", "login") == "xt6c6f67696e"
+    assert params[1:] == [5, 0]
     assert quote_fts('a"b') == '"a""b"'
     assert fts_match_expression([]) == ""
     sql2, params2 = build_search_sql(SearchQuery(), [])
@@ -302,12 +304,12 @@ def test_facets_of_a_huge_match_set_count_the_newest_window_and_say_so(tmp_path)
         exact = ix.search(SearchQuery(text="common", facets=("sentiment", "topics")))
         assert exact.facets_sampled is None
         assert exact.facets == {"sentiment": [("negative", 6), ("positive", 4)], "topics": [("old", 6), ("new", 4)]}
-        ix.facet_window = 5
-        for q in (SearchQuery(text="common", facets=("sentiment", "topics")),
-                  SearchQuery(facets=("sentiment", "topics"))):  # with and without free words
+        for q in (SearchQuery(text="common", facets=("sentiment", "topics"), facet_sample=5),
+                  SearchQuery(facets=("sentiment", "topics"), facet_sample=5)):  # with and without free words
             sampled = ix.search(q)
             assert sampled.total == 10 and sampled.facets_sampled == 5
             assert sampled.facets == {"sentiment": [("positive", 4), ("negative", 1)],
                                       "topics": [("new", 4), ("old", 1)]}
-        small = ix.search(SearchQuery(text="common", filters=Filters(sentiment=("positive",)), facets=("topics",)))
+        small = ix.search(SearchQuery(text="common", filters=Filters(sentiment=("positive",)), facets=("topics",),
+                                      facet_sample=5))
         assert small.facets_sampled is None and small.facets == {"topics": [("new", 4)]}

@@ -180,8 +180,18 @@ async function loadSearch() {
   renderFacets(await facets);
 }
 
+/* Facet counts of a query with many matches count its newest `facets_sampled` matches only (the API says so):
+   scale them to the whole match set and mark them as estimates. */
+function facetCounts(data) {
+  const k = data.facets_sampled && data.total > data.facets_sampled ? data.total / data.facets_sampled : 1;
+  return { scale: (n) => (k === 1 ? n : Math.round(n * k)), show: (n) => (k === 1 ? String(n) : "≈" + Math.round(n * k)),
+           note: k === 1 ? "" : "计数按最新 " + data.facets_sampled + " 条匹配估算（共 " + data.total + " 条）" };
+}
+
 function renderFacets(data) {
   const box = $("facets"); clear(box);
+  const counts = facetCounts(data);
+  if (counts.note) box.appendChild(el("p", { class: "hint", id: "facets-sampled" }, counts.note));
   for (const [field, values] of Object.entries(data.facets || {})) {
     if (!values.length) continue;
     const qfield = QFIELD[field] || field;
@@ -191,7 +201,7 @@ function renderFacets(data) {
       list.appendChild(el("li", {}, el("button", {
         type: "button", class: selected.includes(String(value)) ? "on" : "", dataset: { facet: field, value: String(value) },
         onclick: () => go({ q: toggleField(state.q, qfield, value), offset: 0 }),
-      }, el("span", {}, label(field, value)), el("span", { class: "n" }, String(n)))));
+      }, el("span", {}, label(field, value)), el("span", { class: "n" }, counts.show(n)))));
     }
     box.appendChild(el("div", { class: "facet", dataset: { field } }, el("h3", {}, FACET_TITLE[field] || field), list));
   }
@@ -259,8 +269,8 @@ async function loadTrends() {
     api("/api/trends/ratings", common),
   ]);
   const labels = bySent.starts.map((s) => fmtBucket(s, interval));
-  /* histograms count by filters only: say so when the query also has free words */
-  $("trend-note").textContent = bySent.text ? "注意：趋势图只按过滤条件统计，自由词「" + bySent.text + "」未参与（热门话题、来源分布、版本评分和下钻已按自由词筛选）。" : "";
+  const counts = facetCounts(facets);
+  $("trend-note").textContent = counts.note ? "热门话题与来源分布：" + counts.note : "";
 
   const sent = chart("chart-sentiment");
   const order = ["negative", "neutral", "positive"];
@@ -291,7 +301,7 @@ async function loadTrends() {
   tt.setOption({
     tooltip: {}, grid: { left: 100, right: 30, top: 10, bottom: 20 },
     xAxis: { type: "value", minInterval: 1 }, yAxis: { type: "category", data: topics.map(([t]) => label("topics", t)) },
-    series: [{ type: "bar", data: topics.map(([, n]) => n), itemStyle: { color: "#3370ff" } }],
+    series: [{ type: "bar", data: topics.map(([, n]) => counts.scale(n)), itemStyle: { color: "#3370ff" } }],
   }, true);
   tt.on("click", (p) => go({ view: "search", q: setField(state.q, "topic", topics[p.dataIndex][0]), offset: 0 }));
 
@@ -299,7 +309,7 @@ async function loadTrends() {
   const sc = chart("chart-sources");
   sc.setOption({
     tooltip: { trigger: "item" }, legend: { bottom: 0, type: "scroll" },
-    series: [{ type: "pie", radius: ["35%", "65%"], data: sources.map(([s, n]) => ({ name: label("source", s), value: n })) }],
+    series: [{ type: "pie", radius: ["35%", "65%"], data: sources.map(([s, n]) => ({ name: label("source", s), value: counts.scale(n) })) }],
   }, true);
   sc.on("click", (p) => go({ view: "search", q: setField(state.q, "source", sources[p.dataIndex][0]), offset: 0 }));
 
@@ -342,8 +352,9 @@ async function drillRender() {
   if (!step.next) return;
   const data = await api("/api/facets", { q: step.q, fields: step.next, since: step.range.since, until: step.range.until });
   const values = data.facets[step.next] || [];
+  const counts = facetCounts(data);
   if (!values.length) list.appendChild(el("li", { class: "empty" }, "没有更细的分类"));
-  list.appendChild(el("li", { class: "hint" }, step.next === "topics" ? "按话题：" : "按平台："));
+  list.appendChild(el("li", { class: "hint" }, (step.next === "topics" ? "按话题：" : "按平台：") + (counts.note ? "（" + counts.note + "）" : "")));
   for (const [value, n] of values) {
     const qfield = QFIELD[step.next];
     list.appendChild(el("li", {}, el("button", {
@@ -353,7 +364,7 @@ async function drillRender() {
         if (step.next === "platform") { const last = drillPath[drillPath.length - 1]; go({ view: "search", q: last.q, sort: "time", offset: 0, ...last.range }); }
         else drillRender().catch(showError);
       },
-    }, label(step.next, value), el("span", { class: "n" }, String(n)))));
+    }, label(step.next, value), el("span", { class: "n" }, counts.show(n)))));
   }
 }
 
