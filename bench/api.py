@@ -8,11 +8,10 @@ small built-in sentence list) and kept at --db for reuse (``--rebuild`` forces a
 its own process (uvicorn, one worker, as ``voc serve`` runs it); 8 clients send the request mix over
 loopback HTTP.
 
-What a "search request" is: what the web page sends for one search — ``/api/search`` (the hits) and
-``/api/facets`` (the six facet lists) IN PARALLEL (app/web/static/app.js, loadSearch). A search counts as
-done when both have answered, so its latency is the slower of the two; each client then sends up to two
-requests at once. The hits and facets requests are also reported alone. A trends request is one
-``/api/trends`` call (the trends view's charts are separate calls). The peer, measured in the same run on the same database: the same service calls made
+What a "search request" is: what the web page sends for one search — one ``/api/search`` asking for the
+hits and the six facet lists (app/web/static/app.js, loadSearch; facets of large match sets count the newest
+``web.facet_sample`` matches). A trends request is one ``/api/trends`` call (the trends view's charts are
+separate calls). The peer, measured in the same run on the same database: the same service calls made
 in-process by 8 threads with no HTTP, so the ratio is the cost of HTTP + JSON + auth + the ASGI stack.
 """
 
@@ -150,21 +149,18 @@ def serve(db: Path, cache_seconds: float, facet_concurrency: int = 0) -> None:
 
 FACET_FIELDS = "sentiment,topics,source,intent,platform,product"
 KINDS = ("search", "trends")
-#: the parts of a page search, reported alone too
-PARTS = {"/api/search": "  hits", "/api/facets": "  facets"}
 
 
-def requests() -> list[tuple[str, list[tuple[str, dict]]]]:
-    """What the page sends: a search is two parallel requests (hits; facet counts), the trends view histograms."""
-    out = [("search", [("/api/search", {"q": q}), ("/api/facets", {"q": q, "fields": FACET_FIELDS})]) for q in SEARCHES]
-    out += [("trends", [("/api/trends", dict(t, tz="Asia/Shanghai"))]) for t in TRENDS]
+def requests() -> list[tuple[str, tuple[str, dict]]]:
+    """What the page sends: a search is one request (hits and facet counts), the trends view histograms."""
+    out = [("search", ("/api/search", {"q": q, "facets": FACET_FIELDS})) for q in SEARCHES]
+    out += [("trends", ("/api/trends", dict(t, tz="Asia/Shanghai"))) for t in TRENDS]
     return out
 
 
 def warm_up(call) -> None:
-    for _kind, calls in requests():  # page cache, statement cache, first-call costs
-        for path, params in calls:
-            call(0, path, params)
+    for _kind, (path, params) in requests():  # page cache, statement cache, first-call costs
+        call(0, path, params)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -174,38 +170,22 @@ def pct(values: list[float], p: float) -> float:
 
 
 def run_clients(call, clients: int, per_client: int) -> dict[str, list[float]]:
-    """``clients`` clients, each sending ``per_client`` page requests; a page request's calls go out in
-    parallel (``call(slot, path, params)``, slot = 2 × client + position) and it ends when all have answered."""
+    """``clients`` clients, each sending ``per_client`` page requests one after another
+    (``call(client, path, params)``); latencies in ms per kind."""
     reqs = requests()
-    lat: dict[str, list[float]] = {k: [] for k in (*KINDS, *PARTS)}
+    lat: dict[str, list[float]] = {k: [] for k in KINDS}
     lock = threading.Lock()
     errors: list[str] = []
-
-    def timed(slot: int, t0: float, path: str, params: dict) -> None:
-        try:
-            call(slot, path, params)
-        except Exception as exc:  # noqa: BLE001 - report, do not hide
-            errors.append(f"{path} {params}: {exc}")
-            return
-        ms = (time.perf_counter() - t0) * 1000
-        if path in PARTS:
-            with lock:
-                lat[path].append(ms)
 
     def worker(seed: int) -> None:
         rnd = random.Random(seed)
         for _ in range(per_client):
-            kind, calls = reqs[rnd.randrange(len(reqs))]
+            kind, (path, params) = reqs[rnd.randrange(len(reqs))]
             t0 = time.perf_counter()
-            side = [threading.Thread(target=timed, args=(2 * seed + j, t0, path, params))
-                    for j, (path, params) in enumerate(calls[1:], start=1)]
-            for t in side:
-                t.start()
-            n_err = len(errors)
-            timed(2 * seed, t0, *calls[0])
-            for t in side:
-                t.join()
-            if len(errors) > n_err:
+            try:
+                call(seed, path, params)
+            except Exception as exc:  # noqa: BLE001 - report, do not hide
+                errors.append(f"{path} {params}: {exc}")
                 continue
             ms = (time.perf_counter() - t0) * 1000
             with lock:
@@ -258,7 +238,7 @@ def main() -> int:
             if not line.startswith("PORT "):
                 raise SystemExit(f"server did not start: {line!r}")
             base = f"http://127.0.0.1:{int(line.split()[1])}"
-            http = [httpx.Client(base_url=base, timeout=120) for _ in range(2 * args.clients)]
+            http = [httpx.Client(base_url=base, timeout=120) for _ in range(args.clients)]
 
             def over_http(i: int, path: str, params: dict) -> None:
                 r = http[i].get(path, params=params)
@@ -289,12 +269,9 @@ def main() -> int:
 
     def in_process(_i: int, path: str, params: dict) -> None:
         if path == "/api/search":
-            query = service.build_query(params["q"], now=NOW, limit=20)
-            json.dumps(service.search(index, query), ensure_ascii=False)
-        elif path == "/api/facets":
-            query = service.build_query(params["q"], now=NOW, limit=0, facets=params["fields"].split(","),
+            query = service.build_query(params["q"], now=NOW, limit=20, facets=params.get("facets", "").split(","),
                                         facet_sample=sample)
-            json.dumps(service.facets(index, query), ensure_ascii=False)
+            json.dumps(service.search(index, query), ensure_ascii=False)
         else:
             p = dict(params)
             json.dumps(service.trends(index, p.pop("q"), now=NOW, **p), ensure_ascii=False)
@@ -312,14 +289,14 @@ def main() -> int:
     print(f"HTTP: cache off (web.cache_seconds=0), web.facet_concurrency={slots} (facet computations at once), "
           f"web.facet_sample={settings_for(db).web.facet_sample} (facets of larger match sets count the newest ones); "
           "peer: the same calls in-process, no HTTP, no cache, no facet slots")
-    print("search = one page search: /api/search and /api/facets sent in parallel, done when both answered; "
+    print("search = one page search: /api/search with the hits and six facet lists; "
           f"load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'request':<8} {'HTTP p50/p95 (ms)':>20} {'in-process p50/p95':>20}  {'p95 ratio':>9}  target p95 ≤ 150 ms")
-    for kind in (*KINDS, *PARTS):
+    for kind in KINDS:
         h, p = http_lat[kind], peer_lat[kind]
         h50, h95, p50, p95 = pct(h, 50), pct(h, 95), pct(p, 50), pct(p, 95)
-        verdict = ("PASS" if h95 <= 150 else "MISS") if kind in KINDS else "(part of a search)"
-        print(f"{PARTS.get(kind, kind):<8} {h50:>9.1f} / {h95:>7.1f} {p50:>10.1f} / {p95:>7.1f}  {h95 / p95:>8.2f}x  "
+        verdict = "PASS" if h95 <= 150 else "MISS"
+        print(f"{kind:<8} {h50:>9.1f} / {h95:>7.1f} {p50:>10.1f} / {p95:>7.1f}  {h95 / p95:>8.2f}x  "
               f"{verdict} (n={len(h)})")
     if cached_lat:
         print(f"HTTP with web.cache_seconds={args.cache_seconds:g} (the page's repeated questions; this mix repeats "
@@ -327,7 +304,7 @@ def main() -> int:
         for kind in KINDS:
             c = cached_lat[kind]
             print(f"{kind:<8} {pct(c, 50):>9.1f} / {pct(c, 95):>7.1f}   {'PASS' if pct(c, 95) <= 150 else 'MISS'} (n={len(c)})")
-    total = sum(len(http_lat[k]) for k in ("trends", *PARTS))
+    total = sum(len(http_lat[k]) for k in KINDS)
     print(f"throughput: HTTP {total / http_s:.0f} req/s, in-process {total / peer_s:.0f} calls/s "
           f"(ratio {(total / http_s) / (total / peer_s):.2f})")
     return 0

@@ -61,11 +61,10 @@ class WebSettings:
     max_page_size: int = 200
     #: Seconds a search/facets/trends answer is reused for the same question (0: no cache). See app/api/_cache.py.
     cache_seconds: float = 30.0
-    #: How many facet-count computations (/api/facets, /api/trends/ratings, searches asking for facets) run at
-    #: once; more wait their turn, so hits and charts stay fast while counts over large result sets run.
-    #: 0: one per CPU core (``facet_slots``). Every page search waits for its facets, so fewer slots than cores
-    #: left a core idle while facets queued: on 2 cores, bench/api.py's page-search p95 was 576–588 ms with 1
-    #: slot and 451–468 ms with 2 (trends p95 42–52 → 70–73 ms).
+    #: How many exact facet-count computations (/api/trends/ratings; /api/search and /api/facets when
+    #: ``facet_sample`` is 0) run at once; more wait their turn, so hits and charts stay fast while counts over
+    #: large result sets run. Sampled facets are bounded and skip the slots. 0: one per CPU core
+    #: (``facet_slots``): fewer slots than cores left a core idle while facets queued.
     facet_concurrency: int = 0
     #: Facets of a page/API search matching more documents than this count the newest ``facet_sample`` matches
     #: (the answer says so in ``facets_sampled``; the page shows estimates scaled to the total); 0: exact.

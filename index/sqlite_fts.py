@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -48,6 +50,8 @@ from index.sqlite_sql import (
     build_search_sql, build_text_histogram_sql, build_where, tags_sql,
 )
 
+
+log = logging.getLogger("voc.index")
 
 __all__ = ["SqliteIndex", "build_search_sql", "MIGRATIONS", "FTS_TOKENIZE"]
 
@@ -363,11 +367,19 @@ class SqliteIndex:
                 w.execute("CREATE TABLE IF NOT EXISTS feedback_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
                 w.execute("CREATE TABLE IF NOT EXISTS feedback_meta (key TEXT PRIMARY KEY, value TEXT)")
                 done = {r[0] for r in w.execute("SELECT name FROM feedback_migrations")}
-                for name, statements in MIGRATIONS:
-                    if name in done:
-                        continue
+                pending = [(name, statements) for name, statements in MIGRATIONS if name not in done]
+                docs = 0
+                if pending and done:  # an existing index: a migration may rewrite every document
+                    docs = w.execute("SELECT max(rowid) FROM feedback").fetchone()[0] or 0
+                for name, statements in pending:
+                    if docs:
+                        log.warning("%s: upgrading the index schema (%s) over about %s documents; on a large "
+                                    "index this takes minutes — let it finish", self.path, name, f"{docs:,}")
+                    t0 = time.perf_counter()
                     for stmt in statements:
                         w.execute(stmt)
+                    if docs:
+                        log.warning("%s: %s done in %.1f s", self.path, name, time.perf_counter() - t0)
                     w.execute("INSERT INTO feedback_migrations VALUES (?, ?)",
                               (name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
                 meta = dict(w.execute("SELECT key, value FROM feedback_meta").fetchall())

@@ -100,7 +100,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     facet_slots = threading.BoundedSemaphore(settings.web.facet_slots)
 
     def counting(compute: Callable[[], Any]) -> Callable[[], Any]:
-        """Run a facet-count computation in one of the few facet slots (see web.facet_concurrency)."""
+        """Run an exact facet-count computation in one of the few facet slots (see web.facet_concurrency)."""
         def run() -> Any:
             with facet_slots:
                 return compute()
@@ -229,14 +229,16 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         """Search in the query language (`闪退 登录 source:weibo sentiment:negative since:7d`).
 
         `since`/`until` (ISO times) narrow the query further (chart drill-down). `facets` (comma-separated
-        fields) adds value counts to the answer; the page asks /api/facets separately, in parallel, so hits
-        show without waiting for the counts. A bad query gives 400 with the offending `field`."""
+        fields) adds value counts to the answer (the page asks for hits and facets in one request); with more
+        matches than `web.facet_sample`, they count the newest ones and `facets_sampled` says so. A bad query
+        gives 400 with the offending `field`."""
         if limit > settings.web.max_page_size:
             raise QueryError("limit", f"at most {settings.web.max_page_size}, got {limit}")
         query = service.build_query(q, now=now(), since=since, until=until, limit=limit, offset=offset, sort=sort,
                                     facets=_csv(facets), facet_sample=settings.web.facet_sample)
         compute = lambda: service.search(ops.index, query)  # noqa: E731
-        return _json(cache.get_or_compute(("search", query), counting(compute) if query.facets else compute))  # type: ignore[return-value]
+        exact = query.facets and not query.facet_sample  # sampled facets cost about what the hits cost
+        return _json(cache.get_or_compute(("search", query), counting(compute) if exact else compute))  # type: ignore[return-value]
 
     @app.get("/api/facets", tags=["search"])
     def facets_(q: str = "", fields: str = ",".join(service.DEFAULT_FACETS), since: str | None = None,
@@ -244,7 +246,8 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         """Value counts per field (`fields`, comma-separated) for the documents the query matches."""
         query = service.build_query(q, now=now(), since=since, until=until, limit=0, facets=_csv(fields),
                                     facet_sample=settings.web.facet_sample)
-        return _json(cache.get_or_compute(("facets", query), counting(lambda: service.facets(ops.index, query))))  # type: ignore[return-value]
+        compute = lambda: service.facets(ops.index, query)  # noqa: E731
+        return _json(cache.get_or_compute(("facets", query), compute if query.facet_sample else counting(compute)))  # type: ignore[return-value]
 
     @app.get("/api/trends", tags=["trends"])
     def trends(q: str = "", interval: str = "day", tz: str = "Asia/Shanghai", group_by: str | None = None,

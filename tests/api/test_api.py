@@ -426,7 +426,7 @@ async def test_facet_counts_run_in_limited_slots_while_hits_do_not_wait(seeded):
 
     slow = SlowFacets(index)
     one = settings.replace(voc=dataclasses.replace(settings.voc, web=dataclasses.replace(
-        settings.web, facet_concurrency=1, cache_seconds=0)))
+        settings.web, facet_concurrency=1, cache_seconds=0, facet_sample=0)))  # exact facets: slots apply
     app = create_app(one, index=slow, clock=lambda: NOW)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
         facet_calls = [asyncio.ensure_future(c.get("/api/facets", params={"q": f"since:{d}d"})) for d in range(2, 6)]
@@ -441,3 +441,12 @@ async def test_facet_counts_run_in_limited_slots_while_hits_do_not_wait(seeded):
     assert slow.peak == 1  # never two facet computations at once
     assert facets_pending >= 2  # the hits came back while facet counts were still queued …
     assert hits_done < 0.4  # … without waiting behind 4 × 0.2 s of them
+
+    # sampled facets are bounded work: they skip the slots and run side by side
+    slow.peak = 0
+    sampled = one.replace(voc=dataclasses.replace(one.voc, web=dataclasses.replace(one.web, facet_sample=2000)))
+    app = create_app(sampled, index=slow, clock=lambda: NOW)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
+        responses = await asyncio.gather(*(c.get("/api/facets", params={"q": f"since:{d}d"}) for d in range(2, 6)))
+    assert all(r.status_code == 200 for r in responses)
+    assert slow.peak > 1

@@ -131,7 +131,7 @@ def test_tags_follow_re_upserts_and_deletes(ix, tmp_path):
     conn.close()
 
 
-def test_an_index_from_before_the_tags_migration_is_migrated(tmp_path):
+def test_an_index_from_before_the_tags_migration_is_migrated(tmp_path, caplog):
     db = tmp_path / "old.db"
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("CREATE TABLE feedback_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
@@ -157,7 +157,10 @@ def test_an_index_from_before_the_tags_migration_is_migrated(tmp_path):
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(DISTINCT doc) FROM feedback_topic").fetchone()[0] < sum(1 for d in docs if d["topics"])
     conn.close()
-    with SqliteIndex(db, tokenizer=simple_tokenizer) as ix:
+    with caplog.at_level("WARNING", logger="voc.index"), SqliteIndex(db, tokenizer=simple_tokenizer) as ix:
+        # the user is told a long upgrade is running, per migration, with the document count
+        upgrades = [r.getMessage() for r in caplog.records if "upgrading the index schema" in r.getMessage()]
+        assert len(upgrades) == 2 and "0006_filter_tags_in_fts" in upgrades[0] and "120 documents" in upgrades[0]
         assert ix.count(Filters(topic=("登录", "t2", 'q"t'))) == sum(1 for d in docs if d["topics"])
         assert ix.metadata()["migrations"].split(",")[-2:] == ["0006_filter_tags_in_fts",
                                                                "0007_side_rows_for_undated_documents"]
