@@ -184,8 +184,9 @@ async function loadSearch() {
    scale them to the whole match set and mark them as estimates. */
 function facetCounts(data) {
   const k = data.facets_sampled && data.total > data.facets_sampled ? data.total / data.facets_sampled : 1;
-  return { scale: (n) => (k === 1 ? n : Math.round(n * k)), show: (n) => (k === 1 ? String(n) : "≈" + Math.round(n * k)),
-           note: k === 1 ? "" : "计数按最新 " + data.facets_sampled + " 条匹配估算（共 " + data.total + " 条）" };
+  const num = (n) => n.toLocaleString("zh-CN");
+  return { scale: (n) => (k === 1 ? n : Math.round(n * k)), show: (n) => (k === 1 ? num(n) : "≈" + num(Math.round(n * k))),
+           note: k === 1 ? "" : "计数按最新 " + num(data.facets_sampled) + " 条匹配估算（共 " + num(data.total) + " 条）" };
 }
 
 function renderFacets(data) {
@@ -235,7 +236,7 @@ function hitNode(hit) {
 
 function renderHits(data) {
   const list = $("hits"); clear(list);
-  $("summary").textContent = "共 " + data.total + " 条" + (data.total ? "，第 " + (data.offset + 1) + "–" + Math.min(data.offset + data.hits.length, data.total) + " 条" : "");
+  $("summary").textContent = "共 " + data.total.toLocaleString("zh-CN") + " 条" + (data.total ? "，第 " + (data.offset + 1) + "–" + Math.min(data.offset + data.hits.length, data.total) + " 条" : "");
   if (!data.hits.length) list.appendChild(el("li", { class: "empty" }, "没有符合条件的反馈"));
   for (const hit of data.hits) list.appendChild(hitNode(hit));
   $("prev").disabled = data.offset <= 0;
