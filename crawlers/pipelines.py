@@ -366,10 +366,13 @@ class IndexPipeline:
     items with ``index_failed`` and keeps their targets' cursors where they were.
 
     Upserts run in order on one thread of their own, so the event loop goes on parsing while SQLite writes
-    and syncs a batch (an item moves on to the cursor only after its batch committed)."""
+    and syncs a batch (an item moves on to the cursor only after its batch committed). A document a person
+    corrected (``voc label``, the web page) keeps the corrected labels when it is crawled again."""
 
-    def __init__(self, *, index: Any, batch_size: int = 64, crawler: Any = None, owns_index: bool = True) -> None:
+    def __init__(self, *, index: Any, batch_size: int = 64, crawler: Any = None, owns_index: bool = True,
+                 corrections: Any = None) -> None:
         self.index, self.crawler, self.owns_index = index, crawler, owns_index
+        self.corrections = corrections  # classifier.corrections.CorrectionStore, or None
         self._tracker = tracker(crawler) if crawler is not None else None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-index")
         self.batcher = Batcher(self._upsert, size=batch_size, wait=0.05, executor=self.executor, gather=0.0)
@@ -383,13 +386,22 @@ class IndexPipeline:
         from classifier import make_tokenizer
         from index import open_index
 
+        from classifier.corrections import CorrectionStore
+
         settings = voc_settings(s)
         index = open_index(settings.index, home=settings.home, tokenizer=make_tokenizer(settings), secrets=settings.secrets)
-        return cls(index=index, batch_size=s.getint("VOC_INDEX_BATCH_SIZE", 256), crawler=crawler)
+        labels = settings.resolve(settings.classifier.labels_path)
+        return cls(index=index, batch_size=s.getint("VOC_INDEX_BATCH_SIZE", 256), crawler=crawler,
+                   corrections=CorrectionStore(labels) if labels.is_file() else None)
 
     def _upsert(self, docs: list[dict[str, Any]]) -> list[bool]:
         # The same id twice in one batch: keep the last (latest counters).
         unique = list({d["id"]: d for d in docs}.values())
+        if self.corrections is not None:
+            from classifier.corrections import apply_labels
+
+            fixed = self.corrections.latest_labels(d["id"] for d in unique)
+            unique = [apply_labels(d, fixed[d["id"]]) if d["id"] in fixed else d for d in unique]
         by_source: dict[str, list[dict[str, Any]]] = {}
         for d in unique:  # one source per batch but for several forums crawled together
             by_source.setdefault(d["source"], []).append(d)
@@ -421,6 +433,8 @@ class IndexPipeline:
     def close_spider(self) -> None:
         self.batcher.flush()
         self.executor.shutdown(wait=True)
+        if self.corrections is not None:
+            self.corrections.close()
         if self.owns_index:
             self.index.close()
 

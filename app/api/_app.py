@@ -66,6 +66,8 @@ class LabelCorrection(BaseModel):
     sentiment: str | None = None
     intent: str | None = None
     topics: list[str] | None = None
+    #: Risk flags (media_threat, regulator_threat, legal_threat, viral); [] clears them.
+    risk: list[str] | None = None
 
 
 def _json(data: Any) -> Response:

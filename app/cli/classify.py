@@ -161,11 +161,12 @@ def eval_cmd(app: AppContext, input_path: Path, text_col: str, label_cols: tuple
 @click.argument("assignments", nargs=-1, required=True)
 @pass_app
 def label(app: AppContext, doc_id: str, assignments: tuple[str, ...]) -> None:
-    """Correct a document's tags, e.g. `voc label ID sentiment=negative topics=login,payment`.
+    """Correct a document's tags, e.g. `voc label ID sentiment=negative topics=login,payment` (`risk=` clears
+    its risk flags).
 
-    The correction is stored (classifier.labels_path) for the next `voc train` and applied to the indexed
-    document at once."""
-    from classifier.corrections import CorrectionError, open_store, parse_assignments
+    The correction is stored (classifier.labels_path) for the next `voc train`, applied to the indexed
+    document at once, and kept when a crawl fetches the document again."""
+    from classifier.corrections import CorrectionError, apply_labels, open_store, parse_assignments
 
     s = app.settings
     try:
@@ -177,8 +178,7 @@ def label(app: AppContext, doc_id: str, assignments: tuple[str, ...]) -> None:
         raise click.ClickException(f"no document {doc_id!r} in the index — check the id (voc search shows ids)")
     with open_store(s) as store:
         c = store.add(doc_id, text=doc.get("text") or "", **labels)
-    updated = {**doc, **c.labels()}
-    app.index.upsert([updated])
+    app.index.upsert([apply_labels(doc, c.labels())])
     click.echo(f"corrected {doc_id}: " + ", ".join(f"{k}={','.join(v) if isinstance(v, list) else v}"
                                                   for k, v in c.labels().items()))
 

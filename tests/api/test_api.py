@@ -270,10 +270,29 @@ async def test_label_correction_is_stored_and_reindexed(client_for, seeded):
         assert [x.doc_id for x in store.list()] == [target["id"]]
 
 
+async def test_a_false_risk_flag_is_cleared_and_the_post_leaves_the_risk_filter(client_for, seeded):
+    from index import Filters
+
+    _settings, index, docs = seeded
+    target = {**docs[0], "risk": ["media_threat"]}  # the rules flagged it; a person says it is no threat
+    index.upsert([target])
+    before = index.count(Filters(risk=("media_threat",)))
+    assert before >= 1
+    c = client_for()
+    csrf = (await c.get("/api/session")).json()["csrf_token"]
+    r = await c.post(f"/api/feedback/{target['id']}", json={"risk": []}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200, r.text
+    assert r.json()["doc"]["risk"] == [] and index.get(target["id"])["risk"] == []
+    assert index.count(Filters(risk=("media_threat",))) == before - 1
+    got = (await c.get(f"/api/feedback/{target['id']}")).json()
+    assert got["corrections"][0]["risk"] == []
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"sentiment": "furious"}, "sentiment"),
     ({"intent": "rant"}, "intent"),
     ({"topics": ["nope"]}, "topics"),
+    ({"risk": ["rumour"]}, "risk"),
     ({}, "labels"),
 ])
 async def test_bad_label_corrections_are_400_naming_the_field(client_for, seeded, body, field):

@@ -61,3 +61,34 @@ def test_corrections_override_corpus_labels_in_training_data(settings) -> None:
     rows, stats = prepare_rows(raw, settings.topics.topics)
     assert stats["conflicting_dropped"] == 0
     assert [(r["sentiment"], r["intent"], r["topics"]) for r in rows] == [("negative", "bug", ["update"])]
+
+
+def test_risk_flags_are_corrected_kept_out_of_training_and_merged_per_document(tmp_path: Path) -> None:
+    assert parse_assignments(["risk=media_threat,legal_threat"]) == {"risk": ("media_threat", "legal_threat")}
+    assert parse_assignments(["risk="]) == {"risk": ()}  # a false alarm: no flags
+    with pytest.raises(CorrectionError, match="risk: 'rumour'"):
+        parse_assignments(["risk=rumour"])
+    with CorrectionStore(tmp_path / "labels.db") as store:
+        store.add("d1", text="要去12315投诉", risk=(), now=T0)
+        store.add("d1", text="要去12315投诉", sentiment="negative", now=T0)
+        store.add("d2", text="挺好", sentiment="positive", now=T0)
+        assert store.latest_labels(["d1", "d2", "d3"]) == {"d1": {"risk": [], "sentiment": "negative"},
+                                                           "d2": {"sentiment": "positive"}}
+        store.add("d3", text="only risk", risk=("viral",), now=T0)
+        rows = store.training_rows()
+        assert all("risk" not in r for r in rows) and {r["text"] for r in rows} == {"要去12315投诉", "挺好"}
+
+
+def test_a_store_from_before_risk_corrections_is_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE corrections (id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, text TEXT NOT NULL, "
+                 "sentiment TEXT, intent TEXT, topics TEXT, author TEXT, created_at TEXT NOT NULL)")
+    conn.execute("INSERT INTO corrections (doc_id, text, sentiment, created_at) VALUES ('d1', 't', 'negative', '2026-11-01T00:00:00Z')")
+    conn.commit()
+    conn.close()
+    with CorrectionStore(path) as store:
+        store.add("d1", text="t", risk=("media_threat",), now=T0)
+        assert store.latest_labels(["d1"]) == {"d1": {"sentiment": "negative", "risk": ["media_threat"]}}

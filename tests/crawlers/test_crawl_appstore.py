@@ -228,3 +228,32 @@ def test_classifier_in_a_worker_process_tags_like_in_process(crawl_settings, rep
                 for i, d in docs(settings).items()}
 
     assert tags(here) == tags(there) and len(tags(there)) == 70
+
+
+def test_a_corrected_document_keeps_its_labels_when_crawled_again(crawl_settings, replay, docs):
+    from classifier.corrections import open_store
+
+    votes = {"n": 0}
+    newest = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+
+    def page1(_req):
+        entries = [review_entry(n, when=newest - timedelta(minutes=7 * n), likes=votes["n"] + n) for n in range(10)]
+        return Reply(200, appstore_feed(entries), {"Content-Type": "application/json"})
+
+    replay.add_handler(REVIEWS.format(1), page1, query={})
+    settings = crawl_settings()
+    run_crawl(settings, sources=["appstore"])
+    before = docs(settings)
+    target = max(before.values(), key=lambda d: d["likes"])  # a review of page 1, re-crawled below
+    other = next(d for d in before.values() if d["id"] != target["id"])
+    flipped = "positive" if target["sentiment"] == "negative" else "negative"
+    with open_store(settings) as store:  # what `voc label ID sentiment=… risk=media_threat` stores
+        store.add(target["id"], text=target["text"], sentiment=flipped, risk=("media_threat",))
+    votes["n"] = 500
+    again = run_crawl(settings, sources=["appstore"]).source("appstore")
+    assert again.updated == 10
+    after = docs(settings)
+    kept = after[target["id"]]
+    assert kept["likes"] == target["likes"] + 500  # the crawl's new counters …
+    assert (kept["sentiment"], kept["sentiment_score"], kept["risk"]) == (flipped, 1.0, ["media_threat"])  # … the person's labels
+    assert after[other["id"]]["sentiment"] == other["sentiment"] and after[other["id"]]["risk"] == other["risk"]
