@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from alerts._errors import AlertsError
 from alerts.lifecycle import AlertRecord, Transition
+from configs.sqlite_wal import use_wal
 
 __all__ = ["AlertStore", "SqliteAlertStore", "OutboxEntry", "PendingDelivery", "AlertStoreError", "open_store"]
 
@@ -122,7 +123,7 @@ class SqliteAlertStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            use_wal(self._db, timeout_s=timeout_s)
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
             self._db.execute("INSERT OR IGNORE INTO alert_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from configs import Settings
+from configs.sqlite_wal import use_wal
 
 __all__ = ["Job", "RunRecord", "RunHistory", "Scheduler", "next_run", "history_path", "default_actions"]
 
@@ -103,7 +104,7 @@ class RunHistory:
         self.keep = keep
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS scheduler_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL,"
             " kind TEXT NOT NULL, scheduled_for TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,"

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier._base import INTENTS, RISKS, SENTIMENTS, ClassifierError
+from configs.sqlite_wal import use_wal
 
 __all__ = ["Correction", "CorrectionError", "CorrectionStore", "apply_labels", "parse_assignments", "open_store"]
 
@@ -143,7 +144,7 @@ class CorrectionStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._conn)
         self._conn.executescript(_SCHEMA)
         columns = {r[1] for r in self._conn.execute("PRAGMA table_info(corrections)")}
         if "risk" not in columns:  # a store from before risk corrections

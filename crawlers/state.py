@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from configs.sqlite_wal import use_wal
 from crawlers.errors import CrawlError
 
 __all__ = ["CrawlState", "SourceRun", "SourceHealth", "LockInfo", "SourceLock", "LockHeld", "utcnow", "iso"]
@@ -183,7 +184,7 @@ class CrawlState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 

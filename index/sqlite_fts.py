@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from configs.sqlite_wal import use_wal
 from index._docs import normalize_batch
 from index._errors import BackendUnavailableError, IndexBackendError, SchemaMismatchError
 from index._highlight import highlight_segments
@@ -336,7 +337,7 @@ class SqliteIndex:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout={self._busy}")
         if not self._memory:
-            conn.execute("PRAGMA journal_mode=WAL")
+            use_wal(conn, timeout_s=self._busy / 1000)
         conn.execute(f"PRAGMA cache_size=-{self._cache_kib}")
         conn.execute("PRAGMA temp_store=MEMORY")
         if not self._memory:

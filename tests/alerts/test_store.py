@@ -96,20 +96,25 @@ def test_failure_defers_the_channel_and_gives_up(store):
 
 
 def test_concurrent_apply_opens_once(tmp_path):
-    results = []
-    barrier = threading.Barrier(4)
+    results, errors = [], []
+    barrier = threading.Barrier(4, timeout=30)
 
     def run():
-        st = SqliteAlertStore(tmp_path / "voc.db")
-        barrier.wait()
-        results.append(_open(st))
-        st.close()
+        try:  # four stores opening one new file at once (the WAL switch must not fail) …
+            st = SqliteAlertStore(tmp_path / "voc.db")
+            barrier.wait()
+            results.append(_open(st))
+            st.close()
+        except Exception as exc:  # noqa: BLE001 - asserted below; a thread's error must not hang the others
+            errors.append(repr(exc))
+            barrier.abort()
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
     assert sorted(str(r.event) for r in results) == ["None", "None", "None", "opened"]
     with SqliteAlertStore(tmp_path / "voc.db") as st:
         assert len(st.outbox()) == 2
