@@ -224,3 +224,49 @@ def test_login_form_and_read_only_role(site, page):
     assert status == 403
     page.click("#logout-form button")
     page.wait_for_url("**/login")
+
+
+def test_admin_corrects_a_posts_labels_from_the_search_page(site, page):
+    url, settings, index = site()
+    page.goto(url + "/")
+    wait_ready(page, "search")
+    page.fill("#q", "登录")
+    n = renders(page)
+    page.press("#q", "Enter")
+    after_render(page, n, "search")
+    hit = page.locator("#hits .hit").first
+    doc_id = hit.get_attribute("data-id")
+    before = index.get(doc_id)
+    assert before["sentiment"] == "negative" and before["risk"] == []
+    hit.locator("button.fix-labels").click()
+    form = hit.locator(".label-form")
+    form.locator("select[name=sentiment]").select_option("neutral")
+    form.locator("[data-name=risk] input[value=media_threat]").check()
+    with page.expect_response(lambda r: "/api/feedback/" in r.url and r.request.method == "POST") as answer:
+        form.locator("button.save").click()
+    assert answer.value.status == 200
+    page.wait_for_function("id => [...document.querySelectorAll('#hits .hit')].some(h => h.dataset.id === id"
+                           " && h.querySelector('.tag.risk'))", arg=doc_id, timeout=15000)
+    after = index.get(doc_id)
+    assert (after["sentiment"], after["risk"], after["topics"]) == ("neutral", ["media_threat"], before["topics"])
+    from classifier.corrections import open_store
+
+    with open_store(settings) as store:  # stored for the next `voc train`: only what the person changed
+        assert [c.labels() for c in store.list(doc_id=doc_id)] == [{"sentiment": "neutral", "risk": ["media_threat"]}]
+    no_csp_or_js_errors(page)
+
+
+def test_read_only_users_get_no_label_correction(site, page):
+    url, _settings, _i = site({"VOC_ADMIN_TOKENS": "adm-tok", "VOC_READ_TOKENS": "ro-tok"})
+    page.goto(url + "/")
+    page.wait_for_url("**/login")
+    page.fill("#token", "ro-tok")
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/")
+    wait_ready(page, "search")
+    page.fill("#q", "登录")
+    n = renders(page)
+    page.press("#q", "Enter")
+    after_render(page, n, "search")
+    assert page.locator("#hits .hit").count() > 0
+    assert page.locator("#hits button.fix-labels").count() == 0

@@ -66,11 +66,12 @@ class ApiError extends Error {
   constructor(status, body) { super((body && body.message) || ("HTTP " + status)); this.status = status; this.body = body || {}; }
 }
 
-async function api(path, params, method) {
+async function api(path, params, method, payload) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(params || {})) if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
   const opts = { method: method || "GET", credentials: "same-origin", headers: { Accept: "application/json" } };
   if (opts.method !== "GET" && session.csrf_token) opts.headers["X-CSRF-Token"] = session.csrf_token;
+  if (payload !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(payload); }
   const res = await fetch(url, opts);
   let body = null;
   try { body = await res.json(); } catch (e) { body = null; }
@@ -85,6 +86,8 @@ function showError(err) {
   clear(box);
   if (err.body && err.body.error === "bad_query") {
     box.appendChild(el("span", {}, "查询有误（字段 ", el("code", {}, err.body.field || "?"), "）：", err.body.message || ""));
+  } else if (err.body && err.body.error === "bad_label") {
+    box.appendChild(el("span", {}, "标签有误（字段 ", el("code", {}, err.body.field || "?"), "）：", err.body.message || ""));
   } else if (err.status === 403) {
     box.appendChild(el("span", {}, "无权限：", err.message));
   } else {
@@ -229,9 +232,48 @@ function hitNode(hit) {
     text.appendChild(matched ? el("mark", {}, segment) : document.createTextNode(segment));
   }
   const url = safeUrl(d.url);
-  return el("li", { class: "hit", dataset: { id: d.id } }, meta,
+  const node = el("li", { class: "hit", dataset: { id: d.id } }, meta,
     d.title ? el("div", { class: "title" }, d.title) : null, text,
     url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer nofollow", class: "orig" }, "查看原帖 ↗") : null);
+  if (session.role === "admin") {
+    node.appendChild(el("button", { type: "button", class: "link fix-labels", onclick: () => toggleLabelForm(node, d) }, "纠正标签"));
+  }
+  return node;
+}
+
+/* label correction (admin): stored for the next `voc train`, applied to the document at once, kept by re-crawls */
+function toggleLabelForm(node, d) {
+  const open = node.querySelector(".label-form");
+  if (open) { open.remove(); return; }
+  const choice = (name, options, current) => el("select", { name },
+    Object.entries(options).map(([v, text]) => el("option", { value: v, selected: v === current }, text)));
+  const boxes = (name, options, current) => el("span", { class: "boxes", dataset: { name } },
+    Object.entries(options).map(([v, text]) => el("label", {},
+      el("input", { type: "checkbox", value: v, checked: (current || []).includes(v) }), text)));
+  const form = el("div", { class: "label-form" },
+    el("label", {}, "情感 ", choice("sentiment", SENT, d.sentiment)),
+    el("label", {}, "意图 ", choice("intent", INTENT, d.intent)),
+    el("div", {}, "话题 ", boxes("topics", meta.topics, d.topics)),
+    el("div", {}, "风险 ", boxes("risk", RISK, d.risk)),
+    el("button", { type: "button", class: "save", onclick: () => saveLabels(form, d).catch(showError) }, "保存"),
+    el("button", { type: "button", class: "link", onclick: () => form.remove() }, "取消"));
+  node.appendChild(form);
+}
+
+async function saveLabels(form, d) {
+  const picked = (name) => [...form.querySelectorAll(`[data-name=${name}] input:checked`)].map((i) => i.value);
+  const same = (a, b) => [...(a || [])].sort().join(",") === [...(b || [])].sort().join(",");
+  const body = {};
+  const sentiment = form.querySelector("select[name=sentiment]").value;
+  const intent = form.querySelector("select[name=intent]").value;
+  if (sentiment !== d.sentiment) body.sentiment = sentiment;
+  if (intent !== d.intent) body.intent = intent;
+  // topics outside today's taxonomy have no box: only a change among the configured ones is a correction
+  if (!same(picked("topics"), (d.topics || []).filter((t) => t in meta.topics))) body.topics = picked("topics");
+  if (!same(picked("risk"), d.risk)) body.risk = picked("risk");
+  if (!Object.keys(body).length) { form.remove(); return; }
+  await api("/api/feedback/" + encodeURIComponent(d.id), {}, "POST", body);
+  await loadSearch();
 }
 
 function renderHits(data) {
