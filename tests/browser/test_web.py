@@ -26,6 +26,16 @@ def after_render(page, before: int, view: str) -> None:
                            arg=[before, view], timeout=15000)
 
 
+def open_search(page, url: str, query: str) -> None:
+    """Open the page (already signed in or anonymous loopback) and run ``query`` from the search box."""
+    page.goto(url + "/")
+    wait_ready(page, "search")
+    page.fill("#q", query)
+    n = renders(page)
+    page.press("#q", "Enter")
+    after_render(page, n, "search")
+
+
 def no_csp_or_js_errors(page) -> None:
     bad = [m for m in page.console_messages if m.startswith(("error", "pageerror"))]
     assert not bad, bad
@@ -33,12 +43,7 @@ def no_csp_or_js_errors(page) -> None:
 
 def test_search_then_filter_by_a_facet(site, page):
     url, _s, _i = site()
-    page.goto(url + "/")
-    wait_ready(page, "search")
-    page.fill("#q", "登录")
-    n = renders(page)
-    page.press("#q", "Enter")
-    after_render(page, n, "search")
+    open_search(page, url, "登录")
     assert page.text_content("#summary").startswith("共 6 条")
     marks = page.locator("#hits mark").all_text_contents()
     assert marks and all("登录" in m for m in marks)
@@ -58,12 +63,7 @@ def test_search_then_filter_by_a_facet(site, page):
 
 def test_sampled_facet_counts_show_as_estimates_of_the_whole_match_set(site, page):
     url, _s, _i = site(web={"facet_sample": 3})  # facets of more than 3 matches count the newest 3
-    page.goto(url + "/")
-    wait_ready(page, "search")
-    page.fill("#q", "登录")
-    n = renders(page)
-    page.press("#q", "Enter")
-    after_render(page, n, "search")
+    open_search(page, url, "登录")
     page.wait_for_selector("#facets-sampled")
     assert page.text_content("#facets-sampled") == "计数按最新 3 条匹配估算（共 6 条）"
     # newest 3 of the 6 login posts: 2 android, 1 ios → scaled by 6/3
@@ -228,12 +228,7 @@ def test_login_form_and_read_only_role(site, page):
 
 def test_admin_corrects_a_posts_labels_from_the_search_page(site, page):
     url, settings, index = site()
-    page.goto(url + "/")
-    wait_ready(page, "search")
-    page.fill("#q", "登录")
-    n = renders(page)
-    page.press("#q", "Enter")
-    after_render(page, n, "search")
+    open_search(page, url, "登录")
     hit = page.locator("#hits .hit").first
     doc_id = hit.get_attribute("data-id")
     before = index.get(doc_id)
@@ -263,10 +258,6 @@ def test_read_only_users_get_no_label_correction(site, page):
     page.fill("#token", "ro-tok")
     page.click("button[type=submit]")
     page.wait_for_url(url + "/")
-    wait_ready(page, "search")
-    page.fill("#q", "登录")
-    n = renders(page)
-    page.press("#q", "Enter")
-    after_render(page, n, "search")
+    open_search(page, url, "登录")
     assert page.locator("#hits .hit").count() > 0
     assert page.locator("#hits button.fix-labels").count() == 0
