@@ -149,43 +149,48 @@ def start(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor:
     return pool
 
 
-_prestarted: dict[tuple[str, tuple[tuple[str, str], ...]], ProcessPoolExecutor] = {}
+#: Workers of this process per (config_dir, env): [pool, classify pipelines using it]; 0 users = prestarted.
+_workers: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
+
+
+def _key(config_dir: str, env: Mapping[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return str(config_dir), tuple(sorted(env.items()))
 
 
 def prestart(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor:
-    """Start a worker for (config_dir, env) now, to be taken by the first classify pipeline asking for it."""
-    key = (str(config_dir), tuple(sorted(env.items())))
-    if key not in _prestarted:
-        _prestarted[key] = start(config_dir, env)
-    return _prestarted[key]
+    """Start the worker for (config_dir, env) now (once), to be taken by the first classify pipeline asking."""
+    key = _key(config_dir, env)
+    if key not in _workers:
+        _workers[key] = [start(config_dir, env), 0]
+    return _workers[key][0]
 
 
 def take_prestarted(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor | None:
-    return _prestarted.pop((str(config_dir), tuple(sorted(env.items()))), None)
-
-
-#: Workers in use, per (config_dir, env): [pool, pipelines using it].
-_shared: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
+    """A prestarted worker that no pipeline uses yet, handed over to the caller (None if there is none)."""
+    key = _key(config_dir, env)
+    entry = _workers.get(key)
+    if entry is None or entry[1]:
+        return None
+    del _workers[key]
+    return entry[0]
 
 
 def acquire(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor:
     """The worker for (config_dir, env) that this process's classify pipelines share — every source crawled
     in one process, so the model loads once (the prestarted one, else a new one); :func:`release` it."""
-    key = (str(config_dir), tuple(sorted(env.items())))
-    entry = _shared.get(key)
-    if entry is None:
-        entry = _shared[key] = [take_prestarted(config_dir, env) or start(config_dir, env), 0]
+    prestart(config_dir, env)
+    entry = _workers[_key(config_dir, env)]
     entry[1] += 1
     return entry[0]
 
 
 def release(pool: ProcessPoolExecutor) -> None:
     """One pipeline is done with ``pool``; the last one shuts the worker down (waiting for its batches)."""
-    for key, entry in list(_shared.items()):
+    for key, entry in list(_workers.items()):
         if entry[0] is pool:
             entry[1] -= 1
             if entry[1] > 0:
                 return
-            del _shared[key]
+            del _workers[key]
             break
     pool.shutdown(wait=True)

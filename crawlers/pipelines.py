@@ -49,6 +49,17 @@ def drop(crawler: Any, reason: str, detail: str = "", *, source: str | None = No
     return DropItem(f"{reason}: {detail}" if detail else reason, log_level="DEBUG")
 
 
+def _batch_failed(crawler: Any, item: FeedbackItem, reason: str, what: str, exc: BaseException) -> DropItem:
+    """An item whose batch failed: the run records the error once per batch (all its items share the
+    exception), the item's target keeps its cursor, and the drop to raise is counted under ``reason``."""
+    t = tracker(crawler)
+    if not getattr(exc, "_voc_reported", False):
+        exc._voc_reported = True  # type: ignore[attr-defined]
+        t.error(f"{what} failed: {exc!r}")
+    t.failed_targets.add((item.source, item.target))
+    return drop(crawler, reason, repr(exc), source=item.source)
+
+
 def _feedback(item: Any, crawler: Any) -> FeedbackItem:
     if not isinstance(item, FeedbackItem):
         raise drop(crawler, "not_feedback_item", type(item).__name__)
@@ -300,7 +311,6 @@ class ClassifyPipeline:
                 self._loading = self.executor.submit(loader)
             flush = self._predict
         self.batcher = Batcher(flush, size=batch_size, wait=batch_wait, executor=self.executor)
-        self._reported: set[int] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ClassifyPipeline:
@@ -345,12 +355,7 @@ class ClassifyPipeline:
         try:
             tags = await self.batcher.add(self.text_of(doc))
         except Exception as exc:  # noqa: BLE001 - the batch failed: these items are not indexed
-            t = tracker(self.crawler)
-            if id(exc) not in self._reported:  # one error per failed batch, not per item
-                self._reported.add(id(exc))
-                t.error(f"classifier failed: {exc!r}")
-            t.failed_targets.add((item.source, item.target))
-            raise drop(self.crawler, "classify_failed", repr(exc), source=item.source) from exc
+            raise _batch_failed(self.crawler, item, "classify_failed", "classifier", exc) from exc
         doc.update(sentiment=tags.sentiment, sentiment_score=float(tags.sentiment_score), intent=tags.intent,
                    topics=list(tags.topics), model_version=tags.model_version,
                    risk=list(dict.fromkeys([*tags.risk, *self.engagement(doc["likes"], doc["replies"], doc["reposts"])])))
@@ -362,8 +367,9 @@ class ClassifyPipeline:
 
 
 class IndexPipeline:
-    """Bulk-upserts documents (one atomic batch per flush) and counts new/updated; a failed batch drops its
-    items with ``index_failed`` and keeps their targets' cursors where they were.
+    """Bulk-upserts documents (one atomic upsert per flush and document source — a flush mixes sources only
+    when several forums are crawled together) and counts new/updated; a failed batch drops its items with
+    ``index_failed`` and keeps their targets' cursors where they were (upserts are idempotent by id).
 
     Upserts run in order on one thread of their own, so the event loop goes on parsing while SQLite writes
     and syncs a batch (an item moves on to the cursor only after its batch committed). A document a person
@@ -376,7 +382,6 @@ class IndexPipeline:
         self._tracker = tracker(crawler) if crawler is not None else None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-index")
         self.batcher = Batcher(self._upsert, size=batch_size, wait=0.05, executor=self.executor, gather=0.0)
-        self._reported: set[int] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> IndexPipeline:
@@ -384,9 +389,8 @@ class IndexPipeline:
         if not s.getbool("VOC_INDEX_ENABLED", True):
             raise NotConfigured("VOC_INDEX_ENABLED is off")
         from classifier import make_tokenizer
-        from index import open_index
-
         from classifier.corrections import CorrectionStore
+        from index import open_index
 
         settings = voc_settings(s)
         index = open_index(settings.index, home=settings.home, tokenizer=make_tokenizer(settings), secrets=settings.secrets)
@@ -421,13 +425,8 @@ class IndexPipeline:
             return item
         try:
             await self.batcher.add(item.doc)
-        except Exception as exc:  # noqa: BLE001
-            t = tracker(self.crawler)
-            if id(exc) not in self._reported:  # one error per failed batch, not per item
-                self._reported.add(id(exc))
-                t.error(f"index upsert failed: {exc!r}")
-            t.failed_targets.add((item.source, item.target))
-            raise drop(self.crawler, "index_failed", repr(exc), source=item.source) from exc
+        except Exception as exc:  # noqa: BLE001 - the batch failed: its items keep their targets' cursors
+            raise _batch_failed(self.crawler, item, "index_failed", "index upsert", exc) from exc
         return item
 
     def close_spider(self) -> None:
