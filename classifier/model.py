@@ -28,7 +28,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel, PreTrainedModel
 
 from classifier._base import ModelLoadError, Tags
-from classifier.ngram import NgramSentiment
+from classifier.ngram import NgramSentiment, pad_batch
 from classifier.normalize import check_normalization, classification_text
 from classifier.risk import risk_flags
 from classifier.rules import TopicMatcher, rule_intent
@@ -208,19 +208,11 @@ class _BatchRunner:
             batches.append(current)
         return batches
 
-    def _tensors(self, ids: list[list[int]], idx: list[int]) -> dict[str, torch.Tensor]:
-        rows = [ids[i] for i in idx]
-        width = max(map(len, rows))
-        pad = self._pad_id or 0
-        x = torch.tensor([r + [pad] * (width - len(r)) for r in rows], dtype=torch.long)
-        lens = torch.tensor([len(r) for r in rows])
-        mask = (torch.arange(width).unsqueeze(0) < lens.unsqueeze(1)).long()
-        return {"input_ids": x, "attention_mask": mask}
-
     def batches(self, texts: Sequence[str], workers: int = 1) -> Iterable[tuple[list[int], dict[str, torch.Tensor]]]:
         ids = self.encode(texts)
         for idx in self.plan([len(r) for r in ids], workers):
-            yield idx, self._tensors(ids, idx)
+            x, mask = pad_batch(ids, idx, self._pad_id or 0)
+            yield idx, {"input_ids": x, "attention_mask": mask}
 
     def run(self, fn: Any, texts: Sequence[str], threads: int | None) -> list[tuple[list[int], Any]]:
         """``fn(**batch)`` under ``torch.inference_mode`` for every batch: ``[(indices, output), ...]``.

@@ -58,15 +58,13 @@ class NgramSentiment(nn.Module):
         return summed / mask.sum(1, keepdim=True).clamp(min=1.0) + self.bias
 
 
-def pad_batch(ids: Sequence[Sequence[int]], idx: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(right-padded token ids, attention mask) of the texts ``idx``."""
-    width = max(len(ids[i]) for i in idx)
-    x = torch.zeros(len(idx), width, dtype=torch.long)
-    m = torch.zeros(len(idx), width, dtype=torch.long)
-    for j, i in enumerate(idx):
-        x[j, : len(ids[i])] = torch.tensor(ids[i])
-        m[j, : len(ids[i])] = 1
-    return x, m
+def pad_batch(ids: Sequence[Sequence[int]], idx: Sequence[int], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(right-padded token ids, attention mask) of the texts ``idx``: training and inference batches alike."""
+    rows = [list(ids[i]) for i in idx]
+    width = max(map(len, rows))
+    x = torch.tensor([r + [pad_id] * (width - len(r)) for r in rows], dtype=torch.long)
+    lens = torch.tensor([len(r) for r in rows])
+    return x, (torch.arange(width).unsqueeze(0) < lens.unsqueeze(1)).long()
 
 
 def fit_ngram(ids: Sequence[Sequence[int]], labels: Sequence[int], *, num_labels: int, buckets: int, epochs: int = 5,
