@@ -31,7 +31,8 @@ from typing import Any
 from classifier._base import INTENTS, RISKS, SENTIMENTS, ClassifierError
 from configs.sqlite_wal import use_wal
 
-__all__ = ["Correction", "CorrectionError", "CorrectionStore", "apply_labels", "parse_assignments", "open_store"]
+__all__ = ["Correction", "CorrectionError", "CorrectionStore", "apply_labels", "parse_assignments", "open_store",
+           "validate_labels"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS corrections (
@@ -113,6 +114,13 @@ def _validate(sentiment: str | None, intent: str | None, topics: Sequence[str] |
         bad = [t for t in topics if t not in known]
         if bad:
             raise CorrectionError(f"topics: unknown topic {', '.join(map(repr, bad))}; known: {', '.join(sorted(known))}")
+
+
+def validate_labels(labels: dict[str, Any], topic_ids: Iterable[str] | None = None) -> None:
+    """Raise :class:`CorrectionError` (``"<field>: …"``) for an invalid label in ``{"sentiment": …, "intent": …,
+    "topics": […], "risk": […]}`` (the fields a correction may set)."""
+    _validate(labels.get("sentiment"), labels.get("intent"), labels.get("topics"),
+              tuple(topic_ids) if topic_ids is not None else None, labels.get("risk"))
 
 
 def parse_assignments(items: Sequence[str], *, topic_ids: Iterable[str] | None = None) -> dict[str, Any]:

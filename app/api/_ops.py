@@ -19,10 +19,6 @@ from configs import Settings
 
 __all__ = ["Operations", "NotFound", "LabelError", "Unavailable", "to_json"]
 
-SENTIMENTS = ("negative", "neutral", "positive")
-INTENTS = ("bug", "feature_request", "question", "service_complaint", "praise", "other")
-RISKS = ("media_threat", "regulator_threat", "legal_threat", "viral")
-
 
 class NotFound(LookupError):
     pass
@@ -175,19 +171,19 @@ class Operations:
     def correct_labels(self, doc_id: str, changes: dict[str, Any], *, note: str | None, now: datetime,
                        by: str = "web") -> dict:
         """Store the correction (used by the next ``voc train``) and re-index the document with it at once."""
-        from classifier.corrections import CorrectionError, apply_labels
+        from classifier.corrections import CorrectionError, apply_labels, validate_labels
 
         doc = self.index.get(doc_id)
         if doc is None:
             raise NotFound(f"no feedback with id {doc_id!r}")
         if not changes:
             raise LabelError("labels", "give at least one of sentiment, intent, topics, risk")
-        _validate_labels(changes, {t.id for t in self.settings.topics.topics})
+        topic_ids = [t.id for t in self.settings.topics.topics]
         try:
+            validate_labels(changes, topic_ids)  # before the store opens: a bad label is the caller's to fix
             self.corrections.add(doc_id, text=doc.get("text") or "", sentiment=changes.get("sentiment"),
                                  intent=changes.get("intent"), topics=changes.get("topics"), author=by,
-                                 topic_ids=[t.id for t in self.settings.topics.topics], now=now,
-                                 risk=changes.get("risk"))
+                                 topic_ids=topic_ids, now=now, risk=changes.get("risk"))
         except CorrectionError as exc:
             field = str(exc).split(":", 1)[0] if ":" in str(exc) else "labels"
             raise LabelError(field, str(exc)) from exc
@@ -232,16 +228,3 @@ def alert_json(alert: Any) -> dict:
     if not isinstance(data, dict):
         data = {"value": data}
     return data
-
-
-def _validate_labels(changes: dict[str, Any], topic_ids: set[str]) -> None:
-    if "sentiment" in changes and changes["sentiment"] not in SENTIMENTS:
-        raise LabelError("sentiment", f"expected one of {', '.join(SENTIMENTS)}, got {changes['sentiment']!r}")
-    if "intent" in changes and changes["intent"] not in INTENTS:
-        raise LabelError("intent", f"expected one of {', '.join(INTENTS)}, got {changes['intent']!r}")
-    for r in changes.get("risk", []):
-        if r not in RISKS:
-            raise LabelError("risk", f"expected flags from {', '.join(RISKS)} ([] clears them), got {r!r}")
-    for t in changes.get("topics", []):
-        if t not in topic_ids:
-            raise LabelError("topics", f"unknown topic {t!r} (configs/topics.yaml: {', '.join(sorted(topic_ids))})")
