@@ -101,8 +101,12 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     cache = TTLCache(ttl=settings.web.cache_seconds)
     facet_slots = threading.BoundedSemaphore(settings.web.facet_slots)
 
-    def counting(compute: Callable[[], Any]) -> Callable[[], Any]:
-        """Run an exact facet-count computation in one of the few facet slots (see web.facet_concurrency)."""
+    def counting(compute: Callable[[], Any], query: Any = None) -> Callable[[], Any]:
+        """Run an exact facet-count computation in one of the few facet slots (see web.facet_concurrency);
+        with a ``query``, only when it asks for exact facets (sampled ones cost about what the hits cost)."""
+        if query is not None and (not query.facets or query.facet_sample):
+            return compute
+
         def run() -> Any:
             with facet_slots:
                 return compute()
@@ -238,9 +242,8 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
             raise QueryError("limit", f"at most {settings.web.max_page_size}, got {limit}")
         query = service.build_query(q, now=now(), since=since, until=until, limit=limit, offset=offset, sort=sort,
                                     facets=_csv(facets), facet_sample=settings.web.facet_sample)
-        compute = lambda: service.search(ops.index, query)  # noqa: E731
-        exact = query.facets and not query.facet_sample  # sampled facets cost about what the hits cost
-        return _json(cache.get_or_compute(("search", query), counting(compute) if exact else compute))  # type: ignore[return-value]
+        compute = counting(lambda: service.search(ops.index, query), query)
+        return _json(cache.get_or_compute(("search", query), compute))  # type: ignore[return-value]
 
     @app.get("/api/facets", tags=["search"])
     def facets_(q: str = "", fields: str = ",".join(service.DEFAULT_FACETS), since: str | None = None,
@@ -248,8 +251,8 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         """Value counts per field (`fields`, comma-separated) for the documents the query matches."""
         query = service.build_query(q, now=now(), since=since, until=until, limit=0, facets=_csv(fields),
                                     facet_sample=settings.web.facet_sample)
-        compute = lambda: service.facets(ops.index, query)  # noqa: E731
-        return _json(cache.get_or_compute(("facets", query), compute if query.facet_sample else counting(compute)))  # type: ignore[return-value]
+        compute = counting(lambda: service.facets(ops.index, query), query)
+        return _json(cache.get_or_compute(("facets", query), compute))  # type: ignore[return-value]
 
     @app.get("/api/trends", tags=["trends"])
     def trends(q: str = "", interval: str = "day", tz: str = "Asia/Shanghai", group_by: str | None = None,
