@@ -188,7 +188,8 @@ async function loadSearch() {
 function facetCounts(data) {
   const k = data.facets_sampled && data.total > data.facets_sampled ? data.total / data.facets_sampled : 1;
   const num = (n) => n.toLocaleString("zh-CN");
-  return { scale: (n) => (k === 1 ? n : Math.round(n * k)), show: (n) => (k === 1 ? num(n) : "≈" + num(Math.round(n * k))),
+  const scale = (n) => (k === 1 ? n : Math.round(n * k));
+  return { scale, show: (n) => (k === 1 ? "" : "≈") + num(scale(n)),
            note: k === 1 ? "" : "计数按最新 " + num(data.facets_sampled) + " 条匹配估算（共 " + num(data.total) + " 条）" };
 }
 
