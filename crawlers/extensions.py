@@ -19,7 +19,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawlers.state import CrawlState, LockHeld, SourceLock, SourceRun
-from crawlers.tracking import DROPPED_PREFIX, PartTally, tracker
+from crawlers.tracking import PartTally, tracker
 
 __all__ = ["RunStateExtension", "new_run_id"]
 
@@ -73,15 +73,11 @@ class RunStateExtension:
     def summary(self, reason: str) -> list[SourceRun]:
         """The run records to store: one per name of :meth:`names` (a forum's share of the counts each)."""
         t = tracker(self.crawler)
-        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        dropped = {k[len(DROPPED_PREFIX):]: int(v) for k, v in stats.items() if k.startswith(DROPPED_PREFIX)}
         now = datetime.now(UTC)
         started = t.started_at or now
         names = self.names(getattr(self.crawler, "spider", None))
-        if names == [t.source]:
-            whole = PartTally(pages=t.pages, new=t.new, updated=t.updated, errors=t.errors,
-                              error_messages=list(t.error_messages), blocked=t.blocked, dropped=dropped)
-            return [self._run(t.source, whole, reason, started, now, failed=bool(t.failed_targets))]
+        if names == [t.source]:  # the run's own tally (every drop and error, with a document source or not)
+            return [self._run(t.source, t, reason, started, now, failed=bool(t.failed_targets))]
         return [self._run(name, t.parts.get(name, PartTally()), reason, started, now,
                           failed=any(key[0] == name for key in t.failed_targets)) for name in names]
 

@@ -412,11 +412,7 @@ class IndexPipeline:
         for source, group in by_source.items():
             result = self.index.upsert(group)
             if self._tracker is not None:  # written by the index thread alone, read after it stopped
-                self._tracker.new += result.new
-                self._tracker.updated += result.updated
-                part = self._tracker.part(source)
-                part.new += result.new
-                part.updated += result.updated
+                self._tracker.count(source, new=result.new, updated=result.updated)
         return [True] * len(docs)
 
     async def process_item(self, item: Any) -> FeedbackItem:

@@ -97,17 +97,19 @@ class PartTally:
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
 
+    def add_error(self, message: str) -> None:
+        self.errors += 1
+        if len(self.error_messages) < 20:
+            self.error_messages.append(message[:300])
 
-@dataclass
-class RunTracker:
+
+@dataclass(kw_only=True)
+class RunTracker(PartTally):
+    """A spider's whole run: its own tally (what the single run record of most sources shows) plus the share
+    of each document source in :attr:`parts` (a record each for the forum spider's forums)."""
+
     source: str
     started_at: datetime | None = None
-    pages: int = 0
-    new: int = 0
-    updated: int = 0
-    errors: int = 0
-    error_messages: list[str] = field(default_factory=list)
-    blocked: tuple[str, str] | None = None  # (reason, fix)
     skipped: str | None = None
     #: (doc source, target) pairs whose items did not all reach the index.
     failed_targets: set[tuple[str, str]] = field(default_factory=set)
@@ -124,16 +126,18 @@ class RunTracker:
     def part(self, doc_source: str) -> PartTally:
         return self.parts.setdefault(doc_source, PartTally())
 
+    def count(self, doc_source: str | None, *, pages: int = 0, new: int = 0, updated: int = 0) -> None:
+        """Add to the run's counts and to ``doc_source``'s share (when known)."""
+        for tally in (self, self.part(doc_source)) if doc_source else (self,):
+            tally.pages += pages
+            tally.new += new
+            tally.updated += updated
+
     def error(self, message: str, *, target: tuple[str, str] | None = None) -> None:
-        self.errors += 1
-        if len(self.error_messages) < 20:
-            self.error_messages.append(message[:300])
+        self.add_error(message)
         if target is not None:
             self.incomplete_targets.add(target)
-            part = self.part(target[0])
-            part.errors += 1
-            if len(part.error_messages) < 20:
-                part.error_messages.append(message[:300])
+            self.part(target[0]).add_error(message)
 
     def block(self, reason: str, fix: str, *, target: tuple[str, str] | None = None, kind: str = "error") -> None:
         """Record a block. Rate limits, captchas and forbidden answers stop the source's remaining requests
@@ -169,5 +173,7 @@ def count_drop(crawler: Any, reason: str, *, doc_source: str | None = None) -> N
         return
     if crawler.stats is not None:
         crawler.stats.inc_value(DROPPED_PREFIX + reason)
+    t = tracker(crawler)
+    t.drop(reason)
     if doc_source:
-        tracker(crawler).part(doc_source).drop(reason)
+        t.part(doc_source).drop(reason)

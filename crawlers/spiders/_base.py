@@ -85,11 +85,9 @@ class VocSpider(scrapy.Spider):
     def take(self, page: Any, response: Any, *, stop_at: datetime | None = None) -> tuple[list[FeedbackItem], bool]:
         """Count a parsed page; returns its items and whether paging may go on (False when an item is at
         or before ``stop_at``, when the page was blocked or dropped, or on the last page)."""
-        self.tracker.pages += 1
         cursor = response.meta.get("voc_cursor")
         doc_source = cursor[0] if cursor else None
-        if doc_source:
-            self.tracker.part(doc_source).pages += 1
+        self.tracker.count(doc_source, pages=1)
         for reason, _detail in page.dropped:
             count_drop(self.crawler, reason, doc_source=doc_source)
         if page.block is not None:
