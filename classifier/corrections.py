@@ -99,9 +99,11 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v for v in (p.strip() for p in value.replace("，", ",").split(",")) if v)
 
 
-def _validate(sentiment: str | None, intent: str | None, topics: Sequence[str] | None,
-              topic_ids: Iterable[str] | None, risk: Sequence[str] | None = None) -> None:
-    bad_risk = [r for r in (risk or ()) if r not in RISKS]
+def validate_labels(labels: dict[str, Any], topic_ids: Iterable[str] | None = None) -> None:
+    """Raise :class:`CorrectionError` (``"<field>: …"``) for an invalid label in ``{"sentiment": …, "intent": …,
+    "topics": […], "risk": […]}`` (the fields a correction may set; None or absent: not set)."""
+    sentiment, intent, topics = labels.get("sentiment"), labels.get("intent"), labels.get("topics")
+    bad_risk = [r for r in (labels.get("risk") or ()) if r not in RISKS]
     if bad_risk:
         raise CorrectionError(f"risk: {', '.join(map(repr, bad_risk))} is not one of {', '.join(RISKS)} "
                               "(risk= with nothing clears the flags)")
@@ -114,13 +116,6 @@ def _validate(sentiment: str | None, intent: str | None, topics: Sequence[str] |
         bad = [t for t in topics if t not in known]
         if bad:
             raise CorrectionError(f"topics: unknown topic {', '.join(map(repr, bad))}; known: {', '.join(sorted(known))}")
-
-
-def validate_labels(labels: dict[str, Any], topic_ids: Iterable[str] | None = None) -> None:
-    """Raise :class:`CorrectionError` (``"<field>: …"``) for an invalid label in ``{"sentiment": …, "intent": …,
-    "topics": […], "risk": […]}`` (the fields a correction may set)."""
-    _validate(labels.get("sentiment"), labels.get("intent"), labels.get("topics"),
-              tuple(topic_ids) if topic_ids is not None else None, labels.get("risk"))
 
 
 def parse_assignments(items: Sequence[str], *, topic_ids: Iterable[str] | None = None) -> dict[str, Any]:
@@ -139,8 +134,7 @@ def parse_assignments(items: Sequence[str], *, topic_ids: Iterable[str] | None =
             raise CorrectionError(f"{key}: unknown field; use sentiment, intent, topics or risk")
     if not out:
         raise CorrectionError("nothing to correct; give at least one of sentiment=, intent=, topics=, risk=")
-    ids = tuple(topic_ids) if topic_ids is not None else None
-    _validate(out.get("sentiment"), out.get("intent"), out.get("topics"), ids, out.get("risk"))
+    validate_labels(out, topic_ids)
     return out
 
 
@@ -163,7 +157,7 @@ class CorrectionStore:
             now: datetime | None = None, risk: Sequence[str] | None = None) -> Correction:
         if sentiment is None and intent is None and topics is None and risk is None:
             raise CorrectionError("nothing to correct; give sentiment, intent, topics or risk")
-        _validate(sentiment, intent, topics, tuple(topic_ids) if topic_ids is not None else None, risk)
+        validate_labels({"sentiment": sentiment, "intent": intent, "topics": topics, "risk": risk}, topic_ids)
         created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         c = Correction(doc_id=doc_id, text=text, sentiment=sentiment, intent=intent,
                        topics=tuple(topics) if topics is not None else None, author=author, created_at=created,
