@@ -122,7 +122,7 @@ def settings_for(db: Path):
                                                "VOC_INDEX_URL": f"sqlite:///{db}"})
 
 
-def serve(db: Path, cache_seconds: float, facet_concurrency: int = 0) -> None:
+def serve(db: Path, cache_seconds: float, facet_concurrency: int = 0, query_concurrency: int = 0) -> None:
     """Child process: the API on a free loopback port; prints ``PORT n`` when listening."""
     import dataclasses
 
@@ -133,7 +133,8 @@ def serve(db: Path, cache_seconds: float, facet_concurrency: int = 0) -> None:
 
     settings = settings_for(db)
     settings = settings.replace(voc=dataclasses.replace(settings.voc, web=dataclasses.replace(
-        settings.web, cache_seconds=cache_seconds, facet_concurrency=facet_concurrency)))
+        settings.web, cache_seconds=cache_seconds, facet_concurrency=facet_concurrency,
+        query_concurrency=query_concurrency)))
     index = SqliteIndex(db, tokenizer=tokenizer)
     app = create_app(settings, index=index, clock=lambda: NOW)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
@@ -208,16 +209,18 @@ def main() -> int:
     ap.add_argument("--db", default="/tmp/voc-bench-api.db", help="index file, reused when it has --docs documents")
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--requests", type=int, default=25, help="requests per client")
+    ap.add_argument("--requests", type=int, default=50, help="requests per client (p95 of fewer samples swings by ±15 ms between runs)")
     ap.add_argument("--cache-seconds", type=float, default=30.0,
                     help="web.cache_seconds for the second HTTP run (the first always runs with the cache off)")
     ap.add_argument("--facet-concurrency", type=int, default=0,
                     help="web.facet_concurrency of the server (0: the configured default, one per CPU core)")
+    ap.add_argument("--query-concurrency", type=int, default=0,
+                    help="web.query_concurrency of the server (0: the configured default, one per CPU core)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     db = Path(args.db).resolve()
     if args.serve:
-        serve(db, args.cache_seconds, args.facet_concurrency)
+        serve(db, args.cache_seconds, args.facet_concurrency, args.query_concurrency)
         return 0
 
     have = doc_count(db)
@@ -231,7 +234,8 @@ def main() -> int:
 
     def http_run(cache_seconds: float) -> tuple[dict[str, list[float]], float]:
         proc = subprocess.Popen([sys.executable, __file__, "--serve", "--db", str(db), "--cache-seconds",
-                                 str(cache_seconds), "--facet-concurrency", str(args.facet_concurrency)],
+                                 str(cache_seconds), "--facet-concurrency", str(args.facet_concurrency),
+                                 "--query-concurrency", str(args.query_concurrency)],
                                 stdout=subprocess.PIPE, text=True, cwd=ROOT)
         try:
             line = proc.stdout.readline()  # type: ignore[union-attr]
@@ -286,9 +290,11 @@ def main() -> int:
     print(f"\n{n:,} documents · {args.clients} concurrent clients × {args.requests} requests · loopback HTTP · "
           f"{os.cpu_count()} CPUs")
     slots = args.facet_concurrency or f"auto = {settings_for(db).web.facet_slots}"
-    print(f"HTTP: cache off (web.cache_seconds=0), web.facet_concurrency={slots} (facet computations at once), "
+    qslots = args.query_concurrency or f"auto = {settings_for(db).web.query_slots}"
+    print(f"HTTP: cache off (web.cache_seconds=0), web.query_concurrency={qslots} (searches and histograms at once), "
+          f"web.facet_concurrency={slots} (exact facet computations at once), "
           f"web.facet_sample={settings_for(db).web.facet_sample} (facets of larger match sets count the newest ones); "
-          "peer: the same calls in-process, no HTTP, no cache, no facet slots")
+          "peer: the same calls in-process, no HTTP, no cache, no slots")
     print("search = one page search: /api/search with the hits and six facet lists; "
           f"load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'request':<8} {'HTTP p50/p95 (ms)':>20} {'in-process p50/p95':>20}  {'p95 ratio':>9}  target p95 ≤ 150 ms")

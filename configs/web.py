@@ -61,9 +61,14 @@ class WebSettings:
     max_page_size: int = 200
     #: Seconds a search/facets/trends answer is reused for the same question (0: no cache). See app/api/_cache.py.
     cache_seconds: float = 30.0
+    #: How many searches, sampled facet counts and trend histograms run at once; more wait their turn, in
+    #: order. 0: one per CPU core (``query_slots``). They are CPU-bound: running more at once than there are
+    #: cores finishes no more of them, makes every one slower and the slowest much slower (bench/api.py: with
+    #: 8 clients on 2 cores, search p95 about 260 ms unbounded against about 175 ms with 2 slots).
+    query_concurrency: int = 0
     #: How many exact facet-count computations (/api/trends/ratings; /api/search and /api/facets when
     #: ``facet_sample`` is 0) run at once; more wait their turn, so hits and charts stay fast while counts over
-    #: large result sets run. Sampled facets are bounded and skip the slots. 0: one per CPU core
+    #: large result sets run. Sampled facets take query slots instead. 0: one per CPU core
     #: (``facet_slots``): fewer slots than cores left a core idle while facets queued.
     facet_concurrency: int = 0
     #: Facets of a page/API search matching more documents than this count the newest ``facet_sample`` matches
@@ -71,6 +76,11 @@ class WebSettings:
     #: Reports (digests) and alerts always count exactly.
     facet_sample: int = 2_000
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+
+    @property
+    def query_slots(self) -> int:
+        """Searches and trends computed at once: ``query_concurrency``, or one per CPU core when it is 0."""
+        return self.query_concurrency or max(1, os.cpu_count() or 1)
 
     @property
     def facet_slots(self) -> int:
@@ -84,6 +94,8 @@ class WebSettings:
             raise ValueError(f"session_max_age must be at least 60 seconds, got {self.session_max_age}")
         if self.facet_sample < 0:
             raise ValueError(f"facet_sample must be 0 (exact) or more, got {self.facet_sample}")
+        if self.query_concurrency < 0:
+            raise ValueError(f"query_concurrency must be 0 (auto) or more, got {self.query_concurrency}")
         if self.facet_concurrency < 0:
             raise ValueError(f"facet_concurrency must be 0 (auto) or more, got {self.facet_concurrency}")
         if self.cache_seconds < 0:

@@ -99,18 +99,23 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     auth = Authenticator(settings)
     ops = operations or Operations(settings, index=index)
     cache = TTLCache(ttl=settings.web.cache_seconds)
+    query_slots = threading.BoundedSemaphore(settings.web.query_slots)
     facet_slots = threading.BoundedSemaphore(settings.web.facet_slots)
 
-    def counting(compute: Callable[[], Any], query: Any = None) -> Callable[[], Any]:
-        """Run an exact facet-count computation in one of the few facet slots (see web.facet_concurrency);
-        with a ``query``, only when it asks for exact facets (sampled ones cost about what the hits cost)."""
-        if query is not None and (not query.facets or query.facet_sample):
-            return compute
+    def in_slot(compute: Callable[[], Any], *, exact_facets: bool = False) -> Callable[[], Any]:
+        """Run an index read in a slot: exact facet counts in one of the few facet slots
+        (web.facet_concurrency), everything else (hits, sampled facets, histograms) in a query slot
+        (web.query_concurrency), so a long exact count never holds up the hits and charts."""
+        slots = facet_slots if exact_facets else query_slots
 
         def run() -> Any:
-            with facet_slots:
+            with slots:
                 return compute()
         return run
+
+    def exact(query: Any) -> bool:
+        """Whether the query asks for exact facet counts."""
+        return bool(query.facets) and not query.facet_sample
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
@@ -242,7 +247,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
             raise QueryError("limit", f"at most {settings.web.max_page_size}, got {limit}")
         query = service.build_query(q, now=now(), since=since, until=until, limit=limit, offset=offset, sort=sort,
                                     facets=_csv(facets), facet_sample=settings.web.facet_sample)
-        compute = counting(lambda: service.search(ops.index, query), query)
+        compute = in_slot(lambda: service.search(ops.index, query), exact_facets=exact(query))
         return _json(cache.get_or_compute(("search", query), compute))  # type: ignore[return-value]
 
     @app.get("/api/facets", tags=["search"])
@@ -251,7 +256,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         """Value counts per field (`fields`, comma-separated) for the documents the query matches."""
         query = service.build_query(q, now=now(), since=since, until=until, limit=0, facets=_csv(fields),
                                     facet_sample=settings.web.facet_sample)
-        compute = counting(lambda: service.facets(ops.index, query), query)
+        compute = in_slot(lambda: service.facets(ops.index, query), exact_facets=exact(query))
         return _json(cache.get_or_compute(("facets", query), compute))  # type: ignore[return-value]
 
     @app.get("/api/trends", tags=["trends"])
@@ -262,16 +267,16 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         at = now()
         return _json(cache.get_or_compute(  # type: ignore[return-value]
             ("trends", q, interval, tz, group_by or None, since, until, at),
-            lambda: service.trends(ops.index, q, now=at, interval=interval, tz=tz, group_by=group_by or None,
-                                   since=since, until=until)))
+            in_slot(lambda: service.trends(ops.index, q, now=at, interval=interval, tz=tz,
+                                           group_by=group_by or None, since=since, until=until))))
 
     @app.get("/api/trends/ratings", tags=["trends"])
     def ratings(q: str = "", since: str | None = None, until: str | None = None,
                 _p: Principal = Depends(reader)) -> dict:
         """Rating distribution (1–5 stars) and mean rating per app version."""
         at = now()
-        return cache.get_or_compute(("ratings", q, since, until, at), counting(
-            lambda: service.ratings_by_version(ops.index, q, now=at, since=since, until=until)))
+        return cache.get_or_compute(("ratings", q, since, until, at), in_slot(
+            lambda: service.ratings_by_version(ops.index, q, now=at, since=since, until=until), exact_facets=True))
 
     @app.get("/api/alerts", tags=["alerts"])
     def alerts(state: str | None = None, limit: int = Query(100, ge=1, le=1000),

@@ -461,11 +461,62 @@ async def test_facet_counts_run_in_limited_slots_while_hits_do_not_wait(seeded):
     assert facets_pending >= 2  # the hits came back while facet counts were still queued …
     assert hits_done < 0.4  # … without waiting behind 4 × 0.2 s of them
 
-    # sampled facets are bounded work: they skip the slots and run side by side
+    # sampled facets are bounded work: they skip the facet slot and run side by side, as many at once as
+    # there are query slots
     slow.peak = 0
-    sampled = one.replace(voc=dataclasses.replace(one.voc, web=dataclasses.replace(one.web, facet_sample=2000)))
+    sampled = one.replace(voc=dataclasses.replace(one.voc, web=dataclasses.replace(
+        one.web, facet_sample=2000, query_concurrency=3)))
     app = create_app(sampled, index=slow, clock=lambda: NOW)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
-        responses = await asyncio.gather(*(c.get("/api/facets", params={"q": f"since:{d}d"}) for d in range(2, 6)))
+        responses = await asyncio.gather(*(c.get("/api/facets", params={"q": f"since:{d}d"}) for d in range(2, 7)))
     assert all(r.status_code == 200 for r in responses)
-    assert slow.peak > 1
+    assert slow.peak == 3
+
+
+async def test_searches_and_trends_share_the_query_slots(seeded):
+    """web.query_concurrency bounds the index reads running at once: the rest wait their turn (and all are
+    answered), so CPU-bound searches do not slow each other down past the cores."""
+    import asyncio
+    import dataclasses
+    import threading
+    import time
+
+    import httpx
+
+    from app.api import create_app
+
+    settings, index, _docs = seeded
+
+    class SlowIndex(CountingIndex):
+        def __init__(self, index) -> None:
+            super().__init__(index)
+            self.lock = threading.Lock()
+            self.running = self.peak = 0
+
+        def _slowly(self, read, *args, **kwargs):
+            with self.lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            time.sleep(0.1)
+            try:
+                return read(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+        def search(self, query):
+            return self._slowly(self.index.search, query)
+
+        def histogram(self, *args, **kwargs):
+            return self._slowly(self.index.histogram, *args, **kwargs)
+
+    slow = SlowIndex(index)
+    two = settings.replace(voc=dataclasses.replace(settings.voc, web=dataclasses.replace(
+        settings.web, query_concurrency=2, cache_seconds=0)))
+    app = create_app(two, index=slow, clock=lambda: NOW)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
+        calls = [c.get("/api/search", params={"q": f"登录 since:{d}d", "facets": "sentiment"}) for d in range(2, 5)]
+        calls += [c.get("/api/trends", params={"q": f"since:{d}d", "interval": "hour"}) for d in range(2, 5)]
+        responses = await asyncio.gather(*calls)
+    assert [r.status_code for r in responses] == [200] * 6
+    assert slow.peak == 2
