@@ -109,7 +109,7 @@ def main() -> None:
     from snownlp import SnowNLP
 
     from classifier.evaluate import load_eval_set
-    from classifier.model import load_model_classifier
+    from classifier.loading import load_model_classifier
     from classifier.normalize import classification_text
     from configs.classifier import ClassifierSettings
 

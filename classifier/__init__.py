@@ -58,7 +58,7 @@ def load_classifier(settings: Any, *, topics: Any = None) -> Classifier:
         raise ModelLoadError(path, "no such model directory — run `voc train` to build it, point classifier.model "
                                    "in voc.yaml at a saved model, or set classifier.model: rules "
                                    "(VOC_CLASSIFIER_MODEL=rules) for the keyword stand-in")
-    from classifier.model import load_model_classifier
+    from classifier.loading import load_model_classifier
 
     return load_model_classifier(path, topics=taxonomy, threads=cs.threads, batch_size=cs.batch_size,
                                  quantize=cs.quantize)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from classifier.model import MAX_BATCH_TOKENS, _BatchRunner, load_model_classifier
+from classifier.inference import MAX_BATCH_TOKENS, BatchRunner
+from classifier.loading import load_model_classifier
 from classifier.normalize import classification_text
 from classifier.rules import TopicMatcher
 from configs.topics import Topic
@@ -22,17 +23,24 @@ MIXED = ["更新后一打开就闪退", "", "  ", "iPhone 15 Pro升级iOS18后Wi
 
 @pytest.mark.parametrize("which", ["tiny", "shipped"])
 def test_fast_tokenization_matches_the_tokenizer(which: str, tiny_model_dir: Path) -> None:
-    clf = load_model_classifier(tiny_model_dir if which == "tiny" else SHIPPED, threads=1)
+    """The model's tokenizer.json alone (what classifier.lean loads, no transformers) encodes like the
+    transformers tokenizer of the same directory."""
+    from transformers import AutoTokenizer
+
+    path = tiny_model_dir if which == "tiny" else SHIPPED
+    clf = load_model_classifier(path, threads=1)
     runner = clf._runner
     assert runner._backend is not None  # the Rust fast path is in use
     texts = [classification_text(t) for t in MIXED] + MIXED
-    expected = clf.tokenizer([t or " " for t in texts], truncation=True, max_length=runner.max_length)["input_ids"]
+    hf = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    assert runner._pad_id == hf.pad_token_id
+    expected = hf([t or " " for t in texts], truncation=True, max_length=runner.max_length)["input_ids"]
     assert runner.encode(texts) == [list(e) for e in expected]
     assert max(map(len, runner.encode(texts))) == runner.max_length  # truncated like the tokenizer
 
 
 def test_batch_plan_caps_texts_tokens_and_feeds_every_worker() -> None:
-    runner = _BatchRunner(None, batch_size=64, max_length=128)
+    runner = BatchRunner(None, batch_size=64, max_length=128)
     lengths = [5 + (i * 37) % 120 for i in range(1000)]
     for workers in (1, 2, 3):
         plan = runner.plan(lengths, workers)
@@ -84,7 +92,9 @@ def test_topic_keywords_match_literally() -> None:
 
 
 def test_tokenizer_whose_python_side_differs_uses_the_slow_path(tiny_model_dir: Path) -> None:
-    tok = load_model_classifier(tiny_model_dir, threads=1).tokenizer
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir, local_files_only=True)
 
     class Prefixing:  # a tokenizer adding something outside its Rust backend
         pad_token_id, padding_side, backend_tokenizer = tok.pad_token_id, "right", tok.backend_tokenizer
@@ -92,6 +102,6 @@ def test_tokenizer_whose_python_side_differs_uses_the_slow_path(tiny_model_dir: 
         def __call__(self, texts: list[str], **kw: object) -> dict[str, list[list[int]]]:
             return {"input_ids": [[7, *r] for r in tok(texts, **kw)["input_ids"]]}
 
-    runner = _BatchRunner(Prefixing(), batch_size=8, max_length=32)
+    runner = BatchRunner(Prefixing(), batch_size=8, max_length=32)
     assert runner._backend is None
     assert runner.encode(["闪退"]) == [[7, *tok(["闪退"], truncation=True, max_length=32)["input_ids"][0]]]

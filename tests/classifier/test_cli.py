@@ -136,7 +136,7 @@ def test_every_command_has_help(run) -> None:
 
 def test_train_uses_corrections_and_writes_a_loadable_model(run, tmp_path: Path) -> None:
     from classifier.corrections import open_store
-    from classifier.model import load_model_classifier
+    from classifier.loading import load_model_classifier
     from configs import load_settings
 
     data = tmp_path / "corpora"

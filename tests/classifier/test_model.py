@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from classifier import ModelLoadError, NormalizationMismatch, Tags, load_classifier
-from classifier.model import load_model_classifier
+from classifier.loading import load_model_classifier
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "classifier" / "models" / "voc-small"
@@ -19,16 +19,23 @@ TEXTS = ["更新后一打开就闪退", "希望能增加夜间模式", "客服�
 
 
 def test_round_trip_gives_identical_predictions(tiny_model_dir: Path, tmp_path: Path, settings) -> None:
-    first = load_model_classifier(tiny_model_dir, topics=settings.topics.topics, threads=1)
+    from classifier.loading import check_complete
+    from classifier.model import load_hf_classifier, save_model
+
+    # the training-side model (transformers), saved and loaded back
+    first = load_hf_classifier(tiny_model_dir, check_complete(tiny_model_dir), topics=settings.topics.topics, threads=1)
     before = first.predict(TEXTS)
     probs_before = first.predict_proba(TEXTS)
-    from classifier.model import save_model
 
     copy = save_model(first.model, first.tokenizer, tmp_path / "copy", card=(tiny_model_dir / "README.md").read_text())
-    second = load_model_classifier(copy, topics=settings.topics.topics, threads=1)
+    second = load_hf_classifier(copy, check_complete(copy), topics=settings.topics.topics, threads=1)
     assert second.predict(TEXTS) == before
     for head in ("sentiment", "intent", "topics"):
         assert (second.predict_proba(TEXTS)[head] == probs_before[head]).all()
+    # … and through the loader everything uses (classifier.lean, no transformers): the same tags
+    lean = load_model_classifier(copy, topics=settings.topics.topics, threads=1)
+    assert type(lean.model).__name__ == "LeanVocModel"
+    assert lean.predict(TEXTS) == before
     assert all(isinstance(t, Tags) and t.model_version.startswith("tiny-") for t in before)
     assert before[2].risk == ("regulator_threat",)
     assert "crash" in before[0].topics  # keyword topic
@@ -90,7 +97,7 @@ def _offline_env() -> dict[str, str]:
 
 LOAD_SCRIPT = """
 import sys, json
-from classifier.model import load_model_classifier
+from classifier.loading import load_model_classifier
 clf = load_model_classifier(sys.argv[1], threads=1)
 print(json.dumps([t.as_dict() for t in clf.predict(["更新后一直闪退，垃圾", "很好用，赞"])], ensure_ascii=False))
 """
@@ -121,7 +128,7 @@ def _hf_checkpoint(tmp_path: Path, tiny_model_dir: Path, *, heads: bool, labels:
 
 HF_SCRIPT = """
 import sys, json
-from classifier.model import load_model_classifier
+from classifier.loading import load_model_classifier
 from configs import load_settings
 topics = load_settings(env={"VOC_CLASSIFIER_MODEL": "rules"}).topics.topics
 clf = load_model_classifier(sys.argv[1], threads=1, topics=topics)

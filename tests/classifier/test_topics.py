@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from classifier import RulesClassifier, keyword_topics, load_classifier
-from classifier.model import load_model_classifier
+from classifier.loading import load_model_classifier
 from configs.topics import Topic, TopicsFile, load_topics_file
 
 NEW = Topic(id="dark_mode", name="深色模式", keywords=("深色模式", "夜间模式", "暗黑模式"), examples=("求出个夜间模式",))

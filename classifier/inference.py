@@ -1,0 +1,222 @@
+"""Inference around a loaded model: length-sorted batching, thread use, and the tags a VOC model gives.
+
+Imports neither transformers nor the training code: :mod:`classifier.lean` loads the VOC models this wraps
+without them (:mod:`classifier.model` loads any other checkpoint through transformers).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+
+from classifier._base import Tags
+from classifier.ngram import pad_batch
+from classifier.normalize import classification_text
+from classifier.risk import risk_flags
+from classifier.rules import TopicMatcher, rule_intent
+
+__all__ = ["ModelClassifier", "BatchRunner", "head_tail", "set_threads", "quantize_linear", "MAX_BATCH_TOKENS", "TOPIC_THRESHOLD"]
+
+#: A model topic is tagged when its probability reaches this (keyword matches are always tagged).
+TOPIC_THRESHOLD = 0.5
+
+
+def head_tail(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters keeping the first quarter and the last three quarters."""
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    return text[:head] + text[len(text) - (limit - head):]
+
+
+def set_threads(threads: int) -> None:
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+#: Padded tokens per batch at most (besides ``batch_size`` texts): keeps padding low when lengths vary.
+MAX_BATCH_TOKENS = 4096
+
+
+class BatchRunner:
+    """Length-sorted batching around a tokenizer and a model callable.
+
+    Fast tokenizers encode every text once in Rust (a private copy of the backend: truncation on, no
+    padding); batches are cut from the texts sorted by token count, at most ``batch_size`` texts and
+    :data:`MAX_BATCH_TOKENS` padded tokens each. With ``workers`` > 1 there are at least that many batches,
+    so every worker thread has one (see :meth:`run`).
+    """
+
+    def __init__(self, tokenizer: Any, *, batch_size: int, max_length: int, max_tokens: int = MAX_BATCH_TOKENS,
+                 pad_id: int | None = None) -> None:
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.max_tokens = max_tokens
+        self._backend = None
+        self._pad_id = pad_id if pad_id is not None else getattr(tokenizer, "pad_token_id", None)
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if hasattr(tokenizer, "encode_batch"):  # a ``tokenizers.Tokenizer`` itself (classifier.lean loads one)
+            tokenizer.no_padding()
+            tokenizer.enable_truncation(max_length)
+            self._backend = tokenizer
+        elif backend is not None and self._pad_id is not None and getattr(tokenizer, "padding_side", "right") == "right":
+            from tokenizers import Tokenizer
+
+            own = Tokenizer.from_str(backend.to_str())
+            own.no_padding()
+            own.enable_truncation(max_length)
+            probe = ["更新后闪退 App打不开!", "ＡＢＣ 123 😡" * 40]
+            slow = tokenizer(probe, truncation=True, max_length=max_length, return_token_type_ids=False,
+                             return_attention_mask=False)["input_ids"]
+            if [e.ids for e in own.encode_batch(probe)] == [list(r) for r in slow]:
+                self._backend = own  # else: a tokenizer whose Python side adds something; use the slow path
+        self._pool: Any = None
+        self._pool_key = (0, 0)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text, special tokens included, truncated to ``max_length``."""
+        texts = [t or " " for t in texts]
+        if self._backend is not None:
+            return [e.ids for e in self._backend.encode_batch(texts)]
+        return list(self.tokenizer(texts, truncation=True, max_length=self.max_length, return_token_type_ids=False,
+                                   return_attention_mask=False)["input_ids"])
+
+    def plan(self, lengths: Sequence[int], workers: int = 1) -> list[list[int]]:
+        """Indices of each batch: sorted by length, capped by texts, padded tokens and ``workers``."""
+        n = len(lengths)
+        cap = self.batch_size if workers <= 1 else max(1, min(self.batch_size, -(-n // workers)))
+        order = sorted(range(n), key=lengths.__getitem__)
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:  # ascending, so lengths[i] is the padded width of the batch once i joins it
+            if current and (len(current) >= cap or (len(current) + 1) * lengths[i] > self.max_tokens):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
+
+    def batches(self, texts: Sequence[str], workers: int = 1) -> Iterable[tuple[list[int], dict[str, torch.Tensor]]]:
+        ids = self.encode(texts)
+        for idx in self.plan([len(r) for r in ids], workers):
+            x, mask = pad_batch(ids, idx, self._pad_id or 0)
+            yield idx, {"input_ids": x, "attention_mask": mask}
+
+    def run(self, fn: Any, texts: Sequence[str], threads: int | None) -> list[tuple[list[int], Any]]:
+        """``fn(**batch)`` under ``torch.inference_mode`` for every batch: ``[(indices, output), ...]``.
+
+        With ``threads`` > 1 the batches run on that many worker threads, each with single-threaded torch
+        ops (torch's global thread count is set to 1): on small inputs like these, independent batches
+        scale better than splitting each op over threads, and degrade far less when the CPU is shared.
+        Otherwise they run here with torch on ``threads`` threads.
+        """
+        workers = max(1, threads or 1)
+        work = list(self.batches(texts, workers))
+
+        def one(enc: dict[str, torch.Tensor]) -> Any:
+            with torch.inference_mode():
+                return fn(**enc)
+
+        if workers == 1:
+            if threads:
+                set_threads(threads)
+            return [(idx, one(enc)) for idx, enc in work]
+        set_threads(1)
+        if len(work) == 1:
+            return [(idx, one(enc)) for idx, enc in work]
+        if self._pool is None or self._pool_key != (workers, os.getpid()):
+            from concurrent.futures import ThreadPoolExecutor
+
+            if self._pool is not None and self._pool_key[1] == os.getpid():
+                self._pool.shutdown(wait=False)
+            # a forked child gets a fresh pool: the parent's worker threads do not exist there
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voc-classify")
+            self._pool_key = (workers, os.getpid())
+        outs = list(self._pool.map(one, [enc for _, enc in work]))
+        return [(idx, out) for (idx, _), out in zip(work, outs)]
+
+
+class ModelClassifier:
+    """A loaded VOC model plus taxonomy keyword topics and risk rules. ``model``: a
+    :class:`classifier.lean.LeanVocModel` or :class:`classifier.model.VocModel` (while training) — called with
+    ``input_ids``/``attention_mask``, giving the heads' logits; ``model.config`` carries the ``voc_*`` keys."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, topics: Iterable[Any] = (), batch_size: int = 64,
+                 threads: int | None = None, topic_threshold: float = TOPIC_THRESHOLD, pad_id: int | None = None) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        cfg = model.config
+        self.labels: dict[str, list[str]] = cfg.voc_labels
+        self.model_version: str = getattr(cfg, "voc_model_version", "voc-unknown")
+        self.threads = threads
+        self.topic_threshold = topic_threshold
+        #: "rules": intent from :func:`rule_intent` given the model's sentiment (default; see the model card);
+        #: "model": the intent head's argmax.
+        self.intent_mode: str = getattr(cfg, "voc_intent_mode", "rules")
+        self.match_topics = TopicMatcher(tuple(topics))
+        self._taxonomy = set(self.match_topics.topic_ids)
+        self._runner = BatchRunner(tokenizer, batch_size=batch_size, pad_id=pad_id,
+                                   max_length=int(getattr(cfg, "voc_max_length", 128)))
+
+    def predict_proba(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Per-head probabilities for already prepared (classification) texts, in input order.
+
+        Texts longer than the model's window keep their head and tail (1:3), where reviews state a verdict."""
+        texts = [head_tail(t, self._runner.max_length - 2) for t in texts]
+        n = len(texts)
+        out = {"sentiment": torch.zeros(n, len(self.labels["sentiment"])),
+               "intent": torch.zeros(n, len(self.labels["intent"])),
+               "topics": torch.zeros(n, max(1, len(self.labels["topics"])))}
+        if not n:
+            return out
+        with torch.inference_mode():
+            for idx, logits in self._runner.run(self.model, texts, self.threads):
+                index = torch.tensor(idx)
+                out["sentiment"][index] = torch.softmax(logits["sentiment"].float(), -1)
+                out["intent"][index] = torch.softmax(logits["intent"].float(), -1)
+                out["topics"][index] = torch.sigmoid(logits["topics"].float())
+        return out
+
+    def predict(self, texts: Sequence[str]) -> list[Tags]:
+        prepared = [classification_text(t or "") for t in texts]
+        if not prepared:
+            return []
+        probs = self.predict_proba(prepared)
+        s_labels, i_labels, t_labels = self.labels["sentiment"], self.labels["intent"], self.labels["topics"]
+        s_score, s_idx = (v.tolist() for v in probs["sentiment"].max(-1))
+        i_idx = probs["intent"].argmax(-1).tolist()
+        topic_hits = (probs["topics"] >= self.topic_threshold).nonzero().tolist()
+        model_topics: list[set[str]] = [set() for _ in prepared]
+        for row, col in topic_hits:
+            if col < len(t_labels) and t_labels[col] in self._taxonomy:
+                model_topics[row].add(t_labels[col])
+        topic_ids = self.match_topics.topic_ids
+        rules = self.intent_mode == "rules"
+        tags = []
+        for i, text in enumerate(prepared):
+            keyword = self.match_topics(text)
+            extra = model_topics[i]
+            sentiment = s_labels[s_idx[i]]
+            intent = rule_intent(text, sentiment) if rules else i_labels[i_idx[i]]
+            topics = tuple(t for t in topic_ids if t in keyword or t in extra) if extra else keyword
+            tags.append(Tags(sentiment=sentiment, sentiment_score=round(s_score[i], 4), intent=intent,
+                             topics=topics, risk=risk_flags(text), model_version=self.model_version))
+        return tags
+
+
+def quantize_linear(model: Any) -> Any:
+    """int8 dynamic quantization of the Linear layers (CPU inference)."""
+    import warnings
+
+    from torch import nn
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():  # torch 2.13 marks the eager quantization API deprecated; still the CPU path
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
