@@ -28,7 +28,7 @@ from classifier._base import ModelLoadError
 from classifier.inference import ModelClassifier, quantize_linear
 from classifier.ngram import NgramSentiment
 
-__all__ = ["LeanVocModel", "supports", "load_lean_classifier"]
+__all__ = ["LeanVocModel", "heads", "supports", "load_lean_classifier"]
 
 
 class _Embeddings(nn.Module):
@@ -131,17 +131,25 @@ class LeanVocModel(nn.Module):
         self.sentiment_from = "ensemble"  # or "encoder"/"ngram", as VocModel.sentiment_from
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> dict[str, torch.Tensor]:
-        hidden = self.bert(input_ids, attention_mask)
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        sentiment = self.sentiment(pooled)
-        if self.ngram is not None and self.sentiment_from != "encoder":
-            ngram = self.ngram(input_ids, attention_mask)
-            if self.sentiment_from == "ngram":
-                sentiment = ngram
-            else:
-                sentiment = torch.log((torch.softmax(sentiment.float(), -1) + torch.softmax(ngram, -1)) / 2)
-        return {"sentiment": sentiment, "intent": self.intent(pooled), "topics": self.topics(pooled)}
+        return heads(self, self.bert(input_ids, attention_mask), input_ids, attention_mask)
+
+
+def heads(model: Any, hidden: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+          dropout: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """The heads' logits from the encoder's last hidden states — masked mean pooling (then ``dropout`` while
+    training), and sentiment per ``model.sentiment_from`` — shared by this model and ``VocModel``."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+    if dropout is not None:
+        pooled = dropout(pooled)
+    sentiment = model.sentiment(pooled)
+    if model.ngram is not None and model.sentiment_from != "encoder":
+        ngram = model.ngram(input_ids, attention_mask)
+        if model.sentiment_from == "ngram":
+            sentiment = ngram
+        else:
+            sentiment = torch.log((torch.softmax(sentiment.float(), -1) + torch.softmax(ngram, -1)) / 2)
+    return {"sentiment": sentiment, "intent": model.intent(pooled), "topics": model.topics(pooled)}
 
 
 #: config.json values this module reproduces (others load through transformers).

@@ -28,6 +28,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 
 from classifier._base import ModelLoadError, Tags
 from classifier.inference import TOPIC_THRESHOLD, BatchRunner, ModelClassifier, head_tail, quantize_linear, set_threads
+from classifier.lean import heads
 from classifier.ngram import NgramSentiment
 from classifier.normalize import check_normalization, classification_text
 from classifier.risk import risk_flags
@@ -75,16 +76,7 @@ class VocModel(PreTrainedModel):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> dict[str, torch.Tensor]:
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = self.dropout((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0))
-        sentiment = self.sentiment(pooled)
-        if self.ngram is not None and self.sentiment_from != "encoder":
-            ngram = self.ngram(input_ids, attention_mask)
-            if self.sentiment_from == "ngram":
-                sentiment = ngram
-            else:
-                sentiment = torch.log((torch.softmax(sentiment.float(), -1) + torch.softmax(ngram, -1)) / 2)
-        return {"sentiment": sentiment, "intent": self.intent(pooled), "topics": self.topics(pooled)}
+        return heads(self, hidden, input_ids, attention_mask, self.dropout)
 
 
 def _versions() -> dict[str, str]:
