@@ -5,8 +5,10 @@ concurrent clients on loopback (target p95 ≤ 150 ms).
 
 The index is built with bench/index.py's builder (real Chinese review sentences from --data; without them, a
 small built-in sentence list) and kept at --db for reuse (``--rebuild`` forces a new one). The API runs in
-its own process (uvicorn, one worker, as ``voc serve`` runs it); 8 clients send the request mix over
-loopback HTTP.
+its own process (uvicorn, one worker, as ``voc serve`` runs it, with its defaults: searches and histograms
+in ``web.query_concurrency`` slots, one per core); 8 clients send the request mix over loopback HTTP, each
+``--requests`` requests back to back with no pause (a p95 over fewer than ~200 searches swings by ±15 ms
+between runs).
 
 What a "search request" is: what the web page sends for one search — one ``/api/search`` asking for the
 hits and the six facet lists (app/web/static/app.js, loadSearch; facets of large match sets count the newest
