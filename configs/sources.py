@@ -6,15 +6,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 __all__ = [
-    "SourceSettings", "AppStoreTarget", "HuaweiTarget", "WeiboTarget", "ZhihuTarget", "TiebaTarget",
-    "HeimaoTarget", "V2exTarget", "ForumSelectors", "ForumTarget", "Product", "SourcesFile", "SOURCE_NAMES",
+    "SourceSettings", "AppStoreTarget", "HuaweiTarget", "XiaomiTarget", "YybTarget", "WeiboTarget", "ZhihuTarget",
+    "TiebaTarget", "HeimaoTarget", "V2exTarget", "ForumSelectors", "ForumTarget", "Product", "SourcesFile",
+    "SOURCE_NAMES",
 ]
 
 #: Every spider's name; ``sources.<name>`` keys must be one of these.
-SOURCE_NAMES = ("appstore", "huawei", "weibo", "zhihu", "tieba", "heimao", "v2ex", "forum")
+SOURCE_NAMES = ("appstore", "huawei", "xiaomi", "yyb", "weibo", "zhihu", "tieba", "heimao", "v2ex", "forum")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +53,50 @@ class HuaweiTarget:
     #: AppGallery ids, the ``C…`` in ``https://appgallery.huawei.com/app/C…``.
     app_ids: tuple[str, ...] = ()
     max_pages: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class XiaomiTarget:
+    """Xiaomi GetApps (小米应用商店) app-market comment API (``/apm/comment/list/{id}``)."""
+
+    #: Numeric app-market ids (the ``{id}`` in ``/apm/comment/list/{id}``).
+    app_ids: tuple[str, ...] = ()
+    #: App id → package name; reviews then link to ``https://app.mi.com/details?id={package}``.
+    packages: dict[str, str] = field(default_factory=dict)
+    #: The ``clientId`` query value (a 32-hex device id); empty → a stable id derived from the app id.
+    client_id: str = ""
+    #: The ``os`` query value (a ROM build string in the market app's own requests).
+    os: str = "1"
+    max_pages: int = 5
+
+    def __post_init__(self) -> None:
+        bad = [a for a in self.app_ids if not str(a).isdigit()]
+        if bad:
+            raise ValueError(f"xiaomi app_ids must be numeric app-market ids, got {bad[0]!r}")
+        unknown = sorted(set(self.packages) - set(self.app_ids))
+        if unknown:
+            raise ValueError(f"xiaomi packages name app ids not in app_ids: {', '.join(unknown)}")
+        if self.max_pages < 1:
+            raise ValueError(f"max_pages must be at least 1, got {self.max_pages}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class YybTarget:
+    """Tencent MyApp (应用宝): the review page's embedded data (only its first page of comments)."""
+
+    #: Android package names (``https://sj.qq.com/appdetail/{package}``).
+    packages: tuple[str, ...] = ()
+    #: Use the legacy JSON API ``/myapp/app/comment.htm`` (paged; probably retired) instead of the page.
+    legacy_api: bool = False
+    #: Pages of the legacy API (the review page has one page only).
+    max_pages: int = 5
+
+    def __post_init__(self) -> None:
+        bad = [p for p in self.packages if not re.fullmatch(r"[A-Za-z]\w*(\.[A-Za-z_]\w*)+", p, re.ASCII)]
+        if bad:
+            raise ValueError(f"yyb packages must be Android package names like com.example.app, got {bad[0]!r}")
+        if self.max_pages < 1:
+            raise ValueError(f"max_pages must be at least 1, got {self.max_pages}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +193,8 @@ class Product:
     features: tuple[str, ...] = ()
     appstore: AppStoreTarget | None = None
     huawei: HuaweiTarget | None = None
+    xiaomi: XiaomiTarget | None = None
+    yyb: YybTarget | None = None
     weibo: WeiboTarget | None = None
     zhihu: ZhihuTarget | None = None
     tieba: TiebaTarget | None = None

@@ -24,6 +24,8 @@ __all__ = ["SettingsRef", "scrapy_settings", "source_overrides", "voc_settings",
 DEFAULT_BASE_URLS = {
     "appstore": "https://itunes.apple.com",
     "huawei": "https://web-drcn.hispace.dbankcloud.com",
+    "xiaomi": "https://app.market.xiaomi.com",
+    "yyb": "https://sj.qq.com",
     "weibo": "https://m.weibo.cn",
     "zhihu": "https://www.zhihu.com",
     "tieba": "https://tieba.baidu.com",

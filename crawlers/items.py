@@ -21,7 +21,7 @@ def doc_id(source: str, source_id: str) -> str:
 
 @dataclass(kw_only=True)
 class FeedbackItem:
-    source: str  # "appstore", "huawei", "weibo", "zhihu", "tieba", "heimao", "v2ex", "forum:<name>"
+    source: str  # "appstore", "huawei", "xiaomi", "yyb", "weibo", "zhihu", "tieba", "heimao", "v2ex", "forum:<name>"
     source_id: str  # the source's own id for the item
     product: str  # configured product id this item was collected for
     target: str = ""  # cursor key within the source: app id, keyword, bar, forum id, …

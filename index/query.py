@@ -30,7 +30,7 @@ __all__ = ["parse_query", "split_terms", "query_terms", "FIELDS", "SENTIMENTS", 
 SENTIMENTS = ("negative", "neutral", "positive")
 INTENTS = ("bug", "feature_request", "question", "service_complaint", "praise", "other")
 RISKS = ("media_threat", "regulator_threat", "legal_threat", "viral")
-SOURCES = ("appstore", "huawei", "weibo", "zhihu", "tieba", "heimao", "v2ex")
+SOURCES = ("appstore", "huawei", "xiaomi", "yyb", "weibo", "zhihu", "tieba", "heimao", "v2ex")
 
 #: query field → Filters attribute
 FIELDS = {

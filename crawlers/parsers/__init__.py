@@ -89,6 +89,20 @@ Shared types (``crawlers.parsers``)
   ``parse_comments(body, url, *, product, target, now, encoding=None) -> Page`` (empty ``list`` or
   page ≥ ``totalPages`` = end; ``meta``: total_pages, count, score).
 
+``crawlers.parsers.xiaomi``     (source ``xiaomi``; target = numeric app-market id)
+  ``comments_url(base_url, app_id, *, page=0, client_id, os="1") -> str`` (pages count from 0);
+  ``review_url(app_id, package=None) -> str`` (``app.mi.com/details?id=…`` or the stable API URL);
+  ``parse_comments(body, url, *, product, target, now, encoding=None, package=None) -> Page`` (``next``
+  = page+1 unless ``hasMore`` is false or ``comments`` is empty; ``meta``: has_more, comment_count,
+  point_count).
+
+``crawlers.parsers.yyb``        (source ``yyb``; target = package name)
+  ``review_page_url(base_url, package) -> str``; ``legacy_comments_url(base_url, package, *, page=1,
+  context="") -> str``; ``parse_review_page(...) -> Page`` (``__NEXT_DATA__`` comments card; ``next``
+  always None; ``meta``: app_name, version, score, rating_count; no script → block or ``bad_html``, no
+  card → ``bad_shape``); ``parse_legacy_comments(...) -> Page`` (``next`` = p+1 with ``contextData`` while
+  ``hasNext``; ``success: false`` → dropped ``error`` with ``msg``).
+
 ``crawlers.parsers.weibo``      (source ``weibo``; target = keyword)
   ``search_url(base_url, keyword, *, page=1, search_type=61) -> str``; ``extend_url(base_url, mid)``;
   ``hotflow_url(base_url, mid, *, max_id=None, max_id_type=0) -> str``; ``detail_url(base_url, mid)``;

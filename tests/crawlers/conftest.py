@@ -28,7 +28,7 @@ def write_config(root: Path, base_url: str, *, crawl: dict[str, Any] | None = No
                     "download_timeout": 10.0, "batch_size": 64, "batch_wait": 0.2, **(crawl or {})}
     (cdir / "voc.yaml").write_text(yaml.safe_dump(voc, allow_unicode=True), encoding="utf-8")
     src = yaml.safe_load((cdir / "sources.yaml").read_text(encoding="utf-8"))
-    for name in ("appstore", "huawei", "weibo", "zhihu", "tieba", "heimao", "v2ex"):
+    for name in ("appstore", "huawei", "xiaomi", "yyb", "weibo", "zhihu", "tieba", "heimao", "v2ex"):
         entry = src["sources"].setdefault(name, {})
         entry.update(base_url=base_url, download_delay=0.0, obey_robots_txt=False)
     src["sources"].setdefault("forum", {})["obey_robots_txt"] = False

@@ -190,7 +190,7 @@ def test_scrapy_cfg_names_the_settings_module():
     out = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=repo, capture_output=True, text=True, timeout=60,
                          env={**os.environ, "VOC_CLASSIFIER_MODEL": "rules"})
     assert out.returncode == 0, out.stderr[-1500:]
-    assert out.stdout.split() == sorted(["appstore", "forum", "heimao", "huawei", "tieba", "v2ex", "weibo", "zhihu"])
+    assert out.stdout.split() == sorted(["appstore", "forum", "heimao", "huawei", "tieba", "v2ex", "weibo", "xiaomi", "yyb", "zhihu"])
 
 
 def test_public_surface():

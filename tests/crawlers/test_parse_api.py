@@ -13,7 +13,7 @@ import crawlers.parsers as parsers
 from crawlers.parsers import Page
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
-MODULES = ["appstore", "huawei", "weibo", "zhihu", "tieba", "heimao", "v2ex", "discuz", "normalize", "blocks"]
+MODULES = ["appstore", "huawei", "xiaomi", "yyb", "weibo", "zhihu", "tieba", "heimao", "v2ex", "discuz", "normalize", "blocks"]
 NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)
 
 
@@ -33,7 +33,7 @@ def test_every_public_function_is_exported_and_documented_in_the_package_docstri
 
 
 def _parsers():
-    for name in MODULES[:8]:
+    for name in MODULES[:-2]:  # the parsers (normalize and blocks are helpers)
         module = _module(name)
         for attr in module.__all__:
             if attr.startswith("parse_"):
@@ -45,7 +45,7 @@ FIXTURES = sorted(p for p in PAGES.rglob("*") if p.is_file() and p.name != "READ
 
 
 def test_every_source_has_fixtures():
-    for source in ["appstore", "huawei", "weibo", "zhihu", "tieba", "heimao", "v2ex", "discuz"]:
+    for source in ["appstore", "huawei", "xiaomi", "yyb", "weibo", "zhihu", "tieba", "heimao", "v2ex", "discuz"]:
         assert len(list((PAGES / source).iterdir())) >= 4, source
 
 

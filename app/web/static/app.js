@@ -6,7 +6,7 @@ const SENT = { negative: "负面", neutral: "中性", positive: "正面" };
 const SENT_COLOR = { negative: "#e8554e", neutral: "#a0a7b4", positive: "#3fb27f" };
 const INTENT = { bug: "缺陷", feature_request: "功能建议", question: "咨询", service_complaint: "服务投诉", praise: "表扬", other: "其他" };
 const RISK = { media_threat: "媒体曝光", regulator_threat: "监管投诉", legal_threat: "法律威胁", viral: "高传播" };
-const SOURCE = { appstore: "App Store", huawei: "华为应用市场", weibo: "微博", zhihu: "知乎", tieba: "贴吧", heimao: "黑猫投诉", v2ex: "V2EX" };
+const SOURCE = { appstore: "App Store", huawei: "华为应用市场", xiaomi: "小米应用商店", yyb: "应用宝", weibo: "微博", zhihu: "知乎", tieba: "贴吧", heimao: "黑猫投诉", v2ex: "V2EX" };
 const FACET_TITLE = { sentiment: "情感", topics: "话题", source: "来源", intent: "意图", platform: "平台", product: "产品", app_version: "版本", rating: "评分" };
 /* facet field → query-language field */
 const QFIELD = { sentiment: "sentiment", topics: "topic", source: "source", intent: "intent", platform: "platform", product: "product", app_version: "version", rating: "rating", risk: "risk" };
