@@ -53,7 +53,9 @@ def _ago(dt: datetime | None, now: datetime) -> str:
 @click.option("--days", type=int, default=7, show_default=True, help="Days of items-per-day history.")
 @pass_app
 def status(app: AppContext, days: int) -> None:
-    """Show each source's last run, last success, new items per day and block state (with its fix)."""
+    """Show each source's last run, last success, new items per day and block state (with its fix), and the
+    sources `voc crawl` would run that never have."""
+    from crawlers.runner import select_sources
     from crawlers.state import CrawlState
 
     path = app.settings.resolve(app.settings.crawl.state_path)
@@ -66,6 +68,10 @@ def status(app: AppContext, days: int) -> None:
     if not health:
         click.echo("no crawl has run yet — run `voc crawl`")
         return
+    recorded = {h.source.split(":", 1)[0] for h in health}  # forum:<name> records are forum's
+    for name in select_sources(app.settings, None, None)[0]:
+        if name not in recorded:  # would run with `voc crawl`, but never has
+            click.echo(f"{name:<9} never run — `voc crawl {name}` (or wait for its schedule)")
     for h in health:
         run = h.last_run
         state_word = "running" if h.running else run.status

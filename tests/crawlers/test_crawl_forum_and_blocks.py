@@ -43,8 +43,9 @@ def test_forum_spider_decodes_gbk_threads(crawl_settings, replay, stored_docs):
 def test_blocked_source_is_reported_while_another_succeeds(crawl_settings, replay, tmp_path):
     serve_appstore_reviews(replay, "1600000001", 60)
     replay.add("/forum.php", body=PAGES / "login_gbk.html", content_type="text/html")
-    products = [{"id": "qingji", "name": "轻记", "appstore": {"app_ids": ["1600000001"]}, "forum": FORUM}]
-    settings = crawl_settings(products=products)
+    products = [{"id": "qingji", "name": "轻记", "appstore": {"app_ids": ["1600000001"]}, "forum": FORUM,
+                 "v2ex": {"nodes": ["qingji"]}}]
+    settings = crawl_settings(products=products, sources={"v2ex": {"enabled": True}})
     report = run_crawl(settings, sources=["appstore", "forum"])
     assert report.source("appstore").status == "ok" and report.source("appstore").new == 60
     forum = report.source("forum")
@@ -57,6 +58,10 @@ def test_blocked_source_is_reported_while_another_succeeds(crawl_settings, repla
     assert result.exit_code == 0, result.output
     assert "appstore  ok" in result.output
     assert f"forum:demo-bbs blocked: {forum.blocked_reason} — {forum.blocked_fix}" in result.output
+    # an enabled source with targets that has not run yet is listed too (forum's records count for forum)
+    lines = result.output.splitlines()
+    assert "v2ex      never run — `voc crawl v2ex` (or wait for its schedule)" in lines, result.output
+    assert not any(line.startswith(("forum ", "appstore ")) and "never run" in line for line in lines)
 
 
 def test_each_forum_has_a_run_record_of_its_own(crawl_settings, replay):
