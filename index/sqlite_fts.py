@@ -103,25 +103,28 @@ _M1 += [
 ]
 
 
+def _keyed_roll(table: str, cols: tuple[str, ...], sign: str, row: str) -> str:
+    """The statement adding ``sign`` (+1/-1) for document ``row`` (new/old) to the hourly rollup ``table``
+    keyed by ``cols`` (a missing value counts as '')."""
+    key = [f"coalesce({row}.{c}, '')" for c in cols]
+    if sign == "+":
+        return (f"INSERT INTO {table} SELECT {row}.created_ts / 3600, {', '.join(key)}, 1 "
+                f"WHERE {row}.created_ts IS NOT NULL ON CONFLICT DO UPDATE SET n = n + 1;")
+    return (f"UPDATE {table} SET n = n - 1 WHERE hour = {row}.created_ts / 3600 AND "
+            + " AND ".join(f"{c} = {k}" for c, k in zip(cols, key)) + ";")
+
+
 def _roll(sign: str, row: str) -> list[str]:
     """Statements adding ``sign`` (+1/-1) for document ``row`` (new/old) to the hourly rollups."""
     if sign == "+":
-        return [
-            f"INSERT INTO feedback_hourly SELECT {row}.created_ts / 3600, coalesce({row}.product, ''), "
-            f"coalesce({row}.source, ''), coalesce({row}.sentiment, ''), 1 WHERE {row}.created_ts IS NOT NULL "
-            "ON CONFLICT DO UPDATE SET n = n + 1;",
-            f"INSERT INTO feedback_topic_hourly SELECT {row}.created_ts / 3600, value, coalesce({row}.product, ''), "
-            f"coalesce({row}.sentiment, ''), 1 FROM json_each({row}.topics) WHERE {row}.created_ts IS NOT NULL "
-            "ON CONFLICT DO UPDATE SET n = n + 1;",
-        ]
-    return [
-        f"UPDATE feedback_hourly SET n = n - 1 WHERE hour = {row}.created_ts / 3600 "
-        f"AND product = coalesce({row}.product, '') AND source = coalesce({row}.source, '') "
-        f"AND sentiment = coalesce({row}.sentiment, '');",
-        f"UPDATE feedback_topic_hourly SET n = n - 1 WHERE hour = {row}.created_ts / 3600 "
-        f"AND topic IN (SELECT value FROM json_each({row}.topics)) AND product = coalesce({row}.product, '') "
-        f"AND sentiment = coalesce({row}.sentiment, '');",
-    ]
+        topics = (f"INSERT INTO feedback_topic_hourly SELECT {row}.created_ts / 3600, value, "
+                  f"coalesce({row}.product, ''), coalesce({row}.sentiment, ''), 1 FROM json_each({row}.topics) "
+                  f"WHERE {row}.created_ts IS NOT NULL ON CONFLICT DO UPDATE SET n = n + 1;")
+    else:
+        topics = (f"UPDATE feedback_topic_hourly SET n = n - 1 WHERE hour = {row}.created_ts / 3600 "
+                  f"AND topic IN (SELECT value FROM json_each({row}.topics)) AND product = coalesce({row}.product, '') "
+                  f"AND sentiment = coalesce({row}.sentiment, '');")
+    return [_keyed_roll("feedback_hourly", ("product", "source", "sentiment"), sign, row), topics]
 
 
 #: Counts per UTC hour for the dimensions dashboards and spike detection read most; histograms over
@@ -168,18 +171,11 @@ _M3 = [
         f"DROP INDEX IF EXISTS {t}_doc", f"DROP INDEX IF EXISTS {t}_ts", f"CREATE INDEX {t}_doc ON {t}(doc, value)")],
 ]
 
-_VKEY = ("coalesce({r}.product, '')", "coalesce({r}.source, '')", "coalesce({r}.app_version, '')",
-         "coalesce({r}.rating, '')")
 _VCOLS = ("product", "source", "app_version", "rating")
 
 
 def _vroll(sign: str, row: str) -> str:
-    key = [k.format(r=row) for k in _VKEY]
-    if sign == "+":
-        return (f"INSERT INTO feedback_version_hourly SELECT {row}.created_ts / 3600, {', '.join(key)}, 1 "
-                f"WHERE {row}.created_ts IS NOT NULL ON CONFLICT DO UPDATE SET n = n + 1;")
-    return (f"UPDATE feedback_version_hourly SET n = n - 1 WHERE hour = {row}.created_ts / 3600 AND "
-            + " AND ".join(f"{c} = {k}" for c, k in zip(_VCOLS, key)) + ";")
+    return _keyed_roll("feedback_version_hourly", _VCOLS, sign, row)
 
 
 _M4 = [
@@ -201,12 +197,7 @@ ROLLUPS["feedback_version_hourly"] = _VCOLS
 
 
 def _croll(sign: str, row: str) -> str:
-    key = (f"coalesce({row}.intent, '')", f"coalesce({row}.platform, '')")
-    if sign == "+":
-        return (f"INSERT INTO feedback_class_hourly SELECT {row}.created_ts / 3600, {', '.join(key)}, 1 "
-                f"WHERE {row}.created_ts IS NOT NULL ON CONFLICT DO UPDATE SET n = n + 1;")
-    return (f"UPDATE feedback_class_hourly SET n = n - 1 WHERE hour = {row}.created_ts / 3600 AND "
-            f"intent = {key[0]} AND platform = {key[1]};")
+    return _keyed_roll("feedback_class_hourly", ("intent", "platform"), sign, row)
 
 
 #: Single-value filter columns; their indexes are ``(column)`` alone, i.e. ``(column, rowid)``.
