@@ -20,6 +20,7 @@ import functools
 import hashlib
 import logging
 import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -152,21 +153,41 @@ class NormalizePipeline:
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
+def text_digest(doc: dict[str, Any], min_text: int = 8) -> str | None:
+    """What makes two documents "the same text": the product and the text without punctuation, spaces or
+    symbols (None for texts shorter than ``min_text`` such characters, where sameness means little)."""
+    key = _NON_WORD.sub("", doc["text"])
+    if len(key) < min_text:
+        return None
+    return hashlib.sha1(f"{doc['product']}\x1f{key}".encode()).hexdigest()
+
+
 class DedupePipeline:
     """Within a run: the same id again is dropped unless its counters changed (then it re-upserts, so the
-    latest counters win); identical text under another id is linked with ``dup_of`` to the first one."""
+    latest counters win). Identical text (:func:`text_digest`) under another id is linked with ``dup_of`` to
+    the first document with it — of this run, or of an earlier one (``state``: the crawl state, where
+    :class:`CursorPipeline` records the texts of indexed documents)."""
 
-    def __init__(self, *, crawler: Any = None, min_text: int = 8) -> None:
+    def __init__(self, *, crawler: Any = None, state: CrawlState | None = None, min_text: int = 8) -> None:
         self.crawler = crawler
+        self.state = state
         self.min_text = min_text
         self.seen: dict[str, tuple[Any, ...]] = {}
         self.by_text: dict[str, str] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> DedupePipeline:
-        if not crawler.settings.getbool("VOC_DEDUPE_ENABLED", True):
+        s = crawler.settings
+        if not s.getbool("VOC_DEDUPE_ENABLED", True):
             raise NotConfigured("VOC_DEDUPE_ENABLED is off")
-        return cls(crawler=crawler)
+        pipe = cls(crawler=crawler, state=CrawlState(s.get("VOC_STATE_PATH")) if s.get("VOC_STATE_PATH") else None)
+        if pipe.state is not None:
+            crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
+        return pipe
+
+    def spider_closed(self, spider: Any) -> None:
+        if self.state is not None:
+            self.state.close()
 
     def process_item(self, item: Any) -> FeedbackItem:
         item = _feedback(item, self.crawler)
@@ -178,10 +199,12 @@ class DedupePipeline:
         if previous is not None and previous == counters:
             raise drop(self.crawler, "duplicate", doc["id"], source=item.source)
         self.seen[doc["id"]] = counters
-        key = _NON_WORD.sub("", doc["text"])
-        if len(key) >= self.min_text:
-            digest = hashlib.sha1(f"{doc['product']}\x1f{key}".encode()).hexdigest()
-            first = self.by_text.setdefault(digest, doc["id"])
+        digest = text_digest(doc, self.min_text)
+        if digest is not None:
+            first = self.by_text.get(digest)
+            if first is None:
+                first = (self.state.first_with_text(digest) if self.state is not None else None) or doc["id"]
+                self.by_text[digest] = first
             if first != doc["id"]:
                 doc["dup_of"] = first
         return item
@@ -441,6 +464,8 @@ class CursorPipeline:
     def __init__(self, *, state: CrawlState, crawler: Any = None) -> None:
         self.state, self.crawler = state, crawler
         self.marks: dict[tuple[str, str], datetime] = {}
+        #: (text digest, id) of indexed documents that are not duplicates, recorded at the end for later runs
+        self.texts: list[tuple[str, str]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> CursorPipeline:
@@ -453,6 +478,11 @@ class CursorPipeline:
 
     def process_item(self, item: Any) -> FeedbackItem:
         item = _feedback(item, self.crawler)
+        doc = item.doc
+        if doc is not None and not doc.get("dup_of"):
+            digest = text_digest(doc)
+            if digest is not None:
+                self.texts.append((digest, doc["id"]))
         if item.created_at is not None and item.target:
             key = (item.source, item.target)
             ts = _aware(item.created_at)
@@ -475,6 +505,11 @@ class CursorPipeline:
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         try:
+            try:  # indexed, whether or not the run finished; losing them only loses later runs' dup_of links
+                self.state.record_texts(self.texts)
+            except sqlite3.Error as exc:
+                logger.warning("could not remember %d texts for later runs' dup_of in %s: %s", len(self.texts),
+                               self.state.path, exc)
             self.commit(finished=reason == "finished")
         finally:
             self.state.close()

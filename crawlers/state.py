@@ -24,7 +24,7 @@ import os
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_source ON runs (source, started_at);
 CREATE TABLE IF NOT EXISTS locks (
     source TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, acquired_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS texts (digest TEXT PRIMARY KEY, doc_id TEXT NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -229,6 +230,18 @@ class CrawlState:
                            (source, target, hw, iso(utcnow())))
                 return _parse(hw)  # type: ignore[return-value]
             return _parse(row[0])  # type: ignore[return-value]
+
+    # -- texts seen in earlier runs (dup_of across runs) ------------------------------------------------
+    def first_with_text(self, digest: str) -> str | None:
+        """The id of the first indexed document with this text digest (see DedupePipeline), if any."""
+        row = self._db.execute("SELECT doc_id FROM texts WHERE digest = ?", (digest,)).fetchone()
+        return row[0] if row else None
+
+    def record_texts(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Remember ``(digest, doc id)`` of indexed documents; a digest keeps its first document."""
+        if pairs:
+            with self._tx() as db:
+                db.executemany("INSERT OR IGNORE INTO texts (digest, doc_id) VALUES (?, ?)", pairs)
 
     def reset_cursor(self, source: str, target: str | None = None) -> int:
         with self._tx() as db:
