@@ -1,21 +1,12 @@
-"""Inference: load a saved model directory and tag texts in fast, length-sorted batches.
-
-No training imports here (see :mod:`classifier.train`). Two kinds of directory load through the one
-``classifier.model`` setting:
-
-* a VOC model (``config.json`` has ``voc_labels``): a BERT-style encoder with sentiment, intent and topic
-  heads, saved by :func:`save_model` — the shipped ``classifier/models/voc-small`` or one fine-tuned from
-  any local checkpoint;
-* any local Hugging Face sequence-classification checkpoint whose labels name sentiments
-  (negative/positive[/neutral], 负面/正面, …): it supplies sentiment; intent comes from rules.
-
-Either way taxonomy keyword topics and risk rules are applied on top, so a topic added to topics.yaml is
-tagged at once. Loading is ``local_files_only`` and refuses an incomplete directory.
+"""The transformers side of the classifier: :class:`VocModel` (what ``voc train`` trains and saves with
+:func:`save_model`), and loading through transformers what :mod:`classifier.lean` does not take — a VOC
+model of another architecture, or any local Hugging Face sequence-classification checkpoint whose labels
+name sentiments (negative/positive[/neutral], 负面/正面, …), which supplies sentiment while intent comes
+from rules. :mod:`classifier.loading` picks the path; loading is ``local_files_only``.
 """
 
 from __future__ import annotations
 
-import json
 import platform
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,10 +18,10 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel, PreTrainedModel
 
 from classifier._base import ModelLoadError, Tags
-from classifier.inference import TOPIC_THRESHOLD, BatchRunner, ModelClassifier, head_tail, quantize_linear, set_threads
+from classifier.inference import TOPIC_THRESHOLD, BatchRunner, ModelClassifier, head_tail, quantize_linear
 from classifier.lean import heads
 from classifier.ngram import NgramSentiment
-from classifier.normalize import check_normalization, classification_text
+from classifier.normalize import classification_text
 from classifier.risk import risk_flags
 from classifier.rules import TopicMatcher, rule_intent
 
