@@ -62,6 +62,7 @@ Shared types (``crawlers.parsers``)
 
 ``crawlers.parsers.normalize``
   ``parse_count(value: object) -> int | None`` (``74``, ``"1.2万"``, ``"100万+"``, ``"3亿"``, ``"1,234"``);
+  ``parse_rating(value: object) -> int | None`` (a 1–5 star rating from ``4``, ``"4"``, ``"4.0"``; else None);
   ``parse_time(value: object, *, now: datetime, tz: str = "Asia/Shanghai") -> datetime | None``
   (absolute formats, Weibo ``%a %b %d %H:%M:%S %z %Y``, ISO 8601, ``YYYY/MM/DD HH:MM``,
   ``2024-8-6 22:11``, ``06-14``, ``YYYY-MM``, ``HH:MM`` (today), ``刚刚``, ``N秒/分钟/小时/天前``,

@@ -8,7 +8,7 @@ from datetime import datetime
 from crawlers.items import FeedbackItem
 from crawlers.parsers._page import Page
 from crawlers.parsers._util import json_page, s
-from crawlers.parsers.normalize import parse_count, parse_time
+from crawlers.parsers.normalize import parse_count, parse_rating, parse_time
 
 __all__ = ["comments_url", "parse_comments"]
 
@@ -20,14 +20,6 @@ def comments_url(base_url: str, app_id: str, *, page: int = 1, max_results: int 
     """``path`` is ``/uowap/index`` (…dbankcloud.cn) or ``/edge/uowap/index`` (…dbankcloud.com, 2025+)."""
     return (f"{base_url.rstrip('/')}{path}?method=internal.user.commenList3&serviceType=20"
             f"&reqPageNum={page}&maxResults={max_results}&appid={app_id}&version=10.0.0&zone=&locale=zh")
-
-
-def _rating(value: object) -> int | None:
-    text = s(value)
-    try:
-        return int(float(text)) if text else None
-    except ValueError:
-        return None
 
 
 def parse_comments(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
@@ -60,7 +52,7 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
             author_id=s(row.get("accountId")) or None,
             author_name=s(row.get("nickName")) or s(row.get("accountName")) or None,
             created_at=parse_time(s(row.get("operTime")), now=now),
-            rating=_rating(row.get("rating")) or _rating(row.get("stars")),
+            rating=parse_rating(row.get("rating")) or parse_rating(row.get("stars")),
             app_version=s(row.get("versionName")) or None, platform="android",
             likes=parse_count(row.get("approveCounts")), replies=parse_count(row.get("replyCounts")),
             extra=extra,

@@ -14,6 +14,7 @@ from crawlers.parsers._page import MAX_BODY_BYTES
 
 __all__ = [
     "parse_count",
+    "parse_rating",
     "parse_time",
     "parse_epoch",
     "html_to_text",
@@ -43,6 +44,18 @@ def parse_count(value: object) -> int | None:
         return None
     number = float(m.group(1).replace(",", ""))
     return int(round(number * _UNITS.get(m.group(2), 1)))
+
+
+def parse_rating(value: object) -> int | None:
+    """A star rating: ``4``, ``"4"``, ``"4.0"`` → 4 (rounded to the nearest star); None when absent,
+    unreadable or outside 1–5."""
+    if value is None or isinstance(value, (bool, dict, list)):
+        return None
+    try:
+        n = round(float(str(value).strip()))
+    except (ValueError, OverflowError):
+        return None
+    return n if 1 <= n <= 5 else None
 
 
 SHANGHAI = "Asia/Shanghai"

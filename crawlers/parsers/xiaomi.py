@@ -18,7 +18,7 @@ from urllib.parse import quote
 from crawlers.items import FeedbackItem
 from crawlers.parsers._page import Page
 from crawlers.parsers._util import json_page, s
-from crawlers.parsers.normalize import parse_count, parse_epoch
+from crawlers.parsers.normalize import parse_count, parse_epoch, parse_rating
 
 __all__ = ["comments_url", "parse_comments", "review_url"]
 
@@ -40,15 +40,6 @@ def review_url(app_id: str, package: str | None = None) -> str:
     if package:
         return f"https://app.mi.com/details?id={quote(package, safe='.')}"
     return f"{API_ORIGIN}/apm/comment/list/{app_id}"
-
-
-def _rating(value: object) -> int | None:
-    text = s(value)
-    try:
-        n = int(float(text)) if text else None
-    except ValueError:
-        return None
-    return n if n is not None and 1 <= n <= 5 else None
 
 
 def parse_comments(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
@@ -83,7 +74,7 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
             text=text, raw_text=text, kind="review",
             author_name=s(row.get("nickname")) or None,
             created_at=parse_epoch(row.get("updateTime")),
-            rating=_rating(row.get("pointValue")),
+            rating=parse_rating(row.get("pointValue")),
             app_version=s(row.get("versionName")) or None, platform="android",
             extra=extra,
         ))

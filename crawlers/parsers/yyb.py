@@ -30,7 +30,7 @@ from crawlers.items import FeedbackItem
 from crawlers.parsers._page import Page
 from crawlers.parsers._util import get, html_page, json_page, s
 from crawlers.parsers.blocks import detect_block
-from crawlers.parsers.normalize import parse_count, parse_epoch
+from crawlers.parsers.normalize import parse_count, parse_epoch, parse_rating
 
 __all__ = ["review_page_url", "legacy_comments_url", "parse_review_page", "parse_legacy_comments"]
 
@@ -61,15 +61,6 @@ def _package(url: str, target: str) -> str:
     if m:
         return m.group(1)
     return dict(parse_qsl(urlsplit(url).query)).get("apkName", "")
-
-
-def _rating(value: object) -> int | None:
-    text = s(value)
-    try:
-        n = round(float(text)) if text else None
-    except ValueError:
-        return None
-    return n if n is not None and 1 <= n <= 5 else None
 
 
 def _card(state: Any) -> tuple[dict[str, Any] | None, dict[str, Any], list[Any] | None]:
@@ -134,7 +125,7 @@ def parse_review_page(body: bytes | str, url: str, *, product: str, target: str,
             text=content, raw_text=content, kind="review",
             author_name=s(user.get("nickName")) or None,
             created_at=parse_epoch(comment.get("createTime")),
-            rating=_rating(get(comment, "mulDimensionScore", "total")),
+            rating=parse_rating(get(comment, "mulDimensionScore", "total")),
             app_version=version, platform="android",
             likes=parse_count(comment.get("praiseNum")), replies=parse_count(comment.get("replyNum")),
         ))
@@ -170,7 +161,7 @@ def parse_legacy_comments(body: bytes | str, url: str, *, product: str, target: 
             source=SOURCE, source_id=f"{uin}-{created}", product=product, target=target, url=_public_url(package),
             text=content, raw_text=content, kind="review", author_id=uin,
             author_name=s(row.get("nickName")) or None, created_at=parse_epoch(row.get("createdTime")),
-            rating=_rating(row.get("score")), app_version=s(row.get("versionCode")) or None, platform="android",
+            rating=parse_rating(row.get("score")), app_version=s(row.get("versionCode")) or None, platform="android",
         ))
     context = s(obj.get("contextData"))
     parts = urlsplit(url)

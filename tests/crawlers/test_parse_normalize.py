@@ -7,7 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from crawlers.parsers.blocks import cookie_env, detect_block
-from crawlers.parsers.normalize import decode_body, html_to_text, load_json, parse_count, parse_epoch, parse_time
+from crawlers.parsers.normalize import (
+    decode_body, html_to_text, load_json, parse_count, parse_epoch, parse_rating, parse_time,
+)
 
 NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)  # 2026-11-24 11:05 in Shanghai
 
@@ -23,6 +25,14 @@ def utc(*args: int) -> datetime:
 ])
 def test_parse_count(value, expected):
     assert parse_count(value) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (4, 4), ("4", 4), (" 5 ", 5), ("5.0", 5), (1.0, 1), ("3.9", 4), ("0", None), (6, None), ("-1", None),
+    ("", None), (None, None), ("五星", None), ("nan", None), ("inf", None), (True, None), ([4], None),
+])
+def test_parse_rating(value, expected):
+    assert parse_rating(value) == expected
 
 
 @pytest.mark.parametrize(("value", "expected"), [
