@@ -527,6 +527,8 @@ class SqliteIndex:
         # relevance ranks the newest rank_window matches: one statement walks them newest first
         window = self.rank_window if query.sort == "relevance" and total > self.rank_window else None
         no_text = not terms and not (query.raw and query.text.strip())
+        # facets of more matches than the query's facet_sample count the newest facet_sample of them
+        sampled = query.facet_sample if query.facets and query.facet_sample and total > query.facet_sample else None
         hits_hint = facet_hint = ""
         if no_text and total:
             # Without free words the dims table drives. Newest-first hits: walk the created_ts index back
@@ -535,7 +537,7 @@ class SqliteIndex:
             if (query.offset + query.limit) * rows / total <= self.scan_budget:
                 hits_hint = "INDEXED BY feedback_dims_created"
             # sampled facets: the newest rows by rowid are the table's tail, read in order
-            facet_hint = "NOT INDEXED" if query.facet_sample and total > query.facet_sample else ""
+            facet_hint = "NOT INDEXED" if sampled else ""
         sql, params = build_search_sql(query, terms, window=window, dims_hint=hits_hint)
         rows = self._exec(sql, params) if query.limit else []
         words = [t for toks, _ in terms for t in toks]
@@ -544,9 +546,6 @@ class SqliteIndex:
         hits = [Hit(doc=self._doc(r), score=float(r["score"]), highlight=highlight_segments(r["text"], words))
                 for r in rows]
         facets: dict[str, list[tuple[str, int]]] = {}
-        sampled = None
-        if query.facets and query.facet_sample and total > query.facet_sample:
-            sampled = query.facet_sample  # count the newest facet_sample matches
         fields = list(dict.fromkeys(query.facets))
         if fields:  # every facet in one statement, one pass over the matches
             plain = [f for f in fields if f not in SIDE_TABLES]

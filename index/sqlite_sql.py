@@ -119,6 +119,13 @@ def tags_match(filters: Filters) -> str:
                         for field, values in filters.items())
 
 
+def _dims_of_matches(time_only: bool) -> str:
+    """The join from each FTS5 match to its ``feedback_dims`` row (CROSS JOIN keeps FTS5 first); when only
+    its time is read, through the narrow covering index ``TIME_BY_ROWID`` instead of the row itself."""
+    hint = f" INDEXED BY {TIME_BY_ROWID}" if time_only else ""
+    return f"CROSS JOIN feedback_dims d{hint} ON d.rowid = feedback_fts.rowid"
+
+
 def _from_where(query: SearchQuery, match: str | None, need_dims: bool = True, dims_hint: str = "") -> SqlQuery:
     """``FROM … WHERE …`` over the matches. With free words FTS5 drives and answers the value filters too
     (``match`` carries them as tags); only time bounds read each match's narrow ``feedback_dims`` row (CROSS
@@ -130,10 +137,7 @@ def _from_where(query: SearchQuery, match: str | None, need_dims: bool = True, d
     if match is not None and not where and not need_dims:
         return "FROM feedback_fts WHERE feedback_fts MATCH ?", [match]
     if match is not None:
-        # only the time is read: the narrow (rowid, created_ts) index instead of the wide dims row
-        hint = "" if need_dims else f" INDEXED BY {TIME_BY_ROWID}"
-        sql = (f"FROM feedback_fts CROSS JOIN feedback_dims d{hint} ON d.rowid = feedback_fts.rowid "
-               "WHERE feedback_fts MATCH ?")
+        sql = f"FROM feedback_fts {_dims_of_matches(time_only=not need_dims)} WHERE feedback_fts MATCH ?"
         params = [match, *params]
         if where:
             sql += " AND " + where
@@ -237,7 +241,7 @@ def build_text_histogram_sql(filters: Filters, terms: Sequence[tuple[Sequence[st
         join, key = f" CROSS JOIN {SIDE_TABLES[group_by]} s ON s.doc = feedback_fts.rowid", "s.value"
     elif group_by:
         cond += f" AND {key} IS NOT NULL"
-    hint = "" if key.startswith("d.") else f" INDEXED BY {TIME_BY_ROWID}"  # only the time is read
-    sql = (f"SELECT (d.created_ts + ?) / ? AS b, {key} AS k, count(*) FROM feedback_fts CROSS JOIN feedback_dims d"
-           f"{hint} ON d.rowid = feedback_fts.rowid{join} WHERE feedback_fts MATCH ? AND {cond} GROUP BY b, k")
+    sql = (f"SELECT (d.created_ts + ?) / ? AS b, {key} AS k, count(*) FROM feedback_fts "
+           f"{_dims_of_matches(time_only=not key.startswith('d.'))}{join} WHERE feedback_fts MATCH ? AND {cond} "
+           "GROUP BY b, k")
     return sql, [off, width, match, *params]
