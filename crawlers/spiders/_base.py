@@ -94,9 +94,11 @@ class VocSpider(scrapy.Spider):
             self.tracker.block(page.block.reason, page.block.fix, target=tuple(cursor) if cursor else None,
                                kind=page.block.kind)
             return [], False
-        if not page.items and page.dropped and any(r in _PAGE_FAILURES for r, _ in page.dropped):
+        failure = next(((r, d) for r, d in page.dropped if r in _PAGE_FAILURES), None)
+        if not page.items and failure is not None:
             # A broken page in the middle of a walk: what follows is unknown, so the cursor must not move.
-            self.tracker.error(f"{response.url}: page dropped ({page.dropped[0][0]})",
+            reason, detail = failure
+            self.tracker.error(f"{response.url}: page dropped ({reason}{': ' + detail if detail else ''})",
                                target=tuple(cursor) if cursor else None)
             return [], False
         go_on = True
@@ -213,8 +215,9 @@ class VocSpider(scrapy.Spider):
                 yield p, t
 
 
-#: Page-level drop reasons that mean "this page could not be read" (not "this page is the end").
-_PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "bad_shape")
+#: Page-level drop reasons that mean "this page could not be read" (not "this page is the end"); ``error``:
+#: the API answered with an error (Weibo ``errno``, V2EX/应用宝 ``success: false``), its message as detail.
+_PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "bad_shape", "error")
 
 
 def _aware(dt: datetime) -> datetime:

@@ -9,10 +9,8 @@ the run with the API's message.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
-from crawlers.items import FeedbackItem
 from crawlers.parsers import yyb as parser
 from crawlers.spiders._base import VocSpider
 
@@ -39,11 +37,3 @@ class YybSpider(VocSpider):
                     yield self.page_request(parser.review_page_url(self.base_url, package), "yyb_reviews",
                                             doc_source=self.source, target=package, product=product.id,
                                             max_pages=1, stop_at=stop_at)
-
-    def take(self, page: Any, response: Any, *, stop_at: datetime | None = None) -> tuple[list[FeedbackItem], bool]:
-        items, go_on = super().take(page, response, stop_at=stop_at)
-        for reason, detail in page.dropped:
-            if reason == "error":  # the legacy API's {"success": false, "msg": …}
-                self.tracker.error(f"{response.url}: {detail}", target=tuple(response.meta["voc_cursor"]))
-                go_on = False
-        return items, go_on

@@ -49,6 +49,24 @@ def test_weibo_search_long_text_and_comments(crawl_settings, replay, stored_docs
     assert any(r.path == "/comments/hotflow" and r.headers.get("referer", "").endswith("/detail/5103001") for r in replay.requests)
 
 
+def test_weibo_api_error_mid_walk_is_a_run_error_and_keeps_the_cursor(crawl_settings, replay, stored_docs):
+    """An ``ok: 0`` answer with an ``errno`` (not a block) on page 2: what follows page 1 is unknown, so the
+    run reports the error with Weibo's message and the keyword's cursor does not move."""
+    from crawlers.state import CrawlState
+
+    replay.add("/api/container/getIndex", query={"page": "1"}, body=PAGES / "weibo" / "search_page1.json", content_type=JSON)
+    replay.add("/api/container/getIndex", query={"page": "2"}, content_type=JSON,
+               body='{"ok": 0, "errno": "20003", "msg": "系统繁忙，请稍后再试"}')
+    replay.add("/statuses/extend", query={"id": "5102950"}, body=PAGES / "weibo" / "extend_5102950.json", content_type=JSON)
+    settings = crawl_settings(products=product(weibo={"keywords": ["演示银行"], "max_pages": 3, "comments": False}))
+    run = run_crawl(settings, sources=["weibo"], env={"VOC_WEIBO_COOKIE": "SUB=abc"}).source("weibo")
+    assert run.errors == 1 and run.dropped.get("error") == 1, run
+    assert any("errno 20003 系统繁忙" in m for m in run.error_messages), run.error_messages
+    assert run.new > 0  # page 1's posts are kept …
+    with CrawlState(settings.resolve(settings.crawl.state_path)) as state:
+        assert state.cursors() == {}  # … but the walk did not complete: no cursor
+
+
 def test_weibo_432_blocks_weibo_while_huawei_goes_on(crawl_settings, replay):
     replay.add("/api/container/getIndex", body=PAGES / "weibo" / "blocked_432.html", status=432)
     replay.add("/edge/uowap/index", query={"reqPageNum": "1"}, body=PAGES / "huawei" / "comments_page3_last.json", content_type=JSON)
