@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from typing import Any
 
-from crawlers.parsers._page import Page
+from crawlers.parsers._page import Block, Page
 from crawlers.parsers.blocks import detect_block, json_block
 from crawlers.parsers.normalize import body_too_large, decode_body, load_json
 
-__all__ = ["json_page", "html_page", "get", "s"]
+__all__ = ["json_page", "html_page", "script_json", "get", "s"]
 
 
 def json_page(source: str, body: bytes | str, encoding: str | None = None) -> tuple[Any, Page]:
@@ -39,6 +42,27 @@ def html_page(body: bytes | str, encoding: str | None = None) -> tuple[str | Non
         page.drop("too_large", f"{len(body)} bytes")
         return None, page
     return decode_body(body, encoding), page
+
+
+def script_json(source: str, text: str, page: Page, pattern: re.Pattern[str], what: str,
+                check_page: Callable[[str], Block | None] | None = None) -> Any:
+    """The JSON a page embeds in a script (``pattern``'s first group, named ``what`` in the reasons), or None
+    with ``page`` saying why: blocked (:func:`detect_block`, else ``check_page`` for a source's own check
+    page), dropped ``bad_html`` (no such script) or ``bad_json`` (it does not parse)."""
+    m = pattern.search(text)
+    if not m:
+        block = detect_block(source, 200, None, text) or (check_page(text) if check_page else None)
+        if block:
+            page.block = block
+            page.drop("blocked", str(block))
+        else:
+            page.drop("bad_html", f"no {what} script")
+        return None
+    try:
+        return json.loads(m.group(1))
+    except (ValueError, RecursionError):
+        page.drop("bad_json", f"{what} is not valid JSON")
+        return None
 
 
 def get(data: Any, *path: Any, default: Any = None) -> Any:

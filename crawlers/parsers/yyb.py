@@ -20,7 +20,6 @@ Reviews link to ``https://sj.qq.com/appdetail/{package}/review`` (there is no pa
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Any
@@ -28,8 +27,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 from crawlers.items import FeedbackItem
 from crawlers.parsers._page import Page
-from crawlers.parsers._util import get, html_page, json_page, s
-from crawlers.parsers.blocks import detect_block
+from crawlers.parsers._util import get, html_page, json_page, s, script_json
 from crawlers.parsers.normalize import parse_count, parse_epoch, parse_rating
 
 __all__ = ["review_page_url", "legacy_comments_url", "parse_review_page", "parse_legacy_comments"]
@@ -91,17 +89,9 @@ def parse_review_page(body: bytes | str, url: str, *, product: str, target: str,
     text, page = html_page(body, encoding)
     if text is None:
         return page
-    m = _NEXT_DATA_RE.search(text)
-    if not m:
-        block = detect_block(SOURCE, 200, None, text)
-        if block:
-            page.block = block
-            return page.drop("blocked", str(block))
-        return page.drop("bad_html", "no __NEXT_DATA__ script")
-    try:
-        state = json.loads(m.group(1))
-    except (ValueError, RecursionError):
-        return page.drop("bad_json", "__NEXT_DATA__ is not valid JSON")
+    state = script_json(SOURCE, text, page, _NEXT_DATA_RE, "__NEXT_DATA__")
+    if state is None:
+        return page
     app, score, comments = _card(state)
     if comments is None:
         return page.drop("bad_shape", "no comments card in dynamicCardResponse")

@@ -10,7 +10,6 @@ these functions only build the URLs and read the bodies.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Any
@@ -19,8 +18,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from crawlers.items import FeedbackItem
 from crawlers.parsers._page import Block, Follow, Page
-from crawlers.parsers._util import get, html_page, json_page, s
-from crawlers.parsers.blocks import cookie_env, detect_block
+from crawlers.parsers._util import get, html_page, json_page, s, script_json
+from crawlers.parsers.blocks import cookie_env
 from crawlers.parsers.normalize import html_to_text, origin, parse_count, parse_epoch, rebase
 
 __all__ = ["search_url", "feeds_url", "root_comments_url", "child_comments_url", "parse_search", "parse_feeds",
@@ -275,6 +274,14 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
 _INITIAL_RE = re.compile(r'<script[^>]*id="js-initialData"[^>]*>(.*?)</script>', re.S)
 
 
+def _unhuman(text: str) -> Block | None:
+    """Zhihu's own check page (安全验证 / unhuman), which the generic block rules do not know."""
+    if "unhuman" in text.lower() or "安全验证" in text:
+        return Block(kind="captcha", reason="安全验证 (unhuman) page",
+                     fix=f"open zhihu.com in a browser, pass the check, then set {cookie_env(SOURCE)}")
+    return None
+
+
 def parse_initial_data(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
                        encoding: str | None = None) -> Page:
     """An HTML page (``/question/…/answer/…``, ``zhuanlan.zhihu.com/p/…``) → its embedded answers and
@@ -282,20 +289,9 @@ def parse_initial_data(body: bytes | str, url: str, *, product: str, target: str
     text, page = html_page(body, encoding)
     if text is None:
         return page
-    m = _INITIAL_RE.search(text)
-    if not m:
-        block = detect_block(SOURCE, 200, None, text)
-        if block is None and ("unhuman" in text.lower() or "安全验证" in text):
-            block = Block(kind="captcha", reason="安全验证 (unhuman) page",
-                          fix=f"open zhihu.com in a browser, pass the check, then set {cookie_env(SOURCE)}")
-        if block:
-            page.block = block
-            return page.drop("blocked", str(block))
-        return page.drop("bad_html", "no js-initialData script")
-    try:
-        state = json.loads(m.group(1))
-    except ValueError:
-        return page.drop("bad_json", "js-initialData is not valid JSON")
+    state = script_json(SOURCE, text, page, _INITIAL_RE, "js-initialData", _unhuman)
+    if state is None:
+        return page
     entities = get(state, "initialState", "entities")
     if not isinstance(entities, dict):
         return page.drop("bad_shape", "no initialState.entities")
