@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 __all__ = [
-    "SourceSettings", "AppStoreTarget", "HuaweiTarget", "XiaomiTarget", "YybTarget", "WeiboTarget", "ZhihuTarget",
+    "SourceSettings", "PagedTarget", "AppStoreTarget", "HuaweiTarget", "XiaomiTarget", "YybTarget", "WeiboTarget", "ZhihuTarget",
     "TiebaTarget", "HeimaoTarget", "V2exTarget", "ForumSelectors", "ForumTarget", "Product", "SourcesFile",
     "SOURCE_NAMES",
 ]
@@ -38,7 +38,18 @@ class SourceSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class AppStoreTarget:
+class PagedTarget:
+    """A product's targets on a source whose lists are walked page by page, at most ``max_pages`` each."""
+
+    max_pages: int = 5
+
+    def __post_init__(self) -> None:
+        if self.max_pages < 1:
+            raise ValueError(f"max_pages must be at least 1, got {self.max_pages}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppStoreTarget(PagedTarget):
     app_ids: tuple[str, ...] = ()
     country: str = "cn"
     max_pages: int = 10
@@ -49,14 +60,14 @@ class AppStoreTarget:
 
 
 @dataclass(frozen=True, kw_only=True)
-class HuaweiTarget:
+class HuaweiTarget(PagedTarget):
     #: AppGallery ids, the ``C…`` in ``https://appgallery.huawei.com/app/C…``.
     app_ids: tuple[str, ...] = ()
     max_pages: int = 5
 
 
 @dataclass(frozen=True, kw_only=True)
-class XiaomiTarget:
+class XiaomiTarget(PagedTarget):
     """Xiaomi GetApps (小米应用商店) app-market comment API (``/apm/comment/list/{id}``)."""
 
     #: Numeric app-market ids (the ``{id}`` in ``/apm/comment/list/{id}``).
@@ -76,12 +87,11 @@ class XiaomiTarget:
         unknown = sorted(set(self.packages) - set(self.app_ids))
         if unknown:
             raise ValueError(f"xiaomi packages name app ids not in app_ids: {', '.join(unknown)}")
-        if self.max_pages < 1:
-            raise ValueError(f"max_pages must be at least 1, got {self.max_pages}")
+        super().__post_init__()
 
 
 @dataclass(frozen=True, kw_only=True)
-class YybTarget:
+class YybTarget(PagedTarget):
     """Tencent MyApp (应用宝): the review page's embedded data (only its first page of comments)."""
 
     #: Android package names (``https://sj.qq.com/appdetail/{package}``).
@@ -95,12 +105,11 @@ class YybTarget:
         bad = [p for p in self.packages if not re.fullmatch(r"[A-Za-z]\w*(\.[A-Za-z_]\w*)+", p, re.ASCII)]
         if bad:
             raise ValueError(f"yyb packages must be Android package names like com.example.app, got {bad[0]!r}")
-        if self.max_pages < 1:
-            raise ValueError(f"max_pages must be at least 1, got {self.max_pages}")
+        super().__post_init__()
 
 
 @dataclass(frozen=True, kw_only=True)
-class WeiboTarget:
+class WeiboTarget(PagedTarget):
     keywords: tuple[str, ...] = ()
     max_pages: int = 5
     #: Also fetch the comments of each matching post.
@@ -109,7 +118,7 @@ class WeiboTarget:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ZhihuTarget:
+class ZhihuTarget(PagedTarget):
     keywords: tuple[str, ...] = ()
     question_ids: tuple[str, ...] = ()
     max_pages: int = 3
@@ -117,7 +126,7 @@ class ZhihuTarget:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TiebaTarget:
+class TiebaTarget(PagedTarget):
     bars: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     max_pages: int = 3
@@ -126,14 +135,14 @@ class TiebaTarget:
 
 
 @dataclass(frozen=True, kw_only=True)
-class HeimaoTarget:
+class HeimaoTarget(PagedTarget):
     keywords: tuple[str, ...] = ()
     company_ids: tuple[str, ...] = ()
     max_pages: int = 5
 
 
 @dataclass(frozen=True, kw_only=True)
-class V2exTarget:
+class V2exTarget(PagedTarget):
     nodes: tuple[str, ...] = ()
     topic_ids: tuple[str, ...] = ()
     #: Also fetch the replies of each topic.
@@ -166,7 +175,7 @@ class ForumSelectors:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ForumTarget:
+class ForumTarget(PagedTarget):
     name: str
     base_url: str
     forum_ids: tuple[str, ...] = ()
@@ -182,6 +191,7 @@ class ForumTarget:
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("-", "").replace("_", "").isalnum():
             raise ValueError(f"forum name must be letters, digits, - or _, got {self.name!r}")
+        super().__post_init__()
 
 
 @dataclass(frozen=True, kw_only=True)

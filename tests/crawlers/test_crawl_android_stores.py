@@ -155,7 +155,11 @@ def test_targets_are_validated_at_load_with_file_and_key(tmp_path):
         "xiaomi:\n      app_ids: ['com.qingji.notes']\n": "products[0].xiaomi: xiaomi app_ids must be numeric",
         "xiaomi:\n      app_ids: ['1']\n      packages: {'2': com.x.y}\n": "packages name app ids not in app_ids: 2",
         "yyb:\n      packages: ['轻记']\n": "products[0].yyb: yyb packages must be Android package names",
-        "yyb:\n      packages: [com.x.y]\n      max_pages: 0\n": "max_pages must be at least 1",
+        "yyb:\n      packages: [com.x.y]\n      max_pages: 0\n": "products[0].yyb: max_pages must be at least 1",
+        # every paged source's targets share the check (configs.sources.PagedTarget)
+        "weibo:\n      keywords: [闪退]\n      max_pages: 0\n": "products[0].weibo: max_pages must be at least 1",
+        "forum:\n      - {name: bbs, base_url: 'http://x', max_pages: -1}\n":
+            "products[0].forum[0]: max_pages must be at least 1",
     }
     repo_configs = Path(__file__).resolve().parents[2] / "configs"
     for n, (target, message) in enumerate(cases.items()):
