@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import logging
 import os
 import random
 import sqlite3
@@ -71,16 +70,14 @@ def _index_bench():
 
 
 def tokenizer(text: str) -> list[str]:
-    import jieba
+    from classifier.normalize import segmenter_for
 
-    return [t for t in jieba.lcut(text) if t.strip()]
+    return segmenter_for(())(text)
 
 
 def build(db: Path, n: int, data: Path) -> None:
     from index import SqliteIndex
 
-    jieba_logger = logging.getLogger("jieba")
-    jieba_logger.setLevel(logging.WARNING)
     ib = _index_bench()
     t0 = time.perf_counter()
     if (data / "online_shopping_10_cats.csv").is_file() and (data / "waimai_10k.csv").is_file():

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import logging
 import os
 import random
 import sqlite3
@@ -124,12 +123,9 @@ def main() -> int:
         print(f"error: no benchmark data in {data.resolve()} (need online_shopping_10_cats.csv and waimai_10k.csv); "
               "pass --data PATH to the shared data folder", file=sys.stderr)
         return 2
-    import jieba
+    from classifier.normalize import segmenter_for
 
-    jieba.setLogLevel(logging.WARNING)
-
-    def tokenizer(text: str) -> list[str]:
-        return [t for t in jieba.lcut(text) if t.strip()]
+    tokenizer = segmenter_for(())
 
     tmp = None
     if args.db is None:

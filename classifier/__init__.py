@@ -15,7 +15,6 @@ imports neither torch nor transformers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from classifier._base import (
     INTENTS, RISKS, SENTIMENTS, Classifier, ClassifierError, ModelLoadError, NormalizationMismatch, Tags,
     TrainingDataError,
 )
-from classifier.normalize import classification_text, normalize_text, segmenter_for, user_words
+from classifier.normalize import Segmenter, classification_text, normalize_text, segmenter_for, user_words
 from classifier.risk import engagement_flags, risk_flags
 from classifier.rules import RulesClassifier, keyword_topics
 
@@ -64,7 +63,7 @@ def load_classifier(settings: Any, *, topics: Any = None) -> Classifier:
                                  quantize=cs.quantize)
 
 
-def make_tokenizer(settings: Any) -> Callable[[str], list[str]]:
+def make_tokenizer(settings: Any) -> Segmenter:
     """jieba segmentation of normalized text with the product names/aliases/features and topic keywords as
-    a user dictionary. Built once per dictionary; thread-safe; caches only in a private temp dir."""
+    a user dictionary (a :class:`~classifier.normalize.Segmenter`). Built once per dictionary; thread-safe."""
     return segmenter_for(user_words(settings))

@@ -4,11 +4,9 @@ model then run on separate cores instead of sharing one interpreter lock.
 Module-level functions, so a ``spawn`` process pool can pickle them. The worker loads the configuration
 and the classifier once (:func:`init`) and exits when its parent process is gone (even after SIGKILL).
 
-Threads: the worker never uses more than ``classifier.threads`` torch threads. While the crawl process is
-busy — parsing, segmenting, indexing — it leaves that core free (CPUs − 1 threads: on a 2-CPU machine two
-torch threads plus a busy event loop oversubscribe and classify several times slower); once the crawl
-process goes quiet — every page parsed, waiting for tags — each batch takes every core again. The choice
-is made per batch from the crawl process's CPU time since the previous batch (:func:`threads_for`).
+Threads: the worker classifies with ``classifier.threads`` threads, as classification run on its own does.
+(It used to keep a core for the crawl process while that was busy; measured on 2 CPUs, that made whole
+crawls slower, 4.3–4.5 s against 3.9–4.1 s for the 5,000 items of bench/crawl.py.)
 
 :func:`start` builds the pool and starts the worker loading at once (the model loads while the crawl
 imports Scrapy, builds its engine and downloads the first pages); :func:`prestart` does that as early as
@@ -18,7 +16,6 @@ every source crawled in the process, shut down by the last :func:`release`.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -26,16 +23,10 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["worker_spec", "init", "predict", "ready", "start", "prestart", "take_prestarted", "acquire", "release",
-           "threads_for"]
+__all__ = ["worker_spec", "init", "predict", "ready", "start", "prestart", "take_prestarted", "acquire", "release"]
 
 _classifier: Any = None
 _load_error: str | None = None
-_max_threads = 1
-_parent = 0
-_last: tuple[float, float] | None = None  # (crawl process's CPU seconds, wall clock) at the last batch
-#: CPU share (cores) of the crawl process under which it counts as quiet.
-QUIET_CORES = 0.35
 
 
 def worker_spec(settings: Any, where: str) -> tuple[str, dict[str, str]] | None:
@@ -56,27 +47,6 @@ def _watch_parent(parent: int) -> None:
         time.sleep(1.0)
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of ``pid`` (Linux /proc; None elsewhere or when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def threads_for(others_cores: float | None, *, cpus: int, max_threads: int) -> int:
-    """Torch threads for the next batch: the CPUs left by the crawl process, which used ``others_cores``
-    cores since the last batch — a share under QUIET_CORES counts as nothing; unknown counts as one busy
-    core. Never below 1, never above ``max_threads``."""
-    if others_cores is None:
-        busy = 1
-    else:
-        busy = max(0, math.ceil(others_cores - QUIET_CORES))
-    return max(1, min(max_threads, cpus - busy))
-
-
 def _exit_now() -> None:
     """Skip the interpreter's teardown of torch and friends (about a second the crawl would wait for in
     ``shutdown``): the worker holds nothing to flush or close."""
@@ -91,27 +61,18 @@ def _exit_now() -> None:
 
 
 def init(config_dir: str, env: Mapping[str, str], parent: int) -> None:
-    global _classifier, _load_error, _max_threads, _parent
+    global _classifier, _load_error
     import atexit
 
     atexit.register(_exit_now)  # registered last, so it runs first when the worker exits
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="voc-parent-watch").start()
-    _parent = parent
     try:
         from classifier import load_classifier
         from configs import load_settings
 
-        settings = load_settings(config_dir, env=dict(env))
-        _max_threads = max(1, settings.classifier.threads)
-        _classifier = load_classifier(settings)
-        _set_threads(threads_for(None, cpus=os.cpu_count() or 2, max_threads=_max_threads))
+        _classifier = load_classifier(load_settings(config_dir, env=dict(env)))
     except Exception as exc:  # noqa: BLE001 - reported with every batch (exceptions may not unpickle)
         _load_error = repr(exc)
-
-
-def _set_threads(n: int) -> None:
-    if hasattr(_classifier, "threads"):  # the model classifiers apply it on every predict; rules have none
-        _classifier.threads = n
 
 
 def ready() -> bool:
@@ -119,23 +80,9 @@ def ready() -> bool:
     return _classifier is not None
 
 
-def _others_cores(now: float) -> float | None:
-    """Cores the crawl process used since the previous call (None the first time or off Linux). Other jobs
-    on the machine are not yielded to: a classifier run on its own would not yield to them either."""
-    global _last
-    other = _cpu_seconds(_parent)
-    cores = None
-    if other is not None and _last is not None and now > _last[1]:
-        cores = max(0.0, (other - _last[0]) / (now - _last[1]))
-    _last = (other, now) if other is not None else None
-    return cores
-
-
 def predict(texts: list[str]) -> list[Any]:
     if _classifier is None:
         raise RuntimeError(_load_error or "the classifier worker was not initialised")
-    cores = _others_cores(time.monotonic())
-    _set_threads(threads_for(cores, cpus=os.cpu_count() or 2, max_threads=_max_threads))
     return list(_classifier.predict(texts))
 
 

@@ -120,7 +120,8 @@ class NormalizePipeline:
         from classifier.normalize import normalize_text
 
         settings = voc_settings(crawler.settings)
-        return cls(normalize=normalize_text, tokenize=make_tokenizer(settings),
+        # The text is normalized here already: the segmenter takes it as it is.
+        return cls(normalize=normalize_text, tokenize=make_tokenizer(settings).segment_normalized,
                    pseudonymize=crawler.settings.getbool("VOC_NORMALIZE_PSEUDONYMIZE"), crawler=crawler)
 
     def _pseudo(self, source: str, value: str | None) -> str | None:

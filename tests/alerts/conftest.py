@@ -8,19 +8,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import jieba
 import pytest
 
+from classifier.normalize import segmenter_for
 from configs import Settings
 from configs.alerts import AlertsFile, Channel, Rule, Subscriber
 from crawlers.items import doc_id
 
 NOW = datetime(2026, 11, 24, 6, 30, tzinfo=timezone.utc)
-jieba.setLogLevel(60)
-
-
-def tokenize(text: str) -> list[str]:
-    return [t for t in jieba.lcut(text) if t.strip()]
+#: The index's segmentation (no user dictionary).
+tokenize = segmenter_for(())
 
 
 def make_doc(n: int, *, at: datetime, product: str = "demo", sentiment: str = "negative", topics: tuple[str, ...] = (),

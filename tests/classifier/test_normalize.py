@@ -48,6 +48,17 @@ def test_segmentation_uses_product_and_feature_dictionary(settings) -> None:
     assert tok("軟體閃退！") == ["软体", "闪退"]  # normalized, punctuation dropped
 
 
+def test_segmentation_keeps_versions_and_joined_latin_words_whole() -> None:
+    from classifier.normalize import normalize_text, segmenter_for
+
+    seg = segmenter_for(())
+    assert seg("更新到3.2.1版本后闪退") == ["更新", "到", "3.2.1", "版本", "后", "闪退"]
+    assert seg("连不上5G网络") == ["连不上", "5g", "网络"]
+    assert seg("7-Eleven的e-mail收不到") == ["7-eleven", "的", "e-mail", "收不到"]
+    text = "軟體更新到3.2.1後閃退，@客服 [怒]"
+    assert seg.segment_normalized(normalize_text(text)) == seg(text)  # the crawl's path: text normalized once
+
+
 def test_normalization_mismatch_fails_loudly() -> None:
     cfg = normalization_config()
     check_normalization(cfg, path="m")  # same settings: fine

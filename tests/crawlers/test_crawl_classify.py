@@ -66,57 +66,6 @@ def test_default_viral_threshold_is_the_configured_default(settings):
         pipe.close_spider()
 
 
-def test_worker_threads_follow_the_crawl_process_load():
-    from crawlers._classify_worker import QUIET_CORES, threads_for
-
-    # crawl process busy or unknown: leave it its cores; quiet: every CPU;
-    # never above classifier.threads, never below 1
-    assert threads_for(None, cpus=2, max_threads=2) == 1
-    assert threads_for(0.9, cpus=2, max_threads=2) == 1
-    assert threads_for(QUIET_CORES + 0.05, cpus=2, max_threads=2) == 1
-    assert threads_for(QUIET_CORES, cpus=2, max_threads=2) == 2
-    assert threads_for(0.05, cpus=2, max_threads=2) == 2
-    assert threads_for(0.0, cpus=8, max_threads=4) == 4
-    assert threads_for(0.9, cpus=8, max_threads=8) == 7
-    assert threads_for(1.2, cpus=4, max_threads=4) == 3 and threads_for(2.5, cpus=4, max_threads=4) == 1
-    assert threads_for(0.0, cpus=1, max_threads=2) == 1 and threads_for(0.9, cpus=1, max_threads=2) == 1
-
-
-def test_cpu_seconds_of_a_process():
-    import os
-    import time
-
-    from crawlers._classify_worker import _cpu_seconds
-
-    before = _cpu_seconds(os.getpid())
-    end = time.process_time() + 0.2
-    while time.process_time() < end:
-        pass
-    after = _cpu_seconds(os.getpid())
-    assert before is not None and after is not None and after - before >= 0.1
-    assert _cpu_seconds(2**22 + 12345) is None  # no such process
-
-
-def test_crawl_process_cores_measured_between_batches(monkeypatch):
-    import os
-    import time
-
-    from crawlers import _classify_worker as w
-
-    monkeypatch.setattr(w, "_parent", os.getpid())  # this test process plays the crawl process
-    monkeypatch.setattr(w, "_last", None)
-    assert w._others_cores(time.monotonic()) is None  # nothing to compare with yet
-    time.sleep(0.3)
-    idle = w._others_cores(time.monotonic())
-    end = time.process_time() + 0.4
-    while time.process_time() < end:
-        pass
-    busy = w._others_cores(time.monotonic())
-    assert idle is not None and idle < 0.35 and busy is not None and busy >= 0.5
-    monkeypatch.setattr(w, "_parent", 2**22 + 12345)  # gone: unknown, so the worker keeps a core free
-    assert w._others_cores(time.monotonic()) is None
-
-
 def test_prestarted_worker_is_taken_by_the_classify_pipeline_and_exits_cleanly(settings):
     from crawlers import _classify_worker
 
