@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from alerts._errors import AlertNotFoundError, AlertsError
-from alerts._evaluate import collect_signals, deliveries_for, policy_for
+from alerts._evaluate import collect_signals, deliveries_for
 from alerts.detect import Match, SpikeDetector
 from alerts.lifecycle import AlertRecord, Transition, acknowledge, resolve_manually
 from alerts.store import AlertStore, open_store

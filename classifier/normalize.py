@@ -169,6 +169,11 @@ def check_normalization(saved: dict[str, Any] | None, *, path: str, words: Itera
 _PUNCT_ONLY = re.compile(r"^[\W_]+$")
 
 
+def _is_word(piece: str) -> bool:
+    """A segment that is neither blank nor only punctuation/symbols (``3.2.1``, ``e-mail``: yes; ``，``: no)."""
+    return bool(piece.strip()) and not _PUNCT_ONLY.match(piece)
+
+
 class Segmenter:
     """jieba segmentation over normalized text with a pinned user dictionary; built once per dictionary.
 
@@ -195,8 +200,8 @@ class Segmenter:
 
     def segment_normalized(self, norm: str) -> list[str]:
         """The words of text that :func:`normalize_text` already gave (what the crawl's documents hold)."""
-        pieces = self._jieba.cut(norm.lower(), True)
-        return [p for p in (x.strip() for x in pieces) if p and not _PUNCT_ONLY.match(p)]
+        # Most pieces are plain words (isalnum, a C check); only the others need the punctuation test.
+        return [p for p in self._jieba.cut(norm.lower(), True) if p.isalnum() or _is_word(p)]
 
 
 _segmenters: dict[tuple[str, ...], Segmenter] = {}

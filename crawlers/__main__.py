@@ -4,6 +4,7 @@ process of :func:`crawlers.runner.run_crawl`: one Scrapy crawler per source, one
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     values = scrapy_settings(settings, run_id=args.run_id or new_run_id())
     values["LOG_LEVEL"] = args.log_level
     process = CrawlerProcess(values)
+    # Scrapy leaves the root logger at NOTSET and filters in its handler, so every debug call (one
+    # "Scraped from" per item) built a record only to drop it; the level on the root skips them early.
+    logging.getLogger().setLevel(values["LOG_LEVEL"])
     kwargs = {k: v for k, v in (("product", args.product), ("since", args.since)) if v}
     for name in args.sources:
         process.crawl(name, **kwargs)

@@ -139,7 +139,7 @@ class NormalizePipeline:
         item.doc = {
             "id": item.id, "source": item.source, "source_id": str(item.source_id), "url": item.url or "",
             "parent_id": item.parent_id, "product": item.product, "kind": item.kind, "title": title, "text": text,
-            "raw_text": item.raw_text or item.text or "", "tokens": " ".join(t for t in tokens if t.strip()),
+            "raw_text": item.raw_text or item.text or "", "tokens": " ".join(tokens),
             "author_id": self._pseudo(item.source, item.author_id),
             "author_name": self._pseudo(item.source, item.author_name),
             "created_at": iso(item.created_at), "crawled_at": iso(self.clock()),
