@@ -38,7 +38,9 @@ Shared types (``crawlers.parsers``)
 -----------------------------------
 * ``Page(items: list[FeedbackItem], next: str | None, dropped: list[tuple[str, str]],
   follow: list[Follow], block: Block | None, meta: dict[str, Any])``; ``Page.end`` → True when ``next``
-  is None. ``meta`` holds page-level facts (totals, app metadata, list end message).
+  is None. ``meta`` holds page-level facts (totals, app metadata, list end message). ``Page.drop(reason,
+  detail)`` records a dropped entry; ``Page.objects(rows)`` yields the rows that are JSON objects and drops
+  the others as ``bad_entry``.
 * ``Follow(kind: str, url: str, meta: dict[str, Any])`` — a child request to make. Kinds:
   ``weibo_long_text`` (meta ``mid``, ``item``: the truncated FeedbackItem → ``weibo.parse_extend(...,
   item=meta["item"])``), ``weibo_comments`` (meta ``mid``, ``referer`` to send as Referer),

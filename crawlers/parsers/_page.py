@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,3 +53,11 @@ class Page:
     def drop(self, reason: str, detail: str = "") -> Page:
         self.dropped.append((reason, detail[:200]))
         return self
+
+    def objects(self, rows: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        """The rows that are JSON objects, in order; every other row is dropped as ``bad_entry``."""
+        for row in rows:
+            if isinstance(row, dict):
+                yield row
+            else:
+                self.drop("bad_entry", repr(row)[:80])

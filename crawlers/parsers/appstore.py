@@ -50,10 +50,7 @@ def parse_reviews(body: bytes | str, url: str, *, product: str, target: str, now
         entries = [entries]
     elif not isinstance(entries, list):
         return page.drop("bad_shape", "feed.entry is neither list nor object")
-    for entry in entries:
-        if not isinstance(entry, dict):
-            page.drop("bad_entry", repr(entry)[:80])
-            continue
+    for entry in page.objects(entries):
         review_id = _label(entry, "id")
         if "im:rating" not in entry:
             page.drop("app_info", review_id or "entry without im:rating")

@@ -33,10 +33,7 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
     page.meta.update(total_pages=parse_count(data.get("totalPages")), count=parse_count(data.get("count")),
                      score=s(data.get("score")) or None)
     app_id = target or (re.search(r"[?&]appid=([^&]+)", url) or [None, ""])[1]
-    for row in rows:
-        if not isinstance(row, dict):
-            page.drop("bad_entry", repr(row)[:80])
-            continue
+    for row in page.objects(rows):
         cid = s(row.get("commentId")) or s(row.get("id"))
         text = s(row.get("commentInfo"))
         if not cid or not text:

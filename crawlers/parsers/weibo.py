@@ -206,10 +206,7 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
     if not isinstance(rows, list):
         return page.drop("bad_shape", "no data.data")
     page.meta.update(total_number=parse_count(get(inner, "total_number")))
-    for c in rows:
-        if not isinstance(c, dict):
-            page.drop("bad_entry", repr(c)[:80])
-            continue
+    for c in page.objects(rows):
         item = _comment(c, mid=mid, parent=None, product=product, target=target, now=now)
         if item is None:
             page.drop("missing_field", f"comment {s(c.get('id'))!r}")

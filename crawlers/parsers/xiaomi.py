@@ -59,10 +59,7 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
     found = _ID_RE.search(url)
     app_id = target or (found.group(1) if found else "")
     link = review_url(app_id, package)
-    for row in rows:
-        if not isinstance(row, dict):
-            page.drop("bad_entry", repr(row)[:80])
-            continue
+    for row in page.objects(rows):
         cid = s(row.get("commentId"))
         text = s(row.get("commentValue"))
         if not cid or not text:

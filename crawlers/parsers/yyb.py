@@ -139,10 +139,7 @@ def parse_legacy_comments(body: bytes | str, url: str, *, product: str, target: 
         return page.drop("bad_shape", "no obj.commentDetails[]")
     page.meta["total"] = parse_count(obj.get("total"))
     package = _package(url, target)
-    for row in rows:
-        if not isinstance(row, dict):
-            page.drop("bad_entry", repr(row)[:80])
-            continue
+    for row in page.objects(rows):
         uin, created, content = s(row.get("uin")), s(row.get("createdTime")), s(row.get("content"))
         if not uin or not created or not content:
             page.drop("missing_field", f"uin={uin!r} createdTime={created!r}")

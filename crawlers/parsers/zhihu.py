@@ -245,10 +245,7 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
         parent, reply = f"{m_root.group(1)[:-1]}:{m_root.group(2)}", False
     else:
         parent, reply = "", False
-    for row in rows:
-        if not isinstance(row, dict):
-            page.drop("bad_entry", repr(row)[:80])
-            continue
+    for row in page.objects(rows):
         item = _comment(row, parent, reply=reply, product=product, target=target, now=now)
         if item is None:
             page.drop("missing_field", f"comment {s(row.get('id'))!r}")
