@@ -44,6 +44,7 @@ class RunStateExtension:
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
+        crawler.signals.connect(ext.item_error, signal=signals.item_error)
         return ext
 
     def spider_opened(self, spider: Any) -> None:
@@ -69,6 +70,14 @@ class RunStateExtension:
         cursor = meta.get("voc_cursor")
         tracker(self.crawler).error(f"{getattr(response, 'url', '?')}: {failure.getErrorMessage()}",
                                     target=tuple(cursor) if cursor else None)
+
+    def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
+        """An item stage raised something other than DropItem: the item is lost to this run, so the run says
+        so (an error with the item and the exception) and its target's cursor stays, to fetch it again."""
+        source, target = getattr(item, "source", None), getattr(item, "target", "")
+        what = f"{source}/{getattr(item, 'source_id', '?')}" if source else type(item).__name__
+        tracker(self.crawler).error(f"{getattr(response, 'url', '?')}: item {what} failed: {failure.getErrorMessage()}",
+                                    target=(source, target) if source and target else None)
 
     def summary(self, reason: str) -> list[SourceRun]:
         """The run records to store: one per name of :meth:`names` (a forum's share of the counts each)."""

@@ -293,3 +293,28 @@ def test_index_pipeline_upserts_on_its_own_thread_in_order(tmp_path):
         assert [reopened.get(doc_id("v2ex", str(n)))["likes"] for n in range(5)] == [7] * 5
     finally:
         reopened.close()
+
+
+def test_an_item_stage_failing_unexpectedly_is_an_error_of_the_run_and_holds_its_cursor(settings):
+    from scrapy import signals
+    from scrapy.http import Response
+    from scrapy.utils.test import get_crawler
+    from twisted.python.failure import Failure
+
+    from crawlers.extensions import RunStateExtension
+    from crawlers.items import FeedbackItem
+    from crawlers.tracking import tracker
+
+    crawler = get_crawler(settings_dict=scrapy_settings(settings, run_id="r1"))
+    RunStateExtension.from_crawler(crawler)
+    item = FeedbackItem(source="appstore", source_id="42", product="qingji", target="1600000001", text="闪退")
+    try:
+        raise UnicodeEncodeError("utf-8", "a\ud800", 1, 2, "surrogates not allowed")
+    except UnicodeEncodeError:
+        failure = Failure()
+    crawler.signals.send_catch_log(signals.item_error, item=item, response=Response("https://itunes.apple.com/x"),
+                                   spider=None, failure=failure)
+    t = tracker(crawler)
+    assert t.errors == 1 and t.error_messages[0].startswith("https://itunes.apple.com/x: item appstore/42 failed: ")
+    assert "surrogates not allowed" in t.error_messages[0]
+    assert ("appstore", "1600000001") in t.incomplete_targets  # the cursor stays: the item is fetched again
