@@ -64,6 +64,8 @@ Shared types (``crawlers.parsers``)
 
 ``crawlers.parsers.normalize``
   ``parse_count(value: object) -> int | None`` (``74``, ``"1.2万"``, ``"100万+"``, ``"3亿"``, ``"1,234"``);
+  ``json_loads(text: str) -> Any`` (``json.loads``; an unpaired surrogate escape such as ``"\\ud800"`` becomes
+  U+FFFD, since no UTF-8 store takes it);
   ``parse_rating(value: object) -> int | None`` (a 1–5 star rating from ``4``, ``"4"``, ``"4.0"``; else None);
   ``parse_time(value: object, *, now: datetime, tz: str = "Asia/Shanghai") -> datetime | None``
   (absolute formats, Weibo ``%a %b %d %H:%M:%S %z %Y``, ISO 8601, ``YYYY/MM/DD HH:MM``,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from crawlers.parsers._page import Block, Page
 from crawlers.parsers.blocks import detect_block, json_block
-from crawlers.parsers.normalize import body_too_large, decode_body, load_json
+from crawlers.parsers.normalize import body_too_large, decode_body, json_loads, load_json
 
 __all__ = ["json_page", "html_page", "script_json", "get", "s"]
 
@@ -59,7 +58,7 @@ def script_json(source: str, text: str, page: Page, pattern: re.Pattern[str], wh
             page.drop("bad_html", f"no {what} script")
         return None
     try:
-        return json.loads(m.group(1))
+        return json_loads(m.group(1))
     except (ValueError, RecursionError):
         page.drop("bad_json", f"{what} is not valid JSON")
         return None

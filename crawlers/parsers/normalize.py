@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from crawlers.parsers._page import MAX_BODY_BYTES
 
 __all__ = [
+    "json_loads",
     "parse_count",
     "parse_rating",
     "parse_time",
@@ -248,6 +249,29 @@ def body_too_large(body: bytes | str) -> bool:
     return len(body) > MAX_BODY_BYTES
 
 
+#: A ``\uD800``–``\uDFFF`` escape in JSON text: a surrogate, which may be left unpaired after parsing.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_loads(text: str) -> Any:
+    """``json.loads``, with every unpaired surrogate escape (``"\\ud800"``) in a string or key replaced by
+    U+FFFD: such a string cannot be encoded as UTF-8, so SQLite, the segmenter and every export would refuse
+    it (paired escapes, an escaped emoji, parse to one character as usual). Raises what ``json.loads`` raises."""
+    value = json.loads(text)
+    return _fix_surrogates(value) if _SURROGATE_ESCAPE.search(text) else value
+
+
+def _fix_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_fix_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_fix_surrogates(k): _fix_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def load_json(body: bytes | str, encoding: str | None = None) -> tuple[Any, str | None]:
     """Parse a JSON body: ``(value, None)``, or ``(None, reason)`` with reason ``too_large``,
     ``not_json`` (HTML or plain text where JSON was expected) or ``bad_json`` (truncated/invalid)."""
@@ -257,7 +281,7 @@ def load_json(body: bytes | str, encoding: str | None = None) -> tuple[Any, str 
     if not text or text[0] not in "[{":
         return None, "not_json"
     try:
-        return json.loads(text), None
+        return json_loads(text), None
     except (ValueError, RecursionError):
         return None, "bad_json"
 

@@ -10,7 +10,6 @@ title); other floors ``reply`` with ``parent_id`` = tid; 楼中楼 ``reply`` wit
 from __future__ import annotations
 
 import html as _html
-import json
 import re
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,7 @@ from crawlers.items import FeedbackItem
 from crawlers.parsers._page import Block, Follow, Page
 from crawlers.parsers._util import html_page, s
 from crawlers.parsers.blocks import cookie_env, detect_block
-from crawlers.parsers.normalize import html_to_text, origin, parse_count, parse_time, rebase
+from crawlers.parsers.normalize import html_to_text, json_loads, origin, parse_count, parse_time, rebase
 
 __all__ = ["forum_url", "thread_url", "lzl_url", "search_url", "parse_forum", "parse_thread", "parse_lzl",
            "parse_search"]
@@ -54,7 +53,7 @@ def _field(node: Selector) -> dict[str, Any]:
     raw = node.attrib.get("data-field") or ""
     for text in (raw, _html.unescape(raw)):
         try:
-            value = json.loads(text)
+            value = json_loads(text)
         except ValueError:
             continue
         return value if isinstance(value, dict) else {}

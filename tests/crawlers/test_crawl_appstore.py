@@ -121,6 +121,22 @@ def test_truncated_and_non_json_pages_are_counted_not_fatal(crawl_settings, repl
         assert state.cursor("appstore", other) is None
 
 
+def test_lone_surrogate_escape_in_a_review_is_replaced_and_its_page_indexed(crawl_settings, replay, docs):
+    # "\\ud800" alone is valid JSON but no UTF-8 text: the segmenter (and SQLite) refused it, and the review
+    # was lost; the page's other reviews are indexed either way
+    now = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    entries = [review_entry(n, when=now - timedelta(minutes=n), text=t)
+               for n, t in enumerate(["闪退了 MARK 怎么办", "登录不上", "😀好用"])]
+    body = appstore_feed(entries).replace(b"MARK", b"\\ud800").replace("😀".encode(), b"\\ud83d\\ude00")
+    replay.add(REVIEWS.format(1), body=body, content_type="application/json")
+    replay.add(REVIEWS.format(2), body=PAGES / "appstore" / "reviews_empty.json", content_type="application/json")
+    settings = crawl_settings()
+    run = run_crawl(settings, sources=["appstore"]).source("appstore")
+    assert (run.status, run.new, run.errors) == ("ok", 3, 0), run
+    texts = sorted(d["text"] for d in docs(settings).values())
+    assert texts == ["登录不上", "闪退了 \ufffd 怎么办", "😀好用"]  # an escaped pair stays the emoji
+
+
 def test_cursor_not_advanced_when_indexing_fails(crawl_settings, replay, tmp_path):
     serve_appstore_reviews(replay, APP, 80)
     settings = crawl_settings()

@@ -108,6 +108,12 @@ def test_decode_body_charsets():
     assert decode_body("x".encode(), "no-such-codec") == "x"
 
 
+def test_load_json_replaces_unpaired_surrogate_escapes():
+    assert load_json(b'{"t": "a\\ud800b", "\\udc00k": ["\\uDBFF"]}') == ({"t": "a\ufffdb", "\ufffdk": ["\ufffd"]}, None)
+    assert load_json(b'{"t": "\\ud83d\\ude00"}') == ({"t": "\U0001f600"}, None)  # a pair is one character
+    assert load_json('{"t": "\\\\ud800"}') == ({"t": "\\ud800"}, None)  # an escaped backslash: plain text
+
+
 def test_load_json_reasons():
     assert load_json(b'{"a": 1}') == ({"a": 1}, None)
     assert load_json(b'{"a": ') == (None, "bad_json")
