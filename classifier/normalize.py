@@ -3,7 +3,8 @@
 ``normalize_text`` (what the ``text`` field stores and what every model sees):
 
 1. Unicode NFKC — folds full-width ASCII/digits/punctuation to half-width and compatibility forms;
-   stray BOM / zero-width characters are dropped.
+   stray BOM / zero-width characters are dropped; an unpaired surrogate (no valid Unicode: a command-line
+   argument with undecodable bytes, say) becomes U+FFFD, which every later step and store can encode.
 2. Traditional → simplified Chinese with OpenCC (profile :data:`OPENCC_PROFILE`).
 3. URLs removed.
 4. Weibo emoticons ``[怒]`` → words (``愤怒``); unknown bracketed emoticons keep their word.
@@ -50,7 +51,8 @@ EMOTICONS: dict[str, str] = {
     "ok": "好", "OK": "好", "耶": "开心", "蜡烛": "哀悼", "微笑": "微笑", "怒火": "愤怒", "哭": "哭",
 }
 
-_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad"), None)
+_INVISIBLE: dict[int, int | None] = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad"), None)
+_INVISIBLE.update(dict.fromkeys(range(0xD800, 0xE000), 0xFFFD))  # unpaired surrogates
 _URL = re.compile(r"(?:https?://|www\.)[^\s\u3000-\u303f\uff00-\uffef\u4e00-\u9fff]+|\bt\.cn/[A-Za-z0-9]+", re.I)
 _EMOTICON = re.compile(r"\[([^\[\]\s]{1,8})\]")
 _HASHTAG = re.compile(r"#([^#\n]{1,40})#")

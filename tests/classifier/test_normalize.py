@@ -48,6 +48,14 @@ def test_segmentation_uses_product_and_feature_dictionary(settings) -> None:
     assert tok("軟體閃退！") == ["软体", "闪退"]  # normalized, punctuation dropped
 
 
+def test_unpaired_surrogates_become_replacement_characters() -> None:
+    from classifier.normalize import segmenter_for
+
+    # what Python makes of undecodable bytes in a command-line argument (voc search $'\\xff闪退')
+    assert normalize_text("\udcff闪退\ud800") == "\ufffd闪退\ufffd"
+    assert segmenter_for(())("\udcff闪退") == ["闪退"]
+
+
 def test_segmentation_keeps_versions_and_joined_latin_words_whole() -> None:
     from classifier.normalize import normalize_text, segmenter_for
 
