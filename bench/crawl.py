@@ -184,8 +184,7 @@ def main() -> int:
     overhead = crawl_s / cold_s - 1
     in_crawl = run.duration or crawl_s
     print(f"thread budget: the whole machine ({cpus} CPUs) on both sides; classifier.threads = "
-          f"{settings.classifier.threads} (the crawl's classifier worker uses up to that, keeping a CPU for the "
-          f"crawl process while it is busy)")
+          f"{settings.classifier.threads} (the crawl's classifier worker and the classifier alone both use it)")
     print(f"pipeline (voc crawl: fresh child process, imports, model load, all stages): {len(texts)} items in "
           f"{crawl_s:.1f} s = {pipeline_rate:,.0f} items/s")
     print(f"  pages {run.pages}, new {run.new}, updated {run.updated}, dropped {run.dropped or 'none'}")
