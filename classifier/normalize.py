@@ -193,7 +193,7 @@ class Segmenter:
         #: What the index records with its tokens (and checks on open): see normalization_config.
         self.config = normalization_config(self.words)
         self.dict_hash = self.config["dict_hash"]
-        self._jieba = rjieba.Jieba()
+        self._jieba = _claim_default(rjieba) or rjieba.Jieba()
         for w in self.words:
             self._jieba.add_word(w, 50000, None)
 
@@ -208,6 +208,19 @@ class Segmenter:
 
 _segmenters: dict[tuple[str, ...], Segmenter] = {}
 _seg_lock = threading.Lock()
+_default_claimed: list[bool] = []
+_claim_lock = threading.Lock()
+
+
+def _claim_default(rjieba: Any) -> Any:
+    """Importing ``rjieba`` builds a jieba-rs instance for its module-level ``cut`` (about 0.1 s, as long as
+    building ours), which nothing in VOC calls: the process's first segmenter takes that instance over
+    rather than building a second one. None for later segmenters (they build their own)."""
+    with _claim_lock:
+        if _default_claimed:
+            return None
+        _default_claimed.append(True)
+    return getattr(rjieba, "_DEFAULT_JIEBA", None)
 
 
 def segmenter_for(words: Iterable[str]) -> Segmenter:

@@ -11,23 +11,18 @@ made up (``scrapy crawl``).
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from crawlers.state import CrawlState, LockHeld, SourceLock, SourceRun
+from crawlers.state import CrawlState, LockHeld, SourceLock, SourceRun, new_run_id
 from crawlers.tracking import PartTally, tracker
 
-__all__ = ["RunStateExtension", "new_run_id"]
+__all__ = ["RunStateExtension"]
 
 logger = logging.getLogger(__name__)
-
-
-def new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
 
 
 class RunStateExtension:

@@ -25,7 +25,7 @@ from configs import Settings
 from configs.sources import SOURCE_NAMES
 from crawlers.config import parse_since
 from crawlers.errors import CrawlError, CrawlProcessError
-from crawlers.state import CrawlState, SourceRun, iso, utcnow
+from crawlers.state import CrawlState, SourceRun, iso, new_run_id, utcnow
 
 __all__ = ["CrawlReport", "CrawlJob", "run_crawl", "start_crawl", "select_sources", "combine_runs"]
 
@@ -203,8 +203,6 @@ def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, pro
     except ValueError as exc:
         raise CrawlError(str(exc)) from None
     if not run_id:
-        from crawlers.extensions import new_run_id  # (imports Scrapy: not needed to import this module)
-
         run_id = new_run_id()
     if not names:
         return CrawlJob(settings, run_id, [], not_run, None, None)

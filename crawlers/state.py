@@ -24,6 +24,7 @@ import os
 import socket
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from typing import Any
 from configs.sqlite_wal import use_wal
 from crawlers.errors import CrawlError
 
-__all__ = ["CrawlState", "SourceRun", "SourceHealth", "LockInfo", "SourceLock", "LockHeld", "utcnow", "iso"]
+__all__ = ["CrawlState", "SourceRun", "SourceHealth", "LockInfo", "SourceLock", "LockHeld", "utcnow", "iso", "new_run_id"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursors (
@@ -56,6 +57,11 @@ CREATE TABLE IF NOT EXISTS texts (digest TEXT PRIMARY KEY, doc_id TEXT NOT NULL)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_run_id() -> str:
+    """``20261124T030500Z-1a2b3c``: when the run started (UTC) and a random suffix."""
+    return utcnow().strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
 
 
 def iso(dt: datetime | None) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from crawlers.parsers._page import Block
@@ -50,69 +50,92 @@ _CAPTCHA_HOSTS = ("wappass.baidu.com", "/static/captcha", "unhuman", "verify", "
 _LOGIN_HOSTS = ("passport.", "/signin", "/login", "login.", "visitor.", "member.php?mod=logging")
 
 
+def _weibo(data: dict[str, Any], env: str) -> Block | None:
+    if str(data.get("errno", "")) == "100005" or "频繁" in str(data.get("msg", "")):
+        return Block(kind="rate_limit", reason=f"errno 100005 {data.get('msg', '')}".strip(),
+                     fix=f"slow down (raise download_delay) or rotate accounts in {env}")
+    if data.get("ok") in (0, "0") and "data" not in data and data.get("url"):
+        return Block(kind="captcha", reason=f"captcha page {data['url']}",
+                     fix=f"solve the captcha in a browser, then set {env}")
+    if data.get("ok") in (-100, "-100"):
+        return Block(kind="login", reason="login required (ok -100)", fix=f"set {env}")
+    return None
+
+
+def _zhihu(data: dict[str, Any], env: str) -> Block | None:
+    err = data.get("error")
+    if not isinstance(err, dict):
+        return None
+    code = str(err.get("code", ""))
+    msg = str(err.get("message", ""))
+    if code == "40362":
+        return Block(kind="rate_limit", reason=f"error 40362 {msg}".strip(),
+                     fix=f"slow down or use another account in {env}")
+    if code == "40352" or err.get("need_login") or "unhuman" in str(err.get("redirect", "")):
+        return Block(kind="captcha", reason=f"error {code or 'need_login'} {msg}".strip(),
+                     fix=f"open zhihu.com in a browser, pass the check, then set {env}")
+    if code == "10003":
+        return Block(kind="forbidden", reason=f"error 10003 {msg} (request signature rejected)",
+                     fix=f"crawl zhihu through the browser (playwright) with a fresh {env}")
+    return Block(kind="error", reason=f"error {code} {msg}".strip(), fix=f"check {env}")
+
+
+def _heimao(data: dict[str, Any], env: str) -> Block | None:
+    result = data.get("result")
+    if isinstance(result, dict):
+        st = result.get("status")
+        code = st.get("code") if isinstance(st, dict) else None
+        if code not in (None, 0, "0"):
+            msg = st.get("msg", "") if isinstance(st, dict) else ""
+            return Block(kind="error", reason=f"status code {code} {msg}".strip(),
+                         fix=f"check the request signature; set {env} (Sina SUB/SUBP cookies)")
+    return None
+
+
+def _tieba(data: dict[str, Any], env: str) -> Block | None:
+    for key in ("error_code", "no"):
+        if key in data and str(data[key]) not in ("0", ""):
+            return Block(kind="error", reason=f"{key} {data[key]} {data.get('error', data.get('error_msg', ''))}"
+                         .strip(), fix=f"set {env} (BDUSS/STOKEN cookies)")
+    return None
+
+
+def _forum(data: dict[str, Any], env: str) -> Block | None:
+    msg = data.get("Message")
+    if isinstance(msg, dict):
+        val = str(msg.get("messageval", ""))
+        text = str(msg.get("messagestr", ""))
+        if "login" in val:
+            return Block(kind="login", reason=f"{val} {text}".strip(), fix=f"set {env}")
+        if "nopermission" in val or "no_permission" in val or "权限" in text:
+            return Block(kind="forbidden", reason=f"{val} {text}".strip(), fix=f"set {env} (an account allowed to read it)")
+    return None
+
+
+def _v2ex(data: dict[str, Any], env: str) -> Block | None:
+    if (data.get("success") is False or data.get("status") == "error") and "rate" in str(
+            data.get("message", "")).lower():
+        return Block(kind="rate_limit", reason=str(data.get("message")), fix="wait for the hourly quota to reset")
+    return None
+
+
+#: The sources whose JSON bodies can say "blocked", and how. Another source's JSON (the app stores') never
+#: does, so :func:`detect_block` does not parse it: its parser does, once.
+_JSON_RULES: dict[str, Callable[[dict[str, Any], str], Block | None]] = {
+    "weibo": _weibo, "zhihu": _zhihu, "heimao": _heimao, "tieba": _tieba, "forum": _forum, "v2ex": _v2ex,
+}
+
+
+def _json_rule(source: str) -> Callable[[dict[str, Any], str], Block | None] | None:
+    return _JSON_RULES.get(source.split(":", 1)[0])  # forum:<name> takes the forum rules
+
+
 def json_block(source: str, data: Any, *, status: int = 200) -> Block | None:
     """A block expressed inside a JSON body (the parsers call this on every JSON page)."""
-    if not isinstance(data, dict):
+    rule = _json_rule(source)
+    if rule is None or not isinstance(data, dict):
         return None
-    env = cookie_env(source)
-    if source == "weibo":
-        if str(data.get("errno", "")) == "100005" or "频繁" in str(data.get("msg", "")):
-            return Block(kind="rate_limit", reason=f"errno 100005 {data.get('msg', '')}".strip(),
-                         fix=f"slow down (raise download_delay) or rotate accounts in {env}")
-        if data.get("ok") in (0, "0") and "data" not in data and data.get("url"):
-            return Block(kind="captcha", reason=f"captcha page {data['url']}",
-                         fix=f"solve the captcha in a browser, then set {env}")
-        if data.get("ok") in (-100, "-100"):
-            return Block(kind="login", reason="login required (ok -100)", fix=f"set {env}")
-        return None
-    if source == "zhihu":
-        err = data.get("error")
-        if not isinstance(err, dict):
-            return None
-        code = str(err.get("code", ""))
-        msg = str(err.get("message", ""))
-        if code == "40362":
-            return Block(kind="rate_limit", reason=f"error 40362 {msg}".strip(),
-                         fix=f"slow down or use another account in {env}")
-        if code == "40352" or err.get("need_login") or "unhuman" in str(err.get("redirect", "")):
-            return Block(kind="captcha", reason=f"error {code or 'need_login'} {msg}".strip(),
-                         fix=f"open zhihu.com in a browser, pass the check, then set {env}")
-        if code == "10003":
-            return Block(kind="forbidden", reason=f"error 10003 {msg} (request signature rejected)",
-                         fix=f"crawl zhihu through the browser (playwright) with a fresh {env}")
-        return Block(kind="error", reason=f"error {code} {msg}".strip(), fix=f"check {env}")
-    if source == "heimao":
-        result = data.get("result")
-        if isinstance(result, dict):
-            st = result.get("status")
-            code = st.get("code") if isinstance(st, dict) else None
-            if code not in (None, 0, "0"):
-                msg = st.get("msg", "") if isinstance(st, dict) else ""
-                return Block(kind="error", reason=f"status code {code} {msg}".strip(),
-                             fix=f"check the request signature; set {env} (Sina SUB/SUBP cookies)")
-        return None
-    if source == "tieba":
-        for key in ("error_code", "no"):
-            if key in data and str(data[key]) not in ("0", ""):
-                return Block(kind="error", reason=f"{key} {data[key]} {data.get('error', data.get('error_msg', ''))}"
-                             .strip(), fix=f"set {env} (BDUSS/STOKEN cookies)")
-        return None
-    if source.startswith("forum:"):
-        msg = data.get("Message")
-        if isinstance(msg, dict):
-            val = str(msg.get("messageval", ""))
-            text = str(msg.get("messagestr", ""))
-            if "login" in val:
-                return Block(kind="login", reason=f"{val} {text}".strip(), fix=f"set {env}")
-            if "nopermission" in val or "no_permission" in val or "权限" in text:
-                return Block(kind="forbidden", reason=f"{val} {text}".strip(), fix=f"set {env} (an account allowed to read it)")
-        return None
-    if source == "v2ex":
-        if (data.get("success") is False or data.get("status") == "error") and "rate" in str(
-                data.get("message", "")).lower():
-            return Block(kind="rate_limit", reason=str(data.get("message")), fix="wait for the hourly quota to reset")
-        return None
-    return None
+    return rule(data, cookie_env(source))
 
 
 def detect_block(source: str, status: int, headers: Mapping[Any, Any] | None, body: bytes | str) -> Block | None:
@@ -137,7 +160,7 @@ def detect_block(source: str, status: int, headers: Mapping[Any, Any] | None, bo
                      fix="slow down (raise download_delay) or wait" + (f"; or rotate accounts in {env}" if source != "v2ex" else ""))
     text = _text(body)
     stripped = text.lstrip()
-    if stripped[:1] in ("{", "["):
+    if stripped[:1] in ("{", "[") and _json_rule(source) is not None:
         try:
             data = json.loads(body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body)
         except ValueError:

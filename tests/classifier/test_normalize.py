@@ -67,6 +67,21 @@ def test_segmentation_keeps_versions_and_joined_latin_words_whole() -> None:
     assert seg.segment_normalized(normalize_text(text)) == seg(text)  # the crawl's path: text normalized once
 
 
+def test_segmenters_with_other_dictionaries_stay_apart_in_one_process() -> None:
+    """The first segmenter of a process takes over the instance that importing rjieba built; its user words
+    must not leak into the next segmenter (a fresh process, so the takeover happens here)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from classifier.normalize import Segmenter\n"
+        "a = Segmenter(('灵感胶囊',)); b = Segmenter(())\n"
+        "print(a.segment_normalized('灵感胶囊同步失败'), b.segment_normalized('灵感胶囊同步失败'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['灵感胶囊', '同步', '失败'] ['灵感', '胶囊', '同步', '失败']"
+
+
 def test_normalization_mismatch_fails_loudly() -> None:
     cfg = normalization_config()
     check_normalization(cfg, path="m")  # same settings: fine
