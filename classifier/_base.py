@@ -53,7 +53,9 @@ class Classifier(Protocol):
 
     model_version: str
 
-    def predict(self, texts: Sequence[str]) -> list[Tags]: ...
+    def predict(self, texts: Sequence[str], *, normalized: bool = False) -> list[Tags]:
+        """Tags per text, in order. ``normalized``: the texts went through ``normalize_text`` already."""
+        ...
 
 
 class ClassifierError(Exception):

@@ -182,8 +182,9 @@ class ModelClassifier:
                 out["topics"][index] = torch.sigmoid(logits["topics"].float())
         return out
 
-    def predict(self, texts: Sequence[str]) -> list[Tags]:
-        prepared = [classification_text(t or "") for t in texts]
+    def predict(self, texts: Sequence[str], *, normalized: bool = False) -> list[Tags]:
+        """Tags per text. ``normalized``: the texts are ``normalize_text`` output already (the crawl's)."""
+        prepared = [classification_text(t or "", normalized=normalized) for t in texts]
         if not prepared:
             return []
         probs = self.predict_proba(prepared)

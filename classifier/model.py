@@ -110,8 +110,8 @@ class HFSentimentClassifier:
         max_len = min(512, int(getattr(model.config, "max_position_embeddings", 512)))
         self._runner = BatchRunner(tokenizer, batch_size=batch_size, max_length=max_len)
 
-    def predict(self, texts: Sequence[str]) -> list[Tags]:
-        prepared = [classification_text(t or "") for t in texts]
+    def predict(self, texts: Sequence[str], *, normalized: bool = False) -> list[Tags]:
+        prepared = [classification_text(t or "", normalized=normalized) for t in texts]
         probs = torch.zeros(len(prepared), len(self.mapping))
         if not prepared:
             return []

@@ -103,12 +103,14 @@ def split_repost(text: str) -> tuple[str, str]:
     return text[: m.start()].strip(), text[m.start():].strip()
 
 
-def classification_text(text: str) -> str:
+def classification_text(text: str, *, normalized: bool = False) -> str:
     """What the classifier reads: normalized, the author's own words of a repost, @mentions dropped.
 
-    A pure repost (no own words) falls back to the quoted text.
+    A pure repost (no own words) falls back to the quoted text. ``normalized``: ``text`` is what
+    :func:`normalize_text` gave already (a crawled document's text), so that step is skipped — it would
+    return the text unchanged.
     """
-    norm = normalize_text(text)
+    norm = text if normalized else normalize_text(text)
     own, chain = split_repost(norm)
     if own.lower() in _REPOST_BOILERPLATE:
         own = ""

@@ -109,10 +109,10 @@ class RulesClassifier:
         self.model_version = RULES_VERSION
         self.match_topics = TopicMatcher(tuple(topics))
 
-    def predict(self, texts: Sequence[str]) -> list[Tags]:
+    def predict(self, texts: Sequence[str], *, normalized: bool = False) -> list[Tags]:
         out = []
         for raw in texts:
-            text = classification_text(raw or "")
+            text = classification_text(raw or "", normalized=normalized)
             sentiment, score = rule_sentiment(text)
             out.append(Tags(sentiment=sentiment, sentiment_score=round(score, 4), intent=rule_intent(text, sentiment),
                             topics=self.match_topics(text), risk=risk_flags(text), model_version=self.model_version))

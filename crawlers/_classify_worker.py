@@ -80,10 +80,10 @@ def ready() -> bool:
     return _classifier is not None
 
 
-def predict(texts: list[str]) -> list[Any]:
+def predict(texts: list[str], normalized: bool = False) -> list[Any]:
     if _classifier is None:
         raise RuntimeError(_load_error or "the classifier worker was not initialised")
-    return list(_classifier.predict(texts))
+    return list(_classifier.predict(texts, normalized=normalized))
 
 
 def start(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor:

@@ -327,7 +327,7 @@ class ClassifyPipeline:
             # that starts loading now rather than at the first full batch; shared by every source of the run.
             self.executor: Executor = _classify_worker.acquire(*process)
             self._release: Callable[[], None] = functools.partial(_classify_worker.release, self.executor)
-            flush = _classify_worker.predict
+            flush = functools.partial(_classify_worker.predict, normalized=True)
         else:
             self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-classify")
             self._release = functools.partial(self.executor.shutdown, wait=True)
@@ -364,11 +364,12 @@ class ClassifyPipeline:
         return self._classifier
 
     def _predict(self, texts: list[str]) -> list[Any]:
-        return list(self.classifier.predict(texts))
+        return list(self.classifier.predict(texts, normalized=True))
 
     @staticmethod
     def text_of(doc: dict[str, Any]) -> str:
-        """What the classifier reads: the title joined to the text unless the text already holds it."""
+        """What the classifier reads: the title joined to the text unless the text already holds it. Both are
+        normalized already (:class:`NormalizePipeline`), so the classifier skips that step."""
         return f"{doc['title']}。{doc['text']}" if doc["title"] and doc["title"] not in doc["text"] else doc["text"]
 
     async def process_item(self, item: Any) -> FeedbackItem:

@@ -177,3 +177,21 @@ def test_default_config_loads_the_shipped_model_whatever_the_home(settings) -> N
     tags = clf.predict(["更新后一打开就闪退，垃圾", "很好用，界面清爽，推荐"])
     assert [t.sentiment for t in tags] == ["negative", "positive"]
     assert tags[0].topics == ("crash", "update") and tags[0].intent == "bug"
+
+
+RAW = ["軟體更新後一直閃退，垃圾[怒]", "ＡＰＰ很好用，赞 https://example.com/x", "//@张三:登录不了，客服也不回",
+       "#轻记闪退#请问怎么恢复笔记?", "@客服小美 什么时候修复？//@李四:同步失败"]
+
+
+@pytest.mark.parametrize("which", ["shipped", "rules"])
+def test_already_normalized_texts_get_the_same_tags(which: str, settings) -> None:
+    """The crawl hands the classifier its documents' normalized text and says so (``normalized=True``):
+    skipping that step must tag exactly as the raw text would be tagged."""
+    from classifier import RulesClassifier
+    from classifier.normalize import normalize_text
+
+    topics = settings.topics.topics
+    clf = load_model_classifier(SHIPPED, threads=1, topics=topics) if which == "shipped" else RulesClassifier(topics)
+    normalized = [normalize_text(t) for t in RAW]
+    assert normalized != RAW
+    assert clf.predict(normalized, normalized=True) == clf.predict(RAW)

@@ -35,6 +35,9 @@ def test_split_repost(raw: str, own: str, chain: str) -> None:
 def test_classification_text_keeps_own_words_and_drops_mentions() -> None:
     assert classification_text("@客服小美 你们什么时候修复？//@张三:同问//@李四:闪退") == "你们什么时候修复?"
     assert classification_text("//@张三:更新后闪退") == "更新后闪退"  # pure repost falls back to the quote
+    # normalized=True: the caller normalized already (the crawl's documents), so that step is skipped
+    assert classification_text("軟體@客服 閃退", normalized=True) == "軟體 閃退"
+    assert classification_text("軟體@客服 閃退") == "软体 闪退"
 
 
 def test_segmentation_uses_product_and_feature_dictionary(settings) -> None:
