@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import sys
 
 #: The crawl child's garbage collector after start-up: young collections every 5,000 allocations (not 700)
@@ -24,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     crawl.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     gc.disable()  # start-up only allocates what lives as long as the process: see _tune_gc
+    # The classifier worker the runner named starts loading the model now, while this process loads
+    # the settings and Scrapy (checked against the loaded settings below).
+    from crawlers import _classify_worker
+
+    _classify_worker.prestart_from_env(os.environ)
 
     from configs import ConfigError, load_settings
 
@@ -78,7 +84,8 @@ def _tune_gc() -> None:
 
 def _prestart_classifier(settings) -> None:
     """Start the classifier worker process before Scrapy is even imported, so the model loads while the
-    crawl starts up; the first crawler's classify pipeline takes it over (see crawlers._classify_worker)."""
+    crawl starts up; the first crawler's classify pipeline takes it over (see crawlers._classify_worker).
+    Usually the runner's spec started it already; one started for other settings is replaced."""
     from crawlers import _classify_worker
 
     spec = _classify_worker.worker_spec(settings, settings.crawl.classify_in)

@@ -23,7 +23,12 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["worker_spec", "init", "predict", "ready", "start", "prestart", "take_prestarted", "acquire", "release"]
+__all__ = ["worker_spec", "init", "predict", "ready", "start", "prestart", "prestart_from_env", "take_prestarted", "acquire",
+           "release", "WORKER_ENV"]
+
+#: Set by :func:`crawlers.runner.start_crawl` for the crawler child: ``{"config_dir": …, "env": {…}}`` of the
+#: worker its classify pipelines will ask for, so the child starts it first thing (:func:`prestart_from_env`).
+WORKER_ENV = "VOC_CLASSIFY_WORKER"
 
 _classifier: Any = None
 _load_error: str | None = None
@@ -105,11 +110,32 @@ def _key(config_dir: str, env: Mapping[str, str]) -> tuple[str, tuple[tuple[str,
 
 
 def prestart(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor:
-    """Start the worker for (config_dir, env) now (once), to be taken by the first classify pipeline asking."""
+    """Start the worker for (config_dir, env) now (once), to be taken by the first classify pipeline asking.
+
+    A worker prestarted for other settings that no pipeline took (the runner's guess differed from the
+    settings the child loaded) would never be used: it is shut down."""
     key = _key(config_dir, env)
+    for other, (pool, users) in list(_workers.items()):
+        if other != key and not users:
+            del _workers[other]
+            pool.shutdown(wait=False, cancel_futures=True)
     if key not in _workers:
         _workers[key] = [start(config_dir, env), 0]
     return _workers[key][0]
+
+
+def prestart_from_env(environ: Mapping[str, str]) -> ProcessPoolExecutor | None:
+    """Prestart the worker :data:`WORKER_ENV` names, if any — before the settings are even loaded."""
+    import json
+
+    raw = environ.get(WORKER_ENV)
+    if not raw:
+        return None
+    try:
+        spec = json.loads(raw)
+        return prestart(str(spec["config_dir"]), {str(k): str(v) for k, v in spec["env"].items()})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # a malformed value: the classify pipeline starts its worker as usual
 
 
 def take_prestarted(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor | None:

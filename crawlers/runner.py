@@ -12,6 +12,7 @@ after a finished crawl, upserts are idempotent, so the next run completes the wo
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from configs import Settings
 from configs.sources import SOURCE_NAMES
+from crawlers._classify_worker import WORKER_ENV, worker_spec
 from crawlers.config import parse_since
 from crawlers.errors import CrawlError, CrawlProcessError
 from crawlers.state import CrawlState, SourceRun, iso, new_run_id, utcnow
@@ -135,6 +137,10 @@ def _child_env(settings: Settings, config_dir: str | os.PathLike[str] | None, en
         "PYTHONUNBUFFERED": "1",
     })
     child["PYTHONPATH"] = _ROOT + (os.pathsep + child["PYTHONPATH"] if child.get("PYTHONPATH") else "")
+    child.pop(WORKER_ENV, None)
+    spec = worker_spec(settings, settings.crawl.classify_in)
+    if spec is not None:  # the child starts its classifier worker with this before anything else
+        child[WORKER_ENV] = json.dumps({"config_dir": child["VOC_CONFIG_DIR"], "env": spec[1]})
     return child
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 import yaml
 from scrapy.utils.test import get_crawler
 
@@ -90,6 +91,33 @@ def test_prestarted_worker_is_taken_by_the_classify_pipeline_and_exits_cleanly(s
         assert other.executor is not pool
     finally:
         other.close_spider()
+
+
+def test_the_runner_names_the_worker_the_child_starts_first_and_a_wrong_guess_is_shut_down(settings):
+    import dataclasses
+    import json
+
+    from crawlers import _classify_worker
+    from crawlers.runner import _child_env
+
+    process = settings.replace(voc=dataclasses.replace(settings.voc, crawl=dataclasses.replace(settings.crawl,
+                                                                                                 classify_in="process")))
+    spec = _classify_worker.worker_spec(process, "process")
+    named = json.loads(_child_env(process, None, None)[_classify_worker.WORKER_ENV])
+    assert (named["config_dir"], named["env"]) == spec  # what the child's classify pipeline will ask for
+    assert _classify_worker.WORKER_ENV not in _child_env(settings, None, None)  # rules in a thread: no worker
+
+    wrong = _classify_worker.prestart_from_env({_classify_worker.WORKER_ENV: json.dumps(
+        {"config_dir": spec[0], "env": {**spec[1], "VOC_HOME": "/elsewhere"}})})
+    assert _classify_worker.prestart_from_env({_classify_worker.WORKER_ENV: "{not json"}) is None
+    pool = _classify_worker.prestart(*spec)  # the settings the child loaded say otherwise
+    try:
+        assert pool is not wrong
+        with pytest.raises(RuntimeError, match="shutdown"):
+            wrong.submit(_classify_worker.ready)  # shut down, never to load a model nobody uses
+    finally:
+        assert _classify_worker.take_prestarted(*spec) is pool
+        pool.shutdown(wait=True)
 
 
 def test_sources_crawled_in_one_process_share_one_classifier_worker(settings):
