@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         print(f"Error: {exc}", file=sys.stderr)
+        _classify_worker.discard_prestarted()  # else exiting waits for it to finish loading the model
         return 2
     _prestart_classifier(settings)
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["worker_spec", "init", "predict", "ready", "start", "prestart", "prestart_from_env", "take_prestarted", "acquire",
+__all__ = ["worker_spec", "init", "predict", "ready", "start", "prestart", "prestart_from_env", "discard_prestarted", "take_prestarted", "acquire",
            "release", "WORKER_ENV"]
 
 #: Set by :func:`crawlers.runner.start_crawl` for the crawler child: ``{"config_dir": …, "env": {…}}`` of the
@@ -115,13 +115,21 @@ def prestart(config_dir: str, env: Mapping[str, str]) -> ProcessPoolExecutor:
     A worker prestarted for other settings that no pipeline took (the runner's guess differed from the
     settings the child loaded) would never be used: it is shut down."""
     key = _key(config_dir, env)
-    for other, (pool, users) in list(_workers.items()):
-        if other != key and not users:
-            del _workers[other]
-            pool.shutdown(wait=False, cancel_futures=True)
+    discard_prestarted(keep=key)
     if key not in _workers:
         _workers[key] = [start(config_dir, env), 0]
     return _workers[key][0]
+
+
+def discard_prestarted(keep: tuple[str, tuple[tuple[str, str], ...]] | None = None) -> None:
+    """Stop every prestarted worker no pipeline took (but ``keep``'s) at once, even mid-load: it holds
+    nothing to flush, and waiting for it would mean waiting for a model nobody will use to load."""
+    for key, (pool, users) in list(_workers.items()):
+        if key != keep and not users:
+            del _workers[key]
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):  # CPython keeps them here
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def prestart_from_env(environ: Mapping[str, str]) -> ProcessPoolExecutor | None:

@@ -110,11 +110,15 @@ def test_the_runner_names_the_worker_the_child_starts_first_and_a_wrong_guess_is
     wrong = _classify_worker.prestart_from_env({_classify_worker.WORKER_ENV: json.dumps(
         {"config_dir": spec[0], "env": {**spec[1], "VOC_HOME": "/elsewhere"}})})
     assert _classify_worker.prestart_from_env({_classify_worker.WORKER_ENV: "{not json"}) is None
+    loading = list(wrong._processes.values())
     pool = _classify_worker.prestart(*spec)  # the settings the child loaded say otherwise
     try:
         assert pool is not wrong
-        with pytest.raises(RuntimeError, match="shutdown"):
+        with pytest.raises(RuntimeError, match="shutdown|not usable"):
             wrong.submit(_classify_worker.ready)  # shut down, never to load a model nobody uses
+        for proc in loading:  # stopped at once, not left to finish loading
+            proc.join(timeout=10)
+            assert proc.exitcode is not None
     finally:
         assert _classify_worker.take_prestarted(*spec) is pool
         pool.shutdown(wait=True)

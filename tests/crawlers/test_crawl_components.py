@@ -205,6 +205,24 @@ def test_starting_a_crawl_does_not_import_scrapy_in_the_caller(crawl_settings):
     assert out.stdout.split() == ["False", "True"]
 
 
+def test_the_crawler_child_reports_a_broken_config_even_with_its_worker_already_loading(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    broken = tmp_path / "configs"
+    shutil.copytree(repo / "configs", broken, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    (broken / "voc.yaml").write_text("crawl: [broken\n", encoding="utf-8")
+    worker = {"config_dir": str(repo / "configs"), "env": {"VOC_HOME": str(tmp_path / "home"),
+              "VOC_CLASSIFIER_MODEL": "classifier/models/voc-small", "VOC_INDEX_URL": "sqlite:///data/index.db"}}
+    env = {**os.environ, "VOC_CONFIG_DIR": str(broken), "VOC_HOME": str(tmp_path / "home"),
+           "VOC_CLASSIFY_WORKER": json.dumps(worker)}
+    out = subprocess.run([sys.executable, "-m", "crawlers", "crawl", "appstore"], cwd=repo, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "voc.yaml: invalid YAML" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_scrapy_cfg_names_the_settings_module():
     from pathlib import Path
 
