@@ -90,6 +90,7 @@ _ABS_RE = re.compile(
 _MD_RE = re.compile(r"^(\d{1,2})[-/月](\d{1,2})日?(?:\s+(\d{1,2}):(\d{2}))?$")
 _YM_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
 _HM_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
+_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 
 
 def _utc(local: datetime) -> datetime:
@@ -114,6 +115,15 @@ def parse_time(value: object, *, now: datetime, tz: str = SHANGHAI) -> datetime 
     text = re.sub(r"\s+", " ", text)
     if not text:
         return None
+    # ISO 8601 with offset or Z (App Store, most APIs): first, it is the commonest and the cheapest to read
+    if _ISO_RE.match(text):
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
+        return _utc(parsed)
     if re.fullmatch(r"\d{9,13}", text):
         return parse_epoch(text)
     if text == "刚刚":
@@ -134,20 +144,12 @@ def parse_time(value: object, *, now: datetime, tz: str = SHANGHAI) -> datetime 
         except ValueError:
             return None
         return _utc(local)
-    # Weibo: "Sat Nov 23 10:00:00 +0800 2026"
-    try:
-        return _utc(datetime.strptime(text, "%a %b %d %H:%M:%S %z %Y"))
-    except ValueError:
-        pass
-    # ISO 8601 with offset or Z
-    if re.match(r"^\d{4}-\d{2}-\d{2}T", text):
+    # Weibo: "Sat Nov 23 10:00:00 +0800 2026" (strptime only for what starts like it: it is slow to fail)
+    if text[:1].isascii() and text[:1].isalpha():
         try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return _utc(datetime.strptime(text, "%a %b %d %H:%M:%S %z %Y"))
         except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=zone)
-        return _utc(parsed)
+            return None  # no format below starts with a letter
     try:
         m = _ABS_RE.match(text)
         if m:

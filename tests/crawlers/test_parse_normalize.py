@@ -66,6 +66,8 @@ def test_parse_rating(value, expected):
     (1795482765123, utc(2026, 11, 24, 1, 12, 45, 123000)),
     ("1795482765123", utc(2026, 11, 24, 1, 12, 45, 123000)),
     ("", None), (None, None), ("明天", None), ("2026-13-40 99:99", None), ({"a": 1}, None),
+    ("2020-11-12T25:00:00Z", None), ("2020-11-12T08:00:00", utc(2020, 11, 12, 0, 0)),  # zone-less ISO: Shanghai
+    ("Sat Nov 31 10:00:00 +0800 2026", None), ("Yesterday 10:00", None),
 ])
 def test_parse_time(value, expected):
     got = parse_time(value, now=NOW)
