@@ -53,6 +53,8 @@ EMOTICONS: dict[str, str] = {
 
 _INVISIBLE: dict[int, int | None] = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad"), None)
 _INVISIBLE.update(dict.fromkeys(range(0xD800, 0xE000), 0xFFFD))  # unpaired surrogates
+#: Any character _INVISIBLE maps: translating looks every character up (4.4 µs for a review), searching 0.3 µs.
+_HAS_INVISIBLE = re.compile("[" + "".join(chr(c) for c in _INVISIBLE if not 0xD800 <= c < 0xE000) + "\ud800-\udfff]")
 _URL = re.compile(r"(?:https?://|www\.)[^\s\u3000-\u303f\uff00-\uffef\u4e00-\u9fff]+|\bt\.cn/[A-Za-z0-9]+", re.I)
 _EMOTICON = re.compile(r"\[([^\[\]\s]{1,8})\]")
 _HASHTAG = re.compile(r"#([^#\n]{1,40})#")
@@ -87,7 +89,9 @@ def normalize_text(text: str) -> str:
     """Normalize one text (pure; idempotent). See the module docstring for the steps."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = unicodedata.normalize("NFKC", text)
+    if _HAS_INVISIBLE.search(text):
+        text = text.translate(_INVISIBLE)
     text = _t2s(text)
     # Each pattern needs a character most texts lack: a substring test is far cheaper than a regex scan.
     if "/" in text or "." in text:
