@@ -222,7 +222,7 @@ class Segmenter:
 
 _segmenters: dict[tuple[str, ...], Segmenter] = {}
 _seg_lock = threading.Lock()
-_default_claimed: list[bool] = []
+_default_free = True  # rjieba's own instance, until the first segmenter takes it
 _claim_lock = threading.Lock()
 
 
@@ -230,11 +230,10 @@ def _claim_default(rjieba: Any) -> Any:
     """Importing ``rjieba`` builds a jieba-rs instance for its module-level ``cut`` (about 0.1 s, as long as
     building ours), which nothing in VOC calls: the process's first segmenter takes that instance over
     rather than building a second one. None for later segmenters (they build their own)."""
+    global _default_free
     with _claim_lock:
-        if _default_claimed:
-            return None
-        _default_claimed.append(True)
-    return getattr(rjieba, "_DEFAULT_JIEBA", None)
+        free, _default_free = _default_free, False
+    return getattr(rjieba, "_DEFAULT_JIEBA", None) if free else None
 
 
 def segmenter_for(words: Iterable[str]) -> Segmenter:

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["worker_spec", "init", "predict", "ready", "start", "prestart", "prestart_from_env", "discard_prestarted", "take_prestarted", "acquire",
-           "release", "WORKER_ENV"]
+__all__ = ["worker_spec", "init", "predict", "ready", "start", "prestart", "prestart_from_env", "discard_prestarted",
+           "take_prestarted", "acquire", "release", "WORKER_ENV"]
 
 #: Set by :func:`crawlers.runner.start_crawl` for the crawler child: ``{"config_dir": …, "env": {…}}`` of the
 #: worker its classify pipelines will ask for, so the child starts it first thing (:func:`prestart_from_env`).
