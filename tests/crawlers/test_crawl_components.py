@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -239,6 +240,19 @@ def test_public_surface():
 
     assert sorted(crawlers.__all__) == sorted(n for n in crawlers.__all__ if hasattr(crawlers, n))
     assert {"run_crawl", "CrawlState", "FeedbackItem", "CrawlReport"} <= set(crawlers.__all__)
+    assert set(dir(crawlers)) >= set(crawlers.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        crawlers.nope  # noqa: B018
+
+
+def test_the_crawler_child_and_its_worker_do_not_import_the_package_surface():
+    # `python -m crawlers` and the classifier worker import submodules of the package; its public names load on
+    # first use, so neither process pays for the runner, the settings and the state store before it starts.
+    code = "import sys, crawlers.__main__, crawlers._classify_worker; print(sorted(m for m in sys.modules if m.startswith(('crawlers.', 'configs'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.split() == ["['crawlers.__main__',", "'crawlers._classify_worker']"]
 
 
 def test_readme_documents_every_source_and_crawl_setting(settings):
