@@ -44,7 +44,7 @@ PIPELINES = {
 }
 
 #: What ``scrapy crawl … -O items.jsonl`` writes: the raw item fields (not the pipelines' document).
-EXPORT_FIELDS = [f.name for f in fields(FeedbackItem) if f.name != "doc"]
+EXPORT_FIELDS = [f.name for f in fields(FeedbackItem) if f.metadata.get("export", True)]
 
 
 class SettingsRef:
@@ -72,6 +72,10 @@ def voc_settings(scrapy_settings: Any) -> Settings:
     if _loaded is None:
         _loaded = load_settings()
     return _loaded
+
+
+#: Scrapy base extensions VOC replaces with its own subclass.
+_OWN_EXTENSIONS = {"scrapy.extensions.corestats.CoreStats": "crawlers.extensions.CoreStats"}
 
 
 def scrapy_settings(settings: Settings, *, run_id: str | None = None) -> dict[str, Any]:
@@ -136,7 +140,10 @@ def scrapy_settings(settings: Settings, *, run_id: str | None = None) -> dict[st
         "EXTENSIONS": {"crawlers.extensions.RunStateExtension": 100},
         # Scrapy imports every listed extension's module, even one turned off with None; RemoteControl's
         # imports aiohttp (~80 ms of every crawl's start), so it is left out of the base list itself.
-        "EXTENSIONS_BASE": {k: v for k, v in EXTENSIONS_BASE.items() if not k.endswith(".RemoteControl")},
+        # CoreStats is ours: the item count comes from ITEM_PROCESSOR, not a per-item signal receiver.
+        "EXTENSIONS_BASE": {_OWN_EXTENSIONS.get(k, k): v for k, v in EXTENSIONS_BASE.items()
+                            if not k.endswith(".RemoteControl")},
+        "ITEM_PROCESSOR": "crawlers.pipelines.ItemPipelines",
         "FEED_EXPORT_FIELDS": list(EXPORT_FIELDS),
         "FEED_EXPORT_ENCODING": "utf-8",
     }

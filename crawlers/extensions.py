@@ -16,11 +16,12 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.extensions import corestats
 
 from crawlers.state import CrawlState, LockHeld, SourceLock, SourceRun, new_run_id
 from crawlers.tracking import PartTally, tracker
 
-__all__ = ["RunStateExtension"]
+__all__ = ["RunStateExtension", "CoreStats"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,3 +121,16 @@ class RunStateExtension:
             if self.lock is not None:
                 self.lock.release()
             self.state.close()
+
+
+class CoreStats(corestats.CoreStats):
+    """Scrapy's core stats, but ``item_scraped_count`` is counted by :class:`crawlers.pipelines.ItemPipelines`
+    as an item leaves the last pipeline, not by an ``item_scraped`` receiver: Scrapy runs every receiver of
+    that per-item signal as an asyncio task of its own — about 0.13 s of the crawl process's CPU per 5,000
+    items, the extension's only per-item receiver. Its other stats are Scrapy's."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> CoreStats:
+        ext = super().from_crawler(crawler)
+        crawler.signals.disconnect(ext.item_scraped, signal=signals.item_scraped)
+        return ext

@@ -42,7 +42,9 @@ class FeedbackItem:
     reposts: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     #: The feedback document the item pipelines build (normalize → classify → index); not exported.
-    doc: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    doc: dict[str, Any] | None = field(default=None, repr=False, compare=False, metadata={"export": False})
+    #: The document's :func:`~crawlers.pipelines.text_digest`, once the dedupe pipeline computed it; not exported.
+    digest: str | None = field(default=None, repr=False, compare=False, metadata={"export": False})
 
     @property
     def id(self) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.pipelines import ItemPipelineManager
 
 from crawlers._classify_worker import worker_spec
 from crawlers.config import voc_settings
@@ -35,7 +36,7 @@ from crawlers.items import FeedbackItem
 from crawlers.state import CrawlState, iso
 from crawlers.tracking import count_drop, tracker
 
-__all__ = ["ValidatePipeline", "NormalizePipeline", "DedupePipeline", "ClassifyPipeline", "IndexPipeline",
+__all__ = ["ItemPipelines", "ValidatePipeline", "NormalizePipeline", "DedupePipeline", "ClassifyPipeline", "IndexPipeline",
            "CursorPipeline", "Batcher", "drop", "worker_spec"]
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,16 @@ def _feedback(item: Any, crawler: Any) -> FeedbackItem:
     if not isinstance(item, FeedbackItem):
         raise drop(crawler, "not_feedback_item", type(item).__name__)
     return item
+
+
+class ItemPipelines(ItemPipelineManager):
+    """Scrapy's pipeline chain (``ITEM_PROCESSOR``), counting ``item_scraped_count`` itself as an item comes
+    out of the last pipeline — what :class:`crawlers.extensions.CoreStats` no longer counts per signal."""
+
+    async def process_item_async(self, item: Any) -> Any:
+        output = await super().process_item_async(item)
+        self.crawler.stats.inc_value("item_scraped_count")
+        return output
 
 
 class ValidatePipeline:
@@ -200,7 +211,7 @@ class DedupePipeline:
         if previous is not None and previous == counters:
             raise drop(self.crawler, "duplicate", doc["id"], source=item.source)
         self.seen[doc["id"]] = counters
-        digest = text_digest(doc, self.min_text)
+        digest = item.digest = text_digest(doc, self.min_text)
         if digest is not None:
             first = self.by_text.get(digest)
             if first is None:
@@ -482,7 +493,7 @@ class CursorPipeline:
         item = _feedback(item, self.crawler)
         doc = item.doc
         if doc is not None and not doc.get("dup_of"):
-            digest = text_digest(doc)
+            digest = item.digest or text_digest(doc)
             if digest is not None:
                 self.texts.append((digest, doc["id"]))
         if item.created_at is not None and item.target:

@@ -178,8 +178,10 @@ def test_scrapy_crawl_command_exports_raw_items(crawl_settings, replay, tmp_path
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 30
     assert set(rows[0]) >= {"source", "source_id", "product", "target", "text", "created_at", "rating"}
-    assert "doc" not in rows[0] and rows[0]["product"] == "qingji"
+    assert "doc" not in rows[0] and "digest" not in rows[0] and rows[0]["product"] == "qingji"
     assert len(docs(settings)) == 30
+    # counted as items leave the last pipeline (crawlers.pipelines.ItemPipelines), not per item_scraped signal
+    assert "'item_scraped_count': 30," in proc.stderr
 
 
 def test_transient_errors_retry_with_backoff(crawl_settings, replay):

@@ -96,7 +96,9 @@ def test_scrapy_settings_adapter(settings):
     # Scrapy imports every extension its settings name, even one set to None; RemoteControl's module imports
     # aiohttp, so it is not named at all (it is off either way), while Scrapy's other defaults stay.
     assert not any("RemoteControl" in k for k in (*values["EXTENSIONS_BASE"], *values["EXTENSIONS"]))
-    assert "scrapy.extensions.corestats.CoreStats" in values["EXTENSIONS_BASE"]
+    assert "scrapy.extensions.corestats.CoreStats" not in values["EXTENSIONS_BASE"]
+    assert values["EXTENSIONS_BASE"]["crawlers.extensions.CoreStats"] == 0  # in Scrapy's place, its item count below
+    assert "scrapy.extensions.logstats.LogStats" in values["EXTENSIONS_BASE"]
 
 
 def test_account_pool_rotates_and_retires_without_showing_values():
