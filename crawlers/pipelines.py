@@ -36,8 +36,8 @@ from crawlers.items import FeedbackItem
 from crawlers.state import CrawlState, iso
 from crawlers.tracking import count_drop, tracker
 
-__all__ = ["ItemPipelines", "ValidatePipeline", "NormalizePipeline", "DedupePipeline", "ClassifyPipeline", "IndexPipeline",
-           "CursorPipeline", "Batcher", "drop", "worker_spec"]
+__all__ = ["ItemPipelines", "ValidatePipeline", "NormalizePipeline", "DedupePipeline", "ClassifyPipeline",
+           "IndexPipeline", "CursorPipeline", "Batcher", "drop", "worker_spec"]
 
 logger = logging.getLogger(__name__)
 
