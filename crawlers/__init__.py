@@ -26,10 +26,7 @@ _PUBLIC = {
     "SourceRun": "crawlers.state",
 }
 
-__all__ = [
-    "FeedbackItem", "doc_id", "run_crawl", "start_crawl", "CrawlReport", "CrawlState", "SourceRun", "SourceHealth",
-    "CrawlError", "CrawlProcessError", "LockHeld", "SourceBlocked",
-]
+__all__ = list(_PUBLIC)
 
 
 def __getattr__(name: str) -> Any:

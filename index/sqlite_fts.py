@@ -302,6 +302,8 @@ def _upsert_sql(rows: int) -> str:
     """``INSERT … VALUES (…), (…) … ON CONFLICT(id) DO UPDATE``: a later row with the same id updates the
     earlier one, so the last one wins, as one row at a time did."""
     return f"INSERT INTO feedback ({', '.join(COLUMNS)}) VALUES " + ", ".join([_UPSERT_ROW] * rows) + _UPSERT_TAIL
+
+
 _WIDTH = {"minute": 60, "hour": 3600, "day": 86400}
 _DOC_FIELD_SET = frozenset(DOC_FIELDS)
 
