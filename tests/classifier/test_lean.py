@@ -85,3 +85,32 @@ def test_unexpected_tensors_are_refused(tiny_model_dir: Path, tmp_path: Path) ->
     with pytest.raises(ModelLoadError, match="pooler.dense.weight"):
         load_model_classifier(extra, threads=1)
     assert gc.isenabled()  # collection, paused while loading, is back on after the error
+
+
+_ONEDNN_PROBE = """
+import ctypes, sys
+import torch
+from classifier.loading import load_model_classifier
+libc = ctypes.CDLL(None)
+clf = load_model_classifier(sys.argv[1], threads=1)
+texts = sys.argv[2:]
+clf.predict(texts)
+libc.fflush(None)
+print("-- oneDNN back on --", flush=True)
+torch.backends.mkldnn.enabled = True
+clf.predict(texts)
+libc.fflush(None)
+"""
+
+
+def test_inference_runs_no_onednn_kernel() -> None:
+    """oneDNN compiles and keeps a kernel per input shape; a loaded model keeps torch off it (the control after
+    the marker shows the probe would see oneDNN's kernels run)."""
+    import os
+
+    out = subprocess.run([sys.executable, "-c", _ONEDNN_PROBE, str(SHIPPED), *TEXTS * 3], cwd=REPO, check=True,
+                         capture_output=True, text=True, env={**os.environ, "ONEDNN_VERBOSE": "1"}).stdout
+    loaded, control = out.split("-- oneDNN back on --")
+    runs = [line for line in loaded.splitlines() if ",primitive,exec," in line]
+    assert runs == []
+    assert any(",primitive,exec," in line and "gelu" in line for line in control.splitlines())
