@@ -25,11 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     crawl.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     gc.disable()  # start-up only allocates what lives as long as the process: see _tune_gc
-    # The classifier worker the runner named starts loading the model now, while this process loads
-    # the settings and Scrapy (checked against the loaded settings below).
+    # The classifier worker the runner started beside this process is loading the model already; this
+    # process takes it over (checked against the loaded settings below).
     from crawlers import _classify_worker
 
-    _classify_worker.prestart_from_env(os.environ)
+    _classify_worker.adopt_from_env(os.environ)
 
     from configs import ConfigError, load_settings
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         print(f"Error: {exc}", file=sys.stderr)
-        _classify_worker.discard_prestarted()  # else exiting waits for it to finish loading the model
+        _classify_worker.discard_prestarted()  # a model nobody will use: stop loading it
         return 2
     _prestart_classifier(settings)
 
@@ -86,7 +86,7 @@ def _tune_gc() -> None:
 def _prestart_classifier(settings) -> None:
     """Start the classifier worker process before Scrapy is even imported, so the model loads while the
     crawl starts up; the first crawler's classify pipeline takes it over (see crawlers._classify_worker).
-    Usually the runner's spec started it already; one started for other settings is replaced."""
+    Usually the runner started it already; one started for other settings is replaced."""
     from crawlers import _classify_worker
 
     spec = _classify_worker.worker_spec(settings, settings.crawl.classify_in)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from configs import Settings
 from configs.sources import SOURCE_NAMES
-from crawlers._classify_worker import WORKER_ENV, worker_spec
+from crawlers._classify_worker import WORKER_ENV, spawn, worker_spec
 from crawlers.config import parse_since
 from crawlers.errors import CrawlError, CrawlProcessError
 from crawlers.state import CrawlState, SourceRun, iso, new_run_id, utcnow
@@ -138,9 +138,6 @@ def _child_env(settings: Settings, config_dir: str | os.PathLike[str] | None, en
     })
     child["PYTHONPATH"] = _ROOT + (os.pathsep + child["PYTHONPATH"] if child.get("PYTHONPATH") else "")
     child.pop(WORKER_ENV, None)
-    spec = worker_spec(settings, settings.crawl.classify_in)
-    if spec is not None:  # the child starts its classifier worker with this before anything else
-        child[WORKER_ENV] = json.dumps({"config_dir": child["VOC_CONFIG_DIR"], "env": spec[1]})
     return child
 
 
@@ -153,9 +150,11 @@ class CrawlJob:
     """A running crawler child process (see :func:`start_crawl`)."""
 
     def __init__(self, settings: Settings, run_id: str, sources: list[str], not_run: dict[str, str],
-                 proc: subprocess.Popen[bytes] | None, log_path: Path | None) -> None:
+                 proc: subprocess.Popen[bytes] | None, log_path: Path | None,
+                 worker: subprocess.Popen[bytes] | None = None) -> None:
         self.settings, self.run_id, self.sources, self.not_run = settings, run_id, sources, not_run
         self.proc, self.log_path = proc, log_path
+        self.worker = worker  # the classifier worker started beside the child, for the child
         self.started = utcnow()
 
     @property
@@ -175,6 +174,8 @@ class CrawlJob:
                 self.proc.kill()
                 rc = self.proc.wait()
                 rc = rc if rc else -signal.SIGKILL
+        if self.worker is not None:
+            _reap(self.worker)
         with CrawlState(self.settings.resolve(self.settings.crawl.state_path)) as state:
             if rc != 0:
                 why = f"crawler process {'killed by signal ' + str(-rc) if rc < 0 else 'exited with code ' + str(rc)}"
@@ -222,13 +223,37 @@ def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, pro
     if since_dt is not None:
         cmd += ["--since", iso(since_dt) or ""]
     cmd += names
+    child_env = _child_env(settings, config_dir, env)
+    spec = worker_spec(settings, settings.crawl.classify_in)
+    worker = sock = None
     with open(log_path, "ab") as log:
         try:
+            if spec is not None:  # the classifier worker starts loading the model first, for the child to adopt
+                worker, sock = spawn(child_env["VOC_CONFIG_DIR"], spec[1], stdout=log, stderr=subprocess.STDOUT,
+                                     env=child_env, cwd=_ROOT)
+                child_env[WORKER_ENV] = json.dumps({"config_dir": child_env["VOC_CONFIG_DIR"], "env": spec[1],
+                                                    "fd": sock.fileno(), "pid": worker.pid})
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=_child_env(settings, config_dir, env), cwd=_ROOT)
+                                    env=child_env, cwd=_ROOT, pass_fds=(sock.fileno(),) if sock else ())
         except OSError as exc:
+            if worker is not None:
+                _reap(worker)
             raise CrawlProcessError(f"cannot start the crawler ({' '.join(cmd[:4])}): {exc}") from exc
-    return CrawlJob(settings, run_id, names, not_run, proc, log_path)
+        finally:
+            if sock is not None:
+                sock.close()  # the child's now
+    return CrawlJob(settings, run_id, names, not_run, proc, log_path, worker)
+
+
+def _reap(worker: subprocess.Popen[bytes]) -> None:
+    """The crawl process is gone, so its classifier worker has nothing left to do: stop it if it has not
+    exited yet (a model still loading) and collect it in the background — its exit, tearing down the model,
+    needs no waiting for."""
+    import threading
+
+    if worker.poll() is None:
+        worker.kill()
+        threading.Thread(target=worker.wait, name="voc-reap-worker", daemon=True).start()
 
 
 def run_crawl(settings: Settings, *, sources: Sequence[str] | None = None, product: str | None = None,

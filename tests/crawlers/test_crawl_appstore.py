@@ -15,7 +15,7 @@ import pytest
 from classifier import make_tokenizer
 from crawlers.replay import Reply
 from crawlers.replay_data import appstore_feed, review_entry, serve_appstore_reviews
-from crawlers.runner import run_crawl
+from crawlers.runner import run_crawl, start_crawl
 from crawlers.state import CrawlState
 from index import open_index
 
@@ -238,8 +238,11 @@ def test_classifier_in_a_worker_process_tags_like_in_process(crawl_settings, rep
     here = crawl_settings(root=tmp_path / "thread", crawl={"classify_in": "thread"})
     there = crawl_settings(root=tmp_path / "process", crawl={"classify_in": "process"})
     for settings in (here, there):
-        run = run_crawl(settings, sources=["appstore"]).source("appstore")
+        job = start_crawl(settings, sources=["appstore"])
+        assert (job.worker is not None) == (settings is there)  # started beside the crawl process, for it
+        run = job.wait().source("appstore")
         assert (run.status, run.new, run.errors) == ("ok", 70, 0), run
+    assert job.worker.wait(timeout=30) is not None  # and gone once the crawl is
 
     def tags(settings):
         return {i: (d["sentiment"], d["sentiment_score"], d["intent"], d["topics"], d["risk"], d["model_version"])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,10 +17,11 @@ from crawlers.config import scrapy_settings
 from crawlers.items import FeedbackItem
 from crawlers.pipelines import ClassifyPipeline, NormalizePipeline
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def _settings_with_viral(tmp_path, threshold: int):
     import shutil
-    from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
     cdir = tmp_path / "configs"
@@ -72,28 +76,87 @@ def test_prestarted_worker_is_taken_by_the_classify_pipeline_and_exits_cleanly(s
 
     spec = _classify_worker.worker_spec(settings, "process")
     assert spec is not None and _classify_worker.worker_spec(settings, "auto") is None  # rules: a thread
-    pool = _classify_worker.prestart(*spec)
-    assert _classify_worker.prestart(*spec) is pool  # one per (config, env)
+    worker = _classify_worker.prestart(*spec)
+    assert _classify_worker.prestart(*spec) is worker  # one per (config, env)
     values = scrapy_settings(settings, run_id="r1")
     values["VOC_CLASSIFY_IN"] = "process"
     pipe = ClassifyPipeline.from_crawler(get_crawler(settings_dict=values))
     try:
-        assert pipe.executor is pool and _classify_worker.take_prestarted(*spec) is None
-        tags = pool.submit(_classify_worker.predict, ["轻记同步总是失败，数据全丢了", "很好用，推荐"]).result(timeout=60)
+        assert pipe.executor is worker and _classify_worker.take_prestarted(*spec) is None
+        tags = worker.submit(_classify_worker.predict, ["轻记同步总是失败，数据全丢了", "很好用，推荐"]).result(timeout=60)
         assert len(tags) == 2 and all(t.model_version.startswith("rules") for t in tags)
-        workers = list(pool._processes.values())
     finally:
         pipe.close_spider()
-    assert workers and all(p.exitcode == 0 for p in workers)
+    assert worker.proc.wait(timeout=30) == 0  # told to stop, it exits on its own
+    with pytest.raises(RuntimeError, match="shutdown"):
+        worker.submit(_classify_worker.ready)
     # a pipeline opened after the last one closed starts a worker of its own
     other = ClassifyPipeline.from_crawler(get_crawler(settings_dict=values))
     try:
-        assert other.executor is not pool
+        assert other.executor is not worker
     finally:
         other.close_spider()
+    assert other.executor.proc.wait(timeout=30) == 0
 
 
-def test_the_runner_names_the_worker_the_child_starts_first_and_a_wrong_guess_is_shut_down(settings):
+def test_a_worker_error_reaches_the_caller_and_a_dead_worker_fails_waiting_calls(settings):
+    from crawlers import _classify_worker
+
+    spec = _classify_worker.worker_spec(settings, "process")
+    proc, sock = _classify_worker.spawn(spec[0], spec[1])
+    worker = _classify_worker.Worker(sock, pid=proc.pid, proc=proc)
+    try:
+        assert worker.submit(_classify_worker.ready).result(timeout=60) is True
+        with pytest.raises(TypeError):
+            worker.submit(_classify_worker.predict, None).result(timeout=30)  # raised there, raised here
+        os.kill(proc.pid, signal.SIGINT)  # Ctrl-C: the crawl process stops gracefully, its batches still wanted
+        assert worker.submit(_classify_worker.predict, ["好用"]).result(timeout=30)[0].sentiment  # still serving
+        worker.submit(os._exit, 3)  # the worker dies mid-call
+        waiting = worker.submit(_classify_worker.predict, ["好用"])
+        with pytest.raises(RuntimeError, match=rf"classifier worker \(pid {proc.pid}\) exited with code 3|connection lost"):
+            waiting.result(timeout=30)
+    finally:
+        worker.kill()
+        proc.wait(timeout=30)
+
+
+def test_the_worker_exits_when_the_crawl_process_dies(settings):
+    """Even killed with SIGKILL, the crawl process leaves no classifier worker behind: the worker's end of
+    their socket closes, and the worker exits."""
+    import subprocess
+    import sys
+    import time
+
+    from crawlers import _classify_worker
+
+    spec = _classify_worker.worker_spec(settings, "process")
+    code = ("import sys, time\nfrom crawlers import _classify_worker\n"
+            f"w = _classify_worker.prestart({spec[0]!r}, {spec[1]!r})\n"
+            "print(w.pid, w.submit(_classify_worker.ready).result(timeout=60), flush=True)\ntime.sleep(60)")
+    crawl = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        pid, loaded = crawl.stdout.readline().split()
+        assert loaded == "True"
+        crawl.send_signal(signal.SIGKILL)
+        crawl.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _alive(int(pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(int(pid))
+    finally:
+        crawl.kill()
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_runner_starts_the_worker_the_child_adopts_and_a_wrong_guess_is_stopped(settings):
     import dataclasses
     import json
 
@@ -103,25 +166,22 @@ def test_the_runner_names_the_worker_the_child_starts_first_and_a_wrong_guess_is
     process = settings.replace(voc=dataclasses.replace(settings.voc, crawl=dataclasses.replace(settings.crawl,
                                                                                                  classify_in="process")))
     spec = _classify_worker.worker_spec(process, "process")
-    named = json.loads(_child_env(process, None, None)[_classify_worker.WORKER_ENV])
-    assert (named["config_dir"], named["env"]) == spec  # what the child's classify pipeline will ask for
-    assert _classify_worker.WORKER_ENV not in _child_env(settings, None, None)  # rules in a thread: no worker
+    assert _child_env(process, None, {_classify_worker.WORKER_ENV: "stale"}).get(_classify_worker.WORKER_ENV) is None
+    assert _classify_worker.adopt_from_env({_classify_worker.WORKER_ENV: "{not json"}) is None
 
-    wrong = _classify_worker.prestart_from_env({_classify_worker.WORKER_ENV: json.dumps(
-        {"config_dir": spec[0], "env": {**spec[1], "VOC_HOME": "/elsewhere"}})})
-    assert _classify_worker.prestart_from_env({_classify_worker.WORKER_ENV: "{not json"}) is None
-    loading = list(wrong._processes.values())
-    pool = _classify_worker.prestart(*spec)  # the settings the child loaded say otherwise
+    proc, sock = _classify_worker.spawn(spec[0], {**spec[1], "VOC_HOME": "/elsewhere"})  # the runner's guess
+    wrong = _classify_worker.adopt_from_env({_classify_worker.WORKER_ENV: json.dumps(
+        {"config_dir": spec[0], "env": {**spec[1], "VOC_HOME": "/elsewhere"}, "fd": sock.detach(), "pid": proc.pid})})
+    worker = _classify_worker.prestart(*spec)  # the settings the child loaded say otherwise
     try:
-        assert pool is not wrong
-        with pytest.raises(RuntimeError, match="shutdown|not usable"):
-            wrong.submit(_classify_worker.ready)  # shut down, never to load a model nobody uses
-        for proc in loading:  # stopped at once, not left to finish loading
-            proc.join(timeout=10)
-            assert proc.exitcode is not None
+        assert worker is not wrong
+        assert proc.wait(timeout=10) == -9  # stopped at once, not left to finish loading a model nobody uses
+        with pytest.raises(RuntimeError, match="shutdown"):
+            wrong.submit(_classify_worker.ready)
     finally:
-        assert _classify_worker.take_prestarted(*spec) is pool
-        pool.shutdown(wait=True)
+        assert _classify_worker.take_prestarted(*spec) is worker
+        worker.shutdown(wait=True)
+        worker.proc.wait(timeout=30)
 
 
 def test_sources_crawled_in_one_process_share_one_classifier_worker(settings):
@@ -133,11 +193,10 @@ def test_sources_crawled_in_one_process_share_one_classifier_worker(settings):
     second = ClassifyPipeline.from_crawler(get_crawler(settings_dict=values))  # another source, same run
     try:
         assert second.executor is first.executor  # one model load, one worker process
-        pool = first.executor
+        worker = first.executor
         first.close_spider()  # one source done: the worker stays for the other
-        tags = pool.submit(_classify_worker.predict, ["轻记同步总是失败"]).result(timeout=60)
+        tags = worker.submit(_classify_worker.predict, ["轻记同步总是失败"]).result(timeout=60)
         assert len(tags) == 1 and tags[0].model_version.startswith("rules")
-        workers = list(pool._processes.values())
     finally:
         second.close_spider()
-    assert workers and all(p.exitcode == 0 for p in workers)  # the last one shut it down
+    assert worker.proc.wait(timeout=30) == 0  # the last one told it to stop
