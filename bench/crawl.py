@@ -195,16 +195,16 @@ def main() -> int:
     print(f"thread budget: the whole machine ({cpus} CPUs) on both sides; classifier.threads = "
           f"{settings.classifier.threads} (the crawl's classifier worker and the classifier alone both use it)")
     print(f"pipeline (voc crawl: fresh child process, imports, model load, all stages): {len(texts)} items in "
-          f"{crawl_s:.1f} s = {pipeline_rate:,.0f} items/s")
+          f"{crawl_s:.2f} s = {pipeline_rate:,.0f} items/s")
     print(f"  pages {run.pages}, new {run.new}, updated {run.updated}, dropped {run.dropped or 'none'}")
     print(f"  of which spider open → close: {in_crawl:.1f} s = {len(texts) / in_crawl:,.0f} items/s")
     print(f"  peak RSS of the largest crawl process (crawler or its classifier worker): {peak_rss_mb:,.0f} MiB")
     print(f"classifier as its own job (fresh process: imports, model load, predict {batch} texts a call, model "
           f"batches of {settings.classifier.batch_size}): "
-          f"{cold_s:.1f} s = {len(texts) / cold_s:,.0f} items/s (best of {colds[0][0]:.1f} s and {colds[1][0]:.1f} s, "
+          f"{cold_s:.2f} s = {len(texts) / cold_s:,.0f} items/s (best of {colds[0][0]:.2f} s and {colds[1][0]:.2f} s, "
           f"after the crawl)")
-    print(f"classifier alone, warm (model already loaded, predict only): {classify_s:.1f} s = {classify_rate:,.0f} "
-          f"items/s (best of {before_s:.1f} s before and {after_s:.1f} s after the crawl)")
+    print(f"classifier alone, warm (model already loaded, predict only): {classify_s:.2f} s = {classify_rate:,.0f} "
+          f"items/s (best of {before_s:.2f} s before and {after_s:.2f} s after the crawl)")
     startup = cold_s - classify_s
     print(f"fixed start-up of a fresh classifier process (as its own job − warm): {startup:.1f} s = "
           f"{startup / classify_s:.0%} of the warm classification; the 25% budget over warm is {0.25 * classify_s:.1f} s")

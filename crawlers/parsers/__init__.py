@@ -59,7 +59,7 @@ Shared types (``crawlers.parsers``)
   ``url``, zhihu 40362/40352/10003, heimao ``result.status.code``, tieba ``error_code``, Discuz
   ``Message.messageval``, v2ex rate limit), ``百度安全验证``, Discuz 您尚未登录/没有权限 pages, WAF
   challenges. Headers may be str or bytes keyed, values str/bytes/lists (Scrapy ``Headers`` works).
-  ``json_block(source: str, data: Any, *, status: int = 200) -> Block | None`` (the JSON part alone);
+  ``json_block(source: str, data: Any) -> Block | None`` (the JSON part alone);
   ``cookie_env(source: str) -> str`` (``VOC_WEIBO_COOKIE``; ``forum:bbs`` → ``VOC_FORUM_BBS_COOKIE``).
 
 ``crawlers.parsers.normalize``

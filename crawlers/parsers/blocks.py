@@ -130,7 +130,7 @@ def _json_rule(source: str) -> Callable[[dict[str, Any], str], Block | None] | N
     return _JSON_RULES.get(source.split(":", 1)[0])  # forum:<name> takes the forum rules
 
 
-def json_block(source: str, data: Any, *, status: int = 200) -> Block | None:
+def json_block(source: str, data: Any) -> Block | None:
     """A block expressed inside a JSON body (the parsers call this on every JSON page)."""
     rule = _json_rule(source)
     if rule is None or not isinstance(data, dict):
@@ -165,7 +165,7 @@ def detect_block(source: str, status: int, headers: Mapping[Any, Any] | None, bo
             data = json.loads(body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body)
         except ValueError:
             data = None
-        block = json_block(source, data, status=status)
+        block = json_block(source, data)
         if block:
             return block
     if source == "v2ex" and _header(headers, "x-rate-limit-remaining") == "0" and status >= 400:
