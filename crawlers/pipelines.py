@@ -283,9 +283,13 @@ class Batcher:
                 self._settle(batch, results, None)
         else:
             loop = asyncio.get_running_loop()
-            self.in_flight += 1
-            job = loop.run_in_executor(self.executor, self._flush, values)
-            job.add_done_callback(functools.partial(self._done, batch))
+            try:
+                job = loop.run_in_executor(self.executor, self._flush, values)
+            except RuntimeError as exc:  # the executor takes no more work (a worker gone for good)
+                self._settle(batch, None, exc)
+            else:
+                self.in_flight += 1
+                job.add_done_callback(functools.partial(self._done, batch))
         if self._pending:
             self._schedule(asyncio.get_running_loop())
 

@@ -251,6 +251,18 @@ def test_classifier_in_a_worker_process_tags_like_in_process(crawl_settings, rep
     assert tags(here) == tags(there) and len(tags(there)) == 70
 
 
+def test_a_classifier_worker_that_dies_fails_the_crawl_with_its_reason_instead_of_hanging(crawl_settings, replay):
+    serve_appstore_reviews(replay, APP, 30)
+    settings = crawl_settings(crawl={"classify_in": "process"})
+    job = start_crawl(settings, sources=["appstore"])
+    job.worker.kill()  # gone before the crawl process could use it
+    run = job.wait(timeout=120).source("appstore")
+    assert run.status == "failed" and run.new == 0 and run.dropped == {"classify_failed": 30}
+    assert run.errors == 1 and "classifier worker" in run.error_messages[0], run.error_messages
+    with CrawlState(settings.resolve(settings.crawl.state_path)) as state:
+        assert state.cursor("appstore", APP) is None
+
+
 def test_a_corrected_document_keeps_its_labels_when_crawled_again(crawl_settings, replay, docs):
     from classifier.corrections import open_store
 

@@ -176,6 +176,24 @@ def test_batcher_hands_the_batch_error_to_every_item():
     asyncio.run(main())
 
 
+def test_batcher_whose_executor_refuses_work_fails_the_batch_instead_of_leaving_it_waiting():
+    """A classifier worker gone for good refuses new calls: every item of the batch gets that error, also a
+    partial batch sent by the timer — none waits forever, and later batches fail the same way."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    executor = ThreadPoolExecutor(max_workers=1)
+    executor.shutdown()
+
+    async def main():
+        b = Batcher(lambda values: values, size=2, wait=0.01, executor=executor, gather=0.0)
+        futures = [b.add(1), b.add(2), b.add(3)]  # a full batch at once, then a partial one by the timer
+        results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 5)
+        assert all(isinstance(r, RuntimeError) and "shutdown" in str(r) for r in results), results
+        assert b.in_flight == 0 and len(b) == 0
+
+    asyncio.run(main())
+
+
 def test_select_sources_and_runner_errors(settings):
     chosen, left_out = select_sources(settings, None, None)
     assert chosen == ["appstore", "forum"]  # enabled sources with targets
