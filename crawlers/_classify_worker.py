@@ -252,6 +252,10 @@ class Worker(Executor):
             os.kill(self.pid, signal.SIGKILL)
         except OSError:
             pass
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes this side's threads blocked on the socket
+        except OSError:
+            pass
         self.sock.close()
 
 
