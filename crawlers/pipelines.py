@@ -206,7 +206,7 @@ class DedupePipeline:
         doc = item.doc
         if doc is None:
             return item
-        counters = (doc["likes"], doc["replies"], doc["reposts"], doc["text"])
+        counters = (doc["likes"], doc["replies"], doc["reposts"], hash(doc["text"]))  # kept per id: not the text
         previous = self.seen.get(doc["id"])
         if previous is not None and previous == counters:
             raise drop(self.crawler, "duplicate", doc["id"], source=item.source)

@@ -194,6 +194,32 @@ def test_batcher_whose_executor_refuses_work_fails_the_batch_instead_of_leaving_
     asyncio.run(main())
 
 
+def test_the_same_id_again_in_a_run_is_dropped_unless_its_counters_or_text_changed():
+    from scrapy.exceptions import DropItem
+    from scrapy.utils.test import get_crawler
+
+    from crawlers.items import FeedbackItem
+    from crawlers.pipelines import DedupePipeline
+
+    crawler = get_crawler(settings_dict={})
+    pipe = DedupePipeline.from_crawler(crawler)
+
+    def item(likes: int, text: str) -> FeedbackItem:
+        it = FeedbackItem(source="appstore", source_id="r1", product="qingji", text=text, likes=likes)
+        it.doc = {"id": it.id, "product": "qingji", "text": text, "likes": likes, "replies": None, "reposts": None,
+                  "dup_of": None}
+        return it
+
+    pipe.process_item(item(1, "更新后一打开就闪退"))
+    with pytest.raises(DropItem, match="duplicate"):
+        pipe.process_item(item(1, "更新后一打开就闪退"))
+    pipe.process_item(item(2, "更新后一打开就闪退"))  # more likes: indexed again, the latest counters win
+    pipe.process_item(item(2, "更新后一打开就闪退，重装也不行"))  # the text was edited
+    with pytest.raises(DropItem, match="duplicate"):
+        pipe.process_item(item(2, "更新后一打开就闪退，重装也不行"))
+    assert crawler.stats.get_value("voc/dropped/duplicate") == 2
+
+
 def test_select_sources_and_runner_errors(settings):
     chosen, left_out = select_sources(settings, None, None)
     assert chosen == ["appstore", "forum"]  # enabled sources with targets
