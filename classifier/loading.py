@@ -64,10 +64,10 @@ def load_model_classifier(path: str | Path, *, topics: Iterable[Any] = (), threa
         check_normalization(cfg.get("voc_normalization"), path=str(path))
     with _collection_paused():
         from classifier import lean
-        from classifier.inference import set_threads, without_onednn
+        from classifier.inference import set_threads, uncached_onednn
 
         set_threads(threads)
-        without_onednn()
+        uncached_onednn()
         if lean.supports(path, cfg) is None:
             return lean.load_lean_classifier(path, cfg, topics=topics, threads=threads, batch_size=batch_size,
                                              quantize=quantize)
