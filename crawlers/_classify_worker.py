@@ -31,7 +31,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 __all__ = ["worker_spec", "predict", "ready", "spawn", "Worker", "prestart", "adopt_from_env", "discard_prestarted",
-           "take_prestarted", "acquire", "release", "WORKER_ENV"]
+           "take_prestarted", "acquire", "release", "WORKER_ENV", "PACKAGE_ROOT"]
 
 #: Set by :func:`crawlers.runner.start_crawl` for the crawl process: ``{"config_dir": …, "env": {…}, "fd": …,
 #: "pid": …}`` — the worker it started for these settings, and the crawl process's end of its socket.
@@ -145,7 +145,7 @@ def spawn(config_dir: str, voc_env: Mapping[str, str], **popen: Any) -> tuple[An
     ``popen``: more ``subprocess.Popen`` arguments (the process's env, cwd, stdout)."""
     import subprocess
 
-    popen.setdefault("cwd", _ROOT)
+    popen.setdefault("cwd", PACKAGE_ROOT)
     ours, theirs = socket.socketpair()
     spec = json.dumps({"config_dir": str(config_dir), "env": dict(voc_env)})
     try:
@@ -259,8 +259,9 @@ class Worker(Executor):
         self.sock.close()
 
 
-#: The folder holding the ``crawlers`` package, where ``python -m`` finds this module.
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The folder holding the ``crawlers`` package: the crawl process and its worker run there, so ``python -m``
+#: finds this code (and not a ``configs/`` folder that happens to sit in the project home).
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 #: Workers of this process per (config_dir, env): [worker, classify pipelines using it]; 0 users = prestarted.
 _workers: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from configs import Settings
 from configs.sources import SOURCE_NAMES
-from crawlers._classify_worker import WORKER_ENV, spawn, worker_spec
+from crawlers._classify_worker import PACKAGE_ROOT as _ROOT, WORKER_ENV, spawn, worker_spec
 from crawlers.config import parse_since
 from crawlers.errors import CrawlError, CrawlProcessError
 from crawlers.state import CrawlState, SourceRun, iso, new_run_id, utcnow
@@ -141,11 +141,6 @@ def _child_env(settings: Settings, config_dir: str | os.PathLike[str] | None, en
     return child
 
 
-#: The folder holding the ``crawlers`` package: the child runs there, so ``python -m`` finds this code
-#: (and not a ``configs/`` folder that happens to sit in the project home).
-_ROOT = str(Path(__file__).resolve().parents[1])
-
-
 class CrawlJob:
     """A running crawler child process (see :func:`start_crawl`)."""
 
@@ -230,7 +225,7 @@ def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, pro
         try:
             if spec is not None:  # the classifier worker starts loading the model first, for the child to adopt
                 worker, sock = spawn(child_env["VOC_CONFIG_DIR"], spec[1], stdout=log, stderr=subprocess.STDOUT,
-                                     env=child_env, cwd=_ROOT)
+                                     env=child_env)
                 child_env[WORKER_ENV] = json.dumps({"config_dir": child_env["VOC_CONFIG_DIR"], "env": spec[1],
                                                     "fd": sock.fileno(), "pid": worker.pid})
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
