@@ -260,14 +260,23 @@ def test_the_crawler_child_reports_a_broken_config_even_with_its_worker_already_
     broken = tmp_path / "configs"
     shutil.copytree(repo / "configs", broken, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     (broken / "voc.yaml").write_text("crawl: [broken\n", encoding="utf-8")
-    worker = {"config_dir": str(repo / "configs"), "env": {"VOC_HOME": str(tmp_path / "home"),
-              "VOC_CLASSIFIER_MODEL": "classifier/models/voc-small", "VOC_INDEX_URL": "sqlite:///data/index.db"}}
-    env = {**os.environ, "VOC_CONFIG_DIR": str(broken), "VOC_HOME": str(tmp_path / "home"),
-           "VOC_CLASSIFY_WORKER": json.dumps(worker)}
-    out = subprocess.run([sys.executable, "-m", "crawlers", "crawl", "appstore"], cwd=repo, env=env,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2
-    assert "voc.yaml: invalid YAML" in out.stderr and "Traceback" not in out.stderr
+    from crawlers import _classify_worker
+
+    spec = {"config_dir": str(repo / "configs"), "env": {"VOC_HOME": str(tmp_path / "home"),
+            "VOC_CLASSIFIER_MODEL": "classifier/models/voc-small", "VOC_INDEX_URL": "sqlite:///data/index.db"}}
+    proc, sock = _classify_worker.spawn(spec["config_dir"], spec["env"])  # loading, as the runner starts it
+    try:
+        env = {**os.environ, "VOC_CONFIG_DIR": str(broken), "VOC_HOME": str(tmp_path / "home"),
+               _classify_worker.WORKER_ENV: json.dumps({**spec, "fd": sock.fileno(), "pid": proc.pid})}
+        out = subprocess.run([sys.executable, "-m", "crawlers", "crawl", "appstore"], cwd=repo, env=env,
+                             capture_output=True, text=True, timeout=60, pass_fds=(sock.fileno(),))
+        assert out.returncode == 2
+        assert "voc.yaml: invalid YAML" in out.stderr and "Traceback" not in out.stderr
+        assert proc.wait(timeout=10) == -9  # the model nobody will use stopped loading at once
+    finally:
+        sock.close()
+        proc.kill()
+        proc.wait(timeout=30)
 
 
 def test_scrapy_cfg_names_the_settings_module():
