@@ -13,7 +13,8 @@ loads the model and predicts, like the crawl child does), twice after the crawl 
 after the crawl is the crawl's own); the faster run of each counts. Both sides get the whole machine and
 ``classifier.threads``. Prints the rates, the peak RSS of the largest crawl process, the fixed start-up of a
 fresh classifier process, the pipeline's overhead over classification both ways (target: under +25% over
-the warm classifier-only rate), and the CPU time each side used. Texts come from ``--data``'s
+the warm classifier-only rate), the CPU time each side used, and whether the classifier's threads take every CPU
+(then the crawl's own work competes with it for them). Texts come from ``--data``'s
 online_shopping_10_cats.csv when given (real review sentences), else from the built-in sample sentences.
 """
 
@@ -216,6 +217,10 @@ def main() -> int:
           f"{in_crawl / classify_s - 1:+.0%}")
     print(f"ratio pipeline/classifier as its own job (model load counted on both sides): {crawl_s / cold_s:.2f} → "
           f"{overhead:+.0%}")
+    if cpus and settings.classifier.threads >= cpus:
+        print(f"note: the classifier's {settings.classifier.threads} threads take all {cpus} CPUs, so every CPU second "
+              f"the crawl spends (pipeline − own job, below) competes with classification for them; with "
+              f"--threads {max(1, cpus - 1)} the crawl has a CPU of its own (both sides run slower)")
     print(f"CPU time (user + system): pipeline {crawl_cpu:.1f} s (crawl process and its classifier worker), classifier "
           f"as its own job {cold_cpu:.1f} s, warm {warm_cpu:.1f} s → the pipeline's work besides classification "
           f"(pipeline − own job): {crawl_cpu - cold_cpu:.1f} s = {(crawl_cpu - cold_cpu) / len(texts) * 1e3:.2f} ms per "
