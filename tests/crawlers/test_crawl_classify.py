@@ -23,9 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 def _settings_with_viral(tmp_path, threshold: int):
     import shutil
 
-    repo = Path(__file__).resolve().parents[2]
     cdir = tmp_path / "configs"
-    shutil.copytree(repo / "configs", cdir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(REPO / "configs", cdir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     voc = yaml.safe_load((cdir / "voc.yaml").read_text(encoding="utf-8"))
     voc["classifier"] = {**(voc.get("classifier") or {}), "viral_engagement": threshold}
     (cdir / "voc.yaml").write_text(yaml.safe_dump(voc, allow_unicode=True), encoding="utf-8")

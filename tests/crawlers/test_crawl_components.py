@@ -19,6 +19,8 @@ from crawlers.runner import run_crawl, select_sources
 from crawlers.state import CrawlState, LockHeld, SourceRun
 from crawlers.tracking import AccountPool
 
+REPO = Path(__file__).resolve().parents[2]
+
 NOW = datetime(2026, 11, 24, 3, 5, tzinfo=UTC)
 
 
@@ -254,21 +256,19 @@ def test_starting_a_crawl_does_not_import_scrapy_in_the_caller(crawl_settings):
 
 def test_the_crawler_child_reports_a_broken_config_even_with_its_worker_already_loading(tmp_path):
     import shutil
-    from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[2]
     broken = tmp_path / "configs"
-    shutil.copytree(repo / "configs", broken, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(REPO / "configs", broken, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     (broken / "voc.yaml").write_text("crawl: [broken\n", encoding="utf-8")
     from crawlers import _classify_worker
 
-    spec = {"config_dir": str(repo / "configs"), "env": {"VOC_HOME": str(tmp_path / "home"),
+    spec = {"config_dir": str(REPO / "configs"), "env": {"VOC_HOME": str(tmp_path / "home"),
             "VOC_CLASSIFIER_MODEL": "classifier/models/voc-small", "VOC_INDEX_URL": "sqlite:///data/index.db"}}
     proc, sock = _classify_worker.spawn(spec["config_dir"], spec["env"])  # loading, as the runner starts it
     try:
         env = {**os.environ, "VOC_CONFIG_DIR": str(broken), "VOC_HOME": str(tmp_path / "home"),
                _classify_worker.WORKER_ENV: json.dumps({**spec, "fd": sock.fileno(), "pid": proc.pid})}
-        out = subprocess.run([sys.executable, "-m", "crawlers", "crawl", "appstore"], cwd=repo, env=env,
+        out = subprocess.run([sys.executable, "-m", "crawlers", "crawl", "appstore"], cwd=REPO, env=env,
                              capture_output=True, text=True, timeout=60, pass_fds=(sock.fileno(),))
         assert out.returncode == 2
         assert "voc.yaml: invalid YAML" in out.stderr and "Traceback" not in out.stderr
@@ -280,11 +280,8 @@ def test_the_crawler_child_reports_a_broken_config_even_with_its_worker_already_
 
 
 def test_scrapy_cfg_names_the_settings_module():
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[2]
-    assert "default = crawlers.settings" in (repo / "scrapy.cfg").read_text()
-    out = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=repo, capture_output=True, text=True, timeout=60,
+    assert "default = crawlers.settings" in (REPO / "scrapy.cfg").read_text()
+    out = subprocess.run([sys.executable, "-m", "scrapy", "list"], cwd=REPO, capture_output=True, text=True, timeout=60,
                          env={**os.environ, "VOC_CLASSIFIER_MODEL": "rules"})
     assert out.returncode == 0, out.stderr[-1500:]
     assert out.stdout.split() == sorted(["appstore", "forum", "heimao", "huawei", "tieba", "v2ex", "weibo", "xiaomi", "yyb", "zhihu"])
@@ -305,19 +302,18 @@ def test_the_crawler_child_and_its_worker_do_not_import_the_package_surface():
     # first use, so neither process pays for the runner, the settings and the state store before it starts.
     code = "import sys, crawlers.__main__, crawlers._classify_worker; print(sorted(m for m in sys.modules if m.startswith(('crawlers.', 'configs'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=REPO)
     assert out.returncode == 0, out.stderr[-1500:]
     assert out.stdout.split() == ["['crawlers.__main__',", "'crawlers._classify_worker']"]
 
 
 def test_readme_documents_every_source_and_crawl_setting(settings):
     from dataclasses import fields
-    from pathlib import Path
 
     from configs.crawl import CrawlSettings
     from configs.sources import SOURCE_NAMES
 
-    readme = (Path(__file__).resolve().parents[2] / "crawlers" / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "crawlers" / "README.md").read_text(encoding="utf-8")
     for name in SOURCE_NAMES:
         assert f"| `{name}` |" in readme, name
     for f in fields(CrawlSettings):
