@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import _service as service
 from app.api._auth import CSRF_HEADER, SESSION_COOKIE, AuthError, Authenticator, Principal
@@ -151,6 +152,12 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     async def _auth_error(_request: Request, exc: AuthError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         return _error(exc.status, _AUTH_CODES.get(exc.status, "forbidden"), exc.message, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Starlette's own 404/405 (no such route or method) in the API's error shape."""
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
+        return _error(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}) or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
