@@ -352,3 +352,19 @@ def test_the_throttle_window_slides():
     assert throttle.retry_after("192.0.2.1") == 0
     throttle.fail("192.0.2.1")
     assert throttle.retry_after("192.0.2.1") == 30
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("allowed_hosts", ("http://voc.example.com",), "not a host name"),
+    ("allowed_hosts", ("*",), "not a host name"),
+    ("allowed_hosts", ("Voc.Example.com:8080",), "not a host name"),
+    ("trusted_proxies", ("nginx",), "not an IP address or network"),
+    ("login_max_failures", 0, "at least 1"),
+])
+def test_web_access_settings_are_checked_at_load(key, value, says):
+    from configs.web import WebSettings
+
+    with pytest.raises(ValueError, match=says):
+        WebSettings(**{key: value})
+    WebSettings(allowed_hosts=("voc.example.com", ".example.org", "10.0.0.5", "[::1]"),
+                trusted_proxies=("10.0.0.0/8", "::1"))
