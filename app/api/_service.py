@@ -34,9 +34,10 @@ INTERVALS: dict[str, tuple[timedelta, timedelta]] = {
 HIDDEN_FIELDS = ("tokens",)
 
 
-#: Times outside these bounds are refused (400): date arithmetic near year 1 or 9999 overflows.
+#: Times outside these bounds are refused (400): date arithmetic near year 1 or 9999 overflows (the same
+#: bounds as the query language's since:/until: once index/query.py checks them).
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 #: An ISO-8601 date or time in ASCII: 2026-11-24, 2026-11-24T03:05, …:05.123Z, …+08:00.
 _ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
                        r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?")
