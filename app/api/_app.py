@@ -232,7 +232,10 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
             body += chunk
             if len(body) > LOGIN_BODY_LIMIT:
                 return _error(413, "too_large", f"a login form is at most {LOGIN_BODY_LIMIT} bytes", field="token")
-        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
+        try:
+            form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
+        except ValueError:  # more fields than a login form has
+            return _error(400, "bad_query", "the login form has one field: token", field="token")
         token = (form.get("token") or [""])[0].strip()
         role = auth.check_token(token, client=_client(request))  # AuthError 429 while throttled
         if role is None:

@@ -368,3 +368,13 @@ def test_web_access_settings_are_checked_at_load(key, value, says):
         WebSettings(**{key: value})
     WebSettings(allowed_hosts=("voc.example.com", ".example.org", "10.0.0.5", "[::1]"),
                 trusted_proxies=("10.0.0.0/8", "::1"))
+
+
+async def test_a_login_form_that_is_no_login_form_is_4xx(client_for):
+    c = client_for(TOKENS)
+    r = await c.post("/login", content="token=a&" * 20, headers=FORM)
+    assert r.status_code == 400 and r.json()["field"] == "token"
+    r = await c.post("/login", content="token=" + "a" * 10_000, headers=FORM)
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+    r = await c.post("/login", content=b"token=\xff\xfe%ZZ", headers=FORM)
+    assert r.status_code == 303 and r.headers["location"] == "/login?error=1"
