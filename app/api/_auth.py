@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
 import secrets as _secrets
@@ -208,7 +207,7 @@ class Authenticator:
             principal = self.read_session(cookie)
             if principal is not None:
                 return principal
-        if (self._anonymous and not proxied and _is_loopback(client_host)
+        if (self._anonymous and not proxied and is_loopback_name(client_host)
                 and is_loopback_name(host_name(host_header))):
             return Principal(role="admin", via="anonymous", session_id="anonymous")
         if self.tokens_configured:
@@ -217,12 +216,3 @@ class Authenticator:
                                     if cookie else ""))
         raise AuthError(401, f"no tokens are configured (set {'/'.join(self._env_names)}) and anonymous access "
                              "is only allowed from loopback, to a loopback host name, not through a proxy")
-
-
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
