@@ -2,7 +2,9 @@
 
 ``open_store(settings)`` returns a :class:`SqliteAlertStore` (tables in the index's SQLite file, own
 connection, WAL, ``busy_timeout``) for ``sqlite:///`` index URLs. Every method that changes state runs in
-one ``BEGIN IMMEDIATE`` transaction, so concurrent evaluators serialize: the second one reads what the
+one ``BEGIN IMMEDIATE`` transaction through one helper, :meth:`SqliteAlertStore._tx` (lock, begin, commit;
+roll back on any exception, so one failed write never leaves the connection inside a transaction; SQLite
+errors come out as :class:`AlertStoreError` naming the store), so concurrent evaluators serialize: the second one reads what the
 first wrote and computes no duplicate transition; ``UNIQUE(fingerprint, version, subscriber, channel)``
 on the outbox makes a duplicate delivery row impossible even so. Deliveries are claimed with a lease
 (``claim``): one worker sends a row; a crashed worker's claim expires and the row is retried.
@@ -19,9 +21,11 @@ import builtins
 import json
 import secrets as _secrets
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -105,7 +109,8 @@ class AlertStore(Protocol):
 
     def mark_sent(self, delivery: PendingDelivery, *, now: datetime) -> bool: ...
 
-    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None) -> None: ...
+    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None,
+                    hold_channel: bool = True) -> None: ...
 
     def outbox(self, *, status: str | None = None) -> builtins.list[PendingDelivery]: ...
 
@@ -125,17 +130,36 @@ class SqliteAlertStore:
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             use_wal(self._db, timeout_s=timeout_s)
             self._db.execute("PRAGMA synchronous = FULL")
-            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
-            self._db.execute("INSERT OR IGNORE INTO alert_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.Error as exc:
             raise AlertStoreError(f"cannot open the alert store in {self.path}: {exc}") from exc
+        self._lock = threading.RLock()
+        with self._tx() as db:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            db.execute("INSERT OR IGNORE INTO alert_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def __repr__(self) -> str:
         return f"SqliteAlertStore({str(self.path)!r})"
 
     # --- transactions ---------------------------------------------------------------------------------
-    def _begin(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: lock, ``BEGIN IMMEDIATE``, commit; roll back on any exception (the
+        connection is never left inside a transaction). SQLite errors become :class:`AlertStoreError`."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise AlertStoreError(f"alert store {self.path}: cannot start a write: {exc}") from exc
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise AlertStoreError(f"alert store {self.path}: write failed and was rolled back: {exc}") from exc
+                raise
 
     def _read(self, fingerprint: str) -> AlertRecord | None:
         row = self._db.execute("SELECT data FROM alert_state WHERE fingerprint = ?", (fingerprint,)).fetchone()
@@ -144,8 +168,7 @@ class SqliteAlertStore:
     def apply(self, fingerprint: str, compute: Callable[[AlertRecord | None], Transition | None],
               deliveries: Callable[[Transition], Sequence[OutboxEntry]], *, now: datetime) -> Transition | None:
         """Atomically: read the record, ``compute`` its transition, write it and queue its deliveries."""
-        self._begin()
-        try:
+        with self._tx():
             before = self._read(fingerprint)
             tr = compute(before)
             if tr is not None:
@@ -177,17 +200,12 @@ class SqliteAlertStore:
                             " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (rec.fingerprint, rec.version, entry.subscriber, entry.channel,
                              json.dumps(entry.notification, ensure_ascii=False), _ts(now), _ts(now)))
-            self._db.execute("COMMIT")
             return tr
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def enqueue(self, fingerprint: str, version: int, entries: Sequence[OutboxEntry], *, now: datetime) -> int:
         """Queue deliveries not tied to an alert state change (digests); returns rows added."""
-        self._begin()
         added = 0
-        try:
+        with self._tx():
             for e in entries:
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO alert_outbox (fingerprint, version, subscriber, channel, notification,"
@@ -195,10 +213,6 @@ class SqliteAlertStore:
                     (fingerprint, version, e.subscriber, e.channel, json.dumps(e.notification, ensure_ascii=False),
                      _ts(now), _ts(now)))
                 added += cur.rowcount
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return added
 
     # --- reads ----------------------------------------------------------------------------------------
@@ -240,8 +254,7 @@ class SqliteAlertStore:
         skip = list(skip)
         t = _ts(now)
         token = _secrets.token_hex(8)
-        self._begin()
-        try:
+        with self._tx():
             sql = ("SELECT id FROM alert_outbox WHERE status = 'pending' AND next_attempt_at <= ?"
                    " AND (claimed_until IS NULL OR claimed_until <= ?)")
             args: list[Any] = [t, t]
@@ -250,50 +263,43 @@ class SqliteAlertStore:
                 args += [sub, ch]
             row = self._db.execute(sql + " ORDER BY id LIMIT 1", args).fetchone()
             if row is None:
-                self._db.execute("COMMIT")
                 return None
             self._db.execute("UPDATE alert_outbox SET claimed_until = ?, claim_token = ? WHERE id = ?",
                              (t + lease_s, token, row[0]))
             full = self._db.execute(f"SELECT {self._COLS} FROM alert_outbox WHERE id = ?", (row[0],)).fetchone()
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return self._delivery(full)
 
     def mark_sent(self, delivery: PendingDelivery, *, now: datetime) -> bool:
         """Record success; False when the claim was lost (another worker took over after the lease)."""
-        self._begin()
-        cur = self._db.execute("UPDATE alert_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
-                               " claimed_until = NULL, last_error = NULL WHERE id = ? AND claim_token = ?",
-                               (_ts(now), delivery.id, delivery.claim_token))
-        self._db.execute("COMMIT")
-        return cur.rowcount == 1
+        with self._tx() as db:
+            cur = db.execute("UPDATE alert_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+                             " claimed_until = NULL, last_error = NULL WHERE id = ? AND claim_token = ?",
+                             (_ts(now), delivery.id, delivery.claim_token))
+            return cur.rowcount == 1
 
-    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None) -> None:
-        """Record a failure: retry at ``retry_at`` (later rows of the same subscriber × channel wait too),
-        or give up (status ``failed``) when it is None."""
-        self._begin()
-        if retry_at is None:
-            self._db.execute("UPDATE alert_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
-                             " claimed_until = NULL WHERE id = ? AND claim_token = ?", (error, delivery.id, delivery.claim_token))
-        else:
-            self._db.execute("UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-                             " claimed_until = NULL WHERE id = ? AND claim_token = ?",
-                             (error, _ts(retry_at), delivery.id, delivery.claim_token))
-            # the channel is down for this subscriber: later rows wait with it (order kept, no hammering)
-            self._db.execute("UPDATE alert_outbox SET next_attempt_at = max(next_attempt_at, ?) WHERE status = 'pending'"
-                             " AND subscriber = ? AND channel = ? AND id > ?",
-                             (_ts(retry_at), delivery.subscriber, delivery.channel, delivery.id))
-        self._db.execute("COMMIT")
+    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None,
+                    hold_channel: bool = True) -> None:
+        """Record a failure: retry at ``retry_at`` (with ``hold_channel``, later rows of the same subscriber ×
+        channel wait too: the channel is down), or give up (status ``failed``) when it is None."""
+        with self._tx() as db:
+            if retry_at is None:
+                db.execute("UPDATE alert_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+                           " claimed_until = NULL WHERE id = ? AND claim_token = ?", (error, delivery.id, delivery.claim_token))
+                return
+            db.execute("UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+                       " claimed_until = NULL WHERE id = ? AND claim_token = ?",
+                       (error, _ts(retry_at), delivery.id, delivery.claim_token))
+            if hold_channel:  # the channel is down for this subscriber: later rows wait with it (order kept)
+                db.execute("UPDATE alert_outbox SET next_attempt_at = max(next_attempt_at, ?) WHERE status = 'pending'"
+                           " AND subscriber = ? AND channel = ? AND id > ?",
+                           (_ts(retry_at), delivery.subscriber, delivery.channel, delivery.id))
 
     def retry_failed(self, *, now: datetime) -> int:
         """Put every given-up delivery back in the queue (after fixing a channel)."""
-        self._begin()
-        cur = self._db.execute("UPDATE alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?"
-                               " WHERE status = 'failed'", (_ts(now),))
-        self._db.execute("COMMIT")
-        return cur.rowcount
+        with self._tx() as db:
+            cur = db.execute("UPDATE alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?"
+                             " WHERE status = 'failed'", (_ts(now),))
+            return cur.rowcount
 
     def outbox(self, *, status: str | None = None) -> builtins.list[PendingDelivery]:
         sql = f"SELECT {self._COLS} FROM alert_outbox"
@@ -324,5 +330,3 @@ def open_store(settings: Any) -> SqliteAlertStore:
         return ElasticsearchAlertStore.from_settings(settings)  # type: ignore[return-value]
     return SqliteAlertStore(path)
 
-
-_ = timezone

@@ -1,10 +1,12 @@
 """Shared parts of the notifiers: the resolved :class:`Target`, the error tree, response checking.
 
-Exception tree (root: :class:`NotifierError`, carries the channel name)::
+Exception tree (:class:`NotifierError` carries the channel name; it sits under the package root
+``alerts.AlertsError``)::
 
-    NotifierError
-    ├── TransientNotifierError   network error, timeout, HTTP 429/5xx, platform rate limits — retried
-    └── PermanentNotifierError   bad URL/token/signature, HTTP 4xx, rejected payload — retried only by hand
+    AlertsError
+    └── NotifierError
+        ├── TransientNotifierError   network error, timeout, HTTP 429/5xx, platform rate limits — retried
+        └── PermanentNotifierError   bad URL/token/signature, HTTP 4xx, rejected payload — retried only by hand
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from typing import Any
 
 import httpx
 
+from alerts._errors import AlertsError
+
 __all__ = ["Target", "NotifierError", "TransientNotifierError", "PermanentNotifierError", "check_response",
            "post_json"]
 
 
-class NotifierError(Exception):
+class NotifierError(AlertsError):
     """A delivery failed. ``channel`` names the channel; never carries a URL with a token or a secret."""
 
     def __init__(self, channel: str, message: str) -> None:
