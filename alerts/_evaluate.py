@@ -9,6 +9,7 @@ re-raise open alerts.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +24,8 @@ from alerts.store import AlertStore, OutboxEntry, open_store
 from configs.alerts import Rule
 
 __all__ = ["EvaluationReport", "Signal", "evaluate", "collect_signals", "policy_for", "deliveries_for", "channel_ready"]
+
+log = logging.getLogger("voc.alerts")
 
 _HOUR = timedelta(hours=1)
 #: Emerging terms: exact history counts for at most this many candidates (after the sample pre-filter).
@@ -58,10 +61,20 @@ class EvaluationReport:
     #: Per rule: seconds spent.
     timings: dict[str, float] = field(default_factory=dict)
     queued: int = 0
+    #: Per rule that raised: ``"<ExceptionType>: <message>"``. The other rules still ran; the failed
+    #: rule's open alerts were left as they were (not resolved for lack of a signal).
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
 
     def summary(self) -> str:
-        return (f"{len(self.raised)} raised, {len(self.updated)} updated, {len(self.resolved)} resolved, "
+        text = (f"{len(self.raised)} raised, {len(self.updated)} updated, {len(self.resolved)} resolved, "
                 f"{self.unchanged} unchanged; {self.queued} deliveries queued")
+        if self.errors:
+            text += f"; {len(self.errors)} rule(s) failed: {', '.join(self.errors)}"
+        return text
 
 
 def policy_for(rule: Rule) -> Policy:
@@ -371,7 +384,11 @@ def channel_ready(settings: Any, name: str) -> bool:
 
 def evaluate(settings: Any, index: Any, *, now: datetime, store: AlertStore | None = None,
              rules: Iterable[str] | None = None) -> EvaluationReport:
-    """Run every enabled rule (or the named ``rules``) at ``now``; see the package docstring."""
+    """Run every enabled rule (or the named ``rules``) at ``now``; see the package docstring.
+
+    Each rule runs on its own: one that raises is recorded in ``report.errors`` (and logged with its
+    traceback) and the rules after it still run; callers surface ``report.errors`` (``voc alerts
+    evaluate`` prints them and exits 1)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     own = store is None
@@ -383,36 +400,46 @@ def evaluate(settings: Any, index: Any, *, now: datetime, store: AlertStore | No
             if (wanted is None and not rule.enabled) or (wanted is not None and rule.name not in wanted):
                 continue
             t0 = time.perf_counter()
-            signals = collect_signals(rule, settings, index, now=now)
-            report.signals[rule.name] = len(signals)
-            policy = policy_for(rule)
-            matched = set()
-            if rule.kind == "emerging_terms":
-                signals = _keep_term_keys(signals, st.list(state="open", rule=rule.name, limit=1000))
-            for sig in signals:
-                matched.add(sig.fingerprint)
-
-                def compute(rec: AlertRecord | None, sig: Signal = sig) -> Transition:
-                    return on_match(rec, sig.match, rule=sig.rule, kind=sig.kind, product=sig.product, title=sig.title,
-                                    detail=sig.detail, now=now, policy=policy)
-
-                tr = st.apply(sig.fingerprint, compute, lambda t: deliveries_for(settings, t), now=now)
-                _count(report, tr, settings)
-            for rec in st.list(state="open", rule=rule.name, limit=100_000):
-                if rec.fingerprint in matched:
-                    continue
-
-                def quiet(cur: AlertRecord | None) -> Transition | None:
-                    return on_quiet(cur, now=now, policy=policy) if cur is not None else None
-
-                tr = st.apply(rec.fingerprint, quiet, lambda t: deliveries_for(settings, t), now=now)
-                if tr is not None:
-                    _count(report, tr, settings)
+            try:
+                _evaluate_rule(rule, settings, index, st, report, now=now)
+            except Exception as exc:  # one rule's failure (a bug, hostile data, a failed query) never stops the others
+                report.errors[rule.name] = f"{type(exc).__name__}: {exc}"[:500]
+                log.exception("alert rule %s failed; the other rules still run", rule.name)
             report.timings[rule.name] = time.perf_counter() - t0
     finally:
         if own:
             st.close()
     return report
+
+
+def _evaluate_rule(rule: Rule, settings: Any, index: Any, st: AlertStore, report: EvaluationReport, *,
+                   now: datetime) -> None:
+    """One rule: its signals become matches in the store; its open alerts without a signal go quiet."""
+    signals = collect_signals(rule, settings, index, now=now)
+    report.signals[rule.name] = len(signals)
+    policy = policy_for(rule)
+    matched = set()
+    if rule.kind == "emerging_terms":
+        signals = _keep_term_keys(signals, st.list(state="open", rule=rule.name, limit=1000))
+    for sig in signals:
+        matched.add(sig.fingerprint)
+
+        def compute(rec: AlertRecord | None, sig: Signal = sig) -> Transition:
+            return on_match(rec, sig.match, rule=sig.rule, kind=sig.kind, product=sig.product, title=sig.title,
+                            detail=sig.detail, now=now, policy=policy)
+
+        tr = st.apply(sig.fingerprint, compute, lambda t: deliveries_for(settings, t), now=now)
+        _count(report, tr, settings)
+    for rec in st.list(state="open", rule=rule.name, limit=100_000):
+        if rec.fingerprint in matched:
+            continue
+
+        def quiet(cur: AlertRecord | None) -> Transition | None:
+            return on_quiet(cur, now=now, policy=policy) if cur is not None else None
+
+        tr = st.apply(rec.fingerprint, quiet, lambda t: deliveries_for(settings, t), now=now)
+        if tr is not None:
+            _count(report, tr, settings)
 
 
 def _terms_of(detail: Any) -> set[str]:

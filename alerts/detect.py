@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from configs.versions import version_key
+
 __all__ = ["Figures", "Match", "SpikeDetector", "ElastAlertSpike", "severity_for", "emerging_terms", "TermSignal",
            "RatingStats", "rating_drop", "ngrams", "version_key"]
 
@@ -328,11 +330,6 @@ class RatingStats:
     @property
     def mean(self) -> float:
         return sum(r * self.counts.get(r, 0) for r in range(1, 6)) / self.total if self.total else 0.0
-
-
-def version_key(version: str) -> tuple[Any, ...]:
-    """``10.2.1`` > ``9.12`` > ``9.9``: numeric parts compare as numbers."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\-_ ]+", version) if p)
 
 
 def rating_drop(stats: Iterable[RatingStats], *, min_reviews: int, low_share_increase: float, mean_drop: float,
