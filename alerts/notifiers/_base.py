@@ -14,14 +14,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from alerts._errors import AlertsError
 
-__all__ = ["Target", "NotifierError", "TransientNotifierError", "PermanentNotifierError", "check_response",
+if TYPE_CHECKING:
+    from alerts.message import Notification
+
+__all__ = ["Notifier", "Target", "NotifierError", "TransientNotifierError", "PermanentNotifierError", "check_response",
            "post_json"]
 
 
@@ -59,6 +63,19 @@ class Target:
     sender: str | None = None
     recipients: tuple[str, ...] = ()
     style: str = "markdown"
+
+
+class Notifier(Protocol):
+    """What every channel module provides (the registry ``alerts.notifiers.NOTIFIERS`` maps kinds to them)."""
+
+    def render(self, alert: Notification, target: Target | None = None) -> dict[str, Any]:
+        """The platform's payload; pure. ``target`` carries the channel's own options (never needed to
+        be pure: no secret is read here)."""
+        ...
+
+    def send(self, payload: dict[str, Any], *, target: Target, client: httpx.Client, now: datetime) -> None:
+        """Deliver; raise :class:`TransientNotifierError` or :class:`PermanentNotifierError`."""
+        ...
 
 
 class _RedactURLs(logging.Filter):
