@@ -31,7 +31,7 @@ import httpx
 from alerts.message import Notification
 from alerts.notifiers import NOTIFIERS, NotifierError, PermanentNotifierError, Target, render, send
 from alerts.store import AlertStore, PendingDelivery, open_store
-from configs.alerts import Channel, parse_duration
+from configs.alerts import Channel
 
 __all__ = ["DeliveryReport", "Delivery", "deliver", "target_for"]
 
@@ -76,7 +76,7 @@ def target_for(settings: Any, channel: Channel) -> Target:
 
 def _backoff(attempts: int, settings: Any) -> timedelta:
     ob = settings.alerts.outbox
-    return min(parse_duration(ob.backoff) * int(2 ** max(attempts - 1, 0)), parse_duration(ob.backoff_max))
+    return min(ob.backoff * 2 ** min(max(attempts - 1, 0), 30), ob.backoff_max)
 
 
 def _redact(text: str, target: Target | None) -> str:
@@ -117,7 +117,7 @@ def deliver(settings: Any, *, now: datetime, client: httpx.Client | None = None,
     report = DeliveryReport()
     blocked: set[tuple[str, str]] = set()
     targets: dict[str, Target] = {}
-    lease = parse_duration(settings.alerts.outbox.lease).total_seconds()
+    lease = settings.alerts.outbox.lease.total_seconds()
     max_attempts = settings.alerts.outbox.max_attempts
     try:
         for _ in range(limit):

@@ -78,8 +78,8 @@ class EvaluationReport:
 
 
 def policy_for(rule: Rule) -> Policy:
-    return Policy(resolve_after=rule.duration("resolve_after"), realert=rule.duration("realert"),
-                  realert_max=rule.duration("realert_max"), update_growth=rule.update_growth,
+    return Policy(resolve_after=rule.resolve_after, realert=rule.realert,
+                  realert_max=rule.realert_max, update_growth=rule.update_growth,
                   notify_resolve=rule.kind != "high_risk")
 
 
@@ -136,7 +136,7 @@ def _products(rule: Rule, index: Any, since: datetime, until: datetime, sentimen
 
 def _volume(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
     step = _HOUR if rule.interval == "hour" else timedelta(days=1)
-    window, history = rule.duration("window"), rule.duration("history")
+    window, history = rule.window, rule.history
     end = datetime.fromtimestamp(-(-now.timestamp() // step.total_seconds()) * step.total_seconds(), timezone.utc)
     start = end - history - window
     sentiment = (rule.sentiment,) if rule.sentiment else None
@@ -157,7 +157,7 @@ def _volume(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal
         first = [t for t, c in series[""] if c]
         origin = start if older or not first else min(first)
         for key, points in series.items():
-            det = SpikeDetector(key=key, bucket=step, window=window, history=history, warmup=rule.duration("warmup"),
+            det = SpikeDetector(key=key, bucket=step, window=window, history=history, warmup=rule.warmup,
                                 min_count=rule.min_count, ratio=rule.ratio, threshold=rule.threshold, origin=origin)
             for t, c in points:
                 if c:
@@ -184,7 +184,7 @@ def _volume(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal
 def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
     from index import SearchQuery
 
-    window, history = rule.duration("window"), rule.duration("history")
+    window, history = rule.window, rule.history
     since = now - window
     sentiment = (rule.sentiment,) if rule.sentiment else None
     names = _product_names(settings)
@@ -284,7 +284,7 @@ def _split_term(term: str, tokenizer: Callable[[str], Sequence[str]] | None) -> 
 
 
 def _rating(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
-    window = rule.duration("window")
+    window = rule.window
     since = now - window
     names = _product_names(settings)
     out: list[Signal] = []
@@ -316,7 +316,7 @@ _RISK_LABELS = {"media_threat": "扬言曝光媒体", "regulator_threat": "扬�
 
 
 def _risk(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
-    window = rule.duration("window")
+    window = rule.window
     since = now - window
     names = _product_names(settings)
     out: list[Signal] = []

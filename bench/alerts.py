@@ -257,7 +257,7 @@ def run_speed(n_docs: int, seed: int) -> dict[str, float]:
         # ElastAlert-style: per product × topic (query_key), count the current and the reference window
         rule = settings.alerts.rule("negative-volume-spike")
         assert rule is not None
-        window = rule.duration("window")
+        window = rule.window
         t = time.perf_counter()
         fired = 0
         for product in ("p1", "p2"):

@@ -98,9 +98,11 @@ def deliver_cmd(app: AppContext, now_text: str | None) -> None:
 def rules_cmd(app: AppContext) -> None:
     """List the configured rules and channels (secrets never shown)."""
     from alerts._evaluate import channel_ready
+    from configs.alerts import format_duration
 
     for r in app.settings.alerts.rules:
-        click.echo(f"{r.name:<28} {r.kind:<15} {'enabled' if r.enabled else 'disabled':<9} window {r.window}")
+        click.echo(f"{r.name:<28} {r.kind:<15} {'enabled' if r.enabled else 'disabled':<9} "
+                   f"window {format_duration(r.window)}")
     for c in app.settings.alerts.channels:
         ready = "ready" if channel_ready(app.settings, c.name) else f"not configured (set {c.url_env})"
         click.echo(f"channel {c.name:<20} {c.kind:<9} {ready}")
