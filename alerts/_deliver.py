@@ -147,7 +147,8 @@ def deliver(settings: Any, *, now: datetime, client: httpx.Client | None = None,
                 else:  # a bug or a library refusing a value; frames only (no message: it may quote a secret)
                     log.error("delivery %s to %s/%s raised (attempt %d of %d; %s): %s", delivery_id, row.subscriber,
                               row.channel, attempts, max_attempts, "given up" if give_up else "will retry", error)
-                    log.debug("where delivery %s failed:\n%s", delivery_id, "".join(traceback.format_tb(exc.__traceback__)))
+                    frames = "".join(traceback.format_tb(exc.__traceback__))
+                    log.debug("where delivery %s failed:\n%s", delivery_id, frames)
                 report.failed.append(Delivery(id=delivery_id, subscriber=row.subscriber, channel=row.channel, ok=False,
                                               error=error, retry=not give_up))
                 continue

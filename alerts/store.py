@@ -4,9 +4,9 @@
 connection, WAL, ``busy_timeout``) for ``sqlite:///`` index URLs. Every method that changes state runs in
 one ``BEGIN IMMEDIATE`` transaction through one helper, :meth:`SqliteAlertStore._tx` (lock, begin, commit;
 roll back on any exception, so one failed write never leaves the connection inside a transaction; SQLite
-errors come out as :class:`AlertStoreError` naming the store), so concurrent evaluators serialize: the second one reads what the
-first wrote and computes no duplicate transition; ``UNIQUE(fingerprint, version, subscriber, channel)``
-on the outbox makes a duplicate delivery row impossible even so. Deliveries are claimed with a lease
+errors come out as :class:`AlertStoreError` naming the store), so concurrent evaluators serialize: the
+second one reads what the first wrote and computes no duplicate transition; ``UNIQUE(fingerprint,
+version, subscriber, channel)`` on the outbox makes a duplicate delivery row impossible even so. Deliveries are claimed with a lease
 (``claim``): one worker sends a row; a crashed worker's claim expires and the row is retried.
 
 Tables (schema version 1, recorded in ``alert_meta``): ``alert_state`` (one row per fingerprint, the
@@ -136,7 +136,8 @@ class SqliteAlertStore:
         with self._tx() as db:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
-            db.execute("INSERT OR IGNORE INTO alert_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            db.execute("INSERT OR IGNORE INTO alert_meta (key, value) VALUES ('schema_version', ?)",
+                       (str(SCHEMA_VERSION),))
 
     def __repr__(self) -> str:
         return f"SqliteAlertStore({str(self.path)!r})"
@@ -284,7 +285,8 @@ class SqliteAlertStore:
         with self._tx() as db:
             if retry_at is None:
                 db.execute("UPDATE alert_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
-                           " claimed_until = NULL WHERE id = ? AND claim_token = ?", (error, delivery.id, delivery.claim_token))
+                           " claimed_until = NULL WHERE id = ? AND claim_token = ?",
+                           (error, delivery.id, delivery.claim_token))
                 return
             db.execute("UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
                        " claimed_until = NULL WHERE id = ? AND claim_token = ?",

@@ -1,7 +1,8 @@
 """Alerts benchmark, one run, two parts.
 
 1. Detection quality — our seasonal, spike-robust volume detector (``alerts.detect.SpikeDetector``) vs an
-   ElastAlert-style SpikeRule (``bench/elastalert_spike.py``) (current window vs the reference window just before it) over the same
+   ElastAlert-style SpikeRule (``bench/elastalert_spike.py``: current window vs the reference window just
+   before it) over the same
    synthetic hourly series: daily seasonality (and a weekend bump), Poisson noise, and injected spikes of
    known start, duration and size. Both use the same window, ratio and minimum count (the shipped
    ``negative-volume-spike`` rule: 6h, ×3, ≥10). Reported: precision (alert episodes that start inside a

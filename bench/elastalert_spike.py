@@ -20,8 +20,9 @@ __all__ = ["ElastAlertSpike"]
 class ElastAlertSpike:
     """ElastAlert's SpikeRule (spike_type ``up``): the bench's peer, same feed/advance interface."""
 
-    def __init__(self, *, key: str = "", bucket: timedelta = timedelta(hours=1), timeframe: timedelta = timedelta(hours=6),
-                 spike_height: float = 3.0, threshold_cur: int = 10, threshold_ref: int = 0) -> None:
+    def __init__(self, *, key: str = "", bucket: timedelta = timedelta(hours=1),
+                 timeframe: timedelta = timedelta(hours=6), spike_height: float = 3.0, threshold_cur: int = 10,
+                 threshold_ref: int = 0) -> None:
         self.key = key
         self.step = int(bucket.total_seconds())
         self.width = int(timeframe // bucket)

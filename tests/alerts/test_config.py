@@ -53,7 +53,8 @@ def test_shipped_file_loads_with_every_rule_kind(settings):
      "'sentiment' is not used by rating_drop rules; remove it (rating_drop rules use low_share_increase, mean_drop, "
      "min_reviews"),
     (lambda d: d["rules"][3].update(min_count=1), "rules[3].min_count", "'min_count' is not used by high_risk rules"),
-    (lambda d: d["rules"][0].update(max_terms=3), "rules[0].max_terms", "'max_terms' is not used by volume_spike rules"),
+    (lambda d: d["rules"][0].update(max_terms=3), "rules[0].max_terms",
+     "'max_terms' is not used by volume_spike rules"),
     (lambda d: d["rules"][1].update(severity="info"), "rules[1].severity", "not used by emerging_terms rules"),
     (lambda d: d["rules"][0].update(windw="6h"), "rules[0].windw", "unknown key (known keys:"),
     (lambda d: d["channels"][1].update(timeout=0), "channels[1]", "timeout must be between 0 and 300 seconds"),
@@ -84,7 +85,9 @@ def test_rule_durations_are_timedelta_after_loading(settings):
     for key in ("window", "history", "warmup", "resolve_after", "realert", "realert_max"):
         assert isinstance(getattr(rule, key), timedelta), key
     assert (rule.history, rule.warmup, rule.realert_max) == (timedelta(days=14), timedelta(days=3), timedelta(hours=24))
-    assert settings.alerts.outbox.backoff == timedelta(seconds=30) and settings.alerts.outbox.lease == timedelta(minutes=2)
+    outbox = settings.alerts.outbox
+    assert (outbox.backoff, outbox.backoff_max, outbox.lease) == (timedelta(seconds=30), timedelta(hours=1),
+                                                                  timedelta(minutes=2))
     assert not hasattr(Rule, "duration")
 
 
@@ -96,8 +99,8 @@ def test_check_config_names_an_unused_rule_key_and_exits_2(tmp_path):
     cdir = tmp_path / "configs"
     shutil.copytree(REPO / "configs", cdir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     text = (cdir / "alerts.yaml").read_text("utf-8")
-    (cdir / "alerts.yaml").write_text(text.replace("    severity: critical", "    severity: critical\n    sentiment: null"),
-                                      "utf-8")
+    text = text.replace("    severity: critical", "    severity: critical\n    sentiment: null")
+    (cdir / "alerts.yaml").write_text(text, "utf-8")
     env = {**os.environ, "VOC_CONFIG_DIR": str(cdir), "VOC_HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-m", "app", "check-config"], env=env, capture_output=True, text=True,
                             timeout=120)

@@ -21,7 +21,7 @@ import alerts
 from alerts.message import Notification
 from alerts.notifiers import NOTIFIERS, Target, render, send
 from alerts.store import OutboxEntry, open_store
-from configs.alerts import Channel, OutboxSettings, Subscriber
+from configs.alerts import Channel, Subscriber
 from configs.settings import Secrets
 
 INJECTED = "3.1\r\nBcc: attacker@example.com\r\nX-Evil: <!channel>"
@@ -50,7 +50,8 @@ def _reviews_then_a_threat(kit, version):
     return docs
 
 
-def test_newline_in_a_crawled_version_neither_injects_a_header_nor_stops_later_alerts(settings, index, kit, receiver, smtp):
+def test_newline_in_a_crawled_version_neither_injects_a_header_nor_stops_later_alerts(settings, index, kit, receiver,
+                                                                                     smtp):
     """The exact finding 2 (and finding 9's class in mail headers). On the old code ``deliver`` raised
     ValueError on the rating-drop email and the critical 12315 alert after it was never sent."""
     s = _settings(settings, kit, receiver, smtp)
@@ -124,7 +125,8 @@ def test_slow_webhook_receiver_gets_the_same_delivery_id_once_per_attempt(settin
 
 
 def _hostile_note() -> Notification:
-    title = "轻记 3.1\r\n<!channel> <@all> <at id=all></at> [点我](javascript:alert(1)) **x** \u202egnp.exe\x1b[31m 版本评分下降"
+    title = ("轻记 3.1\r\n<!channel> <@all> <at id=all></at> [点我](javascript:alert(1)) **x** \u202egnp.exe\x1b[31m"
+             " 版本评分下降")
     return Notification(id="fp0123456789abcd:2", event="opened", title=title, severity="critical", product="qingji",
                         rule="rating-drop", samples=[{"text": "<!here> 回复\n换行", "url": "https://x.example/1",
                                                       "source": "appstore"}])
@@ -134,7 +136,8 @@ def _hostile_note() -> Notification:
 _FIELDS = {
     "dingtalk": (lambda p: [p["actionCard"]["text"], p["actionCard"]["title"]], lambda p: [p["actionCard"]["title"]]),
     "wecom": (lambda p: [p["markdown"]["content"]], lambda p: []),
-    "feishu": (lambda p: [p["card"]["elements"][0]["text"]["content"]], lambda p: [p["card"]["header"]["title"]["content"]]),
+    "feishu": (lambda p: [p["card"]["elements"][0]["text"]["content"]],
+               lambda p: [p["card"]["header"]["title"]["content"]]),
     "slack": (lambda p: [p["text"], *(b["text"]["text"] for b in p["blocks"])], lambda p: [p["text"]]),
     "email": (lambda p: [p["html"]], lambda p: [p["subject"]]),
     "webhook": (lambda p: [p["markdown"]], lambda p: []),

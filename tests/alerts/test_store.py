@@ -147,7 +147,8 @@ def test_failed_write_rolls_back_and_the_next_write_succeeds(tmp_path):
         assert st.retry_failed(now=T) == 0
         rows = {d.id: d for d in st.outbox()}
         assert rows[second.id].status == "sent"
-        assert (rows[first.id].status, rows[first.id].last_error, rows[first.id].attempts) == ("pending", "receiver down", 1)
+        failed = rows[first.id]
+        assert (failed.status, failed.last_error, failed.attempts) == ("pending", "receiver down", 1)
     finally:
         st.close()
 
