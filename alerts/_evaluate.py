@@ -377,7 +377,7 @@ def channel_ready(settings: Any, name: str) -> bool:
     ch = settings.alerts.channel(name)
     if ch is None:
         return False
-    if ch.kind in ("email", "log"):
+    if not ch.needs_url:
         return True
     return bool(ch.url or settings.secrets.get(ch.url_env))
 

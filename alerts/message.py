@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -66,6 +66,18 @@ class Notification:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Notification:
+        """Back from the outbox; ValueError naming the fields when the row has another shape (queued by
+        another release, or damaged)."""
+        if "unreadable" in d:
+            raise ValueError(f"the stored notification is not valid JSON: {str(d['unreadable'])[:80]!r}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        missing = sorted(f.name for f in fields(cls) if f.name not in d and f.default is MISSING
+                         and f.default_factory is MISSING)
+        if unknown or missing:
+            raise ValueError("the stored notification has another shape: "
+                             + "; ".join(x for x in (f"unknown field(s) {', '.join(unknown)}" if unknown else "",
+                                                     f"missing {', '.join(missing)}" if missing else "") if x))
         return cls(**d)
 
 

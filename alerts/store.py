@@ -117,6 +117,18 @@ class AlertStore(Protocol):
     def close(self) -> None: ...
 
 
+def _notification(text: Any, delivery_id: str) -> dict[str, Any]:
+    """A stored notification; one that is not a JSON object (a damaged or hand-edited row) is returned as
+    ``{"id", "unreadable"}`` so that claiming it never raises and delivery records the row as failed."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        value = None
+    if isinstance(value, dict):
+        return value
+    return {"id": delivery_id, "unreadable": str(text)[:200]}
+
+
 def _ts(dt: datetime) -> float:
     return dt.timestamp()
 
@@ -244,7 +256,7 @@ class SqliteAlertStore:
     # --- outbox ---------------------------------------------------------------------------------------
     def _delivery(self, row: Sequence[Any]) -> PendingDelivery:
         return PendingDelivery(id=row[0], fingerprint=row[1], version=row[2], subscriber=row[3], channel=row[4],
-                               notification=json.loads(row[5]), status=row[6], attempts=row[7],
+                               notification=_notification(row[5], f"{row[1]}:{row[2]}"), status=row[6], attempts=row[7],
                                next_attempt_at=row[8], last_error=row[9], claim_token=row[10], sent_at=row[11])
 
     _COLS = ("id, fingerprint, version, subscriber, channel, notification, status, attempts, next_attempt_at, "

@@ -185,6 +185,11 @@ class Channel:
         if not 0 < self.timeout <= 300:
             raise ValueError(f"channel {self.name!r}: timeout must be between 0 and 300 seconds, got {self.timeout}")
 
+    @property
+    def needs_url(self) -> bool:
+        """Whether this kind sends to a URL (``url`` or the variable ``url_env`` names), per ``_CHANNEL_NEEDS``."""
+        return ("url", "url_env") in _CHANNEL_NEEDS[self.kind]
+
     def __repr__(self) -> str:  # URLs of robots embed their access token: never show them
         return f"Channel(name={self.name!r}, kind={self.kind!r})"
 

@@ -88,8 +88,9 @@ def test_any_exception_on_one_row_is_recorded_retried_then_dead_lettered_and_lat
     first = alerts.deliver(s, now=kit.NOW)
     assert [d.id for d in first.sent] == [next(iter(receiver.processed))]  # the alert behind the broken row
     (bad,) = first.failed
-    assert bad.id == "legacy:1" and bad.retry and bad.error.startswith("TypeError while delivering:")
-    assert "unexpected keyword argument 'headline'" in bad.error
+    assert bad.id == "legacy:1" and bad.retry and bad.error == (
+        "ValueError while delivering: the stored notification has another shape: unknown field(s) headline; "
+        "missing event, title")
     with open_store(s) as st:
         row = next(r for r in st.outbox() if r.fingerprint == "legacy")
         assert (row.status, row.attempts, row.last_error) == ("pending", 1, bad.error)
@@ -185,3 +186,18 @@ def test_every_attempt_of_one_email_delivery_has_the_same_message_id(smtp, kit):
     ids = {m["Message-ID"] for m in smtp.messages}
     assert ids == {"<fp0123456789abcd.2@voc.local>"}
     assert {m["X-VOC-Delivery"] for m in smtp.messages} == {"fp0123456789abcd:2"}
+
+
+def test_a_damaged_row_is_claimed_recorded_and_skipped(settings, index, kit, receiver):
+    """A row whose stored JSON is damaged used to raise inside ``claim`` itself, before any error handling."""
+    import sqlite3
+
+    s = _settings(settings, kit, receiver, None, kinds=("high_risk",), max_attempts=1)
+    _alert_and_a_broken_row(s, index, kit)
+    with sqlite3.connect(s.sqlite_path()) as db:
+        db.execute("UPDATE alert_outbox SET notification = '{\"id\": \"legacy:1\", trunc' WHERE fingerprint = 'legacy'")
+    report = alerts.deliver(s, now=kit.NOW)
+    assert len(report.sent) == 1 and len(receiver.received) == 1
+    (bad,) = report.failed
+    assert bad.id == "legacy:1" and not bad.retry
+    assert bad.error == "ValueError while delivering: the stored notification is not valid JSON: '{\"id\": \"legacy:1\", trunc'"
