@@ -174,6 +174,14 @@ class SqliteAlertStore:
                     raise AlertStoreError(f"alert store {self.path}: write failed and was rolled back: {exc}") from exc
                 raise
 
+    def _select(self, sql: str, args: Sequence[Any] = ()) -> builtins.list[Any]:
+        """A read outside a write transaction; SQLite errors become :class:`AlertStoreError` here too."""
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise AlertStoreError(f"alert store {self.path}: read failed: {exc}") from exc
+
     def _read(self, fingerprint: str) -> AlertRecord | None:
         row = self._db.execute("SELECT data FROM alert_state WHERE fingerprint = ?", (fingerprint,)).fetchone()
         return AlertRecord.from_json(json.loads(row[0])) if row else None
@@ -230,8 +238,8 @@ class SqliteAlertStore:
 
     # --- reads ----------------------------------------------------------------------------------------
     def get(self, fingerprint: str) -> AlertRecord | None:
-        rows = self._db.execute("SELECT data FROM alert_state WHERE fingerprint LIKE ? ORDER BY fingerprint LIMIT 2",
-                                (fingerprint.replace("%", "").replace("_", "") + "%",)).fetchall()
+        rows = self._select("SELECT data FROM alert_state WHERE fingerprint LIKE ? ORDER BY fingerprint LIMIT 2",
+                            (fingerprint.replace("%", "").replace("_", "") + "%",))
         if len(rows) != 1:
             return None
         return AlertRecord.from_json(json.loads(rows[0][0]))
@@ -246,11 +254,11 @@ class SqliteAlertStore:
                 args.append(val)
         sql += " ORDER BY updated_at DESC, fingerprint LIMIT ?"
         args.append(limit)
-        return [AlertRecord.from_json(json.loads(r[0])) for r in self._db.execute(sql, args)]
+        return [AlertRecord.from_json(json.loads(r[0])) for r in self._select(sql, args)]
 
     def events(self, fingerprint: str) -> builtins.list[dict[str, Any]]:
-        rows = self._db.execute("SELECT version, event, at, data FROM alert_events WHERE fingerprint = ? ORDER BY version",
-                                (fingerprint,))
+        rows = self._select("SELECT version, event, at, data FROM alert_events WHERE fingerprint = ? ORDER BY version",
+                            (fingerprint,))
         return [{"version": v, "event": e, "at": at, "figures": json.loads(d)} for v, e, at, d in rows]
 
     # --- outbox ---------------------------------------------------------------------------------------
@@ -321,7 +329,7 @@ class SqliteAlertStore:
         if status:
             sql += " WHERE status = ?"
             args.append(status)
-        return [self._delivery(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+        return [self._delivery(r) for r in self._select(sql + " ORDER BY id", args)]
 
     def close(self) -> None:
         self._db.close()
