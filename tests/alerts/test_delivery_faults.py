@@ -201,3 +201,16 @@ def test_a_damaged_row_is_claimed_recorded_and_skipped(settings, index, kit, rec
     (bad,) = report.failed
     assert bad.id == "legacy:1" and not bad.retry
     assert bad.error == "ValueError while delivering: the stored notification is not valid JSON: '{\"id\": \"legacy:1\", trunc'"
+
+
+def test_error_text_recorded_on_a_row_never_carries_the_channel_secrets():
+    from alerts._deliver import _redact
+
+    t = Target(channel="ding", kind="dingtalk", url="https://oapi.dingtalk.com/robot/send?access_token=0123abcdTOKEN",
+               secret="SECxyz-signing", password="mail-pass-1")
+    text = _redact("ValueError: bad https://oapi.dingtalk.com/robot/send?access_token=0123abcdTOKEN&sign=x "
+                   "token 0123abcdTOKEN secret SECxyz-signing pw mail-pass-1", t)
+    assert "0123abcdTOKEN" not in text and "SECxyz" not in text and "mail-pass-1" not in text
+    assert text.startswith("ValueError: bad …")
+    feishu = Target(channel="f", kind="feishu", url="https://open.feishu.cn/open-apis/bot/v2/hook/5f1e-hook-token-99")
+    assert "5f1e-hook-token-99" not in _redact("at /open-apis/bot/v2/hook/5f1e-hook-token-99", feishu)
