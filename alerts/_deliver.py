@@ -85,11 +85,13 @@ def _redact(text: str, target: Target | None) -> str:
     if target is None:
         return text
     secrets = [target.url, target.secret, target.password]
-    if target.url:
-        url = httpx.URL(target.url) if "://" in target.url else None
-        if url is not None:
-            secrets += [v for _k, v in url.params.multi_items()]
-            secrets += [part for part in url.path.split("/") if len(part) >= 8]
+    try:
+        url = httpx.URL(target.url) if target.url else None
+    except (httpx.InvalidURL, TypeError, ValueError):  # a malformed URL: still redacted as a whole above
+        url = None
+    if url is not None:
+        secrets += [v for _k, v in url.params.multi_items()]
+        secrets += [part for part in url.path.split("/") if len(part) >= 8]
     for value in sorted({v for v in secrets if v and len(v) >= 4}, key=len, reverse=True):
         text = text.replace(value, "…")
     return text
