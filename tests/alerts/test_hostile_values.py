@@ -112,3 +112,23 @@ def test_cli_prints_the_failed_rule_and_exits_1_after_delivering_the_rest(settin
     assert "error    rule rating-drop: OperationalError: disk I/O error" in result.stderr
     assert "Delivered: 1 sent, 0 failed" in result.output  # the high-risk alert still went out (alert-log)
     assert "1 rule(s) failed: rating-drop — the other rules ran" in result.stderr
+
+
+def test_a_scheduled_run_with_a_failed_rule_is_recorded_as_failed_with_the_reason(settings, index, kit):
+    from app.scheduler import Scheduler, default_actions
+
+    s = _rules(settings, "rating_drop", "high_risk")
+    index.upsert(_reviews_and_a_threat(kit, "3.2"))
+    actions = default_actions(s)
+    actions["crawl"] = lambda source: {"source": source, "new": 0}
+    actions["evaluate"] = lambda now: alerts.evaluate(s, FaultyIndex(index, fail_group_by="app_version"), now=now)
+    sched = Scheduler(s, clock=lambda: kit.NOW, actions=actions)
+    try:
+        sched.run_now(next(j.name for j in sched.jobs if j.kind == "crawl"))
+        sched.drain()
+        (run,) = sched.history.recent()
+    finally:
+        sched.close()
+    assert run.status == "failed"
+    assert run.detail["evaluate_error"] == "1 rule(s) failed: rating-drop: OperationalError: disk I/O error"
+    assert "1 raised" in run.detail["evaluate"]["summary"] and "1 sent" in run.detail["deliver"]["summary"]
