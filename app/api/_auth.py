@@ -29,6 +29,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets as _secrets
 import time
@@ -37,10 +38,12 @@ from typing import Literal
 
 from app.api._guard import host_name, is_loopback_name
 from app.api._revoked import RevokedSessions
-from app.api._throttle import FailureThrottle
+from app.api._throttle import FailureThrottle, client_key
 from configs import Settings
 
 __all__ = ["Principal", "Authenticator", "AuthError", "SESSION_COOKIE", "CSRF_HEADER"]
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "voc_session"
 CSRF_HEADER = "x-csrf-token"
@@ -126,8 +129,9 @@ class Authenticator:
             raise AuthError(429, f"too many failed token checks from your address; try again in {wait} s",
                             retry_after=wait)
         role = self._roles.get(self._fingerprint(token)) if token else None
-        if role is None:
-            self.throttle.fail(client)
+        if role is None and self.throttle.fail(client):
+            log.warning("%s failed %d token checks within %d s: refusing its token checks (429) for a while",
+                        client_key(client), self.throttle.max_failures, int(self.throttle.window))
         return role
 
     # -- sessions -------------------------------------------------------------------------------------

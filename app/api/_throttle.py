@@ -67,15 +67,19 @@ class FailureThrottle:
                 return 0
             return max(1, math.ceil(times[0] + self.window - now))
 
-    def fail(self, address: str | None) -> None:
+    def fail(self, address: str | None) -> bool:
+        """Count a failure; True when it is the one that makes ``address`` wait."""
         key = client_key(address)
         with self._lock:
             now = self._clock()
             times = self._recent(key, now) or deque()
+            full_before = len(times) >= self.max_failures
             times.append(now)
             while len(times) > self.max_failures:
                 times.popleft()
+            full_now = len(times) >= self.max_failures
             self._failures[key] = times
             self._failures.move_to_end(key)
             while len(self._failures) > self._max_clients:
                 self._failures.popitem(last=False)
+            return full_now and not full_before

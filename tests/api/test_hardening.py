@@ -298,7 +298,7 @@ async def test_login_from_the_same_origin_or_a_non_browser_works(client_for, hea
     assert r.status_code == 303 and r.headers["location"] == "/", r.text
 
 
-async def test_login_guesses_are_throttled_per_client(client_for):
+async def test_login_guesses_are_throttled_per_client(client_for, caplog):
     c = client_for(TOKENS)  # web.login_max_failures: 10 per web.login_window_seconds: 300
     started = time.monotonic()
     statuses = [(await login(c, f"guess-{i}")) for i in range(300)]
@@ -316,6 +316,9 @@ async def test_login_guesses_are_throttled_per_client(client_for):
     other = client_for(client=("127.0.0.2", 5000), same_app_as=c)
     assert (await login(other, "adm-secret-1")).status_code == 303
     assert elapsed < 60  # the 300 requests themselves stay cheap
+    warnings = [r.getMessage() for r in caplog.records if r.name == "app.api._auth"]
+    assert warnings == ["127.0.0.1 failed 10 token checks within 300 s: refusing its token checks (429) for a while"]
+    assert not any("guess-" in r.getMessage() or "adm-secret" in r.getMessage() for r in caplog.records)
 
 
 async def test_bearer_token_guesses_are_throttled_too(client_for):
@@ -334,9 +337,9 @@ def test_the_throttle_window_slides():
 
     now = [1000.0]
     throttle = FailureThrottle(max_failures=2, window=60, clock=lambda: now[0])
-    throttle.fail("192.0.2.1")
+    assert throttle.fail("192.0.2.1") is False
     now[0] += 30
-    throttle.fail("192.0.2.1")
+    assert throttle.fail("192.0.2.1") is True  # this failure starts the wait (what the server logs once)
     assert throttle.retry_after("192.0.2.1") == 30 and throttle.retry_after("192.0.2.2") == 0
     now[0] += 30  # the first failure leaves the window
     assert throttle.retry_after("192.0.2.1") == 0
