@@ -8,7 +8,7 @@ Routes (all JSON under ``/api``; the query language is the one of :func:`index.p
 ``GET  /api/facets?q=&fields=``       read    value counts per field for the query
 ``GET  /api/trends?q=&interval=&tz=&group_by=``  read    histogram series (sentiment/topics/source/...)
 ``GET  /api/trends/ratings?q=``       read    rating distribution and mean per app version
-``GET  /api/alerts?state=``           read    alerts from the alert store
+``GET  /api/alerts?state=&limit=``   read    alerts from the alert store (state: open or resolved)
 ``POST /api/alerts/{id}/ack``         admin   acknowledge
 ``POST /api/alerts/{id}/resolve``     admin   resolve
 ``GET  /api/feedback/{id}``           read    one stored document
@@ -18,9 +18,12 @@ Routes (all JSON under ``/api``; the query language is the one of :func:`index.p
 ``GET  /``, ``/login``                —       the single-page UI (Chinese) and its login form
 ====================================  ======  =========================================================
 
-Errors are JSON ``{"error": code, "message": ..., "field": ...}``: 400 for a bad query (``field`` names the
-offending query field), 401 without valid credentials, 403 for a role or CSRF failure, 404, 503 when a
-backend is unavailable. Access rules: see :mod:`app.api._auth`.
+Errors are JSON ``{"error": code, "message": ..., "field": ...}``: 400 ``bad_query`` for a bad query or
+parameter (``field`` names it; numbers are ASCII digits in a range, see :mod:`app.api._params`), 400
+``bad_host`` for a Host name the server does not answer to, 401 without valid credentials, 403 for a role,
+CSRF or Origin failure, 404, 413, 429 ``too_many_attempts`` (with Retry-After) after too many failed token
+checks, 503 when a backend is unavailable. Which requests are answered at all: :mod:`app.api._guard`;
+access rules: :mod:`app.api._auth`.
 """
 
 from app.api._app import create_app

@@ -7,10 +7,12 @@ Each function takes the index and plain values, parses the one query language wi
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from configs.versions import version_key
 from index import Filters, QueryError, SearchQuery, parse_query
@@ -33,13 +35,34 @@ INTERVALS: dict[str, tuple[timedelta, timedelta]] = {
 HIDDEN_FIELDS = ("tokens",)
 
 
+#: Times outside these bounds are refused (400): date arithmetic near year 1 or 9999 overflows (the same
+#: bounds as the query language's since:/until: once index/query.py checks them).
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+#: An ISO-8601 date or time in ASCII: 2026-11-24, 2026-11-24T03:05, …:05.123Z, …+08:00.
+_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+                       r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?")
+
+
 def _time_param(name: str, value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
+    bad = QueryError(name, f"expected an ISO-8601 time such as 2026-11-24T03:05:00Z, got {value[:60]!r}")
+    if not _ISO_TIME.fullmatch(value):
+        raise bad
     try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise QueryError(name, f"expected an ISO-8601 time such as 2026-11-24T03:05:00Z, got {value!r}") from exc
+        dt = parse_time(value)
+    except (ValueError, OverflowError) as exc:
+        raise bad from exc
+    assert dt is not None
+    return dt
+
+
+def _check_range(filters: Filters) -> None:
+    for name in ("since", "until"):
+        value = getattr(filters, name)
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise QueryError(name, f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
 
 
 def build_query(q: str, *, now: datetime, since: str | None = None, until: str | None = None,
@@ -56,6 +79,7 @@ def build_query(q: str, *, now: datetime, since: str | None = None, until: str |
         filters = dataclasses.replace(filters, since=since_dt)
     if until_dt is not None and (filters.until is None or until_dt < filters.until):
         filters = dataclasses.replace(filters, until=until_dt)
+    _check_range(filters)
     for f in facets:
         if f not in FACET_FIELDS:
             raise QueryError("facets", f"unknown facet {f!r} (known: {', '.join(FACET_FIELDS)})")
@@ -111,11 +135,19 @@ def facets(index: Any, query: SearchQuery) -> dict[str, Any]:
             "facets_sampled": result.facets_sampled}
 
 
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
+
+
 def _zone(tz: str) -> ZoneInfo:
+    """A time zone from the system's list only: ZoneInfo itself opens any path-like key it is given."""
+    if tz not in _zone_names():
+        raise QueryError("tz", f"unknown time zone {tz[:64]!r} (e.g. Asia/Shanghai, UTC)")
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise QueryError("tz", f"unknown time zone {tz!r} (e.g. Asia/Shanghai, UTC)") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise QueryError("tz", f"unknown time zone {tz[:64]!r} (e.g. Asia/Shanghai, UTC)") from exc
 
 
 def _floor(dt: datetime, interval: str, zone: ZoneInfo) -> datetime:

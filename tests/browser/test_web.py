@@ -224,6 +224,31 @@ def test_login_form_and_read_only_role(site, page):
     assert status == 403
     page.click("#logout-form button")
     page.wait_for_url("**/login")
+    # the session ended on the server too: the page sends nothing the server still accepts
+    status = page.evaluate("async () => (await fetch('/api/session')).status")
+    assert status == 401
+
+
+def test_login_guesses_are_throttled_with_a_countdown(site, page):
+    url, _settings, _i = site({"VOC_ADMIN_TOKENS": "adm-tok"}, web={"login_max_failures": 2})
+    page.goto(url + "/login")
+    def submit(token: str) -> int:
+        page.fill("#token", token)
+        with page.expect_response(lambda r: r.url == url + "/login" and r.request.method == "POST") as answer:
+            page.click("button[type=submit]")
+        return answer.value.status
+
+    for _ in range(2):
+        assert submit("wrong") == 303
+        page.wait_for_selector("#login-error:not([hidden])")
+        assert "令牌无效" in page.text_content("#login-error")
+    assert submit("adm-tok") == 429  # even the right token waits: the server does not look at it now
+    page.wait_for_function("document.querySelector('#login-error').textContent.includes('失败次数过多')")
+    assert page.locator("button[type=submit]").is_disabled()
+    assert page.url == url + "/login"
+    # Chromium logs each refused answer (401/429 are expected here); nothing else may go wrong
+    bad = [m for m in page.console_messages if m.startswith("pageerror") or "Content Security Policy" in m]
+    assert not bad, bad
 
 
 def test_admin_corrects_a_posts_labels_from_the_search_page(site, page):
