@@ -23,7 +23,7 @@ Convention (uniform across sources)
   HTML, captcha, 百度安全验证) sets ``Page.block`` (and a ``("blocked", str(block))`` dropped entry).
   Status-code blocks (432, 418, 429, 302 to a captcha) are not visible to parsers: call
   ``blocks.detect_block`` on the response first. Spiders count ``page.dropped`` by reason.
-  Page-level reasons: ``too_large``, ``bad_json``, ``not_json``, ``bad_html``, ``bad_shape``,
+  Page-level reasons: ``too_large``, ``bad_json``, ``not_json``, ``bad_html``, ``unknown_shape``,
   ``blocked``, ``error`` (a non-block error message), ``not_found`` (Discuz deleted thread),
   ``page_depth`` (App Store page 11). Item-level: ``missing_field``, ``app_info``, ``bad_entry``,
   ``locked`` (Discuz banned floor).
@@ -105,7 +105,7 @@ Shared types (``crawlers.parsers``)
   ``review_page_url(base_url, package) -> str``; ``legacy_comments_url(base_url, package, *, page=1,
   context="") -> str``; ``parse_review_page(...) -> Page`` (``__NEXT_DATA__`` comments card; ``next``
   always None; ``meta``: app_name, version, score, rating_count; no script → block or ``bad_html``, no
-  card → ``bad_shape``); ``parse_legacy_comments(...) -> Page`` (``next`` = p+1 with ``contextData`` while
+  card → ``unknown_shape``); ``parse_legacy_comments(...) -> Page`` (``next`` = p+1 with ``contextData`` while
   ``hasNext``; ``success: false`` → dropped ``error`` with ``msg``).
 
 ``crawlers.parsers.weibo``      (source ``weibo``; target = keyword)

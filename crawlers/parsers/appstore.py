@@ -42,14 +42,14 @@ def parse_reviews(body: bytes | str, url: str, *, product: str, target: str, now
         return page
     feed = data.get("feed") if isinstance(data, dict) else None
     if not isinstance(feed, dict):
-        return page.drop("bad_shape", "no feed object")
+        return page.drop("unknown_shape", "no feed object")
     entries = feed.get("entry")
     if entries is None:
         entries = []
     elif isinstance(entries, dict):
         entries = [entries]
     elif not isinstance(entries, list):
-        return page.drop("bad_shape", "feed.entry is neither list nor object")
+        return page.drop("unknown_shape", "feed.entry is neither list nor object")
     for entry in page.objects(entries):
         review_id = _label(entry, "id")
         if "im:rating" not in entry:

@@ -120,7 +120,7 @@ def _next(data: dict[str, Any], url: str) -> str | None:
 
 def _list(data: Any, page: Page) -> list[Any] | None:
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        page.drop("bad_shape", "no data[]")
+        page.drop("unknown_shape", "no data[]")
         return None
     return data["data"]
 
@@ -291,7 +291,7 @@ def parse_initial_data(body: bytes | str, url: str, *, product: str, target: str
         return page
     entities = get(state, "initialState", "entities")
     if not isinstance(entities, dict):
-        return page.drop("bad_shape", "no initialState.entities")
+        return page.drop("unknown_shape", "no initialState.entities")
     users = entities.get("users") if isinstance(entities.get("users"), dict) else {}
     questions = entities.get("questions") if isinstance(entities.get("questions"), dict) else {}
     for kind in ("answers", "articles"):

@@ -217,7 +217,7 @@ class VocSpider(scrapy.Spider):
 
 #: Page-level drop reasons that mean "this page could not be read" (not "this page is the end"); ``error``:
 #: the API answered with an error (Weibo ``errno``, V2EX/应用宝 ``success: false``), its message as detail.
-_PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "bad_shape", "error")
+_PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "unknown_shape", "error")
 
 
 def _aware(dt: datetime) -> datetime:
