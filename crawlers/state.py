@@ -52,6 +52,8 @@ CREATE INDEX IF NOT EXISTS runs_by_source ON runs (source, started_at);
 CREATE TABLE IF NOT EXISTS locks (
     source TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, acquired_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS texts (digest TEXT PRIMARY KEY, doc_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS first_seen (
+    source TEXT NOT NULL, source_id TEXT NOT NULL, seen_at TEXT NOT NULL, PRIMARY KEY (source, source_id)) WITHOUT ROWID;
 """
 
 
@@ -248,6 +250,21 @@ class CrawlState:
         if pairs:
             with self._tx() as db:
                 db.executemany("INSERT OR IGNORE INTO texts (digest, doc_id) VALUES (?, ?)", pairs)
+
+    # -- first sight of items whose source gives no time (App Store entries without `updated`) -----------
+    def first_seen(self, source: str, source_ids: Sequence[str], now: datetime) -> dict[str, datetime]:
+        """When each id was first seen: ``now`` for ids new to the state, the remembered time for the others.
+        A source without per-item times gets a stable time this way, and the cursor can advance on it."""
+        ids = list(dict.fromkeys(source_ids))
+        if not ids:
+            return {}
+        stamp = iso(now)
+        with self._tx() as db:
+            db.executemany("INSERT OR IGNORE INTO first_seen (source, source_id, seen_at) VALUES (?, ?, ?)",
+                           [(source, i, stamp) for i in ids])
+            rows = db.execute(f"SELECT source_id, seen_at FROM first_seen WHERE source = ? AND source_id IN "
+                              f"({','.join('?' * len(ids))})", (source, *ids)).fetchall()
+        return {sid: _parse(at) for sid, at in rows}  # type: ignore[misc]
 
     def reset_cursor(self, source: str, target: str | None = None) -> int:
         with self._tx() as db:

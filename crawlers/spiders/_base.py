@@ -101,6 +101,7 @@ class VocSpider(scrapy.Spider):
             self.tracker.error(f"{response.url}: page dropped ({reason}{': ' + detail if detail else ''})",
                                target=tuple(cursor) if cursor else None)
             return [], False
+        self.date_unseen(page.items)
         go_on = True
         if stop_at is not None:
             for item in page.items:
@@ -108,6 +109,18 @@ class VocSpider(scrapy.Spider):
                     go_on = False
                     break
         return page.items, go_on
+
+    def date_unseen(self, items: list[FeedbackItem]) -> None:
+        """Items whose source gives no time (``extra["time_source"] == "first_seen"``: App Store entries without
+        ``updated``) are dated when this crawl state first saw them — stable across runs, so paging stops at
+        reviews seen before and the cursor advances."""
+        undated = [i for i in items if i.created_at is None and i.extra.get("time_source") == "first_seen"]
+        if not undated or not self._state_path:
+            return
+        with CrawlState(self._state_path) as state:
+            seen = state.first_seen(undated[0].source, [i.source_id for i in undated], self.now)
+        for item in undated:
+            item.created_at = seen.get(item.source_id)
 
     # -- the generic walk: parser by kind, follows, next pages -------------------------------------------
     #: kind → parser function ``(body, url, *, product, target, now, encoding, **kw) -> Page``.
