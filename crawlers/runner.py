@@ -29,7 +29,7 @@ from crawlers.config import parse_since
 from crawlers.errors import CrawlError, CrawlProcessError
 from crawlers.state import CrawlState, SourceRun, iso, new_run_id, utcnow
 
-__all__ = ["CrawlReport", "CrawlJob", "run_crawl", "start_crawl", "select_sources", "combine_runs"]
+__all__ = ["CrawlReport", "CrawlJob", "run_crawl", "start_crawl", "select_sources", "combine_runs", "failure_lines"]
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,33 @@ class CrawlReport:
                          f"dropped {dropped}, errors {r.errors}, {r.duration or 0:.1f}s")
             if r.blocked_reason:
                 lines.append(f"    {r.source} blocked: {r.blocked_reason} — {r.blocked_fix}")
+            lines.extend(f"    {line}" for line in failure_lines(r))
             if r.status in ("failed", "skipped"):
-                for msg in r.error_messages[:3]:
+                urls = tuple(f["url"] + ":" for f in r.failures)
+                for msg in [m for m in r.error_messages if not urls or not m.startswith(urls)][:3]:
                     lines.append(f"    {msg}")
+            lines.extend(f"    {w}" for w in r.warnings)
         for name, why in self.not_run.items():
             lines.append(f"  {name:<9} not run: {why}")
         if self.log_path:
             lines.append(f"  log: {self.log_path}")
         return "\n".join(lines)
+
+
+def failure_lines(run: SourceRun, *, limit: int = 3) -> list[str]:
+    """What ``voc crawl`` and ``voc status`` say about pages that yielded nothing: each one's reason, URL and where
+    its body went, then what to do."""
+    if not run.failures:
+        return []
+    lines = [f"{run.source} {f.get('reason')}: {f.get('url')}" + (f" ({f['detail']})" if f.get("detail") else "")
+             + f" — {f.get('saved')}" for f in run.failures[:limit]]
+    if len(run.failures) > limit:
+        lines.append(f"… and {len(run.failures) - limit} more such pages")
+    source = run.source.split(":", 1)[0]
+    lines.append(f"what to do: the site sent pages the {source} parser cannot read (a layout change?); look at the saved "
+                 f"bodies, fix crawlers/parsers/{source if source != 'forum' else 'discuz'}.py, then "
+                 f"`voc crawl --from-quarantine {source}` re-parses them into the index")
+    return lines
 
 
 #: Which status a combination of runs takes: the first of these that any of them has.
@@ -103,7 +122,8 @@ def combine_runs(name: str, runs: Sequence[SourceRun]) -> SourceRun:
                      errors=sum(r.errors for r in runs),
                      error_messages=tuple(dict.fromkeys(m for r in runs for m in r.error_messages)),
                      blocked_reason=blocked.blocked_reason if blocked else None,
-                     blocked_fix=blocked.blocked_fix if blocked else None)
+                     blocked_fix=blocked.blocked_fix if blocked else None,
+                     failures=tuple(f for r in runs for f in r.failures), warnings=tuple(w for r in runs for w in r.warnings))
 
 
 def select_sources(settings: Settings, sources: Sequence[str] | None, product: str | None) -> tuple[list[str], dict[str, str]]:

@@ -93,6 +93,8 @@ class PartTally:
     error_messages: list[str] = field(default_factory=list)
     blocked: tuple[str, str] | None = None  # (reason, fix)
     dropped: dict[str, int] = field(default_factory=dict)
+    #: pages that had content and yielded nothing: {"reason", "url", "detail", "saved"} (see crawlers.quarantine).
+    failures: list[dict[str, str]] = field(default_factory=list)
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
@@ -132,6 +134,21 @@ class RunTracker(PartTally):
             tally.pages += pages
             tally.new += new
             tally.updated += updated
+
+    #: (doc source, target) → items its pages yielded in this run, for every target a page was read for.
+    target_items: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def yielded(self, target: tuple[str, str], n: int) -> None:
+        self.target_items[target] = self.target_items.get(target, 0) + n
+
+    def parse_failure(self, reason: str, url: str, detail: str, saved: str, *, target: tuple[str, str]) -> None:
+        """A page that had content and yielded nothing (``parse_empty``, ``unknown_shape``, …): the run fails for
+        its source, the target's cursor stays, and the failure names the URL and where its body was saved."""
+        failure = {"reason": reason, "url": url[:500], "detail": detail[:200], "saved": saved[:500]}
+        for tally in (self, self.part(target[0])):
+            if len(tally.failures) < 20:
+                tally.failures.append(failure)
+        self.error(f"{url}: {reason}{': ' + detail if detail else ''} — {saved}", target=target)
 
     def error(self, message: str, *, target: tuple[str, str] | None = None) -> None:
         self.add_error(message)

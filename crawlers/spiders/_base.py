@@ -22,7 +22,8 @@ from configs import Settings
 from configs.sources import Product
 from crawlers.config import DEFAULT_BASE_URLS, parse_since, source_overrides, voc_settings
 from crawlers.items import FeedbackItem
-from crawlers.state import CrawlState
+from crawlers.quarantine import QUARANTINE_REASONS, Quarantine
+from crawlers.state import CrawlState, new_run_id
 from crawlers.tracking import RunTracker, count_drop, tracker
 
 __all__ = ["VocSpider"]
@@ -55,6 +56,10 @@ class VocSpider(scrapy.Spider):
         spider.voc = voc_settings(crawler.settings)
         spider.tracker = tracker(crawler)
         spider._state_path = crawler.settings.get("VOC_STATE_PATH")
+        folder = crawler.settings.get("VOC_QUARANTINE_DIR")
+        spider.quarantine = Quarantine(folder, max_bytes=crawler.settings.getint("VOC_QUARANTINE_MAX_BYTES")) \
+            if folder else None
+        spider.run_id = crawler.settings.get("VOC_RUN_ID") or new_run_id()
         if spider.product:
             spider.voc.sources.product(spider.product)  # KeyError naming the configured products
         return spider
@@ -87,6 +92,7 @@ class VocSpider(scrapy.Spider):
         or before ``stop_at``, when the page was blocked or dropped, or on the last page)."""
         cursor = response.meta.get("voc_cursor")
         doc_source = cursor[0] if cursor else None
+        target = (cursor[0], cursor[1]) if cursor else None
         self.tracker.count(doc_source, pages=1)
         for reason, _detail in page.dropped:
             count_drop(self.crawler, reason, doc_source=doc_source)
@@ -98,9 +104,15 @@ class VocSpider(scrapy.Spider):
         if not page.items and failure is not None:
             # A broken page in the middle of a walk: what follows is unknown, so the cursor must not move.
             reason, detail = failure
-            self.tracker.error(f"{response.url}: page dropped ({reason}{': ' + detail if detail else ''})",
-                               target=tuple(cursor) if cursor else None)
+            if reason in QUARANTINE_REASONS and target is not None:  # silence is an error: keep the body
+                self.tracker.parse_failure(reason, response.url, detail, self.keep(response, reason, detail),
+                                           target=target)
+            else:
+                self.tracker.error(f"{response.url}: page dropped ({reason}{': ' + detail if detail else ''})",
+                                   target=target)
             return [], False
+        if target is not None:
+            self.tracker.yielded(target, len(page.items) + len(page.follow))
         self.date_unseen(page.items)
         go_on = True
         if stop_at is not None:
@@ -109,6 +121,21 @@ class VocSpider(scrapy.Spider):
                     go_on = False
                     break
         return page.items, go_on
+
+    def keep(self, response: Any, reason: str, detail: str) -> str:
+        """Save the body of a page that yielded nothing to the quarantine folder; returns what happened."""
+        if self.quarantine is None:
+            return "body not saved (VOC_QUARANTINE_DIR is not set)"
+        meta = response.meta
+        doc_source, target = meta["voc_cursor"]
+        try:
+            _, message = self.quarantine.save(
+                source=doc_source, run_id=self.run_id, kind=meta.get("voc_kind") or "", url=response.url, reason=reason,
+                detail=detail, body=self.response_body(response), product=meta.get("product"), target=target,
+                meta=meta.get("follow") or {})
+        except OSError as exc:  # a full disk must not hide the failure itself
+            message = f"body not saved: {exc}"
+        return message
 
     def date_unseen(self, items: list[FeedbackItem]) -> None:
         """Items whose source gives no time (``extra["time_source"] == "first_seen"``: App Store entries without
@@ -230,7 +257,7 @@ class VocSpider(scrapy.Spider):
 
 #: Page-level drop reasons that mean "this page could not be read" (not "this page is the end"); ``error``:
 #: the API answered with an error (Weibo ``errno``, V2EX/应用宝 ``success: false``), its message as detail.
-_PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "unknown_shape", "error")
+_PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "unknown_shape", "parse_empty", "error")
 
 
 def _aware(dt: datetime) -> datetime:
