@@ -158,6 +158,9 @@ class SourceHealth:
     blocked: tuple[str, str] | None
     #: whether a live process holds the source's lock right now.
     running: bool
+    #: the newest run says ``running`` but nothing runs it: ``"pid 1234"`` of its vanished process (killed, or it
+    #: died unable to record its end — a full disk), else None.
+    dead: str | None = None
 
 
 class SourceLock:
@@ -357,7 +360,9 @@ class CrawlState:
         first_day = (now - timedelta(days=days - 1)).date()
         out = []
         sources = [r[0] for r in self._db.execute("SELECT DISTINCT source FROM runs ORDER BY source")]
-        locked = {info.source for info in self.locks() if info.host == socket.gethostname() and _pid_alive(info.pid)}
+        host = socket.gethostname()
+        locked = {info.source for info in self.locks() if info.host == host and _pid_alive(info.pid)}
+        held = {info.source for info in self.locks() if info.host != host or _pid_alive(info.pid)}
         for source in sources:
             last = self.last_runs(1, source=source)[0]
             ok = self._db.execute("SELECT MAX(finished_at) FROM runs WHERE source=? AND status='ok'", (source,)).fetchone()[0]
@@ -367,8 +372,12 @@ class CrawlState:
             series = tuple(((first_day + timedelta(days=i)).isoformat(), int(per_day.get((first_day + timedelta(days=i)).isoformat(), 0)))
                            for i in range(days))
             blocked = (last.blocked_reason, last.blocked_fix or "") if last.blocked_reason else None
+            owner = source.split(":", 1)[0]  # forum:<name> runs are crawled under the forum spider's lock
+            dead = None
+            if last.status == "running" and not ({source, owner} & held) and not (last.pid and _pid_alive(last.pid)):
+                dead = f"pid {last.pid}" if last.pid else "its process"
             out.append(SourceHealth(source=source, last_run=last, last_success=_parse(ok), items_per_day=series,
-                                    blocked=blocked, running=source in locked))
+                                    blocked=blocked, running=bool({source, owner} & locked), dead=dead))
         return out
 
     # -- locks -----------------------------------------------------------------------------------------

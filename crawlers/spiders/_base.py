@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -22,11 +23,11 @@ from configs import Settings
 from configs.sources import Product
 from crawlers.config import DEFAULT_BASE_URLS, parse_since, source_overrides, voc_settings
 from crawlers.items import FeedbackItem
-from crawlers.quarantine import QUARANTINE_REASONS, Quarantine
+from crawlers.quarantine import QUARANTINE_REASONS, Entry, Quarantine, mark_reparsed, pending
 from crawlers.state import CrawlState, new_run_id
 from crawlers.tracking import RunTracker, count_drop, tracker
 
-__all__ = ["VocSpider"]
+__all__ = ["VocSpider", "reparse_class"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class VocSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.voc = voc_settings(crawler.settings)
         spider.tracker = tracker(crawler)
+        key = cls.source or cls.name
+        spider.tracker.cookie_config = (key, spider.voc.sources.source(key).cookies_env)
         spider._state_path = crawler.settings.get("VOC_STATE_PATH")
         folder = crawler.settings.get("VOC_QUARANTINE_DIR")
         spider.quarantine = Quarantine(folder, max_bytes=crawler.settings.getint("VOC_QUARANTINE_MAX_BYTES")) \
@@ -124,6 +127,8 @@ class VocSpider(scrapy.Spider):
 
     def keep(self, response: Any, reason: str, detail: str) -> str:
         """Save the body of a page that yielded nothing to the quarantine folder; returns what happened."""
+        if response.meta.get("voc_entry"):  # re-parsing a saved body: it stays where it is
+            return f"body still in quarantine ({response.meta['voc_entry']})"
         if self.quarantine is None:
             return "body not saved (VOC_QUARANTINE_DIR is not set)"
         meta = response.meta
@@ -183,11 +188,13 @@ class VocSpider(scrapy.Spider):
 
     def safe_parse(self, parse: Any, response: Any, *, body: bytes | None = None, **kwargs: Any) -> Any:
         """``parse(body, url, product=, target=, now=, **kwargs)``; a parser exception (a bug: parsers are
-        meant never to raise) is counted as ``parser_error`` and returns None instead of ending the crawl."""
+        meant never to raise) is counted as ``parser_error`` and returns None instead of ending the crawl.
+        A re-parsed saved body is parsed as coming from its original URL (``voc_origin_url``)."""
         meta = response.meta
         doc_source, target = meta["voc_cursor"]
+        url = meta.get("voc_origin_url") or response.url
         try:
-            return parse(response.body if body is None else body, response.url, product=meta["product"], target=target,
+            return parse(response.body if body is None else body, url, product=meta["product"], target=target,
                          now=self.now, **kwargs)
         except Exception as exc:  # noqa: BLE001
             count_drop(self.crawler, "parser_error", doc_source=doc_source)
@@ -262,3 +269,51 @@ _PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "unknown_shap
 
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class _Reparse:
+    """Mixed in before a source's spider by :func:`reparse_class`: instead of crawling, read the saved bodies of
+    pages that yielded nothing (``crawlers.quarantine``) with today's parser, as if from their original URLs. Items
+    go through the pipelines into the index; follows and next pages are not fetched (nothing is crawled), and no
+    cursor moves (a re-parsed page says nothing about the pages after it). An entry that now parses is moved to
+    ``<source>/reparsed/``; one that still yields nothing stays, and the run fails for it again."""
+
+    async def start(self) -> Any:
+        if self.skipped():
+            return
+        if self.quarantine is None:
+            self.tracker.error("crawl.quarantine_dir is not set: nothing to re-parse")
+            return
+        sources = self.doc_sources() if self.name != "forum" else ["forum"]
+        for entry in pending(self.quarantine.root, sources):
+            meta = entry.meta
+            kind = str(meta.get("kind") or "")
+            target = (entry.source, str(meta.get("target") or ""))
+            if kind not in self.parsers:
+                self.tracker.error(f"{entry.body_path}: saved page of kind {kind!r} has no parser in the {self.name} "
+                                   f"spider", target=target)
+                continue
+            self.tracker.incomplete_targets.add(target)  # no cursor moves on a re-parse
+            yield scrapy.Request(entry.body_path.resolve().as_uri(), callback=self.reparse, errback=self.on_error,
+                                 dont_filter=True, meta={
+                "voc_cursor": target, "voc_kind": kind, "product": meta.get("product") or "", "page_no": 1,
+                "max_pages": 1, "stop_at": None, "follow": dict(meta.get("meta") or {}),
+                "voc_limits": {k: 0 for k in self.parsers}, "voc_origin_url": str(meta.get("url") or ""),
+                "voc_entry": str(entry.body_path), "dont_obey_robotstxt": True, "voc_ignore_block": True})
+
+    def reparse(self, response: Any) -> Any:
+        before = (self.tracker.errors, len(self.tracker.failures), self.tracker.block_count)
+        outputs = [o for o in self.parse_page(response) if not isinstance(o, scrapy.Request)]
+        if (self.tracker.errors, len(self.tracker.failures), self.tracker.block_count) == before:
+            path = Path(response.meta["voc_entry"])
+            mark_reparsed(Entry({}, path))
+            self.logger.info("re-parsed %s (%s): %d items", path, response.meta["voc_origin_url"], len(outputs))
+        yield from outputs
+
+    def request_meta(self, kind: str) -> dict[str, Any]:
+        return {}  # a saved body is read from disk, never through the browser
+
+
+def reparse_class(spidercls: type[VocSpider]) -> type[VocSpider]:
+    """``spidercls`` re-parsing quarantined bodies instead of crawling (``voc crawl --from-quarantine``)."""
+    return type(spidercls.__name__ + "Reparse", (_Reparse, spidercls), {"__module__": spidercls.__module__})
