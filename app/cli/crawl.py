@@ -41,8 +41,25 @@ def crawl(app: AppContext, sources: tuple[str, ...], product: str | None, since:
                    else "nothing to crawl: no source has targets in configs/sources.yaml")
         return
     click.echo(report.format())
+    _check_health(app)
     if not report.ok and report.runs:
         raise click.ClickException("some sources did not finish cleanly — see above (and the log) for the reason and fix")
+
+
+def _check_health(app: AppContext) -> None:
+    """Crawl health operations alerts (app/health.py) when ``crawl.health.notify`` names a subscriber: a problem never
+    changes the command's outcome, it is reported."""
+    if not app.settings.crawl.health.notify:
+        return
+    from app.health import check
+
+    try:
+        report = check(app.settings, now=datetime.now(UTC))
+    except ValueError as exc:
+        click.echo(f"crawl health not checked: {exc}", err=True)
+        return
+    if report.opened or report.resolved or report.failed:
+        click.echo(report.summary())
 
 
 def _ago(dt: datetime | None, now: datetime) -> str:
@@ -57,10 +74,14 @@ def _ago(dt: datetime | None, now: datetime) -> str:
 
 @click.command("status")
 @click.option("--days", type=int, default=7, show_default=True, help="Days of items-per-day history.")
+@click.option("--check-health", is_flag=True,
+              help="Also open / resolve and send crawl health alerts (crawl.health in voc.yaml) now.")
 @pass_app
-def status(app: AppContext, days: int) -> None:
-    """Show each source's last run, last success, new items per day and block state (with its fix), and the
-    sources `voc crawl` would run that never have."""
+def status(app: AppContext, days: int, check_health: bool) -> None:
+    """Show each source's last run, last success, new items per day and block state (with its fix), pages that
+    yielded nothing (with what to do), runs that died, and the sources `voc crawl` would run that never have."""
+    if check_health:
+        _check_health(app)
     from crawlers.runner import failure_lines, select_sources
     from crawlers.state import CrawlState
 

@@ -25,7 +25,7 @@ from crawlers.parsers.blocks import cookie_env, detect_block
 from crawlers.parsers.normalize import html_to_text, json_loads, origin, parse_count, parse_time, rebase
 
 __all__ = ["forum_url", "thread_url", "lzl_url", "search_url", "parse_forum", "parse_thread", "parse_lzl",
-           "parse_search"]
+           "parse_search", "user_id"]
 
 SOURCE = "tieba"
 SITE = "https://tieba.baidu.com"

@@ -22,7 +22,7 @@ from crawlers.parsers._util import get, json_page, s
 from crawlers.parsers.normalize import html_to_text, origin, parse_count, parse_time
 
 __all__ = ["search_url", "extend_url", "hotflow_url", "comments_show_url", "detail_url", "parse_search", "parse_extend",
-           "parse_comments"]
+           "parse_comments", "mid_time"]
 
 SOURCE = "weibo"
 SITE = "https://m.weibo.cn"
