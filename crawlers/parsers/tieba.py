@@ -150,6 +150,10 @@ def parse_forum(body: bytes | str, url: str, *, product: str, target: str, now: 
 _TAIL_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}")
 
 
+def _floors(sel: Selector) -> list[Selector]:
+    return list(sel.css("div.l_post.j_l_post") or sel.css("div.l_post"))
+
+
 def _ad_reason(post: Selector, pid: str) -> str | None:
     """Why a floor is an advertisement, or None: Tieba mixes ads into the floors — a ``div.l_post`` with an
     empty data-field (no post id) labelled 广告, or a floor holding ``ad-dom-img`` images."""
@@ -172,7 +176,10 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
     if _blocked(page, text):
         return page
     sel = Selector(text=text, type="html")
-    posts = sel.css("div.l_post.j_l_post") or sel.css("div.l_post")
+    posts = _floors(sel)
+    for part in pagelets(text, marker="l_post"):  # floors a BigPipe pagelet sends (after </html>, in a comment)
+        if "l_post" in part:
+            posts += _floors(Selector(text=part, type="html"))
     m = re.search(r"/p/(\d+)", url)
     tid = m.group(1) if m else ""
     title = s(sel.css("h3.core_title_txt::attr(title)").get()) or s(sel.css("h1.core_title_txt::attr(title)").get())
@@ -187,6 +194,7 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
             return page.drop("bad_html", "not an HTML page")
         return page.drop("parse_empty", "thread page without floors")
     base = origin(url)
+    seen: set[str] = set()
     for post in posts:
         data = _field(post)
         author = data.get("author") if isinstance(data.get("author"), dict) else {}
@@ -197,6 +205,9 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
         if ad:
             page.drop("ad", ad)
             continue
+        if pid and pid in seen:
+            continue
+        seen.add(pid)
         tid = tid or s(content.get("thread_id"))
         body_node = post.css("div.d_post_content")
         raw = _inner(body_node[0]) if body_node else s(content.get("content"))

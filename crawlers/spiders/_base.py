@@ -104,6 +104,11 @@ class VocSpider(scrapy.Spider):
                                kind=page.block.kind)
             return [], False
         failure = next(((r, d) for r, d in page.dropped if r in _PAGE_FAILURES), None)
+        if failure is None and not page.items and not page.follow and page.dropped \
+                and all(r in _ROW_FAILURES for r, _ in page.dropped):
+            # Every row of the page was there and none could be read (renamed keys, a changed layout): for any
+            # source, that is a page that parsed to nothing — not an empty page.
+            failure = ("parse_empty", f"{len(page.dropped)} rows, none read ({page.dropped[0][0]}: {page.dropped[0][1]})")
         if not page.items and failure is not None:
             # A broken page in the middle of a walk: what follows is unknown, so the cursor must not move.
             reason, detail = failure
@@ -265,6 +270,11 @@ class VocSpider(scrapy.Spider):
 #: Page-level drop reasons that mean "this page could not be read" (not "this page is the end"); ``error``:
 #: the API answered with an error (Weibo ``errno``, V2EX/应用宝 ``success: false``), its message as detail.
 _PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "unknown_shape", "parse_empty", "error")
+
+
+#: Item-level drop reasons that mean "this row could not be read" (not "this row is not wanted": ad, app_info,
+#: locked, before_since …); a page whose every row went for one of them parsed to nothing.
+_ROW_FAILURES = ("missing_field", "bad_entry")
 
 
 def _aware(dt: datetime) -> datetime:

@@ -166,3 +166,15 @@ def test_forum_block_names_the_cookie_variable_really_read(crawl_settings, repla
                            sources={"forum": {"cookies_env": "VOC_BBS_COOKIES"}})
     run = run_crawl(named, sources=["forum"]).source("forum")
     assert run.status == "blocked" and "VOC_BBS_COOKIES" in run.blocked_fix and "VOC_FORUM_" not in run.blocked_fix
+
+
+def test_a_page_whose_every_row_is_unreadable_is_parse_empty_for_any_source(crawl_settings, replay):
+    """The class rule in VocSpider.take: rows there, none read (here AppGallery renamed ``commentInfo``; the page is
+    the constructed fixture with that one key renamed) — a failure with the body kept, not an empty last page."""
+    body = (PAGES / "huawei" / "comments_page1.json").read_bytes().replace(b'"commentInfo"', b'"commentText"')
+    replay.add("/edge/uowap/index", query={"reqPageNum": "1"}, body=body, content_type=JSON)
+    settings = crawl_settings(products=product(huawei={"app_ids": ["C1"]}))
+    run = run_crawl(settings, sources=["huawei"]).source("huawei")
+    assert run.status == "failed" and run.new == 0
+    assert [f["reason"] for f in run.failures] == ["parse_empty"] and "rows, none read (missing_field" in run.failures[0]["detail"]
+    assert len(list((settings.home / "data" / "quarantine" / "huawei").glob("*/*.body"))) == 1

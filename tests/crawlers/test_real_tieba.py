@@ -136,3 +136,21 @@ def test_pages_that_parse_to_nothing_say_so():
     assert page.follow == [] and page.dropped[-1] == ("parse_empty", "bar page: 48 thread rows, none parsed")
     thread = real("widgetindex_text_replacer.tpl.html").replace(b"l_post", b"x_post")
     assert tieba.parse_thread(thread, tieba.thread_url(BASE, "1"), **KW).dropped == [("parse_empty", "thread page without floors")]
+
+
+def test_thread_floors_sent_in_a_pagelet_after_html():
+    """CONSTRUCTED from a real capture: the 30 real floors of mediacrawler_note_comments.html moved into a BigPipe
+    ``code.pagelet_html`` comment after an early ``</html>`` — the structure of the real bar page, applied to a
+    thread page (no real thread capture of that shape was found)."""
+    from parsel import Selector
+
+    real_page = real("mediacrawler_note_comments.html").decode("utf-8")
+    floors = "".join(post.get() for post in Selector(text=real_page).css("div.l_post"))
+    built = ("<!DOCTYPE html><html><head><title>【强烈恭喜】全红婵陈宇汐包揽跳水女子10米台巴黎奥运金银牌！【网球风云吧】_百度贴吧</title>"
+             "</head><body><div id=\"pagelet_pb/pagelet/postlist\"></div></body></html>\n"
+             '<code class="pagelet_html" id="pagelet_html_pb/pagelet/postlist" style="display:none;"><!--'
+             + floors.replace("-->", "--&gt;") + "--></code>")
+    page = tieba.parse_thread(built.encode(), tieba.thread_url(BASE, "9119688421"), **KW)
+    inline = tieba.parse_thread(real("mediacrawler_note_comments.html"), tieba.thread_url(BASE, "9119688421"), **KW)
+    assert len(page.items) == 30 and [r for r, _ in page.dropped] == ["ad"]
+    assert [(i.source_id, i.text, i.author_id) for i in page.items] == [(i.source_id, i.text, i.author_id) for i in inline.items]
