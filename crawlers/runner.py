@@ -193,14 +193,17 @@ class CrawlJob:
         if self.worker is not None:
             _reap(self.worker)
         with CrawlState(self.settings.resolve(self.settings.crawl.state_path)) as state:
+            where = ""
+            if self.log_path:
+                error = last_error(self.log_path)
+                where = f" (log: {self.log_path}{'; ' + error if error else ''})"
             if rc != 0:
                 why = f"crawler process {'killed by signal ' + str(-rc) if rc < 0 else 'exited with code ' + str(rc)}"
-            else:
+                state.fail_unfinished(self.run_id, why + where)
+            else:  # the child is gone: a record it left "running" (it could not write its end — a full disk) is dead
+                state.fail_unfinished(self.run_id, "the crawler process ended without recording this run's end" + where)
                 why = "the crawler process ended without running this source"
-            if self.log_path:
-                why += f" (log: {self.log_path}{'; ' + last_error(self.log_path) if last_error(self.log_path) else ''})"
-            if rc != 0:
-                state.fail_unfinished(self.run_id, why)
+            why += where
             # A source the child never recorded failed, whatever its exit code: never "nothing to crawl".
             recorded = {r.source.split(":", 1)[0] for r in state.runs(self.run_id)}  # forum:<name> is forum's
             for name in self.sources:

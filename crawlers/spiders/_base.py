@@ -294,8 +294,7 @@ class _Reparse:
         if self.quarantine is None:
             self.tracker.error("crawl.quarantine_dir is not set: nothing to re-parse")
             return
-        sources = self.doc_sources() if self.name != "forum" else ["forum"]
-        for entry in pending(self.quarantine.root, sources):
+        for entry in pending(self.quarantine.root, [self.source or self.name]):  # forum: every forum:<name>
             meta = entry.meta
             kind = str(meta.get("kind") or "")
             target = (entry.source, str(meta.get("target") or ""))
