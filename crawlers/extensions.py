@@ -95,7 +95,7 @@ class RunStateExtension:
         now = {target: n for (src, target), n in t.target_items.items() if src == name}
         before = self.state.previous_yields(name, self.run_id)
         self.state.record_yields(name, self.run_id, now)
-        return [f"warning: {name} target {target!r} yielded {before[target]} items last run and none now — "
+        return [f"warning: {name} target {target!r} yielded {before[target]} items or threads last run and none now — "
                 f"check the page (the site may have changed its layout) or the target in configs/sources.yaml"
                 for target, n in sorted(now.items())
                 if n == 0 and before.get(target, 0) > 0 and (name, target) not in t.incomplete_targets]

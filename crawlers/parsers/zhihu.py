@@ -130,7 +130,10 @@ def _add_content(page: Page, obj: dict[str, Any], base: str, *, product: str, ta
     """Add an answer/article/zvideo item and the follow for its comments; drop it with a reason if unusable."""
     item = _content_item(obj, product=product, target=target, now=now)
     if item is None:
-        page.drop("missing_field", f"{s(obj.get('type'))} {s(obj.get('id'))!r}")
+        kind = s(obj.get("type")) or "answer"
+        # A question, a person, a topic… is not feedback ("other_type"); an answer we cannot read is a failure.
+        page.drop("missing_field" if kind in ("answer", "article", "zvideo") else "other_type",
+                  f"{kind} {s(obj.get('id'))!r}")
         return None
     page.items.append(item)
     follow = _comments_follow(item, base)
