@@ -14,7 +14,8 @@ One alert per source at a time (the most serious problem: blocked, then failing,
 problem has lasted past its threshold, is sent once per channel (a channel that failed is tried again at the next
 check, the others are not sent twice), and resolves — with one "resolved" message — when the source recovers.
 :func:`check` runs after every crawl (``voc crawl``), at each scheduled alert evaluation (``voc schedule``) and on
-``voc status --check-health``. Each notification carries a stable id (``crawl-health:<source>:<opened>`` and
+``voc status --check-health``. What was opened and sent is kept beside the run history in the crawl state file
+(:class:`HealthLog`). Each notification carries a stable id (``crawl-health:<source>:<opened>`` and
 ``…:resolved``) that receivers can de-duplicate on.
 """
 
@@ -22,8 +23,13 @@ from __future__ import annotations
 
 import html
 import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,9 +37,19 @@ import httpx
 from alerts.message import Notification, md_escape
 from alerts.notifiers import NOTIFIERS, NotifierError, render, send
 from configs import Settings
+from configs.sqlite_wal import use_wal
 from crawlers.state import CrawlState, SourceHealth, iso
 
-__all__ = ["Problem", "HealthReport", "problems", "check"]
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS health_alerts (
+    alert_id TEXT PRIMARY KEY, source TEXT NOT NULL, problem TEXT NOT NULL, detail TEXT NOT NULL, since TEXT NOT NULL,
+    opened_at TEXT NOT NULL, resolved_at TEXT);
+CREATE TABLE IF NOT EXISTS health_sent (
+    notification_id TEXT NOT NULL, channel TEXT NOT NULL, sent_at TEXT NOT NULL,
+    PRIMARY KEY (notification_id, channel)) WITHOUT ROWID;
+"""
+
+__all__ = ["Problem", "HealthReport", "HealthLog", "problems", "check"]
 
 log = logging.getLogger("voc.health")
 
@@ -58,6 +74,62 @@ class HealthReport:
     def summary(self) -> str:
         return (f"crawl health: {len(self.opened)} opened, {len(self.resolved)} resolved, {len(self.sent)} sent, "
                 f"{len(self.failed)} failed")
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+class HealthLog:
+    """What was opened, resolved and sent: two tables beside the run history, in the crawl state file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        use_wal(self._db)
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def alerts(self, *, open_only: bool = False) -> list[dict[str, Any]]:
+        sql = "SELECT alert_id, source, problem, detail, since, opened_at, resolved_at FROM health_alerts"
+        rows = self._db.execute(sql + (" WHERE resolved_at IS NULL" if open_only else "") + " ORDER BY opened_at").fetchall()
+        return [{"alert_id": r[0], "source": r[1], "problem": r[2], "detail": r[3], "since": _parse(r[4]),
+                 "opened_at": _parse(r[5]), "resolved_at": _parse(r[6])} for r in rows]
+
+    def open(self, source: str, problem: str, detail: str, *, since: datetime, now: datetime) -> str:
+        alert_id = f"crawl-health:{source}:{iso(now)}"
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO health_alerts (alert_id, source, problem, detail, since, opened_at)"
+                       " VALUES (?,?,?,?,?,?)", (alert_id, source, problem, detail, iso(since), iso(now)))
+        return alert_id
+
+    def resolve(self, alert_id: str, *, now: datetime) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE health_alerts SET resolved_at = ? WHERE alert_id = ? AND resolved_at IS NULL",
+                       (iso(now), alert_id))
+
+    def sent(self, notification_id: str) -> set[str]:
+        """The channels a notification already reached."""
+        return {r[0] for r in self._db.execute("SELECT channel FROM health_sent WHERE notification_id = ?",
+                                                (notification_id,))}
+
+    def mark_sent(self, notification_id: str, channel: str, *, now: datetime) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO health_sent (notification_id, channel, sent_at) VALUES (?,?,?)",
+                       (notification_id, channel, iso(now)))
 
 
 def problems(state: CrawlState, settings: Settings, *, now: datetime) -> dict[str, Problem]:
@@ -130,11 +202,11 @@ def _notification(alert: dict[str, Any], event: str, *, now: datetime) -> Notifi
         extra={"source": source, "problem": problem, "since": since, "detail": alert["detail"]})
 
 
-def _deliver(state: CrawlState, settings: Settings, note: Notification, channels: list[Any], *, now: datetime,
+def _deliver(book: HealthLog, settings: Settings, note: Notification, channels: list[Any], *, now: datetime,
              client: httpx.Client, report: HealthReport) -> None:
     from alerts._deliver import target_for
 
-    done = state.health_sent(note.id)
+    done = book.sent(note.id)
     for channel in channels:
         if channel.name in done or channel.kind not in NOTIFIERS:
             continue
@@ -145,7 +217,7 @@ def _deliver(state: CrawlState, settings: Settings, note: Notification, channels
             log.warning("crawl health notification %s to %s failed: %s", note.id, channel.name, exc)
             report.failed.append((note.id, channel.name, str(exc)))
             continue
-        state.mark_health_sent(note.id, channel.name, now=now)
+        book.mark_sent(note.id, channel.name, now=now)
         report.sent.append((note.id, channel.name))
 
 
@@ -158,27 +230,28 @@ def check(settings: Settings, *, now: datetime, client: httpx.Client | None = No
     channels = _channels(settings)
     own = client is None
     http = client if client is not None else httpx.Client(timeout=10.0, follow_redirects=False)
+    book = HealthLog(path)
     try:
         with CrawlState(path) as state:
             current = problems(state, settings, now=now)
-            open_by_source = {a["source"]: a for a in state.health_alerts(open_only=True)}
-            for source, alert in open_by_source.items():
-                if source not in current:  # recovered
-                    state.resolve_health_alert(alert["alert_id"], now=now)
-                    report.resolved.append(alert["alert_id"])
-            for source, problem in current.items():
-                if source not in open_by_source:
-                    report.opened.append(state.open_health_alert(source, problem.problem, problem.detail,
-                                                                 since=problem.since, now=now))
-            # Send what is due: every open alert's opening, every resolved alert's resolution, on channels not
-            # reached yet (so a failed channel is tried again next time, and nothing goes twice).
-            for alert in state.health_alerts():
-                event = "resolved" if alert["resolved_at"] is not None else "opened"
-                if event == "resolved" and not state.health_sent(alert["alert_id"]):
-                    continue  # its opening never reached anyone: no "resolved" for an alert nobody saw
-                _deliver(state, settings, _notification(alert, event, now=alert["resolved_at"] or now), channels,
-                         now=now, client=http, report=report)
+        open_by_source = {a["source"]: a for a in book.alerts(open_only=True)}
+        for source, alert in open_by_source.items():
+            if source not in current:  # recovered
+                book.resolve(alert["alert_id"], now=now)
+                report.resolved.append(alert["alert_id"])
+        for source, problem in current.items():
+            if source not in open_by_source:
+                report.opened.append(book.open(source, problem.problem, problem.detail, since=problem.since, now=now))
+        # Send what is due: every open alert's opening, every resolved alert's resolution, on channels not reached
+        # yet (so a failed channel is tried again next time, and nothing goes twice).
+        for alert in book.alerts():
+            event = "resolved" if alert["resolved_at"] is not None else "opened"
+            if event == "resolved" and not book.sent(alert["alert_id"]):
+                continue  # its opening never reached anyone: no "resolved" for an alert nobody saw
+            _deliver(book, settings, _notification(alert, event, now=alert["resolved_at"] or now), channels, now=now,
+                     client=http, report=report)
     finally:
+        book.close()
         if own:
             http.close()
     return report

@@ -56,12 +56,6 @@ CREATE TABLE IF NOT EXISTS texts (digest TEXT PRIMARY KEY, doc_id TEXT NOT NULL)
 CREATE TABLE IF NOT EXISTS target_yields (
     source TEXT NOT NULL, target TEXT NOT NULL, run_id TEXT NOT NULL, items INTEGER NOT NULL, at TEXT NOT NULL,
     PRIMARY KEY (source, target, run_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS health_alerts (
-    alert_id TEXT PRIMARY KEY, source TEXT NOT NULL, problem TEXT NOT NULL, detail TEXT NOT NULL, since TEXT NOT NULL,
-    opened_at TEXT NOT NULL, resolved_at TEXT);
-CREATE TABLE IF NOT EXISTS health_sent (
-    notification_id TEXT NOT NULL, channel TEXT NOT NULL, sent_at TEXT NOT NULL,
-    PRIMARY KEY (notification_id, channel)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS first_seen (
     source TEXT NOT NULL, source_id TEXT NOT NULL, seen_at TEXT NOT NULL, PRIMARY KEY (source, source_id)) WITHOUT ROWID;
 """
@@ -386,41 +380,13 @@ class CrawlState:
                                     blocked=blocked, running=bool({source, owner} & locked), dead=dead))
         return out
 
-    # -- crawl health operations alerts (app/health.py decides; this keeps what was opened and sent) ---------
+    # -- for crawl health (app/health.py) -----------------------------------------------------------------
     def source_times(self, source: str) -> tuple[datetime | None, datetime | None]:
         """(start of the source's first recorded run, end of its newest run that brought new items)."""
         first, new = self._db.execute(
             "SELECT MIN(started_at), (SELECT MAX(finished_at) FROM runs WHERE source = ? AND new > 0) FROM runs"
             " WHERE source = ?", (source, source)).fetchone()
         return _parse(first), _parse(new)
-
-    def health_alerts(self, *, open_only: bool = False) -> list[dict[str, Any]]:
-        sql = "SELECT alert_id, source, problem, detail, since, opened_at, resolved_at FROM health_alerts"
-        rows = self._db.execute(sql + (" WHERE resolved_at IS NULL" if open_only else "") + " ORDER BY opened_at").fetchall()
-        return [{"alert_id": r[0], "source": r[1], "problem": r[2], "detail": r[3], "since": _parse(r[4]),
-                 "opened_at": _parse(r[5]), "resolved_at": _parse(r[6])} for r in rows]
-
-    def open_health_alert(self, source: str, problem: str, detail: str, *, since: datetime, now: datetime) -> str:
-        alert_id = f"crawl-health:{source}:{iso(now)}"
-        with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO health_alerts (alert_id, source, problem, detail, since, opened_at)"
-                       " VALUES (?,?,?,?,?,?)", (alert_id, source, problem, detail, iso(since), iso(now)))
-        return alert_id
-
-    def resolve_health_alert(self, alert_id: str, *, now: datetime) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE health_alerts SET resolved_at = ? WHERE alert_id = ? AND resolved_at IS NULL",
-                       (iso(now), alert_id))
-
-    def health_sent(self, notification_id: str) -> set[str]:
-        """The channels a health notification already reached."""
-        return {r[0] for r in self._db.execute("SELECT channel FROM health_sent WHERE notification_id = ?",
-                                                (notification_id,))}
-
-    def mark_health_sent(self, notification_id: str, channel: str, *, now: datetime) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO health_sent (notification_id, channel, sent_at) VALUES (?,?,?)",
-                       (notification_id, channel, iso(now)))
 
     # -- locks -----------------------------------------------------------------------------------------
     def acquire_lock(self, source: str, *, owner: str = "crawl", pid: int | None = None) -> SourceLock:
