@@ -179,6 +179,13 @@ def default_actions(settings: Settings) -> Actions:
     def evaluate(now: datetime) -> Any:
         import alerts
 
+        if settings.crawl.health.notify:  # crawl health operations alerts (app/health.py) at the same beat
+            from app.health import check
+
+            try:
+                log.info("%s", check(settings, now=now).summary())
+            except Exception:  # noqa: BLE001 - never let the ops check stop product alert evaluation
+                log.exception("crawl health check failed")
         return alerts.evaluate(settings, ctx.index, now=now)
 
     def deliver(now: datetime) -> Any:
