@@ -27,11 +27,10 @@ class ScheduleSettings:
 
     #: cron expression for evaluating alert rules (and delivering the outbox) between crawls; null: only after crawls.
     alerts: str | None = "*/15 * * * *"
-    #: cron expressions for the daily and weekly digests; null turns a digest off.
+    #: cron expressions for the daily and weekly digests; null turns a digest off. All cron expressions
+    #: are read in voc.yaml's ``time_zone``.
     digest_day: str | None = "0 9 * * *"
     digest_week: str | None = "0 9 * * 1"
-    #: Time zone the cron expressions are read in.
-    tz: str = "Asia/Shanghai"
     #: How many finished runs the run history keeps.
     history_keep: int = 1000
 
