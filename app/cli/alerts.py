@@ -169,8 +169,11 @@ def show_cmd(app: AppContext, fingerprint: str, as_json: bool) -> None:
         click.echo(f"  {i}. {s.get('text', '')[:100]} ({s.get('source', '')}) {s.get('url', '')}")
     if d.get("query") is not None:
         click.echo(f"  search: {search_url(app.settings.web.base_url, d['query'])}")
+    from app.cli._show import local_time
+
     for e in events:
-        click.echo(f"  v{e['version']} {e['event']:<9} {e['at']}")
+        click.echo(f"  v{e['version']} {e['event']:<9} {local_time(e['at'], app.settings.time_zone)} "
+                   f"({app.settings.time_zone})")
     for dl in deliveries:
         click.echo(f"  → v{dl.version} {dl.subscriber}/{dl.channel}: {dl.status} ({dl.attempts} attempts)"
                    + (f" {dl.last_error}" if dl.last_error else ""))
@@ -282,11 +285,28 @@ def digest_cmd(app: AppContext, period: str, print_only: bool, now_text: str | N
     if print_only:
         click.echo(render_digest(digest).body_markdown)
         return
-    queued = alerts.send_digest(app.settings, digest, now=now)
-    report = alerts.deliver(app.settings, now=now)
+    from alerts._evaluate import channel_ready
+    from app.cli._show import channel_target
+
+    s = app.settings
+    channels = {c.name: c for c in s.alerts.channels}
+    targets = [(sub.name, channels[c]) for sub in s.alerts.subscribers if sub.digest for c in sub.channels
+               if c in channels and channel_ready(s, c)]
+    if not targets:
+        click.echo(f"{digest.title}: not sent — no subscriber in {s.config_dir / 'alerts.yaml'} has `digest: true` "
+                   "with a ready channel (use --print to read it here)")
+        return
+    queued = alerts.send_digest(s, digest, now=now)
+    report = alerts.deliver(s, now=now)
     click.echo(f"{digest.title}: queued {queued} deliveries; {report.summary()}")
-    for d in report.failed:
-        click.echo(f"  failed   {d.subscriber}/{d.channel} {d.id}: {d.error}")
+    if not queued:
+        click.echo("  already queued for this period before; each subscriber gets it once")
+    failed = {(d.subscriber, d.channel): d for d in report.failed}
+    sent = {(d.subscriber, d.channel) for d in report.sent}
+    for subscriber, ch in targets:
+        d = failed.get((subscriber, ch.name))
+        state = f"failed: {d.error}" if d else "sent" if (subscriber, ch.name) in sent else "not sent in this run"
+        click.echo(f"  → {subscriber}/{ch.name} ({ch.kind}) {channel_target(s, ch)}: {state}")
 
 
 commands = [alerts_group, digest_cmd]
