@@ -74,6 +74,8 @@ class WebSettings:
     #: (the answer says so in ``facets_sampled``; the page shows estimates scaled to the total); 0: exact.
     #: Reports (digests) and alerts always count exactly.
     facet_sample: int = 2_000
+    #: SQLite file keeping each user's saved searches (watchlists), relative to the project home.
+    watchlists_path: str = "data/watchlists.db"
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
 
     @property
