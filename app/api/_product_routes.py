@@ -47,11 +47,11 @@ def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any
 
     @app.get("/api/overview", tags=["overview"])
     def overview(product: str | None = None, period: str = "7d", q: str = "", _p: Any = Depends(reader)) -> dict:
-        """Headline figures (volume, negative share, mean rating, open alerts) of `product` over `period`
+        """`product`: a configured product id (default: the first), or `*` for all. Headline figures (volume, negative share, mean rating, open alerts) of `product` over `period`
         (24h, 7d, 30d) against the period before; top issues (alerts; topics by growth, with sparklines); new
         terms; breakdowns by source, platform and version. Each figure has the `q`/`since`/`until` of the
         search that lists its posts. `q` (query language) narrows everything."""
-        chosen = products[0] if product is None and products else (product or "")
+        chosen = products[0] if product is None and products else "" if product == "*" else (product or "")
         if chosen and chosen not in products:
             raise QueryError("product", f"unknown product {chosen!r} (configured: {', '.join(products) or 'none'})")
         at = now()
