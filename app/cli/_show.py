@@ -4,12 +4,15 @@ carry webhook tokens on most platforms)."""
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["local_time", "channel_target"]
+__all__ = ["local_time", "localize", "channel_target"]
+
+_UTC_STAMP = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?Z\b")
 
 
 def local_time(value: datetime | str | None, zone: str, *, seconds: bool = False) -> str:
@@ -24,6 +27,12 @@ def local_time(value: datetime | str | None, zone: str, *, seconds: bool = False
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def localize(text: str, zone: str) -> str:
+    """``text`` with every UTC stamp (``2026-11-24T03:05:00Z``, as alert summaries store them) shown as local
+    time in ``zone`` (``2026-11-24 11:05``)."""
+    return _UTC_STAMP.sub(lambda m: local_time(m.group(0), zone), text)
 
 
 def channel_target(settings: Any, channel: Any) -> str:

@@ -61,11 +61,14 @@ def evaluate_cmd(app: AppContext, rules: tuple[str, ...], no_deliver: bool, now_
     store = _store(app)
     try:
         report = alerts.evaluate(app.settings, app.index, now=now, store=store, rules=rules or None)
-        click.echo(f"Evaluated at {now:%Y-%m-%dT%H:%M:%SZ}: {report.summary()}")
+        from app.cli._show import local_time, localize
+
+        zone = app.settings.time_zone
+        click.echo(f"Evaluated at {local_time(now, zone)} ({zone}): {report.summary()}")
         for label, recs in (("raised", report.raised), ("updated", report.updated), ("resolved", report.resolved)):
             for rec in recs:
                 click.echo(f"  {label:<8} {rec.fingerprint}  [{rec.severity}] {rec.title}")
-                click.echo(f"           {rec.summary}")
+                click.echo(f"           {localize(rec.summary, zone)}")
         if not no_deliver:
             dr = alerts.deliver(app.settings, now=now, store=store)
             click.echo(f"Delivered: {dr.summary()}")
@@ -119,9 +122,11 @@ def list_cmd(app: AppContext, state: str | None, rule: str | None, product: str 
         if as_json:
             click.echo(json.dumps(rec.to_json(), ensure_ascii=False))
             continue
+        from app.cli._show import localize
+
         ack = " acked" if rec.acked_at else ""
         click.echo(f"{rec.fingerprint}  {rec.state:<8}{ack:<6} [{rec.severity}] v{rec.version} {rec.title}")
-        click.echo(f"    {rec.summary}")
+        click.echo(f"    {localize(rec.summary, app.settings.time_zone)}")
     if not recs and not as_json:
         click.echo("No alerts.")
 
@@ -159,7 +164,9 @@ def show_cmd(app: AppContext, fingerprint: str, as_json: bool) -> None:
     click.echo(f"  fingerprint {rec.fingerprint}  rule {rec.rule} ({rec.kind})  product {rec.product}  key {rec.key or '-'}")
     click.echo(f"  state {rec.state}  severity {rec.severity}  version {rec.version}"
                + (f"  acknowledged by {rec.acked_by}" if rec.acked_at else ""))
-    click.echo(f"  why: {rec.summary}")
+    from app.cli._show import local_time, localize
+
+    click.echo(f"  why: {localize(rec.summary, app.settings.time_zone)}")
     d = rec.detail
     if d.get("terms"):
         click.echo(f"  terms: {'、'.join(d['terms'])}")
@@ -169,8 +176,6 @@ def show_cmd(app: AppContext, fingerprint: str, as_json: bool) -> None:
         click.echo(f"  {i}. {s.get('text', '')[:100]} ({s.get('source', '')}) {s.get('url', '')}")
     if d.get("query") is not None:
         click.echo(f"  search: {search_url(app.settings.web.base_url, d['query'])}")
-    from app.cli._show import local_time
-
     for e in events:
         click.echo(f"  v{e['version']} {e['event']:<9} {local_time(e['at'], app.settings.time_zone)} "
                    f"({app.settings.time_zone})")
