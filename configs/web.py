@@ -33,10 +33,15 @@ class ScheduleSettings:
     digest_week: str | None = "0 9 * * 1"
     #: How many finished runs the run history keeps.
     history_keep: int = 1000
+    #: Moved to voc.yaml's top-level ``time_zone`` (one time zone everywhere); kept only to say so.
+    tz: str | None = None
 
     def __post_init__(self) -> None:
         if self.history_keep < 1:
             raise ValueError(f"history_keep must be at least 1, got {self.history_keep}")
+        if self.tz is not None:
+            raise ValueError(f"tz has moved: set `time_zone: {self.tz}` at the top of voc.yaml (one time zone for "
+                             "cron, the CLI, the web page and digests) and delete web.schedule.tz")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,8 @@ app's users and adapts them to a notes app, reproducibly:
 3. adapt the subject nouns with one fixed table (:data:`ADAPT`: 照片 → 笔记, 滤镜 → 模板, 拍照 → 记笔记 …),
    recording the original text beside the adapted one;
 4. draw per theme (sync, editor, export, search, pricing, widgets/reminders, praise, and a little crash and
-   lag) with a fixed seed, 360 positive and 240 negative.
+   lag; a crash is only ever drawn from its own small quota) with a fixed seed, 360 positive and 240
+   negative.
 
     python app/demo/data/build_reviews.py --data ../shared/data > app/demo/data/reviews.jsonl
 """
@@ -52,8 +53,8 @@ THEMES = {
     "praise": r"好用|方便|简洁|喜欢|实用|不错|强大|赞|推荐",
 }
 #: (positive, negative) reviews to draw per theme; praise fills what a theme lacks.
-QUOTA = {"sync": (16, 22), "editor": (45, 40), "export": (30, 45), "search": (6, 12), "pricing": (40, 40),
-         "widgets": (8, 14), "crash": (0, 30), "lag": (0, 18), "praise": (215, 19)}
+QUOTA = {"sync": (20, 30), "editor": (50, 50), "export": (35, 55), "search": (6, 14), "pricing": (40, 40),
+         "widgets": (8, 16), "crash": (0, 12), "lag": (0, 8), "praise": (201, 15)}
 
 
 def body(text: str) -> str:
@@ -86,8 +87,8 @@ def build(csv_path: Path) -> list[dict[str, object]]:
             seen.add(key)
             label = "positive" if row["label"] == "pos" else "negative"
             theme = next((t for t, p in THEMES.items() if re.search(p, text)), None)
-            if theme is None:
-                continue
+            if theme is None or (theme != "crash" and re.search(THEMES["crash"], text)):
+                continue  # crashes come from their own small quota only
             adapted = adapt(text)
             item: dict[str, object] = {"label": label, "text": adapted, "theme": theme, "line": line_no}
             if adapted != text:
