@@ -45,9 +45,15 @@ def _join(*parts: str) -> str:
     return " ".join(p for p in (x.strip() for x in parts) if p)
 
 
-def _value(field: str, value: str) -> str:
-    """A facet value as a query-language value (quoted when it holds a space or a comma)."""
-    return f'"{value}"' if any(c in value for c in ' ,"') else value
+def _value(value: str) -> str | None:
+    """A facet value as a query-language value, or None when the language cannot say it (whitespace, a comma
+    or a quote in a crawled value): such a row gets no click-through rather than a wrong one."""
+    return None if not value or any(c.isspace() or c in ',"' for c in value) else value
+
+
+def _filter(base: str, qfield: str, value: str) -> str | None:
+    v = _value(value)
+    return None if v is None else _join(base, f"{qfield}:{v}")
 
 
 def _counts(index: Any, q: str, since: datetime, until: datetime, now: datetime) -> tuple[int, dict[str, dict[str, int]]]:
@@ -78,7 +84,9 @@ def overview(index: Any, alerts: list[dict], *, product: str, period: str, q: st
     """The overview of ``product`` ("" for all) over ``period`` ending at ``now``; ``alerts`` are the alert
     store's records as JSON (``Operations.list_alerts``)."""
     prev_start, start, end = window(period, now)
-    base = _join(f"product:{_value('product', product)}" if product else "", q)
+    if product and _value(product) is None:
+        raise QueryError("product", f"not a product id: {product!r}")
+    base = _join(f"product:{product}" if product else "", q)
     service.build_query(base, now=now)  # a bad drill query is a 400 naming its field, before any work
     cur_total, cur = _counts(index, base, start, end, now)
     prev_total, prev = _counts(index, base, prev_start, start, now)
@@ -111,7 +119,7 @@ def overview(index: Any, alerts: list[dict], *, product: str, period: str, q: st
         if n:
             topics.append({"topic": topic, "name": topic_names.get(topic, topic), "count": n, "previous": before,
                            "growth": n - before, "spark": sparks.get(topic, []),
-                           "q": _join(base, f"topic:{_value('topic', topic)}"), **span})
+                           "q": _filter(base, "topic", topic), **span})
     topics.sort(key=lambda t: (-t["growth"], -t["count"], t["topic"]))
 
     severity = {"critical": 0, "warning": 1, "info": 2}
@@ -131,7 +139,7 @@ def overview(index: Any, alerts: list[dict], *, product: str, period: str, q: st
     breakdowns = {}
     for field in BREAKDOWNS:
         rows = [{"value": v, "count": n, "previous": prev.get(field, {}).get(v, 0),
-                 "q": _join(base, f"{_QFIELD[field]}:{_value(field, v)}"), **span}
+                 "q": _filter(base, _QFIELD[field], v), **span}
                 for v, n in sorted(cur.get(field, {}).items(), key=lambda kv: (-kv[1], kv[0]))]
         breakdowns[field] = rows[:12]
 

@@ -166,3 +166,22 @@ def test_watchlist_saved_from_search_shows_on_the_overview_and_export_downloads(
     assert item.locator(".n").text_content() == "6（上期 0）"
     click_and_wait(page, "#ov-watchlists li .name", "search")
     assert page.input_value("#q") == "登录" and page.text_content("#summary").startswith("共 6 条")
+
+
+def test_crawled_values_on_the_overview_show_as_text(site, page):
+    from tests.browser.conftest import HOSTILE, _doc
+
+    url, _settings, index = site()
+    evil = '<img src=x onerror="window.__pwned=5">'
+    index.upsert([_doc(lambda t: list(t), 900, HOSTILE, created=NOW - timedelta(hours=1), app_version=evil,
+                       platform='<svg onload="window.__pwned=6">', topics=("crash",))])
+    page.goto(url + "/#overview?period=24h")
+    wait_ready(page, "overview")
+    versions = page.locator("#ov-app_version li .name").all_text_contents()
+    assert evil in versions
+    assert page.locator("#view-overview img, #view-overview script").count() == 0
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.__pwned") is None
+    # a value the query language cannot express (spaces, quotes) is shown but offers no wrong click-through
+    row = page.locator("#ov-app_version li").filter(has_text="onerror")
+    assert row.locator("button").count() == 0 and row.locator(".count").text_content() == "1"

@@ -119,8 +119,8 @@ async function loadOverview() {
   const half = data.spark_starts.length / 2;
   for (const t of data.top_issues.topics) {
     tbody.appendChild(el("tr", { dataset: { topic: t.topic } },
-      el("td", {}, el("button", { type: "button", class: "link topic-drill", title: "下钻到这个话题", onclick: () => addFilter("topic", t.topic) }, t.name)),
-      el("td", {}, el("button", { type: "button", class: "link count", onclick: () => posts(t.q, t.since, t.until) }, String(t.count))),
+      el("td", {}, t.q ? el("button", { type: "button", class: "link topic-drill", title: "下钻到这个话题", onclick: () => addFilter("topic", t.topic) }, t.name) : t.name),
+      el("td", {}, t.q ? el("button", { type: "button", class: "link count", onclick: () => posts(t.q, t.since, t.until) }, String(t.count)) : String(t.count)),
       el("td", {}, String(t.previous)),
       el("td", { class: t.growth > 0 ? "worse" : t.growth < 0 ? "better" : "" }, signed(t.growth, 0)),
       el("td", {}, sparkline(t.spark, Math.floor(half)))));
@@ -138,10 +138,13 @@ async function loadOverview() {
     const max = Math.max(1, ...rows.map((r) => r.count));
     for (const r of rows) {
       const bar = el("span", { class: "bar" }); bar.style.width = ((r.count / max) * 100).toFixed(1) + "%";
+      /* r.q is null for a crawled value the query language cannot express: shown, not clickable */
       ul.appendChild(el("li", { dataset: { value: r.value } },
-        el("button", { type: "button", class: "link name", title: "下钻", onclick: () => addFilter(BREAKDOWN_QFIELD[field], r.value) }, label(field, r.value)),
+        r.q ? el("button", { type: "button", class: "link name", title: "下钻", onclick: () => addFilter(BREAKDOWN_QFIELD[field], r.value) }, label(field, r.value))
+          : el("span", { class: "name", title: "这个值无法写成查询条件" }, label(field, r.value)),
         el("span", { class: "track" }, bar),
-        el("button", { type: "button", class: "link count", title: "查看这些帖子", onclick: () => posts(r.q, r.since, r.until) }, String(r.count)),
+        r.q ? el("button", { type: "button", class: "link count", title: "查看这些帖子", onclick: () => posts(r.q, r.since, r.until) }, String(r.count))
+          : el("span", { class: "count" }, String(r.count)),
         el("span", { class: "prev hint" }, "上期 " + r.previous)));
     }
     if (!rows.length) ul.appendChild(el("li", { class: "hint" }, "本期没有数据"));
