@@ -100,7 +100,8 @@ def overview(index: Any, alerts: list[dict], *, product: str, period: str, q: st
     prev_mean, prev_rated = _mean_rating(prev.get("rating", {}))
     mine = [a for a in alerts if not product or a.get("product") == product]
     is_open = [a for a in mine if a.get("state") != "resolved"]
-    opened = lambda lo, hi: sum(1 for a in mine if lo <= format_time(_time(a.get("opened_at"))) < hi)  # noqa: E731
+    # an alert opened at the period's last instant (``now``) belongs to it: (start, end]
+    opened = lambda lo, hi: sum(1 for a in mine if lo < format_time(_time(a.get("opened_at"))) <= hi)  # noqa: E731
     figures = [
         fig("volume", cur_total, prev_total, base),
         fig("negative_share", round(neg / cur_total, 4) if cur_total else None,

@@ -46,7 +46,10 @@ def counts(index, since, until, **flt):
 
 
 def test_overview_is_the_landing_page_and_its_figures_match_the_index(site, page):
-    url, _settings, index = site()
+    from tests.browser.test_web import _open_alert
+
+    url, settings, index = site()
+    _open_alert(settings)  # opened at NOW
     page.goto(url + "/")
     wait_ready(page, "overview")
     assert page.text_content("#tz") == "时区 Asia/Shanghai"
@@ -70,6 +73,14 @@ def test_overview_is_the_landing_page_and_its_figures_match_the_index(site, page
             assert f"{abs(points):.1f} 个百分点" in share["delta"]
         rating = figure(page, "mean_rating")
         assert float(rating["value"]) == mean and rating["shown"] == f"{mean:.2f} 星"
+        if p_mean is None:
+            assert rating["previous"] == "null" and rating["delta"] == "上期无数据"
+        else:
+            assert float(rating["previous"]) == p_mean
+            assert rating["delta"].endswith(f"{abs(mean - p_mean):.2f}")
+        alerts = figure(page, "open_alerts")
+        assert (alerts["value"], alerts["previous"], alerts["delta"]) == ("1", "0", "本期新增 1（上期 0）")
+    assert page.locator("#ov-alerts li .title").all_text_contents() == ["轻记 · 登录/账号 负面反馈激增"]
     # the seed: 24 h ago to now holds 11-23's calm posts and the whole login spike
     assert (total, neg) == (10, 7)
     # every figure clicks through to its posts: a search whose total is the figure
