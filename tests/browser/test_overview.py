@@ -98,7 +98,9 @@ def test_overview_is_the_landing_page_and_its_figures_match_the_index(site, page
     assert page.text_content("#summary").startswith("共 1 条")
 
 
-def test_drill_path_is_removable_breadcrumb_chips_down_to_the_posts(site, page):
+def test_drill_path_is_removable_breadcrumb_chips_down_to_the_posts(site, page, tmp_path_factory):
+    from tests.browser.test_overview_layout import screens_dir
+
     url, _settings, _index = site()
     page.goto(url + "/#overview?period=7d")
     wait_ready(page, "overview")
@@ -110,6 +112,9 @@ def test_drill_path_is_removable_breadcrumb_chips_down_to_the_posts(site, page):
     chips = page.locator("#ov-crumbs .chip").all_text_contents()
     assert chips == ["情感：负面×", "话题：登录/账号×", "平台：android×"]
     assert figure(page, "volume")["value"] == "4"
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(screens_dir(tmp_path_factory) / "overview-drill-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
     # removing one chip drops just that condition
     click_and_wait(page, "#ov-crumbs .chip[data-field=topic] button", "overview")
     assert page.locator("#ov-crumbs .chip").all_text_contents() == ["情感：负面×", "平台：android×"]

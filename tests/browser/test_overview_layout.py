@@ -16,13 +16,18 @@ PAGES = {"overview": "#overview?period=7d", "search": "#search?q=登录", "trend
 WIDTHS = {"desktop": (1440, 900), "phone": (390, 844)}
 
 
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory) -> Path:
+def screens_dir(tmp_path_factory) -> Path:
+    """Where screenshots go: ``$VOC_TEST_ARTIFACTS/screens`` or ``<pytest basetemp>/artifacts/screens``."""
     root = Path(os.environ["VOC_TEST_ARTIFACTS"]) if os.environ.get("VOC_TEST_ARTIFACTS") else \
         tmp_path_factory.getbasetemp() / "artifacts"
     out = root / "screens"
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    return screens_dir(tmp_path_factory)
 
 
 def overflow(page) -> dict:

@@ -103,7 +103,8 @@ async function loadOverview() {
       el("div", { class: "fig-delta " + d.cls }, d.text),
       fig.key === "mean_rating" ? el("div", { class: "hint" }, "共 " + fig.count + " 条评分") : null,
       fig.key === "negative_share" ? el("div", { class: "hint" }, "负面 " + fig.count + " 条 ",
-        el("button", { type: "button", class: "link drill-neg", onclick: () => addFilter("sentiment", "negative") }, "下钻")) : null);
+        fieldValues(v.f || "", "sentiment").length ? null
+          : el("button", { type: "button", class: "link drill-neg", onclick: () => addFilter("sentiment", "negative") }, "下钻")) : null);
     figs.appendChild(card);
   }
 
