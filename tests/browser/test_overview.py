@@ -201,3 +201,11 @@ def test_crawled_values_on_the_overview_show_as_text(site, page):
     # a value the query language cannot express (spaces, quotes) is shown but offers no wrong click-through
     row = page.locator("#ov-app_version li").filter(has_text="onerror")
     assert row.locator("button").count() == 0 and row.locator(".count").text_content() == "1"
+
+
+def test_alert_links_with_a_query_open_the_search_page(site, page):
+    url, _settings, _index = site()
+    page.goto(url + "/?q=topic:login%20product:qingji")  # what alert messages link to (alerts.message.search_url)
+    wait_ready(page, "search")
+    assert page.input_value("#q") == "topic:login product:qingji"
+    assert page.text_content("#summary").startswith("共 6 条")

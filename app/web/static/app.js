@@ -544,7 +544,7 @@ async function loadAlerts() {
         el("span", { class: "tag" }, SEVERITY[a.severity] || a.severity || ""),
         el("span", { class: "title" }, a.title || a.rule || id),
         el("span", { class: "tag state", dataset: { state: acked && a.state !== "resolved" ? "acknowledged" : a.state } }, stateText),
-        a.product ? el("span", { class: "tag" }, a.product) : null),
+        a.product ? el("span", { class: "tag" }, label("product", a.product)) : null),
       el("div", { class: "figs" }, figureText(a.figures), "　首次 ", fmtTime(a.opened_at), "　更新 ", fmtTime(a.updated_at)),
       el("div", { class: "actions" },
         el("button", { type: "button", class: "ack", disabled: !admin || acked || a.state === "resolved", title: admin ? "" : "需要管理员角色",
