@@ -87,7 +87,8 @@ async def test_watchlists_are_per_user_and_count_their_matches(client_for):
 
 async def test_watchlist_writes_from_a_session_need_the_csrf_token(client_for):
     c = client_for(TOKENS)
-    login = await c.post("/login", data={"token": "read-a"}, follow_redirects=False)
+    login = await c.post("/login", data={"token": "read-a"}, headers={"Origin": "http://127.0.0.1"},
+                         follow_redirects=False)
     assert login.status_code == 303
     r = await c.post("/api/watchlists", json={"name": "w", "q": ""})
     assert r.status_code == 403

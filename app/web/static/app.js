@@ -269,6 +269,8 @@ function facetCounts(data) {
 
 function renderFacets(data) {
   const box = $("facets"); clear(box);
+  box.appendChild(el("div", { class: "drawer-head" }, el("span", {}, "筛选"),
+    el("button", { type: "button", class: "link", id: "facets-close", "aria-label": "关闭筛选", onclick: () => toggleFacets(false) }, "关闭")));
   const counts = facetCounts(data);
   if (counts.note) box.appendChild(el("p", { class: "hint", id: "facets-sampled" }, counts.note));
   for (const [field, values] of Object.entries(data.facets || {})) {
