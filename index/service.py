@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -32,17 +33,19 @@ def iter_matches(index: FeedbackIndex, query: SearchQuery, *, page: int = 500) -
             return
 
 
-def export(index: FeedbackIndex, query: SearchQuery, out: IO[bytes], *, fmt: str = "jsonl", bom: bool = True) -> int:
-    """Write every match into the binary stream ``out`` as CSV (UTF-8, with a BOM unless ``bom=False``),
-    XLSX (both: index._export) or JSON lines; return the count."""
+def export(index: FeedbackIndex, query: SearchQuery, out: IO[bytes], *, fmt: str = "jsonl", bom: bool = True,
+           limit: int | None = None) -> int:
+    """Write every match (the newest ``limit`` when given) into the binary stream ``out`` as CSV (UTF-8, with a
+    BOM unless ``bom=False``), XLSX (both: index._export) or JSON lines; return the count."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    docs = iter_matches(index, query) if limit is None else itertools.islice(iter_matches(index, query), limit)
     if fmt == "csv":
-        return write_csv(iter_matches(index, query), out, bom=bom)
+        return write_csv(docs, out, bom=bom)
     if fmt == "xlsx":
-        return write_xlsx(iter_matches(index, query), out)
+        return write_xlsx(docs, out)
     n = 0
-    for doc in iter_matches(index, query):
+    for doc in docs:
         out.write((json.dumps(doc, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
         n += 1
     return n

@@ -23,6 +23,8 @@ from index.base import format_time
 
 __all__ = ["register"]
 
+#: Rows one export from the page writes at most (the newest); `voc export` has no limit.
+EXPORT_MAX_ROWS = 100_000
 _EXPORT_TYPES = {"csv": "text/csv; charset=utf-8",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -96,7 +98,8 @@ def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any
     @app.get("/api/export", tags=["search"])
     def export(q: str = "", since: str | None = None, until: str | None = None, format: str = "csv",
                _p: Any = Depends(reader)) -> StreamingResponse:
-        """Every document the search matches, as CSV (UTF-8 with a byte-order mark, for Excel) or XLSX."""
+        """Every document the search matches (the newest 100,000 at most; `voc export` has no limit), as CSV
+        (UTF-8 with a byte-order mark, for Excel) or XLSX. `X-VOC-Rows` says how many were written."""
         from index.service import export as run_export
 
         if format not in _EXPORT_TYPES:
@@ -104,7 +107,7 @@ def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any
         query = service.build_query(q, now=now(), since=since, until=until, limit=0)
         spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)
         try:
-            in_slot(lambda: run_export(ops.index, query, spool, fmt=format))()
+            written = in_slot(lambda: run_export(ops.index, query, spool, fmt=format, limit=EXPORT_MAX_ROWS))()
         except BaseException:
             spool.close()
             raise
@@ -119,6 +122,8 @@ def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any
                 spool.close()
         disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{urllib.parse.quote(name)}"
         return StreamingResponse(chunks(), media_type=_EXPORT_TYPES[format],
-                                 headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+                                 headers={"Content-Disposition": disposition, "Cache-Control": "no-store",
+                                          "X-VOC-Rows": str(written),
+                                          "X-VOC-Truncated": "1" if written >= EXPORT_MAX_ROWS else "0"})
 
     return store

@@ -103,7 +103,7 @@ async def test_export_from_the_page_csv_with_bom_and_xlsx(client_for):
     c = client_for()
     r = await c.get("/api/export", params={"q": "登录", "format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    assert r.content.startswith(b"\xef\xbb\xbfid,")
+    assert r.content.startswith(b"\xef\xbb\xbfid,") and r.headers["x-voc-rows"] == "6"
     assert "attachment" in r.headers["content-disposition"]
     assert len(r.content.decode("utf-8-sig").strip().splitlines()) == 7
     r = await c.get("/api/export", params={"q": "登录", "format": "xlsx"})

@@ -122,7 +122,7 @@ def test_digest_says_where_it_went(home):
     log = home / "data" / "alerts.log"
     assert f"→ product-team/alert-log (log) {log}: sent" in result.output
     assert json.loads(log.read_text("utf-8").splitlines()[0])["event"] == "digest"
-    _ = io
+
 
 
 def test_alert_summaries_show_in_the_configured_time_zone():
@@ -131,3 +131,13 @@ def test_alert_summaries_show_in_the_configured_time_zone():
     text = "40 in 6h vs baseline 3, window 2026-11-24T01:00:00Z – 2026-11-24T07:00Z"
     assert localize(text, "Asia/Shanghai") == "40 in 6h vs baseline 3, window 2026-11-24 09:00 – 2026-11-24 15:00"
     assert localize(text, "UTC").endswith("2026-11-24 01:00 – 2026-11-24 07:00")
+
+
+def test_export_limit_keeps_the_newest(home, settings):
+    from index import SearchQuery
+    from index.service import export
+
+    out = io.BytesIO()
+    with SqliteIndex(settings.sqlite_path(), tokenizer=str.split) as ix:
+        assert export(ix, SearchQuery(), out, fmt="csv", limit=2) == 2
+    assert len(out.getvalue().decode("utf-8-sig").strip().splitlines()) == 3
