@@ -35,8 +35,8 @@ def iter_matches(index: FeedbackIndex, query: SearchQuery, *, page: int = 500) -
 
 def export(index: FeedbackIndex, query: SearchQuery, out: IO[bytes], *, fmt: str = "jsonl", bom: bool = True,
            limit: int | None = None) -> int:
-    """Write every match (the newest ``limit`` when given) into the binary stream ``out`` as CSV (UTF-8, with a
-    BOM unless ``bom=False``), XLSX (both: index._export) or JSON lines; return the count."""
+    """Write every match (at most ``limit``, in :func:`iter_matches` order) into the binary stream ``out`` as CSV
+    (UTF-8, with a BOM unless ``bom=False``), XLSX (both: index._export) or JSON lines; return the count."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     docs = iter_matches(index, query) if limit is None else itertools.islice(iter_matches(index, query), limit)

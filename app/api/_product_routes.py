@@ -23,7 +23,7 @@ from index.base import format_time
 
 __all__ = ["register"]
 
-#: Rows one export from the page writes at most (the newest); `voc export` has no limit.
+#: Rows one export from the page writes at most; `voc export` has no limit.
 EXPORT_MAX_ROWS = 100_000
 _EXPORT_TYPES = {"csv": "text/csv; charset=utf-8",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -98,7 +98,7 @@ def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any
     @app.get("/api/export", tags=["search"])
     def export(q: str = "", since: str | None = None, until: str | None = None, format: str = "csv",
                _p: Any = Depends(reader)) -> StreamingResponse:
-        """Every document the search matches (the newest 100,000 at most; `voc export` has no limit), as CSV
+        """Every document the search matches (100,000 at most; `voc export` has no limit), as CSV
         (UTF-8 with a byte-order mark, for Excel) or XLSX. `X-VOC-Rows` says how many were written."""
         from index.service import export as run_export
 

@@ -133,11 +133,13 @@ def test_alert_summaries_show_in_the_configured_time_zone():
     assert localize(text, "UTC").endswith("2026-11-24 01:00 – 2026-11-24 07:00")
 
 
-def test_export_limit_keeps_the_newest(home, settings):
+def test_export_limit_bounds_the_rows(home, settings):
     from index import SearchQuery
     from index.service import export
 
     out = io.BytesIO()
     with SqliteIndex(settings.sqlite_path(), tokenizer=str.split) as ix:
         assert export(ix, SearchQuery(), out, fmt="csv", limit=2) == 2
-    assert len(out.getvalue().decode("utf-8-sig").strip().splitlines()) == 3
+    import csv
+
+    assert len(list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))) == 3  # header + 2
