@@ -169,6 +169,9 @@ def test_watchlist_saved_from_search_shows_on_the_overview_and_export_downloads(
     with page.expect_response(lambda r: r.url.endswith("/api/watchlists") and r.request.method == "POST") as saved:
         page.click("#save-watch")
     assert saved.value.status == 200
+    page.click("#save-watch")  # the same name again: a clear message in Chinese, nothing saved
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.text_content("#error").startswith("无法保存关注：名称不能为空")
     with page.expect_download() as dl:
         page.click("#export-csv")
     data = open(dl.value.path(), "rb").read()

@@ -103,6 +103,9 @@ function showError(err) {
     box.appendChild(el("span", {}, "查询有误（字段 ", el("code", {}, err.body.field || "?"), "）：", err.body.message || ""));
   } else if (err.body && err.body.error === "bad_label") {
     box.appendChild(el("span", {}, "标签有误（字段 ", el("code", {}, err.body.field || "?"), "）：", err.body.message || ""));
+  } else if (err.body && err.body.error === "bad_watchlist") {
+    const why = { name: "名称不能为空、不超过 60 个字符，且不能与已有的关注重名（每人最多 50 个）", q: "查询不能超过 500 个字符" }[err.body.field];
+    box.appendChild(el("span", {}, "无法保存关注：", why || err.body.message || ""));
   } else if (err.status === 403) {
     box.appendChild(el("span", {}, "无权限：", err.message));
   } else {
