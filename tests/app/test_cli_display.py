@@ -143,3 +143,16 @@ def test_export_limit_bounds_the_rows(home, settings):
     import csv
 
     assert len(list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))) == 3  # header + 2
+
+
+def test_digest_with_no_subscriber_says_so(home, tmp_path):
+    config = tmp_path / "configs"
+    shutil.copytree(REPO / "configs", config, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    alerts = config / "alerts.yaml"
+    text = alerts.read_text("utf-8")
+    assert "    min_severity: info\n" in text
+    alerts.write_text(text.replace("    min_severity: info\n", "    min_severity: info\n    digest: false\n"), "utf-8")
+    result = run(home, "digest", "--period", "day", "--now", "2026-11-24T06:30:00Z", config=config)
+    assert result.exit_code == 0, result.output
+    assert "not sent — no subscriber in" in result.output and "has `digest: true`" in result.output
+    assert not (home / "data" / "alerts.log").exists()
