@@ -212,3 +212,17 @@ def test_alert_links_with_a_query_open_the_search_page(site, page):
     wait_ready(page, "search")
     assert page.input_value("#q") == "topic:login product:qingji"
     assert page.text_content("#summary").startswith("共 6 条")
+
+
+def test_times_show_in_the_configured_zone_whatever_the_browsers(site, browser):
+    url, _settings, _index = site()
+    context = browser.new_context(locale="zh-CN", timezone_id="America/New_York")
+    try:
+        pg = context.new_page()
+        pg.goto(url + "/#search?q=登录&sort=time")
+        wait_ready(pg, "search")
+        assert pg.text_content("#tz") == "时区 Asia/Shanghai"
+        # the newest login post: 2026-11-24T01:25Z, 09:25 in Shanghai (20:25 the day before in New York)
+        assert "2026/11/24 09:25" in pg.locator("#hits .hit .meta").first.text_content()
+    finally:
+        context.close()
