@@ -79,10 +79,11 @@ def _sparklines(index: Any, q: str, *, start: datetime, end: datetime, interval:
     return pivot["starts"], {str(s["key"]): s["counts"] for s in pivot["series"] if s["key"] is not None}
 
 
-def overview(index: Any, alerts: list[dict], *, product: str, period: str, q: str, now: datetime, tz: str,
+def overview(index: Any, alerts: list[dict] | None, *, product: str, period: str, q: str, now: datetime, tz: str,
              topic_names: dict[str, str]) -> dict[str, Any]:
     """The overview of ``product`` ("" for all) over ``period`` ending at ``now``; ``alerts`` are the alert
-    store's records as JSON (``Operations.list_alerts``)."""
+    store's records as JSON (``Operations.list_alerts``), None when the store cannot be read (the alert
+    figure is then None with ``unavailable: true``)."""
     prev_start, start, end = window(period, now)
     if product and _value(product) is None:
         raise QueryError("product", f"not a product id: {product!r}")
@@ -98,7 +99,7 @@ def overview(index: Any, alerts: list[dict], *, product: str, period: str, q: st
     neg, prev_neg = cur.get("sentiment", {}).get("negative", 0), prev.get("sentiment", {}).get("negative", 0)
     mean, rated = _mean_rating(cur.get("rating", {}))
     prev_mean, prev_rated = _mean_rating(prev.get("rating", {}))
-    mine = [a for a in alerts if not product or a.get("product") == product]
+    mine = [a for a in alerts or [] if not product or a.get("product") == product]
     is_open = [a for a in mine if a.get("state") != "resolved"]
     # an alert opened at the period's last instant (``now``) belongs to it: (start, end]
     opened = lambda lo, hi: sum(1 for a in mine if lo < format_time(_time(a.get("opened_at"))) <= hi)  # noqa: E731
@@ -108,8 +109,9 @@ def overview(index: Any, alerts: list[dict], *, product: str, period: str, q: st
             round(prev_neg / prev_total, 4) if prev_total else None, _join(base, "sentiment:negative"),
             count=neg, previous_count=prev_neg),
         fig("mean_rating", mean, prev_mean, _join(base, "rating:1,2,3,4,5"), count=rated, previous_count=prev_rated),
-        {"key": "open_alerts", "value": len(is_open), "opened": opened(span["since"], span["until"]),
-         "previous_opened": opened(format_time(prev_start), span["since"])},
+        {"key": "open_alerts", "value": len(is_open) if alerts is not None else None,
+         "opened": opened(span["since"], span["until"]), "previous_opened": opened(format_time(prev_start), span["since"]),
+         "unavailable": alerts is None},
     ]
 
     interval = PERIODS[period][1]

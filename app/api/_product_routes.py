@@ -6,6 +6,7 @@ stay in one place (app/api/_app.py, app/api/_auth.py).
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import urllib.parse
 from collections.abc import Callable
@@ -17,11 +18,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from app.api import _overview, _service as service
+from app.api._ops import Unavailable
 from app.api._watchlists import WatchlistError, WatchlistStore, user_key
 from index import QueryError
 from index.base import format_time
 
 __all__ = ["register"]
+
+log = logging.getLogger(__name__)
 
 #: Rows one export from the page writes at most; `voc export` has no limit.
 EXPORT_MAX_ROWS = 100_000
@@ -47,6 +51,16 @@ def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any
     async def _watchlist_error(_request: Request, exc: WatchlistError) -> JSONResponse:
         return JSONResponse({"error": "bad_watchlist", "message": exc.message, "field": exc.field}, status_code=400)
 
+    def alert_records() -> list[dict] | None:
+        """The alert store's records, or None when it cannot be read (the overview still answers)."""
+        from alerts import AlertsError
+
+        try:
+            return ops.list_alerts(state=None, limit=1000)
+        except (Unavailable, AlertsError) as exc:
+            log.warning("overview without alerts: %s", exc)
+            return None
+
     @app.get("/api/overview", tags=["overview"])
     def overview(product: str | None = None, period: str = "7d", q: str = "", _p: Any = Depends(reader)) -> dict:
         """`product`: a configured product id (default: the first), or `*` for all. Headline figures (volume, negative share, mean rating, open alerts) of `product` over `period`
@@ -59,8 +73,8 @@ def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any
         at = now()
 
         def compute() -> dict:
-            return _overview.overview(ops.index, ops.list_alerts(state=None, limit=1000), product=chosen,
-                                      period=period, q=q, now=at, tz=settings.time_zone, topic_names=topic_names)
+            return _overview.overview(ops.index, alert_records(), product=chosen, period=period, q=q, now=at,
+                                      tz=settings.time_zone, topic_names=topic_names)
         return cache.get_or_compute(("overview", chosen, period, q, at), in_slot(compute, exact_facets=True))
 
     @app.get("/api/watchlists", tags=["watchlists"])

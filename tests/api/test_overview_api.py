@@ -112,3 +112,18 @@ async def test_export_from_the_page_csv_with_bom_and_xlsx(client_for):
     assert len(rows) == 7 and rows[0][0] == "id"
     r = await c.get("/api/export", params={"q": "登录", "format": "pdf"})
     assert r.status_code == 400 and r.json()["field"] == "format"
+
+
+async def test_overview_answers_when_the_alert_store_cannot_be_read(client_for, seeded):
+    import sqlite3
+
+    settings, _index, _docs = seeded
+    with sqlite3.connect(settings.sqlite_path()) as db:  # a foreign table where the alert store keeps its state
+        db.execute("CREATE TABLE alert_state (unrelated TEXT)")
+    c = client_for()
+    r = await c.get("/api/overview", params={"period": "7d"})
+    assert r.status_code == 200, r.text
+    figs = {f["key"]: f for f in r.json()["figures"]}
+    assert figs["open_alerts"]["value"] is None and figs["open_alerts"]["unavailable"] is True
+    assert figs["volume"]["value"] == 17  # the figures from the index still answer
+    assert (await c.get("/api/alerts")).status_code == 503  # the alerts page itself says the store is unavailable

@@ -15,6 +15,7 @@ function signed(x, digits) { const t = Math.abs(x).toFixed(digits); return (x > 
 /* The change against the previous period: text and whether it is worse ("up" in red) or better. */
 function delta(fig) {
   if (fig.key === "open_alerts") {
+    if (fig.unavailable) return { text: "告警库暂时无法读取", cls: "same" };
     const d = fig.opened - fig.previous_opened;
     return { text: "本期新增 " + fig.opened + "（上期 " + fig.previous_opened + "）", cls: d > 0 ? "worse" : d < 0 ? "better" : "same" };
   }
@@ -31,7 +32,7 @@ function delta(fig) {
 function figureValue(fig) {
   if (fig.key === "negative_share") return pct(fig.value);
   if (fig.key === "mean_rating") return fig.value === null ? "—" : fig.value.toFixed(2) + " 星";
-  return Number(fig.value).toLocaleString("zh-CN");
+  return fig.value === null ? "—" : Number(fig.value).toLocaleString("zh-CN");
 }
 
 function sparkline(counts, half) {
