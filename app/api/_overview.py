@@ -64,10 +64,10 @@ def _counts(index: Any, q: str, since: datetime, until: datetime, now: datetime)
 
 
 def _mean_rating(ratings: dict[str, int]) -> tuple[float | None, int]:
-    n = sum(ratings.values())
-    if not n:
-        return None, 0
-    return round(sum(int(r) * c for r, c in ratings.items() if r.isascii() and r.isdigit()) / n, 2), n
+    """Mean and count over the 1–5 star ratings (what ``rating:1,2,3,4,5`` finds)."""
+    stars = {int(r): c for r, c in ratings.items() if r in ("1", "2", "3", "4", "5")}
+    n = sum(stars.values())
+    return (round(sum(r * c for r, c in stars.items()) / n, 2), n) if n else (None, 0)
 
 
 def _sparklines(index: Any, q: str, *, start: datetime, end: datetime, interval: str, tz: str,
