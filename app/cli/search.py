@@ -57,8 +57,10 @@ def _index(app: AppContext) -> Any:
         raise click.ClickException(f"cannot open the index: {exc} — check index.url in voc.yaml") from exc
 
 
-#: Characters of a document id that `voc search` shows; `voc label` accepts any unique prefix.
-SHORT_ID = 8
+#: Characters of a document id that `voc search` shows (10 hex digits: about one pair of documents sharing a
+#: prefix in 1.5 million);
+#: `voc label` accepts any unique prefix.
+SHORT_ID = 10
 #: `--facet` accepts the query language's field names too.
 FACET_ALIASES = {"topic": "topics", "version": "app_version"}
 _NOT_WORD = re.compile(r"[\W_]+")

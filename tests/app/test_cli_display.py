@@ -46,7 +46,7 @@ def test_search_shows_short_id_title_risk_and_local_time(home):
     result = run(home, "search", "投诉")
     assert result.exit_code == 0, result.output
     head = result.output.splitlines()[0]
-    assert head.startswith("[1] a1b2c3d4 · heimao · 2026-11-24 09:05 · negative · payment · v3.2.0")
+    assert head.startswith("[1] a1b2c3d4e5 · heimao · 2026-11-24 09:05 · negative · payment · v3.2.0")
     assert "⚠ regulator_threat" in head
     assert result.output.splitlines()[1].strip() == "扣费不退款"  # the title
     assert "times in Asia/Shanghai" in result.output
