@@ -93,6 +93,13 @@ def test_no_page_overflows_horizontally(site, browser, artifacts, width):
             page.wait_for_function("() => document.body.dataset.ready === 'sources'")
             wrap = page.locator("#sources-table").locator("xpath=..")
             assert wrap.evaluate("e => e.scrollWidth > e.clientWidth && getComputedStyle(e).overflowX === 'auto'")
+        # the login form (a server with tokens) fits too
+        login_url, _s, _i = site({"VOC_ADMIN_TOKENS": "adm-tok"})
+        page.goto(login_url + "/login")
+        page.wait_for_selector("#token")
+        page.screenshot(path=str(artifacts / f"login-{width}.png"), full_page=True)
+        o = overflow(page)
+        assert o["doc"] <= 0 and o["by"] <= 1, ("login", width, o)
     finally:
         context.close()
     assert not errors, errors
