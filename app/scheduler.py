@@ -7,7 +7,7 @@ Jobs come from the settings:
 * ``alerts`` (``web.schedule.alerts``): evaluate + deliver between crawls;
 * ``digest:day`` / ``digest:week`` (``web.schedule.digest_day`` / ``digest_week``).
 
-Cron expressions are read in ``web.schedule.tz``. :class:`Scheduler` holds the logic and takes an injected
+Cron expressions are read in voc.yaml's ``time_zone``. :class:`Scheduler` holds the logic and takes an injected
 clock and injected job functions, so tests drive it with :meth:`Scheduler.tick`; ``run_forever`` is the loop
 the CLI runs. Guarantees:
 
@@ -227,7 +227,7 @@ class Scheduler:
         self.clock = clock
         self.actions = actions if actions is not None else default_actions(settings)
         sched = settings.web.schedule
-        self.tz = sched.tz
+        self.tz = settings.time_zone
         self.history = history or RunHistory(history_path(settings), keep=sched.history_keep)
         self.jobs = self._jobs()
         start = self.clock()

@@ -44,17 +44,21 @@ class ScheduleSettings:
 
     #: cron expression for evaluating alert rules (and delivering the outbox) between crawls; null: only after crawls.
     alerts: str | None = "*/15 * * * *"
-    #: cron expressions for the daily and weekly digests; null turns a digest off.
+    #: cron expressions for the daily and weekly digests; null turns a digest off. All cron expressions
+    #: are read in voc.yaml's ``time_zone``.
     digest_day: str | None = "0 9 * * *"
     digest_week: str | None = "0 9 * * 1"
-    #: Time zone the cron expressions are read in.
-    tz: str = "Asia/Shanghai"
     #: How many finished runs the run history keeps.
     history_keep: int = 1000
+    #: Moved to voc.yaml's top-level ``time_zone`` (one time zone everywhere); kept only to say so.
+    tz: str | None = None
 
     def __post_init__(self) -> None:
         if self.history_keep < 1:
             raise ValueError(f"history_keep must be at least 1, got {self.history_keep}")
+        if self.tz is not None:
+            raise ValueError(f"tz has moved: set `time_zone: {self.tz}` at the top of voc.yaml (one time zone for "
+                             "cron, the CLI, the web page and digests) and delete web.schedule.tz")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +106,8 @@ class WebSettings:
     #: (the answer says so in ``facets_sampled``; the page shows estimates scaled to the total); 0: exact.
     #: Reports (digests) and alerts always count exactly.
     facet_sample: int = 2_000
+    #: SQLite file keeping each user's saved searches (watchlists), relative to the project home.
+    watchlists_path: str = "data/watchlists.db"
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
 
     @property

@@ -14,6 +14,12 @@ Routes (all JSON under ``/api``; the query language is the one of :func:`index.p
 ``GET  /api/feedback/{id}``           read    one stored document
 ``POST /api/feedback/{id}``           admin   correct its labels (stored as a correction + re-indexed)
 ``GET  /api/sources``                 read    crawl health per source, schedule, recent runs
+``GET  /api/overview?product=&period=&q=``  read    headline figures vs the previous period, top issues,
+                                              new terms, breakdowns; each figure with its own search
+``GET  /api/watchlists?period=``      read    your saved searches with their counts
+``POST /api/watchlists``              read    save a search (name, q) for yourself (CSRF for sessions)
+``DELETE /api/watchlists/{id}``       read    delete one of yours
+``GET  /api/export?q=&since=&until=&format=csv|xlsx``  read    the result as CSV (UTF-8 BOM) or XLSX
 ``GET  /docs``, ``/openapi.json``     —       OpenAPI docs (Swagger UI bundled, no CDN)
 ``GET  /``, ``/login``                —       the single-page UI (Chinese) and its login form
 ====================================  ======  =========================================================

@@ -130,11 +130,15 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         """Whether the query asks for exact facet counts."""
         return bool(query.facets) and not query.facet_sample
 
+    closers: list[Callable[[], None]] = []
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
         try:
             yield
         finally:
+            for close in closers:
+                close()
             ops.close()
             auth.close()
 
@@ -205,6 +209,17 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         auth.check_csrf(principal, request.headers.get(CSRF_HEADER))
         return principal
 
+    def writer(request: Request, _token: Any = Security(bearer)) -> Principal:
+        """Any signed-in user changing their own things (watchlists): a CSRF check, no admin role."""
+        principal = principal_of(request)
+        auth.check_csrf(principal, request.headers.get(CSRF_HEADER))
+        return principal
+
+    from app.api._product_routes import register as register_product_routes
+
+    closers.append(register_product_routes(app, settings=settings, ops=ops, reader=reader, writer=writer, now=now,
+                                           in_slot=in_slot, cache=cache).close)
+
     # -- pages ----------------------------------------------------------------------------------------
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -268,7 +283,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     def meta(_p: Principal = Depends(reader)) -> dict:
         """Names the page shows: topic ids → names (topics.yaml), products, configured sources."""
         return {"topics": {t.id: t.name for t in settings.topics.topics},
-                "products": {p.id: p.name for p in settings.sources.products},
+                "products": {p.id: p.name for p in settings.sources.products}, "time_zone": settings.time_zone,
                 "sources": sorted(settings.sources.sources)}
 
     @app.get("/api/search", tags=["search"])
@@ -303,12 +318,13 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         return _json(cache.get_or_compute(("facets", query), compute))  # type: ignore[return-value]
 
     @app.get("/api/trends", tags=["trends"])
-    def trends(q: str = "", interval: str = Query("day", max_length=16), tz: str = Query("Asia/Shanghai", max_length=64),
+    def trends(q: str = "", interval: str = Query("day", max_length=16), tz: str | None = Query(None, max_length=64),
                group_by: str | None = Query(None, max_length=32), since: str | None = Query(None, max_length=40),
                until: str | None = Query(None, max_length=40), _p: Principal = Depends(reader)) -> dict:
         """Volume over time (`interval` minute/hour/day in time zone `tz`), one series per `group_by` value
         (sentiment, topics, source, app_version, …). Without `since:` in q: the last 30 days / 3 days / 2 hours."""
         at = now()
+        tz = tz or settings.time_zone
         return _json(cache.get_or_compute(  # type: ignore[return-value]
             ("trends", q, interval, tz, group_by or None, since, until, at),
             in_slot(lambda: service.trends(ops.index, q, now=at, interval=interval, tz=tz,

@@ -209,7 +209,7 @@ class Operations:
                 "source": name,
                 "enabled": bool(conf.enabled) if conf else None,
                 "schedule": schedule,
-                "next_run": to_json(next_run(schedule, now, tz=self.settings.web.schedule.tz)) if schedule and conf and conf.enabled else None,
+                "next_run": to_json(next_run(schedule, now, tz=self.settings.time_zone)) if schedule and conf and conf.enabled else None,
                 "last_run": to_json(h.last_run) if h else None,
                 "last_success": to_json(h.last_success) if h else None,
                 "items_per_day": [[d, n] for d, n in h.items_per_day] if h else [],

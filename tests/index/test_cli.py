@@ -96,10 +96,11 @@ def test_export_jsonl_and_csv(home, tmp_path):
     assert result.exit_code == 0
     assert sorted(json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()) == ["c1", "c2", "c3"]
     result = run(home, "export", "闪退", "--format", "csv")
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert result.stdout_bytes.startswith(b"\xef\xbb\xbfid,source,")  # UTF-8 BOM: Excel reads Chinese right
+    rows = list(csv.DictReader(io.StringIO(result.stdout_bytes.decode("utf-8-sig"))))
     assert sorted(r["id"] for r in rows) == ["c1", "c2"]
     result = run(home, "export", "sentiment:positive", "--format", "csv")
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    rows = list(csv.DictReader(io.StringIO(result.stdout_bytes.decode("utf-8-sig"))))
     assert rows[0]["text"].startswith("'=cmd")  # never a spreadsheet formula
     assert rows[0]["topics"] == "ux"
 
