@@ -71,6 +71,9 @@ class Principal:
     via: str
     #: Session id (cookie sessions) or "anonymous"; what the CSRF token is bound to. None for bearer tokens.
     session_id: str | None = None
+    #: Who is behind the request, for per-user data (watchlists): a hash of the token (bearer, or the one the
+    #: session was opened with), the same across logins and restarts; None when anonymous.
+    user: str | None = None
 
     def allows(self, role: Role) -> bool:
         return _RANK[self.role] >= _RANK[role]
@@ -100,6 +103,9 @@ class Authenticator:
         #: token fingerprint → role; an admin token listed as read too stays admin
         self._roles: dict[str, Role] = {self._fingerprint(t): "read" for t in read}
         self._roles.update({self._fingerprint(t): "admin" for t in admin})
+        #: token fingerprint → stable user key (unkeyed, so it survives a restart without a session secret)
+        self._users = {self._fingerprint(t): hashlib.sha256(b"voc-user\x00" + t.encode("utf-8", "replace")).hexdigest()[:32]
+                       for t in (*read, *admin)}
         self._max_age = web.session_max_age
         self._anonymous = web.allow_anonymous_loopback and not self._roles and not web.trusted_proxies
         self.cookie_secure = web.cookie_secure
@@ -173,7 +179,7 @@ class Authenticator:
         role = self._roles.get(data["tfp"])
         if role is None or self.revoked.is_revoked(data["sid"]):
             return None
-        return Principal(role=role, via="session", session_id=data["sid"])
+        return Principal(role=role, via="session", session_id=data["sid"], user=self._users.get(data["tfp"]))
 
     def end_session(self, cookie: str | None) -> None:
         """Log out: the session's id is revoked until the cookie would have expired anyway."""
@@ -206,7 +212,7 @@ class Authenticator:
             role = self.check_token(token.strip(), client=client_host)
             if role is None:
                 raise AuthError(401, "unknown token")
-            return Principal(role=role, via="token")
+            return Principal(role=role, via="token", user=self._users.get(self._fingerprint(token.strip())))
         if cookie:
             principal = self.read_session(cookie)
             if principal is not None:

@@ -81,7 +81,7 @@ def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any
     def watchlists(request: Request, period: str = "7d", p: Any = Depends(reader)) -> dict:
         """Your saved searches, each with its matches in `period` (24h, 7d, 30d) and the period before."""
         prev_start, start, end = _overview.window(period, now())
-        rows = store.list(user_key(p, request.headers.get("authorization")))
+        rows = store.list(user_key(p))
         out = []
         for row in rows:
             counts: dict[str, Any] = {}
@@ -98,13 +98,13 @@ def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any
     def add_watchlist(request: Request, body: WatchlistIn, p: Any = Depends(writer)) -> dict:
         """Save a search under a name (any signed-in user, for themselves)."""
         service.build_query(body.q, now=now())  # only queries that run can be saved
-        return {"watchlist": store.add(user_key(p, request.headers.get("authorization")), name=body.name, q=body.q,
+        return {"watchlist": store.add(user_key(p), name=body.name, q=body.q,
                                        now=now())}
 
     @app.delete("/api/watchlists/{watch_id}", tags=["watchlists"])
     def delete_watchlist(request: Request, watch_id: str, p: Any = Depends(writer)) -> dict:
         """Delete one of your saved searches."""
-        if not store.delete(user_key(p, request.headers.get("authorization")), watch_id):
+        if not store.delete(user_key(p), watch_id):
             return JSONResponse({"error": "not_found", "message": f"no watchlist {watch_id!r} of yours"},
                                 status_code=404)  # type: ignore[return-value]
         return {"deleted": watch_id}

@@ -2,20 +2,22 @@
 (``web.watchlists_path``).
 
 Who "a user" is: the token that authenticated (a bearer token, or the token a login session was opened
-with, when the session carries its fingerprint), stored only as a keyed hash; a session without one keeps
-its own list; anonymous loopback access is one local user. Names and queries are user input: bounded,
+with), stored only as a hash (``Principal.user``); anonymous loopback access is one
+local user. Names and queries are user input: bounded,
 validated, and only ever shown as text.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.api._auth import Principal
 
 __all__ = ["WatchlistStore", "WatchlistError", "user_key", "MAX_PER_USER"]
 
@@ -31,17 +33,10 @@ class WatchlistError(ValueError):
         self.message = message
 
 
-def user_key(principal: Any, authorization: str | None) -> str:
-    """A stable, non-reversible key for the person behind a request."""
-    token_fp = getattr(principal, "token_fingerprint", None) or getattr(principal, "token_fp", None)
-    if token_fp:
-        return "t:" + str(token_fp)[:32]
-    if principal.via == "token" and authorization:
-        token = authorization.partition(" ")[2].strip()
-        return "t:" + hashlib.sha256(b"voc-watchlist\x00" + token.encode("utf-8", "replace")).hexdigest()[:32]
-    if principal.via == "anonymous":
-        return "local"
-    return "s:" + hashlib.sha256(str(principal.session_id).encode()).hexdigest()[:32]
+def user_key(principal: Principal) -> str:
+    """A stable, non-reversible key for the person behind a request: a hash of their token (the same for a
+    bearer token and every session it opens), or "local" for an anonymous loopback user."""
+    return "t:" + principal.user if principal.user else "local"
 
 
 class WatchlistStore:

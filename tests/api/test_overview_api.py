@@ -97,6 +97,30 @@ async def test_watchlist_writes_from_a_session_need_the_csrf_token(client_for):
     assert r.status_code == 200
 
 
+async def test_a_watchlist_follows_its_token_across_logins_and_restarts(client_for):
+    """Saved by a login session, listed again by a later session and by the bearer token itself, also after a
+    restart without a session secret (a new signing key); another token's sessions do not see it."""
+    env = {k: v for k, v in TOKENS.items() if k != "VOC_SESSION_SECRET"}
+
+    async def session(c, token):
+        r = await c.post("/login", data={"token": token}, headers={"Origin": "http://127.0.0.1"}, follow_redirects=False)
+        assert r.status_code == 303
+        return (await c.get("/api/session")).json()["csrf_token"]
+
+    first = client_for(env)
+    csrf = await session(first, "read-a")
+    r = await first.post("/api/watchlists", json={"name": "同步", "q": "同步"}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200, r.text
+    restarted = client_for(env)  # a new app: a new random cookie key, so a new session
+    await session(restarted, "read-a")
+    assert [w["name"] for w in (await restarted.get("/api/watchlists")).json()["watchlists"]] == ["同步"]
+    bearer = (await restarted.get("/api/watchlists", headers={"Authorization": "Bearer read-a"})).json()
+    assert [w["name"] for w in bearer["watchlists"]] == ["同步"]
+    other = client_for(env)
+    await session(other, "read-b")
+    assert (await other.get("/api/watchlists")).json()["watchlists"] == []
+
+
 async def test_export_from_the_page_csv_with_bom_and_xlsx(client_for):
     from openpyxl import load_workbook
 
