@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
+from configs.vocab import RISKS, SENTIMENTS
+
 __all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "AlertsFile", "parse_duration", "SEVERITIES",
            "RISK_FLAGS"]
 
 SEVERITIES = ("info", "warning", "critical")
-RISK_FLAGS = ("media_threat", "regulator_threat", "legal_threat", "viral")
+#: The risk flags a high_risk rule may list (the shared vocabulary, configs/vocab.py).
+RISK_FLAGS = RISKS
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -69,7 +72,7 @@ class Rule:
     #: … or the mean rating falls by at least this much.
     mean_drop: float = 0.7
     # --- high_risk ------------------------------------------------------------------------------------
-    risk: tuple[str, ...] = ("media_threat", "regulator_threat", "legal_threat", "viral")
+    risk: tuple[str, ...] = RISKS
     # --- lifecycle ------------------------------------------------------------------------------------
     #: Resolve an alert after its signal has stayed at baseline this long.
     resolve_after: str = "6h"
@@ -90,8 +93,8 @@ class Rule:
                 parse_duration(getattr(self, key))
             except ValueError as exc:
                 raise ValueError(f"rule {self.name!r}: {key}: {exc}") from None
-        if self.sentiment not in (None, "negative", "neutral", "positive"):
-            raise ValueError(f"rule {self.name!r}: sentiment must be negative, neutral, positive or null, "
+        if self.sentiment is not None and self.sentiment not in SENTIMENTS:
+            raise ValueError(f"rule {self.name!r}: sentiment must be {', '.join(SENTIMENTS)} or null, "
                              f"got {self.sentiment!r}")
         if self.min_count < 1:
             raise ValueError(f"rule {self.name!r}: min_count must be at least 1, got {self.min_count}")

@@ -186,6 +186,11 @@ class FeedbackIndex(Protocol):
     def scan(self, filters: Filters = Filters(), *, fields: Sequence[str] | None = None,
              batch_size: int = 1000) -> Iterator[Doc]: ...
 
+    def explain(self, query: SearchQuery) -> str:
+        """What :meth:`search` sends the backend for this query's hits, for people to read
+        (``voc search --sql``): SQLite's SQL and parameters, Elasticsearch's request body as JSON."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -46,7 +46,8 @@ def _query(app: AppContext, words: tuple[str, ...], **kw: Any) -> Any:
     from index import QueryError, parse_query
 
     try:
-        return parse_query(" ".join(words), now=_now(), **kw)
+        topics = {t.id: t.name for t in app.settings.topics.topics}
+        return parse_query(" ".join(words), now=_now(), topics=topics, **kw)
     except QueryError as exc:
         raise click.UsageError(f"bad query: {exc}") from exc
 
@@ -98,7 +99,7 @@ def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, o
     Fields (any of several values: a,b): product, source, sentiment, topic, intent, risk, platform,
     version, rating (1-5); since:/until: take 30m, 24h, 7d, 2w or a date (2026-11-01, a local day).
     """
-    from index import IndexBackendError
+    from index import IndexBackendError, QueryError
 
     try:
         q = _query(app, query, limit=limit, offset=offset, sort=sort, facets=facets)
@@ -106,18 +107,15 @@ def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, o
         raise click.UsageError(str(exc)) from exc
     ix = _index(app)
     if show_sql:
-        if hasattr(ix, "search_sql"):
-            sql, params = ix.search_sql(q)
-            click.echo(sql)
-            click.echo(f"-- params: {params!r}")
-        else:
-            from index.elastic_bodies import search_body
-            from index.query import query_terms
-
-            click.echo(json.dumps(search_body(q, query_terms(q.text, ix.tokenizer)), ensure_ascii=False, indent=2))
+        try:
+            click.echo(ix.explain(q))
+        except QueryError as exc:
+            raise click.UsageError(f"bad query: {exc}") from exc
         return
     try:
         result = ix.search(q)
+    except QueryError as exc:  # too many words, or stopped at the time limit
+        raise click.UsageError(f"bad query: {exc}") from exc
     except IndexBackendError as exc:
         raise click.ClickException(f"search failed: {exc}") from exc
     if as_json:

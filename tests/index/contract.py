@@ -102,7 +102,8 @@ class IndexContract:
         expected = {
             "闪退 OR 夜间": 0,  # OR is a word to match, not an operator
             "NEAR(闪退": 0, "tokens:闪退": 0, "AND": 0,
-            "闪退*": 2, "-闪退": 2, "闪退^": 2,  # operator characters are dropped, the word stays
+            "闪退*": 2, "闪退^": 2, "(闪退)": 2,  # operator characters are dropped, the word stays
+            "-闪退": 3, "-(闪退": 3,  # a leading '-' excludes the word (see test_excluded_words)
             '"': 5, "(((": 5, "\\": 5, "'": 5,  # nothing searchable left: no text constraint
         }
         for text, total in expected.items():
