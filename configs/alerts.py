@@ -11,14 +11,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
-from configs.vocab import RISKS, SENTIMENTS
+from configs import vocab
 
-__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "AlertsFile", "parse_duration", "SEVERITIES",
-           "RISK_FLAGS"]
+__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "AlertsFile", "parse_duration", "SEVERITIES"]
 
 SEVERITIES = ("info", "warning", "critical")
-#: The risk flags a high_risk rule may list (the shared vocabulary, configs/vocab.py).
-RISK_FLAGS = RISKS
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -72,7 +69,8 @@ class Rule:
     #: … or the mean rating falls by at least this much.
     mean_drop: float = 0.7
     # --- high_risk ------------------------------------------------------------------------------------
-    risk: tuple[str, ...] = RISKS
+    #: Risk flags (configs/vocab.py, read when the rule is built); default: every flag.
+    risk: tuple[str, ...] = field(default_factory=lambda: vocab.RISKS)
     # --- lifecycle ------------------------------------------------------------------------------------
     #: Resolve an alert after its signal has stayed at baseline this long.
     resolve_after: str = "6h"
@@ -93,8 +91,8 @@ class Rule:
                 parse_duration(getattr(self, key))
             except ValueError as exc:
                 raise ValueError(f"rule {self.name!r}: {key}: {exc}") from None
-        if self.sentiment is not None and self.sentiment not in SENTIMENTS:
-            raise ValueError(f"rule {self.name!r}: sentiment must be {', '.join(SENTIMENTS)} or null, "
+        if self.sentiment is not None and self.sentiment not in vocab.SENTIMENTS:
+            raise ValueError(f"rule {self.name!r}: sentiment must be {', '.join(vocab.SENTIMENTS)} or null, "
                              f"got {self.sentiment!r}")
         if self.min_count < 1:
             raise ValueError(f"rule {self.name!r}: min_count must be at least 1, got {self.min_count}")
@@ -115,9 +113,9 @@ class Rule:
         if self.kind == "rating_drop" and self.min_reviews < 1:
             raise ValueError(f"rule {self.name!r}: min_reviews must be at least 1, got {self.min_reviews}")
         if self.kind == "high_risk":
-            bad = [r for r in self.risk if r not in RISK_FLAGS]
+            bad = [r for r in self.risk if r not in vocab.RISKS]
             if bad or not self.risk:
-                raise ValueError(f"rule {self.name!r}: risk must list some of {', '.join(RISK_FLAGS)}, "
+                raise ValueError(f"rule {self.name!r}: risk must list some of {', '.join(vocab.RISKS)}, "
                                  f"got {list(self.risk)}")
         if self.update_growth <= 1.0:
             raise ValueError(f"rule {self.name!r}: update_growth must be above 1.0, got {self.update_growth}")

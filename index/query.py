@@ -170,7 +170,9 @@ def _parse_time(field: str, value: str, now: datetime, tz: ZoneInfo) -> datetime
                 if dt.tzinfo is None:
                     dt = dt.replace(tzinfo=tz)
                 dt = dt.astimezone(timezone.utc)
-        except (ValueError, OverflowError):
+        except OverflowError:  # a valid date-time whose offset takes it past year 9999 or before year 1
+            dt = LATEST + timedelta(days=1)
+        except ValueError:
             raise QueryError(field, f"bad time {value!r}: {hint}") from None
     if not EARLIEST <= dt <= LATEST:
         raise QueryError(field, f"bad time {value!r}: times lie between {EARLIEST.year} and {LATEST.year}")
