@@ -98,6 +98,8 @@ def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, o
 
     Fields (any of several values: a,b): product, source, sentiment, topic, intent, risk, platform,
     version, rating (1-5); since:/until: take 30m, 24h, 7d, 2w or a date (2026-11-01, a local day).
+    Topic, sentiment and intent also take their Chinese names (topic:登录, sentiment:负面). A word also
+    finds longer words it is part of (续费 finds 自动续费); -word excludes it (after --: voc search -- -广告 闪退).
     """
     from index import IndexBackendError, QueryError
 
