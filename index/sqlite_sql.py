@@ -22,7 +22,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from index._grams import bigrams, query_runs
+from index._grams import bigrams, is_cjk, query_runs
 from index.base import FACET_FIELDS, Filters, SearchQuery
 
 __all__ = ["COLUMNS", "DIMS", "SIDE_TABLES", "TAG_PREFIX", "tag", "tags_sql", "tags_match", "BM25", "build_search_sql",
@@ -83,10 +83,15 @@ def quote_fts(token: str) -> str:
 def term_expression(tokens: Sequence[str], phrase: bool) -> str:
     """One free word (or phrase) as an escaped FTS5 expression: its tokens on ``tokens`` (all of them; a
     phrase in order) OR its text on ``grams`` — each run of Chinese characters as the phrase of its bigrams,
-    so the word is found inside longer words. A phrase matches on ``grams`` only when it is one run."""
+    so the word is found inside longer words. A phrase matches on ``grams`` only when it is one run. A word
+    whose run jieba cuts into single characters matches on ``grams`` only (the characters must be adjacent)."""
     words = quote_fts(" ".join(tokens)) if phrase else " AND ".join(quote_fts(t) for t in dict.fromkeys(tokens))
     expr = f"tokens : ({words})"
     runs, others = query_runs(tokens)
+    if not phrase and runs and any(len(t) == 1 and is_cjk(t) for t in tokens if t not in others):
+        # a run jieba cut into single characters (的问, 没法用 → 没法 + 用): only the run itself, never those
+        # characters scattered over the text
+        expr = ""
     if phrase:
         grams = f"grams : {quote_fts(' '.join(bigrams(runs[0])))}" if len(runs) == 1 and not others else ""
     elif runs:
@@ -94,6 +99,8 @@ def term_expression(tokens: Sequence[str], phrase: bool) -> str:
                               *(f"tokens : {quote_fts(t)}" for t in dict.fromkeys(others))])
     else:
         grams = ""
+    if not expr:
+        return f"({grams})"
     return f"({expr} OR ({grams}))" if grams else expr
 
 

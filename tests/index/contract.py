@@ -127,6 +127,10 @@ class IndexContract:
         assert found("验证") == {"s2", "s4"} and found("证码") == {"s2", "s4"}
         assert found("录失") == set()  # 登录，失败: the comma splits the runs
         assert found("转圈 进不") == {"s1"} and found("转圈 验证") == set()  # every word must match
+        # a run jieba cuts into single characters (卡了 → 卡 + 了) matches where they are adjacent only
+        assert tokenizer("卡了") == ["卡", "了"]
+        index.upsert([make_doc(tokenizer, "s5", "打开卡了好久"), make_doc(tokenizer, "s6", "老是卡，我卸载了")])
+        assert found("卡了") == {"s5"} and found("卡") == {"s5", "s6"}
         assert found('"一直转圈圈"') == {"s1"} and found('"转圈 一直"') == set()
         assert index.search(SearchQuery(text="验证", filters=Filters(source=("weibo",)))).total == 2
         hit = index.search(SearchQuery(text="转圈")).hits[0]
