@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO
 
 from index.base import Doc, DOC_FIELDS, FeedbackIndex, Filters, SearchQuery
-from index.query import split_terms
+from index.query import has_free_text
 
 __all__ = ["iter_matches", "export", "prune", "reindex", "EXPORT_FORMATS", "ReindexReport"]
 
@@ -20,8 +19,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def iter_matches(index: FeedbackIndex, query: SearchQuery, *, page: int = 500) -> Iterator[Doc]:
-    """Every document the query matches: a scan for filter-only queries, search pages (newest first) else."""
-    if not split_terms(query.text) and not query.raw:
+    """Every document the query matches: a scan for filter-only queries, search pages (newest first) else
+    (also for a text of excluded words only, which a scan of the filters would ignore)."""
+    if not has_free_text(query.text) and not query.raw:
         yield from index.scan(query.filters, batch_size=page)
         return
     offset = 0
@@ -103,5 +103,3 @@ def reindex(source: FeedbackIndex, target: FeedbackIndex, *, batch: int = 1000,
         flush()
     return report
 
-
-_ = io

@@ -96,6 +96,12 @@ def test_topic_names_from_the_taxonomy_and_sub_words_and_excluded_words(home):
     assert result.output.rstrip().endswith("1–1 of 1 hits")
 
 
+def test_export_of_excluded_words_only_leaves_their_posts_out(home):
+    result = run(home, "export", "--format", "jsonl", "--", "-登录")
+    assert result.exit_code == 0, result.output
+    assert sorted(json.loads(line)["id"] for line in result.stdout.splitlines()) == ["c2", "c3"]
+
+
 def test_search_sql_shows_the_escaped_query(home):
     result = run(home, "search", "--sql", "闪退", "product:demo")
     assert result.exit_code == 0
