@@ -19,6 +19,9 @@ Peer index (``--peer tantivy``, PyPI ``tantivy``): the same documents with the s
 words and the character bigrams, whitespace-tokenized) in a tantivy index, queried with the same boolean
 shape (each word: its tokens, or its bigram phrase), for the text-only searches and the recall words:
 its build time, search p50/p95 and match counts beside SQLite's, measured in the same run.
+
+Query cost bound (issue 23, finding 5): how fast the 100 KB repeated-word query is refused, and the p95 of
+the ordinary searches while another thread loops over the costliest queries the bound allows.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -220,6 +224,52 @@ def tantivy_peer(docs: list[dict], texts: list[str], subs: list[str], tokenizer,
     return {"build_s": build_s, "ms": ms, "counts": counts, "size": size}
 
 
+def cost_bound(ix: SqliteIndex, docs: list[dict], queries, rounds: int = 3) -> dict:
+    """Finding 5 of issue 23: the 100 KB repeated-word query, and the costliest queries the bound allows
+    (a pasted 500-character review; 64 frequent words) run in a loop on one thread while the ordinary
+    searches run on another; their latencies beside the costly ones."""
+    import threading
+    from collections import Counter
+
+    from index import QueryError
+
+    t0 = time.perf_counter()
+    try:
+        ix.search(SearchQuery(text="2 " * 50_000))
+        refused = "answered"
+    except QueryError as exc:
+        refused = type(exc).__name__
+    refuse_ms = (time.perf_counter() - t0) * 1000
+    common = [w for w, _ in Counter(t for d in docs[:20_000] for t in d["tokens"].split()).most_common(64)]
+    pasted = "".join(d["text"] for d in docs[:40])[:500]
+    costly = [" ".join(common), pasted, " ".join(common[:32])]
+    outcomes: list[tuple[str, float]] = []
+    done = threading.Event()
+
+    def hog() -> None:
+        while not done.is_set():
+            for text in costly:
+                t = time.perf_counter()
+                try:
+                    ix.search(SearchQuery(text=text, facets=("sentiment", "topics")))
+                    outcome = "answered"
+                except QueryError as exc:
+                    outcome = type(exc).__name__
+                outcomes.append((outcome, (time.perf_counter() - t) * 1000))
+
+    thread = threading.Thread(target=hog)
+    thread.start()
+    beside = []
+    for _ in range(rounds):
+        for q in queries:
+            t = time.perf_counter()
+            ix.search(q)
+            beside.append((time.perf_counter() - t) * 1000)
+    done.set()
+    thread.join()
+    return {"refused": refused, "refuse_ms": refuse_ms, "beside": beside, "costly": outcomes}
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
@@ -340,6 +390,7 @@ def main() -> int:
             ix.search(SearchQuery(text=text))
             text_ms.append((time.perf_counter() - t0) * 1000)
     rec = recall_check(ix, db, subs, tokenizer) if subs else None
+    cost = cost_bound(ix, docs, queries, rounds=args.repeat)
     ix.close()
     peer = tantivy_peer(docs, [*texts, *subs[:20]], subs, tokenizer, args.repeat) if args.peer == "tantivy" else None
 
@@ -372,6 +423,15 @@ def main() -> int:
              if not rec["missed"] else f"MISSED in: {', '.join(rec['missed'][:10])}")
         print(f"{'':<28} beyond the LIKE scan: {rec['extra']:,} matches of {rec['found']:,} hold the word's jieba "
               f"tokens apart; LIKE scan {rec['like_ms']:.0f} ms per word")
+    b95 = pct(cost["beside"], 95)
+    worst = max(ms for _, ms in cost["costly"])
+    kinds = Counter(o for o, _ in cost["costly"])
+    line("search p95 beside costly (ms)", f"{b95:.1f}", "≤ 500", b95 <= 500,
+         f"while another thread ran {len(cost['costly'])} of the costliest allowed queries "
+         f"({', '.join(f'{n} {k}' for k, n in kinds.items())}; slowest {worst:.0f} ms, limit "
+         f"{SqliteIndex.query_timeout_s:g} s)")
+    line("100 KB repeated-word query", f"{cost['refuse_ms']:.1f} ms", "≤ 2,000", cost["refuse_ms"] <= 2000,
+         f"{cost['refused']} (query length and word caps)")
     slow = sorted(zip(search_ms[: len(queries)], SEARCHES, totals), reverse=True)[:3]
     print(f"searches with facets (every 5th) count the newest {sample:,} matches when more match (web.facet_sample)")
     print("slowest searches (first run): " + "; ".join(f"{q!r} {ms:.0f} ms ({n:,} hits)" for ms, q, n in slow))
