@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from index import QueryError, SchemaMismatchError, SearchQuery, SqliteIndex
-from index._errors import IndexBackendError, QueryTimeoutError
+from index import IndexBackendError, QueryTimeoutError
 from index._grams import GRAMS_VERSION, RUN_BREAK, doc_grams, query_runs
 from index.sqlite_schema import MIGRATIONS
 
