@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from index.base import Filters
 from index.sqlite_schema import ROLLUPS
 from index.sqlite_sql import SIDE_TABLES, build_where
 
-__all__ = ["WIDTH", "raw_histogram_sql", "range_count_histogram_sql", "rollup_for", "rollup_sql",
+__all__ = ["WIDTH", "rollup_count_sql", "raw_histogram_sql", "range_count_histogram_sql", "rollup_for", "rollup_sql",
            "constant_offset", "whole_hour_offsets", "local_bucket", "bucket_starts"]
 
 #: Seconds per bucket of each histogram interval.
@@ -153,3 +153,50 @@ def bucket_starts(start: datetime, end: datetime, zone: ZoneInfo, interval: str)
     while e < hi:
         yield e
         e += width
+
+
+def rollup_count_sql(filters: Filters) -> list[tuple[str, list[Any]]] | None:
+    """``count(filters)`` as statements whose single values add up to it: the whole hours from an hourly
+    rollup, the partial edge hours and (without ``since``) the undated documents from ``feedback_dims``.
+    None where no rollup answers these filters exactly, or the range is under a day (the filter indexes
+    count that directly)."""
+    if len(filters.topic) > 1:  # a document with two of the topics sits in two rollup rows
+        return None
+    table = rollup_for(filters, None)
+    if table is None:
+        return None
+    lo = int(filters.since.timestamp()) if filters.since is not None else None
+    hi = int(filters.until.timestamp()) if filters.until is not None else None
+    first = -(-lo // 3600) if lo is not None else None
+    last = hi // 3600 if hi is not None else None
+    if first is not None and last is not None and last - first < 24:
+        return None
+    conds, params = ["n > 0"], []
+    if first is not None:
+        conds.append("hour >= ?")
+        params.append(first)
+    if last is not None:
+        conds.append("hour < ?")
+        params.append(last)
+    for name in ROLLUPS[table]:
+        values = getattr(filters, name)
+        if values:
+            conds.append(f"{name} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    out: list[tuple[str, list[Any]]] = [
+        (f"SELECT coalesce(sum(n), 0) FROM {table} WHERE {' AND '.join(conds)}", params)]
+    edges = []
+    if lo is not None and first is not None and lo < first * 3600:
+        edges.append((lo, first * 3600))
+    if hi is not None and last is not None and last * 3600 < hi:
+        edges.append((last * 3600, hi))
+    for e_lo, e_hi in edges:
+        edge = dataclasses.replace(filters, since=datetime.fromtimestamp(e_lo, timezone.utc),
+                                   until=datetime.fromtimestamp(e_hi, timezone.utc))
+        where, eparams = build_where(edge)
+        out.append((f"SELECT count(*) FROM feedback_dims d WHERE {where}", eparams))
+    if lo is None:  # the rollups hold dated documents only
+        where, uparams = build_where(filters)
+        out.append(("SELECT count(*) FROM feedback_dims d WHERE d.created_ts IS NULL"
+                    + (" AND " + where if where else ""), uparams))
+    return out

@@ -53,17 +53,17 @@ from index._grams import doc_grams
 from index._highlight import highlight_segments
 from index._normalization import check_normalization, tokenizer_normalization
 from index.base import (
-    Doc, DOC_FIELDS, FACET_FIELDS, Bucket, Filters, Hit, SearchQuery, SearchResult, UpsertResult,
+    Doc, FACET_FIELDS, Bucket, Filters, Hit, SearchQuery, SearchResult, UpsertResult,
 )
 from index.query import Term, excluded_terms, query_terms
 from index.sqlite_buckets import (
-    WIDTH, bucket_starts, constant_offset, local_bucket, range_count_histogram_sql, raw_histogram_sql, rollup_for,
-    rollup_sql, whole_hour_offsets,
+    WIDTH, bucket_starts, constant_offset, local_bucket, range_count_histogram_sql, raw_histogram_sql,
+    rollup_count_sql, rollup_for, rollup_sql, whole_hour_offsets,
 )
-from index.sqlite_schema import FTS_TOKENIZE, GRAMS_FUNCTION, MIGRATIONS, ROLLUPS, SCHEMA_META
+from index.sqlite_schema import FTS_TOKENIZE, GRAMS_FUNCTION, MIGRATIONS, SCHEMA_META
 from index.sqlite_sql import (
     COLUMNS, SIDE_TABLES, build_count_sql, build_facets_sql, build_search_sql, build_text_histogram_sql,
-    build_where, exclusion, upsert_sql,
+    build_where, doc_row, exclusion, row_doc, upsert_sql,
 )
 
 
@@ -77,7 +77,6 @@ __all__ = ["SqliteIndex", "build_search_sql", "MIGRATIONS", "FTS_TOKENIZE", "UPS
 UPSERT_ROWS = 256
 #: SQLite VM instructions between two checks of a query's time limit.
 _PROGRESS_STEPS = 1000
-_DOC_FIELD_SET = frozenset(DOC_FIELDS)
 
 
 def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
@@ -233,23 +232,12 @@ class SqliteIndex:
         return meta
 
     # ---------------------------------------------------------------- writes
-    @staticmethod
-    def _row(doc: Doc) -> tuple[Any, ...]:
-        created = doc["created_at"]
-        extra = {k: v for k, v in doc.items() if k not in _DOC_FIELD_SET} if len(doc) > len(DOC_FIELDS) else None
-        values = dict(doc)
-        values["created_ts"] = int(datetime.fromisoformat(created[:-1] + "+00:00").timestamp()) if created else None
-        values["topics"] = json.dumps(doc["topics"], ensure_ascii=False) if doc["topics"] else "[]"
-        values["risk"] = json.dumps(doc["risk"], ensure_ascii=False) if doc["risk"] else "[]"
-        values["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
-        return tuple(values[c] for c in COLUMNS)
-
     def upsert(self, docs: Sequence[Doc]) -> UpsertResult:
         """Insert or replace a batch in one transaction (all or nothing); idempotent by ``id``."""
         if not docs:
             return UpsertResult(0, 0)
         normalized = normalize_batch(docs, self.tokenizer, self.backend)
-        rows = [self._row(d) for d in normalized]
+        rows = [doc_row(d) for d in normalized]
         ids = list(dict.fromkeys(r[0] for r in rows))
         with self._tx(f"upsert of {len(rows)} documents") as w:
             existing = 0
@@ -285,23 +273,9 @@ class SqliteIndex:
                 if deadline is not None:
                     conn.set_progress_handler(None, 0)
 
-    @staticmethod
-    def _doc(row: sqlite3.Row, fields: Sequence[str] | None = None) -> Doc:
-        keys = row.keys()
-        doc: dict[str, Any] = {}
-        for f in (fields or DOC_FIELDS):
-            if f in ("topics", "risk"):
-                doc[f] = json.loads(row[f]) if f in keys and row[f] else []
-            elif f in keys and f in DOC_FIELDS:
-                doc[f] = row[f]
-        if "extra" in keys and row["extra"]:
-            extra = json.loads(row["extra"])
-            doc.update({k: v for k, v in extra.items() if fields is None or k in fields})
-        return doc
-
     def get(self, id: str) -> Doc | None:
         rows = self._exec("SELECT * FROM feedback WHERE id = ?", (id,))
-        return self._doc(rows[0]) if rows else None
+        return row_doc(rows[0]) if rows else None
 
     def terms(self, text: str) -> list[Term]:
         """The query's free words segmented like the stored tokens."""
@@ -356,7 +330,7 @@ class SqliteIndex:
         words = [t for toks, _ in terms for t in toks]
         if query.raw:
             words = [w.strip('"') for w in query.text.split() if w.upper() not in ("AND", "OR", "NOT")]
-        hits = [Hit(doc=self._doc(r), score=float(r["score"]), highlight=highlight_segments(r["text"], words))
+        hits = [Hit(doc=row_doc(r), score=float(r["score"]), highlight=highlight_segments(r["text"], words))
                 for r in rows]
         facets: dict[str, list[tuple[str, int]]] = {}
         fields = list(dict.fromkeys(query.facets))
@@ -389,47 +363,12 @@ class SqliteIndex:
     facet_limit: int = 50
 
     def _rollup_count(self, filters: Filters) -> int | None:
-        """``count(filters)`` from the hourly rollups (edge hours and undated documents from the documents),
-        or None where no rollup answers these filters exactly (then the documents are counted)."""
-        if len(filters.topic) > 1:  # a document with two of the topics sits in two rollup rows
+        """``count(filters)`` from the hourly rollups, or None where no rollup answers these filters exactly
+        (then the documents are counted); see :func:`index.sqlite_buckets.rollup_count_sql`."""
+        statements = rollup_count_sql(filters)
+        if statements is None:
             return None
-        table = rollup_for(filters, None)
-        if table is None:
-            return None
-        lo = int(filters.since.timestamp()) if filters.since is not None else None
-        hi = int(filters.until.timestamp()) if filters.until is not None else None
-        first = -(-lo // 3600) if lo is not None else None
-        last = hi // 3600 if hi is not None else None
-        if first is not None and last is not None and last - first < 24:
-            return None  # a short range: the filter indexes count it directly
-        conds, params = ["n > 0"], []
-        if first is not None:
-            conds.append("hour >= ?")
-            params.append(first)
-        if last is not None:
-            conds.append("hour < ?")
-            params.append(last)
-        for name in ROLLUPS[table]:
-            values = getattr(filters, name)
-            if values:
-                conds.append(f"{name} IN ({','.join('?' * len(values))})")
-                params.extend(values)
-        total = self._exec(f"SELECT coalesce(sum(n), 0) FROM {table} WHERE {' AND '.join(conds)}", params)[0][0]
-        edges: list[tuple[int | None, int | None]] = []
-        if lo is not None and lo < first * 3600:  # type: ignore[operator]
-            edges.append((lo, first * 3600))  # type: ignore[operator]
-        if hi is not None and last * 3600 < hi:  # type: ignore[operator]
-            edges.append((last * 3600, hi))  # type: ignore[operator]
-        for e_lo, e_hi in edges:
-            edge = dataclasses.replace(filters, since=datetime.fromtimestamp(e_lo, timezone.utc),  # type: ignore[arg-type]
-                                       until=datetime.fromtimestamp(e_hi, timezone.utc))  # type: ignore[arg-type]
-            where, eparams = build_where(edge)
-            total += self._exec(f"SELECT count(*) FROM feedback_dims d WHERE {where}", eparams)[0][0]
-        if lo is None:  # the rollups hold dated documents only
-            where, uparams = build_where(filters)
-            total += self._exec("SELECT count(*) FROM feedback_dims d WHERE d.created_ts IS NULL"
-                                + (" AND " + where if where else ""), uparams)[0][0]
-        return int(total)
+        return sum(int(self._exec(sql, params)[0][0]) for sql, params in statements)
 
     def count(self, filters: Filters = Filters()) -> int:
         where, params = build_where(filters)
@@ -447,7 +386,7 @@ class SqliteIndex:
             rows = self._exec(f"SELECT {cols}, d.rowid AS _r FROM feedback_dims d JOIN feedback f ON f.rowid = d.rowid "
                               f"WHERE {cond} ORDER BY d.rowid LIMIT ?", [last, *params, batch_size])
             for r in rows:
-                yield self._doc(r, fields)
+                yield row_doc(r, fields)
             if len(rows) < batch_size:
                 return
             last = rows[-1]["_r"]

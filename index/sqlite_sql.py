@@ -1,4 +1,4 @@
-"""Pure SQL builders for :class:`index.sqlite_fts.SqliteIndex` (no I/O; shown by ``voc search --sql``).
+"""Pure SQL builders and row conversions for :class:`index.sqlite_fts.SqliteIndex` (no I/O; ``voc search --sql`` shows the SQL).
 
 Schema (created by the named migrations in :mod:`index.sqlite_schema`):
 
@@ -19,15 +19,18 @@ Schema (created by the named migrations in :mod:`index.sqlite_schema`):
 from __future__ import annotations
 
 import functools
+import json
+import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from index._grams import bigrams, is_cjk, query_runs
-from index.base import FACET_FIELDS, Filters, SearchQuery
+from index.base import DOC_FIELDS, FACET_FIELDS, Doc, Filters, SearchQuery
 
 __all__ = ["COLUMNS", "DIMS", "SIDE_TABLES", "TAG_PREFIX", "tag", "tags_sql", "tags_match", "BM25", "build_search_sql",
            "build_count_sql", "build_facets_sql", "build_text_histogram_sql", "build_where", "fts_match_expression",
-           "term_expression", "exclusion", "quote_fts", "upsert_sql", "SqlQuery", "Terms"]
+           "term_expression", "exclusion", "quote_fts", "upsert_sql", "doc_row", "row_doc", "SqlQuery", "Terms"]
 
 #: Columns of ``feedback`` besides the integer rowid, in insert order.
 COLUMNS: tuple[str, ...] = (
@@ -300,3 +303,33 @@ def upsert_sql(rows: int) -> str:
     """``INSERT … VALUES (…), (…) … ON CONFLICT(id) DO UPDATE`` for ``rows`` documents: a later row with the
     same id updates the earlier one, so the last one wins, as one row at a time did."""
     return f"INSERT INTO feedback ({', '.join(COLUMNS)}) VALUES " + ", ".join([_UPSERT_ROW] * rows) + _UPSERT_TAIL
+
+
+_DOC_FIELD_SET = frozenset(DOC_FIELDS)
+
+
+def doc_row(doc: Doc) -> tuple[Any, ...]:
+    """A normalized document → the values of a ``feedback`` row, in :data:`COLUMNS` order."""
+    created = doc["created_at"]
+    extra = {k: v for k, v in doc.items() if k not in _DOC_FIELD_SET} if len(doc) > len(DOC_FIELDS) else None
+    values = dict(doc)
+    values["created_ts"] = int(datetime.fromisoformat(created[:-1] + "+00:00").timestamp()) if created else None
+    values["topics"] = json.dumps(doc["topics"], ensure_ascii=False) if doc["topics"] else "[]"
+    values["risk"] = json.dumps(doc["risk"], ensure_ascii=False) if doc["risk"] else "[]"
+    values["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
+    return tuple(values[c] for c in COLUMNS)
+
+
+def row_doc(row: sqlite3.Row, fields: Sequence[str] | None = None) -> Doc:
+    """A ``feedback`` row (or the ``fields`` of it) → the document."""
+    keys = row.keys()
+    doc: dict[str, Any] = {}
+    for f in (fields or DOC_FIELDS):
+        if f in ("topics", "risk"):
+            doc[f] = json.loads(row[f]) if f in keys and row[f] else []
+        elif f in keys and f in DOC_FIELDS:
+            doc[f] = row[f]
+    if "extra" in keys and row["extra"]:
+        extra = json.loads(row["extra"])
+        doc.update({k: v for k, v in extra.items() if fields is None or k in fields})
+    return doc
