@@ -338,7 +338,8 @@ class SqliteIndex:
             plain = [f for f in fields if f not in SIDE_TABLES]
             side = [f for f in fields if f in SIDE_TABLES]
             per_field: dict[str, dict[Any, int]] = {f: {} for f in fields}
-            fsql, fparams = build_facets_sql(query, fields, terms, window=sampled, dims_hint=facet_hint, exclude=exclude)
+            fsql, fparams = build_facets_sql(query, fields, terms, window=sampled, dims_hint=facet_hint,
+                                             exclude=exclude)
             for row in self._exec(fsql, fparams, deadline):
                 n = row[-1]
                 if row[0] == 0:

@@ -1,4 +1,5 @@
-"""Pure SQL builders and row conversions for :class:`index.sqlite_fts.SqliteIndex` (no I/O; ``voc search --sql`` shows the SQL).
+"""Pure SQL builders and row conversions for :class:`index.sqlite_fts.SqliteIndex` (no I/O; ``voc search
+--sql`` shows the SQL).
 
 Schema (created by the named migrations in :mod:`index.sqlite_schema`):
 
