@@ -20,6 +20,9 @@ words and the character bigrams, whitespace-tokenized) in a tantivy index, queri
 shape (each word: its tokens, or its bigram phrase), for the text-only searches and the recall words:
 its build time, search p50/p95 and match counts beside SQLite's, measured in the same run.
 
+What sub-word recall costs: the 20 searches with this code's match expression and with the whole-word
+expression before it, alternating on the same database.
+
 Query cost bound (issue 23, finding 5): how fast the 100 KB repeated-word query is refused, and the p95 of
 the ordinary searches while another thread loops over the costliest queries the bound allows.
 """
@@ -270,6 +273,33 @@ def cost_bound(ix: SqliteIndex, docs: list[dict], queries, rounds: int = 3) -> d
     return {"refused": refused, "refuse_ms": refuse_ms, "beside": beside, "costly": outcomes}
 
 
+def whole_words_peer(ix: SqliteIndex, queries, repeat: int) -> tuple[list[float], list[float]]:
+    """What sub-word recall costs: the same searches with this code's match expression and with the one
+    before it (each word's tokens only), alternating on the same database. Bench-only: the older expression
+    is swapped in for the peer's turns."""
+    from index import sqlite_sql
+    from index.sqlite_sql import quote_fts
+
+    current = sqlite_sql.term_expression
+
+    def words_only(tokens, phrase):
+        words = quote_fts(" ".join(tokens)) if phrase else " AND ".join(quote_fts(t) for t in dict.fromkeys(tokens))
+        return f"tokens : ({words})"
+
+    runs: dict[str, list[float]] = {"sub": [], "words": []}
+    try:
+        for r in range(max(2, repeat)):
+            for name in (("sub", "words") if r % 2 == 0 else ("words", "sub")):
+                sqlite_sql.term_expression = current if name == "sub" else words_only
+                for q in queries:
+                    t0 = time.perf_counter()
+                    ix.search(q)
+                    runs[name].append((time.perf_counter() - t0) * 1000)
+    finally:
+        sqlite_sql.term_expression = current
+    return runs["sub"], runs["words"]
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
@@ -391,6 +421,7 @@ def main() -> int:
             text_ms.append((time.perf_counter() - t0) * 1000)
     rec = recall_check(ix, db, subs, tokenizer) if subs else None
     cost = cost_bound(ix, docs, queries, rounds=args.repeat)
+    with_sub, words_only = whole_words_peer(ix, queries, args.repeat)
     ix.close()
     peer = tantivy_peer(docs, [*texts, *subs[:20]], subs, tokenizer, args.repeat) if args.peer == "tantivy" else None
 
@@ -423,6 +454,9 @@ def main() -> int:
              if not rec["missed"] else f"MISSED in: {', '.join(rec['missed'][:10])}")
         print(f"{'':<28} beyond the LIKE scan: {rec['extra']:,} matches of {rec['found']:,} hold the word's jieba "
               f"tokens apart; LIKE scan {rec['like_ms']:.0f} ms per word")
+    line("sub-word cost p50/p95 (ms)", f"{pct(with_sub, 50):.1f} / {pct(with_sub, 95):.1f}", "-", True,
+         f"vs whole words only {pct(words_only, 50):.1f} / {pct(words_only, 95):.1f}: ratio "
+         f"{pct(with_sub, 50) / pct(words_only, 50):.2f} (p50), {pct(with_sub, 95) / pct(words_only, 95):.2f} (p95)")
     b95 = pct(cost["beside"], 95)
     worst = max(ms for _, ms in cost["costly"])
     kinds = Counter(o for o, _ in cost["costly"])
