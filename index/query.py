@@ -153,6 +153,7 @@ def _parse_time(field: str, value: str, now: datetime, tz: ZoneInfo) -> datetime
     if not value.isascii():
         raise QueryError(field, f"bad time {value!r}: only ASCII digits and letters; {hint}")
     m = _RELATIVE.match(value)
+    dt: datetime | None
     if m:
         seconds = int(m.group(1)) * _UNITS[m.group(2)]
         if seconds > _MAX_LOOKBACK.total_seconds():
@@ -171,10 +172,10 @@ def _parse_time(field: str, value: str, now: datetime, tz: ZoneInfo) -> datetime
                     dt = dt.replace(tzinfo=tz)
                 dt = dt.astimezone(timezone.utc)
         except OverflowError:  # a valid date-time whose offset takes it past year 9999 or before year 1
-            dt = LATEST + timedelta(days=1)
+            dt = None
         except ValueError:
             raise QueryError(field, f"bad time {value!r}: {hint}") from None
-    if not EARLIEST <= dt <= LATEST:
+    if dt is None or not EARLIEST <= dt <= LATEST:
         raise QueryError(field, f"bad time {value!r}: times lie between {EARLIEST.year} and {LATEST.year}")
     return dt
 
