@@ -102,8 +102,12 @@ class SqliteIndex:
         self._readers: list[sqlite3.Connection] = []
         self._closed = False
         self._memory = self.path == ":memory:"
-        if not self._memory:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if not self._memory:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendUnavailableError(f"cannot create the folder of the SQLite index: {exc}",
+                                          backend=self.backend) from exc
         try:
             self._writer = self._connect()
             self._writer.execute(f"PRAGMA synchronous={synchronous}")
@@ -114,16 +118,20 @@ class SqliteIndex:
             variables = self._writer.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
             self._upsert_rows = max(1, min(UPSERT_ROWS, variables // len(COLUMNS)))
         except sqlite3.Error as exc:
-            raise BackendUnavailableError(f"cannot open the SQLite index: {exc}", backend=self.backend) from exc
+            raise self._error("cannot open the SQLite index", exc, unavailable=True) from exc
         self._migrate()
 
     # ---------------------------------------------------------------- errors and transactions
-    def _error(self, what: str, exc: sqlite3.Error, limit_s: float | None = None) -> Exception:
-        """The one translation of ``sqlite3.Error`` into the index error tree (see :mod:`index._errors`)."""
+    def _error(self, what: str, exc: sqlite3.Error, limit_s: float | None = None,
+               unavailable: bool = False) -> Exception:
+        """The one translation of ``sqlite3.Error`` into the index error tree (see :mod:`index._errors`):
+        a query stopped at its time limit (``limit_s``) → :class:`QueryTimeoutError`; a file that cannot be
+        opened, is locked by another writer or read-only → :class:`BackendUnavailableError`; else
+        :class:`IndexBackendError`. ``what`` says what failed."""
         message = str(exc)
         if limit_s is not None and isinstance(exc, sqlite3.OperationalError) and "interrupted" in message:
             return QueryTimeoutError(limit_s, backend=self.backend)
-        if isinstance(exc, sqlite3.OperationalError) and any(
+        if unavailable or isinstance(exc, sqlite3.OperationalError) and any(
                 s in message for s in ("locked", "busy", "unable to open", "readonly", "disk I/O")):
             return BackendUnavailableError(f"{what}: {message}", backend=self.backend)
         return IndexBackendError(f"{what}: {message}", backend=self.backend)

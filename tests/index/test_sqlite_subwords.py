@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from index import QueryError, SchemaMismatchError, SearchQuery, SqliteIndex
-from index import IndexBackendError, QueryTimeoutError
+from index import BackendUnavailableError, IndexBackendError, QueryTimeoutError
 from index._grams import GRAMS_VERSION, RUN_BREAK, doc_grams, query_runs
 from index.sqlite_schema import MIGRATIONS
 
@@ -158,3 +158,17 @@ def test_a_failed_write_rolls_back_and_the_next_write_succeeds(tmp_path, demo_to
         assert ix.count() == 1 and ix.get("b") is None  # nothing of the failed batch
         assert ix.upsert([doc(demo_tokenizer, "c", "第三条")]).new == 1
         assert ix.delete(["a"]) == 1 and ix.count() == 1
+
+
+def test_an_index_locked_by_another_writer_fails_to_open_with_the_reason(tmp_path):
+    SqliteIndex(tmp_path / "v.db", tokenizer=str.split).close()
+    other = sqlite3.connect(tmp_path / "v.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(BackendUnavailableError, match="opening the index .*database is locked"):
+            SqliteIndex(tmp_path / "v.db", tokenizer=str.split, busy_timeout_ms=50)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with pytest.raises(BackendUnavailableError, match="cannot create the folder of the SQLite index"):
+        SqliteIndex(tmp_path / "v.db" / "nested.db", tokenizer=str.split)  # a file where a folder must be
