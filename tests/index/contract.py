@@ -172,6 +172,11 @@ class IndexContract:
         by_topic = index.histogram(interval="day", tz="UTC", group_by="topics", start=start, end=end, text="-闪退")
         assert {b.key for b in by_topic if b.count} == {"ux", "billing"}
 
+    def test_explain_shows_what_a_search_sends_the_backend(self, index, corpus):
+        index.upsert(corpus)
+        text = index.explain(SearchQuery(text="闪退 -登录", filters=Filters(source=("appstore",))))
+        assert isinstance(text, str) and "闪退" in text and "登录" in text  # (SQL and parameters, or a JSON body)
+
     def test_punctuation_only_query_matches_everything(self, index, corpus):
         index.upsert(corpus)
         assert index.search(SearchQuery(text="，！")).total == 5
