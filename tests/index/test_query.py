@@ -167,3 +167,18 @@ def test_unknown_values_list_the_known_ones(text, known):
 
 def test_without_a_taxonomy_topic_ids_pass_through():
     assert parse_query("topic:anything", now=NOW).filters.topic == ("anything",)
+
+
+def test_parse_time_turns_an_overflowing_offset_into_a_value_error():
+    """The API's since=/until= parameters and crawled created_at go through parse_time: an ISO time whose
+    offset leaves the years 1-9999 was an OverflowError (500 / a crashed batch), now a ValueError."""
+    from index._docs import normalize_batch
+    from index.base import parse_time
+    from index import BulkIndexError
+
+    for value in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+        with pytest.raises(ValueError, match="out of range"):
+            parse_time(value)
+    with pytest.raises(BulkIndexError) as err:
+        normalize_batch([{"id": "x", "created_at": "9999-12-31T23:59:59-23:59"}], None, "test")
+    assert err.value.errors == [("x", "time out of range: '9999-12-31T23:59:59-23:59'")]
