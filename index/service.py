@@ -11,7 +11,7 @@ from typing import IO
 
 from index._export import write_csv, write_xlsx
 from index.base import Doc, FeedbackIndex, Filters, SearchQuery
-from index.query import split_terms
+from index.query import has_free_text
 
 __all__ = ["iter_matches", "export", "prune", "reindex", "EXPORT_FORMATS", "ReindexReport"]
 
@@ -19,8 +19,9 @@ EXPORT_FORMATS = ("csv", "xlsx", "jsonl")
 
 
 def iter_matches(index: FeedbackIndex, query: SearchQuery, *, page: int = 500) -> Iterator[Doc]:
-    """Every document the query matches: a scan for filter-only queries, search pages (newest first) else."""
-    if not split_terms(query.text) and not query.raw:
+    """Every document the query matches: a scan for filter-only queries, search pages (newest first) else
+    (also for a text of excluded words only, which a scan of the filters would ignore)."""
+    if not has_free_text(query.text) and not query.raw:
         yield from index.scan(query.filters, batch_size=page)
         return
     offset = 0

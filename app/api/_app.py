@@ -279,6 +279,9 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         return {"role": principal.role, "via": principal.via, "csrf_token": auth.csrf_token(principal),
                 "csrf_header": "X-CSRF-Token"}
 
+    # the query language accepts topic ids and their names (topic:登录)
+    topic_names = {t.id: t.name for t in settings.topics.topics}
+
     @app.get("/api/meta", tags=["access"])
     def meta(_p: Principal = Depends(reader)) -> dict:
         """Names the page shows: topic ids → names (topics.yaml), products, configured sources."""
@@ -303,7 +306,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         if offset + limit > MAX_RESULT_WINDOW:
             raise QueryError("offset", f"offset + limit must stay within {MAX_RESULT_WINDOW}; narrow the query instead")
         query = service.build_query(q, now=now(), since=since, until=until, limit=limit, offset=offset, sort=sort,
-                                    facets=_csv(facets), facet_sample=settings.web.facet_sample)
+                                    facets=_csv(facets), facet_sample=settings.web.facet_sample, topics=topic_names)
         compute = in_slot(lambda: service.search(ops.index, query), exact_facets=exact(query))
         return _json(cache.get_or_compute(("search", query), compute))  # type: ignore[return-value]
 
@@ -313,7 +316,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
                 _p: Principal = Depends(reader)) -> dict:
         """Value counts per field (`fields`, comma-separated) for the documents the query matches."""
         query = service.build_query(q, now=now(), since=since, until=until, limit=0, facets=_csv(fields),
-                                    facet_sample=settings.web.facet_sample)
+                                    facet_sample=settings.web.facet_sample, topics=topic_names)
         compute = in_slot(lambda: service.facets(ops.index, query), exact_facets=exact(query))
         return _json(cache.get_or_compute(("facets", query), compute))  # type: ignore[return-value]
 
@@ -328,7 +331,8 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         return _json(cache.get_or_compute(  # type: ignore[return-value]
             ("trends", q, interval, tz, group_by or None, since, until, at),
             in_slot(lambda: service.trends(ops.index, q, now=at, interval=interval, tz=tz,
-                                           group_by=group_by or None, since=since, until=until))))
+                                           group_by=group_by or None, since=since, until=until,
+                                           topics=topic_names))))
 
     @app.get("/api/trends/ratings", tags=["trends"])
     def ratings(q: str = "", since: str | None = Query(None, max_length=40),
@@ -336,7 +340,8 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         """Rating distribution (1–5 stars) and mean rating per app version."""
         at = now()
         return cache.get_or_compute(("ratings", q, since, until, at), in_slot(
-            lambda: service.ratings_by_version(ops.index, q, now=at, since=since, until=until), exact_facets=True))
+            lambda: service.ratings_by_version(ops.index, q, now=at, since=since, until=until, topics=topic_names),
+            exact_facets=True))
 
     @app.get("/api/alerts", tags=["alerts"])
     def alerts(state: str | None = None, limit: Annotated[Digits, Query(ge=1, le=1000)] = 100,

@@ -43,7 +43,8 @@ def _query(app: AppContext, words: tuple[str, ...], **kw: Any) -> Any:
     from index import QueryError, parse_query
 
     try:
-        return parse_query(" ".join(words), now=_now(), **kw)
+        topics = {t.id: t.name for t in app.settings.topics.topics}
+        return parse_query(" ".join(words), now=_now(), topics=topics, **kw)
     except QueryError as exc:
         raise click.UsageError(f"bad query: {exc}") from exc
 
@@ -139,8 +140,10 @@ def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, o
     version, rating (1-5); since:/until: take 30m, 24h, 7d, 2w or a date (2026-11-01, a local day).
     Each hit shows its short id (for `voc label`), source, time (voc.yaml time_zone), sentiment, topics,
     version, stars and risk flags; copies of the same text are shown once with their count.
+    Topic, sentiment and intent also take their Chinese names (topic:登录, sentiment:负面). A word also
+    finds longer words it is part of (续费 finds 自动续费); -word excludes it (after --: voc search -- -广告 闪退).
     """
-    from index import IndexBackendError
+    from index import IndexBackendError, QueryError
 
     facets = tuple(FACET_ALIASES.get(f, f) for f in facets)
     fetch = limit if as_json or show_sql else min(10_000, limit * 4 + 20) if limit else 0
@@ -150,18 +153,15 @@ def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, o
         raise click.UsageError(str(exc)) from exc
     ix = _index(app)
     if show_sql:
-        if hasattr(ix, "search_sql"):
-            sql, params = ix.search_sql(q)
-            click.echo(sql)
-            click.echo(f"-- params: {params!r}")
-        else:
-            from index.elastic_bodies import search_body
-            from index.query import query_terms
-
-            click.echo(json.dumps(search_body(q, query_terms(q.text, ix.tokenizer)), ensure_ascii=False, indent=2))
+        try:
+            click.echo(ix.explain(q))
+        except QueryError as exc:
+            raise click.UsageError(f"bad query: {exc}") from exc
         return
     try:
         result = ix.search(q)
+    except QueryError as exc:  # too many words, or stopped at the time limit
+        raise click.UsageError(f"bad query: {exc}") from exc
     except IndexBackendError as exc:
         raise click.ClickException(f"search failed: {exc}") from exc
     if as_json:
