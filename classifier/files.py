@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ class BadRow:
 class ClassifyReport:
     rows: int = 0
     written: int = 0
+    #: rows an interrupted run had written already (``resume``); included in ``written``
+    resumed: int = 0
     bad: list[BadRow] = field(default_factory=list)
 
 
@@ -86,20 +88,33 @@ def read_rows(path: Path, text_col: str) -> Iterator[tuple[int, dict[str, Any] |
 
 
 def classify_file(classifier: Any, input_path: Path, output_path: Path, *, text_col: str,
-                  batch_size: int = 256) -> ClassifyReport:
-    """Tag every good row of ``input_path`` into ``output_path`` (JSON Lines, one line per good row)."""
+                  batch_size: int = 256, resume: bool = False,
+                  progress: Callable[[int, int | None], None] | None = None) -> ClassifyReport:
+    """Tag every good row of ``input_path`` into ``output_path`` (JSON Lines, one line per good row).
+
+    Rows are written a whole batch at a time and flushed before ``progress(rows read, total rows)`` is
+    called, so an interruption there leaves complete rows only. ``resume``: keep the complete rows an
+    interrupted run left in ``output_path`` (a torn last line is cut off) and tag only the rows after them.
+    """
     report = ClassifyReport()
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    with output_path.open("w", encoding="utf-8") as out:
+    kept = _keep_complete_rows(output_path) if resume else 0
+    report.written = report.resumed = kept
+    total = sum(1 for _ in read_rows(input_path, text_col)) if progress is not None else None
+    with output_path.open("a" if resume else "w", encoding="utf-8") as out:
         pending: list[dict[str, Any]] = []
+        good = 0
 
         def flush() -> None:
             tags = classifier.predict([r[text_col] for r in pending])
+            lines = []
             for row, t in zip(pending, tags):
                 d = t.as_dict()
                 row.update({k: d[k] for k in TAG_FIELDS})
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-                report.written += 1
+                lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write("".join(lines))
+            out.flush()
+            report.written += len(lines)
             pending.clear()
 
         for line, row, problem in read_rows(input_path, text_col):
@@ -107,9 +122,37 @@ def classify_file(classifier: Any, input_path: Path, output_path: Path, *, text_
             if row is None:
                 report.bad.append(BadRow(line, problem or "bad row"))
                 continue
+            good += 1
+            if good <= kept:  # tagged by the interrupted run
+                continue
             pending.append(row)
             if len(pending) >= batch_size:
                 flush()
+                if progress is not None:
+                    progress(report.rows, total)
         if pending:
             flush()
+        if progress is not None:
+            progress(report.rows, total)
     return report
+
+
+def _keep_complete_rows(path: Path) -> int:
+    """Count the complete JSON lines at the start of ``path`` and cut off anything after them."""
+    if not path.exists():
+        return 0
+    good, end = 0, 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                json.loads(raw)
+            except ValueError:
+                break
+            good += 1
+            end += len(raw)
+    if end != path.stat().st_size:
+        with path.open("r+b") as fh:
+            fh.truncate(end)
+    return good

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from app.cli import pass_app
+from app.cli._progress import Interrupted, with_progress
+from app.progress import Reporter
 from app.context import AppContext
 
 
@@ -30,24 +32,34 @@ def _classifier(app: AppContext, topics_file: str | None):  # type: ignore[no-un
               help="Where to write JSON Lines: each input row plus sentiment, sentiment_score, intent, topics, risk.")
 @click.option("--topics", "topics_file", type=click.Path(dir_okay=False, exists=True),
               help="Use another taxonomy file (same format as configs/topics.yaml).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run: keep the rows already in --output.")
 @pass_app
-def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path, topics_file: str | None) -> None:
-    """Tag any CSV/JSONL file (exported tickets, survey answers); bad rows are reported, not fatal."""
+@with_progress
+def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path, topics_file: str | None,
+             resume: bool, progress: Reporter) -> None:
+    """Tag any CSV/JSONL file (exported tickets, survey answers); bad rows are reported, not fatal.
+
+    Ctrl-C stops after the current batch with complete rows in --output; --resume goes on from there."""
     from classifier import ClassifierError
     from classifier.files import classify_file
 
     clf = _classifier(app, topics_file)
     try:
-        report = classify_file(clf, input_path, output_path, text_col=text_col,
-                               batch_size=max(256, app.settings.classifier.batch_size))
+        with progress.task("classify", unit="rows") as task:
+            report = classify_file(clf, input_path, output_path, text_col=text_col, resume=resume, progress=task,
+                                   batch_size=max(256, app.settings.classifier.batch_size))
     except ClassifierError as exc:
         raise click.ClickException(f"{exc}") from exc
+    except KeyboardInterrupt:
+        raise Interrupted(f"{output_path} holds complete rows only — run the same command with --resume "
+                          "to tag the rest") from None
     for bad in report.bad[:20]:
         click.echo(f"skipped line {bad.line}: {bad.reason}", err=True)
     if len(report.bad) > 20:
         click.echo(f"... and {len(report.bad) - 20} more bad rows", err=True)
     click.echo(f"tagged {report.written} of {report.rows} rows with {clf.model_version} → {output_path}"
-               + (f" ({len(report.bad)} bad rows skipped)" if report.bad else ""))
+               + (f" ({len(report.bad)} bad rows skipped)" if report.bad else "")
+               + (f" ({report.resumed} of them by the interrupted run)" if report.resumed else ""))
 
 
 @click.command("train")
