@@ -60,6 +60,8 @@ class Sink(Protocol):
 
     def close(self, task: Task) -> None: ...
 
+    def echo(self, message: str) -> None: ...
+
 
 class Task:
     """The state of one piece of long work: counts, rate and time left; see the module docstring."""
@@ -173,6 +175,9 @@ class NullSink:
     def close(self, task: Task) -> None:
         pass
 
+    def echo(self, message: str) -> None:
+        pass
+
 
 class PlainSink:
     """Line-oriented progress for logs and pipes: a line every ``interval`` seconds, and one at the end when
@@ -201,6 +206,9 @@ class PlainSink:
             self._next.pop(id(task), None)
         if spoke:
             self._write(describe(task))
+
+    def echo(self, message: str) -> None:
+        self._write(message)
 
     def _write(self, line: str) -> None:
         try:
@@ -256,6 +264,12 @@ class TqdmSink:
                     bar.update(task.done - bar.n)
                 bar.close()
 
+    def echo(self, message: str) -> None:
+        from tqdm import tqdm
+
+        with self._lock:
+            tqdm.write(message, file=self.stream)
+
 
 class Interrupts:
     """What :func:`safe_interrupts` installs: while a task is open, the first SIGINT is a request that the
@@ -307,6 +321,13 @@ class Reporter:
         if interrupts is not None:
             task.on_close = lambda: setattr(interrupts, "open_tasks", interrupts.open_tasks - 1)
         return task
+
+    def echo(self, message: str) -> None:
+        """A log line that does not break the bars (``--quiet`` keeps it: it is not progress)."""
+        if isinstance(self.sink, NullSink):
+            sys.stderr.write(message + "\n")
+        else:
+            self.sink.echo(message)
 
 
 def reporter_for(*, quiet: bool = False, stream: IO[str] | None = None, interval: float | None = None,

@@ -74,11 +74,19 @@ def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path
 @click.option("--threads", type=click.IntRange(1, 64), help="Torch threads for training (default: 1).")
 @click.option("--holdout", "holdout", multiple=True,
               help="Domain left out of training; repeatable, the first is reported (default: 手机, absa_phone).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Another training setting, e.g. hidden_size=96 or checkpoint_minutes=5 (see TrainingConfig).")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint an interrupted run left (same data and settings).")
 @pass_app
+@with_progress
 def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, epochs: int | None,
               max_minutes: float | None,
-              seed: int, threads: int | None, holdout: tuple[str, ...]) -> None:
-    """Train the default model from the corpora, templates, taxonomy examples and label corrections."""
+              seed: int, threads: int | None, holdout: tuple[str, ...], overrides: tuple[str, ...], resume: bool,
+              progress: Reporter) -> None:
+    """Train the default model from the corpora, templates, taxonomy examples and label corrections.
+
+    A checkpoint is kept beside the output (every minute, and when Ctrl-C stops training); --resume goes on
+    from it to the model an uninterrupted run makes."""
     from classifier import ClassifierError
     from classifier.corrections import open_store
     from classifier.train import TrainingConfig, train
@@ -99,18 +107,55 @@ def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, e
         extra["max_minutes"] = max_minutes
     if threads is not None:
         extra["threads"] = threads
+    extra.update(_training_overrides(overrides))
     try:
         cfg = TrainingConfig(data_dir=data, output_dir=out, seed=seed,
                              corrections=corrections, **extra)
-        result = train(cfg, s, log=lambda m: click.echo(m, err=True))
+        with progress.task("train", unit="steps") as task:
+            result = train(cfg, s, log=progress.echo, resume=resume, progress=task)
     except (ClassifierError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        raise Interrupted("training stopped; run the same command with --resume to continue from its "
+                          "checkpoint") from None
     m = result.metrics
     click.echo(f"saved {result.path} in {result.seconds / 60:.1f} min ({len(corrections)} corrections used)")
     click.echo(f"held-out split: {json.dumps(m['validation'], ensure_ascii=False)}")
     click.echo(f"left-out domain: {json.dumps(m['left_out_domain'], ensure_ascii=False)}")
     if "app_feedback_eval" in m:
         click.echo(f"app feedback eval: {json.dumps(m['app_feedback_eval'], ensure_ascii=False)}")
+
+
+def _training_overrides(values: tuple[str, ...]) -> dict[str, object]:
+    """``--set KEY=VALUE`` → TrainingConfig keyword arguments, each converted to its setting's type."""
+    import dataclasses
+
+    from classifier.train import TrainingConfig
+
+    fields = {f.name: f for f in dataclasses.fields(TrainingConfig)
+              if f.name not in ("data_dir", "output_dir", "corrections", "seed", "holdout_domains")}
+    out: dict[str, object] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or key not in fields:
+            raise click.BadParameter(f"{item!r}: use KEY=VALUE with KEY one of {', '.join(sorted(fields))}",
+                                     param_hint="--set")
+        default = fields[key].default
+        try:
+            if raw.strip().lower() == "none" and default is None:
+                out[key] = None
+            elif isinstance(default, bool):
+                out[key] = raw.strip().lower() in ("1", "true", "yes")
+            elif isinstance(default, int) or default is None:
+                out[key] = int(raw)
+            elif isinstance(default, float):
+                out[key] = float(raw)
+            else:
+                out[key] = raw
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: {key} takes a {type(default).__name__}", param_hint="--set") from None
+    return out
 
 
 def _parse_label_cols(values: tuple[str, ...]) -> dict[str, str]:
