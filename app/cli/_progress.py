@@ -35,3 +35,32 @@ def with_progress(f: Callable[..., Any]) -> Callable[..., Any]:
             return f(*args, progress=progress, **kwargs)
 
     return click.option("--quiet", "-q", is_flag=True, help="Show no progress (it goes to stderr otherwise).")(wrapper)
+
+
+class Counted:
+    """An index whose reads (``scan``, ``search`` hits) or deletes advance ``task``; everything else passes
+    through. How ``voc export`` and ``voc prune`` show progress over ``index.service``'s loops."""
+
+    def __init__(self, index: Any, task: Any, *, count: str = "reads") -> None:
+        self._index, self._task, self._count = index, task, count
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._index, name)
+
+    def scan(self, *args: Any, **kwargs: Any) -> Any:
+        for doc in self._index.scan(*args, **kwargs):
+            if self._count == "reads":
+                self._task.advance()
+            yield doc
+
+    def search(self, *args: Any, **kwargs: Any) -> Any:
+        result = self._index.search(*args, **kwargs)
+        if self._count == "reads":
+            self._task.advance(len(result.hits))
+        return result
+
+    def delete(self, ids: Any) -> int:
+        n = self._index.delete(ids)
+        if self._count == "deletes":
+            self._task.advance(len(ids))
+        return n
