@@ -177,8 +177,9 @@ def _parse_label_cols(values: tuple[str, ...]) -> dict[str, str]:
               help="HEAD or HEAD=COLUMN with gold labels; HEAD is sentiment, intent or topics. Repeatable.")
 @click.option("--topics", "topics_file", type=click.Path(dir_okay=False, exists=True), help="Another taxonomy file.")
 @pass_app
+@with_progress
 def eval_cmd(app: AppContext, input_path: Path, text_col: str, label_cols: tuple[str, ...],
-             topics_file: str | None) -> None:
+             topics_file: str | None, progress: Reporter) -> None:
     """Metrics per head (accuracy and macro-F1; topics micro/macro F1) of the configured model on a labelled file."""
     from classifier import ClassifierError
     from classifier.evaluate import score_tags
@@ -206,7 +207,16 @@ def eval_cmd(app: AppContext, input_path: Path, text_col: str, label_cols: tuple
         raise click.ClickException(str(exc)) from exc
     if not rows:
         raise click.ClickException(f"{input_path}: no usable rows")
-    metrics = score_tags(rows, clf.predict([r["text"] for r in rows]))
+    texts, predicted = [r["text"] for r in rows], []
+    step = max(256, app.settings.classifier.batch_size)
+    try:
+        with progress.task("eval", unit="rows", total=len(texts)) as task:
+            for i in range(0, len(texts), step):
+                predicted.extend(clf.predict(texts[i:i + step]))
+                task(len(predicted))
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped after {len(predicted)} of {len(texts)} rows; nothing was written") from None
+    metrics = score_tags(rows, predicted)
     click.echo(f"model: {clf.model_version}; rows: {len(rows)}" + (f" ({bad} bad rows skipped)" if bad else ""))
     for head in ("sentiment", "intent", "topics"):
         if head in metrics:

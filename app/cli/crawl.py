@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 import click
 
 from app.cli import pass_app
+from app.cli._progress import Interrupted, with_progress
 from app.context import AppContext
+from app.progress import Reporter
 
 __all__ = ["commands"]
 
@@ -18,19 +20,27 @@ __all__ = ["commands"]
 @click.option("--since", help="Override the cursors: collect items newer than 7d, 24h, 30m or a date (2026-11-01).")
 @click.option("--timeout", type=float, default=None, help="Stop the crawl after this many seconds.")
 @pass_app
-def crawl(app: AppContext, sources: tuple[str, ...], product: str | None, since: str | None, timeout: float | None) -> None:
+@with_progress
+def crawl(app: AppContext, sources: tuple[str, ...], product: str | None, since: str | None, timeout: float | None,
+          progress: Reporter) -> None:
     """Crawl SOURCES (default: every enabled source with targets) through the Scrapy engine.
 
     Prints per source: pages, new / updated / dropped items with reasons, errors, and a block with its fix.
-    Exits 1 when a source failed or was blocked.
+    Exits 1 when a source failed or was blocked. Ctrl-C stops every source cleanly (cursors kept) and says
+    which finished.
     """
+    from app.crawl_watch import describe_interruption, watch_crawl
     from crawlers.errors import CrawlError
-    from crawlers.runner import run_crawl
+    from crawlers.runner import start_crawl
 
     try:
-        report = run_crawl(app.settings, sources=list(sources) or None, product=product, since=since, timeout=timeout)
+        job = start_crawl(app.settings, sources=list(sources) or None, product=product, since=since)
     except CrawlError as exc:
         raise click.UsageError(f"{exc} — see `voc crawl --help` and configs/sources.yaml") from exc
+    report, interrupted = watch_crawl(job, progress, timeout=timeout or app.settings.crawl.run_timeout or None)
+    if interrupted:
+        click.echo(report.format())
+        raise Interrupted(describe_interruption(report))
     if not report.runs and not report.not_run:
         click.echo("nothing to crawl: no source has targets in configs/sources.yaml")
         return

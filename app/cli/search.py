@@ -156,16 +156,15 @@ def export(app: AppContext, query: tuple[str, ...], fmt: str, output: str | None
     ix = Counted(_index(app), task)
     try:
         if output:
-            with open(output, "w", encoding="utf-8", newline="") as fh:
+            with task, open(output, "w", encoding="utf-8", newline="") as fh:
                 n = run_export(ix, q, fh, fmt=fmt)
             click.echo(f"exported {n} documents to {output}", err=True)
         else:
-            n = run_export(ix, q, sys.stdout, fmt=fmt)
+            with task:
+                n = run_export(ix, q, sys.stdout, fmt=fmt)
             click.echo(f"exported {n} documents", err=True)
     except IndexBackendError as exc:
         raise click.ClickException(f"export failed: {exc}") from exc
-    finally:
-        task.close()
 
 
 def _matches(ix: Any, q: Any) -> int | None:
