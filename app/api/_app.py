@@ -20,7 +20,9 @@ from pydantic import BaseModel
 from app.api import _service as service
 from app.api._auth import CSRF_HEADER, SESSION_COOKIE, AuthError, Authenticator, Principal
 from app.api._cache import TTLCache
+from app.api._jobs import register_job_routes
 from app.api._ops import LabelError, NotFound, Operations, Unavailable
+from app.jobs import Jobs
 from configs import Settings
 from index import IndexBackendError, QueryError
 
@@ -99,6 +101,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     auth = Authenticator(settings)
     ops = operations or Operations(settings, index=index)
     cache = TTLCache(ttl=settings.web.cache_seconds)
+    jobs = Jobs(settings, index=lambda: ops.index, on_change=cache.clear)
     query_slots = threading.BoundedSemaphore(settings.web.query_slots)
     facet_slots = threading.BoundedSemaphore(settings.web.facet_slots)
 
@@ -122,6 +125,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         try:
             yield
         finally:
+            jobs.close()
             ops.close()
 
     app = FastAPI(title="VOC 客户之声 API", version="1", docs_url=None, redoc_url=None, lifespan=lifespan,
@@ -315,6 +319,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         """Per configured source: schedule, next run, last success, items per day, blocked state with its fix."""
         return ops.sources(now=exact_now())
 
+    register_job_routes(app, jobs, reader=reader, admin=admin)
     return app
 
 
