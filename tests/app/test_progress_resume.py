@@ -1,0 +1,108 @@
+"""Ctrl-C (SIGINT) stops classify, reindex, retag and train at a safe point; run again with --resume, each ends
+with exactly what an uninterrupted run makes."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.progress_helpers import (REPO, TINY_TRAINING, VOC, index_docs, interrupt_when, midway, seed_index,
+                                    voc_env, write_texts, write_training_corpus)
+
+pytestmark = pytest.mark.slow
+
+
+def voc(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    run = subprocess.run([*VOC, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+def fast_lines(home: Path) -> dict[str, str]:
+    return voc_env(home, VOC_PROGRESS_INTERVAL="0.05")
+
+
+def test_classify_interrupted_then_resumed_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    write_texts(source, 60_000)
+    whole, part = tmp_path / "whole.jsonl", tmp_path / "part.jsonl"
+    voc(["classify", "--input", str(source), "--output", str(whole)], voc_env(tmp_path))
+
+    args = ["classify", "--input", str(source), "--output", str(part)]
+    rc, out, err = interrupt_when(args, fast_lines(tmp_path), midway("classify"))
+    assert rc == 130, err
+    assert "--resume" in err and out == ""
+    kept = part.read_bytes()
+    assert kept.endswith(b"\n") and 0 < kept.count(b"\n") < 60_000  # complete rows only, and not all of them
+    assert whole.read_bytes().startswith(kept)
+
+    # a torn last line (a harder kill) is cut off, not kept
+    with part.open("ab") as fh:
+        fh.write(b'{"id": 99999, "text": "half a ro')
+    resumed = voc([*args, "--resume"], voc_env(tmp_path))
+    assert part.read_bytes() == whole.read_bytes()
+    assert resumed.stdout.startswith("tagged 60000 of 60001 rows") and "by the interrupted run" in resumed.stdout
+    assert "skipped line 9: invalid JSON" in resumed.stderr
+
+
+def test_reindex_interrupted_then_resumed_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    seed_index(tmp_path, 30_000)
+    voc(["reindex", "--to", "sqlite:///data/whole.db", "--batch", "500"], voc_env(tmp_path))
+    expected = index_docs(tmp_path, "sqlite:///data/whole.db")
+    assert len(expected) == 30_000
+
+    args = ["reindex", "--to", "sqlite:///data/part.db", "--batch", "500"]
+    rc, _out, err = interrupt_when(args, fast_lines(tmp_path), midway("reindex"))
+    assert rc == 130 and "--resume" in err, err
+    assert 0 < len(index_docs(tmp_path, "sqlite:///data/part.db")) < 30_000
+    resumed = voc([*args, "--resume"], voc_env(tmp_path))
+    assert index_docs(tmp_path, "sqlite:///data/part.db") == expected
+    copied = int(resumed.stdout.split()[1])
+    assert 0 < copied < 30_000 and "more were copied by the interrupted run" in resumed.stdout
+
+
+def test_retag_interrupted_then_resumed_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    seed_index(whole, 30_000)
+    seed_index(part, 30_000)
+    voc(["retag"], voc_env(whole))
+    expected = index_docs(whole)
+    assert {d["model_version"] for d in expected.values()} == {"rules-1"}
+
+    rc, _out, err = interrupt_when(["retag"], fast_lines(part), midway("retag"))
+    assert rc == 130 and "voc retag --resume" in err, err
+    versions = [d["model_version"] for d in index_docs(part).values()]
+    assert 0 < versions.count("rules-1") < 30_000
+    voc(["retag", "--resume"], voc_env(part))
+    assert index_docs(part) == expected
+
+
+def test_train_interrupted_then_resumed_makes_the_same_model(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    data = write_training_corpus(tmp_path / "data")
+    common = ["train", "--data", str(data), "--epochs", "12", *TINY_TRAINING]
+    voc([*common, "--output", str(tmp_path / "whole")], voc_env(tmp_path))
+
+    args = [*common, "--output", str(tmp_path / "part")]
+    rc, _out, err = interrupt_when(args, fast_lines(tmp_path), midway("train"))
+    assert rc == 130 and "checkpoint saved at step" in err and "--resume" in err, err
+    assert (tmp_path / "part.checkpoint" / "training.pt").is_file() and not (tmp_path / "part").exists()
+    resumed = voc([*args, "--resume"], voc_env(tmp_path))
+    assert "resuming from step" in resumed.stderr
+    assert not (tmp_path / "part.checkpoint").exists()  # the finished model replaced it
+    a, b = load_file(tmp_path / "whole" / "model.safetensors"), load_file(tmp_path / "part" / "model.safetensors")
+    assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:
+    data = write_training_corpus(tmp_path / "data")
+    args = ["train", "--data", str(data), "--epochs", "12", "--output", str(tmp_path / "m"), *TINY_TRAINING]
+    rc, _out, err = interrupt_when(args, fast_lines(tmp_path), midway("train"))
+    assert rc == 130, err
+    other = subprocess.run([*VOC, *args, "--set", "hidden_size=16", "--resume"], env=voc_env(tmp_path), cwd=REPO,
+                           capture_output=True, text=True, timeout=300)
+    assert other.returncode == 1
+    assert "this checkpoint was made with other training data or settings" in other.stderr
