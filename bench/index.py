@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from configs.web import WebSettings  # noqa: E402
+from app.progress import reporter_for  # noqa: E402
 from index import Filters, SqliteIndex, parse_query  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -144,8 +145,10 @@ def main() -> int:
 
     ix = SqliteIndex(db, tokenizer=tokenizer)
     t0 = time.perf_counter()
-    for i in range(0, len(docs), args.batch):
-        ix.upsert(docs[i:i + args.batch])
+    with reporter_for().task("upsert", total=len(docs), unit="docs") as task:  # stderr; one call per batch
+        for i in range(0, len(docs), args.batch):
+            ix.upsert(docs[i:i + args.batch])
+            task(min(i + args.batch, len(docs)))
     upsert_s = time.perf_counter() - t0
     rate = len(docs) / upsert_s
     # peer: bare INSERT of the same rows into a table with no FTS, no indexes, no triggers
