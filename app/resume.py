@@ -85,6 +85,9 @@ class _Committed:
     def __init__(self, target: Any, point: ResumePoint, done: int, total: int | None, progress: Progress | None) -> None:
         self.target, self.point, self.done, self.total, self.progress = target, point, done, total, progress
 
+    def __getattr__(self, name: str) -> Any:  # everything but upsert is the target's own
+        return getattr(self.target, name)
+
     def upsert(self, docs: list[dict]) -> Any:
         result = self.target.upsert(docs)
         self.done += len(docs)
@@ -97,8 +100,11 @@ class _Committed:
 class _Source:
     """The source index as ``index.service.reindex`` scans it: from the resume point on."""
 
-    def __init__(self, docs: Iterator[dict]) -> None:
-        self.docs = docs
+    def __init__(self, index: Any, docs: Iterator[dict]) -> None:
+        self.index, self.docs = index, docs
+
+    def __getattr__(self, name: str) -> Any:  # everything but scan is the source's own
+        return getattr(self.index, name)
 
     def scan(self, *_a: Any, **_k: Any) -> Iterator[dict]:
         return self.docs
@@ -116,7 +122,7 @@ def reindex(source: Any, target: Any, point: ResumePoint, *, resume: bool = Fals
     sink = _Committed(target, point, before, total, progress)
     if progress is not None:
         progress(before, total)
-    report = copy_all(_Source(docs), sink, batch=batch)  # type: ignore[arg-type]
+    report = copy_all(_Source(source, docs), sink, batch=batch)  # type: ignore[arg-type]
     point.clear()
     return report, before
 

@@ -106,3 +106,23 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:
                            capture_output=True, text=True, timeout=300)
     assert other.returncode == 1
     assert "this checkpoint was made with other training data or settings" in other.stderr
+
+
+def test_an_interrupted_crawl_says_what_it_finished_and_keeps_its_cursors(tmp_path: Path, replay) -> None:
+    from configs import load_settings
+    from crawlers.replay_data import serve_appstore_reviews
+    from crawlers.state import CrawlState
+    from tests.crawlers.conftest import write_config
+
+    app_id = "1600000001"
+    serve_appstore_reviews(replay, app_id, 300, delay=lambda page: 1.0 if page >= 2 else 0.0)
+    cdir = write_config(tmp_path, replay.url)
+    env = voc_env(tmp_path / "home", VOC_CONFIG_DIR=str(cdir), VOC_PROGRESS_INTERVAL="0.05")
+    rc, out, err = interrupt_when(["crawl", "appstore"], env, midway("appstore"))
+    assert rc == 130, err
+    assert "crawl ended early: shutdown" in out and "appstore  failed" in out
+    assert "Interrupted: finished: none; stopped early: appstore — their cursors stay where they were" in err
+    settings = load_settings(cdir, env={"VOC_HOME": str(tmp_path / "home"), "VOC_CLASSIFIER_MODEL": "rules"})
+    with CrawlState(settings.resolve(settings.crawl.state_path)) as state:
+        assert state.cursor("appstore", app_id) is None and not state.is_locked("appstore")
+        assert 0 < state.last_runs(1)[0].new < 300
