@@ -12,8 +12,8 @@ kept: the next run resumes), a crawl through Scrapy's clean shutdown (cursors ke
 from __future__ import annotations
 
 import collections
+import logging
 import threading
-import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ from configs import Settings
 __all__ = ["Jobs", "Job", "JobSink", "JobError", "JOB_KINDS"]
 
 JOB_KINDS = ("retag", "crawl", "train")
+logger = logging.getLogger(__name__)
 _FINISHED_KEPT = 20
 
 
@@ -177,7 +178,7 @@ class Jobs:
             state, message = "cancelled", _CANCELLED[job.kind]
         except Exception as exc:  # noqa: BLE001 - a failed job says why on the page; the server goes on
             state, message = "failed", f"{type(exc).__name__}: {exc}"
-            sink.echo(traceback.format_exc(limit=3))
+            logger.warning("job %s (%s) failed", job.id, job.kind, exc_info=True)
         with job.lock:
             job.state, job.message, job.finished_at = state, message, _now()
             for task in job.tasks:

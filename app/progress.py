@@ -322,6 +322,25 @@ class Reporter:
             task.on_close = lambda: setattr(interrupts, "open_tasks", interrupts.open_tasks - 1)
         return task
 
+    def lazy_task(self, label: str, *, unit: str = "it") -> Callable[[int, int | None], None]:
+        """A progress callable whose task opens at its first report: until then (say, while training data
+        is prepared) no task is open, so Ctrl-C interrupts at once. Close it with ``.close()``."""
+        reporter = self
+
+        class Lazy:
+            task: Task | None = None
+
+            def __call__(self, done: int, total: int | None = None) -> None:
+                if self.task is None:
+                    self.task = reporter.task(label, total=total, unit=unit)
+                self.task(done, total)
+
+            def close(self) -> None:
+                if self.task is not None:
+                    self.task.close()
+
+        return Lazy()
+
     def echo(self, message: str) -> None:
         """A log line that does not break the bars (``--quiet`` keeps it: it is not progress)."""
         if isinstance(self.sink, NullSink):

@@ -111,13 +111,20 @@ def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, e
     try:
         cfg = TrainingConfig(data_dir=data, output_dir=out, seed=seed,
                              corrections=corrections, **extra)
-        with progress.task("train", unit="steps") as task:
-            result = train(cfg, s, log=progress.echo, resume=resume, progress=task)
+        steps = progress.lazy_task("train", unit="steps")
+        try:
+            result = train(cfg, s, log=progress.echo, resume=resume, progress=steps)
+        finally:
+            steps.close()  # type: ignore[attr-defined]
     except (ClassifierError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
-        raise Interrupted("training stopped; run the same command with --resume to continue from its "
-                          "checkpoint") from None
+        from classifier._checkpoint import Checkpoint
+
+        if Checkpoint(out, "").path.exists():
+            raise Interrupted("training stopped; run the same command with --resume to continue from its "
+                              "checkpoint") from None
+        raise Interrupted("stopped before the first training step; nothing to resume") from None
     m = result.metrics
     click.echo(f"saved {result.path} in {result.seconds / 60:.1f} min ({len(corrections)} corrections used)")
     click.echo(f"held-out split: {json.dumps(m['validation'], ensure_ascii=False)}")

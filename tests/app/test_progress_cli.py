@@ -38,6 +38,9 @@ def test_classify_on_a_terminal(tmp_path: Path) -> None:
     assert rc == 0, out
     assert bar("classify", "rows").search(out) and final_bar("classify", "rows", 2001).search(out), out
     assert "tagged 2000 of 2001 rows" in out
+    rc, out = run_on_pty(["classify", "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "q.jsonl"),
+                          "--quiet"], voc_env(tmp_path))
+    assert rc == 0 and "classify:" not in out and "tagged 2000 of 2001 rows" in out, out
 
 
 def test_train_and_eval_on_a_terminal(tmp_path: Path) -> None:
