@@ -340,7 +340,12 @@ class Scheduler:
         out: dict[str, Any] = {}
         with self._alerts_lock:
             try:
-                out["evaluate"] = _summary(self.actions["evaluate"](now))
+                evaluation = self.actions["evaluate"](now)
+                out["evaluate"] = _summary(evaluation)
+                failed_rules = getattr(evaluation, "errors", None)  # rules that raised; the others ran
+                if failed_rules:
+                    out["evaluate_error"] = f"{len(failed_rules)} rule(s) failed: " + "; ".join(
+                        f"{name}: {error}" for name, error in failed_rules.items())
             except Exception as exc:
                 out["evaluate_error"] = f"{type(exc).__name__}: {exc}"
             try:

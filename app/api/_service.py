@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from configs.versions import version_key
 from index import Filters, QueryError, SearchQuery, parse_query
 from index.base import FACET_FIELDS, format_time, parse_time
 
@@ -184,7 +185,7 @@ def ratings_by_version(index: Any, q: str, *, now: datetime, since: str | None =
     for counts in per_rating.values():
         for version, c in counts.items():
             totals[version] = totals.get(version, 0) + c
-    versions = sorted(sorted(totals, key=lambda v: -totals[v])[:top], key=_version_key)
+    versions = sorted(sorted(totals, key=lambda v: -totals[v])[:top], key=version_key)
     rows = []
     for v in versions:
         dist = [per_rating[s].get(v, 0) for s in range(1, 6)]
@@ -192,13 +193,6 @@ def ratings_by_version(index: Any, q: str, *, now: datetime, since: str | None =
         rows.append({"app_version": v, "counts": dist, "total": n,
                      "mean": round(sum((i + 1) * c for i, c in enumerate(dist)) / n, 2) if n else None})
     return {"versions": rows, "filters": _filters_json(query.filters)}
-
-
-def _version_key(version: str) -> tuple:
-    parts = []
-    for p in version.replace("-", ".").split("."):
-        parts.append((0, int(p), "") if p.isdigit() else (1, 0, p))
-    return tuple(parts)
 
 
 def utcnow() -> datetime:

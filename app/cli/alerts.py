@@ -68,6 +68,8 @@ def evaluate_cmd(app: AppContext, rules: tuple[str, ...], no_deliver: bool, now_
             for rec in recs:
                 click.echo(f"  {label:<8} {rec.fingerprint}  [{rec.severity}] {rec.title}")
                 click.echo(f"           {rec.summary}")
+        for name, error in report.errors.items():
+            click.echo(f"  error    rule {name}: {error}", err=True)
         if not no_deliver:
             dr = alerts.deliver(app.settings, now=now, store=store)
             click.echo(f"Delivered: {dr.summary()}")
@@ -75,6 +77,9 @@ def evaluate_cmd(app: AppContext, rules: tuple[str, ...], no_deliver: bool, now_
                 click.echo(f"  failed   {d.subscriber}/{d.channel} {d.id}: {d.error}")
     finally:
         store.close()
+    if report.errors:  # the other rules ran and their alerts were delivered; the exit status still says so
+        raise click.ClickException(f"{len(report.errors)} rule(s) failed: {', '.join(report.errors)} — the other "
+                                   "rules ran; see the errors above and the log for the tracebacks")
 
 
 @alerts_group.command("deliver")
@@ -95,9 +100,11 @@ def deliver_cmd(app: AppContext, now_text: str | None) -> None:
 def rules_cmd(app: AppContext) -> None:
     """List the configured rules and channels (secrets never shown)."""
     from alerts._evaluate import channel_ready
+    from configs.alerts import format_duration
 
     for r in app.settings.alerts.rules:
-        click.echo(f"{r.name:<28} {r.kind:<15} {'enabled' if r.enabled else 'disabled':<9} window {r.window}")
+        click.echo(f"{r.name:<28} {r.kind:<15} {'enabled' if r.enabled else 'disabled':<9} "
+                   f"window {format_duration(r.window)}")
     for c in app.settings.alerts.channels:
         ready = "ready" if channel_ready(app.settings, c.name) else f"not configured (set {c.url_env})"
         click.echo(f"channel {c.name:<20} {c.kind:<9} {ready}")
