@@ -210,7 +210,7 @@ class Jobs:
         with open_store(s) as store:
             corrections = tuple(store.training_rows())
         cfg = TrainingConfig(data_dir=s.resolve(s.classifier.training_data), output_dir=out, corrections=corrections)
-        with reporter.task("train", unit="steps") as task:
+        with reporter.task("train", unit="steps", limit=cfg.max_minutes * 60) as task:
             result = train(cfg, s, log=reporter.echo, resume=True, progress=task)
         return f"saved {result.path} in {result.seconds / 60:.1f} min; restart the server to use it"
 

@@ -68,8 +68,10 @@ class Task:
 
     def __init__(self, label: str, *, total: int | None = None, unit: str = "it", sink: Sink | None = None,
                  stop: Callable[[], BaseException | None] | None = None, initial: int = 0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 limit: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.label, self.total, self.unit = label, total, unit
+        #: a time budget in seconds (training's max_minutes): the work ends by then whatever is left
+        self.limit = limit
         self.done = initial
         #: units already done before this run (a resumed run): they count, but not for the rate
         self.initial = initial
@@ -137,7 +139,8 @@ class Task:
         rate = self.rate
         if self.total is None or rate is None:
             return None
-        return max(0.0, (self.total - self.done) / rate)
+        eta = max(0.0, (self.total - self.done) / rate)
+        return eta if self.limit is None else min(eta, max(0.0, self.limit - self.elapsed))
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready figures (what the job list of the web page shows)."""
@@ -313,16 +316,17 @@ class Reporter:
         self.sink = sink
         self.stop = stop
 
-    def task(self, label: str, *, total: int | None = None, unit: str = "it", initial: int = 0) -> Task:
+    def task(self, label: str, *, total: int | None = None, unit: str = "it", initial: int = 0,
+             limit: float | None = None) -> Task:
         interrupts = self.stop if isinstance(self.stop, Interrupts) else None
         if interrupts is not None:
             interrupts.open_tasks += 1
-        task = Task(label, total=total, unit=unit, sink=self.sink, stop=self.stop, initial=initial)
+        task = Task(label, total=total, unit=unit, sink=self.sink, stop=self.stop, initial=initial, limit=limit)
         if interrupts is not None:
             task.on_close = lambda: setattr(interrupts, "open_tasks", interrupts.open_tasks - 1)
         return task
 
-    def lazy_task(self, label: str, *, unit: str = "it") -> Callable[[int, int | None], None]:
+    def lazy_task(self, label: str, *, unit: str = "it", limit: float | None = None) -> Callable[[int, int | None], None]:
         """A progress callable whose task opens at its first report: until then (say, while training data
         is prepared) no task is open, so Ctrl-C interrupts at once. Close it with ``.close()``."""
         reporter = self
@@ -332,7 +336,7 @@ class Reporter:
 
             def __call__(self, done: int, total: int | None = None) -> None:
                 if self.task is None:
-                    self.task = reporter.task(label, total=total, unit=unit)
+                    self.task = reporter.task(label, total=total, unit=unit, limit=limit)
                 self.task(done, total)
 
             def close(self) -> None:

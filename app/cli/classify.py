@@ -111,7 +111,7 @@ def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, e
     try:
         cfg = TrainingConfig(data_dir=data, output_dir=out, seed=seed,
                              corrections=corrections, **extra)
-        steps = progress.lazy_task("train", unit="steps")
+        steps = progress.lazy_task("train", unit="steps", limit=cfg.max_minutes * 60)
         try:
             result = train(cfg, s, log=progress.echo, resume=resume, progress=steps)
         finally:

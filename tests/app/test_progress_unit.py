@@ -34,6 +34,14 @@ def test_figures_count_rate_and_time_left() -> None:
     assert (snap["done"], snap["total"], snap["percent"], snap["rate"], snap["eta_seconds"]) == (200, 1000, 20.0, 50.0, 16)
 
 
+def test_a_time_budget_caps_the_time_left() -> None:
+    clock = Clock()
+    task = Task("train", total=5000, unit="steps", limit=60, clock=clock)
+    clock.now += 10
+    task(20)  # 2 steps/s: 2490 s of steps left, but training stops 50 s from now
+    assert task.eta == 50
+
+
 def test_a_resumed_run_counts_only_its_own_work_in_the_rate() -> None:
     clock = Clock()
     task = Task("reindex", total=1000, unit="docs", initial=600, clock=clock)
