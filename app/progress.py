@@ -328,7 +328,8 @@ class Reporter:
 
     def lazy_task(self, label: str, *, unit: str = "it", limit: float | None = None) -> Callable[[int, int | None], None]:
         """A progress callable whose task opens at its first report: until then (say, while training data
-        is prepared) no task is open, so Ctrl-C interrupts at once. Close it with ``.close()``."""
+        is prepared) no task is open, so Ctrl-C interrupts at once. The first report is where the work
+        starts (a resumed run's earlier units: not counted in the rate). Close it with ``.close()``."""
         reporter = self
 
         class Lazy:
@@ -336,7 +337,7 @@ class Reporter:
 
             def __call__(self, done: int, total: int | None = None) -> None:
                 if self.task is None:
-                    self.task = reporter.task(label, total=total, unit=unit, limit=limit)
+                    self.task = reporter.task(label, total=total, unit=unit, limit=limit, initial=done)
                 self.task(done, total)
 
             def close(self) -> None:

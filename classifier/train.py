@@ -307,6 +307,8 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print, resume: bo
                          "epoch": pos[0], "batch": pos[1], "batches": pos[2], "elapsed": time.monotonic() - started})
 
     next_save = time.monotonic() + config.checkpoint_minutes * 60
+    if progress is not None:
+        progress(step, steps_left)  # where this run starts (a resumed run: the checkpoint's step)
     try:
         for epoch in range(first_epoch, config.epochs):
             running = 0.0
