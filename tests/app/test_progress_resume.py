@@ -126,3 +126,15 @@ def test_an_interrupted_crawl_says_what_it_finished_and_keeps_its_cursors(tmp_pa
     with CrawlState(settings.resolve(settings.crawl.state_path)) as state:
         assert state.cursor("appstore", app_id) is None and not state.is_locked("appstore")
         assert 0 < state.last_runs(1)[0].new < 300
+
+
+def test_retag_keeps_the_labels_people_corrected(tmp_path: Path) -> None:
+    seed_index(tmp_path, 60)
+    doc_id = next(i for i, d in index_docs(tmp_path).items() if d["text"].startswith("闪退了好几次"))
+    voc(["label", doc_id, "sentiment=positive", "topics=ui"], voc_env(tmp_path))
+    run = voc(["retag"], voc_env(tmp_path))
+    assert run.stdout.strip() == "tagged 60 documents with rules-1; kept the corrected labels of 1"
+    docs = index_docs(tmp_path)
+    assert (docs[doc_id]["sentiment"], docs[doc_id]["topics"]) == ("positive", ["ui"])
+    others = [d for i, d in docs.items() if i != doc_id and d["text"].startswith("闪退了好几次")]
+    assert others and all(d["sentiment"] == "negative" and "crash" in d["topics"] for d in others)
