@@ -195,7 +195,7 @@ class Jobs:
         clf = load_classifier(s)
         point = resume_point(s, "retag", s.index.url, s.index.name)
         with open_store(s) as corrections, reporter.task("retag", unit="docs") as task:
-            report = retag(self._index(), clf, point, corrections=corrections, resume=True, progress=task,
+            report = retag(self._index(), clf, point, corrections=corrections, resume=None, progress=task,
                            viral=s.classifier.viral_engagement, say=reporter.echo)
         return (f"tagged {report.tagged} documents with {report.model_version}"
                 + (f" ({report.resumed} by an earlier, cancelled retag)" if report.resumed else ""))

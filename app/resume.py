@@ -52,12 +52,14 @@ def resume_point(settings: Any, kind: str, *key: str) -> ResumePoint:
     return ResumePoint(settings.resolve("data/resume") / f"{kind}-{digest}.json")
 
 
-def _scan_from(index: Any, point: ResumePoint, resume: bool, batch: int, say: Callable[[str], None]) -> tuple[Iterator[dict], int]:
-    """The documents still to do, and how many were done before."""
+def _scan_from(index: Any, point: ResumePoint, resume: bool | None, batch: int,
+               say: Callable[[str], None]) -> tuple[Iterator[dict], int]:
+    """The documents still to do, and how many were done before. ``resume``: True (asked for), False (start
+    over) or None (continue an interrupted run if there is one, silently start over if not: web jobs)."""
     from index.base import Filters
 
-    state = point.load() if resume else None
-    if not resume:
+    state = point.load() if resume is not False else None
+    if resume is False:
         point.clear()
     docs = index.scan(Filters(), batch_size=batch)
     if state is None:
@@ -68,6 +70,7 @@ def _scan_from(index: Any, point: ResumePoint, resume: bool, batch: int, say: Ca
     if index.get(after) is None:
         say(f"the last document done ({after}) is no longer in the index: starting over (upserts are idempotent)")
         return docs, 0
+    say(f"continuing after the {state.get('done', 0)} documents done by the interrupted run")
 
     def rest() -> Iterator[dict]:
         skipping = True
@@ -110,7 +113,7 @@ class _Source:
         return self.docs
 
 
-def reindex(source: Any, target: Any, point: ResumePoint, *, resume: bool = False, batch: int = 1000,
+def reindex(source: Any, target: Any, point: ResumePoint, *, resume: bool | None = False, batch: int = 1000,
             progress: Progress | None = None, say: Callable[[str], None] = lambda _m: None) -> tuple[Any, int]:
     """``index.service.reindex`` from the resume point on; returns its report and the documents an earlier
     run had copied. The point is cleared once every document is copied."""
@@ -144,7 +147,7 @@ def text_of(doc: dict) -> str:
 
 
 def retag(index: Any, classifier: Any, point: ResumePoint, *, corrections: Any = None, viral: int | None = None,
-          resume: bool = False, batch: int = 500, progress: Progress | None = None,
+          resume: bool | None = False, batch: int = 500, progress: Progress | None = None,
           say: Callable[[str], None] = lambda _m: None) -> RetagReport:
     """Tag every indexed document again with ``classifier`` (after a new model or taxonomy), keeping the
     labels people corrected (``corrections``: a ``classifier.corrections.CorrectionStore``)."""

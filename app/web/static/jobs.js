@@ -47,7 +47,7 @@
     const count = p.total !== null && p.total !== undefined ? p.done + " / " + p.total : String(p.done);
     const bits = [p.label + "：" + count + " " + p.unit];
     if (p.percent !== null && p.percent !== undefined) bits.push(p.percent + "%");
-    if (p.rate !== null && p.rate !== undefined) bits.push(p.rate + " " + p.unit + "/秒");
+    if (p.rate !== null && p.rate !== undefined) bits.push((p.rate >= 10 ? Math.round(p.rate) : p.rate) + " " + p.unit + "/秒");
     if (p.eta_seconds !== null && p.eta_seconds !== undefined && !p.closed) bits.push("剩余 " + seconds(p.eta_seconds));
     for (const [k, v] of Object.entries(p.notes || {})) bits.push(k + " " + v);
     return bits.join("，");
