@@ -53,9 +53,10 @@ def resume_point(settings: Any, kind: str, *key: str) -> ResumePoint:
 
 
 def _scan_from(index: Any, point: ResumePoint, resume: bool | None, batch: int,
-               say: Callable[[str], None]) -> tuple[Iterator[dict], int]:
+               say: Callable[[str], None], *, target: Any = None) -> tuple[Iterator[dict], int]:
     """The documents still to do, and how many were done before. ``resume``: True (asked for), False (start
-    over) or None (continue an interrupted run if there is one, silently start over if not: web jobs)."""
+    over) or None (continue an interrupted run if there is one, silently start over if not: web jobs).
+    ``target``: where the documents went (a reindex), which must still hold the last one done."""
     from index.base import Filters
 
     state = point.load() if resume is not False else None
@@ -69,6 +70,9 @@ def _scan_from(index: Any, point: ResumePoint, resume: bool | None, batch: int,
     after = state["after"]
     if index.get(after) is None:
         say(f"the last document done ({after}) is no longer in the index: starting over (upserts are idempotent)")
+        return docs, 0
+    if target is not None and target.get(after) is None:
+        say(f"the target does not hold the last document copied ({after}): starting over")
         return docs, 0
     say(f"continuing after the {state.get('done', 0)} documents done by the interrupted run")
 
@@ -120,7 +124,7 @@ def reindex(source: Any, target: Any, point: ResumePoint, *, resume: bool | None
     from index.base import Filters
     from index.service import reindex as copy_all
 
-    docs, before = _scan_from(source, point, resume, batch, say)
+    docs, before = _scan_from(source, point, resume, batch, say, target=target)
     total = source.count(Filters())
     sink = _Committed(target, point, before, total, progress)
     if progress is not None:

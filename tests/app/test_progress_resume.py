@@ -138,3 +138,29 @@ def test_retag_keeps_the_labels_people_corrected(tmp_path: Path) -> None:
     assert (docs[doc_id]["sentiment"], docs[doc_id]["topics"]) == ("positive", ["ui"])
     others = [d for i, d in docs.items() if i != doc_id and d["text"].startswith("闪退了好几次")]
     assert others and all(d["sentiment"] == "negative" and "crash" in d["topics"] for d in others)
+
+
+def test_a_resume_point_the_target_does_not_match_starts_over(tmp_path: Path) -> None:
+    """The target was emptied (or replaced) after the interruption: skipping would lose documents."""
+    from app.resume import reindex, resume_point
+    from classifier import make_tokenizer
+    from configs import load_settings
+    from index import open_index
+
+    seed_index(tmp_path, 500)
+    settings = load_settings(REPO / "configs", env={"VOC_HOME": str(tmp_path), "VOC_CLASSIFIER_MODEL": "rules"})
+    tok = make_tokenizer(settings)
+    source = open_index(settings.index, home=settings.home, tokenizer=tok)
+    target = open_index(settings.index, url="sqlite:///data/fresh.db", home=settings.home, tokenizer=tok)
+    try:
+        point = resume_point(settings, "reindex", "a", "b")
+        point.save(after=next(iter(source.scan()))["id"], done=1)  # "the first document was copied"
+        said: list[str] = []
+        report, before = reindex(source, target, point, resume=True, batch=100, say=said.append)
+        assert (report.copied, before) == (500, 0) and target.count() == 500
+        assert said == [f"the target does not hold the last document copied ({next(iter(source.scan()))['id']}): "
+                        "starting over"]
+        assert point.load() is None  # cleared once everything is copied
+    finally:
+        source.close()
+        target.close()
