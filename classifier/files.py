@@ -98,7 +98,7 @@ def classify_file(classifier: Any, input_path: Path, output_path: Path, *, text_
     """
     report = ClassifyReport()
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    kept = _keep_complete_rows(output_path) if resume else 0
+    kept, last = _keep_complete_rows(output_path) if resume else (0, None)
     report.written = report.resumed = kept
     total = sum(1 for _ in read_rows(input_path, text_col)) if progress is not None else None
     with output_path.open("a" if resume else "w", encoding="utf-8") as out:
@@ -124,6 +124,9 @@ def classify_file(classifier: Any, input_path: Path, output_path: Path, *, text_
                 continue
             good += 1
             if good <= kept:  # tagged by the interrupted run
+                if good == kept and last is not None and _untagged(last) != _untagged(row):
+                    raise ClassifierError(f"{output_path}: its rows do not continue {input_path} (row {kept} "
+                                          "differs) — run without --resume to tag the whole file again")
                 continue
             pending.append(row)
             if len(pending) >= batch_size:
@@ -137,17 +140,22 @@ def classify_file(classifier: Any, input_path: Path, output_path: Path, *, text_
     return report
 
 
-def _keep_complete_rows(path: Path) -> int:
-    """Count the complete JSON lines at the start of ``path`` and cut off anything after them."""
+def _untagged(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in TAG_FIELDS}
+
+
+def _keep_complete_rows(path: Path) -> tuple[int, dict[str, Any] | None]:
+    """Count the complete JSON lines at the start of ``path`` and cut off anything after them; return the
+    count and the last of them."""
     if not path.exists():
-        return 0
-    good, end = 0, 0
+        return 0, None
+    good, end, last = 0, 0, None
     with path.open("rb") as fh:
         for raw in fh:
             if not raw.endswith(b"\n"):
                 break
             try:
-                json.loads(raw)
+                last = json.loads(raw)
             except ValueError:
                 break
             good += 1
@@ -155,4 +163,4 @@ def _keep_complete_rows(path: Path) -> int:
     if end != path.stat().st_size:
         with path.open("r+b") as fh:
             fh.truncate(end)
-    return good
+    return good, last if isinstance(last, dict) else None
