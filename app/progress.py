@@ -35,8 +35,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any, Protocol
 
-__all__ = ["Task", "Sink", "Reporter", "PlainSink", "TqdmSink", "NullSink", "Cancelled", "Interrupts", "safe_interrupts",
-           "reporter_for", "format_seconds", "describe"]
+__all__ = ["Task", "Sink", "Reporter", "PlainSink", "TqdmSink", "NullSink", "Cancelled", "Interrupts",
+           "safe_interrupts", "reporter_for", "format_seconds", "describe"]
 
 
 class Cancelled(KeyboardInterrupt):
@@ -326,7 +326,8 @@ class Reporter:
             task.on_close = lambda: setattr(interrupts, "open_tasks", interrupts.open_tasks - 1)
         return task
 
-    def lazy_task(self, label: str, *, unit: str = "it", limit: float | None = None) -> Callable[[int, int | None], None]:
+    def lazy_task(self, label: str, *, unit: str = "it",
+                  limit: float | None = None) -> Callable[[int, int | None], None]:
         """A progress callable whose task opens at its first report: until then (say, while training data
         is prepared) no task is open, so Ctrl-C interrupts at once. The first report is where the work
         starts (a resumed run's earlier units: not counted in the rate). Close it with ``.close()``."""

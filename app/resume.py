@@ -89,7 +89,8 @@ def _scan_from(index: Any, point: ResumePoint, resume: bool | None, batch: int,
 class _Committed:
     """A target index whose every committed upsert moves the resume point and reports progress."""
 
-    def __init__(self, target: Any, point: ResumePoint, done: int, total: int | None, progress: Progress | None) -> None:
+    def __init__(self, target: Any, point: ResumePoint, done: int, total: int | None,
+                 progress: Progress | None) -> None:
         self.target, self.point, self.done, self.total, self.progress = target, point, done, total, progress
 
     def __getattr__(self, name: str) -> Any:  # everything but upsert is the target's own

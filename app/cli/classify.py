@@ -76,7 +76,8 @@ def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path
               help="Domain left out of training; repeatable, the first is reported (default: 手机, absa_phone).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Another training setting, e.g. hidden_size=96 or checkpoint_minutes=5 (see TrainingConfig).")
-@click.option("--resume", is_flag=True, help="Continue from the checkpoint an interrupted run left (same data and settings).")
+@click.option("--resume", is_flag=True,
+              help="Continue from the checkpoint an interrupted run left (same data and settings).")
 @pass_app
 @with_progress
 def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, epochs: int | None,

@@ -128,7 +128,7 @@ def test_piped_progress_is_plain_lines_on_stderr_and_json_stdout_is_unchanged(tm
 
 def test_quick_work_prints_no_progress_when_piped(tmp_path: Path) -> None:
     write_texts(tmp_path / "in.jsonl", 50)
-    run = subprocess.run([*VOC, "classify", "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "o.jsonl")],
-                         env=voc_env(tmp_path), cwd=REPO, capture_output=True, text=True, timeout=120)
+    run = subprocess.run([*VOC, "classify", "--input", str(tmp_path / "in.jsonl"),
+                          "--output", str(tmp_path / "o.jsonl")], env=voc_env(tmp_path), cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0
     assert run.stdout.startswith("tagged 50 of 51 rows") and "classify:" not in run.stderr

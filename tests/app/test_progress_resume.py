@@ -171,7 +171,7 @@ def test_classify_resume_refuses_an_output_of_another_input(tmp_path: Path) -> N
     (tmp_path / "b.jsonl").write_text('{"id": 0, "text": "完全不同的一条"}\n{"id": 1, "text": "另一条"}\n', encoding="utf-8")
     voc(["classify", "--input", str(tmp_path / "b.jsonl"), "--output", str(tmp_path / "out.jsonl")], voc_env(tmp_path))
     before = (tmp_path / "out.jsonl").read_bytes()
-    run = subprocess.run([*VOC, "classify", "--input", str(tmp_path / "a.jsonl"), "--output", str(tmp_path / "out.jsonl"),
-                          "--resume"], env=voc_env(tmp_path), cwd=REPO, capture_output=True, text=True, timeout=120)
+    run = subprocess.run([*VOC, "classify", "--input", str(tmp_path / "a.jsonl"),
+                          "--output", str(tmp_path / "out.jsonl"), "--resume"], env=voc_env(tmp_path), cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and "do not continue" in run.stderr and "run without --resume" in run.stderr
     assert (tmp_path / "out.jsonl").read_bytes() == before  # nothing written

@@ -31,7 +31,8 @@ def test_figures_count_rate_and_time_left() -> None:
     task.close()
     assert describe(task) == "classify: 200/1000 rows (20%), 50 rows/s, 4s elapsed, blocked 1"
     snap = task.snapshot()
-    assert (snap["done"], snap["total"], snap["percent"], snap["rate"], snap["eta_seconds"]) == (200, 1000, 20.0, 50.0, 16)
+    assert (snap["done"], snap["total"], snap["percent"]) == (200, 1000, 20.0)
+    assert (snap["rate"], snap["eta_seconds"]) == (50.0, 16)
 
 
 def test_a_time_budget_caps_the_time_left() -> None:
