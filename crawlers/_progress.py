@@ -1,6 +1,6 @@
-"""Live counts of a running crawl, for the parent process to show: ``ProgressExtension`` (``VOC_PROGRESS_*``).
+"""Live counts of a running crawl, for the parent process to show: ``ProgressExtension`` (``VOC_LIVE_*``).
 
-Every ``VOC_PROGRESS_INTERVAL`` seconds (default 1) and when a spider closes, the crawl child replaces one small
+Every ``VOC_LIVE_INTERVAL`` seconds (default 1) and when a spider closes, the crawl child replaces one small
 JSON file beside its log — ``<state dir>/logs/crawl-<run id>.progress.json`` — with each source's counts
 so far: ``{"appstore": {"pages": 12, "items": 480, "new": 400, "updated": 80, "dropped": 3, "blocked": 0,
 "errors": 0, "done": false}}``. :func:`read_progress` reads it back (a missing or half-written file reads as
@@ -45,10 +45,10 @@ class ProgressExtension:
     @classmethod
     def from_crawler(cls, crawler: Any) -> ProgressExtension:
         s = crawler.settings
-        if not s.getbool("VOC_PROGRESS_ENABLED", True) or not s.get("VOC_STATE_PATH") or not s.get("VOC_RUN_ID"):
-            raise NotConfigured("VOC_PROGRESS_ENABLED is off or the crawl has no state path / run id")
+        if not s.getbool("VOC_LIVE_ENABLED", True) or not s.get("VOC_STATE_PATH") or not s.get("VOC_RUN_ID"):
+            raise NotConfigured("VOC_LIVE_ENABLED is off or the crawl has no state path / run id")
         ext = cls(path=progress_path(s.get("VOC_STATE_PATH"), s.get("VOC_RUN_ID")), crawler=crawler,
-                  interval=s.getfloat("VOC_PROGRESS_INTERVAL", 1.0))
+                  interval=s.getfloat("VOC_LIVE_INTERVAL", 1.0))
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
