@@ -4,8 +4,8 @@
 Both walk the source index in its scan order (SQLite: insertion order) in batches and record, after each
 batch is committed, the last document id and the count in a small JSON file (:class:`ResumePoint`, under
 ``<home>/data/resume/``). A run with ``resume`` skips the scan up to and including that id. Upserts are
-idempotent, so the worst case — the id is gone from the source (deleted meanwhile) — is to start over, which
-the run says.
+idempotent, so where skipping could lose documents — the id is gone from the source or the target, or the
+source is Elasticsearch, whose scroll order is not stable — the run starts over, and says so.
 """
 
 from __future__ import annotations
@@ -68,6 +68,10 @@ def _scan_from(index: Any, point: ResumePoint, resume: bool | None, batch: int,
             say("nothing to resume: starting from the first document")
         return docs, 0
     after = state["after"]
+    if not str(getattr(index, "backend", "")).startswith("sqlite:"):
+        # Elasticsearch scrolls in no guaranteed order: skipping "up to" a document could skip others
+        say("this index has no stable scan order (Elasticsearch): starting over (upserts are idempotent)")
+        return docs, 0
     if index.get(after) is None:
         say(f"the last document done ({after}) is no longer in the index: starting over (upserts are idempotent)")
         return docs, 0

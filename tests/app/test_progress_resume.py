@@ -175,3 +175,29 @@ def test_classify_resume_refuses_an_output_of_another_input(tmp_path: Path) -> N
                           "--output", str(tmp_path / "out.jsonl"), "--resume"], env=voc_env(tmp_path), cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and "do not continue" in run.stderr and "run without --resume" in run.stderr
     assert (tmp_path / "out.jsonl").read_bytes() == before  # nothing written
+
+
+def test_a_source_without_a_stable_scan_order_is_copied_again_in_full(tmp_path: Path) -> None:
+    from app.resume import reindex, resume_point
+    from classifier import make_tokenizer
+    from configs import load_settings
+    from index import open_index
+
+    seed_index(tmp_path, 300)
+    settings = load_settings(REPO / "configs", env={"VOC_HOME": str(tmp_path), "VOC_CLASSIFIER_MODEL": "rules"})
+    tok = make_tokenizer(settings)
+    source = open_index(settings.index, home=settings.home, tokenizer=tok)
+    target = open_index(settings.index, url="sqlite:///data/copy.db", home=settings.home, tokenizer=tok)
+    try:
+        first = next(iter(source.scan()))
+        target.upsert([first])
+        point = resume_point(settings, "reindex", "es", "b")
+        point.save(after=first["id"], done=1)
+        source.backend = "https://es.example:9200"  # as an Elasticsearch source names itself
+        said: list[str] = []
+        report, before = reindex(source, target, point, resume=True, batch=100, say=said.append)
+        assert (report.copied, before) == (300, 0) and target.count() == 300
+        assert said and "no stable scan order" in said[0]
+    finally:
+        source.close()
+        target.close()
