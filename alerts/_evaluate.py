@@ -1,6 +1,7 @@
-"""``evaluate``: run each enabled rule's detector (:mod:`alerts._signals`), apply the lifecycle in the store
-and queue one outbox row per (state change × subscriber × channel). Each rule runs on its own: one that
-raises is recorded in the report and the others still run.
+"""``evaluate``: run each enabled rule's detector (:mod:`alerts._signals`), join the signals that describe
+one problem into an incident (:mod:`alerts.incidents`), apply each incident's lifecycle in the store and
+queue one outbox row per (incident state change × subscriber × channel). Each rule runs on its own: one
+that raises is recorded in the report and the others still run.
 
 Detector state is derived from the stored feedback on every run (the baseline is re-read from the index
 history), so a restart loses nothing; the lifecycle state lives in the store, so a restart does not
@@ -12,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from alerts._signals import Signal, collect_signals
+from alerts.detect import Match
+from alerts.incidents import Member, continues, group, incident_id, member_from_signal, summarize
 from alerts.lifecycle import SEVERITY_RANK, AlertRecord, Policy, Transition, on_match, on_quiet
 from alerts.message import from_record
 from alerts.store import AlertStore, OutboxEntry, open_store
@@ -44,6 +47,8 @@ class EvaluationReport:
     #: Per rule that raised: ``"<ExceptionType>: <message>"``. The other rules still ran; the failed
     #: rule's open alerts were left as they were (not resolved for lack of a signal).
     errors: dict[str, str] = field(default_factory=dict)
+    #: Incidents the signals of this run formed (each open, updated or unchanged).
+    incidents: int = 0
 
     @property
     def ok(self) -> bool:
@@ -97,57 +102,120 @@ def channel_ready(settings: Any, name: str) -> bool:
 
 def evaluate(settings: Any, index: Any, *, now: datetime, store: AlertStore | None = None,
              rules: Iterable[str] | None = None) -> EvaluationReport:
-    """Run every enabled rule (or the named ``rules``) at ``now``; see the package docstring.
+    """Run every enabled rule (or the named ``rules``) at ``now``, join their signals into incidents
+    (:mod:`alerts.incidents`) and apply each incident's lifecycle; see the module docstring.
 
     Each rule runs on its own: one that raises is recorded in ``report.errors`` (and logged with its
-    traceback) and the rules after it still run; callers surface ``report.errors`` (``voc alerts
-    evaluate`` prints them and exits 1)."""
+    traceback) and the rules after it still run; an open incident holding a signal of a rule that failed
+    (or was not run) is left as it is, never resolved for lack of that signal. Callers surface
+    ``report.errors`` (``voc alerts evaluate`` prints them and exits 1)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     own = store is None
     st = store if store is not None else open_store(settings)
     report = EvaluationReport(now=now)
     wanted = set(rules) if rules is not None else None
+    signals: list[Signal] = []
+    ran: set[str] = set()
     try:
         for rule in settings.alerts.rules:
             if (wanted is None and not rule.enabled) or (wanted is not None and rule.name not in wanted):
                 continue
             t0 = time.perf_counter()
             try:
-                _evaluate_rule(rule, settings, index, st, report, now=now)
+                found = collect_signals(rule, settings, index, now=now)
             except Exception as exc:  # one rule's failure (a bug, hostile data, a failed query) never stops the others
                 report.errors[rule.name] = f"{type(exc).__name__}: {exc}"[:500]
                 log.exception("alert rule %s failed; the other rules still run", rule.name)
+            else:
+                ran.add(rule.name)
+                report.signals[rule.name] = len(found)
+                signals.extend(found)
             report.timings[rule.name] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _apply_incidents(settings, index, st, signals, report, now=now, ran=ran)
+        report.timings["(incidents)"] = time.perf_counter() - t0
     finally:
         if own:
             st.close()
     return report
 
 
-def _evaluate_rule(rule: Rule, settings: Any, index: Any, st: AlertStore, report: EvaluationReport, *,
-                   now: datetime) -> None:
-    """One rule: its signals become matches in the store; its open alerts without a signal go quiet."""
-    signals = collect_signals(rule, settings, index, now=now)
-    report.signals[rule.name] = len(signals)
-    policy = policy_for(rule)
-    matched = set()
-    if rule.kind == "emerging_terms":
-        signals = _keep_term_keys(signals, st.list(state="open", rule=rule.name, limit=1000))
-    for sig in signals:
-        matched.add(sig.fingerprint)
+def policy_for_members(settings: Any, members: Sequence[Member]) -> Policy:
+    """An incident's lifecycle keys: its leading rule's, resolving only when every member rule would;
+    an incident of single risky posts resolves quietly (a post does not "recover")."""
+    rules = [r for r in (settings.alerts.rule(m.rule) for m in members) if r is not None]
+    if not rules:
+        return Policy()
+    lead = rules[0]
+    return Policy(resolve_after=max(r.resolve_after for r in rules), realert=lead.realert,
+                  realert_max=lead.realert_max, update_growth=lead.update_growth,
+                  notify_resolve=any(m.kind != "high_risk" for m in members))
 
-        def compute(rec: AlertRecord | None, sig: Signal = sig) -> Transition:
-            return on_match(rec, sig.match, rule=sig.rule, kind=sig.kind, product=sig.product, title=sig.title,
-                            detail=sig.detail, now=now, policy=policy)
 
-        tr = st.apply(sig.fingerprint, compute, lambda t: deliveries_for(settings, t), now=now)
+def _trend(index: Any, query: str, *, now: datetime, hours: int = 48) -> list[list[Any]]:
+    """Hourly counts of the incident's posts (its query without its time bounds) over the last ``hours``."""
+    import dataclasses as dc
+
+    from index.query import parse_query
+
+    if not query:
+        return []
+    q = parse_query(query, now=now, tz="UTC")
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - timedelta(hours=hours)
+    flt = dc.replace(q.filters, since=None, until=None)
+    return [[_iso(b.start), b.count] for b in index.histogram(flt, interval="hour", tz="UTC", start=start, end=end,
+                                                               text=q.text)]
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _apply_incidents(settings: Any, index: Any, st: AlertStore, signals: list[Signal], report: EvaluationReport, *,
+                     now: datetime, ran: set[str]) -> None:
+    """Signals → incidents → lifecycle transitions; open incidents without a signal go quiet."""
+    open_recs = [r for r in st.list(state="open", limit=100_000) if r.kind == "incident"]
+    groups = group(member_from_signal(s) for s in signals)
+    report.incidents = len(groups)
+    names = {p.id: p.name for p in settings.sources.products}
+    topics = {t.id: t.name for t in settings.topics.topics}
+    matched: set[str] = set()
+    for members in groups:
+        lead = members[0]
+        prior = continues(members, open_recs, taken=matched)
+        fp = prior.fingerprint if prior is not None else incident_id(members)
+        matched.add(fp)
+        detail = summarize(members, product_name=names.get(lead.product, lead.product), topic_names=topics)
+        try:
+            detail["trend"] = _trend(index, detail["query"], now=now)
+        except Exception as exc:  # noqa: BLE001 - a trend is decoration; the incident still opens
+            log.warning("incident %s: no trend (%s)", fp, exc)
+            detail["trend"] = []
+        title = detail.pop("title")
+        severity = max((m.severity for m in members), key=lambda s: SEVERITY_RANK.get(s, 0))
+        match = Match(key=lead.key, at=now, severity=severity, figures=lead.figures)
+        policy = policy_for_members(settings, members)
+
+        def compute(rec: AlertRecord | None, match: Match = match, lead: Member = lead, detail: dict = detail,
+                    title: str = title, policy: Policy = policy, fp: str = fp) -> Transition:
+            if rec is not None and rec.figures.unit != match.figures.unit:
+                rec = dataclasses.replace(rec, peak=match.figures.current)  # another lead: growth restarts from here
+            tr = on_match(rec, match, rule=lead.rule, kind="incident", product=lead.product, title=title,
+                          detail=detail, now=now, policy=policy)
+            return dataclasses.replace(tr, record=dataclasses.replace(tr.record, fingerprint=fp))
+
+        tr = st.apply(fp, compute, lambda t: deliveries_for(settings, t), now=now)
         _count(report, tr, settings)
-    for rec in st.list(state="open", rule=rule.name, limit=100_000):
+    for rec in open_recs:
         if rec.fingerprint in matched:
             continue
+        if not set(rec.detail.get("rules", ())) <= ran:
+            continue  # a member rule failed or was not run: its signal may still be there
+        policy = policy_for_members(settings, [_member_stub(m, rec.product) for m in rec.detail.get("members", ())])
 
-        def quiet(cur: AlertRecord | None) -> Transition | None:
+        def quiet(cur: AlertRecord | None, policy: Policy = policy) -> Transition | None:
             return on_quiet(cur, now=now, policy=policy) if cur is not None else None
 
         tr = st.apply(rec.fingerprint, quiet, lambda t: deliveries_for(settings, t), now=now)
@@ -155,24 +223,14 @@ def _evaluate_rule(rule: Rule, settings: Any, index: Any, st: AlertStore, report
             _count(report, tr, settings)
 
 
-def _terms_of(detail: Any) -> set[str]:
-    terms = set(detail.get("terms", ()))
-    for rel in dict(detail.get("related_terms", {})).values():
-        terms.update(rel)
-    return terms
+def _member_stub(m: Any, product: str) -> Member:
+    """A stored member (``detail.members[i]``), enough for its rule's lifecycle keys."""
+    from alerts.detect import Figures as F
 
-
-def _keep_term_keys(signals: list[Signal], open_recs: list[AlertRecord]) -> list[Signal]:
-    """An emerging-terms signal sharing a term with an open alert of the same product continues that
-    alert (same fingerprint) even when another term now leads the group."""
-    out = []
-    for sig in signals:
-        terms = _terms_of(sig.detail)
-        prior = next((r for r in open_recs if r.product == sig.product and terms & _terms_of(r.detail)), None)
-        if prior is not None and prior.key != sig.match.key:
-            sig = dataclasses.replace(sig, match=dataclasses.replace(sig.match, key=prior.key))
-        out.append(sig)
-    return out
+    fig = F.from_dict(m["figures"]) if isinstance(m.get("figures"), dict) else None
+    return Member(fingerprint=str(m.get("fingerprint", "")), rule=str(m.get("rule", "")), kind=str(m.get("kind", "")),
+                  product=product, key=str(m.get("key", "")), severity=str(m.get("severity", "info")),
+                  title=str(m.get("title", "")), figures=fig, posts=frozenset())  # type: ignore[arg-type]
 
 
 def _count(report: EvaluationReport, tr: Transition | None, settings: Any) -> None:

@@ -93,7 +93,11 @@ def from_record(rec: AlertRecord, event: str, *, base_url: str) -> Notification:
         key=rec.key, state=rec.state, at=rec.to_json()["updated_at"], figures=rec.figures.as_dict(),
         sources=[list(s) for s in d.get("sources", ())], samples=[dict(s) for s in d.get("samples", ())][:3],
         terms=list(d.get("terms", ())), search_url=search_url(base_url, d.get("query", "")) if d.get("query") is not None else "",
-        extra={k: v for k, v in d.items() if k not in ("sources", "samples", "terms", "query")})
+        extra={k: v for k, v in d.items() if k not in _NOT_SENT})
+
+
+#: Detail kept in the store but not sent: what only grouping and ``voc alerts show`` need.
+_NOT_SENT = frozenset({"sources", "samples", "terms", "query", "post_ids", "members", "trend_filters"})
 
 
 def _num(x: Any) -> str:
@@ -109,6 +113,9 @@ def headline(n: Notification) -> str:
 
 def numbers_line(n: Notification) -> str:
     """How much against the baseline, and over which window."""
+    evidence = n.extra.get("evidence") if isinstance(n.extra, Mapping) else None
+    if evidence:
+        return "；".join(one_line(e.get("text", "")) for e in evidence if isinstance(e, Mapping))
     f = n.figures
     if not f:
         return ""
