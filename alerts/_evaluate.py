@@ -204,7 +204,10 @@ def _apply_incidents(settings: Any, index: Any, st: AlertStore, signals: list[Si
                 rec = dataclasses.replace(rec, peak=match.figures.current)  # another lead: growth restarts from here
             tr = on_match(rec, match, rule=lead.rule, kind="incident", product=lead.product, title=title,
                           detail=detail, now=now, policy=policy)
-            return dataclasses.replace(tr, record=dataclasses.replace(tr.record, fingerprint=fp))
+            record = dataclasses.replace(tr.record, fingerprint=fp)
+            if rec is not None and tr.event is None:  # the title subscribers saw stays until the next message
+                record = dataclasses.replace(record, title=rec.title)
+            return dataclasses.replace(tr, record=record)
 
         tr = st.apply(fp, compute, lambda t: deliveries_for(settings, t), now=now)
         _count(report, tr, settings)

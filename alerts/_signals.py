@@ -200,7 +200,8 @@ def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]
         if not found:
             continue
         found, related = _group_terms(found, grams)
-        term_docs = {t.term: [ids[i] for i, g in enumerate(grams) if t.term in g] for t in found}
+        every = {t.term for t in found} | {r for rel in related.values() for r in rel}
+        term_docs = {t: [ids[i] for i, g in enumerate(grams) if t in g] for t in every}
         top = found[0]
         total = sum(cur[t.term] for t in found)
         fig = Figures(current=top.current, expected=top.expected, low=0.0, high=max(top.expected, 1.0) * rule.ratio,
@@ -209,7 +210,7 @@ def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]
         flt = _filters(product=(product,), sentiment=sentiment, since=since, until=until)
         ev = evidence(index, flt, text=_phrase(top.term, index))
         # the posts of every reported term (not only the top one's): what the incident is grouped by
-        ev["post_ids"] = sorted({i for t in found for i in term_docs.get(t.term, ())})[:POST_CAP]
+        ev["post_ids"] = sorted({i for t in every for i in term_docs.get(t, ())})[:POST_CAP]
         sev = "warning" if top.current >= 3 * rule.min_count else "info"
         m = Match(key=top.term, at=now, severity=sev, figures=fig,
                   detail={"terms": [t.term for t in found]})

@@ -160,13 +160,14 @@ def member_words(m: Member) -> str:
 
 def evidence_lines(members: Sequence[Member]) -> list[dict[str, str]]:
     """``[{"kind", "text", "query"}]``: each member's figures in words and the query of exactly its posts."""
-    seen: set[str] = set()
+    seen: set[tuple[str, float, frozenset[str]]] = set()
     out = []
     for m in members:
         text = member_words(m)
-        if text in seen:  # a product-level spike with the same numbers as its topic's says nothing new
+        same = (m.kind, float(m.figures.current), m.posts)
+        if same in seen:  # a product-level spike of the very posts of its topic's says nothing new
             continue
-        seen.add(text)
+        seen.add(same)
         out.append({"kind": m.kind, "text": text, "query": str(m.detail.get("query", ""))})
     return out
 
@@ -183,7 +184,11 @@ def collapse_samples(docs: Sequence[Mapping[str, Any]], *, limit: int = 5, simil
     """Representative posts: near-duplicates (character-bigram Jaccard ≥ ``similar``) collapsed into the
     most engaged one, with ``similar`` = how many posts it stands for; the biggest groups first."""
     heads: list[tuple[set[str], dict[str, Any], int]] = []
-    for d in docs:
+
+    def engagement(d: Mapping[str, Any]) -> int:
+        return int(d.get("likes") or 0) + 2 * int(d.get("replies") or 0) + 3 * int(d.get("reposts") or 0)
+
+    for d in sorted(docs, key=lambda d: (-engagement(d), str(d.get("created_at") or "")), reverse=False):
         text = " ".join(str(d.get("text") or "").split())
         if not text:
             continue
@@ -194,7 +199,7 @@ def collapse_samples(docs: Sequence[Mapping[str, Any]], *, limit: int = 5, simil
                 break
         else:
             if len(heads) < 200:
-                eng = (d.get("likes") or 0) + 2 * (d.get("replies") or 0) + 3 * (d.get("reposts") or 0)
+                eng = engagement(d)
                 heads.append((sh, {"text": text[:300], "url": d.get("url") or "", "source": d.get("source") or "",
                                    "created_at": d.get("created_at") or "", "id": d.get("id"), "engagement": eng}, 1))
     heads.sort(key=lambda h: (-h[2], -h[1]["engagement"], h[1]["created_at"]))
@@ -213,23 +218,27 @@ def _title_terms(terms: Sequence[str], topic_words: Sequence[str], limit: int = 
     """(head, others): the head is the strongest term naming the topic (``登录失败``); others are the next
     strongest terms not contained in it. Generic words never lead."""
     usable = [t for t in terms if not is_generic(t)]
-    head = next((t for t in usable if any(w and w in t for w in topic_words)), "")
+    head = next((t for t in usable if any(w and w in t for w in topic_words)), "") if topic_words else ""
     others = [t for t in usable if t != head and t not in head and head not in t][:limit]
     return head, others
 
 
 def title_for(*, product_name: str, version: str, topic_names: Sequence[str], terms: Sequence[str],
-              kinds: Sequence[str], risk: Sequence[str]) -> str:
+              kinds: Sequence[str], risk: Sequence[str], share: tuple[float, float] | None = None) -> str:
     """A Chinese title naming the problem: version, what (the strongest term naming the topic, else the
     topic's name), how (激增 for a volume spike, 评分下降 for a rating drop alone) and the next strongest
     terms: ``3.2.0 登录失败激增：收不到验证码、一直转圈``."""
     topic_words = [w for name in topic_names for w in re.split(r"[/、,，\s]+", name) if w]
     head, others = _title_terms(terms, topic_words)
     what = head or (topic_words[0] + "问题" if topic_words else "")
-    if "volume_spike" in kinds or "emerging_terms" in kinds:
+    if "volume_spike" not in kinds and "emerging_terms" in kinds and not head:
+        usable = [t for t in terms if not is_generic(t)]
+        what, how, others = "", "负面反馈出现新说法：" + "、".join(usable[:3]), []
+    elif "volume_spike" in kinds or "emerging_terms" in kinds:
         how = "激增"
     elif "rating_drop" in kinds:
-        how = "评分下降"
+        what = what or "版本"
+        how = "评分下降" + (f"：1–2 星评价占 {share[0]:.0%}（此前 {share[1]:.0%}）" if share else "")
     elif risk:
         what, how = "高风险反馈", "：" + "、".join(_RISK_LABELS.get(r, r) for r in risk)
     else:
@@ -238,7 +247,7 @@ def title_for(*, product_name: str, version: str, topic_names: Sequence[str], te
         what = "负面反馈" if how == "激增" else ("" if how == "评分下降" else what)
     lead = " ".join(x for x in (product_name if not version else "", version) if x)
     title = f"{lead} {what}{how}".strip()
-    if others and not how.startswith("："):
+    if others and "：" not in how:
         title += "：" + "、".join(others)
     return title
 
@@ -269,7 +278,7 @@ def summarize(members: Sequence[Member], *, product_name: str, topic_names: Mapp
     for v, n in lead_versions:
         if versioned and n / versioned >= 0.5 and v not in versions:
             versions.append(v)
-    risk = sorted({r for m in members if m.kind == "high_risk" for r in m.detail.get("risk", ())})
+    risk = list(dict.fromkeys(r for m in members if m.kind == "high_risk" for r in m.detail.get("risk", ())))
     risk_posts = [{**(m.detail.get("samples") or [{}])[0], "risk": list(m.detail.get("risk", ()))}
                   for m in members if m.kind == "high_risk"]
     posts: list[str] = []
@@ -280,8 +289,10 @@ def summarize(members: Sequence[Member], *, product_name: str, topic_names: Mapp
                 seen.add(p)
                 posts.append(p)
     names = [topic_names.get(t, t) for t in topics]
+    rating = next((m for m in members if m.kind == "rating_drop"), None)
     title = title_for(product_name=product_name, version=versions[0] if versions else "", topic_names=names[:1],
-                      terms=terms, kinds=kinds, risk=risk)
+                      terms=terms, kinds=kinds, risk=risk,
+                      share=(rating.figures.current, rating.figures.expected) if rating is not None else None)
     f = lead.figures
     return {
         "title": title, "topics": topics, "topic_names": names, "terms": terms[:8], "versions": versions,
