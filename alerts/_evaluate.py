@@ -79,13 +79,19 @@ def _wants(sub: Any, rec: AlertRecord) -> bool:
 
 
 def deliveries_for(settings: Any, tr: Transition) -> list[OutboxEntry]:
-    """One outbox entry per subscriber (filtered by product, topic, severity) × channel."""
+    """One outbox entry per subscriber (filtered by product, topic, severity; none for ``mode: digest``)
+    × channel. In a subscriber's quiet hours the entry waits until they end (``not_before``) and is marked
+    ``held_until``: delivery then sends everything held for that subscriber × channel as one message."""
     note = from_record(tr.record, tr.event or "updated", base_url=settings.web.base_url).to_json()
+    now = tr.record.updated_at
     out: list[OutboxEntry] = []
     for sub in settings.alerts.subscribers:
-        if _wants(sub, tr.record):
-            out.extend(OutboxEntry(subscriber=sub.name, channel=ch, notification=note) for ch in sub.channels
-                       if channel_ready(settings, ch))
+        if sub.mode == "digest" or not _wants(sub, tr.record):
+            continue
+        until = sub.quiet_until(now)
+        mine = note if until is None else {**note, "extra": {**note["extra"], "held_until": _iso(until)}}
+        out.extend(OutboxEntry(subscriber=sub.name, channel=ch, notification=mine, not_before=until)
+                   for ch in sub.channels if channel_ready(settings, ch))
     return out
 
 

@@ -111,6 +111,8 @@ class OutboxEntry:
     subscriber: str
     channel: str
     notification: dict[str, Any]
+    #: Not sent before this time (the subscriber's quiet hours end then).
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -280,11 +282,12 @@ class SqliteAlertStore:
                                       json.dumps(rec.figures.as_dict())))
                 if tr.notify:
                     for entry in deliveries(tr):
+                        due = max(_ts(now), _ts(entry.not_before)) if entry.not_before else _ts(now)
                         self._db.execute(
                             "INSERT OR IGNORE INTO alert_outbox (fingerprint, version, subscriber, channel, notification,"
                             " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (rec.fingerprint, rec.version, entry.subscriber, entry.channel,
-                             json.dumps(entry.notification, ensure_ascii=False), _ts(now), _ts(now)))
+                             json.dumps(entry.notification, ensure_ascii=False), due, _ts(now)))
             return tr
 
     def enqueue(self, fingerprint: str, version: int, entries: Sequence[OutboxEntry], *, now: datetime) -> int:
@@ -353,6 +356,22 @@ class SqliteAlertStore:
                              (t + lease_s, token, row[0]))
             full = self._db.execute(f"SELECT {self._COLS} FROM alert_outbox WHERE id = ?", (row[0],)).fetchone()
         return self._delivery(full)
+
+    def claim_held(self, delivery: PendingDelivery, *, now: datetime, lease_s: float) -> builtins.list[PendingDelivery]:
+        """The other due rows held for quiet hours of ``delivery``'s subscriber × channel, claimed with its
+        token: they are sent together as one message."""
+        t = _ts(now)
+        with self._tx() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT id FROM alert_outbox WHERE status = 'pending' AND next_attempt_at <= ? AND subscriber = ?"
+                " AND channel = ? AND id != ? AND (claimed_until IS NULL OR claimed_until <= ?)"
+                " AND json_extract(notification, '$.extra.held_until') IS NOT NULL ORDER BY id",
+                (t, delivery.subscriber, delivery.channel, delivery.id, t))]
+            for i in ids:
+                db.execute("UPDATE alert_outbox SET claimed_until = ?, claim_token = ? WHERE id = ?",
+                           (t + lease_s, delivery.claim_token, i))
+            rows = [db.execute(f"SELECT {self._COLS} FROM alert_outbox WHERE id = ?", (i,)).fetchone() for i in ids]
+        return [self._delivery(r) for r in rows]
 
     def mark_sent(self, delivery: PendingDelivery, *, now: datetime) -> bool:
         """Record success; False when the claim was lost (another worker took over after the lease)."""
