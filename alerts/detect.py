@@ -28,7 +28,7 @@ from typing import Any
 
 from configs.versions import version_key
 
-__all__ = ["Figures", "Match", "SpikeDetector", "severity_for", "emerging_terms", "TermSignal", "is_generic",
+__all__ = ["Figures", "Match", "SpikeDetector", "severity_for", "emerging_terms", "TermSignal", "is_generic", "is_stop_word",
            "RatingStats", "rating_drop", "ngrams", "version_key"]
 
 _DAY = timedelta(days=1)
@@ -214,6 +214,11 @@ wifi 4g 5g ios android 苹果 安卓 华为 小米""".split())
 def _usable(token: str) -> bool:
     return bool(token) and token not in _STOP and bool(_WORD.search(token)) and not token.isdigit() and \
         not (len(token) == 1 and token.isascii())
+
+
+def is_stop_word(token: str) -> bool:
+    """A function word, particle or punctuation: never starts or ends a phrase."""
+    return token in _STOP or not _WORD.search(token)
 
 
 def is_generic(term: str) -> bool:
