@@ -68,8 +68,8 @@ def _filters(**kw: Any) -> Any:
     return Filters(**{k: v for k, v in kw.items() if v is not None})
 
 
-#: Post ids kept per signal: what incidents are grouped by (overlapping posts) and what they list.
-POST_CAP = 1000
+#: Post ids kept per signal (the newest): what incidents are grouped by (overlapping posts) and list.
+POST_CAP = 500
 
 
 def _samples(index: Any, filters: Any, *, limit: int = 3, text: str = "",
@@ -82,19 +82,21 @@ def _samples(index: Any, filters: Any, *, limit: int = 3, text: str = "",
 
 def evidence(index: Any, filters: Any, *, text: str = "", pool: int = POST_CAP, limit: int = 5) -> dict[str, Any]:
     """What a signal's posts are, from one search: the ids of the ``pool`` newest (what incidents are
-    grouped by), the source / platform / version mix, the total, and up to ``limit`` representative
-    posts — most engagement first, near-duplicates collapsed into one with their count (``similar``)."""
+    grouped by), the source mix (exact), the platform / version mix (of those newest posts), the total,
+    and up to ``limit`` representative posts — most engagement first, near-duplicates collapsed into one
+    with their count (``similar``)."""
     from alerts.incidents import collapse_samples
     from index import SearchQuery
 
-    res = index.search(SearchQuery(text=text, filters=filters, limit=pool, sort="time",
-                                   facets=("source", "platform", "app_version")))
+    res = index.search(SearchQuery(text=text, filters=filters, limit=pool, sort="time", facets=("source",)))
     docs = [h.doc for h in res.hits]
+    platforms = Counter(str(d["platform"]) for d in docs if d.get("platform"))
+    versions = Counter(str(d["app_version"]) for d in docs if d.get("app_version"))
     return {"post_ids": [str(d.get("id")) for d in docs if d.get("id") is not None],
             "total": res.total,
             "sources": [[k, n] for k, n in res.facets.get("source", [])],
-            "platforms": [[k, n] for k, n in res.facets.get("platform", []) if k],
-            "versions": [[k, n] for k, n in res.facets.get("app_version", []) if k],
+            "platforms": [[k, n] for k, n in platforms.most_common()],
+            "versions": [[k, n] for k, n in versions.most_common()],
             "samples": collapse_samples(docs, limit=limit)}
 
 
