@@ -119,7 +119,8 @@ class ElasticsearchAlertStore:
         for e in entries:
             added += self._create(self.idx["alert-outbox"], f"{fingerprint}:{version}:{e.subscriber}:{e.channel}", {
                 "fingerprint": fingerprint, "version": version, "subscriber": e.subscriber, "channel": e.channel,
-                "notification": e.notification, "status": "pending", "attempts": 0, "next_attempt_at": now.timestamp(),
+                "notification": e.notification, "status": "pending", "attempts": 0,
+                "next_attempt_at": max(now.timestamp(), e.not_before.timestamp()) if e.not_before else now.timestamp(),
                 "claimed_until": 0.0, "claim_token": None, "created_at": now.timestamp(), "sent_at": None,
                 "last_error": None})
         return added
