@@ -180,9 +180,11 @@ def _shingles(text: str) -> set[str]:
     return {t[i:i + 2] for i in range(max(len(t) - 1, 1))} if t else set()
 
 
-def collapse_samples(docs: Sequence[Mapping[str, Any]], *, limit: int = 5, similar: float = 0.6) -> list[dict[str, Any]]:
+def collapse_samples(docs: Sequence[Mapping[str, Any]], *, limit: int = 5, similar: float = 0.6,
+                     max_heads: int = 40) -> list[dict[str, Any]]:
     """Representative posts: near-duplicates (character-bigram Jaccard ≥ ``similar``) collapsed into the
-    most engaged one, with ``similar`` = how many posts it stands for; the biggest groups first."""
+    most engaged one, with ``similar`` = how many of ``docs`` it stands for; the biggest groups first.
+    At most ``max_heads`` distinct texts are tracked (a post unlike all of them is not counted)."""
     heads: list[tuple[set[str], dict[str, Any], int]] = []
 
     def engagement(d: Mapping[str, Any]) -> int:
@@ -198,7 +200,7 @@ def collapse_samples(docs: Sequence[Mapping[str, Any]], *, limit: int = 5, simil
                 heads[i] = (hs, head, n + 1)
                 break
         else:
-            if len(heads) < 200:
+            if len(heads) < max_heads:
                 eng = engagement(d)
                 heads.append((sh, {"text": text[:300], "url": d.get("url") or "", "source": d.get("source") or "",
                                    "created_at": d.get("created_at") or "", "id": d.get("id"), "engagement": eng}, 1))
