@@ -4,9 +4,9 @@ subscribers receive. Pure functions; no I/O, no clock.
 A signal (one detector's match: a volume spike of a product or topic, emerging terms, a version's rating
 drop, a high-risk post) carries the ids of its posts. :func:`group` joins signals of one product whose
 posts overlap: the most specific signals lead (a topic's spike before the terms, the rating drop, the
-product-level spike and single risky posts), and each later signal joins the group it overlaps most —
-``|its posts ∩ the group's posts| ≥ OVERLAP × min(sizes)`` — so a product-level spike never bridges two
-problems. :func:`continues` finds the open incident a group continues (a shared member signal, or
+product-level spike and single risky posts), and each later signal joins the group it shares the most
+posts with, if ``|its posts ∩ the group's posts| ≥ OVERLAP × min(sizes)`` — so a product-level spike
+never bridges two problems. :func:`continues` finds the open incident a group continues (a shared member signal, or
 overlapping posts); :func:`summarize` builds what the incident says: title, topics, terms, versions,
 sources, figures, trend, representative posts (near-duplicates collapsed, with their count), the query
 that shows its posts, and :func:`evidence_lines` the figures in words a PM reads.
@@ -83,14 +83,14 @@ def group(members: Iterable[Member], *, overlap: float = OVERLAP) -> list[list[M
     groups: list[list[Member]] = []
     posts: list[set[str]] = []
     for m in sorted(members, key=lambda m: (m.product, m.order, m.fingerprint)):
-        best, score = None, 0.0
+        best, shared = None, 0
         for i, g in enumerate(groups):
             if g[0].product != m.product:
                 continue
-            s = _overlap(m.posts, posts[i])
-            if s > score:
-                best, score = i, s
-        if best is not None and score >= overlap:
+            n = len(m.posts & posts[i])
+            if n > shared:
+                best, shared = i, n
+        if best is not None and _overlap(m.posts, posts[best]) >= overlap:
             groups[best].append(m)
             posts[best] |= m.posts
         else:
