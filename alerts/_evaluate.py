@@ -194,8 +194,8 @@ def _apply_incidents(settings: Any, index: Any, st: AlertStore, signals: list[Si
         fp = prior.fingerprint if prior is not None else incident_id(members)
         matched.add(fp)
         detail = summarize(members, product_name=names.get(lead.product, lead.product), topic_names=topics)
-        try:
-            detail["trend"] = _trend(index, detail["query"], now=now)
+        try:  # a single risky post has no trend worth drawing
+            detail["trend"] = _trend(index, detail["query"], now=now) if lead.kind != "high_risk" else []
         except Exception as exc:  # noqa: BLE001 - a trend is decoration; the incident still opens
             log.warning("incident %s: no trend (%s)", fp, exc)
             detail["trend"] = []

@@ -140,7 +140,9 @@ def _volume(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal
             if m is None:
                 continue
             f = m.figures
-            until = _until(now)
+            # the detector counted whole buckets up to ``end`` (the bucket holding ``now`` included): the query
+            # covers exactly those, so it finds exactly the posts counted
+            until = end
             flt = _filters(product=(product,), sentiment=sentiment, topic=(key,) if key else None,
                            since=f.window_start, until=until)
             ev = evidence(index, flt)

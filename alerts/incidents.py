@@ -296,12 +296,17 @@ def summarize(members: Sequence[Member], *, product_name: str, topic_names: Mapp
                       terms=terms, kinds=kinds, risk=risk,
                       share=(rating.figures.current, rating.figures.expected) if rating is not None else None)
     f = lead.figures
+    count, baseline, rng = float(f.current), float(f.expected), [round(f.low, 3), round(f.high, 3)]
+    if lead.kind == "rating_drop":  # in reviews: the low-star ones, and how many the earlier share predicts
+        n = float(lead.detail.get("reviews") or 0)
+        count = float(lead.detail.get("low_reviews") or round(f.current * n))
+        baseline, rng = f.expected * n, [round(f.low * n, 1), round(f.high * n, 1)]
     return {
         "title": title, "topics": topics, "topic_names": names, "terms": terms[:8], "versions": versions,
         "sources": _merge_counts([lead.detail.get("sources", ())] + [m.detail.get("sources", ()) for m in members
                                                                    if m.kind == "high_risk"]),
         "platforms": _merge_counts([lead.detail.get("platforms", ())]),
-        "count": f.current, "baseline": round(f.expected, 3), "range": [round(f.low, 3), round(f.high, 3)],
+        "count": int(count) if count.is_integer() else count, "baseline": round(baseline, 3), "range": rng,
         "unit": f.unit, "ratio": round(f.ratio, 3),
         "samples": list(lead.detail.get("samples", ()))[:5], "query": str(lead.detail.get("query", "")),
         "trend_filters": dict(lead.detail.get("trend_filters") or {}),

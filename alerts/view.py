@@ -5,7 +5,8 @@ one flat JSON object per incident, built here once so every interface says the s
 acked_at, acked_by, version, topics, topic_names, terms, versions, sources, platforms, count, baseline,
 range, ratio, unit, trend, samples, query, evidence, risk, risk_posts, members, summary`` (an alert stored
 before incidents existed shows the same keys, filled from what it holds). ``incident_detail(rec, events,
-index)`` adds ``posts`` (the incident's posts, newest first) and ``history`` (its state changes).
+index)`` adds ``posts`` (exactly what its ``query`` finds, newest first) and ``history`` (its state
+changes).
 """
 
 from __future__ import annotations
@@ -51,7 +52,19 @@ def incident_view(rec: AlertRecord) -> dict[str, Any]:
 
 
 def incident_posts(index: Any, rec: AlertRecord, *, limit: int = 500) -> list[dict[str, Any]]:
-    """The incident's posts (those its signals found), newest first; posts deleted since are skipped."""
+    """The incident's posts, newest first: exactly what its ``query`` finds (the query has absolute time
+    bounds, so it finds the same posts later). An alert without a readable query lists the posts its
+    signals found (``post_ids``; posts deleted since are skipped)."""
+    query = str(rec.detail.get("query") or "")
+    if query:
+        from index.query import QueryError, parse_query
+
+        try:
+            q = parse_query(query, now=rec.updated_at, tz="UTC", limit=max(limit, 0), sort="time")
+        except (QueryError, ValueError):
+            q = None
+        if q is not None:
+            return [{k: h.doc.get(k) for k in _POST_FIELDS} for h in index.search(q).hits]
     out = []
     for pid in list(rec.detail.get("post_ids") or [])[: max(limit, 0) * 2]:
         doc = index.get(str(pid))

@@ -66,6 +66,10 @@ def test_rating_drop_for_new_version(settings, index, kit):
     assert [e["text"] for e in rec.detail["evidence"]] == [
         "3.10.0 版本 16 条 1–2 星评价，占 64%，此前 20%（均分 2.08，此前 4.4）"]
     assert all(x["source"] == "appstore" for x in rec.detail["samples"])
+    # the incident counts reviews: 16 low-star ones where the earlier share (20% of 25) predicts 5
+    from alerts.view import incident_view
+    view = incident_view(rec)
+    assert (view["count"], view["baseline"], view["versions"]) == (16, 5.0, ["3.10.0"])
     # the link opens exactly those 16 reviews: the version is part of the query
     from index.query import parse_query
     q = parse_query(rec.detail["query"], now=now, tz="UTC", limit=100)

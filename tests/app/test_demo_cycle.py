@@ -74,6 +74,19 @@ def test_one_incident_for_the_login_story_reaches_the_webhook_receiver(cycles) -
     assert login.title.startswith("3.2.0 登录") and "激增" in login.title
     assert any("1–2 星评价，占 88%，此前 2" in e["text"] for e in d["evidence"])
     assert all(not w for w in ("不行", "提示", "里面") if login.title.find(w) >= 0)
+    # its query shows exactly its posts (what `voc alerts show ID --json` lists), the threat post among them
+    from alerts.view import incident_detail
+    from index.query import parse_query
+
+    ctx = AppContext(_settings)
+    try:
+        shown = incident_detail(login, [], index=ctx.index, limit=1000)
+        q = parse_query(login.detail["query"], now=login.updated_at, tz="UTC", limit=1000)
+        assert {p["id"] for p in shown["posts"]} == {h.doc["id"] for h in ctx.index.search(q).hits}
+        assert len(shown["posts"]) == shown["count"] >= 50
+        assert d["risk_posts"][0]["id"] in {p["id"] for p in shown["posts"]}
+    finally:
+        ctx.close()
     others = [a for a in alerts_first.values() if a is not login]
     assert len(others) <= 1 and all(a.detail.get("risk") for a in others)  # at most the threat, on its own
     bodies = [m["body"] for m in first.inbox_messages]
