@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
+from configs import vocab
 from configs._validate import format_duration, parse_duration
 
 __all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "AlertsFile", "parse_duration", "format_duration",
-           "SEVERITIES", "RISK_FLAGS", "RULE_KEYS"]
+           "SEVERITIES", "RULE_KEYS"]
 
 SEVERITIES = ("info", "warning", "critical")
-RISK_FLAGS = ("media_threat", "regulator_threat", "legal_threat", "viral")
 
 #: Keys every rule kind uses: identity, scope and lifecycle.
 _COMMON_KEYS = frozenset({"name", "kind", "enabled", "window", "products", "resolve_after", "realert", "realert_max",
@@ -78,7 +78,8 @@ class Rule:
     #: … or the mean rating falls by at least this much.
     mean_drop: float = 0.7
     # --- high_risk ------------------------------------------------------------------------------------
-    risk: tuple[str, ...] = ("media_threat", "regulator_threat", "legal_threat", "viral")
+    #: Risk flags (configs/vocab.py, read when the rule is built); default: every flag.
+    risk: tuple[str, ...] = field(default_factory=lambda: vocab.RISKS)
     # --- lifecycle ------------------------------------------------------------------------------------
     #: Resolve an alert after its signal has stayed at baseline this long.
     resolve_after: timedelta = timedelta(hours=6)
@@ -98,8 +99,8 @@ class Rule:
             value = getattr(self, key)
             if not isinstance(value, timedelta) or value <= timedelta(0):
                 raise ValueError(f"rule {self.name!r}: {key} must be a positive duration, got {value!r}")
-        if self.sentiment not in (None, "negative", "neutral", "positive"):
-            raise ValueError(f"rule {self.name!r}: sentiment must be negative, neutral, positive or null, "
+        if self.sentiment is not None and self.sentiment not in vocab.SENTIMENTS:
+            raise ValueError(f"rule {self.name!r}: sentiment must be {', '.join(vocab.SENTIMENTS)} or null, "
                              f"got {self.sentiment!r}")
         if self.min_count < 1:
             raise ValueError(f"rule {self.name!r}: min_count must be at least 1, got {self.min_count}")
@@ -120,9 +121,9 @@ class Rule:
         if self.kind == "rating_drop" and self.min_reviews < 1:
             raise ValueError(f"rule {self.name!r}: min_reviews must be at least 1, got {self.min_reviews}")
         if self.kind == "high_risk":
-            bad = [r for r in self.risk if r not in RISK_FLAGS]
+            bad = [r for r in self.risk if r not in vocab.RISKS]
             if bad or not self.risk:
-                raise ValueError(f"rule {self.name!r}: risk must list some of {', '.join(RISK_FLAGS)}, "
+                raise ValueError(f"rule {self.name!r}: risk must list some of {', '.join(vocab.RISKS)}, "
                                  f"got {list(self.risk)}")
         if self.update_growth <= 1.0:
             raise ValueError(f"rule {self.name!r}: update_growth must be above 1.0, got {self.update_growth}")

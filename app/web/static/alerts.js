@@ -1,5 +1,5 @@
 /* VOC web page: the alerts view (incidents). Loaded before app.js and called by it (loadAlerts); uses
-   app.js's helpers (el, clear, api, go, fmtTime, label, showError, session, SEVERITY, STATE_LABEL) at
+   app.js's helpers (el, clear, api, showPosts, fmtTime, label, showError, session, SEVERITY, STATE_LABEL) at
    call time. Crawled text only ever goes in through textContent (el's text children); links to original
    posts are http(s) only. Every "查看" link opens exactly the posts of what it describes: its own query. */
 "use strict";
@@ -21,7 +21,7 @@ function figureText(f) {
   return parts.join(" · ");
 }
 
-function openPosts(query) { go({ view: "search", q: query, sort: "time", offset: 0, since: null, until: null, rangeLabel: "" }); }
+function openPosts(query) { showPosts(query); }
 
 /* A trend sparkline (hourly counts) as inline SVG, drawn through the DOM. */
 function sparkline(trend) {
@@ -66,7 +66,7 @@ function incidentCard(a, admin) {
       el("span", { class: "tag" }, SEVERITY[a.severity] || a.severity || ""),
       el("span", { class: "title" }, a.title || a.rule || id),
       el("span", { class: "tag state", dataset: { state: acked && a.state !== "resolved" ? "acknowledged" : a.state } }, stateText),
-      a.product ? el("span", { class: "tag" }, a.product) : null),
+      a.product ? el("span", { class: "tag" }, label("product", a.product)) : null),
     evidence.length
       ? el("ul", { class: "evidence" }, evidence.map((e) => el("li", { dataset: { kind: e.kind } },
           el("span", { class: "words" }, e.text),
