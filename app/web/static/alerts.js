@@ -24,7 +24,7 @@ function figureText(f) {
 function openPosts(query) { showPosts(query); }
 
 /* A trend sparkline (hourly counts) as inline SVG, drawn through the DOM. */
-function sparkline(trend) {
+function incidentSparkline(trend) {
   const NS = "http://www.w3.org/2000/svg";
   const values = (trend || []).map((p) => Number(p[1]) || 0);
   if (values.length < 2) return null;
@@ -73,7 +73,7 @@ function incidentCard(a, admin) {
           e.query ? el("button", { type: "button", class: "link posts", dataset: { query: e.query }, onclick: () => openPosts(e.query) }, "查看这些帖子") : null)))
       : el("div", { class: "figs" }, figureText(a.figures)),
     el("div", { class: "when" }, "首次 ", fmtTime(a.opened_at), "　更新 ", fmtTime(a.updated_at)),
-    sparkline(a.trend),
+    incidentSparkline(a.trend),
     meta.length ? el("div", { class: "meta" }, meta.join("　")) : null,
     samples.length ? el("ol", { class: "samples" }, samples.map((s) => el("li", {},
       el("span", { class: "text" }, s.text || ""),
