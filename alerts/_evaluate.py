@@ -24,9 +24,8 @@ from alerts.incidents import Member, continues, group, incident_id, member_from_
 from alerts.lifecycle import SEVERITY_RANK, AlertRecord, Policy, Transition, on_match, on_quiet
 from alerts.message import from_record
 from alerts.store import AlertStore, OutboxEntry, open_store
-from configs.alerts import Rule
 
-__all__ = ["EvaluationReport", "Signal", "evaluate", "collect_signals", "policy_for", "deliveries_for", "channel_ready"]
+__all__ = ["EvaluationReport", "Signal", "evaluate", "collect_signals", "policy_for_members", "deliveries_for", "channel_ready"]
 
 log = logging.getLogger("voc.alerts")
 
@@ -60,12 +59,6 @@ class EvaluationReport:
         if self.errors:
             text += f"; {len(self.errors)} rule(s) failed: {', '.join(self.errors)}"
         return text
-
-
-def policy_for(rule: Rule) -> Policy:
-    return Policy(resolve_after=rule.resolve_after, realert=rule.realert,
-                  realert_max=rule.realert_max, update_growth=rule.update_growth,
-                  notify_resolve=rule.kind != "high_risk")
 
 
 def _wants(sub: Any, rec: AlertRecord) -> bool:
@@ -189,34 +182,14 @@ def _apply_incidents(settings: Any, index: Any, st: AlertStore, signals: list[Si
     topics = {t.id: t.name for t in settings.topics.topics}
     matched: set[str] = set()
     for members in groups:
-        lead = members[0]
         prior = continues(members, open_recs, taken=matched)
         fp = prior.fingerprint if prior is not None else incident_id(members)
         matched.add(fp)
-        detail = summarize(members, product_name=names.get(lead.product, lead.product), topic_names=topics)
-        try:  # a single risky post has no trend worth drawing
-            detail["trend"] = _trend(index, detail["query"], now=now) if lead.kind != "high_risk" else []
-        except Exception as exc:  # noqa: BLE001 - a trend is decoration; the incident still opens
-            log.warning("incident %s: no trend (%s)", fp, exc)
-            detail["trend"] = []
-        title = detail.pop("title")
-        severity = max((m.severity for m in members), key=lambda s: SEVERITY_RANK.get(s, 0))
-        match = Match(key=lead.key, at=now, severity=severity, figures=lead.figures)
-        policy = policy_for_members(settings, members)
-
-        def compute(rec: AlertRecord | None, match: Match = match, lead: Member = lead, detail: dict = detail,
-                    title: str = title, policy: Policy = policy, fp: str = fp) -> Transition:
-            if rec is not None and rec.figures.unit != match.figures.unit:
-                rec = dataclasses.replace(rec, peak=match.figures.current)  # another lead: growth restarts from here
-            tr = on_match(rec, match, rule=lead.rule, kind="incident", product=lead.product, title=title,
-                          detail=detail, now=now, policy=policy)
-            record = dataclasses.replace(tr.record, fingerprint=fp)
-            if rec is not None and tr.event is None:  # the title subscribers saw stays until the next message
-                record = dataclasses.replace(record, title=rec.title)
-            return dataclasses.replace(tr, record=record)
-
-        tr = st.apply(fp, compute, lambda t: deliveries_for(settings, t), now=now)
-        _count(report, tr, settings)
+        try:
+            _apply_group(settings, index, st, members, fp, report, now=now, names=names, topics=topics)
+        except Exception as exc:  # one incident's failure (a bug, a value nobody foresaw) never stops the others
+            report.errors[f"incident {fp}"] = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("incident %s failed; the other incidents still go on", fp)
     for rec in open_recs:
         if rec.fingerprint in matched:
             continue
@@ -227,9 +200,43 @@ def _apply_incidents(settings: Any, index: Any, st: AlertStore, signals: list[Si
         def quiet(cur: AlertRecord | None, policy: Policy = policy) -> Transition | None:
             return on_quiet(cur, now=now, policy=policy) if cur is not None else None
 
-        tr = st.apply(rec.fingerprint, quiet, lambda t: deliveries_for(settings, t), now=now)
+        try:
+            tr = st.apply(rec.fingerprint, quiet, lambda t: deliveries_for(settings, t), now=now)
+        except Exception as exc:  # noqa: BLE001 - recorded; the other incidents go on
+            report.errors[f"incident {rec.fingerprint}"] = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("incident %s failed to resolve; the others go on", rec.fingerprint)
+            continue
         if tr is not None:
             _count(report, tr, settings)
+
+
+def _apply_group(settings: Any, index: Any, st: AlertStore, members: list[Member], fp: str,
+                 report: EvaluationReport, *, now: datetime, names: dict[str, str], topics: dict[str, str]) -> None:
+    """One group of signals: the incident ``fp`` opens, updates or stays as it is."""
+    lead = members[0]
+    detail = summarize(members, product_name=names.get(lead.product, lead.product), topic_names=topics)
+    try:  # a single risky post has no trend worth drawing
+        detail["trend"] = _trend(index, detail["query"], now=now) if lead.kind != "high_risk" else []
+    except Exception as exc:  # noqa: BLE001 - a trend is decoration; the incident still opens
+        log.warning("incident %s: no trend (%s)", fp, exc)
+        detail["trend"] = []
+    title = detail.pop("title")
+    severity = max((m.severity for m in members), key=lambda s: SEVERITY_RANK.get(s, 0))
+    match = Match(key=lead.key, at=now, severity=severity, figures=lead.figures)
+    policy = policy_for_members(settings, members)
+
+    def compute(rec: AlertRecord | None) -> Transition:
+        if rec is not None and rec.figures.unit != match.figures.unit:
+            rec = dataclasses.replace(rec, peak=match.figures.current)  # another lead: growth restarts from here
+        tr = on_match(rec, match, rule=lead.rule, kind="incident", product=lead.product, title=title,
+                      detail=detail, now=now, policy=policy)
+        record = dataclasses.replace(tr.record, fingerprint=fp)
+        if rec is not None and tr.event is None:  # the title subscribers saw stays until the next message
+            record = dataclasses.replace(record, title=rec.title)
+        return dataclasses.replace(tr, record=record)
+
+    tr = st.apply(fp, compute, lambda t: deliveries_for(settings, t), now=now)
+    _count(report, tr, settings)
 
 
 def _member_stub(m: Any, product: str) -> Member:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,8 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from alerts.detect import (Figures, Match, RatingStats, SpikeDetector, emerging_terms, is_generic, is_stop_word,
-                           ngrams,
-                           rating_drop)
+                           ngrams, rating_drop)
 from alerts.lifecycle import fingerprint
 from configs.alerts import Rule
 
