@@ -7,16 +7,14 @@ collector); :mod:`alerts._evaluate` turns the signals into alert state changes.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from alerts.detect import (Figures, Match, RatingStats, SpikeDetector, emerging_terms, is_generic, is_stop_word,
-                           ngrams, rating_drop)
+from alerts.detect import (Figures, Match, RatingStats, SpikeDetector, emerging_terms, is_generic, ngrams, rating_drop)
+from alerts._phrases import configured, group_terms, whole_phrases
 from alerts.lifecycle import fingerprint
 from configs.alerts import Rule
 
@@ -68,14 +66,6 @@ def _filters(**kw: Any) -> Any:
 
 #: Post ids kept per signal (the newest): what incidents are grouped by (overlapping posts) and list.
 POST_CAP = 500
-
-
-def _samples(index: Any, filters: Any, *, limit: int = 3, text: str = "",
-             pool: int = POST_CAP) -> tuple[list[dict[str, Any]], list[list[Any]]]:
-    """Representative posts and the source mix of ``filters`` (and ``text``: a phrase search); see
-    :func:`evidence`, which also returns the post ids, platforms and versions."""
-    ev = evidence(index, filters, text=text, pool=pool, limit=limit)
-    return ev["samples"], ev["sources"]
 
 
 def evidence(index: Any, filters: Any, *, text: str = "", pool: int = POST_CAP, limit: int = 5) -> dict[str, Any]:
@@ -180,7 +170,7 @@ def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]
             ids.append(str(doc.get("id")))
             cur.update(g)
         candidates = [t for t, c in cur.most_common(200)
-                      if c >= rule.min_count and not _configured(t, keywords) and not is_generic(t)]
+                      if c >= rule.min_count and not configured(t, keywords) and not is_generic(t)]
         if not candidates:
             continue
         hist: dict[str, int] = {}
@@ -209,10 +199,10 @@ def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]
                                min_count=rule.min_count, ratio=rule.ratio, max_terms=rule.max_terms)
         if not found:
             continue
-        found, related = _group_terms(found, grams)
+        found, related = group_terms(found, grams)
         every = {t.term for t in found} | {r for rel in related.values() for r in rel}
         term_docs = {t: [ids[i] for i, g in enumerate(grams) if t in g] for t in every}
-        found, related, term_docs = _whole_phrases(found, related, term_docs, grams, toks, ids)
+        found, related, term_docs = whole_phrases(found, related, term_docs, grams, toks, ids)
         top = found[0]
         total = sum(cur[t.term] for t in found)
         fig = Figures(current=top.current, expected=top.expected, low=0.0, high=max(top.expected, 1.0) * rule.ratio,
@@ -237,105 +227,6 @@ def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]
                                            + (f" sentiment:{rule.sentiment}" if rule.sentiment else "")
                                            + f" since:{_iso(since)} until:{_iso(until)}", "docs": total}))
     return out
-
-
-def extend_phrase(term: str, docs: Sequence[Sequence[str]], *, share: float = 0.8, max_tokens: int = 6) -> str:
-    """The whole phrase around ``term`` (an n-gram of jieba tokens) in the posts using it: extended by the
-    neighbouring token while at least ``share`` of those posts have the same one there, so a name jieba
-    cuts apart (``魔法`` ``抠`` ``图``) is reported whole (``魔法抠图``). A stop word, punctuation or a
-    generic word never starts or ends the phrase."""
-    spans: list[tuple[Sequence[str], int, int]] = []
-    for toks in docs:
-        hit = _find(toks, term, max_tokens)
-        if hit is not None:
-            spans.append((toks, *hit))
-    if not spans:
-        return term
-    need = max(2, math.ceil(share * len(spans)))
-    while True:
-        grown = False
-        for side in ("right", "left"):
-            nxt = Counter(s[0][s[2]] if side == "right" and s[2] < len(s[0]) else
-                          s[0][s[1] - 1] if side == "left" and s[1] > 0 else None for s in spans)
-            nxt.pop(None, None)
-            if not nxt:
-                continue
-            tok, n = nxt.most_common(1)[0]
-            if n < need or is_stop_word(tok) or (len(tok) >= 2 and is_generic(tok)) \
-                    or max(s[2] - s[1] for s in spans) >= max_tokens:
-                continue
-            if side == "right":
-                spans = [(d, i, j + 1) for d, i, j in spans if j < len(d) and d[j] == tok]
-            else:
-                spans = [(d, i - 1, j) for d, i, j in spans if i > 0 and d[i - 1] == tok]
-            term = (term + tok) if side == "right" else (tok + term)
-            grown = True
-        if not grown:
-            return term
-
-
-
-
-
-def _find(toks: Sequence[str], term: str, max_tokens: int) -> tuple[int, int] | None:
-    """Where the tokens spell ``term``: (start, end) of the first run, or None."""
-    for i in range(len(toks)):
-        if not toks[i] or not term.startswith(toks[i]):
-            continue
-        acc = ""
-        for j in range(i, min(len(toks), i + max_tokens)):
-            acc += toks[j]
-            if acc == term:
-                return i, j + 1
-            if not term.startswith(acc):
-                break
-    return None
-
-
-def _whole_phrases(found: list[Any], related: dict[str, list[str]], term_docs: dict[str, list[str]],
-                   grams: list[set[str]], toks: list[list[str]], ids: list[str]
-                   ) -> tuple[list[Any], dict[str, list[str]], dict[str, list[str]]]:
-    """Each group's head term extended to its whole phrase (:func:`extend_phrase`); its posts kept."""
-    out, rel, docs = [], {}, dict(term_docs)
-    for t in found:
-        mine = [toks[i] for i, g in enumerate(grams) if t.term in g]
-        whole = extend_phrase(t.term, mine)
-        if whole != t.term:
-            rel[whole] = [t.term, *related.get(t.term, [])]
-            docs[whole] = term_docs.get(t.term, [])
-            t = dataclasses.replace(t, term=whole)
-        else:
-            rel[t.term] = related.get(t.term, [])
-        out.append(t)
-    return out, rel, docs
-
-
-def _configured(term: str, keywords: set[str]) -> bool:
-    """A topic keyword (or a pair of them) is already watched by the per-topic volume rule."""
-    if term in keywords:
-        return True
-    return any(term[:i] in keywords and term[i:] in keywords for i in range(1, len(term)))
-
-
-def _group_terms(found: list[Any], grams: list[set[str]]) -> tuple[list[Any], dict[str, list[str]]]:
-    """Terms that occur in (nearly) the same posts are one phrase ("新版本 打开 相册"): keep the most
-    specific (longest) per group, the others listed as related. Jaccard of the post sets ≥ 0.7."""
-    docs = {t.term: {i for i, g in enumerate(grams) if t.term in g} for t in found}
-    groups: list[list[Any]] = []
-    for t in found:
-        for grp in groups:
-            a, b = docs[t.term], docs[grp[0].term]
-            if a and b and len(a & b) / len(a | b) >= 0.7:
-                grp.append(t)
-                break
-        else:
-            groups.append([t])
-    heads, related = [], {}
-    for grp in groups:
-        head = max(grp, key=lambda t: (len(t.term), t.current, t.term))
-        heads.append(head)
-        related[head.term] = [t.term for t in grp if t is not head]
-    return heads, related
 
 
 def _phrase(term: str, index: Any) -> str:
