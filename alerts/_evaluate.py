@@ -20,7 +20,8 @@ from typing import Any
 
 from alerts._signals import Signal, collect_signals
 from alerts.detect import Match
-from alerts.incidents import Member, continues, group, incident_id, member_from_signal, summarize
+from alerts.incidents import (Member, attach, continues, group, incident_id, member_from_signal, risk_only,
+                              summarize)
 from alerts.lifecycle import SEVERITY_RANK, AlertRecord, Policy, Transition, on_match, on_quiet
 from alerts.message import from_record
 from alerts.store import AlertStore, OutboxEntry, open_store
@@ -176,17 +177,26 @@ def _apply_incidents(settings: Any, index: Any, st: AlertStore, signals: list[Si
                      now: datetime, ran: set[str]) -> None:
     """Signals → incidents → lifecycle transitions; open incidents without a signal go quiet."""
     open_recs = [r for r in st.list(state="open", limit=100_000) if r.kind == "incident"]
+    # risky posts already attached to an incident about something else (open or resolved): nothing new
+    attached = {str(m.get("fingerprint")) for r in st.list(limit=5_000) if r.kind == "incident"
+                and not risk_only_record(r) for m in r.detail.get("members", ()) if m.get("kind") == "high_risk"}
     groups = group(member_from_signal(s) for s in signals)
     report.incidents = len(groups)
     names = {p.id: p.name for p in settings.sources.products}
     topics = {t.id: t.name for t in settings.topics.topics}
     matched: set[str] = set()
     for members in groups:
+        if risk_only(members) and all(m.fingerprint in attached for m in members):
+            continue
         prior = continues(members, open_recs, taken=matched)
         fp = prior.fingerprint if prior is not None else incident_id(members)
         matched.add(fp)
         try:
-            _apply_group(settings, index, st, members, fp, report, now=now, names=names, topics=topics)
+            if prior is not None and risk_only(members) and prior.detail.get("members") \
+                    and not risk_only_record(prior):
+                _attach_risk(settings, st, members, prior, report, now=now)
+            else:
+                _apply_group(settings, index, st, members, fp, report, now=now, names=names, topics=topics)
         except Exception as exc:  # one incident's failure (a bug, a value nobody foresaw) never stops the others
             report.errors[f"incident {fp}"] = f"{type(exc).__name__}: {exc}"[:500]
             log.exception("incident %s failed; the other incidents still go on", fp)
@@ -208,6 +218,31 @@ def _apply_incidents(settings: Any, index: Any, st: AlertStore, signals: list[Si
             continue
         if tr is not None:
             _count(report, tr, settings)
+
+
+def risk_only_record(rec: AlertRecord) -> bool:
+    return set(rec.detail.get("kinds", ())) <= {"high_risk"}
+
+
+def _attach_risk(settings: Any, st: AlertStore, members: list[Member], prior: AlertRecord, report: EvaluationReport,
+                 *, now: datetime) -> None:
+    """Risky posts about an open incident whose own signals are quiet now: attached to it (its figures,
+    title and query stay); the severity rises to the risk rule's (one "updated" message)."""
+    severity = max([prior.severity, *(m.severity for m in members)], key=lambda s: SEVERITY_RANK.get(s, 0))
+
+    def compute(rec: AlertRecord | None) -> Transition | None:
+        if rec is None or rec.state != "open":
+            return None
+        detail = attach(rec.detail, members)
+        match = Match(key=rec.key, at=now, severity=severity, figures=rec.figures)
+        policy = policy_for_members(settings, [_member_stub(m, rec.product) for m in detail.get("members", ())])
+        tr = on_match(dataclasses.replace(rec, last_match_at=rec.last_match_at), match, rule=rec.rule,
+                      kind="incident", product=rec.product, title=rec.title, detail=detail, now=now, policy=policy)
+        # the incident's own signals are quiet: attaching a post must not keep it open forever
+        record = dataclasses.replace(tr.record, fingerprint=rec.fingerprint, last_match_at=rec.last_match_at)
+        return dataclasses.replace(tr, record=record)
+
+    _count(report, st.apply(prior.fingerprint, compute, lambda t: deliveries_for(settings, t), now=now), settings)
 
 
 def _apply_group(settings: Any, index: Any, st: AlertStore, members: list[Member], fp: str,

@@ -24,7 +24,7 @@ from typing import Any
 from alerts.detect import Figures, is_generic
 
 __all__ = ["Member", "OVERLAP", "group", "continues", "summarize", "title_for", "collapse_samples",
-           "evidence_lines", "incident_id", "member_from_signal", "SEVERITY_RANK"]
+           "evidence_lines", "incident_id", "member_from_signal", "SEVERITY_RANK", "attach", "risk_only"]
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 #: A signal joins a group when this share of the smaller post set is shared.
@@ -90,7 +90,9 @@ def group(members: Iterable[Member], *, overlap: float = OVERLAP) -> list[list[M
             n = len(m.posts & posts[i])
             if n > shared:
                 best, shared = i, n
-        if best is not None and _overlap(m.posts, posts[best]) >= overlap:
+        if best is None or _overlap(m.posts, posts[best]) < overlap:
+            best = _about(m, groups) if m.kind == "high_risk" else None
+        if best is not None:
             groups[best].append(m)
             posts[best] |= m.posts
         else:
@@ -99,10 +101,49 @@ def group(members: Iterable[Member], *, overlap: float = OVERLAP) -> list[list[M
     return groups
 
 
+def _topics_of(m: Member) -> set[str]:
+    return {m.key} if m.kind == "volume_spike" and m.key else set()
+
+
+def _about(m: Member, groups: Sequence[Sequence[Member]]) -> int | None:
+    """The group a risky post is about although not one of its posts (a new post, or another sentiment):
+    same product, and a topic of the post is a topic the group spikes on (the biggest such group)."""
+    mine = set(m.detail.get("topics", ()))
+    best, size = None, -1
+    for i, g in enumerate(groups):
+        if g[0].product == m.product and mine & set().union(*(_topics_of(x) for x in g)):
+            n = sum(len(x.posts) for x in g)
+            if n > size:
+                best, size = i, n
+    return best
+
+
+def risk_only(members: Sequence[Member]) -> bool:
+    return all(m.kind == "high_risk" for m in members)
+
+
+def attach(detail: Mapping[str, Any], members: Sequence[Member]) -> dict[str, Any]:
+    """An open incident's detail with risky posts attached (its figures, title and query unchanged)."""
+    out = dict(detail)
+    held = {str(x.get("fingerprint")) for x in out.get("members", ())}
+    new = [m for m in members if m.fingerprint not in held]
+    out["members"] = [*out.get("members", ()), *(m.as_json() for m in new)]
+    out["risk"] = list(dict.fromkeys([*out.get("risk", ()), *(r for m in new for r in m.detail.get("risk", ()))]))
+    out["risk_posts"] = [*out.get("risk_posts", ()), *({**(m.detail.get("samples") or [{}])[0],
+                                                       "risk": list(m.detail.get("risk", ()))} for m in new)]
+    out["evidence"] = [*out.get("evidence", ()), *evidence_lines(new)]
+    out["rules"] = sorted({*out.get("rules", ()), *(m.rule for m in new)})
+    out["kinds"] = sorted({*out.get("kinds", ()), *(m.kind for m in new)})
+    ids = list(out.get("post_ids", ()))
+    out["post_ids"] = ids + [p for m in new for p in sorted(m.posts) if p not in set(ids)][: max(0, MAX_POSTS - len(ids))]
+    return out
+
+
 def continues(members: Sequence[Member], open_incidents: Sequence[Any], *, overlap: float = OVERLAP,
               taken: set[str] | None = None) -> Any | None:
     """The open incident (an ``AlertRecord`` of kind ``incident``) this group continues: one that already
-    holds one of its signals, else the one whose posts overlap most (≥ ``overlap``)."""
+    holds one of its signals, else the one whose posts overlap most (≥ ``overlap``); a group of risky
+    posts only also continues (is attached to) an open incident spiking on one of its posts' topics."""
     taken = taken or set()
     product = members[0].product
     mine = {m.fingerprint for m in members}
@@ -117,7 +158,15 @@ def continues(members: Sequence[Member], open_incidents: Sequence[Any], *, overl
         s = _overlap(posts, set(rec.detail.get("post_ids", ())))
         if s > score:
             best, score = rec, s
-    return best if score >= overlap else None
+    if score >= overlap:
+        return best
+    if risk_only(members):
+        topics = {t for m in members for t in m.detail.get("topics", ())}
+        about = [r for r in open_incidents if r.product == product and r.fingerprint not in taken
+                 and topics & set(r.detail.get("topics", ())) and not set(r.detail.get("kinds", ())) <= {"high_risk"}]
+        if about:
+            return max(about, key=lambda r: (r.updated_at, r.fingerprint))
+    return None
 
 
 def incident_id(members: Sequence[Member]) -> str:

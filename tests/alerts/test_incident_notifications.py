@@ -100,3 +100,31 @@ def test_quiet_hours_and_mode_are_checked_at_load():
         Subscriber(name="x", channels=(), quiet_hours="22:00-08:00", timezone="Mars/Olympus")
     with pytest.raises(ValueError, match="mode digest needs digest: true"):
         Subscriber(name="x", channels=(), mode="digest", digest=False)
+
+
+def test_a_new_risky_post_about_an_open_incident_is_attached_to_it_not_a_second_incident(settings, index, kit):
+    s = _settings(settings, (Subscriber(name="team", channels=("alert-log",)),))
+    now = kit.NOW
+    index.upsert(kit.baseline_docs())
+    index.upsert(kit.surge_docs(40))
+    [inc] = alerts.evaluate(s, index, now=now).raised
+    # three hours on the surge is still in the window (last match); seven hours on it has left it — the
+    # incident is quiet, not yet resolved (resolve_after 6h) — and a new post about login threatens the
+    # media: not one of the incident's posts, but about its topic
+    assert alerts.evaluate(s, index, now=now + timedelta(hours=3)).unchanged == 1
+    later = now + timedelta(hours=7)
+    assert alerts.evaluate(s, index, now=later - timedelta(minutes=30)).resolved == []
+    with open_store(s) as st:
+        before = st.get(inc.fingerprint)
+    threat = kit.make_doc(900_002, at=later - timedelta(minutes=5), topics=("login",), sentiment="neutral",
+                          text="登录问题再不解决我就找媒体曝光", risk=["media_threat"])
+    index.upsert([threat])
+    report = alerts.evaluate(s, index, now=later)
+    assert report.raised == []
+    [rec] = report.updated
+    assert rec.fingerprint == inc.fingerprint and rec.severity == "critical" and rec.title == inc.title
+    assert rec.detail["risk_posts"][0]["id"] == threat["id"] and rec.detail["topics"] == ["login"]
+    assert rec.figures == before.figures and rec.version == before.version + 1  # its own figures stay
+    # quiet since the surge: it still resolves on time (the attached post does not keep it open)
+    gone = alerts.evaluate(s, index, now=now + timedelta(hours=9, minutes=30))
+    assert [r.fingerprint for r in gone.resolved] == [inc.fingerprint]
