@@ -28,6 +28,7 @@ __all__ = ["ElasticsearchAlertStore"]
 _KEYWORDS = {"type": "keyword"}
 _MAPPINGS = {
     "alerts": {"properties": {"fingerprint": _KEYWORDS, "rule": _KEYWORDS, "product": _KEYWORDS, "key": _KEYWORDS,
+                              "kind": _KEYWORDS, "opened_at": {"type": "date"},
                               "state": _KEYWORDS, "severity": _KEYWORDS, "version": {"type": "integer"},
                               "updated_at": {"type": "date"}, "data": {"type": "object", "enabled": False}}},
     "alert-events": {"properties": {"fingerprint": _KEYWORDS, "version": {"type": "integer"}, "event": _KEYWORDS,
@@ -50,6 +51,8 @@ class ElasticsearchAlertStore:
             for key, mapping in _MAPPINGS.items():
                 if not self.es.indices.exists(index=self.idx[key]):
                     self.es.indices.create(index=self.idx[key], mappings=mapping)
+                elif key == "alerts":  # an index created before incidents: add the new fields (additive)
+                    self.es.indices.put_mapping(index=self.idx[key], properties=mapping["properties"])
         except Exception as exc:  # elasticsearch.ApiError / TransportError; no URL or credentials in the message
             raise AlertStoreError(f"cannot prepare the alert indices {prefix}-*: {type(exc).__name__}") from exc
 
@@ -82,7 +85,7 @@ class ElasticsearchAlertStore:
                 return None
             rec = tr.record
             body = {"fingerprint": rec.fingerprint, "rule": rec.rule, "product": rec.product, "key": rec.key,
-                    "state": rec.state, "severity": rec.severity, "version": rec.version,
+                    "kind": rec.kind, "opened_at": rec.to_json()["opened_at"], "state": rec.state, "severity": rec.severity, "version": rec.version,
                     "updated_at": rec.to_json()["updated_at"], "data": rec.to_json()}
             try:
                 if seq is None:
@@ -116,7 +119,8 @@ class ElasticsearchAlertStore:
         for e in entries:
             added += self._create(self.idx["alert-outbox"], f"{fingerprint}:{version}:{e.subscriber}:{e.channel}", {
                 "fingerprint": fingerprint, "version": version, "subscriber": e.subscriber, "channel": e.channel,
-                "notification": e.notification, "status": "pending", "attempts": 0, "next_attempt_at": now.timestamp(),
+                "notification": e.notification, "status": "pending", "attempts": 0,
+                "next_attempt_at": max(now.timestamp(), e.not_before.timestamp()) if e.not_before else now.timestamp(),
                 "claimed_until": 0.0, "claim_token": None, "created_at": now.timestamp(), "sent_at": None,
                 "last_error": None})
         return added

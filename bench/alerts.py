@@ -7,6 +7,9 @@
    known start, duration and size. Both use the same window, ratio and minimum count (the shipped
    ``negative-volume-spike`` rule: 6h, ×3, ≥10). Reported: precision (alert episodes that start inside a
    spike), recall (spikes caught), median detection delay, false alerts per series-week.
+   Then the NAB dev score (``bench/alerts_nab.py``): NAB's 48 labelled real series replayed through the
+   shipped rule as ``voc alerts backtest RULE --series FILE`` does, and through the same peer, scored by
+   ``shared/data/nab_dev/score.py``.
 2. Speed — time to evaluate every rule in configs/alerts.yaml (volume spike per product and per
    product × topic, emerging terms, rating drop, high risk) over a SQLite index of 1,000,000 documents
    and 50 topics (target ≤ 2 s), against an ElastAlert-style evaluation of the same spike checks (two
@@ -294,10 +297,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--nab", help="NAB dev folder (default: shared/data/nab_dev above the repository)")
     args = ap.parse_args()
 
     if not args.skip_quality:
         quality(args)
+        from bench.alerts_nab import find_nab, report
+
+        report(find_nab(args.nab))
     if args.skip_speed:
         return
     speed(args)

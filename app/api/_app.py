@@ -350,10 +350,17 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     @app.get("/api/alerts", tags=["alerts"])
     def alerts(state: str | None = None, limit: Annotated[Digits, Query(ge=1, le=1000)] = 100,
                _p: Principal = Depends(reader)) -> dict:
-        """Alerts, newest first; `state` filters (open, resolved)."""
+        """Incidents, most recently changed first; `state` filters (open, resolved). Each: id, state, title,
+        severity, product, opened_at, topics, terms, versions, sources, count, baseline, range, trend,
+        samples, query (exactly its posts), evidence (figures in words, each with its query)."""
         if state and state not in ALERT_STATES:
             raise QueryError("state", f"expected one of {', '.join(ALERT_STATES)}")
         return {"alerts": ops.list_alerts(state=state, limit=limit)}
+
+    @app.get("/api/alerts/{alert_id}", tags=["alerts"])
+    def alert(alert_id: str, posts: int = Query(200, ge=0, le=2000), _p: Principal = Depends(reader)) -> dict:
+        """One incident (a unique id prefix is enough) with its posts, newest first, and its history."""
+        return {"alert": ops.show_alert(alert_id, posts=posts)}
 
     @app.post("/api/alerts/{alert_id}/ack", tags=["alerts"])
     def ack(alert_id: str, _p: Principal = Depends(admin)) -> dict:

@@ -33,8 +33,10 @@ def _settings(settings, kit, receiver, *, log_path="data/alerts.log"):
 
 
 def _surge(index, kit):
+    """Two problems at once (different posts, different topics): two incidents, two notifications each."""
     index.upsert(kit.baseline_docs())
     index.upsert(kit.surge_docs(40))
+    index.upsert(kit.surge_docs(30, topic="ads", start_n=300_000, text="开屏广告关不掉，点一下就跳转"))
 
 
 def test_receiver_down_then_up_gets_every_pending_alert_exactly_once(settings, index, kit, receiver):
