@@ -9,9 +9,7 @@ aggregations, date_histogram keys, 404s, scroll).
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,57 +19,7 @@ from configs.settings import Secrets
 from index import BulkIndexError, Filters, SchemaMismatchError, SearchQuery
 from index.elastic import ElasticsearchIndex
 from index.elastic_bodies import HL_POST, HL_PRE, SCHEMA_VERSION
-
-
-SHARDS = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
-
-
-class FakeCluster:
-    """Records every request; answers from ``routes[(method, path)]`` (a dict or a callable(body))."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, bytes]] = []
-        self.headers: list[dict[str, str]] = []
-        self.routes: dict[tuple[str, str], object] = {}
-        cluster = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                path = self.path.split("?", 1)[0]
-                cluster.requests.append((self.command, self.path, body))
-                cluster.headers.append({k.lower(): v for k, v in self.headers.items()})
-                answer = cluster.routes.get((self.command, path), (404, {"error": "no route", "status": 404}))
-                if callable(answer):
-                    answer = answer(body)
-                status, payload = answer if isinstance(answer, tuple) else (200, answer)
-                data = b"" if self.command == "HEAD" else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("X-Elastic-Product", "Elasticsearch")
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def sent(self, method: str, path_start: str) -> list[bytes]:
-        return [b for m, p, b in self.requests if m == method and p.startswith(path_start)]
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from tests.index.es_cluster import SHARDS, FakeCluster
 
 
 @pytest.fixture
