@@ -178,7 +178,7 @@ class ElasticsearchIndex:
             return None
         except Exception as exc:  # noqa: BLE001 - wrapped with context
             raise IndexBackendError(f"get {id} failed: {exc}", backend=self.backend) from exc
-        return _doc(resp["_source"])
+        return _doc({"id": resp["_id"], **resp["_source"]})
 
     def search(self, query: SearchQuery) -> SearchResult:
         terms = [] if query.raw else query_terms(query.text, self.tokenizer)
@@ -187,7 +187,7 @@ class ElasticsearchIndex:
         words = [t for toks, _ in terms for t in toks]
         hits = []
         for h in resp["hits"]["hits"]:
-            doc = _doc(h["_source"])
+            doc = _doc({"id": h["_id"], **h["_source"]})  # _id is the document id
             hits.append(Hit(doc=doc, score=float(h.get("_score") or 0.0),
                             highlight=highlight_segments(doc.get("text"), [*words, *_hl_terms(h)])))
         facets = {f: [(str(b.get("key_as_string", b["key"])), int(b["doc_count"]))

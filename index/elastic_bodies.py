@@ -22,17 +22,29 @@ __all__ = [
 ]
 
 #: Bump when the mapping changes: a new ``<name>-v<N>`` index is created and ``voc reindex`` fills it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: text.grams (sub-word bigrams) beside the jieba tokens
 #: Markers around highlighted tokens (control characters never present in normalised tokens).
 HL_PRE, HL_POST = "\x02", "\x03"
 
 #: ``tokens`` holds jieba tokens joined by spaces. Split on anything that is not a letter, digit or mark
 #: (whitespace first of all) and lowercase: exactly what SQLite's FTS5 ``unicode61`` tokenizer does
 #: with the same column, so both backends match the same documents.
+#:
+#: ``text.grams`` holds every two-character window of the text (letters and digits only: an ``ngram``
+#: tokenizer of exactly 2, lowercased), one position apart, so a ``match_phrase`` of a word's bigrams
+#: matches exactly the texts that contain the word as a substring: 续费 finds 自动续费 although jieba made
+#: it one word. A free word matches either way; whole-word matches score on both fields and rank first.
 TOKENS_ANALYZER: dict[str, Any] = {
-    "analyzer": {"voc_tokens": {"type": "custom", "tokenizer": "voc_split", "filter": ["lowercase"]}},
-    "tokenizer": {"voc_split": {"type": "pattern", "pattern": r"[^\p{L}\p{N}\p{M}]+"}},
+    "analyzer": {"voc_tokens": {"type": "custom", "tokenizer": "voc_split", "filter": ["lowercase"]},
+                 "voc_grams": {"type": "custom", "tokenizer": "voc_bigram", "filter": ["lowercase"]}},
+    "tokenizer": {"voc_split": {"type": "pattern", "pattern": r"[^\p{L}\p{N}\p{M}]+"},
+                  "voc_bigram": {"type": "ngram", "min_gram": 2, "max_gram": 2, "token_chars": ["letter", "digit"]}},
 }
+#: Sub-word recall applies to free words of at least this many Chinese characters (a single character
+#: is a word of its own in the tokens, and shorter windows would match almost everything).
+MIN_GRAM_WORD = 2
+#: How much more a whole-word (token) match weighs than a substring (bigram) match.
+WORD_BOOST = 2.0
 
 
 #: REST body keys that the Python client takes under another keyword argument name.
@@ -54,7 +66,7 @@ def mappings() -> dict[str, Any]:
     props.update({f: {"type": "keyword"} for f in MULTI_FIELDS})
     props.update({
         "title": {"type": "text"},
-        "text": {"type": "text"},
+        "text": {"type": "text", "fields": {"grams": {"type": "text", "analyzer": "voc_grams"}}},
         "raw_text": {"type": "text", "index": False},
         "tokens": {"type": "text", "analyzer": "voc_tokens", "index_options": "offsets"},
         "created_at": {"type": "date", "format": "strict_date_optional_time||epoch_second"},
@@ -106,11 +118,7 @@ def query_body(text: str, terms: Sequence[tuple[Sequence[str], bool]], filters: 
     if raw and text.strip():
         must.append({"query_string": {"query": text, "default_field": "tokens"}})
     else:
-        for toks, phrase in terms:
-            if phrase:
-                must.append({"match_phrase": {"tokens": " ".join(toks)}})
-            else:
-                must.extend({"match_phrase": {"tokens": t}} for t in toks)
+        must.extend(_term_clause(toks, phrase) for toks, phrase in terms)
     flt = filter_clauses(filters)
     if not must and not flt:
         return {"match_all": {}}
@@ -120,6 +128,26 @@ def query_body(text: str, terms: Sequence[tuple[Sequence[str], bool]], filters: 
     if flt:
         body["filter"] = flt
     return {"bool": body}
+
+
+def _is_han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
+
+
+def _term_clause(toks: Sequence[str], phrase: bool) -> dict[str, Any]:
+    """One free word (all its tokens) or phrase (its tokens adjacent) as a query clause.
+
+    A free word of ≥ 2 Chinese characters also matches as a substring of the text (``text.grams``); the
+    token clause is boosted, so a text holding the whole word ranks above one holding only the characters."""
+    if phrase:
+        return {"match_phrase": {"tokens": " ".join(toks)}}
+    words: list[dict[str, Any]] = [{"match_phrase": {"tokens": t}} for t in toks]
+    joined = "".join(toks)
+    if len(joined) < MIN_GRAM_WORD or not all(_is_han(ch) for ch in joined):
+        return words[0] if len(words) == 1 else {"bool": {"must": words}}
+    whole = ({"match_phrase": {"tokens": {"query": toks[0], "boost": WORD_BOOST}}} if len(words) == 1
+             else {"bool": {"must": words, "boost": WORD_BOOST}})
+    return {"bool": {"should": [whole, {"match_phrase": {"text.grams": joined}}], "minimum_should_match": 1}}
 
 
 def search_body(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] = ()) -> dict[str, Any]:

@@ -25,6 +25,9 @@ from index.elastic_bodies import (
 )
 
 CLIENT = Elasticsearch("http://127.0.0.1:9")  # never contacted: only its method signatures are read
+#: The free word 闪退: the whole token (boosted) or, as a substring, its bigrams in order in the text.
+SHANTUI = {"bool": {"should": [{"match_phrase": {"tokens": {"query": "闪退", "boost": 2.0}}},
+                               {"match_phrase": {"text.grams": "闪退"}}], "minimum_should_match": 1}}
 
 
 def accepted(method) -> set[str]:
@@ -39,6 +42,11 @@ def test_index_template_matches_the_put_index_template_api():
     assert settings["number_of_shards"] == 2 and settings["number_of_replicas"] == 0
     analyzer = settings["analysis"]["analyzer"]["voc_tokens"]
     assert analyzer == {"type": "custom", "tokenizer": "voc_split", "filter": ["lowercase"]}
+    # sub-word recall: every two-character window of the text, one position apart
+    assert settings["analysis"]["analyzer"]["voc_grams"] == {"type": "custom", "tokenizer": "voc_bigram",
+                                                             "filter": ["lowercase"]}
+    assert settings["analysis"]["tokenizer"]["voc_bigram"] == {"type": "ngram", "min_gram": 2, "max_gram": 2,
+                                                               "token_chars": ["letter", "digit"]}
     # split on anything but letters, digits and marks (whitespace first): what FTS5 unicode61 does
     assert settings["analysis"]["tokenizer"]["voc_split"] == {"type": "pattern", "pattern": r"[^\p{L}\p{N}\p{M}]+"}
     mappings = body["template"]["mappings"]
@@ -46,6 +54,7 @@ def test_index_template_matches_the_put_index_template_api():
     props = mappings["properties"]
     assert set(props) == set(DOC_FIELDS)
     assert props["tokens"] == {"type": "text", "analyzer": "voc_tokens", "index_options": "offsets"}
+    assert props["text"] == {"type": "text", "fields": {"grams": {"type": "text", "analyzer": "voc_grams"}}}
     assert props["created_at"]["type"] == "date" and props["topics"] == {"type": "keyword"}
     assert props["rating"] == {"type": "integer"} and props["sentiment_score"] == {"type": "float"}
     valid_types = {"keyword", "text", "integer", "float", "date"}
@@ -60,7 +69,7 @@ def test_search_body_is_a_bool_query_with_filters_highlight_and_terms_aggs():
     body = search_body(q, [(["闪退"], False), (["登录", "失败"], True)])
     assert set(as_client_kwargs(body)) <= accepted(CLIENT.search)
     assert body["query"] == {"bool": {
-        "must": [{"match_phrase": {"tokens": "闪退"}}, {"match_phrase": {"tokens": "登录 失败"}}],
+        "must": [SHANTUI, {"match_phrase": {"tokens": "登录 失败"}}],
         "filter": [{"terms": {"product": ["demo"]}}, {"terms": {"topics": ["login", "crash"]}},
                    {"terms": {"rating": [1, 2]}}, {"range": {"created_at": {"gte": "2026-11-01T00:00:00Z"}}}],
     }}
@@ -113,7 +122,7 @@ def test_histogram_body_with_free_words_requires_every_token_and_keeps_the_filte
                           terms=[(["闪退"], False), (["登录", "失败"], True)])
     assert set(as_client_kwargs(body)) <= accepted(CLIENT.search)
     assert body["query"] == {"bool": {
-        "must": [{"match_phrase": {"tokens": "闪退"}}, {"match_phrase": {"tokens": "登录 失败"}}],
+        "must": [SHANTUI, {"match_phrase": {"tokens": "登录 失败"}}],
         "filter": [{"terms": {"source": ["weibo"]}}, {"exists": {"field": "created_at"}}]}}
     # the same must clauses as a search for the same words
     assert body["query"]["bool"]["must"] == search_body(
@@ -140,3 +149,19 @@ def test_client_kwargs_take_credentials_from_the_named_variables():
     kw = client_kwargs(ElasticsearchSettings(verify_certs=False), Secrets({}), Path("/srv"))
     assert kw["verify_certs"] is False and "api_key" not in kw and "basic_auth" not in kw
     assert set(kw) <= accepted(Elasticsearch.__init__)
+
+
+def test_free_chinese_words_also_match_as_substrings_and_whole_words_weigh_more():
+    body = search_body(SearchQuery(text="x"), [(["续费"], False), (["自动", "续费"], False), (["卡"], False),
+                                               (["app"], False), (["ios", "闪退"], False), (["登录", "失败"], True)])
+    续费, 自动续费, 卡, app, ios闪退, phrase = body["query"]["bool"]["must"]
+    assert 续费 == {"bool": {"should": [{"match_phrase": {"tokens": {"query": "续费", "boost": 2.0}}},
+                                       {"match_phrase": {"text.grams": "续费"}}], "minimum_should_match": 1}}
+    # a word jieba splits: all its tokens anywhere, or the whole word as a substring
+    assert 自动续费 == {"bool": {"should": [
+        {"bool": {"must": [{"match_phrase": {"tokens": "自动"}}, {"match_phrase": {"tokens": "续费"}}], "boost": 2.0}},
+        {"match_phrase": {"text.grams": "自动续费"}}], "minimum_should_match": 1}}
+    # one character, Latin letters or a mixed word: tokens only (bigrams of those would match too much)
+    assert 卡 == {"match_phrase": {"tokens": "卡"}} and app == {"match_phrase": {"tokens": "app"}}
+    assert ios闪退 == {"bool": {"must": [{"match_phrase": {"tokens": "ios"}}, {"match_phrase": {"tokens": "闪退"}}]}}
+    assert phrase == {"match_phrase": {"tokens": "登录 失败"}}  # a quoted phrase stays adjacent tokens

@@ -21,13 +21,15 @@ from index.elastic import ElasticsearchIndex
 from index.elastic_bodies import HL_POST, HL_PRE, SCHEMA_VERSION
 from tests.index.es_cluster import SHARDS, FakeCluster
 
+V = f"/voc-t-v{SCHEMA_VERSION}"  # the versioned index behind the alias voc-t
+
 
 @pytest.fixture
 def cluster():
     c = FakeCluster()
     c.routes[("PUT", "/_index_template/voc-t")] = {"acknowledged": True}
     c.routes[("HEAD", "/_alias/voc-t")] = (404, {})
-    c.routes[("PUT", "/voc-t-v1")] = {"acknowledged": True, "index": "voc-t-v1"}
+    c.routes[("PUT", V)] = {"acknowledged": True, "shards_acknowledged": True, "index": V[1:]}
     yield c
     c.close()
 
@@ -43,7 +45,7 @@ def test_open_installs_the_template_and_creates_the_versioned_index_behind_the_a
     template = json.loads(cluster.sent("PUT", "/_index_template/voc-t")[0])
     assert template["index_patterns"] == ["voc-t-v*"]
     assert template["template"]["mappings"]["properties"]["tokens"]["analyzer"] == "voc_tokens"
-    assert json.loads(cluster.sent("PUT", "/voc-t-v1")[0]) == {"aliases": {"voc-t": {"is_write_index": True}}}
+    assert json.loads(cluster.sent("PUT", V)[0]) == {"aliases": {"voc-t": {"is_write_index": True}}}
     ix.close()
 
 
@@ -59,9 +61,9 @@ def test_an_alias_on_an_older_schema_is_refused(cluster, tokenizer):
     cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v0": {"mappings": {"_meta": {"voc_schema": 0}}}}
     with pytest.raises(SchemaMismatchError, match="voc reindex"):
         open_es(cluster, tokenizer)
-    cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v1": {"mappings": {"_meta": {"voc_schema": SCHEMA_VERSION}}}}
+    cluster.routes[("GET", "/voc-t/_mapping")] = {V[1:]: {"mappings": {"_meta": {"voc_schema": SCHEMA_VERSION}}}}
     open_es(cluster, tokenizer).close()
-    assert not cluster.sent("PUT", "/voc-t-v1")  # the existing index is used
+    assert not cluster.sent("PUT", V)  # the existing index is used
 
 
 class NormalizingTokenizer:
@@ -76,27 +78,27 @@ class NormalizingTokenizer:
 
 def test_a_new_index_records_the_normalization_of_its_tokens(cluster):
     open_es(cluster, NormalizingTokenizer()).close()
-    created = json.loads(cluster.sent("PUT", "/voc-t-v1")[0])
+    created = json.loads(cluster.sent("PUT", V)[0])
     assert created["mappings"]["_meta"] == {"voc_schema": SCHEMA_VERSION, "voc_normalization": {
         "version": "1", "opencc_profile": "t2s", "dict_hash": "aaa"}}
 
 
 def test_an_index_built_with_another_normalization_is_refused(cluster):
     cluster.routes[("HEAD", "/_alias/voc-t")] = (200, {})
-    cluster.routes[("PUT", "/voc-t-v1/_mapping")] = {"acknowledged": True}
+    cluster.routes[("PUT", V + "/_mapping")] = {"acknowledged": True}
     saved = {"voc_schema": SCHEMA_VERSION, "voc_normalization": {"version": "1", "opencc_profile": "t2s",
                                                                   "dict_hash": "aaa"}}
-    cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v1": {"mappings": {"_meta": saved}}}
+    cluster.routes[("GET", "/voc-t/_mapping")] = {V[1:]: {"mappings": {"_meta": saved}}}
     with pytest.raises(SchemaMismatchError, match="normalization version='1' but this code uses '2'.*voc reindex"):
         open_es(cluster, NormalizingTokenizer(version="2"))
     with pytest.raises(SchemaMismatchError, match="opencc_profile"):
         open_es(cluster, NormalizingTokenizer(opencc_profile="tw2s"))
     open_es(cluster, NormalizingTokenizer()).close()  # the same normalization opens and writes nothing
-    assert not cluster.sent("PUT", "/voc-t-v1/_mapping")
+    assert not cluster.sent("PUT", V + "/_mapping")
     # an index from before (no normalization recorded) gets it recorded, keeping its schema version
-    cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v1": {"mappings": {"_meta": {"voc_schema": SCHEMA_VERSION}}}}
+    cluster.routes[("GET", "/voc-t/_mapping")] = {V[1:]: {"mappings": {"_meta": {"voc_schema": SCHEMA_VERSION}}}}
     open_es(cluster, NormalizingTokenizer(dict_hash="bbb")).close()
-    assert json.loads(cluster.sent("PUT", "/voc-t-v1/_mapping")[0]) == {"_meta": {
+    assert json.loads(cluster.sent("PUT", V + "/_mapping")[0]) == {"_meta": {
         "voc_schema": SCHEMA_VERSION, "voc_normalization": {"version": "1", "opencc_profile": "t2s", "dict_hash": "bbb"}}}
 
 
@@ -153,7 +155,8 @@ def test_search_reads_hits_highlights_total_and_facets(cluster, tokenizer):
     result = ix.search(SearchQuery(text="闪退 登录", filters=Filters(product=("demo",)),
                                    facets=("sentiment", "rating")))
     sent = json.loads(cluster.sent("POST", "/voc-t/_search")[0])
-    assert sent["query"]["bool"]["must"] == [{"match_phrase": {"tokens": "闪退"}}, {"match_phrase": {"tokens": "登录"}}]
+    assert [clause["bool"]["should"][1] for clause in sent["query"]["bool"]["must"]] == [
+        {"match_phrase": {"text.grams": "闪退"}}, {"match_phrase": {"text.grams": "登录"}}]
     assert sent["query"]["bool"]["filter"] == [{"terms": {"product": ["demo"]}}]
     assert result.total == 42 and result.hits[0].score == 2.5
     assert result.hits[0].doc["id"] == "a" and result.hits[0].doc["risk"] == []
