@@ -242,6 +242,9 @@ def test_every_request_of_the_alert_store_conforms(cluster):
     store.retry_failed(now=NOW)
     store.outbox()
     store.outbox(status="pending")
+    state = store.export_state()  # voc reindex moves it
+    assert state.records and state.events and len(state.outbox) == 3
+    store.restore_state(state)
     store.close()
     seen = assert_conforms(cluster)
     assert seen >= {"indices.exists", "indices.create", "get", "index", "search", "update", "update_by_query"}
@@ -281,3 +284,14 @@ def test_the_fields_our_code_reads_exist_in_the_response_types():
     # and the check can fail: a misspelt field is not found
     assert not SPEC.response_has("search", "hits.total.count")
     assert not SPEC.type_has("_types.aggregations", "StringTermsAggregate", "buckets[].count")
+
+
+def test_the_live_suite_api_key_request_conforms():
+    """deploy/live-suite.sh creates VOC's API key with this body (the README documents the same privileges)."""
+    import json
+    import re
+
+    script = (Path(__file__).resolve().parents[2] / "deploy" / "live-suite.sh").read_text(encoding="utf-8")
+    body = json.loads(re.search(r"/_security/api_key\" -d '(\{.*?\})'", script, re.S).group(1))
+    SPEC.check_request("POST", "/_security/api_key", body)
+    assert body["role_descriptors"]["voc"]["indices"][0]["names"] == ["voc-test-*", "voc-live-*"]
