@@ -25,8 +25,14 @@ if [ ! -f "$ENV_FILE" ]; then
       -e "s/^KIBANA_ENCRYPTION_KEY=.*/KIBANA_ENCRYPTION_KEY=$(rnd)$(rnd)/" \
       "$ROOT/deploy/.env.example" > "$ENV_FILE"
 fi
-set -a; . "$ENV_FILE"; set +a
+set -a
+# shellcheck source=/dev/null
+. "$ENV_FILE"
+set +a
 ES_HOSTPORT="${ES_PORT:-127.0.0.1:9200}"
+case "$ES_HOSTPORT" in *:*) ;; *) ES_HOSTPORT="127.0.0.1:$ES_HOSTPORT" ;; esac
+KIBANA_HOSTPORT="${KIBANA_PORT:-127.0.0.1:5601}"
+case "$KIBANA_HOSTPORT" in *:*) ;; *) KIBANA_HOSTPORT="127.0.0.1:$KIBANA_HOSTPORT" ;; esac
 COMPOSE=(docker compose -p voc-live -f "$ROOT/deploy/docker-compose.yml" --env-file "$ENV_FILE")
 
 teardown() {
@@ -41,13 +47,41 @@ teardown() {
 }
 trap teardown EXIT
 
+# Elasticsearch in Docker on Linux wants vm.max_map_count >= 262144 (Elastic's install notes)
+if [ -r /proc/sys/vm/max_map_count ] && [ "$(cat /proc/sys/vm/max_map_count)" -lt 262144 ]; then
+  echo "warning: vm.max_map_count is $(cat /proc/sys/vm/max_map_count); Elastic asks for 262144" \
+       "(sudo sysctl -w vm.max_map_count=262144)" >&2
+fi
+
+# wait_for WHAT SECONDS COMMAND…: retry COMMAND every 5 s until it succeeds or SECONDS pass
+wait_for() {
+  what=$1 limit=$2; shift 2
+  for _ in $(seq 0 5 "$limit"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 5
+  done
+  echo "$what did not come up within ${limit}s; last logs:" >&2
+  "${COMPOSE[@]}" logs --tail 40 >&2 || true
+  return 1
+}
+
+# curl reads the elastic user's password from a file, so it shows in no process list
+( umask 077; printf 'user = "elastic:%s"\n' "$ELASTIC_PASSWORD" > "$WORK/curl-elastic" )
+
 echo "== starting Elasticsearch and Kibana (security on, TLS)"
-"${COMPOSE[@]}" up -d --wait --wait-timeout 600
-"${COMPOSE[@]}" cp es01:/usr/share/elasticsearch/config/certs/ca/ca.crt "$WORK/ca.crt"
+# not `up --wait`: the one-shot `certs` service exits when done, which some Compose versions count as failure
+"${COMPOSE[@]}" up -d
+wait_for "the CA certificate" 300 \
+  "${COMPOSE[@]}" cp es01:/usr/share/elasticsearch/config/certs/ca/ca.crt "$WORK/ca.crt"
+wait_for "Elasticsearch" 600 curl -sS --fail --cacert "$WORK/ca.crt" -K "$WORK/curl-elastic" \
+  "https://$ES_HOSTPORT/_cluster/health?wait_for_status=yellow&timeout=5s"
+# /api/status needs a login when security is on; overall.level turns "available" once Kibana is ready
+wait_for "Kibana" 600 sh -c "curl -sS --fail -K '$WORK/curl-elastic' http://$KIBANA_HOSTPORT/api/status \
+  | grep -Eq '\"level\": ?\"available\"'"
 
 echo "== creating VOC's API key"
 # the privileges deploy/README.md documents (section 2), for the live suite's voc-test-* and the demo's voc-live-*
-curl -sS --fail --cacert "$WORK/ca.crt" -u "elastic:$ELASTIC_PASSWORD" -H "Content-Type: application/json" \
+curl -sS --fail --cacert "$WORK/ca.crt" -K "$WORK/curl-elastic" -H "Content-Type: application/json" \
   -X POST "https://$ES_HOSTPORT/_security/api_key" -d '{
     "name": "voc-live-suite",
     "expiration": "1d",
