@@ -76,13 +76,16 @@ class FakeCluster(_Server):
 
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], object] = {}
+        self.responses: list[tuple[str, str, int, Any]] = []  # (method, path, status, payload) answered
         super().__init__()
 
     def answer(self, method: str, path: str, body: bytes) -> Answer:
         answer = self.routes.get((method, path.split("?", 1)[0]), (404, {"error": "no route", "status": 404}))
         if callable(answer):
             answer = answer(body)
-        return answer if isinstance(answer, tuple) else (200, answer)  # type: ignore[return-value]
+        status, payload = answer if isinstance(answer, tuple) else (200, answer)
+        self.responses.append((method, path, status, payload))
+        return status, payload
 
 
 def parse_body(body: bytes) -> Any:

@@ -3,7 +3,9 @@
 No cluster exists here, so this checks the glue, not Elasticsearch's semantics (the contract suite does
 that when VOC_ES_URL is set): which requests the official client sends (paths, NDJSON bulk bodies,
 query bodies) and how the backend reads the answers (bulk item results and errors, hits, highlights,
-aggregations, date_histogram keys, 404s, scroll).
+aggregations, date_histogram keys, 404s, scroll). Every answer the stand-in gives is checked against the
+response types of Elastic's API specification when the test ends, so the answers parsed here have the
+documented shape (answers recorded from real nodes: test_elastic_recorded.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from index import BulkIndexError, Filters, SchemaMismatchError, SearchQuery
 from index.elastic import ElasticsearchIndex
 from index.elastic_bodies import HL_POST, HL_PRE, SCHEMA_VERSION
 from tests.index.es_cluster import SHARDS, FakeCluster
+from tests.index.es_spec import Spec
+
+SPEC = Spec.load()
 
 V = f"/voc-t-v{SCHEMA_VERSION}"  # the versioned index behind the alias voc-t
 
@@ -32,6 +37,10 @@ def cluster():
     c.routes[("PUT", V)] = {"acknowledged": True, "shards_acknowledged": True, "index": V[1:]}
     yield c
     c.close()
+    # the stand-in's answers have the documented shapes (so what the backend parsed here is realistic)
+    for method, path, status, payload in c.responses:
+        if method != "HEAD" and status < 300:
+            SPEC.check_response(SPEC.endpoint_for(method, path.split("?", 1)[0])[0]["name"], payload)
 
 
 def open_es(cluster, tokenizer, **es) -> ElasticsearchIndex:
@@ -108,7 +117,7 @@ def test_upsert_sends_ndjson_index_actions_and_counts_created_and_updated(cluste
         items = []
         for action in lines[0::2]:
             _id = action["index"]["_id"]
-            items.append({"index": {"_id": _id, "status": 201 if _id == "a" else 200,
+            items.append({"index": {"_index": V[1:], "_id": _id, "status": 201 if _id == "a" else 200,
                                     "result": "created" if _id == "a" else "updated"}})
         return {"took": 1, "errors": False, "items": items}
 
@@ -130,8 +139,8 @@ def test_upsert_sends_ndjson_index_actions_and_counts_created_and_updated(cluste
 
 def test_rejected_items_are_reported_per_document(cluster, tokenizer):
     answer = {"took": 1, "errors": True, "items": [
-        {"index": {"_id": "a", "status": 201, "result": "created"}},
-        {"index": {"_id": "b", "status": 400, "error": {"type": "mapper_parsing_exception",
+        {"index": {"_index": V[1:], "_id": "a", "status": 201, "result": "created"}},
+        {"index": {"_index": V[1:], "_id": "b", "status": 400, "error": {"type": "mapper_parsing_exception",
                                                         "reason": "failed to parse field [rating]"}}}]}
     cluster.routes[("PUT", "/_bulk")] = answer
     cluster.routes[("POST", "/_bulk")] = answer
@@ -144,8 +153,9 @@ def test_rejected_items_are_reported_per_document(cluster, tokenizer):
 
 def test_search_reads_hits_highlights_total_and_facets(cluster, tokenizer):
     cluster.routes[("POST", "/voc-t/_search")] = {
-        "took": 3, "hits": {"total": {"value": 42, "relation": "eq"}, "max_score": 2.5, "hits": [
-            {"_id": "a", "_score": 2.5, "_source": {"id": "a", "text": "登录失败，闪退了", "topics": ["login"]},
+        "took": 3, "timed_out": False, "_shards": SHARDS,
+        "hits": {"total": {"value": 42, "relation": "eq"}, "max_score": 2.5, "hits": [
+            {"_index": V[1:], "_id": "a", "_score": 2.5, "_source": {"id": "a", "text": "登录失败，闪退了", "topics": ["login"]},
              "highlight": {"tokens": [f"{HL_PRE}登录{HL_POST} 失败 ， {HL_PRE}闪退{HL_POST} 了"]}}]},
         "aggregations": {"facet_sentiment": {"buckets": [{"key": "negative", "doc_count": 40},
                                                          {"key": "neutral", "doc_count": 2}]},
@@ -169,7 +179,8 @@ def test_histogram_reads_date_histogram_buckets_in_the_time_zone(cluster, tokeni
     sh = ZoneInfo("Asia/Shanghai")
     day = datetime(2026, 11, 24, tzinfo=sh)
     key = int(day.timestamp() * 1000)
-    cluster.routes[("POST", "/voc-t/_search")] = {"hits": {"total": {"value": 3}, "hits": []}, "aggregations": {
+    cluster.routes[("POST", "/voc-t/_search")] = {"took": 2, "timed_out": False, "_shards": SHARDS, "hits": {
+        "total": {"value": 3, "relation": "eq"}, "hits": []}, "aggregations": {
         "g": {"buckets": [{"key": "crash", "doc_count": 3, "h": {"buckets": [
             {"key": key, "key_as_string": "2026-11-24T00:00:00.000+08:00", "doc_count": 3}]}}]}}}
     ix = open_es(cluster, tokenizer)
@@ -183,16 +194,21 @@ def test_histogram_reads_date_histogram_buckets_in_the_time_zone(cluster, tokeni
 
 
 def test_get_count_delete_and_scan(cluster, tokenizer):
-    cluster.routes[("GET", "/voc-t/_doc/a")] = {"_id": "a", "found": True, "_source": {"id": "a", "text": "x"}}
-    cluster.routes[("GET", "/voc-t/_doc/nope")] = (404, {"_id": "nope", "found": False})
-    cluster.routes[("POST", "/voc-t/_count")] = {"count": 7}
-    delete = {"errors": False, "items": [{"delete": {"_id": "a", "status": 200, "result": "deleted"}},
-                                         {"delete": {"_id": "z", "status": 404, "result": "not_found"}}]}
+    cluster.routes[("GET", "/voc-t/_doc/a")] = {"_index": V[1:], "_id": "a", "found": True,
+                                                "_source": {"id": "a", "text": "x"}}
+    cluster.routes[("GET", "/voc-t/_doc/nope")] = (404, {"_index": V[1:], "_id": "nope", "found": False})
+    cluster.routes[("POST", "/voc-t/_count")] = {"count": 7, "_shards": SHARDS}
+    delete = {"took": 1, "errors": False, "items": [
+        {"delete": {"_index": V[1:], "_id": "a", "status": 200, "result": "deleted"}},
+        {"delete": {"_index": V[1:], "_id": "z", "status": 404, "result": "not_found"}}]}
     cluster.routes[("PUT", "/_bulk")] = delete
     cluster.routes[("POST", "/_bulk")] = delete
-    cluster.routes[("POST", "/voc-t/_search")] = {"_scroll_id": "s1", "_shards": SHARDS, "hits": {"total": {"value": 2}, "hits": [
-        {"_id": "a", "_source": {"id": "a", "topics": ["x"]}}, {"_id": "b", "_source": {"id": "b"}}]}}
-    cluster.routes[("POST", "/_search/scroll")] = {"_scroll_id": "s1", "_shards": SHARDS, "hits": {"hits": []}}
+    cluster.routes[("POST", "/voc-t/_search")] = {"took": 1, "timed_out": False, "_scroll_id": "s1", "_shards": SHARDS,
+                                                  "hits": {"total": {"value": 2, "relation": "eq"}, "hits": [
+        {"_index": V[1:], "_id": "a", "_source": {"id": "a", "topics": ["x"]}},
+        {"_index": V[1:], "_id": "b", "_source": {"id": "b"}}]}}
+    cluster.routes[("POST", "/_search/scroll")] = {"took": 1, "timed_out": False, "_scroll_id": "s1", "_shards": SHARDS,
+                                                   "hits": {"hits": []}}
     cluster.routes[("DELETE", "/_search/scroll")] = {"succeeded": True}
     ix = open_es(cluster, tokenizer)
     assert ix.get("a")["text"] == "x" and ix.get("a")["topics"] == []
