@@ -209,7 +209,7 @@ def test_get_count_delete_and_scan(cluster, tokenizer):
         {"_index": V[1:], "_id": "b", "_source": {"id": "b"}}]}}
     cluster.routes[("POST", "/_search/scroll")] = {"took": 1, "timed_out": False, "_scroll_id": "s1", "_shards": SHARDS,
                                                    "hits": {"hits": []}}
-    cluster.routes[("DELETE", "/_search/scroll")] = {"succeeded": True}
+    cluster.routes[("DELETE", "/_search/scroll")] = {"succeeded": True, "num_freed": 1}
     ix = open_es(cluster, tokenizer)
     assert ix.get("a")["text"] == "x" and ix.get("a")["topics"] == []
     assert ix.get("nope") is None
