@@ -2,8 +2,9 @@
 
 * :class:`FakeCluster` answers from a route table the test fills in (``routes[(method, path)]``).
 * :class:`LoopbackES` keeps documents per index in memory and answers every endpoint VOC calls with a
-  response of the documented shape (it has no query semantics: a search returns every document of the
-  index, aggregations have buckets from the documents' values). It exists to drive every code path of
+  response of the documented shape. It evaluates the filter part of queries (``bool``, ``term``,
+  ``terms``, ``range``, ``exists``, ``prefix``, ``ids``) but no full-text query (``match_phrase`` matches
+  everything), does not sort, and aggregations get buckets from the matched documents' values. It exists to drive every code path of
   the backend and the alert store so that each request can be checked against the specification
   (test_elastic_spec.py); the contract suite checks semantics against a real cluster.
 
@@ -220,7 +221,9 @@ class LoopbackES(_Server):
                     self.indices[n]["mappings"].update(body or {})
                 return 200, ack
             if op == "_count":
-                return 200, {"count": sum(len(self.indices[n]["docs"]) for n in names), "_shards": SHARDS}
+                query = (body or {}).get("query", {"match_all": {}})
+                return 200, {"count": sum(1 for n in names for i, (src, _) in self.indices[n]["docs"].items()
+                                          if _matches(query, i, src)), "_shards": SHARDS}
             if op == "_search":
                 return self._search(names, body or {}, params)
             if op == "_update_by_query":
@@ -304,7 +307,9 @@ class LoopbackES(_Server):
                      "items": items}
 
     def _search(self, names: list[str], body: dict, params: dict) -> Answer:
-        rows = [(n, doc_id, src, seq) for n in names for doc_id, (src, seq) in self.indices[n]["docs"].items()]
+        query = body.get("query", {"match_all": {}})
+        rows = [(n, doc_id, src, seq) for n in names for doc_id, (src, seq) in self.indices[n]["docs"].items()
+                if _matches(query, doc_id, src)]
         size = int(params.get("size", body.get("size", 10)))
         start = int(body.get("from", 0))
         hits = [self._hit(n, doc_id, src, seq, body, i) for i, (n, doc_id, src, seq) in enumerate(rows)]
@@ -320,6 +325,52 @@ class LoopbackES(_Server):
         if "scroll" in params:
             resp["_scroll_id"] = "scroll-1"
         return 200, resp
+
+
+def _values(doc: dict, field: str) -> list[Any]:
+    value = doc.get(field)
+    return [v for v in (value if isinstance(value, list) else [value]) if v is not None]
+
+
+def _in_range(values: list[Any], bounds: dict) -> bool:
+    checks = {"gte": lambda v, b: v >= b, "gt": lambda v, b: v > b, "lte": lambda v, b: v <= b, "lt": lambda v, b: v < b}
+    return any(all(checks[k](v, b) for k, b in bounds.items() if k in checks) for v in values
+               if all(type(v) is type(b) or isinstance(v, (int, float)) and isinstance(b, (int, float))
+                      for k, b in bounds.items() if k in checks))
+
+
+def _matches(query: dict, doc_id: str, doc: dict) -> bool:
+    """The filter part of the Query DSL (bool, term, terms, range, exists, prefix, ids, match_all) on one
+    document; full-text queries (match_phrase, query_string) match everything: no text analysis here."""
+    (kind, arg), = query.items()
+    if kind == "bool":
+        def each(key: str) -> list[dict]:
+            clauses = arg.get(key, [])
+            return clauses if isinstance(clauses, list) else [clauses]
+
+        if not all(_matches(q, doc_id, doc) for q in each("must") + each("filter")):
+            return False
+        if any(_matches(q, doc_id, doc) for q in each("must_not")):
+            return False
+        should = each("should")
+        return not should or not (arg.get("minimum_should_match") or not (each("must") or each("filter"))) \
+            or any(_matches(q, doc_id, doc) for q in should)
+    if kind in ("term", "terms", "range", "prefix"):
+        (field, value), = arg.items()
+        values = _values(doc, field)
+        if kind == "term":
+            return (value.get("value") if isinstance(value, dict) else value) in values
+        if kind == "terms":
+            return any(v in values for v in value)
+        if kind == "prefix":
+            prefix = value.get("value") if isinstance(value, dict) else value
+            return any(str(v).startswith(prefix) for v in values)
+        return _in_range(values, value)
+    if kind == "exists":
+        return bool(_values(doc, arg["field"]))
+    if kind == "ids":
+        return doc_id in arg["values"]
+    return True
 
 
 Route = Callable[[bytes], Answer]

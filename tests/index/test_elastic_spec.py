@@ -321,3 +321,24 @@ def test_the_live_suite_api_key_request_conforms():
     body = json.loads(re.search(r"/_security/api_key\" -d '(\{.*?\})'", script, re.S).group(1))
     SPEC.check_request("POST", "/_security/api_key", body)
     assert body["role_descriptors"]["voc"]["indices"][0]["names"] == ["voc-test-*", "voc-live-*"]
+
+
+# ---------------------------------------------------------------------------------------------- the demo
+@pytest.mark.slow
+def test_the_demo_cycle_on_elasticsearch_sends_only_conforming_requests(cluster, tmp_path):
+    """`voc demo` with the index URL pointing at the loopback: crawl, classify, index, alerts, delivery.
+    The loopback has no query semantics, so the demo's figures mean nothing here; its requests must conform."""
+    import os
+
+    from app.demo.cycle import run_demo_cycle
+    from configs import load_settings
+
+    repo = Path(__file__).resolve().parents[2]
+    settings = load_settings(repo / "configs", env={**os.environ, "VOC_HOME": str(tmp_path), "VOC_INDEX_URL": cluster.url,
+                                                    "VOC_CLASSIFIER_MODEL": "rules"})
+    report = run_demo_cycle(settings)
+    assert report.crawl.returncode == 0
+    indexed = sum(len(ix["docs"]) for name, ix in cluster.indices.items() if name.startswith("voc-feedback-v"))
+    assert indexed >= 300  # every crawled item reached the cluster through the bulk API
+    seen = assert_conforms(cluster)
+    assert seen >= {"indices.put_index_template", "bulk", "search", "count", "indices.create", "index", "get"}
