@@ -226,9 +226,15 @@ class ElasticsearchIndex:
             yield _doc(hit["_source"], fields)
 
     def drop(self) -> None:
-        """Delete every ``<name>-v*`` index and the template (tests, and `voc reindex` of a scratch target)."""
-        self._call("delete indices", self.client.indices.delete, index=f"{self.name}-v*",
-                   ignore_unavailable=True, allow_no_indices=True)
+        """Delete every ``<name>-v*`` index and the template (tests, and `voc reindex` of a scratch target).
+
+        The indices are named one by one: Elasticsearch 8+ refuses wildcard deletes by default
+        (``action.destructive_requires_name``)."""
+        found = self._call("list indices", self.client.indices.get, index=f"{self.name}-v*",
+                           allow_no_indices=True, ignore_unavailable=True, expand_wildcards="all")
+        names = sorted(dict(found))
+        if names:
+            self._call("delete indices", self.client.indices.delete, index=",".join(names))
         self._call("delete template", self.client.options(ignore_status=404).indices.delete_index_template,
                    name=self.name)
 

@@ -207,9 +207,16 @@ class LoopbackES(_Server):
                 mappings.update((body or {}).get("mappings", {}))
                 self.indices[name] = {"docs": {}, "mappings": mappings, "aliases": set((body or {}).get("aliases", {}))}
                 return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
+            if method == "GET":
+                return 200, {n: {"aliases": {a: {} for a in self.indices[n]["aliases"]},
+                                 "mappings": self.indices[n]["mappings"], "settings": {}} for n in self._resolve(name)}
             if method == "DELETE":
-                for n in self._resolve(name):
-                    del self.indices[n]
+                if "*" in name:  # Elasticsearch 8+ default: action.destructive_requires_name
+                    return _error(400, "illegal_argument_exception",
+                                  "Wildcard expressions or all indices are not allowed")
+                for part in name.split(","):
+                    for n in self._resolve(part):
+                        del self.indices[n]
                 return 200, ack
         if len(seg) >= 2:
             names = self._resolve(seg[0])
