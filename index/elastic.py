@@ -6,6 +6,8 @@
 * Upserts go through ``helpers.streaming_bulk`` with retries on 429 and per-item error reporting
   (:class:`BulkIndexError` lists every rejected id). Elasticsearch has no multi-document transactions:
   a failed batch may be partly written — re-upserting it is safe because writes are idempotent by id.
+* Free words match the jieba ``tokens`` or, for two or more Chinese characters, any substring of the
+  text through ``text.grams`` (character bigrams); whole-word matches are boosted (``elastic_bodies``).
 * ``refresh`` (``wait_for`` by default) makes a returned upsert searchable, matching SQLite.
 * Credentials come from the environment variables named in ``index.elasticsearch`` (API key, or user
   and password) via ``settings.secrets``; a CA certificate path for TLS.
