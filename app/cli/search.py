@@ -196,7 +196,8 @@ def prune(app: AppContext, older_than: str, dry_run: bool) -> None:
 @click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000))
 @pass_app
 def reindex(app: AppContext, to_url: str, to_name: str | None, batch: int) -> None:
-    """Copy every document from the configured index to another (e.g. SQLite → Elasticsearch)."""
+    """Copy every document, and the alert state beside it, from the configured index to another
+    (e.g. SQLite → Elasticsearch). Ids, tags and applied label corrections are kept; re-running is safe."""
     from index import IndexBackendError, open_index
     from index.service import reindex as run_reindex
 
