@@ -7,7 +7,12 @@ concurrency (``if_seq_no``/``if_primary_term``) and recomputes on a version conf
 serialize on each fingerprint like SQLite's ``BEGIN IMMEDIATE``. ``claim`` takes a row with a conditional
 update as well. Writes use ``refresh="wait_for"`` so the next reader sees them.
 
-Not exercised by the default test run (no cluster here); the SQLite store is the tested reference.
+``export_state``/``restore_state`` move everything to another store (``voc reindex``).
+
+Tested without a cluster by sending every method's requests through the official client to a loopback
+server and checking each against Elastic's API specification (tests/index/test_elastic_spec.py); its
+semantics are tested against a real cluster by tests/alerts/test_store.py when ``VOC_ES_URL`` is set
+(deploy/live-suite.sh). The SQLite store is the reference.
 """
 
 from __future__ import annotations
