@@ -19,11 +19,17 @@ re-alert backoff; injected clock), :mod:`alerts.store` (SQLite tables next to th
 
 Exception tree::
 
-    AlertsError                      (alerts.AlertsError)
-    └── AlertStoreError              the store cannot be opened or written
-    NotifierError                    (alerts.notifiers; carries the channel name)
-    ├── TransientNotifierError       retried with backoff from the outbox
-    └── PermanentNotifierError       recorded as failed; ``voc alerts retry`` re-queues
+    AlertsError                      (alerts.AlertsError) the one root: ``except AlertsError`` catches all
+    ├── AlertStoreError              the store cannot be opened or written (a failed write is rolled back)
+    ├── AlertNotFoundError           ``ack``/``resolve``: no single alert matches the fingerprint prefix
+    └── NotifierError                (alerts.notifiers; carries the channel name)
+        ├── TransientNotifierError   retried with backoff from the outbox
+        └── PermanentNotifierError   recorded as failed; ``voc alerts retry`` re-queues
+
+Errors that are not ours (a bug, or a library raising on hostile input) never stop a whole run: a
+rule that raises is recorded in ``EvaluationReport.errors`` and the other rules still run; an outbox row
+whose rendering or sending raises is recorded on that row (retried with backoff, then dead-lettered as
+``failed``) and the rows after it are still delivered.
 """
 
 from __future__ import annotations

@@ -1,16 +1,27 @@
 """``deliver``: send due outbox rows, each channel isolated, with retries and exponential backoff.
 
-Each row is claimed with a lease before sending, so two workers never send the same row; a row is marked
-sent only after the receiver confirmed it (HTTP OK and error code 0). After a transient failure the rest
-of that subscriber's rows on the same channel wait for the next run (keeping their order); other
-channels go on. A crash between the receiver's confirmation and ``mark_sent`` would resend that one row
-after the lease: every payload carries its delivery id (``<fingerprint>:<version>``) so receivers can
-de-duplicate.
+Each row is claimed with a lease before sending, so two workers never send the same row at once; a row
+is marked sent only after the receiver confirmed it (HTTP OK and error code 0). After a transient
+failure the rest of that subscriber's rows on the same channel wait for the next run (keeping their
+order); other channels go on.
+
+One bad row never stops delivery: any exception while rendering or sending a row — a notifier's verdict
+or not (a bug, a library refusing a hostile value) — is recorded on that row with its reason; the row
+is retried with backoff and given up (status ``failed``, ``voc alerts retry`` re-queues it) after
+``outbox.max_attempts``; the rows after it are still delivered. An error that is not a notifier's does
+not hold the channel: it belongs to that row, not to the receiver.
+
+Delivery is **at least once**. A receiver that processed a request but answered after the channel's
+``timeout`` (or a crash between its answer and ``mark_sent``) gets the same row again on the next
+attempt, up to ``max_attempts`` times in all. Every attempt of one alert state carries the same delivery
+id, ``<fingerprint>:<version>`` (webhook: ``X-VOC-Delivery`` header and ``id`` field; email:
+``X-VOC-Delivery`` and a ``Message-ID`` derived from it), so a receiver de-duplicates on it.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,8 +30,8 @@ import httpx
 
 from alerts.message import Notification
 from alerts.notifiers import NOTIFIERS, NotifierError, PermanentNotifierError, Target, render, send
-from alerts.store import AlertStore, open_store
-from configs.alerts import Channel, parse_duration
+from alerts.store import AlertStore, PendingDelivery, open_store
+from configs.alerts import Channel
 
 __all__ = ["DeliveryReport", "Delivery", "deliver", "target_for"]
 
@@ -65,7 +76,37 @@ def target_for(settings: Any, channel: Channel) -> Target:
 
 def _backoff(attempts: int, settings: Any) -> timedelta:
     ob = settings.alerts.outbox
-    return min(parse_duration(ob.backoff) * int(2 ** max(attempts - 1, 0)), parse_duration(ob.backoff_max))
+    return min(ob.backoff * 2 ** min(max(attempts - 1, 0), 30), ob.backoff_max)
+
+
+def _redact(text: str, target: Target | None) -> str:
+    """An error text with the target's secrets (URL, its query values and long path parts, secret,
+    password) replaced by ``…``: what is recorded on a row and logged never carries a credential."""
+    if target is None:
+        return text
+    secrets = [target.url, target.secret, target.password]
+    try:
+        url = httpx.URL(target.url) if target.url else None
+    except (httpx.InvalidURL, TypeError, ValueError):  # a malformed URL: still redacted as a whole above
+        url = None
+    if url is not None:
+        secrets += [v for _k, v in url.params.multi_items()]
+        secrets += [part for part in url.path.split("/") if len(part) >= 8]
+    for value in sorted({v for v in secrets if v and len(v) >= 4}, key=len, reverse=True):
+        text = text.replace(value, "…")
+    return text
+
+
+def _send_row(settings: Any, row: PendingDelivery, http: httpx.Client, now: datetime,
+              targets: dict[str, Target]) -> None:
+    channel = settings.alerts.channel(row.channel)
+    if channel is None:
+        raise PermanentNotifierError(row.channel, "channel no longer configured in alerts.yaml")
+    if channel.kind not in NOTIFIERS:
+        raise PermanentNotifierError(row.channel, f"unknown channel kind {channel.kind!r}")
+    target = targets[row.channel] = target_for(settings, channel)
+    payload = render(channel.kind, Notification.from_json(row.notification), target)
+    send(channel.kind, payload, target=target, client=http, now=now)
 
 
 def deliver(settings: Any, *, now: datetime, client: httpx.Client | None = None, store: AlertStore | None = None,
@@ -77,37 +118,44 @@ def deliver(settings: Any, *, now: datetime, client: httpx.Client | None = None,
     http = client if client is not None else httpx.Client(timeout=10.0, follow_redirects=False)
     report = DeliveryReport()
     blocked: set[tuple[str, str]] = set()
-    lease = parse_duration(settings.alerts.outbox.lease).total_seconds()
+    targets: dict[str, Target] = {}
+    lease = settings.alerts.outbox.lease.total_seconds()
+    max_attempts = settings.alerts.outbox.max_attempts
     try:
         for _ in range(limit):
             row = st.claim(now=now, lease_s=lease, skip=blocked)
             if row is None:
                 break
-            channel = settings.alerts.channel(row.channel)
+            delivery_id = str(row.notification.get("id"))
             try:
-                if channel is None:
-                    raise PermanentNotifierError(row.channel, "channel no longer configured in alerts.yaml")
-                if channel.kind not in NOTIFIERS:
-                    raise PermanentNotifierError(row.channel, f"unknown channel kind {channel.kind!r}")
-                target = target_for(settings, channel)
-                payload = render(channel.kind, Notification.from_json(row.notification), target)
-                send(channel.kind, payload, target=target, client=http, now=now)
-            except NotifierError as exc:
-                attempts = row.attempts + 1
+                _send_row(settings, row, http, now, targets)
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded on its row; the next rows go on
+                notifier = isinstance(exc, NotifierError)
                 permanent = isinstance(exc, PermanentNotifierError)
-                give_up = permanent or attempts >= settings.alerts.outbox.max_attempts
+                error = str(exc) if notifier else f"{type(exc).__name__} while delivering: {exc}"
+                error = _redact(error, targets.get(row.channel))[:500]
+                attempts = row.attempts + 1
+                give_up = permanent or attempts >= max_attempts
                 retry_at = None if give_up else now + _backoff(attempts, settings)
-                st.mark_failed(row, now=now, error=str(exc), retry_at=retry_at)
-                if not permanent:  # keep this subscriber's later rows on the channel in order, for the next run
+                # a receiver that is down holds this subscriber's later rows on the channel (order kept);
+                # an error of this row's own (not the notifier's verdict) holds nothing
+                hold = notifier and not permanent
+                st.mark_failed(row, now=now, error=error, retry_at=retry_at, hold_channel=hold)
+                if hold:
                     blocked.add((row.subscriber, row.channel))
-                log.warning("delivery %s to %s/%s failed (attempt %d): %s", row.notification.get("id"), row.subscriber,
-                            row.channel, attempts, exc)
-                report.failed.append(Delivery(id=str(row.notification.get("id")), subscriber=row.subscriber,
-                                              channel=row.channel, ok=False, error=str(exc), retry=not give_up))
+                if notifier:
+                    log.warning("delivery %s to %s/%s failed (attempt %d of %d): %s", delivery_id, row.subscriber,
+                                row.channel, attempts, max_attempts, error)
+                else:  # a bug or a library refusing a value; frames only (no message: it may quote a secret)
+                    log.error("delivery %s to %s/%s raised (attempt %d of %d; %s): %s", delivery_id, row.subscriber,
+                              row.channel, attempts, max_attempts, "given up" if give_up else "will retry", error)
+                    frames = "".join(traceback.format_tb(exc.__traceback__))
+                    log.debug("where delivery %s failed:\n%s", delivery_id, frames)
+                report.failed.append(Delivery(id=delivery_id, subscriber=row.subscriber, channel=row.channel, ok=False,
+                                              error=error, retry=not give_up))
                 continue
             st.mark_sent(row, now=now)
-            report.sent.append(Delivery(id=str(row.notification.get("id")), subscriber=row.subscriber,
-                                        channel=row.channel, ok=True))
+            report.sent.append(Delivery(id=delivery_id, subscriber=row.subscriber, channel=row.channel, ok=True))
     finally:
         if own_client:
             http.close()

@@ -1,4 +1,9 @@
-"""The alerts package's exception root (notifier errors live in :mod:`alerts.notifiers._base`)."""
+"""The alerts package's exception root; the whole tree is drawn in :mod:`alerts` (``alerts/__init__.py``).
+
+Notifier errors live in :mod:`alerts.notifiers._base`, store errors in :mod:`alerts.store`; every one of
+them derives from :class:`AlertsError`, so ``except AlertsError`` catches anything this package raises
+on purpose.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ __all__ = ["AlertsError", "AlertNotFoundError"]
 
 
 class AlertsError(Exception):
-    """Root of the alert errors that are not about one notifier."""
+    """Root of every error the alerts package raises on purpose (store, notifiers, operator actions)."""
 
 
 class AlertNotFoundError(AlertsError):

@@ -191,13 +191,14 @@ class ElasticsearchAlertStore:
         return self._update_claimed(delivery, {"status": "sent", "sent_at": now.timestamp(), "claimed_until": 0.0,
                                                "attempts": delivery.attempts + 1, "last_error": None})
 
-    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None) -> None:
+    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None,
+                    hold_channel: bool = True) -> None:
         doc: dict[str, Any] = {"attempts": delivery.attempts + 1, "last_error": error, "claimed_until": 0.0}
         if retry_at is None:
             doc["status"] = "failed"
         else:
             doc["next_attempt_at"] = retry_at.timestamp()
-        if self._update_claimed(delivery, doc) and retry_at is not None:
+        if self._update_claimed(delivery, doc) and retry_at is not None and hold_channel:
             self.es.update_by_query(index=self.idx["alert-outbox"], refresh=True, conflicts="proceed", query={"bool": {
                 "filter": [{"term": {"status": "pending"}}, {"term": {"subscriber": delivery.subscriber}},
                            {"term": {"channel": delivery.channel}}, {"range": {"next_attempt_at": {"lt": retry_at.timestamp()}}}],

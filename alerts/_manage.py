@@ -91,8 +91,8 @@ def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: dat
     if not series:
         return []
     step = timedelta(hours=1) if rule.interval == "hour" else timedelta(days=1)
-    det = SpikeDetector(bucket=step, window=rule.duration("window"), history=rule.duration("history"),
-                        warmup=rule.duration("warmup"), min_count=rule.min_count, ratio=rule.ratio,
+    det = SpikeDetector(bucket=step, window=rule.window, history=rule.history,
+                        warmup=rule.warmup, min_count=rule.min_count, ratio=rule.ratio,
                         threshold=rule.threshold, origin=series[0][0])
     s = int(step.total_seconds())
     buckets: dict[int, float] = {}

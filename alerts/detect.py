@@ -7,8 +7,6 @@
   spikes in the history do not raise it; the spread is ``1.4826·MAD`` floored by Poisson noise
   ``√expected``. It fires only when all hold: warm-up elapsed, ``current ≥ min_count``,
   ``current ≥ expected + threshold·spread`` and ``current ≥ ratio·max(expected, 1)``.
-* :class:`ElastAlertSpike` — the peer we measure against (ElastAlert's SpikeRule: current window vs the
-  reference window just before it, ``cur ≥ spike_height·ref``, ``threshold_cur``/``threshold_ref``).
 * :func:`emerging_terms` — n-gram rates in the current window vs their history.
 * :func:`rating_drop` — newest app version's low-star share and mean rating vs earlier versions.
 * :func:`ngrams` — the jieba n-grams of a ``tokens`` field, filtered of stop words and punctuation.
@@ -28,7 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["Figures", "Match", "SpikeDetector", "ElastAlertSpike", "severity_for", "emerging_terms", "TermSignal",
+from configs.versions import version_key
+
+__all__ = ["Figures", "Match", "SpikeDetector", "severity_for", "emerging_terms", "TermSignal",
            "RatingStats", "rating_drop", "ngrams", "version_key"]
 
 _DAY = timedelta(days=1)
@@ -195,42 +195,6 @@ class SpikeDetector:
         return Match(key=self.key, at=now, severity=sev, figures=fig)
 
 
-class ElastAlertSpike:
-    """ElastAlert's SpikeRule (spike_type ``up``): the bench's peer, same feed/advance interface."""
-
-    def __init__(self, *, key: str = "", bucket: timedelta = timedelta(hours=1), timeframe: timedelta = timedelta(hours=6),
-                 spike_height: float = 3.0, threshold_cur: int = 10, threshold_ref: int = 0) -> None:
-        self.key = key
-        self.step = int(bucket.total_seconds())
-        self.width = int(timeframe // bucket)
-        self.spike_height = spike_height
-        self.threshold_cur = threshold_cur
-        self.threshold_ref = threshold_ref
-        self._counts: dict[int, float] = {}
-        self._origin: int | None = None
-
-    def observe(self, bucket_start: datetime, count: float) -> None:
-        i = int(bucket_start.timestamp()) // self.step
-        self._counts[i] = count
-        if self._origin is None or i < self._origin:
-            self._origin = i
-
-    def advance(self, now: datetime) -> Match | None:
-        end = math.ceil(now.timestamp() / self.step)
-        if self._origin is None or end - 2 * self.width < self._origin:  # reference window not yet full
-            return None
-        cur = sum(self._counts.get(i, 0) for i in range(end - self.width, end))
-        ref = sum(self._counts.get(i, 0) for i in range(end - 2 * self.width, end - self.width))
-        if cur < self.threshold_cur or ref < self.threshold_ref:
-            return None
-        if ref == 0 or cur < self.spike_height * ref:  # SpikeRule never fires against an empty reference
-            return None
-        fig = Figures(current=cur, expected=ref, low=0.0, high=ref * self.spike_height, ratio=cur / ref,
-                      window_start=datetime.fromtimestamp((end - self.width) * self.step, timezone.utc),
-                      window_end=now, samples=1)
-        return Match(key=self.key, at=now, severity="info", figures=fig)
-
-
 # --- emerging terms ---------------------------------------------------------------------------------------
 
 _STOP = frozenset("""的 了 是 我 你 他 她 它 们 在 也 就 都 还 又 和 与 及 或 但 而 很 太 更 最 真 这 那 这个 那个 什么 怎么 为什么
@@ -328,11 +292,6 @@ class RatingStats:
     @property
     def mean(self) -> float:
         return sum(r * self.counts.get(r, 0) for r in range(1, 6)) / self.total if self.total else 0.0
-
-
-def version_key(version: str) -> tuple[Any, ...]:
-    """``10.2.1`` > ``9.12`` > ``9.9``: numeric parts compare as numbers."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\-_ ]+", version) if p)
 
 
 def rating_drop(stats: Iterable[RatingStats], *, min_reviews: int, low_share_increase: float, mean_drop: float,

@@ -1,6 +1,7 @@
 """``voc digest``: a day's or week's summary — top issues, change against the previous period, new
 topics, sentiment mix and the alerts raised — rendered as Markdown, HTML and plain text, and queued to
-every subscriber with ``digest: true`` through the same outbox as alerts (so it is delivered once).
+every subscriber with ``digest: true`` through the same outbox as alerts (so it is queued once; delivery is at
+least once, like every alert).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ States and events::
 
 Re-alert silencing: after ``n`` notifications in one episode, the next one waits
 ``min(realert · 2^(n-1), realert_max)`` since the last; a silenced update is sent later, once the wait is
-over, if the signal is still up. Every version is one state change, delivered once per subscriber.
+over, if the signal is still up. Every version is one state change, queued once per subscriber and channel
+(delivered at least once, with the version in its delivery id).
 """
 
 from __future__ import annotations

@@ -2,7 +2,11 @@
 
 :class:`Notification` is plain data (JSON round-trips through the outbox). The text helpers here are
 pure and escape crawled text for each target syntax: :func:`md_escape` (DingTalk / WeCom / Feishu
-markdown), :func:`slack_escape` (Slack mrkdwn), and ``html.escape`` for email.
+markdown), :func:`slack_escape` (Slack mrkdwn and its top-level ``text``: ``<!channel>`` arrives inert),
+``html.escape`` for email bodies, and :func:`header_text` for anything placed in a header line (mail
+``Subject``, HTTP headers, card titles): one line, no control characters. Every helper first folds the
+text to one line without control characters (CR/LF, C0/C1, DEL, Unicode line/paragraph separators and
+bidirectional overrides), so no crawled value can start a new header, line or Markdown block.
 """
 
 from __future__ import annotations
@@ -10,14 +14,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from alerts.lifecycle import AlertRecord
 
-__all__ = ["Notification", "from_record", "headline", "numbers_line", "md_escape", "slack_escape", "safe_url",
-           "to_markdown", "to_plain", "to_html", "search_url", "EVENT_LABELS"]
+__all__ = ["Notification", "from_record", "headline", "numbers_line", "md_escape", "slack_escape", "header_text",
+           "one_line", "safe_url", "to_markdown", "to_plain", "to_html", "search_url", "EVENT_LABELS"]
 
 EVENT_LABELS = {"opened": "新告警", "updated": "告警升级", "reopened": "告警再次出现", "resolved": "已恢复",
                 "digest": "摘要"}
@@ -62,6 +66,18 @@ class Notification:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Notification:
+        """Back from the outbox; ValueError naming the fields when the row has another shape (queued by
+        another release, or damaged)."""
+        if "unreadable" in d:
+            raise ValueError(f"the stored notification is not valid JSON: {str(d['unreadable'])[:80]!r}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        missing = sorted(f.name for f in fields(cls) if f.name not in d and f.default is MISSING
+                         and f.default_factory is MISSING)
+        if unknown or missing:
+            raise ValueError("the stored notification has another shape: "
+                             + "; ".join(x for x in (f"unknown field(s) {', '.join(unknown)}" if unknown else "",
+                                                     f"missing {', '.join(missing)}" if missing else "") if x))
         return cls(**d)
 
 
@@ -107,22 +123,36 @@ def sources_line(n: Notification) -> str:
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()|~])")
+#: C0 controls (CR, LF, TAB, ESC …), DEL, C1 controls (NEL …), line/paragraph separators, bidi marks and
+#: overrides (which can make a subject read backwards).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """Any value as one line of text: control characters become spaces, runs of spaces one space, and at
+    most ``limit`` characters (then ``…``)."""
+    text = " ".join(_CONTROL.sub(" ", str(text)).split())
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + "…"
+    return text
+
+
+def header_text(text: object, limit: int = 200) -> str:
+    """A value for a header line (mail ``Subject``, HTTP header, card title): :func:`one_line`. Encoding
+    non-ASCII text is the transport's job (``email`` writes RFC 2047 encoded-words)."""
+    return one_line(text, limit)
 
 
 def md_escape(text: str, limit: int = 140) -> str:
-    """Crawled text made inert for markdown: no links, emphasis, headings, HTML or line breaks."""
-    text = " ".join(str(text).split())
-    if len(text) > limit:
-        text = text[:limit] + "…"
+    """Crawled text made inert for markdown: no links, emphasis, headings, HTML, mentions or line breaks."""
+    text = one_line(text, limit)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def slack_escape(text: str, limit: int = 140) -> str:
-    text = " ".join(str(text).split())
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's three control characters escaped (``<!channel>``, ``<@U…>`` and ``<url|…>`` arrive as text)."""
+    return one_line(text, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def safe_url(url: str) -> str:
@@ -158,17 +188,17 @@ def to_markdown(n: Notification) -> str:
 def to_plain(n: Notification) -> str:
     if n.body_text:
         return n.body_text
-    lines = [headline(n)]
+    lines = [one_line(headline(n))]  # crawled values never add a line of their own
     if n.figures:
         lines.append(numbers_line(n))
     if n.terms:
-        lines.append("新出现的词：" + "、".join(n.terms))
+        lines.append("新出现的词：" + one_line("、".join(n.terms)))
     if n.sources:
-        lines.append("来源：" + sources_line(n))
-    lines.append(f"产品：{n.product}  规则：{n.rule}")
+        lines.append("来源：" + one_line(sources_line(n)))
+    lines.append(f"产品：{one_line(n.product)}  规则：{n.rule}")
     for i, s in enumerate(n.samples[:3], 1):
-        text = " ".join(str(s.get("text", "")).split())[:140]
-        lines.append(f"{i}. {text} ({s.get('source', '')}) {safe_url(s.get('url', ''))}".rstrip())
+        text = one_line(s.get("text", ""))[:140]
+        lines.append(f"{i}. {text} ({one_line(s.get('source', ''))}) {safe_url(s.get('url', ''))}".rstrip())
     if n.search_url:
         lines.append("查看全部：" + n.search_url)
     return "\n".join(lines)
@@ -177,7 +207,9 @@ def to_plain(n: Notification) -> str:
 def to_html(n: Notification) -> str:
     if n.body_html:
         return n.body_html
-    e = html.escape
+    def e(text: object) -> str:
+        return html.escape(one_line(text))
+
     parts = [f"<h3>{e(headline(n))}</h3>", "<ul>"]
     if n.figures:
         parts.append(f"<li><b>多少</b>：{e(numbers_line(n))}</li>")
@@ -191,7 +223,7 @@ def to_html(n: Notification) -> str:
         for s in n.samples[:3]:
             url = safe_url(s.get("url", ""))
             link = f' <a href="{e(url)}">原文</a>' if url else ""
-            parts.append(f"<li>{e(' '.join(str(s.get('text', '')).split())[:140])}（{e(s.get('source', ''))}）{link}</li>")
+            parts.append(f"<li>{e(one_line(s.get('text', ''))[:140])}（{e(s.get('source', ''))}）{link}</li>")
         parts.append("</ol>")
     if n.search_url:
         parts.append(f'<p><a href="{e(safe_url(n.search_url))}">查看全部相关反馈</a></p>')

@@ -2,9 +2,11 @@
 
 ``open_store(settings)`` returns a :class:`SqliteAlertStore` (tables in the index's SQLite file, own
 connection, WAL, ``busy_timeout``) for ``sqlite:///`` index URLs. Every method that changes state runs in
-one ``BEGIN IMMEDIATE`` transaction, so concurrent evaluators serialize: the second one reads what the
-first wrote and computes no duplicate transition; ``UNIQUE(fingerprint, version, subscriber, channel)``
-on the outbox makes a duplicate delivery row impossible even so. Deliveries are claimed with a lease
+one ``BEGIN IMMEDIATE`` transaction through one helper, :meth:`SqliteAlertStore._tx` (lock, begin, commit;
+roll back on any exception, so one failed write never leaves the connection inside a transaction; SQLite
+errors come out as :class:`AlertStoreError` naming the store), so concurrent evaluators serialize: the
+second one reads what the first wrote and computes no duplicate transition; ``UNIQUE(fingerprint,
+version, subscriber, channel)`` on the outbox makes a duplicate delivery row impossible even so. Deliveries are claimed with a lease
 (``claim``): one worker sends a row; a crashed worker's claim expires and the row is retried.
 
 Tables (schema version 1, recorded in ``alert_meta``): ``alert_state`` (one row per fingerprint, the
@@ -19,9 +21,11 @@ import builtins
 import json
 import secrets as _secrets
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -122,7 +126,8 @@ class AlertStore(Protocol):
 
     def mark_sent(self, delivery: PendingDelivery, *, now: datetime) -> bool: ...
 
-    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None) -> None: ...
+    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None,
+                    hold_channel: bool = True) -> None: ...
 
     def outbox(self, *, status: str | None = None) -> builtins.list[PendingDelivery]: ...
 
@@ -131,6 +136,18 @@ class AlertStore(Protocol):
     def restore_state(self, state: AlertState) -> int: ...
 
     def close(self) -> None: ...
+
+
+def _notification(text: Any, delivery_id: str) -> dict[str, Any]:
+    """A stored notification; one that is not a JSON object (a damaged or hand-edited row) is returned as
+    ``{"id", "unreadable"}`` so that claiming it never raises and delivery records the row as failed."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        value = None
+    if isinstance(value, dict):
+        return value
+    return {"id": delivery_id, "unreadable": str(text)[:200]}
 
 
 def _ts(dt: datetime) -> float:
@@ -146,17 +163,45 @@ class SqliteAlertStore:
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             use_wal(self._db, timeout_s=timeout_s)
             self._db.execute("PRAGMA synchronous = FULL")
-            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
-            self._db.execute("INSERT OR IGNORE INTO alert_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.Error as exc:
             raise AlertStoreError(f"cannot open the alert store in {self.path}: {exc}") from exc
+        self._lock = threading.RLock()
+        with self._tx() as db:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            db.execute("INSERT OR IGNORE INTO alert_meta (key, value) VALUES ('schema_version', ?)",
+                       (str(SCHEMA_VERSION),))
 
     def __repr__(self) -> str:
         return f"SqliteAlertStore({str(self.path)!r})"
 
     # --- transactions ---------------------------------------------------------------------------------
-    def _begin(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: lock, ``BEGIN IMMEDIATE``, commit; roll back on any exception (the
+        connection is never left inside a transaction). SQLite errors become :class:`AlertStoreError`."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise AlertStoreError(f"alert store {self.path}: cannot start a write: {exc}") from exc
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise AlertStoreError(f"alert store {self.path}: write failed and was rolled back: {exc}") from exc
+                raise
+
+    def _select(self, sql: str, args: Sequence[Any] = ()) -> builtins.list[Any]:
+        """A read outside a write transaction; SQLite errors become :class:`AlertStoreError` here too."""
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise AlertStoreError(f"alert store {self.path}: read failed: {exc}") from exc
 
     def _read(self, fingerprint: str) -> AlertRecord | None:
         row = self._db.execute("SELECT data FROM alert_state WHERE fingerprint = ?", (fingerprint,)).fetchone()
@@ -165,8 +210,7 @@ class SqliteAlertStore:
     def apply(self, fingerprint: str, compute: Callable[[AlertRecord | None], Transition | None],
               deliveries: Callable[[Transition], Sequence[OutboxEntry]], *, now: datetime) -> Transition | None:
         """Atomically: read the record, ``compute`` its transition, write it and queue its deliveries."""
-        self._begin()
-        try:
+        with self._tx():
             before = self._read(fingerprint)
             tr = compute(before)
             if tr is not None:
@@ -198,17 +242,12 @@ class SqliteAlertStore:
                             " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (rec.fingerprint, rec.version, entry.subscriber, entry.channel,
                              json.dumps(entry.notification, ensure_ascii=False), _ts(now), _ts(now)))
-            self._db.execute("COMMIT")
             return tr
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def enqueue(self, fingerprint: str, version: int, entries: Sequence[OutboxEntry], *, now: datetime) -> int:
         """Queue deliveries not tied to an alert state change (digests); returns rows added."""
-        self._begin()
         added = 0
-        try:
+        with self._tx():
             for e in entries:
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO alert_outbox (fingerprint, version, subscriber, channel, notification,"
@@ -216,16 +255,12 @@ class SqliteAlertStore:
                     (fingerprint, version, e.subscriber, e.channel, json.dumps(e.notification, ensure_ascii=False),
                      _ts(now), _ts(now)))
                 added += cur.rowcount
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return added
 
     # --- reads ----------------------------------------------------------------------------------------
     def get(self, fingerprint: str) -> AlertRecord | None:
-        rows = self._db.execute("SELECT data FROM alert_state WHERE fingerprint LIKE ? ORDER BY fingerprint LIMIT 2",
-                                (fingerprint.replace("%", "").replace("_", "") + "%",)).fetchall()
+        rows = self._select("SELECT data FROM alert_state WHERE fingerprint LIKE ? ORDER BY fingerprint LIMIT 2",
+                            (fingerprint.replace("%", "").replace("_", "") + "%",))
         if len(rows) != 1:
             return None
         return AlertRecord.from_json(json.loads(rows[0][0]))
@@ -240,17 +275,17 @@ class SqliteAlertStore:
                 args.append(val)
         sql += " ORDER BY updated_at DESC, fingerprint LIMIT ?"
         args.append(limit)
-        return [AlertRecord.from_json(json.loads(r[0])) for r in self._db.execute(sql, args)]
+        return [AlertRecord.from_json(json.loads(r[0])) for r in self._select(sql, args)]
 
     def events(self, fingerprint: str) -> builtins.list[dict[str, Any]]:
-        rows = self._db.execute("SELECT version, event, at, data FROM alert_events WHERE fingerprint = ? ORDER BY version",
-                                (fingerprint,))
+        rows = self._select("SELECT version, event, at, data FROM alert_events WHERE fingerprint = ? ORDER BY version",
+                            (fingerprint,))
         return [{"version": v, "event": e, "at": at, "figures": json.loads(d)} for v, e, at, d in rows]
 
     # --- outbox ---------------------------------------------------------------------------------------
     def _delivery(self, row: Sequence[Any]) -> PendingDelivery:
         return PendingDelivery(id=row[0], fingerprint=row[1], version=row[2], subscriber=row[3], channel=row[4],
-                               notification=json.loads(row[5]), status=row[6], attempts=row[7],
+                               notification=_notification(row[5], f"{row[1]}:{row[2]}"), status=row[6], attempts=row[7],
                                next_attempt_at=row[8], last_error=row[9], claim_token=row[10], sent_at=row[11])
 
     _COLS = ("id, fingerprint, version, subscriber, channel, notification, status, attempts, next_attempt_at, "
@@ -261,8 +296,7 @@ class SqliteAlertStore:
         skip = list(skip)
         t = _ts(now)
         token = _secrets.token_hex(8)
-        self._begin()
-        try:
+        with self._tx():
             sql = ("SELECT id FROM alert_outbox WHERE status = 'pending' AND next_attempt_at <= ?"
                    " AND (claimed_until IS NULL OR claimed_until <= ?)")
             args: list[Any] = [t, t]
@@ -271,50 +305,44 @@ class SqliteAlertStore:
                 args += [sub, ch]
             row = self._db.execute(sql + " ORDER BY id LIMIT 1", args).fetchone()
             if row is None:
-                self._db.execute("COMMIT")
                 return None
             self._db.execute("UPDATE alert_outbox SET claimed_until = ?, claim_token = ? WHERE id = ?",
                              (t + lease_s, token, row[0]))
             full = self._db.execute(f"SELECT {self._COLS} FROM alert_outbox WHERE id = ?", (row[0],)).fetchone()
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return self._delivery(full)
 
     def mark_sent(self, delivery: PendingDelivery, *, now: datetime) -> bool:
         """Record success; False when the claim was lost (another worker took over after the lease)."""
-        self._begin()
-        cur = self._db.execute("UPDATE alert_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
-                               " claimed_until = NULL, last_error = NULL WHERE id = ? AND claim_token = ?",
-                               (_ts(now), delivery.id, delivery.claim_token))
-        self._db.execute("COMMIT")
-        return cur.rowcount == 1
+        with self._tx() as db:
+            cur = db.execute("UPDATE alert_outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+                             " claimed_until = NULL, last_error = NULL WHERE id = ? AND claim_token = ?",
+                             (_ts(now), delivery.id, delivery.claim_token))
+            return cur.rowcount == 1
 
-    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None) -> None:
-        """Record a failure: retry at ``retry_at`` (later rows of the same subscriber × channel wait too),
-        or give up (status ``failed``) when it is None."""
-        self._begin()
-        if retry_at is None:
-            self._db.execute("UPDATE alert_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
-                             " claimed_until = NULL WHERE id = ? AND claim_token = ?", (error, delivery.id, delivery.claim_token))
-        else:
-            self._db.execute("UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-                             " claimed_until = NULL WHERE id = ? AND claim_token = ?",
-                             (error, _ts(retry_at), delivery.id, delivery.claim_token))
-            # the channel is down for this subscriber: later rows wait with it (order kept, no hammering)
-            self._db.execute("UPDATE alert_outbox SET next_attempt_at = max(next_attempt_at, ?) WHERE status = 'pending'"
-                             " AND subscriber = ? AND channel = ? AND id > ?",
-                             (_ts(retry_at), delivery.subscriber, delivery.channel, delivery.id))
-        self._db.execute("COMMIT")
+    def mark_failed(self, delivery: PendingDelivery, *, now: datetime, error: str, retry_at: datetime | None,
+                    hold_channel: bool = True) -> None:
+        """Record a failure: retry at ``retry_at`` (with ``hold_channel``, later rows of the same subscriber ×
+        channel wait too: the channel is down), or give up (status ``failed``) when it is None."""
+        with self._tx() as db:
+            if retry_at is None:
+                db.execute("UPDATE alert_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+                           " claimed_until = NULL WHERE id = ? AND claim_token = ?",
+                           (error, delivery.id, delivery.claim_token))
+                return
+            db.execute("UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+                       " claimed_until = NULL WHERE id = ? AND claim_token = ?",
+                       (error, _ts(retry_at), delivery.id, delivery.claim_token))
+            if hold_channel:  # the channel is down for this subscriber: later rows wait with it (order kept)
+                db.execute("UPDATE alert_outbox SET next_attempt_at = max(next_attempt_at, ?) WHERE status = 'pending'"
+                           " AND subscriber = ? AND channel = ? AND id > ?",
+                           (_ts(retry_at), delivery.subscriber, delivery.channel, delivery.id))
 
     def retry_failed(self, *, now: datetime) -> int:
         """Put every given-up delivery back in the queue (after fixing a channel)."""
-        self._begin()
-        cur = self._db.execute("UPDATE alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?"
-                               " WHERE status = 'failed'", (_ts(now),))
-        self._db.execute("COMMIT")
-        return cur.rowcount
+        with self._tx() as db:
+            cur = db.execute("UPDATE alert_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?"
+                             " WHERE status = 'failed'", (_ts(now),))
+            return cur.rowcount
 
     def outbox(self, *, status: str | None = None) -> builtins.list[PendingDelivery]:
         sql = f"SELECT {self._COLS} FROM alert_outbox"
@@ -322,7 +350,7 @@ class SqliteAlertStore:
         if status:
             sql += " WHERE status = ?"
             args.append(status)
-        return [self._delivery(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+        return [self._delivery(r) for r in self._select(sql + " ORDER BY id", args)]
 
     # --- moving the state (voc reindex) ---------------------------------------------------------------
     def export_state(self) -> AlertState:
@@ -385,5 +413,3 @@ def open_store_at(settings: Any, url: str, name: str) -> SqliteAlertStore:
         return ElasticsearchAlertStore.from_settings(settings, url=url, name=name)  # type: ignore[return-value]
     return SqliteAlertStore(path)
 
-
-_ = timezone

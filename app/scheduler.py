@@ -7,7 +7,7 @@ Jobs come from the settings:
 * ``alerts`` (``web.schedule.alerts``): evaluate + deliver between crawls;
 * ``digest:day`` / ``digest:week`` (``web.schedule.digest_day`` / ``digest_week``).
 
-Cron expressions are read in ``web.schedule.tz``. :class:`Scheduler` holds the logic and takes an injected
+Cron expressions are read in voc.yaml's ``time_zone``. :class:`Scheduler` holds the logic and takes an injected
 clock and injected job functions, so tests drive it with :meth:`Scheduler.tick`; ``run_forever`` is the loop
 the CLI runs. Guarantees:
 
@@ -179,6 +179,13 @@ def default_actions(settings: Settings) -> Actions:
     def evaluate(now: datetime) -> Any:
         import alerts
 
+        if settings.crawl.health.notify:  # crawl health operations alerts (app/health.py) at the same beat
+            from app.health import check
+
+            try:
+                log.info("%s", check(settings, now=now).summary())
+            except Exception:  # noqa: BLE001 - never let the ops check stop product alert evaluation
+                log.exception("crawl health check failed")
         return alerts.evaluate(settings, ctx.index, now=now)
 
     def deliver(now: datetime) -> Any:
@@ -220,7 +227,7 @@ class Scheduler:
         self.clock = clock
         self.actions = actions if actions is not None else default_actions(settings)
         sched = settings.web.schedule
-        self.tz = sched.tz
+        self.tz = settings.time_zone
         self.history = history or RunHistory(history_path(settings), keep=sched.history_keep)
         self.jobs = self._jobs()
         start = self.clock()
@@ -340,7 +347,12 @@ class Scheduler:
         out: dict[str, Any] = {}
         with self._alerts_lock:
             try:
-                out["evaluate"] = _summary(self.actions["evaluate"](now))
+                evaluation = self.actions["evaluate"](now)
+                out["evaluate"] = _summary(evaluation)
+                failed_rules = getattr(evaluation, "errors", None)  # rules that raised; the others ran
+                if failed_rules:
+                    out["evaluate_error"] = f"{len(failed_rules)} rule(s) failed: " + "; ".join(
+                        f"{name}: {error}" for name, error in failed_rules.items())
             except Exception as exc:
                 out["evaluate_error"] = f"{type(exc).__name__}: {exc}"
             try:

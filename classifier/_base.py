@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+# the labels have one home (configs/vocab.py), shared with the query language and the alert rules
+from configs.vocab import INTENTS, RISKS, SENTIMENTS
+
 __all__ = [
     "SENTIMENTS", "INTENTS", "RISKS", "Tags", "Classifier",
     "ClassifierError", "ModelLoadError", "NormalizationMismatch", "TrainingDataError",
 ]
-
-SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
-INTENTS: tuple[str, ...] = ("bug", "feature_request", "question", "service_complaint", "praise", "other")
-RISKS: tuple[str, ...] = ("media_threat", "regulator_threat", "legal_threat", "viral")
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,18 @@
 :func:`read_rows` yields ``(line_no, row | None, problem | None)``; :func:`classify_file` writes each good
 row plus ``sentiment, sentiment_score, intent, topics, risk`` as JSON Lines and reports bad rows (missing
 or empty text column, invalid JSON, not an object) without stopping.
+
+Input files come from spreadsheets and ticket systems, so their encoding is detected
+(:func:`detect_encoding`): a byte-order mark (UTF-8, UTF-16 LE/BE), else UTF-8 if every byte decodes,
+else UTF-16 without a mark (NUL in every other byte), else GB18030 (a superset of GBK and GB2312, what
+Excel saves on Chinese Windows).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +23,7 @@ from typing import Any
 
 from classifier._base import ClassifierError
 
-__all__ = ["BadRow", "ClassifyReport", "read_rows", "classify_file", "TAG_FIELDS"]
+__all__ = ["BadRow", "ClassifyReport", "read_rows", "classify_file", "detect_encoding", "TAG_FIELDS"]
 
 TAG_FIELDS = ("sentiment", "sentiment_score", "intent", "topics", "risk")
 
@@ -43,11 +50,50 @@ def _kind(path: Path) -> str:
     raise ClassifierError(f"{path}: unsupported input type {suffix!r}; use .csv or .jsonl")
 
 
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _decodes(path: Path, encoding: str, chunk: int = 1 << 20) -> bool:
+    """Whether the whole file decodes strictly as ``encoding`` (read in chunks: large files are fine)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(chunk):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(path: Path) -> str:
+    """The encoding to read ``path`` with: ``utf-8-sig``, ``utf-16``, ``utf-16-le``/``-be``, ``utf-8`` or
+    ``gb18030``; raises ClassifierError when none of them decodes the file."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise ClassifierError(f"{path}: cannot open input ({exc.strerror or exc})") from exc
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
+    even, odd = head[0::2], head[1::2]
+    if len(head) >= 4 and odd.count(0) > len(odd) * 0.3 > even.count(0):
+        return "utf-16-le"
+    if len(head) >= 4 and even.count(0) > len(even) * 0.3 > odd.count(0):
+        return "utf-16-be"
+    for encoding in ("utf-8", "gb18030"):
+        if _decodes(path, encoding):
+            return encoding
+    raise ClassifierError(f"{path}: not UTF-8, UTF-16 or GB18030/GBK text — save it as UTF-8 (CSV UTF-8 in Excel)")
+
+
 def read_rows(path: Path, text_col: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     """Yield ``(line number, row, None)`` for good rows and ``(line, None, reason)`` for bad ones."""
     kind = _kind(path)
+    encoding = detect_encoding(path)
     try:
-        fh = path.open(encoding="utf-8-sig", newline="")
+        fh = io.TextIOWrapper(path.open("rb"), encoding=encoding, newline="" if kind != "jsonl" else None)
     except OSError as exc:
         raise ClassifierError(f"{path}: cannot open input ({exc.strerror or exc})") from exc
     with fh:

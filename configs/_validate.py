@@ -5,16 +5,43 @@ mapping into one, checking unknown keys, required keys, types, ``Literal`` enums
 and raises :class:`ConfigError` naming the file, the key path and the reason. Cross-field rules live in
 each dataclass's ``__post_init__`` and raise ``ValueError``; :func:`build` wraps those too, so every
 requirement is declared once, next to the field it concerns.
+
+Values are converted once, here: a field typed ``timedelta`` takes a duration (``30s``, ``30m``, ``6h``,
+``14d``, ``2w``; :func:`parse_duration`) and holds a ``timedelta`` from then on. A dataclass whose
+allowed keys depend on another key (a rule's ``kind``) declares ``config_key_error(data)``, returning
+``(key, reason)`` for the first key it does not use, or None.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-__all__ = ["ConfigError", "build", "key_path"]
+__all__ = ["ConfigError", "build", "key_path", "parse_duration", "format_duration"]
+
+_DURATION = re.compile(r"([0-9]{1,9})\s*([smhdw])", re.ASCII)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30s``, ``30m``, ``6h``, ``14d``, ``2w`` → timedelta; ValueError naming the value otherwise."""
+    m = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not m or int(m.group(1)) <= 0:
+        raise ValueError(f"expected a positive duration like 30m, 6h, 14d or 2w, got {text!r}")
+    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+
+
+def format_duration(value: timedelta) -> str:
+    """The inverse of :func:`parse_duration` in the largest whole unit up to days (``14d``, ``90m``)."""
+    seconds = int(value.total_seconds())
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
 
 T = TypeVar("T")
 
@@ -49,7 +76,8 @@ def _type_name(tp: Any) -> str:
         return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
     if dataclasses.is_dataclass(tp):
         return "a mapping"
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, getattr(tp, "__name__", str(tp)))
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            timedelta: "a duration like 30m, 6h or 14d"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 
 def _describe(value: Any) -> str:
@@ -100,6 +128,13 @@ def _convert(tp: Any, value: Any, file: str, path: str) -> Any:
         return types.MappingProxyType(out)
     if dataclasses.is_dataclass(tp):
         return build(tp, value, file=file, path=path)
+    if tp is timedelta:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise ConfigError(file, path, str(exc)) from None
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(file, path, f"expected true or false, got {_describe(value)}")
@@ -132,6 +167,10 @@ def build(cls: type[T], data: Any, *, file: str, path: str = "") -> T:
     if unknown:
         known = ", ".join(sorted(aliases))
         raise ConfigError(file, key_path(path, str(unknown[0])), f"unknown key (known keys: {known})")
+    key_error = getattr(cls, "config_key_error", None)
+    problem = key_error(data) if callable(key_error) else None
+    if problem is not None:
+        raise ConfigError(file, key_path(path, problem[0]), problem[1])
     kwargs: dict[str, Any] = {}
     for yaml_key, name in aliases.items():
         field = fields[name]

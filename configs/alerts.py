@@ -1,31 +1,40 @@
 """`alerts.yaml` — detection rules, subscribers and their channels.
 
-Each requirement is declared once, here: durations are checked by :func:`parse_duration`, the options a
-rule kind needs by ``Rule.__post_init__``, the options a channel kind needs by ``Channel.__post_init__``.
+Each requirement is declared once, here: the keys each rule kind uses in :data:`RULE_KEYS`, the options
+a rule kind needs by ``Rule.__post_init__``, the options a channel kind needs in ``_CHANNEL_NEEDS``.
+Durations (``window``, ``history``, ``backoff`` …) are ``timedelta`` once loaded: ``configs._validate``
+converts ``30m``, ``6h``, ``14d`` or ``2w`` once, at load, and nothing re-parses them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "AlertsFile", "parse_duration", "SEVERITIES",
-           "RISK_FLAGS"]
+from configs import vocab
+from configs._validate import format_duration, parse_duration
+
+__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "AlertsFile", "parse_duration", "format_duration",
+           "SEVERITIES", "RULE_KEYS"]
 
 SEVERITIES = ("info", "warning", "critical")
-RISK_FLAGS = ("media_threat", "regulator_threat", "legal_threat", "viral")
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
-
-def parse_duration(text: str) -> timedelta:
-    """``30m``, ``6h``, ``14d``, ``2w`` → timedelta; ValueError naming the value otherwise."""
-    m = _DURATION.match(text.strip()) if isinstance(text, str) else None
-    if not m or int(m.group(1)) <= 0:
-        raise ValueError(f"expected a positive duration like 30m, 6h, 14d or 2w, got {text!r}")
-    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+#: Keys every rule kind uses: identity, scope and lifecycle.
+_COMMON_KEYS = frozenset({"name", "kind", "enabled", "window", "products", "resolve_after", "realert", "realert_max",
+                          "update_growth"})
+#: The keys each rule kind reads besides the common ones; any other key on a rule is a config error
+#: naming the key and the kind (a key that silently does nothing is a misconfiguration).
+RULE_KEYS: Mapping[str, frozenset[str]] = {
+    "volume_spike": _COMMON_KEYS | {"sentiment", "min_count", "ratio", "interval", "history", "warmup", "threshold",
+                                    "per_topic", "topics"},
+    "emerging_terms": _COMMON_KEYS | {"sentiment", "min_count", "ratio", "history", "max_ngram", "max_terms"},
+    "rating_drop": _COMMON_KEYS | {"min_reviews", "low_share_increase", "mean_drop"},
+    "high_risk": _COMMON_KEYS | {"risk", "severity"},
+}
+_DURATION_KEYS = ("window", "history", "warmup", "resolve_after", "realert", "realert_max")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,8 +42,8 @@ class Rule:
     name: str
     kind: Literal["volume_spike", "emerging_terms", "rating_drop", "high_risk"]
     enabled: bool = True
-    #: Current window, e.g. ``6h`` (volume_spike, emerging_terms, high_risk look-back).
-    window: str = "6h"
+    #: Current window, e.g. ``6h`` (volume_spike, emerging_terms, high_risk look-back; rating_drop: reviews read).
+    window: timedelta = timedelta(hours=6)
     #: Sentiment of the feedback the rule counts; null counts everything.
     sentiment: str | None = "negative"
     #: Never fire below this many items in the current window (0 → 1 is not a spike).
@@ -47,9 +56,9 @@ class Rule:
     #: Bucket size of the counts the detector reads.
     interval: Literal["hour", "day"] = "hour"
     #: How far back the baseline looks (same hour of day / of week in each earlier day / week).
-    history: str = "14d"
+    history: timedelta = timedelta(days=14)
     #: No alert before this much history exists for a series (warm-up).
-    warmup: str = "3d"
+    warmup: timedelta = timedelta(days=3)
     #: Robust z-score (current − median) / (1.4826·MAD, floored by Poisson noise) needed to fire.
     threshold: float = 4.0
     #: Also watch each product × topic series (besides the per-product series).
@@ -69,14 +78,15 @@ class Rule:
     #: … or the mean rating falls by at least this much.
     mean_drop: float = 0.7
     # --- high_risk ------------------------------------------------------------------------------------
-    risk: tuple[str, ...] = ("media_threat", "regulator_threat", "legal_threat", "viral")
+    #: Risk flags (configs/vocab.py, read when the rule is built); default: every flag.
+    risk: tuple[str, ...] = field(default_factory=lambda: vocab.RISKS)
     # --- lifecycle ------------------------------------------------------------------------------------
     #: Resolve an alert after its signal has stayed at baseline this long.
-    resolve_after: str = "6h"
+    resolve_after: timedelta = timedelta(hours=6)
     #: Re-alert silencing: the first update is sent at once, the next after this, then doubling …
-    realert: str = "1h"
+    realert: timedelta = timedelta(hours=1)
     #: … up to this.
-    realert_max: str = "24h"
+    realert_max: timedelta = timedelta(hours=24)
     #: An open alert is "updated" (and re-notified) when its count grows by this factor.
     update_growth: float = 1.5
     #: Severity given to high_risk alerts (others derive severity from ratio and size).
@@ -85,26 +95,25 @@ class Rule:
     def __post_init__(self) -> None:
         if not self.name or not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
             raise ValueError(f"rule name must be letters, digits, '-', '_' or '.', got {self.name!r}")
-        for key in ("window", "history", "warmup", "resolve_after", "realert", "realert_max"):
-            try:
-                parse_duration(getattr(self, key))
-            except ValueError as exc:
-                raise ValueError(f"rule {self.name!r}: {key}: {exc}") from None
-        if self.sentiment not in (None, "negative", "neutral", "positive"):
-            raise ValueError(f"rule {self.name!r}: sentiment must be negative, neutral, positive or null, "
+        for key in _DURATION_KEYS:
+            value = getattr(self, key)
+            if not isinstance(value, timedelta) or value <= timedelta(0):
+                raise ValueError(f"rule {self.name!r}: {key} must be a positive duration, got {value!r}")
+        if self.sentiment is not None and self.sentiment not in vocab.SENTIMENTS:
+            raise ValueError(f"rule {self.name!r}: sentiment must be {', '.join(vocab.SENTIMENTS)} or null, "
                              f"got {self.sentiment!r}")
         if self.min_count < 1:
             raise ValueError(f"rule {self.name!r}: min_count must be at least 1, got {self.min_count}")
         if self.kind in ("volume_spike", "emerging_terms") and self.ratio <= 1.0:
             raise ValueError(f"rule {self.name!r}: ratio must be above 1.0, got {self.ratio}")
         if self.kind == "volume_spike":
-            if parse_duration(self.history) <= parse_duration(self.window):
-                raise ValueError(f"rule {self.name!r}: history ({self.history}) must be longer than window "
-                                 f"({self.window})")
-            step = 3600 if self.interval == "hour" else 86400
-            if parse_duration(self.window).total_seconds() % step:
-                raise ValueError(f"rule {self.name!r}: window {self.window} must be a whole number of "
-                                 f"{self.interval}s")
+            if self.history <= self.window:
+                raise ValueError(f"rule {self.name!r}: history ({format_duration(self.history)}) must be longer than "
+                                 f"window ({format_duration(self.window)})")
+            step = timedelta(hours=1) if self.interval == "hour" else timedelta(days=1)
+            if self.window % step:
+                raise ValueError(f"rule {self.name!r}: window {format_duration(self.window)} must be a whole number "
+                                 f"of {self.interval}s")
             if self.threshold <= 0:
                 raise ValueError(f"rule {self.name!r}: threshold must be positive, got {self.threshold}")
         if self.kind == "emerging_terms" and not 1 <= self.max_ngram <= 3:
@@ -112,15 +121,25 @@ class Rule:
         if self.kind == "rating_drop" and self.min_reviews < 1:
             raise ValueError(f"rule {self.name!r}: min_reviews must be at least 1, got {self.min_reviews}")
         if self.kind == "high_risk":
-            bad = [r for r in self.risk if r not in RISK_FLAGS]
+            bad = [r for r in self.risk if r not in vocab.RISKS]
             if bad or not self.risk:
-                raise ValueError(f"rule {self.name!r}: risk must list some of {', '.join(RISK_FLAGS)}, "
+                raise ValueError(f"rule {self.name!r}: risk must list some of {', '.join(vocab.RISKS)}, "
                                  f"got {list(self.risk)}")
         if self.update_growth <= 1.0:
             raise ValueError(f"rule {self.name!r}: update_growth must be above 1.0, got {self.update_growth}")
 
-    def duration(self, key: str) -> timedelta:
-        return parse_duration(getattr(self, key))
+    @classmethod
+    def config_key_error(cls, data: Mapping[str, Any]) -> tuple[str, str] | None:
+        """The first key of a YAML rule that its kind does not use (``configs._validate.build`` calls this)."""
+        kind = data.get("kind")
+        if not isinstance(kind, str) or kind not in RULE_KEYS:
+            return None  # the kind itself is reported (an enum error naming the kinds)
+        for key in data:
+            if key not in RULE_KEYS[kind]:
+                used = ", ".join(sorted(RULE_KEYS[kind] - _COMMON_KEYS))
+                return str(key), (f"{key!r} is not used by {kind} rules; remove it ({kind} rules use {used}, "
+                                  f"besides {', '.join(sorted(_COMMON_KEYS - {'name', 'kind'}))})")
+        return None
 
 
 #: Options each channel kind requires (one of the tuple's entries per inner tuple).
@@ -146,7 +165,8 @@ class Channel:
     secret_env: str | None = None
     #: File the ``log`` channel appends JSON lines to (relative to the project home).
     path: str | None = None
-    #: Seconds per HTTP request / SMTP session.
+    #: Seconds to wait for the receiver (HTTP: each of connect, send and the answer; SMTP: each command).
+    #: A receiver slower than this is retried: delivery is at least once (see alerts/README.md).
     timeout: float = 10.0
     # --- email ---
     host: str | None = None
@@ -163,8 +183,13 @@ class Channel:
         for options in _CHANNEL_NEEDS[self.kind]:
             if not any(getattr(self, o) for o in options):
                 raise ValueError(f"channel {self.name!r} ({self.kind}) needs {' or '.join(options)}")
-        if self.timeout <= 0:
-            raise ValueError(f"channel {self.name!r}: timeout must be positive, got {self.timeout}")
+        if not 0 < self.timeout <= 300:
+            raise ValueError(f"channel {self.name!r}: timeout must be between 0 and 300 seconds, got {self.timeout}")
+
+    @property
+    def needs_url(self) -> bool:
+        """Whether this kind sends to a URL (``url`` or the variable ``url_env`` names), per ``_CHANNEL_NEEDS``."""
+        return ("url", "url_env") in _CHANNEL_NEEDS[self.kind]
 
     def __repr__(self) -> str:  # URLs of robots embed their access token: never show them
         return f"Channel(name={self.name!r}, kind={self.kind!r})"
@@ -183,17 +208,23 @@ class Subscriber:
 
 @dataclass(frozen=True, kw_only=True)
 class OutboxSettings:
-    #: Give up on a delivery after this many attempts (it stays listed as failed).
+    #: Give up on a delivery after this many attempts (it stays listed as failed). A receiver that always
+    #: answers after the channel's timeout gets the alert state this many times (same delivery id).
     max_attempts: int = 8
     #: First retry after this long, doubling each attempt, capped by ``backoff_max``.
-    backoff: str = "30s"
-    backoff_max: str = "1h"
+    backoff: timedelta = timedelta(seconds=30)
+    backoff_max: timedelta = timedelta(hours=1)
     #: A claimed delivery not confirmed within this long is retried by another worker.
-    lease: str = "2m"
+    lease: timedelta = timedelta(minutes=2)
 
     def __post_init__(self) -> None:
         for key in ("backoff", "backoff_max", "lease"):
-            parse_duration(getattr(self, key))
+            value = getattr(self, key)
+            if not isinstance(value, timedelta) or value <= timedelta(0):
+                raise ValueError(f"{key} must be a positive duration, got {value!r}")
+        if self.backoff_max < self.backoff:
+            raise ValueError(f"backoff_max ({format_duration(self.backoff_max)}) must not be shorter than backoff "
+                             f"({format_duration(self.backoff)})")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
 
@@ -211,6 +242,10 @@ class AlertsFile:
             missing = [c for c in s.channels if c not in names]
             if missing:
                 raise ValueError(f"subscriber {s.name!r} names unknown channel(s): {', '.join(missing)}")
+        for ch in self.channels:  # a send that outlives its claim would be sent again by another worker meanwhile
+            if ch.timeout >= self.outbox.lease.total_seconds():
+                raise ValueError(f"channel {ch.name!r}: timeout ({ch.timeout:g}s) must be shorter than outbox.lease "
+                                 f"({format_duration(self.outbox.lease)})")
         for what, items in (("rule", self.rules), ("channel", self.channels), ("subscriber", self.subscribers)):
             seen = [i.name for i in items]
             dupes = sorted({n for n in seen if seen.count(n) > 1})

@@ -5,10 +5,30 @@ Every value reaches Scrapy through one adapter, :func:`crawlers.config.scrapy_se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["CrawlSettings"]
+__all__ = ["CrawlSettings", "CrawlHealthSettings"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrawlHealthSettings:
+    """`crawl.health:` — operations alerts about the crawl itself (separate from product alerts).
+
+    A source blocked, failing or silent (no new item) for longer than the hours below raises one alert to each
+    channel of ``notify`` (names of ``channels`` in alerts.yaml), and one "resolved" when it recovers.
+    ``voc alerts crawl-health`` (and ``voc alerts evaluate``) checks; 0 hours turns a check off.
+    """
+
+    notify: tuple[str, ...] = ()
+    blocked_hours: float = 6.0
+    failing_hours: float = 12.0
+    silent_hours: float = 72.0
+
+    def __post_init__(self) -> None:
+        for name in ("blocked_hours", "failing_hours", "silent_hours"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"crawl.health.{name} must be >= 0 (0 turns the check off), got {getattr(self, name)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +67,12 @@ class CrawlSettings:
     #: Where the crawler runs the classifier: ``process`` (a worker process, so the model and the crawl
     #: use separate cores), ``thread`` (a worker thread), or ``auto`` (process for a model, thread for rules).
     classify_in: Literal["auto", "thread", "process"] = "auto"
+    #: Where bodies of pages that parsed to nothing are kept (relative to the project home), per source and run;
+    #: ``voc crawl --from-quarantine`` re-parses them. Each source's folder holds at most ``quarantine_max_bytes``
+    #: (the oldest entries go first).
+    quarantine_dir: str = "data/quarantine"
+    quarantine_max_bytes: int = 50_000_000
+    health: CrawlHealthSettings = field(default_factory=CrawlHealthSettings)
 
     def __post_init__(self) -> None:
         if self.concurrent_requests < 1 or self.concurrent_requests_per_domain < 1:
@@ -62,5 +88,7 @@ class CrawlSettings:
             raise ValueError(f"crawl.max_page_bytes must be at least 1024, got {self.max_page_bytes}")
         if not self.user_agents:
             raise ValueError("crawl.user_agents must name at least one user agent")
+        if self.quarantine_max_bytes < 0:
+            raise ValueError(f"crawl.quarantine_max_bytes must be >= 0 (0 keeps no body), got {self.quarantine_max_bytes}")
         if self.batch_size < 1 or self.batch_wait <= 0:
             raise ValueError(f"crawl.batch_size must be >= 1 and batch_wait > 0, got {self.batch_size} and {self.batch_wait}")

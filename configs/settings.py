@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from configs._time import DEFAULT_ZONE, check_cron, check_zone
 from configs._validate import ConfigError, build
 from configs.alerts import AlertsFile
 from configs.classifier import ClassifierSettings
@@ -25,13 +26,16 @@ from configs.sources import SourcesFile
 from configs.topics import TopicsFile
 from configs.web import WebSettings
 
-__all__ = ["Settings", "VocFile", "PrivacySettings", "Secrets", "load_settings", "default_config_dir"]
+__all__ = ["Settings", "VocFile", "PrivacySettings", "Secrets", "load_settings", "default_config_dir",
+           "check_model_path"]
 
 #: The installed project's root (the folder holding configs/, classifier/, …).
 CODE_ROOT = Path(__file__).resolve().parents[1]
 
 #: The files of a config directory and the section each one becomes.
 FILES = {"voc.yaml": "voc", "sources.yaml": "sources", "topics.yaml": "topics", "alerts.yaml": "alerts"}
+#: Files a config directory must have (the others have working defaults when absent).
+REQUIRED_FILES = {"topics.yaml": "the topic taxonomy every tag, search and alert uses"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +45,8 @@ class PrivacySettings:
 
 @dataclass(frozen=True, kw_only=True)
 class VocFile:
+    #: The one time zone (IANA name) for every time shown (CLI, page, digests, alerts) and the cron schedules.
+    time_zone: str = DEFAULT_ZONE
     index: IndexSettings = field(default_factory=IndexSettings)
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
@@ -95,6 +101,11 @@ class Settings:
     def web(self) -> WebSettings:
         return self.voc.web
 
+    @property
+    def time_zone(self) -> str:
+        """The configured time zone name (voc.yaml ``time_zone``)."""
+        return self.voc.time_zone
+
     def resolve(self, path: str | os.PathLike[str]) -> Path:
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.home / p
@@ -148,6 +159,10 @@ def load_settings(config_dir: str | os.PathLike[str] | None = None, *, env: Mapp
     cdir = Path(config_dir).expanduser().resolve() if config_dir else default_config_dir(env)
     if not cdir.is_dir():
         raise ConfigError(str(cdir), "", "config directory does not exist (set VOC_CONFIG_DIR or --config)")
+    for name, what in REQUIRED_FILES.items():
+        if not (cdir / name).is_file():
+            raise ConfigError(str(cdir / name), "", f"required file is missing ({what}); copy it from the "
+                                                    "repository's configs/ folder")
     raw = {section: _read_yaml(cdir / name) for name, section in FILES.items()}
     files = {section: str(cdir / name) for name, section in FILES.items()}
     voc = build(VocFile, raw["voc"], file=files["voc"])
@@ -159,12 +174,46 @@ def load_settings(config_dir: str | os.PathLike[str] | None = None, *, env: Mapp
     if overrides:
         voc = dataclasses.replace(voc, **overrides)
     home = Path(env["VOC_HOME"]).expanduser().resolve() if env.get("VOC_HOME") else cdir.parent
+    sources = build(SourcesFile, raw["sources"], file=files["sources"])
+    _check_times(voc, sources, files)
     return Settings(
         config_dir=cdir,
         home=home,
         voc=voc,
-        sources=build(SourcesFile, raw["sources"], file=files["sources"]),
+        sources=sources,
         topics=build(TopicsFile, raw["topics"], file=files["topics"]),
         alerts=build(AlertsFile, raw["alerts"], file=files["alerts"]),
         secrets=Secrets(env),
     )
+
+
+def _check_times(voc: VocFile, sources: SourcesFile, files: Mapping[str, str]) -> None:
+    """The time zone and every cron expression, each reported with its file and key."""
+    checks: list[tuple[str, str, Any]] = [(files["voc"], "time_zone", lambda: check_zone(voc.time_zone))]
+    sched = voc.web.schedule
+    for name in ("alerts", "digest_day", "digest_week"):
+        checks.append((files["voc"], f"web.schedule.{name}", lambda v=getattr(sched, name): check_cron(v)))
+    for name, conf in sorted(sources.sources.items()):
+        checks.append((files["sources"], f"sources.{name}.schedule", lambda v=conf.schedule: check_cron(v)))
+    for file, key, check in checks:
+        try:
+            check()
+        except ValueError as exc:
+            raise ConfigError(file, key, str(exc)) from exc
+
+
+def check_model_path(settings: Settings) -> None:
+    """The classifier model folder must exist and hold a model (``voc check-config``; loading the classifier
+    refuses it too). ``rules`` needs no folder."""
+    model = settings.classifier.model
+    if model == "rules":
+        return
+    path = settings.resolve_shipped(model)
+    file = "VOC_CLASSIFIER_MODEL (environment)" if settings.secrets.get("VOC_CLASSIFIER_MODEL") else \
+        str(settings.config_dir / "voc.yaml")
+    if not path.is_dir():
+        raise ConfigError(file, "classifier.model", f"model folder {path} does not exist — train one with "
+                                                    "`voc train`, point the key at a saved model, or use `rules`")
+    if not (path / "config.json").is_file():
+        raise ConfigError(file, "classifier.model", f"{path} holds no model (no config.json) — point the key at a "
+                                                    "folder written by `voc train` or a Hugging Face checkpoint")

@@ -1,5 +1,6 @@
-"""``python -m crawlers crawl [--run-id ID] [--product P] [--since WHEN] SOURCE…`` — the crawler child
-process of :func:`crawlers.runner.run_crawl`: one Scrapy crawler per source, one reactor, then exit."""
+"""``python -m crawlers crawl [--run-id ID] [--product P] [--since WHEN] [--from-quarantine] SOURCE…`` — the
+crawler child process of :func:`crawlers.runner.run_crawl`: one Scrapy crawler per source, one reactor, then exit
+(1 when a crawler could not run at all, its reason recorded as the source's failed run)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     crawl.add_argument("--product")
     crawl.add_argument("--since")
     crawl.add_argument("--log-level", default="INFO")
+    crawl.add_argument("--from-quarantine", action="store_true",
+                       help="re-parse the saved bodies of pages that yielded nothing, instead of crawling")
     args = parser.parse_args(argv)
     gc.disable()  # start-up only allocates what lives as long as the process: see _tune_gc
     # The classifier worker the runner started beside this process is loading the model already; this
@@ -51,13 +54,46 @@ def main(argv: list[str] | None = None) -> int:
     values["LOG_LEVEL"] = args.log_level
     process = CrawlerProcess(values)
     kwargs = {k: v for k, v in (("product", args.product), ("since", args.since)) if v}
+    failed: dict[str, str] = {}
     for name in args.sources:
-        crawler = process.create_crawler(name)
+        spidercls = process.spider_loader.load(name)
+        if args.from_quarantine:
+            from crawlers.spiders._base import reparse_class
+
+            spidercls = reparse_class(spidercls)
+        crawler = process.create_crawler(spidercls)
         crawler.signals.connect(_log_levels, signal=signals.spider_opened)
-        process.crawl(crawler, **kwargs)
+        # A crawler that cannot start (the index cannot be opened: locked by another writer, read-only, a bad
+        # path) fails its Deferred; without this errback the error was lost and the process exited 0.
+        process.crawl(crawler, **kwargs).addErrback(_crawl_failed, name, failed)
     _tune_gc()
     process.start()
+    if failed:
+        _record_failures(settings, values["VOC_RUN_ID"], failed, product=args.product)
+        return 1
     return 0
+
+
+def _crawl_failed(failure, name: str, failed: dict[str, str]) -> None:
+    exc = failure.value
+    failed[name] = f"the {name} crawler could not run: {type(exc).__name__}: {exc}"
+    logging.getLogger("crawlers").error("%s", failed[name], exc_info=(failure.type, failure.value, failure.getTracebackObject()))
+    print(f"Error: {failed[name]}", file=sys.stderr)
+
+
+def _record_failures(settings, run_id: str, failed: dict[str, str], *, product: str | None) -> None:
+    """Record each source whose crawler could not run as ``failed`` with the reason (``voc crawl`` and ``voc status``
+    show it); a state database that cannot be written either leaves the reason on stderr and in the log."""
+    from crawlers.state import CrawlState, SourceRun, utcnow
+
+    try:
+        with CrawlState(settings.resolve(settings.crawl.state_path)) as state:
+            for name, why in failed.items():
+                now = utcnow()
+                state.finish_run(SourceRun(run_id=run_id, source=name, product=product, status="failed", started_at=now,
+                                           finished_at=now, duration=0.0, errors=1, error_messages=(why,)))
+    except Exception as exc:  # noqa: BLE001 - the failure to report is the one above
+        print(f"Error: cannot record the failure in the crawl state either: {exc}", file=sys.stderr)
 
 
 def _log_levels(spider) -> None:

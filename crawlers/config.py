@@ -118,6 +118,8 @@ def scrapy_settings(settings: Settings, *, run_id: str | None = None) -> dict[st
         "VOC_BLOCKS_ENABLED": True,
         "VOC_STATE_ENABLED": True,
         "VOC_STATE_PATH": str(settings.resolve(c.state_path)),
+        "VOC_QUARANTINE_DIR": str(settings.resolve(c.quarantine_dir)),
+        "VOC_QUARANTINE_MAX_BYTES": c.quarantine_max_bytes,
         "VOC_VALIDATE_ENABLED": True,
         "VOC_NORMALIZE_ENABLED": True,
         "VOC_NORMALIZE_PSEUDONYMIZE": settings.voc.privacy.pseudonymize_authors,

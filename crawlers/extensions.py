@@ -86,6 +86,20 @@ class RunStateExtension:
         return [self._run(name, t.parts.get(name, PartTally()), reason, started, now,
                           failed=any(key[0] == name for key in t.failed_targets)) for name in names]
 
+    def silent_targets(self, name: str) -> list[str]:
+        """Warnings for the targets of ``name`` that yielded items last time and none now (walk not cut short);
+        records this run's yields for the next run to compare with."""
+        t = tracker(self.crawler)
+        if t.skipped:
+            return []
+        now = {target: n for (src, target), n in t.target_items.items() if src == name}
+        before = self.state.previous_yields(name, self.run_id)
+        self.state.record_yields(name, self.run_id, now)
+        return [f"warning: {name} target {target!r} yielded {before[target]} items or threads last run and none now — "
+                f"check the page (the site may have changed its layout) or the target in configs/sources.yaml"
+                for target, n in sorted(now.items())
+                if n == 0 and before.get(target, 0) > 0 and (name, target) not in t.incomplete_targets]
+
     def _run(self, name: str, part: PartTally, reason: str, started: datetime, now: datetime, *,
              failed: bool) -> SourceRun:
         t = tracker(self.crawler)
@@ -93,7 +107,7 @@ class RunStateExtension:
             status = "skipped"
         elif part.blocked:
             status = "blocked"
-        elif reason != "finished" or failed or (part.errors and not part.pages):
+        elif reason != "finished" or failed or part.failures or (part.errors and not part.pages):
             status = "failed"
         else:
             status = "ok"
@@ -108,7 +122,8 @@ class RunStateExtension:
                          pages=part.pages, new=part.new, updated=part.updated, dropped=dict(part.dropped),
                          errors=part.errors, error_messages=tuple(messages),
                          blocked_reason=part.blocked[0] if part.blocked else None,
-                         blocked_fix=part.blocked[1] if part.blocked else None)
+                         blocked_fix=part.blocked[1] if part.blocked else None,
+                         failures=tuple(dict(f) for f in part.failures), warnings=tuple(self.silent_targets(name)))
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         try:

@@ -29,7 +29,8 @@ from crawlers.config import parse_since
 from crawlers.errors import CrawlError, CrawlProcessError
 from crawlers.state import CrawlState, SourceRun, iso, new_run_id, utcnow
 
-__all__ = ["CrawlReport", "CrawlJob", "run_crawl", "start_crawl", "select_sources", "combine_runs"]
+__all__ = ["CrawlReport", "CrawlJob", "run_crawl", "start_crawl", "select_sources", "combine_runs", "failure_lines",
+           "last_error", "quarantined_sources"]
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,33 @@ class CrawlReport:
                          f"dropped {dropped}, errors {r.errors}, {r.duration or 0:.1f}s")
             if r.blocked_reason:
                 lines.append(f"    {r.source} blocked: {r.blocked_reason} — {r.blocked_fix}")
+            lines.extend(f"    {line}" for line in failure_lines(r))
             if r.status in ("failed", "skipped"):
-                for msg in r.error_messages[:3]:
+                urls = tuple(f["url"] + ":" for f in r.failures)
+                for msg in [m for m in r.error_messages if not urls or not m.startswith(urls)][:3]:
                     lines.append(f"    {msg}")
+            lines.extend(f"    {w}" for w in r.warnings)
         for name, why in self.not_run.items():
             lines.append(f"  {name:<9} not run: {why}")
         if self.log_path:
             lines.append(f"  log: {self.log_path}")
         return "\n".join(lines)
+
+
+def failure_lines(run: SourceRun, *, limit: int = 3) -> list[str]:
+    """What ``voc crawl`` and ``voc status`` say about pages that yielded nothing: each one's reason, URL and where
+    its body went, then what to do."""
+    if not run.failures:
+        return []
+    lines = [f"{run.source} {f.get('reason')}: {f.get('url')}" + (f" ({f['detail']})" if f.get("detail") else "")
+             + f" — {f.get('saved')}" for f in run.failures[:limit]]
+    if len(run.failures) > limit:
+        lines.append(f"… and {len(run.failures) - limit} more such pages")
+    source = run.source.split(":", 1)[0]
+    lines.append(f"what to do: the site sent pages the {source} parser cannot read (a layout change?); look at the saved "
+                 f"bodies, fix crawlers/parsers/{source if source != 'forum' else 'discuz'}.py, then "
+                 f"`voc crawl --from-quarantine {source}` re-parses them into the index")
+    return lines
 
 
 #: Which status a combination of runs takes: the first of these that any of them has.
@@ -103,7 +123,8 @@ def combine_runs(name: str, runs: Sequence[SourceRun]) -> SourceRun:
                      errors=sum(r.errors for r in runs),
                      error_messages=tuple(dict.fromkeys(m for r in runs for m in r.error_messages)),
                      blocked_reason=blocked.blocked_reason if blocked else None,
-                     blocked_fix=blocked.blocked_fix if blocked else None)
+                     blocked_fix=blocked.blocked_fix if blocked else None,
+                     failures=tuple(f for r in runs for f in r.failures), warnings=tuple(w for r in runs for w in r.warnings))
 
 
 def select_sources(settings: Settings, sources: Sequence[str] | None, product: str | None) -> tuple[list[str], dict[str, str]]:
@@ -172,32 +193,56 @@ class CrawlJob:
         if self.worker is not None:
             _reap(self.worker)
         with CrawlState(self.settings.resolve(self.settings.crawl.state_path)) as state:
+            where = ""
+            if self.log_path:
+                error = last_error(self.log_path)
+                where = f" (log: {self.log_path}{'; ' + error if error else ''})"
             if rc != 0:
                 why = f"crawler process {'killed by signal ' + str(-rc) if rc < 0 else 'exited with code ' + str(rc)}"
-                if self.log_path:
-                    why += f" (log: {self.log_path})"
-                state.fail_unfinished(self.run_id, why)
-                recorded = {r.source.split(":", 1)[0] for r in state.runs(self.run_id)}  # forum:<name> is forum's
-                for name in self.sources:
-                    if name not in recorded:
-                        now = utcnow()
-                        state.finish_run(SourceRun(run_id=self.run_id, source=name, product=None, status="failed",
-                                                   started_at=self.started, finished_at=now,
-                                                   duration=(now - self.started).total_seconds(), errors=1,
-                                                   error_messages=(why,)))
+                state.fail_unfinished(self.run_id, why + where)
+            else:  # the child is gone: a record it left "running" (it could not write its end — a full disk) is dead
+                state.fail_unfinished(self.run_id, "the crawler process ended without recording this run's end" + where)
+                why = "the crawler process ended without running this source"
+            why += where
+            # A source the child never recorded failed, whatever its exit code: never "nothing to crawl".
+            recorded = {r.source.split(":", 1)[0] for r in state.runs(self.run_id)}  # forum:<name> is forum's
+            for name in self.sources:
+                if name not in recorded:
+                    now = utcnow()
+                    state.finish_run(SourceRun(run_id=self.run_id, source=name, product=None, status="failed",
+                                               started_at=self.started, finished_at=now,
+                                               duration=(now - self.started).total_seconds(), errors=1,
+                                               error_messages=(why,)))
             runs = tuple(state.runs(self.run_id))
         return CrawlReport(self.run_id, runs, rc, self.log_path, dict(self.not_run))
 
 
+def quarantined_sources(settings: Settings, sources: Sequence[str] | None) -> tuple[list[str], dict[str, str]]:
+    """The spiders with saved pages to re-parse (of ``sources``, default all) and the named ones without any."""
+    from crawlers.quarantine import pending
+
+    for name in sources or ():
+        if name not in SOURCE_NAMES:
+            raise CrawlError(f"unknown source {name!r} (known: {', '.join(SOURCE_NAMES)})")
+    root = settings.resolve(settings.crawl.quarantine_dir)
+    have = {e.source.split(":", 1)[0] for e in pending(root, list(sources) if sources else None)}
+    names = [n for n in (sources or SOURCE_NAMES) if n in have]
+    return names, {n: f"nothing in quarantine ({root})" for n in (sources or ()) if n not in have}
+
+
 def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, product: str | None = None,
                 since: str | datetime | None = None, config_dir: str | os.PathLike[str] | None = None,
-                env: Mapping[str, str] | None = None, run_id: str | None = None) -> CrawlJob:
+                env: Mapping[str, str] | None = None, run_id: str | None = None,
+                from_quarantine: bool = False) -> CrawlJob:
     """Start the crawler child process and return at once (``job.wait()`` gives the report).
 
-    Raises :class:`CrawlError` for an unknown source or product or a bad ``since`` (nothing started).
+    ``from_quarantine``: re-parse the saved bodies of pages that yielded nothing (crawlers.quarantine) with the
+    current parsers, into the index, instead of crawling. Raises :class:`CrawlError` for an unknown source or
+    product or a bad ``since`` (nothing started).
     """
     try:
-        names, not_run = select_sources(settings, sources, product)
+        names, not_run = quarantined_sources(settings, sources) if from_quarantine else \
+            select_sources(settings, sources, product)
     except KeyError as exc:
         raise CrawlError(str(exc.args[0])) from None
     try:
@@ -217,6 +262,8 @@ def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, pro
         cmd += ["--product", product]
     if since_dt is not None:
         cmd += ["--since", iso(since_dt) or ""]
+    if from_quarantine:
+        cmd += ["--from-quarantine"]
     cmd += names
     child_env = _child_env(settings, config_dir, env)
     spec = worker_spec(settings, settings.crawl.classify_in)
@@ -240,6 +287,26 @@ def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, pro
     return CrawlJob(settings, run_id, names, not_run, proc, log_path, worker)
 
 
+def last_error(log_path: Path, *, tail_bytes: int = 65536) -> str:
+    """The last error a crawl log holds (an ``ERROR``/``CRITICAL`` line or a traceback's final line), or ''."""
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - tail_bytes))
+            lines = fh.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i].strip()
+        if " ERROR: " in line or " CRITICAL: " in line or line.startswith("Error: "):
+            return line[:300]
+        if line.startswith("Traceback (most recent call last)"):
+            after = [x.strip() for x in lines[i + 1:] if x.strip() and not x.startswith((" ", "\t"))]
+            if after:
+                return after[0][:300]
+    return ""
+
+
 def _reap(worker: subprocess.Popen[bytes]) -> None:
     """The crawl process is gone, so its classifier worker has nothing left to do: stop it if it has not
     exited yet (a model still loading) and collect it in the background — its exit, tearing down the model,
@@ -253,13 +320,16 @@ def _reap(worker: subprocess.Popen[bytes]) -> None:
 
 def run_crawl(settings: Settings, *, sources: Sequence[str] | None = None, product: str | None = None,
               since: str | datetime | None = None, config_dir: str | os.PathLike[str] | None = None,
-              env: Mapping[str, str] | None = None, timeout: float | None = None) -> CrawlReport:
+              env: Mapping[str, str] | None = None, timeout: float | None = None,
+              from_quarantine: bool = False) -> CrawlReport:
     """Crawl ``sources`` (default: every enabled source with targets) for ``product`` (default: all).
 
     ``since`` (``7d``, ``24h``, a date) overrides the cursors. ``env`` adds variables for the child (e.g.
-    cookies). Blocks and errors are reported per source in the :class:`CrawlReport`, never raised.
+    cookies). ``from_quarantine`` re-parses saved bodies instead (see :func:`start_crawl`). Blocks and errors
+    are reported per source in the :class:`CrawlReport`, never raised.
     """
-    job = start_crawl(settings, sources=sources, product=product, since=since, config_dir=config_dir, env=env)
+    job = start_crawl(settings, sources=sources, product=product, since=since, config_dir=config_dir, env=env,
+                      from_quarantine=from_quarantine)
     limit = timeout if timeout is not None else (settings.crawl.run_timeout or None)
     return job.wait(timeout=limit)
 

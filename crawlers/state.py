@@ -46,12 +46,18 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TEXT NOT NULL, finished_at TEXT, duration REAL,
     pages INTEGER NOT NULL DEFAULT 0, new INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL DEFAULT 0,
     dropped TEXT NOT NULL DEFAULT '{}', errors INTEGER NOT NULL DEFAULT 0, error_messages TEXT NOT NULL DEFAULT '[]',
-    blocked_reason TEXT, blocked_fix TEXT, pid INTEGER,
+    blocked_reason TEXT, blocked_fix TEXT, pid INTEGER, failures TEXT NOT NULL DEFAULT '[]',
+    warnings TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (run_id, source));
 CREATE INDEX IF NOT EXISTS runs_by_source ON runs (source, started_at);
 CREATE TABLE IF NOT EXISTS locks (
     source TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, acquired_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS texts (digest TEXT PRIMARY KEY, doc_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS target_yields (
+    source TEXT NOT NULL, target TEXT NOT NULL, run_id TEXT NOT NULL, items INTEGER NOT NULL, at TEXT NOT NULL,
+    PRIMARY KEY (source, target, run_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS first_seen (
+    source TEXT NOT NULL, source_id TEXT NOT NULL, seen_at TEXT NOT NULL, PRIMARY KEY (source, source_id)) WITHOUT ROWID;
 """
 
 
@@ -118,6 +124,12 @@ class SourceRun:
     error_messages: tuple[str, ...] = ()
     blocked_reason: str | None = None
     blocked_fix: str | None = None
+    #: pages that had content and yielded nothing: ``{"reason", "url", "detail", "saved"}`` each.
+    failures: tuple[dict[str, str], ...] = ()
+    #: things worth a look that did not fail the run (a target that yielded items last time and none now).
+    warnings: tuple[str, ...] = ()
+    #: the process that wrote the record (a ``running`` record whose process is gone belongs to a dead run).
+    pid: int | None = field(default=None, compare=False)
 
     @property
     def blocked(self) -> bool:
@@ -130,6 +142,7 @@ class SourceRun:
             "pages": self.pages, "new": self.new, "updated": self.updated, "dropped": dict(self.dropped),
             "errors": self.errors, "error_messages": list(self.error_messages),
             "blocked": {"reason": self.blocked_reason, "fix": self.blocked_fix} if self.blocked_reason else None,
+            "failures": [dict(f) for f in self.failures], "warnings": list(self.warnings),
         }
 
 
@@ -145,6 +158,9 @@ class SourceHealth:
     blocked: tuple[str, str] | None
     #: whether a live process holds the source's lock right now.
     running: bool
+    #: the newest run says ``running`` but nothing runs it: ``"pid 1234"`` of its vanished process (killed, or it
+    #: died unable to record its end — a full disk), else None.
+    dead: str | None = None
 
 
 class SourceLock:
@@ -194,6 +210,14 @@ class CrawlState:
         use_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added since the first schema (a state file of an older version gains them, empty)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        for column in ("failures", "warnings"):
+            if column not in have:
+                self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         self._db.close()
@@ -249,6 +273,37 @@ class CrawlState:
             with self._tx() as db:
                 db.executemany("INSERT OR IGNORE INTO texts (digest, doc_id) VALUES (?, ?)", pairs)
 
+    # -- items per target and run (a target that yielded items last time and none now is worth a warning) ----
+    def record_yields(self, source: str, run_id: str, yields: dict[str, int]) -> None:
+        if yields:
+            now = iso(utcnow())
+            with self._tx() as db:
+                db.executemany("INSERT OR REPLACE INTO target_yields (source, target, run_id, items, at) VALUES (?,?,?,?,?)",
+                               [(source, t, run_id, n, now) for t, n in yields.items()])
+
+    def previous_yields(self, source: str, run_id: str) -> dict[str, int]:
+        """Per target of ``source``: the items of its newest recorded run other than ``run_id``."""
+        rows = self._db.execute(
+            "SELECT target, items FROM target_yields y WHERE source = ? AND run_id != ? AND at = (SELECT MAX(at) FROM"
+            " target_yields z WHERE z.source = y.source AND z.target = y.target AND z.run_id != ?)",
+            (source, run_id, run_id)).fetchall()
+        return {t: n for t, n in rows}
+
+    # -- first sight of items whose source gives no time (App Store entries without `updated`) -----------
+    def first_seen(self, source: str, source_ids: Sequence[str], now: datetime) -> dict[str, datetime]:
+        """When each id was first seen: ``now`` for ids new to the state, the remembered time for the others.
+        A source without per-item times gets a stable time this way, and the cursor can advance on it."""
+        ids = list(dict.fromkeys(source_ids))
+        if not ids:
+            return {}
+        stamp = iso(now)
+        with self._tx() as db:
+            db.executemany("INSERT OR IGNORE INTO first_seen (source, source_id, seen_at) VALUES (?, ?, ?)",
+                           [(source, i, stamp) for i in ids])
+            rows = db.execute(f"SELECT source_id, seen_at FROM first_seen WHERE source = ? AND source_id IN "
+                              f"({','.join('?' * len(ids))})", (source, *ids)).fetchall()
+        return {sid: _parse(at) for sid, at in rows}  # type: ignore[misc]
+
     def reset_cursor(self, source: str, target: str | None = None) -> int:
         with self._tx() as db:
             if target is None:
@@ -266,12 +321,13 @@ class CrawlState:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO runs (run_id, source, product, status, started_at, finished_at, duration, pages,"
-                " new, updated, dropped, errors, error_messages, blocked_reason, blocked_fix, pid)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " new, updated, dropped, errors, error_messages, blocked_reason, blocked_fix, pid, failures, warnings)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run.run_id, run.source, run.product, run.status, iso(run.started_at), iso(run.finished_at or utcnow()),
                  run.duration, run.pages, run.new, run.updated, json.dumps(run.dropped, ensure_ascii=False, sort_keys=True),
                  run.errors, json.dumps(list(run.error_messages), ensure_ascii=False), run.blocked_reason,
-                 run.blocked_fix, os.getpid()))
+                 run.blocked_fix, os.getpid(), json.dumps([dict(f) for f in run.failures], ensure_ascii=False),
+                 json.dumps(list(run.warnings), ensure_ascii=False)))
 
     def fail_unfinished(self, run_id: str, message: str) -> int:
         """Mark the run's sources still ``running`` as ``failed`` with ``message`` (the process died)."""
@@ -304,7 +360,9 @@ class CrawlState:
         first_day = (now - timedelta(days=days - 1)).date()
         out = []
         sources = [r[0] for r in self._db.execute("SELECT DISTINCT source FROM runs ORDER BY source")]
-        locked = {info.source for info in self.locks() if info.host == socket.gethostname() and _pid_alive(info.pid)}
+        host = socket.gethostname()
+        locked = {info.source for info in self.locks() if info.host == host and _pid_alive(info.pid)}
+        held = {info.source for info in self.locks() if info.host != host or _pid_alive(info.pid)}
         for source in sources:
             last = self.last_runs(1, source=source)[0]
             ok = self._db.execute("SELECT MAX(finished_at) FROM runs WHERE source=? AND status='ok'", (source,)).fetchone()[0]
@@ -314,9 +372,21 @@ class CrawlState:
             series = tuple(((first_day + timedelta(days=i)).isoformat(), int(per_day.get((first_day + timedelta(days=i)).isoformat(), 0)))
                            for i in range(days))
             blocked = (last.blocked_reason, last.blocked_fix or "") if last.blocked_reason else None
+            owner = source.split(":", 1)[0]  # forum:<name> runs are crawled under the forum spider's lock
+            dead = None
+            if last.status == "running" and not ({source, owner} & held) and not (last.pid and _pid_alive(last.pid)):
+                dead = f"pid {last.pid}" if last.pid else "its process"
             out.append(SourceHealth(source=source, last_run=last, last_success=_parse(ok), items_per_day=series,
-                                    blocked=blocked, running=source in locked))
+                                    blocked=blocked, running=bool({source, owner} & locked), dead=dead))
         return out
+
+    # -- for crawl health (app/health.py) -----------------------------------------------------------------
+    def source_times(self, source: str) -> tuple[datetime | None, datetime | None]:
+        """(start of the source's first recorded run, end of its newest run that brought new items)."""
+        first, new = self._db.execute(
+            "SELECT MIN(started_at), (SELECT MAX(finished_at) FROM runs WHERE source = ? AND new > 0) FROM runs"
+            " WHERE source = ?", (source, source)).fetchone()
+        return _parse(first), _parse(new)
 
     # -- locks -----------------------------------------------------------------------------------------
     def acquire_lock(self, source: str, *, owner: str = "crawl", pid: int | None = None) -> SourceLock:
@@ -352,11 +422,12 @@ class CrawlState:
 
 
 _RUN_COLS = ("run_id, source, product, status, started_at, finished_at, duration, pages, new, updated, dropped, errors,"
-             " error_messages, blocked_reason, blocked_fix")
+             " error_messages, blocked_reason, blocked_fix, failures, warnings, pid")
 
 
 def _run(r: tuple[Any, ...]) -> SourceRun:
     return SourceRun(run_id=r[0], source=r[1], product=r[2], status=r[3], started_at=_parse(r[4]),  # type: ignore[arg-type]
                      finished_at=_parse(r[5]), duration=r[6], pages=r[7], new=r[8], updated=r[9],
                      dropped=json.loads(r[10] or "{}"), errors=r[11], error_messages=tuple(json.loads(r[12] or "[]")),
-                     blocked_reason=r[13], blocked_fix=r[14])
+                     blocked_reason=r[13], blocked_fix=r[14], failures=tuple(json.loads(r[15] or "[]")),
+                     warnings=tuple(json.loads(r[16] or "[]")), pid=r[17])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import re
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,6 +94,8 @@ class PartTally:
     error_messages: list[str] = field(default_factory=list)
     blocked: tuple[str, str] | None = None  # (reason, fix)
     dropped: dict[str, int] = field(default_factory=dict)
+    #: pages that had content and yielded nothing: {"reason", "url", "detail", "saved"} (see crawlers.quarantine).
+    failures: list[dict[str, str]] = field(default_factory=list)
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
@@ -122,6 +125,19 @@ class RunTracker(PartTally):
     draining: bool = False
     #: the same counts per document source (``voc_cursor[0]`` of the requests, ``source`` of the items).
     parts: dict[str, PartTally] = field(default_factory=dict)
+    #: (``sources.<key>``, its ``cookies_env`` or None): the cookie variable this run really reads, if any.
+    cookie_config: tuple[str, str | None] | None = None
+
+    def true_fix(self, fix: str) -> str:
+        """A block's fix as the parsers word it names the conventional variable (``VOC_FORUM_BBS_COOKIE``); what is
+        read is the variable ``sources.<key>.cookies_env`` names. Say that one — or, with none named, how to name it."""
+        if self.cookie_config is None or not fix:
+            return fix
+        key, env = self.cookie_config
+        if env:
+            return _COOKIE_VAR.sub(env, fix)
+        return _COOKIE_VAR.sub(lambda m: f"{m.group(0)} and name it in sources.{key}.cookies_env (configs/sources.yaml;"
+                                         f" a cookie variable no cookies_env names is not read)", fix, count=1)
 
     def part(self, doc_source: str) -> PartTally:
         return self.parts.setdefault(doc_source, PartTally())
@@ -133,6 +149,21 @@ class RunTracker(PartTally):
             tally.new += new
             tally.updated += updated
 
+    #: (doc source, target) → items its pages yielded in this run, for every target a page was read for.
+    target_items: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def yielded(self, target: tuple[str, str], n: int) -> None:
+        self.target_items[target] = self.target_items.get(target, 0) + n
+
+    def parse_failure(self, reason: str, url: str, detail: str, saved: str, *, target: tuple[str, str]) -> None:
+        """A page that had content and yielded nothing (``parse_empty``, ``unknown_shape``, …): the run fails for
+        its source, the target's cursor stays, and the failure names the URL and where its body was saved."""
+        failure = {"reason": reason, "url": url[:500], "detail": detail[:200], "saved": saved[:500]}
+        for tally in (self, self.part(target[0])):
+            if len(tally.failures) < 20:
+                tally.failures.append(failure)
+        self.error(f"{url}: {reason}{': ' + detail if detail else ''} — {saved}", target=target)
+
     def error(self, message: str, *, target: tuple[str, str] | None = None) -> None:
         self.add_error(message)
         if target is not None:
@@ -143,6 +174,7 @@ class RunTracker(PartTally):
         """Record a block. Rate limits, captchas and forbidden answers stop the source's remaining requests
         (``draining``); a login wall in front of one page does not, until it happened ``DRAIN_AFTER`` times."""
         self.block_count += 1
+        fix = self.true_fix(fix)
         if self.blocked is None:
             self.blocked = (reason, fix)
             logger.error("%s blocked: %s — %s", self.source, reason, fix)
@@ -153,6 +185,8 @@ class RunTracker(PartTally):
             part = self.part(target[0])
             part.blocked = part.blocked or (reason, fix)
 
+
+_COOKIE_VAR = re.compile(r"\bVOC_[A-Z0-9_]+_COOKIE\b")
 
 _trackers: weakref.WeakKeyDictionary[Any, RunTracker] = weakref.WeakKeyDictionary()
 

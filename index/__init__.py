@@ -8,7 +8,9 @@ and the one query language shared by the CLI, API and web page.
 
 from __future__ import annotations
 
-from index._errors import BackendUnavailableError, BulkIndexError, IndexBackendError, QueryError, SchemaMismatchError
+from index._errors import (
+    BackendUnavailableError, BulkIndexError, IndexBackendError, QueryError, QueryTimeoutError, SchemaMismatchError,
+)
 from index.base import Bucket, FeedbackIndex, Filters, Hit, SearchQuery, SearchResult, UpsertResult
 from index.query import parse_query
 from index.registry import open_index
@@ -17,5 +19,5 @@ from index.sqlite_fts import SqliteIndex, build_search_sql
 __all__ = [
     "open_index", "FeedbackIndex", "Filters", "SearchQuery", "SearchResult", "Hit", "Bucket", "UpsertResult",
     "parse_query", "QueryError", "IndexBackendError", "SchemaMismatchError", "BulkIndexError",
-    "BackendUnavailableError", "SqliteIndex", "build_search_sql",
+    "BackendUnavailableError", "QueryTimeoutError", "SqliteIndex", "build_search_sql",
 ]

@@ -186,11 +186,20 @@ class FeedbackIndex(Protocol):
     def scan(self, filters: Filters = Filters(), *, fields: Sequence[str] | None = None,
              batch_size: int = 1000) -> Iterator[Doc]: ...
 
+    def explain(self, query: SearchQuery) -> str:
+        """What :meth:`search` sends the backend for this query's hits, for people to read
+        (``voc search --sql``): SQLite's SQL and parameters, Elasticsearch's request body as JSON."""
+        ...
+
     def close(self) -> None: ...
 
 
 def parse_time(value: str | None) -> datetime | None:
-    """ISO-8601 (``2026-11-24T03:05:00Z``) → aware UTC datetime; naive input is taken as UTC."""
+    """ISO-8601 (``2026-11-24T03:05:00Z``) → aware UTC datetime; naive input is taken as UTC.
+
+    ValueError for anything else, including a time whose offset takes it outside the years 1–9999
+    (``9999-12-31T23:59:59-23:59``), so callers that answer ValueError as bad input never see an
+    OverflowError."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -199,7 +208,10 @@ def parse_time(value: str | None) -> datetime | None:
         dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"time out of range: {value!r}") from None
 
 
 def format_time(dt: datetime | None) -> str | None:

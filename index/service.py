@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO
 
-from index.base import Doc, DOC_FIELDS, FeedbackIndex, Filters, SearchQuery
-from index.query import split_terms
+from index._export import write_csv, write_xlsx
+from index.base import Doc, FeedbackIndex, Filters, SearchQuery
+from index.query import has_free_text
 
 __all__ = ["iter_matches", "export", "prune", "reindex", "EXPORT_FORMATS", "ReindexReport"]
 
-EXPORT_FORMATS = ("csv", "jsonl")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_FORMATS = ("csv", "xlsx", "jsonl")
 
 
 def iter_matches(index: FeedbackIndex, query: SearchQuery, *, page: int = 500) -> Iterator[Doc]:
-    """Every document the query matches: a scan for filter-only queries, search pages (newest first) else."""
-    if not split_terms(query.text) and not query.raw:
+    """Every document the query matches: a scan for filter-only queries, search pages (newest first) else
+    (also for a text of excluded words only, which a scan of the filters would ignore)."""
+    if not has_free_text(query.text) and not query.raw:
         yield from index.scan(query.filters, batch_size=page)
         return
     offset = 0
@@ -34,31 +34,21 @@ def iter_matches(index: FeedbackIndex, query: SearchQuery, *, page: int = 500) -
             return
 
 
-def _csv_cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = ";".join(str(v) for v in value)
-    text = str(value)
-    # crawled text opened in a spreadsheet must not run as a formula
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def export(index: FeedbackIndex, query: SearchQuery, out: IO[str], *, fmt: str = "jsonl") -> int:
-    """Write every match as CSV (design fields, lists joined by ``;``) or JSON lines; return the count."""
+def export(index: FeedbackIndex, query: SearchQuery, out: IO[bytes], *, fmt: str = "jsonl", bom: bool = True,
+           limit: int | None = None) -> int:
+    """Write every match (at most ``limit``, in :func:`iter_matches` order) into the binary stream ``out`` as CSV
+    (UTF-8, with a BOM unless ``bom=False``), XLSX (both: index._export) or JSON lines; return the count."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
-    n = 0
+    docs = iter_matches(index, query) if limit is None else itertools.islice(iter_matches(index, query), limit)
     if fmt == "csv":
-        writer = csv.writer(out)
-        writer.writerow(DOC_FIELDS)
-        for doc in iter_matches(index, query):
-            writer.writerow([_csv_cell(doc.get(f)) for f in DOC_FIELDS])
-            n += 1
-    else:
-        for doc in iter_matches(index, query):
-            out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
-            n += 1
+        return write_csv(docs, out, bom=bom)
+    if fmt == "xlsx":
+        return write_xlsx(docs, out)
+    n = 0
+    for doc in docs:
+        out.write((json.dumps(doc, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+        n += 1
     return n
 
 
@@ -103,5 +93,3 @@ def reindex(source: FeedbackIndex, target: FeedbackIndex, *, batch: int = 1000,
         flush()
     return report
 
-
-_ = io

@@ -1,13 +1,15 @@
-"""Pure SQL builders for :class:`index.sqlite_fts.SqliteIndex` (no I/O; shown by ``voc search --sql``).
+"""Pure SQL builders and row conversions for :class:`index.sqlite_fts.SqliteIndex` (no I/O; ``voc search
+--sql`` shows the SQL).
 
-Schema (created by the named migrations in :mod:`index.sqlite_fts`):
+Schema (created by the named migrations in :mod:`index.sqlite_schema`):
 
 * ``feedback``        one row per document; ``created_ts`` = ``created_at`` as epoch seconds;
                       ``topics``/``risk`` as JSON arrays; ``extra`` = keys outside the design schema
-* ``feedback_fts``    FTS5, external content (the view ``feedback_fts_content``) with two columns:
-                      ``tokens`` (jieba tokens joined by spaces) and ``tags``, one token per filter value of
+* ``feedback_fts``    FTS5, external content (the view ``feedback_fts_content``) with three columns:
+                      ``tokens`` (jieba tokens joined by spaces), ``tags``, one token per filter value of
                       the document (:func:`tag`), so a query with free words intersects its filters inside
-                      FTS5 (posting lists) instead of reading every match's row
+                      FTS5 (posting lists) instead of reading every match's row, and ``grams``, the
+                      Chinese character bigrams of title and text (:mod:`index._grams`: sub-word recall)
 * ``feedback_dims``   the narrow part of each row (rowid, created_ts and every filter/facet column) with
                       the filter indexes: filters, counts, facets and histograms read it, never the wide rows
 * ``feedback_topic``, ``feedback_risk``   side tables ``(value, ts, doc)`` for the multi-valued fields
@@ -17,14 +19,19 @@ Schema (created by the named migrations in :mod:`index.sqlite_fts`):
 
 from __future__ import annotations
 
+import functools
+import json
+import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from index.base import FACET_FIELDS, Filters, SearchQuery
+from index._grams import bigrams, is_cjk, query_runs
+from index.base import DOC_FIELDS, FACET_FIELDS, Doc, Filters, SearchQuery
 
 __all__ = ["COLUMNS", "DIMS", "SIDE_TABLES", "TAG_PREFIX", "tag", "tags_sql", "tags_match", "BM25", "build_search_sql",
            "build_count_sql", "build_facets_sql", "build_text_histogram_sql", "build_where", "fts_match_expression",
-           "quote_fts", "SqlQuery"]
+           "term_expression", "exclusion", "quote_fts", "upsert_sql", "doc_row", "row_doc", "SqlQuery", "Terms"]
 
 #: Columns of ``feedback`` besides the integer rowid, in insert order.
 COLUMNS: tuple[str, ...] = (
@@ -42,13 +49,18 @@ DIMS: tuple[str, ...] = ("created_ts", "product", "source", "sentiment", "intent
 SIDE_TABLES = {"topics": "feedback_topic", "risk": "feedback_risk"}
 
 SqlQuery = tuple[str, list[Any]]
+#: Segmented free words, ``[(tokens, is_phrase), …]`` (:func:`index.query.query_terms`).
+Terms = Sequence[tuple[Sequence[str], bool]]
 
 #: Document field → prefix of its tags in ``feedback_fts.tags``: two letters that are not hex digits, then
 #: the hex of the value's UTF-8 bytes, so every tag is one unicode61 token and parses back one way.
 TAG_PREFIX: dict[str, str] = {"product": "xp", "source": "xs", "sentiment": "xe", "intent": "xi", "platform": "xl",
                               "app_version": "xv", "rating": "xr", "topics": "xt", "risk": "xq"}
-#: Relevance: bm25 over the ``tokens`` column only (the tags column weighs nothing).
-BM25 = "bm25(feedback_fts, 1.0, 0.0)"
+#: Relevance: bm25 over the ``tokens`` column (whole jieba words) and, at a quarter of that weight, the
+#: ``grams`` column (sub-word bigrams); the tags column weighs nothing. A document holding the query's
+#: whole word (or the words as a contiguous phrase) matches both columns, so it ranks above one where the
+#: word only occurs inside a longer word.
+BM25 = "bm25(feedback_fts, 1.0, 0.0, 0.25)"
 
 
 def tag(field: str, value: str | int) -> str:
@@ -72,15 +84,38 @@ def quote_fts(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
-def fts_match_expression(terms: Sequence[tuple[Sequence[str], bool]]) -> str:
-    """``[(tokens, is_phrase)]`` → an escaped FTS5 expression: every token ANDed, phrases kept together."""
-    parts = []
-    for toks, phrase in terms:
-        if phrase:
-            parts.append(quote_fts(" ".join(toks)))
-        else:
-            parts.extend(quote_fts(t) for t in toks)
-    return " AND ".join(parts)
+def term_expression(tokens: Sequence[str], phrase: bool) -> str:
+    """One free word (or phrase) as an escaped FTS5 expression: its tokens on ``tokens`` (all of them; a
+    phrase in order) OR its text on ``grams`` — each run of Chinese characters as the phrase of its bigrams,
+    so the word is found inside longer words. A phrase matches on ``grams`` only when it is one run. A word
+    whose run jieba cuts into single characters matches on ``grams`` only (the characters must be adjacent)."""
+    words = quote_fts(" ".join(tokens)) if phrase else " AND ".join(quote_fts(t) for t in dict.fromkeys(tokens))
+    expr = f"tokens : ({words})"
+    runs, others = query_runs(tokens)
+    if not phrase and runs and any(len(t) == 1 and is_cjk(t) for t in tokens if t not in others):
+        # a run jieba cut into single characters (的问, 没法用 → 没法 + 用): only the run itself, never those
+        # characters scattered over the text
+        expr = ""
+    if phrase:
+        grams = f"grams : {quote_fts(' '.join(bigrams(runs[0])))}" if len(runs) == 1 and not others else ""
+    elif runs:
+        grams = " AND ".join([*(f"grams : {quote_fts(' '.join(bigrams(r)))}" for r in dict.fromkeys(runs)),
+                              *(f"tokens : {quote_fts(t)}" for t in dict.fromkeys(others))])
+    else:
+        grams = ""
+    if not expr:
+        return f"({grams})"
+    return f"({expr} OR ({grams}))" if grams else expr
+
+
+def fts_match_expression(terms: Terms) -> str:
+    """``[(tokens, is_phrase)]`` → an escaped FTS5 expression: every term (:func:`term_expression`) ANDed."""
+    return " AND ".join(term_expression(toks, phrase) for toks, phrase in terms)
+
+
+def exclusion(exclude: Terms) -> str:
+    """The excluded terms as one FTS5 expression (a document matching any of them is excluded)."""
+    return " OR ".join(term_expression(toks, phrase) for toks, phrase in exclude)
 
 
 def build_where(filters: Filters, alias: str = "d") -> SqlQuery:
@@ -126,14 +161,19 @@ def _dims_of_matches(time_only: bool) -> str:
     return f"CROSS JOIN feedback_dims d{hint} ON d.rowid = feedback_fts.rowid"
 
 
-def _from_where(query: SearchQuery, match: str | None, need_dims: bool = True, dims_hint: str = "") -> SqlQuery:
+def _from_where(query: SearchQuery, match: str | None, need_dims: bool = True, dims_hint: str = "",
+                excluded: str = "") -> SqlQuery:
     """``FROM … WHERE …`` over the matches. With free words FTS5 drives and answers the value filters too
     (``match`` carries them as tags); only time bounds read each match's narrow ``feedback_dims`` row (CROSS
-    JOIN keeps FTS5 first). Without free words, dims' indexes drive."""
+    JOIN keeps FTS5 first). Without free words, dims' indexes drive, and ``excluded`` (the FTS5 expression
+    of excluded words) removes the documents it matches."""
     if match is not None:
         where, params = build_where(Filters(since=query.filters.since, until=query.filters.until))
     else:
         where, params = build_where(query.filters)
+        if excluded:
+            where = " AND ".join(x for x in (where, _NOT_MATCHING) if x)
+            params = [*params, excluded]
     if match is not None and not where and not need_dims:
         return "FROM feedback_fts WHERE feedback_fts MATCH ?", [match]
     if match is not None:
@@ -146,19 +186,27 @@ def _from_where(query: SearchQuery, match: str | None, need_dims: bool = True, d
     return sql, params
 
 
-def _match(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]]) -> str | None:
-    """The MATCH expression: the free words (or the raw FTS5 text) on ``tokens``, ANDed with the value
-    filters as tags; None without free words."""
-    text = query.text if query.raw and query.text.strip() else fts_match_expression(terms)
+#: A document none of whose excluded words match (the query has no words to match).
+_NOT_MATCHING = "d.rowid NOT IN (SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ?)"
+
+
+def _match(query: SearchQuery, terms: Terms, exclude: Terms = ()) -> tuple[str | None, str]:
+    """``(match, excluded)``: the MATCH expression — the free words (or the raw FTS5 text on ``tokens``),
+    ANDed with the value filters as tags, NOT the excluded words — or None without free words to match;
+    and the excluded words' expression, for a query that has no words to match."""
+    text = f"tokens : ({query.text})" if query.raw and query.text.strip() else fts_match_expression(terms)
+    excluded = exclusion(exclude)
     if not text:
-        return None
+        return None, excluded
     tags = tags_match(query.filters)
-    return f"tokens : ({text})" + (" AND " + tags if tags else "")
+    match = text + (" AND " + tags if tags else "")
+    return (f"({match}) NOT ({excluded})" if excluded else match), ""
 
 
-def build_search_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] = (),
-                     window: int | None = None, dims_hint: str = "") -> SqlQuery:
-    """The page of hits: ``SELECT f.*, score …``; ``terms`` are the segmented free words.
+def build_search_sql(query: SearchQuery, terms: Terms = (), window: int | None = None, dims_hint: str = "",
+                     exclude: Terms = ()) -> SqlQuery:
+    """The page of hits: ``SELECT f.*, score …``; ``terms`` are the segmented free words, ``exclude`` the
+    excluded (``-word``) ones.
 
     Relevance is FTS5's bm25 (``score`` = −bm25, higher is better; ties newest first). The page is picked
     from ``(rowid, score)`` alone and only its rows are read whole. Without free words, and with
@@ -166,9 +214,9 @@ def build_search_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bo
     (FTS5 walks its doclist newest first and stops; see ``SqliteIndex.rank_window``).
     ``dims_hint`` (``INDEXED BY …``/``NOT INDEXED``) picks the access path when no free words drive.
     """
-    match = _match(query, terms)
+    match, excluded = _match(query, terms, exclude)
     by_relevance = match is not None and query.sort == "relevance"
-    body, params = _from_where(query, match, need_dims=not by_relevance, dims_hint=dims_hint)
+    body, params = _from_where(query, match, need_dims=not by_relevance, dims_hint=dims_hint, excluded=excluded)
     if by_relevance and window is not None:
         newest = (f"SELECT feedback_fts.rowid AS rid, -{BM25} AS score {body} "
                   f"ORDER BY feedback_fts.rowid DESC LIMIT ?")
@@ -188,14 +236,14 @@ def build_search_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bo
     return sql, [*params, query.limit, query.offset]
 
 
-def build_count_sql(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] = ()) -> SqlQuery:
-    match = _match(query, terms)
-    body, params = _from_where(query, match, need_dims=False)
+def build_count_sql(query: SearchQuery, terms: Terms = (), exclude: Terms = ()) -> SqlQuery:
+    match, excluded = _match(query, terms, exclude)
+    body, params = _from_where(query, match, need_dims=False, excluded=excluded)
     return f"SELECT count(*) {body}", params
 
 
-def build_facets_sql(query: SearchQuery, fields: Sequence[str], terms: Sequence[tuple[Sequence[str], bool]] = (),
-                     window: int | None = None, dims_hint: str = "") -> SqlQuery:
+def build_facets_sql(query: SearchQuery, fields: Sequence[str], terms: Terms = (), window: int | None = None,
+                     dims_hint: str = "", exclude: Terms = ()) -> SqlQuery:
     """Every facet in ONE statement and one pass over the matches (the newest ``window`` of them, when
     given): the matches (rowid and plain facet columns) are materialized once; rows come back as
     ``(0, value1, …, valueN, count)`` per combination of the plain fields' values and ``(i, value, NULL…,
@@ -205,8 +253,8 @@ def build_facets_sql(query: SearchQuery, fields: Sequence[str], terms: Sequence[
             raise ValueError(f"unknown facet {field!r}")
     plain = [f for f in fields if f not in SIDE_TABLES]
     side = [f for f in fields if f in SIDE_TABLES]
-    match = _match(query, terms)
-    body, params = _from_where(query, match, need_dims=bool(plain), dims_hint=dims_hint)
+    match, excluded = _match(query, terms, exclude)
+    body, params = _from_where(query, match, need_dims=bool(plain), dims_hint=dims_hint, excluded=excluded)
     rid = "feedback_fts.rowid" if match is not None else "d.rowid"
     newest = ""
     if window is not None:
@@ -226,12 +274,12 @@ def build_facets_sql(query: SearchQuery, fields: Sequence[str], terms: Sequence[
     return sql, params
 
 
-def build_text_histogram_sql(filters: Filters, terms: Sequence[tuple[Sequence[str], bool]], group_by: str | None,
-                             off: int, width: int) -> SqlQuery:
-    """``(bucket number, key, count)`` rows over the dated documents matching the free words ``terms``:
-    FTS5 drives (value filters as tags), each match's ``feedback_dims`` row gives its time (and group).
-    Bucket number = ``(created_ts + off) / width``."""
-    match = _match(SearchQuery(filters=filters), terms)
+def build_text_histogram_sql(filters: Filters, terms: Terms, group_by: str | None, off: int, width: int,
+                             exclude: Terms = ()) -> SqlQuery:
+    """``(bucket number, key, count)`` rows over the dated documents matching the free words ``terms`` (and
+    none of ``exclude``): FTS5 drives (value filters as tags), each match's ``feedback_dims`` row gives its
+    time (and group). Bucket number = ``(created_ts + off) / width``."""
+    match, _ = _match(SearchQuery(filters=filters), terms, exclude)
     if match is None:
         raise ValueError("build_text_histogram_sql needs free words")
     where, params = build_where(Filters(since=filters.since, until=filters.until))
@@ -245,3 +293,44 @@ def build_text_histogram_sql(filters: Filters, terms: Sequence[tuple[Sequence[st
            f"{_dims_of_matches(time_only=not key.startswith('d.'))}{join} WHERE feedback_fts MATCH ? AND {cond} "
            "GROUP BY b, k")
     return sql, [off, width, match, *params]
+
+
+_UPSERT_ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+_UPSERT_TAIL = " ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
+
+
+@functools.lru_cache(maxsize=8)
+def upsert_sql(rows: int) -> str:
+    """``INSERT … VALUES (…), (…) … ON CONFLICT(id) DO UPDATE`` for ``rows`` documents: a later row with the
+    same id updates the earlier one, so the last one wins, as one row at a time did."""
+    return f"INSERT INTO feedback ({', '.join(COLUMNS)}) VALUES " + ", ".join([_UPSERT_ROW] * rows) + _UPSERT_TAIL
+
+
+_DOC_FIELD_SET = frozenset(DOC_FIELDS)
+
+
+def doc_row(doc: Doc) -> tuple[Any, ...]:
+    """A normalized document → the values of a ``feedback`` row, in :data:`COLUMNS` order."""
+    created = doc["created_at"]
+    extra = {k: v for k, v in doc.items() if k not in _DOC_FIELD_SET} if len(doc) > len(DOC_FIELDS) else None
+    values = dict(doc)
+    values["created_ts"] = int(datetime.fromisoformat(created[:-1] + "+00:00").timestamp()) if created else None
+    values["topics"] = json.dumps(doc["topics"], ensure_ascii=False) if doc["topics"] else "[]"
+    values["risk"] = json.dumps(doc["risk"], ensure_ascii=False) if doc["risk"] else "[]"
+    values["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
+    return tuple(values[c] for c in COLUMNS)
+
+
+def row_doc(row: sqlite3.Row, fields: Sequence[str] | None = None) -> Doc:
+    """A ``feedback`` row (or the ``fields`` of it) → the document."""
+    keys = row.keys()
+    doc: dict[str, Any] = {}
+    for f in (fields or DOC_FIELDS):
+        if f in ("topics", "risk"):
+            doc[f] = json.loads(row[f]) if f in keys and row[f] else []
+        elif f in keys and f in DOC_FIELDS:
+            doc[f] = row[f]
+    if "extra" in keys and row["extra"]:
+        extra = json.loads(row["extra"])
+        doc.update({k: v for k, v in extra.items() if fields is None or k in fields})
+    return doc

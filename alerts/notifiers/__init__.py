@@ -1,7 +1,10 @@
-"""One module per channel kind; each has a pure ``render(alert) -> payload`` and
-``send(payload, *, target, client, now)`` using an injected ``httpx.Client``.
+"""One module per channel kind; each has a pure ``render(alert, target=None) -> payload`` and
+``send(payload, *, target, client, now)`` using an injected ``httpx.Client`` (:class:`Notifier`).
 
-Errors: see :mod:`alerts.notifiers._base` (``NotifierError`` → ``TransientNotifierError`` |
+Every member has the same signatures, so callers never branch on the kind: a channel's own options
+(DingTalk's ``style``) reach its ``render`` through the :class:`Target`.
+
+Errors: see :mod:`alerts.notifiers._base` (``AlertsError`` → ``NotifierError`` → ``TransientNotifierError`` |
 ``PermanentNotifierError``).
 """
 
@@ -9,28 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from types import ModuleType
 from typing import Any
 
 import httpx
 
 from alerts.message import Notification
 from alerts.notifiers import dingtalk, email, feishu, log, slack, webhook, wecom
-from alerts.notifiers._base import NotifierError, PermanentNotifierError, Target, TransientNotifierError
+from alerts.notifiers._base import Notifier, NotifierError, PermanentNotifierError, Target, TransientNotifierError
 
-__all__ = ["NOTIFIERS", "Target", "NotifierError", "TransientNotifierError", "PermanentNotifierError", "render",
-           "send"]
+__all__ = ["NOTIFIERS", "Notifier", "Target", "NotifierError", "TransientNotifierError", "PermanentNotifierError",
+           "render", "send"]
 
 #: Channel kind → module.
-NOTIFIERS: Mapping[str, ModuleType] = {"webhook": webhook, "dingtalk": dingtalk, "wecom": wecom, "feishu": feishu,
-                                       "slack": slack, "email": email, "log": log}
+NOTIFIERS: Mapping[str, Notifier] = {"webhook": webhook, "dingtalk": dingtalk, "wecom": wecom, "feishu": feishu,
+                                     "slack": slack, "email": email, "log": log}
 
 
 def render(kind: str, alert: Notification, target: Target | None = None) -> dict[str, Any]:
-    if kind == "dingtalk" and target is not None:
-        return dingtalk.render(alert, style=target.style)
-    result: dict[str, Any] = NOTIFIERS[kind].render(alert)
-    return result
+    return NOTIFIERS[kind].render(alert, target)
 
 
 def send(kind: str, payload: dict[str, Any], *, target: Target, client: httpx.Client, now: datetime) -> None:

@@ -1,10 +1,12 @@
 """Shared parts of the notifiers: the resolved :class:`Target`, the error tree, response checking.
 
-Exception tree (root: :class:`NotifierError`, carries the channel name)::
+Exception tree (:class:`NotifierError` carries the channel name; it sits under the package root
+``alerts.AlertsError``)::
 
-    NotifierError
-    ├── TransientNotifierError   network error, timeout, HTTP 429/5xx, platform rate limits — retried
-    └── PermanentNotifierError   bad URL/token/signature, HTTP 4xx, rejected payload — retried only by hand
+    AlertsError
+    └── NotifierError
+        ├── TransientNotifierError   network error, timeout, HTTP 429/5xx, platform rate limits — retried
+        └── PermanentNotifierError   bad URL/token/signature, HTTP 4xx, rejected payload — retried only by hand
 """
 
 from __future__ import annotations
@@ -12,16 +14,22 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-__all__ = ["Target", "NotifierError", "TransientNotifierError", "PermanentNotifierError", "check_response",
+from alerts._errors import AlertsError
+
+if TYPE_CHECKING:
+    from alerts.message import Notification
+
+__all__ = ["Notifier", "Target", "NotifierError", "TransientNotifierError", "PermanentNotifierError", "check_response",
            "post_json"]
 
 
-class NotifierError(Exception):
+class NotifierError(AlertsError):
     """A delivery failed. ``channel`` names the channel; never carries a URL with a token or a secret."""
 
     def __init__(self, channel: str, message: str) -> None:
@@ -55,6 +63,19 @@ class Target:
     sender: str | None = None
     recipients: tuple[str, ...] = ()
     style: str = "markdown"
+
+
+class Notifier(Protocol):
+    """What every channel module provides (the registry ``alerts.notifiers.NOTIFIERS`` maps kinds to them)."""
+
+    def render(self, alert: Notification, target: Target | None = None) -> dict[str, Any]:
+        """The platform's payload; pure. ``target`` carries the channel's own options (never needed to
+        be pure: no secret is read here)."""
+        ...
+
+    def send(self, payload: dict[str, Any], *, target: Target, client: httpx.Client, now: datetime) -> None:
+        """Deliver; raise :class:`TransientNotifierError` or :class:`PermanentNotifierError`."""
+        ...
 
 
 class _RedactURLs(logging.Filter):

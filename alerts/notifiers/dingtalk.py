@@ -23,9 +23,10 @@ from alerts.notifiers._base import Target, check_response, post_json
 __all__ = ["render", "send", "sign"]
 
 
-def render(alert: Notification, *, style: str = "markdown") -> dict[str, Any]:
+def render(alert: Notification, target: Target | None = None) -> dict[str, Any]:
+    """``markdown``, or an ``actionCard`` when the channel's ``style`` says so (DingTalk's own option)."""
     title = md_escape(headline(alert), 60)
-    if style == "actionCard":
+    if target is not None and target.style == "actionCard":
         card: dict[str, Any] = {"title": title, "text": to_markdown(alert), "btnOrientation": "0"}
         if alert.search_url:
             card["singleTitle"] = "查看全部相关反馈"

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from alerts.message import Notification, headline, safe_url, to_markdown
+from alerts.message import Notification, header_text, headline, safe_url, to_markdown
 from alerts.notifiers._base import Target, check_response, post_json
 
 __all__ = ["render", "send", "sign"]
@@ -24,13 +24,13 @@ __all__ = ["render", "send", "sign"]
 _TEMPLATES = {"critical": "red", "warning": "orange", "info": "blue"}
 
 
-def render(alert: Notification) -> dict[str, Any]:
+def render(alert: Notification, target: Target | None = None) -> dict[str, Any]:
     elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": to_markdown(alert)}}]
     if alert.search_url:
         elements.append({"tag": "action", "actions": [{
             "tag": "button", "text": {"tag": "plain_text", "content": "查看全部相关反馈"}, "type": "primary",
             "url": safe_url(alert.search_url)}]})
-    header = {"title": {"tag": "plain_text", "content": headline(alert)[:100]},
+    header = {"title": {"tag": "plain_text", "content": header_text(headline(alert), 100)},
               "template": "green" if alert.event == "resolved" else _TEMPLATES.get(alert.severity, "blue")}
     return {"msg_type": "interactive", "card": {"config": {"wide_screen_mode": True}, "header": header,
                                                  "elements": elements}}

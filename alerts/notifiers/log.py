@@ -15,7 +15,7 @@ from alerts.notifiers._base import PermanentNotifierError, Target, TransientNoti
 __all__ = ["render", "send"]
 
 
-def render(alert: Notification) -> dict[str, Any]:
+def render(alert: Notification, target: Target | None = None) -> dict[str, Any]:
     payload = alert.to_json()
     payload["text"] = to_plain(alert)
     return payload

@@ -15,7 +15,7 @@ from alerts.notifiers._base import PermanentNotifierError, Target, check_respons
 __all__ = ["render", "send"]
 
 
-def render(alert: Notification) -> dict[str, Any]:
+def render(alert: Notification, target: Target | None = None) -> dict[str, Any]:
     lines = [f"*{slack_escape(headline(alert), 200)}*"]
     if alert.figures:
         lines.append(slack_escape(numbers_line(alert), 300))
@@ -34,7 +34,8 @@ def render(alert: Notification) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if alert.search_url:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"<{safe_url(alert.search_url)}|查看全部相关反馈>"}})
-    return {"text": headline(alert), "blocks": blocks}
+    # ``text`` is mrkdwn too (the notification and fallback line): escaped like the blocks
+    return {"text": slack_escape(headline(alert), 300), "blocks": blocks}
 
 
 def send(payload: dict[str, Any], *, target: Target, client: httpx.Client, now: datetime) -> None:

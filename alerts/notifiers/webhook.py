@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 
-from alerts.message import Notification, to_markdown, to_plain
+from alerts.message import Notification, header_text, to_markdown, to_plain
 from alerts.notifiers._base import Target, check_response, post_json
 
 __all__ = ["render", "send", "signature"]
 
 
-def render(alert: Notification) -> dict[str, Any]:
+def render(alert: Notification, target: Target | None = None) -> dict[str, Any]:
     payload = alert.to_json()
     payload["text"] = to_plain(alert)
     payload["markdown"] = to_markdown(alert)
@@ -36,7 +36,7 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 def send(payload: dict[str, Any], *, target: Target, client: httpx.Client, now: datetime) -> None:
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
     ts = int(now.timestamp())
-    headers = {"X-VOC-Timestamp": str(ts), "X-VOC-Delivery": str(payload.get("id", ""))}
+    headers = {"X-VOC-Timestamp": str(ts), "X-VOC-Delivery": header_text(payload.get("id", ""), 200)}
     if target.secret:
         headers["X-VOC-Signature"] = signature(target.secret, ts, body)
     check_response(post_json(client, target, body, headers=headers), target.channel, code_keys=("code", "errcode"))

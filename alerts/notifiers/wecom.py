@@ -17,7 +17,7 @@ __all__ = ["render", "send", "MAX_BYTES"]
 MAX_BYTES = 4096
 
 
-def render(alert: Notification) -> dict[str, Any]:
+def render(alert: Notification, target: Target | None = None) -> dict[str, Any]:
     content = to_markdown(alert)
     while len(content.encode()) > MAX_BYTES:
         content = content[: int(len(content) * 0.9)] + "…"

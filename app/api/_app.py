@@ -9,18 +9,22 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import _service as service
 from app.api._auth import CSRF_HEADER, SESSION_COOKIE, AuthError, Authenticator, Principal
 from app.api._cache import TTLCache
+from app.api._guard import FORWARDING_HEADERS, HostPolicy, RequestGuard
 from app.api._ops import LabelError, NotFound, Operations, Unavailable
+from app.api._params import MAX_RESULT_WINDOW, Digits, check_id, validation_error
 from configs import Settings
 from index import IndexBackendError, QueryError
 
@@ -36,7 +40,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with the page's own form
+    # posts (logout), which the Origin check (app.api._guard) must refuse; other sites still get no referrer.
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
 
@@ -77,9 +83,16 @@ def _json(data: Any) -> Response:
     return Response(content=body, media_type="application/json")
 
 
-def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def _error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+           **extra: Any) -> JSONResponse:
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status, headers=headers)
+
+
+#: The login form is one short field; a larger body is not a login.
+LOGIN_BODY_LIMIT = 4096
+_AUTH_CODES = {401: "unauthorized", 403: "forbidden", 429: "too_many_attempts"}
 
 
 def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], datetime] | None = None,
@@ -117,16 +130,23 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         """Whether the query asks for exact facet counts."""
         return bool(query.facets) and not query.facet_sample
 
+    closers: list[Callable[[], None]] = []
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
         try:
             yield
         finally:
+            for close in closers:
+                close()
             ops.close()
+            auth.close()
 
     app = FastAPI(title="VOC 客户之声 API", version="1", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Search, trends, alerts and crawl health over the VOC feedback index. "
                               "Authenticate with `Authorization: Bearer <token>`.")
+    # Starlette runs the last added middleware first: the security headers wrap even the guard's refusals.
+    app.add_middleware(RequestGuard, policy=HostPolicy(settings.web))
     app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.auth = auth
@@ -136,7 +156,18 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     # -- errors, in one place -------------------------------------------------------------------------
     @app.exception_handler(AuthError)
     async def _auth_error(_request: Request, exc: AuthError) -> JSONResponse:
-        return _error(exc.status, "unauthorized" if exc.status == 401 else "forbidden", exc.message)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return _error(exc.status, _AUTH_CODES.get(exc.status, "forbidden"), exc.message, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Starlette's own 404/405 (no such route or method) in the API's error shape."""
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
+        return _error(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}) or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_error(exc)
 
     @app.exception_handler(QueryError)
     async def _query_error(_request: Request, exc: QueryError) -> JSONResponse:
@@ -160,10 +191,10 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
 
     # -- access ---------------------------------------------------------------------------------------
     def principal_of(request: Request) -> Principal:
-        client = request.client.host if request.client else None
         return auth.authenticate(authorization=request.headers.get("authorization"),
-                                 cookie=request.cookies.get(SESSION_COOKIE), client_host=client,
-                                 host_header=request.headers.get("host"))
+                                 cookie=request.cookies.get(SESSION_COOKIE), client_host=_client(request),
+                                 host_header=request.headers.get("host"),
+                                 proxied=any(h in request.headers for h in FORWARDING_HEADERS))
 
     # Declared for the OpenAPI docs (their "Authorize" button); the token itself is read in principal_of.
     bearer = HTTPBearer(auto_error=False, description="A token from web.admin_tokens_env or web.read_tokens_env")
@@ -177,6 +208,17 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
             raise AuthError(403, "this action needs the admin role; your token is read-only")
         auth.check_csrf(principal, request.headers.get(CSRF_HEADER))
         return principal
+
+    def writer(request: Request, _token: Any = Security(bearer)) -> Principal:
+        """Any signed-in user changing their own things (watchlists): a CSRF check, no admin role."""
+        principal = principal_of(request)
+        auth.check_csrf(principal, request.headers.get(CSRF_HEADER))
+        return principal
+
+    from app.api._product_routes import register as register_product_routes
+
+    closers.append(register_product_routes(app, settings=settings, ops=ops, reader=reader, writer=writer, now=now,
+                                           in_slot=in_slot, cache=cache).close)
 
     # -- pages ----------------------------------------------------------------------------------------
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -199,18 +241,29 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
-        form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
+        """The login form (its Origin is checked by RequestGuard); failed tries are throttled per client."""
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > LOGIN_BODY_LIMIT:
+                return _error(413, "too_large", f"a login form is at most {LOGIN_BODY_LIMIT} bytes", field="token")
+        try:
+            form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
+        except ValueError:  # more fields than a login form has
+            return _error(400, "bad_query", "the login form has one field: token", field="token")
         token = (form.get("token") or [""])[0].strip()
-        role = auth.role_for_token(token) if token else None
+        role = auth.check_token(token, client=_client(request))  # AuthError 429 while throttled
         if role is None:
             return RedirectResponse("/login?error=1", status_code=303)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(SESSION_COOKIE, auth.make_session(role), max_age=settings.web.session_max_age,
+        response.set_cookie(SESSION_COOKIE, auth.make_session(token), max_age=settings.web.session_max_age,
                             httponly=True, samesite="strict", secure=auth.cookie_secure, path="/")
         return response
 
     @app.post("/logout", include_in_schema=False)
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        """End the session for good (its id is revoked server-side), not just forget the cookie here."""
+        auth.end_session(request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -226,78 +279,92 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         return {"role": principal.role, "via": principal.via, "csrf_token": auth.csrf_token(principal),
                 "csrf_header": "X-CSRF-Token"}
 
+    # the query language accepts topic ids and their names (topic:登录)
+    topic_names = {t.id: t.name for t in settings.topics.topics}
+
     @app.get("/api/meta", tags=["access"])
     def meta(_p: Principal = Depends(reader)) -> dict:
         """Names the page shows: topic ids → names (topics.yaml), products, configured sources."""
         return {"topics": {t.id: t.name for t in settings.topics.topics},
-                "products": {p.id: p.name for p in settings.sources.products},
+                "products": {p.id: p.name for p in settings.sources.products}, "time_zone": settings.time_zone,
                 "sources": sorted(settings.sources.sources)}
 
     @app.get("/api/search", tags=["search"])
-    def search(q: str = "", limit: int = Query(20, ge=0), offset: int = Query(0, ge=0), sort: str | None = None,
-               facets: str = "", since: str | None = None, until: str | None = None,
-               _p: Principal = Depends(reader)) -> dict:
+    def search(q: str = "", limit: Annotated[Digits, Query(ge=0, le=MAX_RESULT_WINDOW)] = 20,
+               offset: Annotated[Digits, Query(ge=0, le=MAX_RESULT_WINDOW)] = 0, sort: str | None = Query(None, max_length=16),
+               facets: str = Query("", max_length=200), since: str | None = Query(None, max_length=40),
+               until: str | None = Query(None, max_length=40), _p: Principal = Depends(reader)) -> dict:
         """Search in the query language (`闪退 登录 source:weibo sentiment:negative since:7d`).
 
         `since`/`until` (ISO times) narrow the query further (chart drill-down). `facets` (comma-separated
         fields) adds value counts to the answer (the page asks for hits and facets in one request); with more
         matches than `web.facet_sample`, they count the newest ones and `facets_sampled` says so. A bad query
-        gives 400 with the offending `field`."""
+        gives 400 with the offending `field`; so do `limit` above `web.max_page_size` and `offset + limit`
+        beyond 10,000."""
         if limit > settings.web.max_page_size:
-            raise QueryError("limit", f"at most {settings.web.max_page_size}, got {limit}")
+            raise QueryError("limit", f"at most {settings.web.max_page_size} (web.max_page_size), got {limit}")
+        if offset + limit > MAX_RESULT_WINDOW:
+            raise QueryError("offset", f"offset + limit must stay within {MAX_RESULT_WINDOW}; narrow the query instead")
         query = service.build_query(q, now=now(), since=since, until=until, limit=limit, offset=offset, sort=sort,
-                                    facets=_csv(facets), facet_sample=settings.web.facet_sample)
+                                    facets=_csv(facets), facet_sample=settings.web.facet_sample, topics=topic_names)
         compute = in_slot(lambda: service.search(ops.index, query), exact_facets=exact(query))
         return _json(cache.get_or_compute(("search", query), compute))  # type: ignore[return-value]
 
     @app.get("/api/facets", tags=["search"])
-    def facets_(q: str = "", fields: str = ",".join(service.DEFAULT_FACETS), since: str | None = None,
-                until: str | None = None, _p: Principal = Depends(reader)) -> dict:
+    def facets_(q: str = "", fields: str = Query(",".join(service.DEFAULT_FACETS), max_length=200),
+                since: str | None = Query(None, max_length=40), until: str | None = Query(None, max_length=40),
+                _p: Principal = Depends(reader)) -> dict:
         """Value counts per field (`fields`, comma-separated) for the documents the query matches."""
         query = service.build_query(q, now=now(), since=since, until=until, limit=0, facets=_csv(fields),
-                                    facet_sample=settings.web.facet_sample)
+                                    facet_sample=settings.web.facet_sample, topics=topic_names)
         compute = in_slot(lambda: service.facets(ops.index, query), exact_facets=exact(query))
         return _json(cache.get_or_compute(("facets", query), compute))  # type: ignore[return-value]
 
     @app.get("/api/trends", tags=["trends"])
-    def trends(q: str = "", interval: str = "day", tz: str = "Asia/Shanghai", group_by: str | None = None,
-               since: str | None = None, until: str | None = None, _p: Principal = Depends(reader)) -> dict:
+    def trends(q: str = "", interval: str = Query("day", max_length=16), tz: str | None = Query(None, max_length=64),
+               group_by: str | None = Query(None, max_length=32), since: str | None = Query(None, max_length=40),
+               until: str | None = Query(None, max_length=40), _p: Principal = Depends(reader)) -> dict:
         """Volume over time (`interval` minute/hour/day in time zone `tz`), one series per `group_by` value
         (sentiment, topics, source, app_version, …). Without `since:` in q: the last 30 days / 3 days / 2 hours."""
         at = now()
+        tz = tz or settings.time_zone
         return _json(cache.get_or_compute(  # type: ignore[return-value]
             ("trends", q, interval, tz, group_by or None, since, until, at),
             in_slot(lambda: service.trends(ops.index, q, now=at, interval=interval, tz=tz,
-                                           group_by=group_by or None, since=since, until=until))))
+                                           group_by=group_by or None, since=since, until=until,
+                                           topics=topic_names))))
 
     @app.get("/api/trends/ratings", tags=["trends"])
-    def ratings(q: str = "", since: str | None = None, until: str | None = None,
-                _p: Principal = Depends(reader)) -> dict:
+    def ratings(q: str = "", since: str | None = Query(None, max_length=40),
+                until: str | None = Query(None, max_length=40), _p: Principal = Depends(reader)) -> dict:
         """Rating distribution (1–5 stars) and mean rating per app version."""
         at = now()
         return cache.get_or_compute(("ratings", q, since, until, at), in_slot(
-            lambda: service.ratings_by_version(ops.index, q, now=at, since=since, until=until), exact_facets=True))
+            lambda: service.ratings_by_version(ops.index, q, now=at, since=since, until=until, topics=topic_names),
+            exact_facets=True))
 
     @app.get("/api/alerts", tags=["alerts"])
-    def alerts(state: str | None = None, limit: int = Query(100, ge=1, le=1000),
+    def alerts(state: str | None = None, limit: Annotated[Digits, Query(ge=1, le=1000)] = 100,
                _p: Principal = Depends(reader)) -> dict:
-        """Alerts, newest first; `state` filters (open, acknowledged, resolved)."""
+        """Alerts, newest first; `state` filters (open, resolved)."""
+        if state and state not in ALERT_STATES:
+            raise QueryError("state", f"expected one of {', '.join(ALERT_STATES)}")
         return {"alerts": ops.list_alerts(state=state, limit=limit)}
 
     @app.post("/api/alerts/{alert_id}/ack", tags=["alerts"])
     def ack(alert_id: str, _p: Principal = Depends(admin)) -> dict:
         """Acknowledge an alert (admin): no more notifications for its updates until it resolves."""
-        return {"alert": ops.ack_alert(alert_id, now=exact_now(), by=f"web:{_p.via}")}
+        return {"alert": ops.ack_alert(check_id("alert_id", alert_id), now=exact_now(), by=f"web:{_p.via}")}
 
     @app.post("/api/alerts/{alert_id}/resolve", tags=["alerts"])
     def resolve(alert_id: str, _p: Principal = Depends(admin)) -> dict:
         """Resolve an alert (admin)."""
-        return {"alert": ops.resolve_alert(alert_id, now=exact_now(), by=f"web:{_p.via}")}
+        return {"alert": ops.resolve_alert(check_id("alert_id", alert_id), now=exact_now(), by=f"web:{_p.via}")}
 
     @app.get("/api/feedback/{doc_id}", tags=["feedback"])
     def feedback(doc_id: str, _p: Principal = Depends(reader)) -> dict:
         """One stored document."""
-        doc = ops.index.get(doc_id)
+        doc = ops.index.get(check_id("doc_id", doc_id))
         if doc is None:
             raise NotFound(f"no feedback with id {doc_id!r}")
         return {"doc": service.public_doc(doc), "corrections": ops.list_corrections(doc_id)}
@@ -306,7 +373,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     def correct(doc_id: str, body: LabelCorrection, _p: Principal = Depends(admin)) -> dict:
         """Correct a document's labels (admin): stored as a label correction for training, and re-indexed."""
         changes = body.model_dump(exclude_none=True)
-        doc = ops.correct_labels(doc_id, changes, note=None, now=exact_now(), by=f"web:{_p.via}")
+        doc = ops.correct_labels(check_id("doc_id", doc_id), changes, note=None, now=exact_now(), by=f"web:{_p.via}")
         cache.clear()
         return {"doc": service.public_doc(doc)}
 
@@ -316,6 +383,15 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         return ops.sources(now=exact_now())
 
     return app
+
+
+#: Values of an alert's ``state`` (whether it was acknowledged is its ``acked_at``).
+ALERT_STATES = ("open", "resolved")
+
+
+def _client(request: Request) -> str | None:
+    """The client's address (what a trusted proxy said it is, see app.api._guard)."""
+    return request.client.host if request.client else None
 
 
 def _csv(value: str | None) -> tuple[str, ...]:

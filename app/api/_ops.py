@@ -209,14 +209,15 @@ class Operations:
                 "source": name,
                 "enabled": bool(conf.enabled) if conf else None,
                 "schedule": schedule,
-                "next_run": to_json(next_run(schedule, now, tz=self.settings.web.schedule.tz)) if schedule and conf and conf.enabled else None,
+                "next_run": to_json(next_run(schedule, now, tz=self.settings.time_zone)) if schedule and conf and conf.enabled else None,
                 "last_run": to_json(h.last_run) if h else None,
                 "last_success": to_json(h.last_success) if h else None,
                 "items_per_day": [[d, n] for d, n in h.items_per_day] if h else [],
                 "blocked": {"reason": h.blocked[0], "fix": h.blocked[1]} if h and h.blocked else None,
                 "running": bool(h.running) if h else False,
+                "dead": h.dead if h else None,  # a "running" record whose process is gone
             }
-            row["status"] = ("blocked" if row["blocked"] else "running" if row["running"]
+            row["status"] = ("blocked" if row["blocked"] else "running" if row["running"] else "died" if row["dead"]
                              else (h.last_run.status if h else "never_run"))
             out.append(row)
         runs = [to_json(r) for r in self.state.last_runs(30)]

@@ -7,12 +7,16 @@ Each function takes the index and plain values, parses the one query language wi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import functools
+import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from configs.versions import version_key
 from index import Filters, QueryError, SearchQuery, parse_query
+from index.query import EARLIEST, LATEST
 from index.base import FACET_FIELDS, format_time, parse_time
 
 __all__ = [
@@ -32,29 +36,48 @@ INTERVALS: dict[str, tuple[timedelta, timedelta]] = {
 HIDDEN_FIELDS = ("tokens",)
 
 
+#: An ISO-8601 date or time in ASCII: 2026-11-24, 2026-11-24T03:05, …:05.123Z, …+08:00.
+_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+                       r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?")
+
+
 def _time_param(name: str, value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
+    bad = QueryError(name, f"expected an ISO-8601 time such as 2026-11-24T03:05:00Z, got {value[:60]!r}")
+    if not _ISO_TIME.fullmatch(value):
+        raise bad
     try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise QueryError(name, f"expected an ISO-8601 time such as 2026-11-24T03:05:00Z, got {value!r}") from exc
+        dt = parse_time(value)
+    except (ValueError, OverflowError) as exc:
+        raise bad from exc
+    assert dt is not None
+    return dt
+
+
+def _check_range(filters: Filters) -> None:
+    for name in ("since", "until"):
+        value = getattr(filters, name)
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise QueryError(name, f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
 
 
 def build_query(q: str, *, now: datetime, since: str | None = None, until: str | None = None,
                 limit: int = 20, offset: int = 0, sort: str | None = None,
-                facets: Sequence[str] = (), facet_sample: int = 0) -> SearchQuery:
+                facets: Sequence[str] = (), facet_sample: int = 0,
+                topics: Mapping[str, str] | None = None) -> SearchQuery:
     """The query language text plus the API's paging and drill-down parameters → one SearchQuery.
 
     ``since``/``until`` (ISO times) narrow the query's own time filters; the page sends them when a chart
     bucket is clicked, so drill-down works at any interval."""
-    query = parse_query(q or "", now=now)
+    query = parse_query(q or "", now=now, topics=topics)
     filters = query.filters
     since_dt, until_dt = _time_param("since", since), _time_param("until", until)
     if since_dt is not None and (filters.since is None or since_dt > filters.since):
         filters = dataclasses.replace(filters, since=since_dt)
     if until_dt is not None and (filters.until is None or until_dt < filters.until):
         filters = dataclasses.replace(filters, until=until_dt)
+    _check_range(filters)
     for f in facets:
         if f not in FACET_FIELDS:
             raise QueryError("facets", f"unknown facet {f!r} (known: {', '.join(FACET_FIELDS)})")
@@ -110,11 +133,19 @@ def facets(index: Any, query: SearchQuery) -> dict[str, Any]:
             "facets_sampled": result.facets_sampled}
 
 
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
+
+
 def _zone(tz: str) -> ZoneInfo:
+    """A time zone from the system's list only: ZoneInfo itself opens any path-like key it is given."""
+    if tz not in _zone_names():
+        raise QueryError("tz", f"unknown time zone {tz[:64]!r} (e.g. Asia/Shanghai, UTC)")
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise QueryError("tz", f"unknown time zone {tz!r} (e.g. Asia/Shanghai, UTC)") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise QueryError("tz", f"unknown time zone {tz[:64]!r} (e.g. Asia/Shanghai, UTC)") from exc
 
 
 def _floor(dt: datetime, interval: str, zone: ZoneInfo) -> datetime:
@@ -148,7 +179,8 @@ def pivot_buckets(buckets: Sequence[Any], *, step: timedelta) -> dict[str, Any]:
 
 
 def trends(index: Any, q: str, *, now: datetime, interval: str = "day", tz: str = "Asia/Shanghai",
-           group_by: str | None = None, since: str | None = None, until: str | None = None) -> dict[str, Any]:
+           group_by: str | None = None, since: str | None = None, until: str | None = None,
+           topics: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Volume over time of the documents the query matches (free words and filters), optionally one series
     per value of ``group_by``; ``text`` echoes the free words."""
     if interval not in INTERVALS:
@@ -156,7 +188,7 @@ def trends(index: Any, q: str, *, now: datetime, interval: str = "day", tz: str 
     if group_by is not None and group_by not in TREND_GROUPS:
         raise QueryError("group_by", f"expected one of {', '.join(TREND_GROUPS)}, got {group_by!r}")
     zone = _zone(tz)
-    query = build_query(q, now=now, since=since, until=until, limit=0)
+    query = build_query(q, now=now, since=since, until=until, limit=0, topics=topics)
     step, window = INTERVALS[interval]
     end = query.filters.until or now
     start = _floor(query.filters.since or (end - window), interval, zone)
@@ -172,9 +204,10 @@ def trends(index: Any, q: str, *, now: datetime, interval: str = "day", tz: str 
 
 
 def ratings_by_version(index: Any, q: str, *, now: datetime, since: str | None = None, until: str | None = None,
-                       top: int = 12) -> dict[str, Any]:
+                       top: int = 12, topics: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Rating distribution (1–5 stars) and mean rating per app version, for the versions with most ratings."""
-    query = build_query(q, now=now, since=since, until=until, limit=0, facets=("app_version", "rating"))
+    query = build_query(q, now=now, since=since, until=until, limit=0, facets=("app_version", "rating"),
+                        topics=topics)
     per_rating: dict[int, dict[str, int]] = {}
     for stars in range(1, 6):
         filters = dataclasses.replace(query.filters, rating=(stars,))
@@ -184,7 +217,7 @@ def ratings_by_version(index: Any, q: str, *, now: datetime, since: str | None =
     for counts in per_rating.values():
         for version, c in counts.items():
             totals[version] = totals.get(version, 0) + c
-    versions = sorted(sorted(totals, key=lambda v: -totals[v])[:top], key=_version_key)
+    versions = sorted(sorted(totals, key=lambda v: -totals[v])[:top], key=version_key)
     rows = []
     for v in versions:
         dist = [per_rating[s].get(v, 0) for s in range(1, 6)]
@@ -192,13 +225,6 @@ def ratings_by_version(index: Any, q: str, *, now: datetime, since: str | None =
         rows.append({"app_version": v, "counts": dist, "total": n,
                      "mean": round(sum((i + 1) * c for i, c in enumerate(dist)) / n, 2) if n else None})
     return {"versions": rows, "filters": _filters_json(query.filters)}
-
-
-def _version_key(version: str) -> tuple:
-    parts = []
-    for p in version.replace("-", ".").split("."):
-        parts.append((0, int(p), "") if p.isdigit() else (1, 0, p))
-    return tuple(parts)
 
 
 def utcnow() -> datetime:

@@ -61,11 +61,16 @@ def evaluate_cmd(app: AppContext, rules: tuple[str, ...], no_deliver: bool, now_
     store = _store(app)
     try:
         report = alerts.evaluate(app.settings, app.index, now=now, store=store, rules=rules or None)
-        click.echo(f"Evaluated at {now:%Y-%m-%dT%H:%M:%SZ}: {report.summary()}")
+        from app.cli._show import local_time, localize
+
+        zone = app.settings.time_zone
+        click.echo(f"Evaluated at {local_time(now, zone)} ({zone}): {report.summary()}")
         for label, recs in (("raised", report.raised), ("updated", report.updated), ("resolved", report.resolved)):
             for rec in recs:
                 click.echo(f"  {label:<8} {rec.fingerprint}  [{rec.severity}] {rec.title}")
-                click.echo(f"           {rec.summary}")
+                click.echo(f"           {localize(rec.summary, zone)}")
+        for name, error in report.errors.items():
+            click.echo(f"  error    rule {name}: {error}", err=True)
         if not no_deliver:
             dr = alerts.deliver(app.settings, now=now, store=store)
             click.echo(f"Delivered: {dr.summary()}")
@@ -73,6 +78,9 @@ def evaluate_cmd(app: AppContext, rules: tuple[str, ...], no_deliver: bool, now_
                 click.echo(f"  failed   {d.subscriber}/{d.channel} {d.id}: {d.error}")
     finally:
         store.close()
+    if report.errors:  # the other rules ran and their alerts were delivered; the exit status still says so
+        raise click.ClickException(f"{len(report.errors)} rule(s) failed: {', '.join(report.errors)} — the other "
+                                   "rules ran; see the errors above and the log for the tracebacks")
 
 
 @alerts_group.command("deliver")
@@ -93,9 +101,11 @@ def deliver_cmd(app: AppContext, now_text: str | None) -> None:
 def rules_cmd(app: AppContext) -> None:
     """List the configured rules and channels (secrets never shown)."""
     from alerts._evaluate import channel_ready
+    from configs.alerts import format_duration
 
     for r in app.settings.alerts.rules:
-        click.echo(f"{r.name:<28} {r.kind:<15} {'enabled' if r.enabled else 'disabled':<9} window {r.window}")
+        click.echo(f"{r.name:<28} {r.kind:<15} {'enabled' if r.enabled else 'disabled':<9} "
+                   f"window {format_duration(r.window)}")
     for c in app.settings.alerts.channels:
         ready = "ready" if channel_ready(app.settings, c.name) else f"not configured (set {c.url_env})"
         click.echo(f"channel {c.name:<20} {c.kind:<9} {ready}")
@@ -119,9 +129,11 @@ def list_cmd(app: AppContext, state: str | None, rule: str | None, product: str 
         if as_json:
             click.echo(json.dumps(rec.to_json(), ensure_ascii=False))
             continue
+        from app.cli._show import localize
+
         ack = " acked" if rec.acked_at else ""
         click.echo(f"{rec.fingerprint}  {rec.state:<8}{ack:<6} [{rec.severity}] v{rec.version} {rec.title}")
-        click.echo(f"    {rec.summary}")
+        click.echo(f"    {localize(rec.summary, app.settings.time_zone)}")
     if not recs and not as_json:
         click.echo("No alerts.")
 
@@ -159,7 +171,9 @@ def show_cmd(app: AppContext, fingerprint: str, as_json: bool) -> None:
     click.echo(f"  fingerprint {rec.fingerprint}  rule {rec.rule} ({rec.kind})  product {rec.product}  key {rec.key or '-'}")
     click.echo(f"  state {rec.state}  severity {rec.severity}  version {rec.version}"
                + (f"  acknowledged by {rec.acked_by}" if rec.acked_at else ""))
-    click.echo(f"  why: {rec.summary}")
+    from app.cli._show import local_time, localize
+
+    click.echo(f"  why: {localize(rec.summary, app.settings.time_zone)}")
     d = rec.detail
     if d.get("terms"):
         click.echo(f"  terms: {'、'.join(d['terms'])}")
@@ -170,7 +184,8 @@ def show_cmd(app: AppContext, fingerprint: str, as_json: bool) -> None:
     if d.get("query") is not None:
         click.echo(f"  search: {search_url(app.settings.web.base_url, d['query'])}")
     for e in events:
-        click.echo(f"  v{e['version']} {e['event']:<9} {e['at']}")
+        click.echo(f"  v{e['version']} {e['event']:<9} {local_time(e['at'], app.settings.time_zone)} "
+                   f"({app.settings.time_zone})")
     for dl in deliveries:
         click.echo(f"  → v{dl.version} {dl.subscriber}/{dl.channel}: {dl.status} ({dl.attempts} attempts)"
                    + (f" {dl.last_error}" if dl.last_error else ""))
@@ -282,11 +297,28 @@ def digest_cmd(app: AppContext, period: str, print_only: bool, now_text: str | N
     if print_only:
         click.echo(render_digest(digest).body_markdown)
         return
-    queued = alerts.send_digest(app.settings, digest, now=now)
-    report = alerts.deliver(app.settings, now=now)
+    from alerts._evaluate import channel_ready
+    from app.cli._show import channel_target
+
+    s = app.settings
+    channels = {c.name: c for c in s.alerts.channels}
+    targets = [(sub.name, channels[c]) for sub in s.alerts.subscribers if sub.digest for c in sub.channels
+               if c in channels and channel_ready(s, c)]
+    if not targets:
+        click.echo(f"{digest.title}: not sent — no subscriber in {s.config_dir / 'alerts.yaml'} has `digest: true` "
+                   "with a ready channel (use --print to read it here)")
+        return
+    queued = alerts.send_digest(s, digest, now=now)
+    report = alerts.deliver(s, now=now)
     click.echo(f"{digest.title}: queued {queued} deliveries; {report.summary()}")
-    for d in report.failed:
-        click.echo(f"  failed   {d.subscriber}/{d.channel} {d.id}: {d.error}")
+    if not queued:
+        click.echo("  already queued for this period before; each subscriber gets it once")
+    failed = {(d.subscriber, d.channel): d for d in report.failed}
+    sent = {(d.subscriber, d.channel) for d in report.sent}
+    for subscriber, ch in targets:
+        d = failed.get((subscriber, ch.name))
+        state = f"failed: {d.error}" if d else "sent" if (subscriber, ch.name) in sent else "not sent in this run"
+        click.echo(f"  → {subscriber}/{ch.name} ({ch.kind}) {channel_target(s, ch)}: {state}")
 
 
 commands = [alerts_group, digest_cmd]

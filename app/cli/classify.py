@@ -156,6 +156,29 @@ def eval_cmd(app: AppContext, input_path: Path, text_col: str, label_cols: tuple
             click.echo(f"{head}: " + ", ".join(f"{k}={v}" for k, v in metrics[head].items()))
 
 
+def _find_doc(index, doc_id: str) -> dict:  # type: ignore[no-untyped-def]
+    """The document with id ``doc_id``, or the one whose id starts with it (the short id `voc search` shows)."""
+    from index import Filters
+
+    doc = index.get(doc_id)
+    if doc is not None:
+        return doc
+    found: list[str] = []
+    if len(doc_id) >= 4:
+        for d in index.scan(Filters(), fields=["id"], batch_size=5000):
+            if str(d["id"]).startswith(doc_id):
+                found.append(d["id"])
+                if len(found) > 5:
+                    break
+    if len(found) == 1:
+        return index.get(found[0])
+    if found:
+        raise click.ClickException(f"{doc_id!r} is the start of several ids ({', '.join(found[:5])}"
+                                   f"{' …' if len(found) > 5 else ''}) — give more characters")
+    raise click.ClickException(f"no document {doc_id!r} in the index — check the id (voc search shows each hit's "
+                               "short id first)")
+
+
 @click.command("label")
 @click.argument("doc_id")
 @click.argument("assignments", nargs=-1, required=True)
@@ -173,9 +196,8 @@ def label(app: AppContext, doc_id: str, assignments: tuple[str, ...]) -> None:
         labels = parse_assignments(assignments, topic_ids=[t.id for t in s.topics.topics])
     except CorrectionError as exc:
         raise click.ClickException(f"{exc}") from exc
-    doc = app.index.get(doc_id)
-    if doc is None:
-        raise click.ClickException(f"no document {doc_id!r} in the index — check the id (voc search shows ids)")
+    doc = _find_doc(app.index, doc_id)
+    doc_id = doc["id"]
     with open_store(s) as store:
         c = store.add(doc_id, text=doc.get("text") or "", **labels)
     app.index.upsert([apply_labels(doc, c.labels())])

@@ -17,26 +17,49 @@ __all__ = ["commands"]
 @click.option("--product", "-p", help="Crawl only this product's targets (default: every product).")
 @click.option("--since", help="Override the cursors: collect items newer than 7d, 24h, 30m or a date (2026-11-01).")
 @click.option("--timeout", type=float, default=None, help="Stop the crawl after this many seconds.")
+@click.option("--from-quarantine", is_flag=True,
+              help="Crawl nothing: re-parse the saved bodies of pages that yielded nothing (crawl.quarantine_dir) with "
+                   "the current parsers, into the index — after a parser fix.")
 @pass_app
-def crawl(app: AppContext, sources: tuple[str, ...], product: str | None, since: str | None, timeout: float | None) -> None:
+def crawl(app: AppContext, sources: tuple[str, ...], product: str | None, since: str | None, timeout: float | None,
+          from_quarantine: bool) -> None:
     """Crawl SOURCES (default: every enabled source with targets) through the Scrapy engine.
 
-    Prints per source: pages, new / updated / dropped items with reasons, errors, and a block with its fix.
-    Exits 1 when a source failed or was blocked.
+    Prints per source: pages, new / updated / dropped items with reasons, errors, pages that yielded nothing
+    (their bodies kept for --from-quarantine), and a block with its fix. Exits 1 when a source failed or was blocked.
     """
     from crawlers.errors import CrawlError
     from crawlers.runner import run_crawl
 
     try:
-        report = run_crawl(app.settings, sources=list(sources) or None, product=product, since=since, timeout=timeout)
+        report = run_crawl(app.settings, sources=list(sources) or None, product=product, since=since, timeout=timeout,
+                           from_quarantine=from_quarantine)
     except CrawlError as exc:
         raise click.UsageError(f"{exc} — see `voc crawl --help` and configs/sources.yaml") from exc
     if not report.runs and not report.not_run:
-        click.echo("nothing to crawl: no source has targets in configs/sources.yaml")
+        click.echo("nothing in quarantine to re-parse" if from_quarantine
+                   else "nothing to crawl: no source has targets in configs/sources.yaml")
         return
     click.echo(report.format())
+    _check_health(app)
     if not report.ok and report.runs:
         raise click.ClickException("some sources did not finish cleanly — see above (and the log) for the reason and fix")
+
+
+def _check_health(app: AppContext) -> None:
+    """Crawl health operations alerts (app/health.py) when ``crawl.health.notify`` names a subscriber: a problem never
+    changes the command's outcome, it is reported."""
+    if not app.settings.crawl.health.notify:
+        return
+    from app.health import check
+
+    try:
+        report = check(app.settings, now=datetime.now(UTC))
+    except ValueError as exc:
+        click.echo(f"crawl health not checked: {exc}", err=True)
+        return
+    if report.opened or report.resolved or report.failed:
+        click.echo(report.summary())
 
 
 def _ago(dt: datetime | None, now: datetime) -> str:
@@ -51,11 +74,15 @@ def _ago(dt: datetime | None, now: datetime) -> str:
 
 @click.command("status")
 @click.option("--days", type=int, default=7, show_default=True, help="Days of items-per-day history.")
+@click.option("--check-health", is_flag=True,
+              help="Also open / resolve and send crawl health alerts (crawl.health in voc.yaml) now.")
 @pass_app
-def status(app: AppContext, days: int) -> None:
-    """Show each source's last run, last success, new items per day and block state (with its fix), and the
-    sources `voc crawl` would run that never have."""
-    from crawlers.runner import select_sources
+def status(app: AppContext, days: int, check_health: bool) -> None:
+    """Show each source's last run, last success, new items per day and block state (with its fix), pages that
+    yielded nothing (with what to do), runs that died, and the sources `voc crawl` would run that never have."""
+    if check_health:
+        _check_health(app)
+    from crawlers.runner import failure_lines, select_sources
     from crawlers.state import CrawlState
 
     path = app.settings.resolve(app.settings.crawl.state_path)
@@ -74,14 +101,32 @@ def status(app: AppContext, days: int) -> None:
             click.echo(f"{name:<9} never run — `voc crawl {name}` (or wait for its schedule)")
     for h in health:
         run = h.last_run
-        state_word = "running" if h.running else run.status
+        state_word = "running" if h.running else ("died" if h.dead else run.status)
         per_day = " ".join(str(n) for _, n in h.items_per_day)
         click.echo(f"{h.source:<9} {state_word:<8} last run {_ago(run.started_at, now)}, last success "
                    f"{_ago(h.last_success, now)}; new items per day (last {days}d): {per_day}")
         click.echo(f"          last run: pages {run.pages}, new {run.new}, updated {run.updated}, errors {run.errors}"
                    + (f", dropped {', '.join(f'{k} {v}' for k, v in sorted(run.dropped.items()))}" if run.dropped else ""))
+        if h.dead:
+            click.echo(f"          the run's process ({h.dead}) is gone without recording an end (killed, or the disk "
+                       f"was full?); last error: {_last_error(app, run) or 'none in its log'} — run `voc crawl "
+                       f"{h.source.split(':', 1)[0]}` again")
+        elif run.status == "failed" and not run.failures and run.error_messages:
+            click.echo(f"          last error: {run.error_messages[-1]}")
+        for line in failure_lines(run):
+            click.echo(f"          {line}")
+        for warning in run.warnings:
+            click.echo(f"          {warning}")
         if h.blocked:
             click.echo(f"          {h.source} blocked: {h.blocked[0]} — {h.blocked[1]}")
+
+
+def _last_error(app: AppContext, run) -> str:
+    """The last error in the crawl log of ``run`` (``data/logs/crawl-<run id>.log`` beside the state file)."""
+    from crawlers.runner import last_error
+
+    log = app.settings.resolve(app.settings.crawl.state_path).parent / "logs" / f"crawl-{run.run_id}.log"
+    return last_error(log)
 
 
 commands = [crawl, status]

@@ -13,6 +13,7 @@ from app.context import AppContext
 @pass_app
 def demo(app: AppContext, no_serve: bool) -> None:
     """Run one offline cycle on the fictional app 轻记 (replayed App Store feed and GBK forum), then serve the page."""
+    from app.cli._show import localize
     from app.demo.cycle import run_demo_cycle
 
     s = app.settings
@@ -27,13 +28,14 @@ def demo(app: AppContext, no_serve: bool) -> None:
     click.echo(f"\nAlerts: {ev.summary()}")
     for alert in [*ev.raised, *ev.updated]:
         click.echo(f"  [{alert.severity}] {alert.title}")
-        click.echo(f"      {alert.summary}")
+        click.echo(f"      {localize(alert.summary, s.time_zone)}")
     for (subscriber, channel), (ok, failed) in sorted(report.delivery_counts().items()):
         click.echo(f"  → {subscriber} via {channel}: {ok} delivered" + (f", {failed} failed (will retry)" if failed else ""))
     click.echo(f"  demo inbox {report.inbox_url} received {len(report.inbox_messages)} message(s)")
     click.echo('\nSearch it:  voc search "登录 sentiment:negative"')
     click.echo('            voc search "topic:login since:1d" --sort time')
     click.echo("            voc alerts list")
+    click.echo(f"(times in {s.time_zone}; the web page opens on an overview of the product: voc serve)")
     if report.crawl.returncode != 0 or any(r.status == "failed" for r in report.crawl.runs):
         raise click.ClickException("the demo crawl failed — see the lines above and the crawl log")
     if no_serve:

@@ -5,18 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import sys
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 
 from app.cli import pass_app
 from app.context import AppContext
 
-SHOW_TZ = ZoneInfo("Asia/Shanghai")
 _AGE = re.compile(r"^(\d+)\s*([dhw])$")
 #: Terminal escape sequences (CSI, OSC, other ESC/C1 sequences) that crawled text might carry.
 _ESCAPES = re.compile(r"(\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(\x1b\]|\x9d)[^\x07\x1b\x9c]*(\x07|\x1b\\|\x9c)?|\x1b[@-_]?")
@@ -46,7 +43,8 @@ def _query(app: AppContext, words: tuple[str, ...], **kw: Any) -> Any:
     from index import QueryError, parse_query
 
     try:
-        return parse_query(" ".join(words), now=_now(), **kw)
+        topics = {t.id: t.name for t in app.settings.topics.topics}
+        return parse_query(" ".join(words), now=_now(), topics=topics, **kw)
     except QueryError as exc:
         raise click.UsageError(f"bad query: {exc}") from exc
 
@@ -60,32 +58,75 @@ def _index(app: AppContext) -> Any:
         raise click.ClickException(f"cannot open the index: {exc} — check index.url in voc.yaml") from exc
 
 
-def _render_hit(n: int, hit: Any) -> str:
+#: Characters of a document id that `voc search` shows (10 hex digits: about one pair of documents sharing a
+#: prefix in 1.5 million);
+#: `voc label` accepts any unique prefix.
+SHORT_ID = 10
+#: `--facet` accepts the query language's field names too.
+FACET_ALIASES = {"topic": "topics", "version": "app_version"}
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def dup_key(doc: dict[str, Any]) -> str:
+    """Hits with the same key are one message: the crawl's near-duplicate cluster, else the same words
+    (punctuation, spaces and case ignored)."""
+    if doc.get("dup_of"):
+        return f"cluster:{doc['dup_of']}"
+    return "text:" + _NOT_WORD.sub("", f"{doc.get('title') or ''}{doc.get('text') or ''}").lower()
+
+
+def fold_duplicates(hits: list[Any], groups: int) -> list[list[Any]]:
+    """The first ``groups`` distinct messages among ``hits``, each a list of its copies in hit order."""
+    out: dict[str, list[Any]] = {}
+    for hit in hits:
+        key = dup_key(hit.doc)
+        if key not in out and len(out) >= groups:
+            continue
+        out.setdefault(key, []).append(hit)
+    return list(out.values())
+
+
+def _render_hit(n: int, group: list[Any], *, zone: str, topic_names: dict[str, str]) -> str:
+    from app.cli._show import local_time
+
+    hit = group[0]
     d = hit.doc
-    when = ""
-    if d.get("created_at"):
-        when = datetime.fromisoformat(d["created_at"].replace("Z", "+00:00")).astimezone(SHOW_TZ).strftime("%Y-%m-%d %H:%M")
-    tags = [clean(d.get("source")), when, clean(d.get("sentiment"))]
+    tags = [click.style(clean(str(d.get("id") or ""))[:SHORT_ID], fg="green"), clean(d.get("source")),
+            local_time(d.get("created_at"), zone), clean(d.get("sentiment"))]
     if d.get("topics"):
         tags.append(",".join(clean(t) for t in d["topics"]))
+    if d.get("app_version"):
+        tags.append("v" + clean(str(d["app_version"])))
     if d.get("rating") is not None:
         tags.append("★" * int(d["rating"]))
+    if d.get("risk"):
+        tags.append(click.style("⚠ " + ",".join(clean(r) for r in d["risk"]), fg="red", bold=True))
+    if len(group) > 1:
+        tags.append(click.style(f"×{len(group)} same text", fg="magenta"))
     head = click.style(f"[{n}] ", fg="cyan") + " · ".join(t for t in tags if t)
+    lines = [head]
+    if d.get("title"):
+        lines.append("    " + click.style(clean(d["title"]), bold=True))
     text = "".join(click.style(clean(seg), bold=True, fg="yellow") if matched else clean(seg)
-                   for seg, matched in hit.highlight) or clean(d.get("title"))
-    lines = [head, "    " + text]
+                   for seg, matched in hit.highlight) or clean(d.get("text"))
+    lines.append("    " + text)
     if d.get("url"):
         lines.append("    " + click.style(clean(d["url"]), dim=True))
+    if len(group) > 1:
+        others = " ".join(clean(str(h.doc.get("id") or ""))[:SHORT_ID] for h in group[1:6])
+        lines.append("    " + click.style(f"also: {others}" + (" …" if len(group) > 6 else ""), dim=True))
     return "\n".join(lines)
 
 
 @click.command("search")
 @click.argument("query", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (hits, total, facets).")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(0, 10_000), help="Hits to show.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(0, 10_000),
+              help="Messages to show (copies of one text are folded into one, with their count).")
 @click.option("--offset", default=0, type=click.IntRange(0), help="Skip this many hits.")
 @click.option("--sort", type=click.Choice(["relevance", "time"]), default="relevance", show_default=True)
-@click.option("--facet", "facets", multiple=True, help="Count hits per value of a field (repeatable), e.g. topics.")
+@click.option("--facet", "facets", multiple=True,
+              help="Count hits per value of a field (repeatable): topic, source, sentiment, version, …")
 @click.option("--sql", "show_sql", is_flag=True, help="Show the SQL (or Elasticsearch body) and exit.")
 @pass_app
 def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, offset: int, sort: str,
@@ -97,27 +138,30 @@ def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, o
 
     Fields (any of several values: a,b): product, source, sentiment, topic, intent, risk, platform,
     version, rating (1-5); since:/until: take 30m, 24h, 7d, 2w or a date (2026-11-01, a local day).
+    Each hit shows its short id (for `voc label`), source, time (voc.yaml time_zone), sentiment, topics,
+    version, stars and risk flags; copies of the same text are shown once with their count.
+    Topic, sentiment and intent also take their Chinese names (topic:登录, sentiment:负面). A word also
+    finds longer words it is part of (续费 finds 自动续费); -word excludes it (after --: voc search -- -广告 闪退).
     """
-    from index import IndexBackendError
+    from index import IndexBackendError, QueryError
 
+    facets = tuple(FACET_ALIASES.get(f, f) for f in facets)
+    fetch = limit if as_json or show_sql else min(10_000, limit * 4 + 20) if limit else 0
     try:
-        q = _query(app, query, limit=limit, offset=offset, sort=sort, facets=facets)
+        q = _query(app, query, limit=fetch, offset=offset, sort=sort, facets=facets)
     except ValueError as exc:  # e.g. an unknown facet
         raise click.UsageError(str(exc)) from exc
     ix = _index(app)
     if show_sql:
-        if hasattr(ix, "search_sql"):
-            sql, params = ix.search_sql(q)
-            click.echo(sql)
-            click.echo(f"-- params: {params!r}")
-        else:
-            from index.elastic_bodies import search_body
-            from index.query import query_terms
-
-            click.echo(json.dumps(search_body(q, query_terms(q.text, ix.tokenizer)), ensure_ascii=False, indent=2))
+        try:
+            click.echo(ix.explain(q))
+        except QueryError as exc:
+            raise click.UsageError(f"bad query: {exc}") from exc
         return
     try:
         result = ix.search(q)
+    except QueryError as exc:  # too many words, or stopped at the time limit
+        raise click.UsageError(f"bad query: {exc}") from exc
     except IndexBackendError as exc:
         raise click.ClickException(f"search failed: {exc}") from exc
     if as_json:
@@ -128,23 +172,38 @@ def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, o
             "facets_sampled": result.facets_sampled,
         }, ensure_ascii=False, default=str))
         return
-    for i, hit in enumerate(result.hits, start=offset + 1):
-        click.echo(_render_hit(i, hit))
+    zone = app.settings.time_zone
+    names = {t.id: t.name for t in app.settings.topics.topics}
+    groups = fold_duplicates(result.hits, limit)
+    for i, group in enumerate(groups, start=1):
+        click.echo(_render_hit(i, group, zone=zone, topic_names=names))
+    covered = sum(len(g) for g in groups)
+    folded = covered - len(groups)
     sampled = f" (of the newest {result.facets_sampled} matches)" if result.facets_sampled else ""
     for field, values in result.facets.items():
-        click.echo(f"{field}{sampled}: " + ", ".join(f"{clean(v)} {n}" for v, n in values))
-    shown = f"{offset + 1}–{offset + len(result.hits)} of " if result.hits else ""
+        label = (lambda v: f"{clean(v)}({clean(names[v])})" if v in names else clean(v)) if field == "topics" else clean
+        click.echo(f"{field}{sampled}: " + ", ".join(f"{label(v)} {n}" for v, n in values))
+    if groups:
+        click.echo(click.style(f"times in {zone}" + (f"; {folded} copies folded into their first hit" if folded else "")
+                               + "; label a hit with `voc label ID sentiment=…`", dim=True))
+    shown = f"{offset + 1}–{offset + covered} of " if groups else ""
     click.echo(f"{shown}{result.total} hits")
 
 
 @click.command("export")
 @click.argument("query", nargs=-1)
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), required=True,
+              help="csv: UTF-8 with a byte-order mark (Excel reads Chinese correctly); xlsx: an Excel workbook; "
+                   "jsonl: one JSON document per line, every field.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="File to write (default: standard output).")
+@click.option("--no-bom", is_flag=True, help="CSV without the UTF-8 byte-order mark (for tools that mind it).")
 @pass_app
-def export(app: AppContext, query: tuple[str, ...], fmt: str, output: str | None) -> None:
-    """Export every document matching QUERY (same language as voc search) as CSV or JSON lines."""
+def export(app: AppContext, query: tuple[str, ...], fmt: str, output: str | None, no_bom: bool) -> None:
+    """Export every document matching QUERY (same language as voc search) as CSV, XLSX or JSON lines.
+
+    CSV and XLSX have one column per field (lists joined by ;); text a spreadsheet would run as a formula
+    starts with an apostrophe, and raw_text's <br> line breaks are real line breaks."""
     from index import IndexBackendError
     from index.service import export as run_export
 
@@ -152,11 +211,15 @@ def export(app: AppContext, query: tuple[str, ...], fmt: str, output: str | None
     ix = _index(app)
     try:
         if output:
-            with open(output, "w", encoding="utf-8", newline="") as fh:
-                n = run_export(ix, q, fh, fmt=fmt)
+            with open(output, "wb") as fh:
+                n = run_export(ix, q, fh, fmt=fmt, bom=not no_bom)
             click.echo(f"exported {n} documents to {output}", err=True)
         else:
-            n = run_export(ix, q, sys.stdout, fmt=fmt)
+            stdout = click.get_binary_stream("stdout")
+            if fmt == "xlsx" and stdout.isatty():
+                raise click.UsageError("an XLSX workbook is binary: write it to a file with --output FILE.xlsx")
+            n = run_export(ix, q, stdout, fmt=fmt, bom=not no_bom)
+            stdout.flush()
             click.echo(f"exported {n} documents", err=True)
     except IndexBackendError as exc:
         raise click.ClickException(f"export failed: {exc}") from exc

@@ -24,7 +24,8 @@ def serve(app: AppContext, host: str | None, port: int | None, log_level: str) -
     """Serve the HTTP API (/api, docs at /docs) and the web page (/) with uvicorn.
 
     Tokens come from the env vars named by web.admin_tokens_env / web.read_tokens_env; with none set, only
-    loopback clients get in (web.allow_anonymous_loopback)."""
+    loopback clients get in (web.allow_anonymous_loopback). Requests naming a Host other than a loopback name,
+    base_url's host or web.allowed_hosts get 400; proxy headers are believed only from web.trusted_proxies."""
     import uvicorn
 
     from app.api import create_app
@@ -41,9 +42,15 @@ def serve(app: AppContext, host: str | None, port: int | None, log_level: str) -
         else:
             click.echo(f"Warning: no API tokens configured ({web.admin_tokens_env}/{web.read_tokens_env}) and "
                        "anonymous loopback access is off: every request will get 401.", err=True)
-    click.echo(f"VOC web page: http://{host}:{port}/   API docs: http://{host}:{port}/docs", err=True)
+    if host in ("0.0.0.0", "::", "") and not web.allowed_hosts:
+        click.echo(f"Listening on every interface, but only loopback names and {web.base_url}'s host are "
+                   "answered: name the server's public host in web.allowed_hosts.", err=True)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    click.echo(f"VOC web page: http://{shown}:{port}/   API docs: http://{shown}:{port}/docs", err=True)
     try:
-        uvicorn.run(api, host=host, port=port, log_level=log_level, server_header=False)
+        # Proxy headers are read by the app itself, from web.trusted_proxies only (app/api/_guard.py);
+        # uvicorn's own reading of them (from 127.0.0.1 by default) is turned off.
+        uvicorn.run(api, host=host, port=port, log_level=log_level, server_header=False, proxy_headers=False)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc} — choose another --port") from exc
 

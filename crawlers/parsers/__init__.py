@@ -23,10 +23,11 @@ Convention (uniform across sources)
   HTML, captcha, 百度安全验证) sets ``Page.block`` (and a ``("blocked", str(block))`` dropped entry).
   Status-code blocks (432, 418, 429, 302 to a captcha) are not visible to parsers: call
   ``blocks.detect_block`` on the response first. Spiders count ``page.dropped`` by reason.
-  Page-level reasons: ``too_large``, ``bad_json``, ``not_json``, ``bad_html``, ``bad_shape``,
+  Page-level reasons: ``too_large``, ``bad_json``, ``not_json``, ``bad_html``, ``unknown_shape``,
   ``blocked``, ``error`` (a non-block error message), ``not_found`` (Discuz deleted thread),
-  ``page_depth`` (App Store page 11). Item-level: ``missing_field``, ``app_info``, ``bad_entry``,
-  ``locked`` (Discuz banned floor).
+  ``page_depth`` (App Store page 11), ``parse_empty`` (the page has content — rows, floors, hits — and none was
+  read: the layout is not the parser's; see crawlers/quarantine.py). Item-level: ``missing_field``, ``app_info``,
+  ``bad_entry``, ``locked`` (Discuz banned floor), ``ad`` (Tieba advertisement floor).
 * **ids**: ``source_id`` is the source's own id; Zhihu prefixes the type (``answer:1``, ``article:1``,
   ``zvideo:1``, ``comment:1``) and V2EX ``t<topic id>`` / ``r<reply id>``. ``parent_id`` is the
   parent's ``source_id`` in the same source (not a doc id): the thread/post/answer/root comment a
@@ -105,16 +106,20 @@ Shared types (``crawlers.parsers``)
   ``review_page_url(base_url, package) -> str``; ``legacy_comments_url(base_url, package, *, page=1,
   context="") -> str``; ``parse_review_page(...) -> Page`` (``__NEXT_DATA__`` comments card; ``next``
   always None; ``meta``: app_name, version, score, rating_count; no script → block or ``bad_html``, no
-  card → ``bad_shape``); ``parse_legacy_comments(...) -> Page`` (``next`` = p+1 with ``contextData`` while
+  card → ``unknown_shape``); ``parse_legacy_comments(...) -> Page`` (``next`` = p+1 with ``contextData`` while
   ``hasNext``; ``success: false`` → dropped ``error`` with ``msg``).
 
 ``crawlers.parsers.weibo``      (source ``weibo``; target = keyword)
   ``search_url(base_url, keyword, *, page=1, search_type=61) -> str``; ``extend_url(base_url, mid)``;
   ``hotflow_url(base_url, mid, *, max_id=None, max_id_type=0) -> str``; ``detail_url(base_url, mid)``;
   ``comments_show_url(base_url, mid, *, page=1) -> str`` (legacy fallback comment API);
-  ``parse_search(...) -> Page`` (type 9 and 11 cards; long posts only as ``weibo_long_text`` follows;
-  ``ok: 0`` "这里还没有内容" = end); ``parse_extend(..., item: FeedbackItem | None = None) -> Page`` (the
-  item with full text and fresh counts; on failure the truncated item with ``extra["truncated"]``);
+  ``parse_search(...) -> Page`` (type 9 and 11 cards of ``data.cards`` or the app API's top-level ``cards``, or
+  weibo.com ajax status lists; a retweet's original is an item of its own, linked by ``extra["retweet_of"]`` /
+  ``extra["retweeted_by"]``; long posts only as ``weibo_long_text`` follows; ``ok: 0`` "这里还没有内容" = end;
+  anything else ``unknown_shape``); ``mid_time(id)`` (the second a post or comment id encodes; used when the text
+  time has no seconds: "06-14", "刚刚"); ``parse_extend(..., item: FeedbackItem | None = None) -> Page`` (the
+  item with full text and fresh counts; on failure the truncated item with ``extra["truncated"]``; a whole status
+  — ``statuses/show`` — is read as the post and its original);
   ``parse_comments(...) -> Page`` (hotflow; mid from ``url``; inline sub-replies as ``reply`` items;
   ``next`` until ``max_id`` 0; also the legacy ``api/comments/show`` shape, ``next`` up to ``data.max``).
 
@@ -130,9 +135,11 @@ Shared types (``crawlers.parsers``)
 ``crawlers.parsers.tieba``      (source ``tieba``; target = bar name or keyword)
   ``forum_url(base_url, kw, *, pn=0) -> str``; ``thread_url(base_url, tid, *, page=1, see_lz=False)``;
   ``lzl_url(base_url, tid, pid, fid, *, page=1)``; ``search_url(base_url, kw, *, page=1, sort=1,
-  only_thread=0)``; ``parse_forum(...)`` (list inside the ``code.pagelet_html`` comment → follows),
-  ``parse_thread(...)`` (tid and ``pn`` from ``url``), ``parse_lzl(...)`` (tid/pid/fid/pn from ``url``),
-  ``parse_search(...)`` — all ``-> Page``.
+  only_thread=0)``; ``parse_forum(...)`` (list inside the BigPipe ``code.pagelet_html``
+  comments, wherever they are — also after ``</html>`` → follows), ``parse_thread(...)`` (tid and ``pn`` from
+  ``url``; 2013 and 2017+ layouts; ad floors dropped as ``ad``), ``parse_lzl(...)`` (tid/pid/fid/pn from ``url``),
+  ``parse_search(...)`` (title-only hits kept) — all ``-> Page``; ``user_id(portrait)`` (the portrait without its
+  ``?t=`` cache-buster).
 
 ``crawlers.parsers.heimao``     (source ``heimao``; target = keyword or company id)
   ``SALT``; ``sign(ts, rs, keywords, page_size, page, *, salt=SALT) -> str`` (sha256 of the sorted list);

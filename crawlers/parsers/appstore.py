@@ -42,14 +42,14 @@ def parse_reviews(body: bytes | str, url: str, *, product: str, target: str, now
         return page
     feed = data.get("feed") if isinstance(data, dict) else None
     if not isinstance(feed, dict):
-        return page.drop("bad_shape", "no feed object")
+        return page.drop("unknown_shape", "no feed object")
     entries = feed.get("entry")
     if entries is None:
         entries = []
     elif isinstance(entries, dict):
         entries = [entries]
     elif not isinstance(entries, list):
-        return page.drop("bad_shape", "feed.entry is neither list nor object")
+        return page.drop("unknown_shape", "feed.entry is neither list nor object")
     for entry in page.objects(entries):
         review_id = _label(entry, "id")
         if "im:rating" not in entry:
@@ -59,6 +59,10 @@ def parse_reviews(body: bytes | str, url: str, *, product: str, target: str, now
         if not review_id or not body_text:
             page.drop("missing_field", f"id={review_id!r} content={'yes' if body_text else 'no'}")
             continue
+        updated = parse_time(_label(entry, "updated"), now=now)
+        extra: dict[str, Any] = {"vote_count": parse_count(_label(entry, "im:voteCount"))}
+        if updated is None:  # real feeds of 2020-2021 carry no per-entry time: the spider dates it at first sight
+            extra["time_source"] = "first_seen"
         author_uri = _label(entry, "author", "uri")
         m = re.search(r"/id(\d+)", author_uri)
         link = s(get(entry, "link", "attributes", "href")) if isinstance(entry.get("link"), dict) else ""
@@ -68,11 +72,11 @@ def parse_reviews(body: bytes | str, url: str, *, product: str, target: str, now
             title=_label(entry, "title"), text=body_text, raw_text=body_text, kind="review",
             author_id=m.group(1) if m else (author_uri or None),
             author_name=_label(entry, "author", "name") or None,
-            created_at=parse_time(_label(entry, "updated"), now=now),
+            created_at=updated,
             rating=parse_count(_label(entry, "im:rating")),
             app_version=_label(entry, "im:version") or None, platform="ios",
             likes=parse_count(_label(entry, "im:voteSum")),
-            extra={"vote_count": parse_count(_label(entry, "im:voteCount"))},
+            extra=extra,
         ))
     m = _PAGE_RE.search(url)
     number = int(m.group(1)) if m else 1

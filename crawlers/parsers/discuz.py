@@ -238,7 +238,7 @@ def parse_mobile(body: bytes | str, url: str, *, product: str, target: str, now:
     variables = data.get("Variables") if isinstance(data, dict) else None
     if not isinstance(variables, dict):
         msg = get(data, "Message", "messageval")
-        return page.drop("bad_shape", f"no Variables{f' ({msg})' if msg else ''}")
+        return page.drop("unknown_shape", f"no Variables{f' ({msg})' if msg else ''}")
     base = url.split("/api/mobile/")[0]
     page_no = parse_count(re.search(r"[?&]page=(\d+)", url).group(1)) if re.search(r"[?&]page=(\d+)", url) else 1
     if "postlist" in variables:
@@ -287,4 +287,4 @@ def parse_mobile(body: bytes | str, url: str, *, product: str, target: str, now:
         if rows and tpp and (page_no or 1) * tpp < threads:
             page.next = mobile_url(base, "forumdisplay", fid=fid, page=(page_no or 1) + 1)
         return page
-    return page.drop("bad_shape", "Variables has neither postlist nor forum_threadlist")
+    return page.drop("unknown_shape", "Variables has neither postlist nor forum_threadlist")

@@ -77,7 +77,7 @@ def parse_complaints(body: bytes | str, url: str, *, product: str, target: str, 
         return page
     result = get(data, "result", "data")
     if not isinstance(result, dict):
-        return page.drop("bad_shape", "no result.data")
+        return page.drop("unknown_shape", "no result.data")
     rows = result.get("lists") or []
     pager = result.get("pager") or {}
     amount = parse_count(get(pager, "page_amount")) or 0

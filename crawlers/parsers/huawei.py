@@ -28,7 +28,7 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
     if data is None:
         return page
     if not isinstance(data, dict) or not isinstance(data.get("list", []), list):
-        return page.drop("bad_shape", "no list[]")
+        return page.drop("unknown_shape", "no list[]")
     rows = data.get("list") or []
     page.meta.update(total_pages=parse_count(data.get("totalPages")), count=parse_count(data.get("count")),
                      score=s(data.get("score")) or None)

@@ -184,11 +184,32 @@ _DROP_RE = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
 _TAG_RE = re.compile(r"<[^>]*>", re.S)
 
 
+_SRC_RE = re.compile(r"""\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_CLASS_RE = re.compile(r"""\bclass\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+#: An image is an emoticon when its class or its file's path says so (Tieba ``BDE_Smiley`` …/face/i_f16.png,
+#: …/client/image_emoticon25.png; Weibo/Discuz ``face``/``smilie`` images).
+_EMOTICON_RE = re.compile(r"smil|emoticon|emotion|(?:^|[/_\s])face(?:[/_\s]|$)|expression", re.I)
+
+
+def _attr(regex: re.Pattern[str], tag: str) -> str | None:
+    m = regex.search(tag)
+    return next((g for g in m.groups() if g is not None), "") if m else None
+
+
 def _img_alt(m: re.Match[str]) -> str:
-    alt = _ALT_RE.search(m.group(0))
-    if not alt:
-        return ""
-    return next(g for g in alt.groups() if g is not None)
+    """An image's alt text; an emoticon without alt becomes ``[name]``, its file's name (``i_f16``,
+    ``image_emoticon25``), so an emoticon-only post keeps what it said; other images vanish."""
+    tag = m.group(0)
+    alt = _attr(_ALT_RE, tag)
+    if alt:
+        return alt
+    src = _html.unescape(_attr(_SRC_RE, tag) or "").replace("\\/", "/")
+    path = src.split("?", 1)[0].split("#", 1)[0]
+    if _EMOTICON_RE.search(_attr(_CLASS_RE, tag) or "") or _EMOTICON_RE.search(path.rsplit("/", 1)[0] + "/"):
+        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        if re.fullmatch(r"[A-Za-z0-9_\-]{1,40}", stem):
+            return f"[{stem}]"
+    return alt or ""
 
 
 def html_to_text(html: str | None) -> str:

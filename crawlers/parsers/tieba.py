@@ -18,13 +18,14 @@ from urllib.parse import parse_qs, quote, urljoin, urlsplit
 from parsel import Selector
 
 from crawlers.items import FeedbackItem
+from crawlers.parsers._bigpipe import pagelets
 from crawlers.parsers._page import Block, Follow, Page
 from crawlers.parsers._util import html_page, s
 from crawlers.parsers.blocks import cookie_env, detect_block
 from crawlers.parsers.normalize import html_to_text, json_loads, origin, parse_count, parse_time, rebase
 
 __all__ = ["forum_url", "thread_url", "lzl_url", "search_url", "parse_forum", "parse_thread", "parse_lzl",
-           "parse_search"]
+           "parse_search", "user_id"]
 
 SOURCE = "tieba"
 SITE = "https://tieba.baidu.com"
@@ -83,6 +84,19 @@ def _query(url: str, key: str) -> str:
     return (parse_qs(urlsplit(url).query).get(key) or [""])[0]
 
 
+def user_id(portrait: Any) -> str:
+    """What is stable about a user: the avatar's ``portrait`` key without its cache-buster
+    (``tb.1.b08d8f12.IR-tb…?t=1532192361`` → ``tb.1.b08d8f12.IR-tb…``); a floor and a 楼中楼 reply by one user
+    then carry one id (and one pseudonym)."""
+    return re.split(r"[?&#]", s(portrait), maxsplit=1)[0]
+
+
+def _display_name(node: Selector) -> str:
+    """The name the page shows (``a.p_author_name``), not the hidden ``user_nickname`` placeholder."""
+    links = node.css("a.p_author_name")
+    return " ".join("".join(links[0].css("::text").getall()).split()) if links else ""
+
+
 def parse_forum(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
                 encoding: str | None = None) -> Page:
     """``/f?kw=`` bar page → ``tieba_thread`` follows; the list is read from inside the
@@ -93,12 +107,8 @@ def parse_forum(body: bytes | str, url: str, *, product: str, target: str, now: 
     if _blocked(page, text):
         return page
     sel = Selector(text=text, type="html")
-    lists = [sel]
-    for code in sel.css("code.pagelet_html"):
-        inner = "".join(code.css("::text").getall()) or "".join(code.xpath("comment()").getall())
-        inner = re.sub(r"^\s*<!--|-->\s*$", "", inner.strip())
-        if "j_thread_list" in inner:
-            lists.append(Selector(text=inner, type="html"))
+    lists = [sel] + [Selector(text=part, type="html") for part in pagelets(text, marker="j_thread_list")
+                     if "thread_list" in part]
     base = origin(url)
     seen: set[str] = set()
     for part in lists:
@@ -122,8 +132,12 @@ def parse_forum(body: bytes | str, url: str, *, product: str, target: str, now: 
                 "created_at": parse_time(s(li.css("span.is_show_create_time::text").get()), now=now),
                 "is_top": bool(data.get("is_top")), "first_post_id": s(data.get("first_post_id")) or None,
             }))
-    if not page.follow and "j_thread_list" not in text and "thread_list" not in text:
-        return page.drop("bad_html", "no thread list")
+    if not page.follow:
+        rows = sum(len(part.css("li.j_thread_list")) for part in lists)
+        empty_list = any(part.css("ul#thread_list") and not part.css("ul#thread_list > li") for part in lists)
+        if rows or not empty_list:  # rows there but none read, or no list at all: the layout is not ours
+            return page.drop("parse_empty", f"bar page: {rows} thread rows, none parsed" if rows
+                             else "bar page without a thread list")
     nxt = sel.css("a.next.pagination-item::attr(href)").get()
     if nxt is None:
         for part in lists[1:]:
@@ -136,6 +150,23 @@ def parse_forum(body: bytes | str, url: str, *, product: str, target: str, now: 
 _TAIL_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}")
 
 
+def _floors(sel: Selector) -> list[Selector]:
+    return list(sel.css("div.l_post.j_l_post") or sel.css("div.l_post"))
+
+
+def _ad_reason(post: Selector, pid: str) -> str | None:
+    """Why a floor is an advertisement, or None: Tieba mixes ads into the floors — a ``div.l_post`` with an
+    empty data-field (no post id) labelled 广告, or a floor holding ``ad-dom-img`` images."""
+    if post.xpath(".//*[@ad-dom-img='true']"):
+        return f"floor {pid or '?'}: ad-dom-img"
+    if not pid:
+        label = [t.strip() for t in post.xpath(".//text()[not(ancestor::style) and not(ancestor::script)]").getall()]
+        if "广告" in label:
+            words = " ".join(t for t in label if t)
+            return f"unnumbered floor labelled 广告: {words[:80]}"
+    return None
+
+
 def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
                  encoding: str | None = None) -> Page:
     """``/p/{tid}`` page → one item per floor; ``next`` while ``pn`` < the page count."""
@@ -145,24 +176,38 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
     if _blocked(page, text):
         return page
     sel = Selector(text=text, type="html")
-    posts = sel.css("div.l_post.j_l_post") or sel.css("div.l_post")
+    posts = _floors(sel)
+    for part in pagelets(text, marker="l_post"):  # floors a BigPipe pagelet sends (after </html>, in a comment)
+        if "l_post" in part:
+            posts += _floors(Selector(text=part, type="html"))
     m = re.search(r"/p/(\d+)", url)
     tid = m.group(1) if m else ""
     title = s(sel.css("h3.core_title_txt::attr(title)").get()) or s(sel.css("h1.core_title_txt::attr(title)").get())
-    if not title:
-        t = s(sel.css("title::text").get())
-        title = re.sub(r"【[^】]*吧】_百度贴吧$", "", t).strip()
-    forum = s(sel.css("a.card_title_fname::text").get()) or (re.search(r"【([^】]*)吧】", s(sel.css("title::text").get()))
-                                                             or [None, ""])[1]
+    page_title = s(sel.css("title::text").get())
+    if not title:  # 【网球风云吧】_百度贴吧 (2017+) or _clashofclans吧_百度贴吧 (2013)
+        title = re.sub(r"(?:【[^】]*吧】|_[^_]*吧)_百度贴吧$", "", page_title).strip()
+    fm = re.search(r"(?:【([^】]*)吧】|_([^_]*)吧)_百度贴吧$", page_title)
+    forum = s(sel.css("a.card_title_fname::text").get()) or (next(g for g in fm.groups() if g) + "吧" if fm else "")
     page.meta.update(tid=tid, title=title, forum=forum)
     if not posts:
-        return page.drop("bad_html", "no posts") if "<html" not in text.lower() else page
+        if "<html" not in text.lower():
+            return page.drop("bad_html", "not an HTML page")
+        return page.drop("parse_empty", "thread page without floors")
     base = origin(url)
+    seen: set[str] = set()
     for post in posts:
         data = _field(post)
         author = data.get("author") if isinstance(data.get("author"), dict) else {}
         content = data.get("content") if isinstance(data.get("content"), dict) else {}
-        pid = s(content.get("post_id")) or s(post.attrib.get("data-pid"))
+        # 2017+ pages: content.post_id / post_no; 2013 pages: content.id / floor / date.
+        pid = s(content.get("post_id")) or s(content.get("id")) or s(post.attrib.get("data-pid"))
+        ad = _ad_reason(post, pid)
+        if ad:
+            page.drop("ad", ad)
+            continue
+        if pid and pid in seen:
+            continue
+        seen.add(pid)
         tid = tid or s(content.get("thread_id"))
         body_node = post.css("div.d_post_content")
         raw = _inner(body_node[0]) if body_node else s(content.get("content"))
@@ -170,10 +215,10 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
             page.drop("missing_field", f"post {pid!r}")
             continue
         tail = [" ".join("".join(span.css("::text").getall()).split()) for span in post.css("div.post-tail-wrap > span")]
-        floor = parse_count(content.get("post_no"))
+        floor = parse_count(content.get("post_no")) or parse_count(content.get("floor"))
         if floor is None:
             floor = next((parse_count(t[:-1]) for t in tail if t.endswith("楼")), None)
-        when = next((t for t in reversed(tail) if _TAIL_TIME.fullmatch(t)), None)
+        when = next((t for t in reversed(tail) if _TAIL_TIME.fullmatch(t)), None) or s(content.get("date"))
         region = next((t.split(":", 1)[1].strip() for t in tail if t.startswith("IP属地")), None)
         client = next((t for t in tail if t.startswith("来自")), None)
         first = floor == 1
@@ -183,10 +228,10 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
             source=SOURCE, source_id=pid, product=product, target=target,
             url=f"{SITE}/p/{tid}?pid={pid}#{pid}", title=title if first else "", text=html_to_text(raw),
             raw_text=raw, kind="post" if first else "reply", parent_id=None if first else tid or None,
-            author_id=s(author.get("portrait")) or s(author.get("user_id")) or None,
-            author_name=s(author.get("user_nickname")) or s(author.get("user_name")) or
-            s(post.css("a.p_author_name::text").get()) or None,
-            created_at=parse_time(when, now=now) if when else parse_time(s(content.get("date")), now=now),
+            author_id=user_id(author.get("portrait")) or s(author.get("user_id")) or s(author.get("id")) or None,
+            author_name=_display_name(post) or s(author.get("user_name")) or s(author.get("name"))
+            or s(author.get("user_nickname")) or None,
+            created_at=parse_time(when, now=now) if when else None,
             platform="web", replies=sub,
             extra={"floor": floor, "tid": tid, "fid": fid or None, "region": region,
                    "client": client[2:] if client else None},
@@ -194,9 +239,14 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
         if sub > 0 and fid:
             page.follow.append(Follow(kind="tieba_lzl", url=lzl_url(base, tid, pid, fid),
                                       meta={"tid": tid, "pid": pid, "fid": fid, "count": sub}))
-    counts = [parse_count(x) for x in sel.css("li.l_reply_num span.red::text").getall()]
-    total_pages = counts[1] if len(counts) > 1 else None
-    page.meta.update(replies=counts[0] if counts else None, pages=total_pages)
+    if not page.items and not any(r == "ad" for r, _ in page.dropped):
+        page.drop("parse_empty", f"{len(posts)} floors, none parsed")
+    # "786回复贴，共13页" (2017+) or "共有4页" alone (2013): the labels say which number is which.
+    pager = " ".join(" ".join(li.css("::text").getall()) for li in sel.css("li.l_reply_num"))
+    replies_m = re.search(r"(\d+)\s*回复贴", pager)
+    pages_m = re.search(r"共有?\s*(\d+)\s*页", pager)
+    total_pages = int(pages_m.group(1)) if pages_m else None
+    page.meta.update(replies=int(replies_m.group(1)) if replies_m else None, pages=total_pages)
     current = parse_count(_query(url, "pn")) or 1
     if total_pages and current < total_pages and page.items:
         page.next = thread_url(base, tid, page=current + 1, see_lz=_query(url, "see_lz") == "1")
@@ -225,11 +275,14 @@ def parse_lzl(body: bytes | str, url: str, *, product: str, target: str, now: da
             source=SOURCE, source_id=spid, product=product, target=target,
             url=f"{SITE}/p/{tid}?pid={pid}&cid={spid}#{spid}", text=html_to_text(raw), raw_text=raw,
             kind="reply", parent_id=pid or None,
-            author_id=s(data.get("portrait")) or None,
+            author_id=user_id(data.get("portrait")) or None,
             author_name=s(data.get("showname")) or s(data.get("user_name")) or None,
             created_at=parse_time(s(li.css("span.lzl_time::text").get()), now=now), platform="web",
             extra={"tid": tid, "pid": pid},
         ))
+    rows = sel.css("li.lzl_single_post")
+    if rows and not page.items:
+        page.drop("parse_empty", f"楼中楼 page: {len(rows)} replies, none parsed")
     pager = sel.css("li.lzl_li_pager")
     total = parse_count(_field(pager[0]).get("total_page")) if pager else None
     current = parse_count(_query(url, "pn")) or 1
@@ -255,10 +308,10 @@ def parse_search(body: bytes | str, url: str, *, product: str, target: str, now:
         pid = m.group(1) if m else ""
         body_node = hit.css("div.p_content")
         raw = _inner(body_node[0]) if body_node else ""
-        if not tid or not pid or not raw:
+        title = _text(link[0]) if link else ""
+        if not tid or not pid or not (raw or title):
             page.drop("missing_field", f"hit tid={tid!r} pid={pid!r}")
             continue
-        title = _text(link[0])
         is_thread = not title.startswith("回复:")
         forum = s(hit.css("a.p_forum font::text").get()) or s(hit.css("a.p_forum::text").get())
         author_href = next((a.attrib.get("href", "") for a in hit.css("a") if "/home/main" in a.attrib.get("href", "")), "")
@@ -266,15 +319,19 @@ def parse_search(body: bytes | str, url: str, *, product: str, target: str, now:
                        for a in hit.css("a") if "/home/main" in a.attrib.get("href", "")), "")
         page.items.append(FeedbackItem(
             source=SOURCE, source_id=pid, product=product, target=target, url=f"{SITE}/p/{tid}?pid={pid}#{pid}",
-            title=title if is_thread else "", text=html_to_text(raw), raw_text=raw,
+            # A hit on the title alone (empty p_content) is kept: its title is what matched.
+            title=title if is_thread else "", text=html_to_text(raw) or title, raw_text=raw or title,
             kind="post" if is_thread else "reply", parent_id=None if is_thread else tid,
             author_id=None, author_name=author or None,
             created_at=parse_time(s(hit.css("font.p_date::text").get()), now=now), platform="web",
             extra={"tid": tid, "fid": s(link.attrib.get("data-fid")) or None, "forum": forum or None,
                    "author_url": author_href or None},
         ))
-    if not page.items and not sel.css("div.s_post_list") and "s_post" not in text:
-        return page.drop("bad_html", "no search results block")
+    if not page.items:
+        hits = len(sel.css("div.s_post"))
+        if hits or not (sel.css("div.s_post_list") or sel.css("div.s_nodata")):
+            return page.drop("parse_empty", f"search page: {hits} hits, none parsed" if hits
+                             else "search page without a result list")
     nxt = sel.css("div.pager a.next::attr(href)").get()
     if page.items and nxt:
         page.next = rebase(urljoin(url, nxt.strip()), url)

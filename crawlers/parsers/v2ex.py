@@ -75,7 +75,7 @@ def _rows(data: Any, page: Page) -> tuple[list[Any] | None, dict[str, Any] | Non
     if isinstance(data, dict) and data.get("status") == "error":
         page.drop("error", s(data.get("message")))
         return None, None
-    page.drop("bad_shape", "neither array nor v2 envelope")
+    page.drop("unknown_shape", "neither array nor v2 envelope")
     return None, None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +22,7 @@ from crawlers.parsers._util import get, json_page, s
 from crawlers.parsers.normalize import html_to_text, origin, parse_count, parse_time
 
 __all__ = ["search_url", "extend_url", "hotflow_url", "comments_show_url", "detail_url", "parse_search", "parse_extend",
-           "parse_comments"]
+           "parse_comments", "mid_time"]
 
 SOURCE = "weibo"
 SITE = "https://m.weibo.cn"
@@ -70,15 +70,45 @@ def _region(value: Any) -> str | None:
     return m.group(1) if m else None
 
 
+#: Weibo ids (mid, comment id) since 2012 carry their creation time: ``(id >> 22) + MID_EPOCH`` is the Unix
+#: second (checked on the real captures: equal to ``created_at`` within one second).
+MID_EPOCH = 515483463
+_FULL_TIME = re.compile(r"\d{1,2}:\d{2}:\d{2}")
+
+
+def mid_time(mid: Any) -> datetime | None:
+    """The creation time an id encodes, or None for an id too small/large to be one (before 2012 or after 2100)."""
+    text = s(mid)
+    if not text.isascii() or not text.isdigit() or len(text) < 15 or len(text) > 19:
+        return None
+    ts = (int(text) >> 22) + MID_EPOCH
+    if not 1325376000 <= ts <= 4102444800:  # 2012-01-01 .. 2100-01-01
+        return None
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def created(value: Any, ident: Any, *, now: datetime) -> datetime | None:
+    """A post's or comment's time: the text when it carries seconds (``Sat Nov 23 10:00:00 +0800 2026``), else
+    — "06-14", "昨天 18:30", "3小时前" only say the day or the minute — the exact second its id encodes, when that
+    agrees with the text to within two days."""
+    parsed = parse_time(value, now=now)
+    if parsed is not None and _FULL_TIME.search(s(value)):
+        return parsed
+    exact = mid_time(ident)
+    if exact is not None and (parsed is None or abs((exact - parsed).total_seconds()) <= 2 * 86400):
+        return exact
+    return parsed
+
+
 def _post(mblog: dict[str, Any], *, product: str, target: str, now: datetime) -> FeedbackItem | None:
-    mid = s(mblog.get("mid")) or s(mblog.get("id"))
+    mid = s(mblog.get("mid")) or s(mblog.get("idstr")) or s(mblog.get("id"))
     raw = s(mblog.get("text"))
     if not mid or not raw:
         return None
     user = mblog.get("user") if isinstance(mblog.get("user"), dict) else {}
     retweeted = mblog.get("retweeted_status")
     extra: dict[str, Any] = {
-        "bid": s(mblog.get("bid")) or None,
+        "bid": s(mblog.get("bid")) or s(mblog.get("mblogid")) or None,
         "client": html_to_text(s(mblog.get("source"))) or None,
         "region": _region(mblog.get("region_name")),
         "followers": parse_count(user.get("followers_count")),
@@ -89,11 +119,21 @@ def _post(mblog: dict[str, Any], *, product: str, target: str, now: datetime) ->
     return FeedbackItem(
         source=SOURCE, source_id=mid, product=product, target=target, url=f"{SITE}/detail/{mid}",
         text=html_to_text(raw), raw_text=raw, kind="post",
-        author_id=s(user.get("id")) or None, author_name=s(user.get("screen_name")) or None,
-        created_at=parse_time(mblog.get("created_at"), now=now), platform="weibo",
+        author_id=s(user.get("idstr")) or s(user.get("id")) or None, author_name=s(user.get("screen_name")) or None,
+        created_at=created(mblog.get("created_at"), mid, now=now), platform="weibo",
         likes=parse_count(mblog.get("attitudes_count")), replies=parse_count(mblog.get("comments_count")),
         reposts=parse_count(mblog.get("reposts_count")), extra=extra,
     )
+
+
+def _statuses(mblog: dict[str, Any]) -> list[dict[str, Any]]:
+    """A status and, when it is a retweet, the original it quotes (stored as a post of its own, so the words
+    that were retweeted are searchable and the retweet links to them through ``extra["retweet_of"]``)."""
+    found = [mblog]
+    original = mblog.get("retweeted_status")
+    if isinstance(original, dict) and isinstance(original.get("user"), dict):  # a deleted original has no user
+        found.append({**original, "_retweeted_by": s(mblog.get("mid")) or s(mblog.get("id"))})
+    return found
 
 
 def _mblogs(cards: list[Any]) -> list[Any]:
@@ -115,19 +155,38 @@ def parse_search(body: bytes | str, url: str, *, product: str, target: str, now:
     if data is None:
         return page
     if not isinstance(data, dict):
-        return page.drop("bad_shape", "not an object")
+        return page.drop("unknown_shape", "not an object")
     if data.get("ok") in (0, "0"):
         return _not_ok(page, data)
+    # m.weibo.cn search: {"ok":1,"data":{"cards":[…]}}; the app API's card lists: {"cards":[…]} at the top;
+    # weibo.com ajax lists: {"ok":1,"data":[status, …]} or {"ok":1,"data":{"list":[…]}}.
     cards = get(data, "data", "cards")
     if not isinstance(cards, list):
-        return page.drop("bad_shape", "no data.cards")
+        cards = data.get("cards")
+    if isinstance(cards, list):
+        mblogs = _mblogs(cards)
+    elif isinstance(data.get("data"), list) or isinstance(get(data, "data", "list"), list):
+        cards = data["data"] if isinstance(data.get("data"), list) else data["data"]["list"]
+        mblogs = [c for c in cards if _is_status(c)]
+        if len(mblogs) < len(cards):
+            page.drop("bad_entry", f"{len(cards) - len(mblogs)} list entries are not statuses")
+    else:
+        return page.drop("unknown_shape", f"no cards or status list (keys: {', '.join(sorted(map(str, data))[:8])})")
+    if cards and not mblogs and not any(isinstance(c, dict) and s(c.get("card_type")) not in ("9", "11") for c in cards):
+        page.drop("parse_empty", f"{len(cards)} cards, no post read")
     base = origin(url)
-    for mblog in _mblogs(cards):
-        item = _post(mblog, product=product, target=target, now=now)
+    seen: set[str] = set()
+    for status in (st for mblog in mblogs for st in _statuses(mblog)):
+        item = _post(status, product=product, target=target, now=now)
         if item is None:
-            page.drop("missing_field", f"mblog {s(mblog.get('id'))!r}")
+            page.drop("missing_field", f"mblog {s(status.get('id'))!r}")
             continue
-        if mblog.get("isLongText") in (True, "true", 1):
+        if item.source_id in seen:
+            continue
+        seen.add(item.source_id)
+        if status.get("_retweeted_by"):
+            item.extra["retweeted_by"] = status["_retweeted_by"]
+        if status.get("isLongText") in (True, "true", 1):
             page.follow.append(Follow(kind="weibo_long_text", url=extend_url(base, item.source_id),
                                       meta={"mid": item.source_id, "item": item}))
         else:
@@ -142,22 +201,48 @@ def parse_search(body: bytes | str, url: str, *, product: str, target: str, now:
     return page
 
 
+def _is_status(value: Any) -> bool:
+    return isinstance(value, dict) and bool(s(value.get("mid")) or s(value.get("idstr"))) and "text" in value
+
+
 def parse_extend(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
                  encoding: str | None = None, item: FeedbackItem | None = None) -> Page:
-    """``statuses/extend`` → the post with its full text. With ``item`` (from the follow's meta) the
-    result is that item with ``text``/``raw_text`` replaced; if the body is unusable, the truncated item
-    is returned with ``extra["truncated"] = True`` and a dropped reason."""
+    """``statuses/extend`` (``{"ok":1,"data":{"longTextContent":…}}``) → the post with its full text. With
+    ``item`` (from the follow's meta) the result is that item with ``text``/``raw_text`` replaced; if the body is
+    unusable, the truncated item is returned with ``extra["truncated"] = True`` and a dropped reason.
+    A whole status (the app API's ``statuses/show``, whose ``longText.longTextContent`` holds the full text) is
+    read as the post itself (and the original it retweets)."""
     data, page = json_page(SOURCE, body, encoding)
-    raw = s(get(data, "data", "longTextContent")) if data is not None else ""
+    # The app API's statuses/show is the status itself; m.weibo.cn's statuses/show wraps it in {"ok":1,"data":…}.
+    status = next((d for d in (data, get(data, "data")) if _is_status(d)), None)
+    if status is not None:
+        raw = s(get(status, "longText", "longTextContent")) or s(get(status, "longText", "content"))
+    else:
+        raw = s(get(data, "data", "longTextContent")) if data is not None else ""
     if data is not None and not raw:
-        page.drop("missing_field", "no data.longTextContent")
+        if status is None and not isinstance(get(data, "data"), dict):
+            page.drop("unknown_shape", "neither data.longTextContent nor a status")
+        elif status is None or status.get("isLongText") in (True, "true", 1):
+            page.drop("missing_field", "no data.longTextContent")
+    if status is not None and item is None:
+        for one in _statuses(status):
+            post = _post(one, product=product, target=target, now=now)
+            if post is None:
+                page.drop("missing_field", f"status {s(one.get('id'))!r}")
+                continue
+            if one is status and raw:
+                post.text, post.raw_text = html_to_text(raw), raw
+            if one.get("_retweeted_by"):
+                post.extra["retweeted_by"] = one["_retweeted_by"]
+            page.items.append(post)
+        return page
     if item is None:
         if raw:
             page.meta["long_text"] = raw
         return page
     if raw:
         full = dataclasses.replace(item, text=html_to_text(raw), raw_text=raw, extra=dict(item.extra))
-        counts = get(data, "data")
+        counts = status if status is not None else get(data, "data")
         for field, key in (("reposts", "reposts_count"), ("replies", "comments_count"), ("likes", "attitudes_count")):
             value = parse_count(counts.get(key)) if isinstance(counts, dict) else None
             if value is not None:
@@ -180,7 +265,7 @@ def _comment(c: dict[str, Any], *, mid: str, parent: str | None, product: str, t
         text=html_to_text(raw), raw_text=raw, kind="reply" if parent else "comment",
         parent_id=parent or mid,
         author_id=s(user.get("id")) or None, author_name=s(user.get("screen_name")) or None,
-        created_at=parse_time(c.get("created_at"), now=now), platform="weibo",
+        created_at=created(c.get("created_at"), cid, now=now), platform="weibo",
         likes=parse_count(c.get("like_count", c.get("like_counts"))),
         replies=parse_count(c.get("total_number")) if not parent else None,
         extra={"mid": mid, "floor": parse_count(c.get("floor_number")), "region": _region(c.get("source"))},
@@ -196,7 +281,7 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
     if data is None:
         return page
     if not isinstance(data, dict):
-        return page.drop("bad_shape", "not an object")
+        return page.drop("unknown_shape", "not an object")
     m = re.search(r"[?&](?:mid|id)=(\d+)", url)
     mid = m.group(1) if m else ""
     if data.get("ok") in (0, "0"):
@@ -204,13 +289,19 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
     inner = data.get("data")
     rows = get(inner, "data")
     if not isinstance(rows, list):
-        return page.drop("bad_shape", "no data.data")
+        return page.drop("unknown_shape", "no data.data")
     page.meta.update(total_number=parse_count(get(inner, "total_number")))
-    for c in page.objects(rows):
+    # The legacy API puts the hot comments beside the page's rows (data.hot_data, on page 1): read both, once.
+    hot = get(inner, "hot_data")
+    seen: set[str] = set()
+    for c in page.objects(rows + (hot if isinstance(hot, list) else [])):
         item = _comment(c, mid=mid, parent=None, product=product, target=target, now=now)
         if item is None:
             page.drop("missing_field", f"comment {s(c.get('id'))!r}")
             continue
+        if item.source_id in seen:
+            continue
+        seen.add(item.source_id)
         page.items.append(item)
         subs = c.get("comments")
         for sub in subs if isinstance(subs, list) else []:

@@ -50,7 +50,7 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
     if data is None:
         return page
     if not isinstance(data, dict) or "comments" not in data or not isinstance(data["comments"] or [], list):
-        return page.drop("bad_shape", "no comments[]")
+        return page.drop("unknown_shape", "no comments[]")
     rows = data["comments"] or []
     has_more = data.get("hasMore")
     page.meta.update(has_more=has_more if isinstance(has_more, bool) else None,

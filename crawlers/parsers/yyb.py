@@ -85,7 +85,7 @@ def parse_review_page(body: bytes | str, url: str, *, product: str, target: str,
                       encoding: str | None = None) -> Page:
     """The review page → its embedded comments (``next`` always None). ``meta``: ``app_name``,
     ``version``, ``score``, ``rating_count``. No ``__NEXT_DATA__`` → a block if the page is one, else
-    dropped ``bad_html``; no comments card → dropped ``bad_shape``."""
+    dropped ``bad_html``; no comments card → dropped ``unknown_shape``."""
     text, page = html_page(body, encoding)
     if text is None:
         return page
@@ -94,7 +94,7 @@ def parse_review_page(body: bytes | str, url: str, *, product: str, target: str,
         return page
     app, score, comments = _card(state)
     if comments is None:
-        return page.drop("bad_shape", "no comments card in dynamicCardResponse")
+        return page.drop("unknown_shape", "no comments card in dynamicCardResponse")
     version = s(app.get("version_name")) or None if app else None
     page.meta.update(app_name=s(app.get("name")) or None if app else None, version=version,
                      score=s(score.get("score")) or None, rating_count=parse_count(score.get("total")))
@@ -130,13 +130,13 @@ def parse_legacy_comments(body: bytes | str, url: str, *, product: str, target: 
     if data is None:
         return page
     if not isinstance(data, dict) or "success" not in data:
-        return page.drop("bad_shape", "no success flag")
+        return page.drop("unknown_shape", "no success flag")
     if data.get("success") is not True:
         return page.drop("error", s(data.get("msg")) or "success false")
     obj = data.get("obj")
     rows = obj.get("commentDetails") if isinstance(obj, dict) else None
     if not isinstance(obj, dict) or not isinstance(rows, list):
-        return page.drop("bad_shape", "no obj.commentDetails[]")
+        return page.drop("unknown_shape", "no obj.commentDetails[]")
     page.meta["total"] = parse_count(obj.get("total"))
     package = _package(url, target)
     for row in page.objects(rows):

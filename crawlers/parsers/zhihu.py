@@ -120,7 +120,7 @@ def _next(data: dict[str, Any], url: str) -> str | None:
 
 def _list(data: Any, page: Page) -> list[Any] | None:
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        page.drop("bad_shape", "no data[]")
+        page.drop("unknown_shape", "no data[]")
         return None
     return data["data"]
 
@@ -130,7 +130,10 @@ def _add_content(page: Page, obj: dict[str, Any], base: str, *, product: str, ta
     """Add an answer/article/zvideo item and the follow for its comments; drop it with a reason if unusable."""
     item = _content_item(obj, product=product, target=target, now=now)
     if item is None:
-        page.drop("missing_field", f"{s(obj.get('type'))} {s(obj.get('id'))!r}")
+        kind = s(obj.get("type")) or "answer"
+        # A question, a person, a topic… is not feedback ("other_type"); an answer we cannot read is a failure.
+        page.drop("missing_field" if kind in ("answer", "article", "zvideo") else "other_type",
+                  f"{kind} {s(obj.get('id'))!r}")
         return None
     page.items.append(item)
     follow = _comments_follow(item, base)
@@ -291,7 +294,7 @@ def parse_initial_data(body: bytes | str, url: str, *, product: str, target: str
         return page
     entities = get(state, "initialState", "entities")
     if not isinstance(entities, dict):
-        return page.drop("bad_shape", "no initialState.entities")
+        return page.drop("unknown_shape", "no initialState.entities")
     users = entities.get("users") if isinstance(entities.get("users"), dict) else {}
     questions = entities.get("questions") if isinstance(entities.get("questions"), dict) else {}
     for kind in ("answers", "articles"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -22,10 +23,11 @@ from configs import Settings
 from configs.sources import Product
 from crawlers.config import DEFAULT_BASE_URLS, parse_since, source_overrides, voc_settings
 from crawlers.items import FeedbackItem
-from crawlers.state import CrawlState
+from crawlers.quarantine import QUARANTINE_REASONS, Entry, Quarantine, mark_reparsed, pending
+from crawlers.state import CrawlState, new_run_id
 from crawlers.tracking import RunTracker, count_drop, tracker
 
-__all__ = ["VocSpider"]
+__all__ = ["VocSpider", "reparse_class"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,13 @@ class VocSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.voc = voc_settings(crawler.settings)
         spider.tracker = tracker(crawler)
+        key = cls.source or cls.name
+        spider.tracker.cookie_config = (key, spider.voc.sources.source(key).cookies_env)
         spider._state_path = crawler.settings.get("VOC_STATE_PATH")
+        folder = crawler.settings.get("VOC_QUARANTINE_DIR")
+        spider.quarantine = Quarantine(folder, max_bytes=crawler.settings.getint("VOC_QUARANTINE_MAX_BYTES")) \
+            if folder else None
+        spider.run_id = crawler.settings.get("VOC_RUN_ID") or new_run_id()
         if spider.product:
             spider.voc.sources.product(spider.product)  # KeyError naming the configured products
         return spider
@@ -87,6 +95,7 @@ class VocSpider(scrapy.Spider):
         or before ``stop_at``, when the page was blocked or dropped, or on the last page)."""
         cursor = response.meta.get("voc_cursor")
         doc_source = cursor[0] if cursor else None
+        target = (cursor[0], cursor[1]) if cursor else None
         self.tracker.count(doc_source, pages=1)
         for reason, _detail in page.dropped:
             count_drop(self.crawler, reason, doc_source=doc_source)
@@ -95,12 +104,24 @@ class VocSpider(scrapy.Spider):
                                kind=page.block.kind)
             return [], False
         failure = next(((r, d) for r, d in page.dropped if r in _PAGE_FAILURES), None)
+        if failure is None and not page.items and not page.follow and page.dropped \
+                and all(r in _ROW_FAILURES for r, _ in page.dropped):
+            # Every row of the page was there and none could be read (renamed keys, a changed layout): for any
+            # source, that is a page that parsed to nothing — not an empty page.
+            failure = ("parse_empty", f"{len(page.dropped)} rows, none read ({page.dropped[0][0]}: {page.dropped[0][1]})")
         if not page.items and failure is not None:
             # A broken page in the middle of a walk: what follows is unknown, so the cursor must not move.
             reason, detail = failure
-            self.tracker.error(f"{response.url}: page dropped ({reason}{': ' + detail if detail else ''})",
-                               target=tuple(cursor) if cursor else None)
+            if reason in QUARANTINE_REASONS and target is not None:  # silence is an error: keep the body
+                self.tracker.parse_failure(reason, response.url, detail, self.keep(response, reason, detail),
+                                           target=target)
+            else:
+                self.tracker.error(f"{response.url}: page dropped ({reason}{': ' + detail if detail else ''})",
+                                   target=target)
             return [], False
+        if target is not None:
+            self.tracker.yielded(target, len(page.items) + len(page.follow))
+        self.date_unseen(page.items)
         go_on = True
         if stop_at is not None:
             for item in page.items:
@@ -108,6 +129,35 @@ class VocSpider(scrapy.Spider):
                     go_on = False
                     break
         return page.items, go_on
+
+    def keep(self, response: Any, reason: str, detail: str) -> str:
+        """Save the body of a page that yielded nothing to the quarantine folder; returns what happened."""
+        if response.meta.get("voc_entry"):  # re-parsing a saved body: it stays where it is
+            return f"body still in quarantine ({response.meta['voc_entry']})"
+        if self.quarantine is None:
+            return "body not saved (VOC_QUARANTINE_DIR is not set)"
+        meta = response.meta
+        doc_source, target = meta["voc_cursor"]
+        try:
+            _, message = self.quarantine.save(
+                source=doc_source, run_id=self.run_id, kind=meta.get("voc_kind") or "", url=response.url, reason=reason,
+                detail=detail, body=self.response_body(response), product=meta.get("product"), target=target,
+                meta=meta.get("follow") or {})
+        except OSError as exc:  # a full disk must not hide the failure itself
+            message = f"body not saved: {exc}"
+        return message
+
+    def date_unseen(self, items: list[FeedbackItem]) -> None:
+        """Items whose source gives no time (``extra["time_source"] == "first_seen"``: App Store entries without
+        ``updated``) are dated when this crawl state first saw them — stable across runs, so paging stops at
+        reviews seen before and the cursor advances."""
+        undated = [i for i in items if i.created_at is None and i.extra.get("time_source") == "first_seen"]
+        if not undated or not self._state_path:
+            return
+        with CrawlState(self._state_path) as state:
+            seen = state.first_seen(undated[0].source, [i.source_id for i in undated], self.now)
+        for item in undated:
+            item.created_at = seen.get(item.source_id)
 
     # -- the generic walk: parser by kind, follows, next pages -------------------------------------------
     #: kind → parser function ``(body, url, *, product, target, now, encoding, **kw) -> Page``.
@@ -143,11 +193,13 @@ class VocSpider(scrapy.Spider):
 
     def safe_parse(self, parse: Any, response: Any, *, body: bytes | None = None, **kwargs: Any) -> Any:
         """``parse(body, url, product=, target=, now=, **kwargs)``; a parser exception (a bug: parsers are
-        meant never to raise) is counted as ``parser_error`` and returns None instead of ending the crawl."""
+        meant never to raise) is counted as ``parser_error`` and returns None instead of ending the crawl.
+        A re-parsed saved body is parsed as coming from its original URL (``voc_origin_url``)."""
         meta = response.meta
         doc_source, target = meta["voc_cursor"]
+        url = meta.get("voc_origin_url") or response.url
         try:
-            return parse(response.body if body is None else body, response.url, product=meta["product"], target=target,
+            return parse(response.body if body is None else body, url, product=meta["product"], target=target,
                          now=self.now, **kwargs)
         except Exception as exc:  # noqa: BLE001
             count_drop(self.crawler, "parser_error", doc_source=doc_source)
@@ -217,8 +269,60 @@ class VocSpider(scrapy.Spider):
 
 #: Page-level drop reasons that mean "this page could not be read" (not "this page is the end"); ``error``:
 #: the API answered with an error (Weibo ``errno``, V2EX/应用宝 ``success: false``), its message as detail.
-_PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "bad_shape", "error")
+_PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "unknown_shape", "parse_empty", "error")
+
+
+#: Item-level drop reasons that mean "this row could not be read" (not "this row is not wanted": ad, app_info,
+#: locked, before_since …); a page whose every row went for one of them parsed to nothing.
+_ROW_FAILURES = ("missing_field", "bad_entry")
 
 
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class _Reparse:
+    """Mixed in before a source's spider by :func:`reparse_class`: instead of crawling, read the saved bodies of
+    pages that yielded nothing (``crawlers.quarantine``) with today's parser, as if from their original URLs. Items
+    go through the pipelines into the index; follows and next pages are not fetched (nothing is crawled), and no
+    cursor moves (a re-parsed page says nothing about the pages after it). An entry that now parses is moved to
+    ``<source>/reparsed/``; one that still yields nothing stays, and the run fails for it again."""
+
+    async def start(self) -> Any:
+        if self.skipped():
+            return
+        if self.quarantine is None:
+            self.tracker.error("crawl.quarantine_dir is not set: nothing to re-parse")
+            return
+        for entry in pending(self.quarantine.root, [self.source or self.name]):  # forum: every forum:<name>
+            meta = entry.meta
+            kind = str(meta.get("kind") or "")
+            target = (entry.source, str(meta.get("target") or ""))
+            if kind not in self.parsers:
+                self.tracker.error(f"{entry.body_path}: saved page of kind {kind!r} has no parser in the {self.name} "
+                                   f"spider", target=target)
+                continue
+            self.tracker.incomplete_targets.add(target)  # no cursor moves on a re-parse
+            yield scrapy.Request(entry.body_path.resolve().as_uri(), callback=self.reparse, errback=self.on_error,
+                                 dont_filter=True, meta={
+                "voc_cursor": target, "voc_kind": kind, "product": meta.get("product") or "", "page_no": 1,
+                "max_pages": 1, "stop_at": None, "follow": dict(meta.get("meta") or {}),
+                "voc_limits": {k: 0 for k in self.parsers}, "voc_origin_url": str(meta.get("url") or ""),
+                "voc_entry": str(entry.body_path), "dont_obey_robotstxt": True, "voc_ignore_block": True})
+
+    def reparse(self, response: Any) -> Any:
+        before = (self.tracker.errors, len(self.tracker.failures), self.tracker.block_count)
+        outputs = [o for o in self.parse_page(response) if not isinstance(o, scrapy.Request)]
+        if (self.tracker.errors, len(self.tracker.failures), self.tracker.block_count) == before:
+            path = Path(response.meta["voc_entry"])
+            mark_reparsed(Entry({}, path))
+            self.logger.info("re-parsed %s (%s): %d items", path, response.meta["voc_origin_url"], len(outputs))
+        yield from outputs
+
+    def request_meta(self, kind: str) -> dict[str, Any]:
+        return {}  # a saved body is read from disk, never through the browser
+
+
+def reparse_class(spidercls: type[VocSpider]) -> type[VocSpider]:
+    """``spidercls`` re-parsing quarantined bodies instead of crawling (``voc crawl --from-quarantine``)."""
+    return type(spidercls.__name__ + "Reparse", (_Reparse, spidercls), {"__module__": spidercls.__module__})

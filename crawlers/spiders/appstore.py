@@ -14,6 +14,8 @@ __all__ = ["AppStoreSpider"]
 class AppStoreSpider(VocSpider):
     name = "appstore"
     source = "appstore"
+    #: What each saved page is parsed by (``voc crawl --from-quarantine``); pages are walked by parse_reviews.
+    parsers = {"appstore_reviews": parser.parse_reviews}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -27,7 +29,7 @@ class AppStoreSpider(VocSpider):
             for app_id in target.app_ids:
                 url = parser.reviews_url(self.base_url, app_id, page=1, country=target.country)
                 yield self.request(url, self.parse_reviews, doc_source=self.source, target=app_id,
-                                   product=product.id, max_pages=target.max_pages,
+                                   product=product.id, max_pages=target.max_pages, voc_kind="appstore_reviews",
                                    stop_at=self.cursor(self.source, app_id))
                 # App metadata (name, version, rating): optional, so a failure is not a crawl error.
                 yield self.request(parser.lookup_url(self.base_url, app_id, country=target.country), self.parse_lookup,
@@ -53,4 +55,4 @@ class AppStoreSpider(VocSpider):
         number = page.meta.get("page", 1)
         if go_on and page.next and number < meta["max_pages"]:
             yield response.follow(page.next, callback=self.parse_reviews, errback=self.on_error, meta={
-                k: meta[k] for k in ("voc_cursor", "product", "max_pages", "stop_at")})
+                k: meta[k] for k in ("voc_cursor", "voc_kind", "product", "max_pages", "stop_at")})

@@ -91,6 +91,21 @@ def receiver() -> Iterator[Any]:
 
 
 @pytest.fixture
+def slow_receiver() -> Iterator[Any]:
+    """Processes each request, then answers after 0.6 s."""
+    r = RECEIVERS.Receiver(now_s=NOW.timestamp(), delay_s=0.6)
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[Any]:
+    r = RECEIVERS.SmtpReceiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
 def kit() -> Any:
     """The helpers above (pytest's importlib mode keeps conftest out of sys.path)."""
     import types

@@ -9,6 +9,14 @@ Loaded by conftest.py (pytest's importlib mode keeps test folders off sys.path).
 * ``/open-apis/bot/v2/hook/<token>``  Feishu: body ``timestamp`` (s) and ``sign`` =
                      base64(HMAC-SHA256(key=f"{ts}\\n{secret}", msg=b"")); answers ``code``
 * ``/services/T/B/X`` Slack: answers ``ok`` or 400 ``invalid_payload``
+
+``Receiver(delay_s=…)`` records a request and only then sleeps before answering (a receiver slower than
+the sender's timeout: it did process the delivery); ``processed`` keeps each ``X-VOC-Delivery`` once, the
+de-duplication a receiver is told to do.
+
+:class:`SmtpReceiver` is a real SMTP server (aiosmtpd) on 127.0.0.1 that parses each message with the
+standard library's strict policy and refuses (550) one with header defects or a header outside the set
+VOC writes, so a header injected through crawled text fails the delivery.
 """
 
 from __future__ import annotations
@@ -17,7 +25,11 @@ import base64
 import hashlib
 import hmac
 import json
+import email
+import email.policy
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,9 +39,12 @@ TOKEN = "tok-abc"
 
 
 class Receiver:
-    def __init__(self, *, now_s: float, port: int = 0) -> None:
+    def __init__(self, *, now_s: float, port: int = 0, delay_s: float = 0.0) -> None:
         self.now_s = now_s  # the test clock, for timestamp freshness checks
+        self.delay_s = delay_s
         self.received: list[dict[str, Any]] = []
+        #: Delivery ids handled once each (a receiver de-duplicating on ``X-VOC-Delivery``).
+        self.processed: dict[str, dict[str, Any]] = {}
         self.rejected: list[str] = []
         self.fail_next: dict[str, Any] = {}  # route prefix -> (status, body) to answer once
         self._port = port
@@ -50,6 +65,8 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 status, answer = receiver.handle(self.path, dict(self.headers), body)
+                if receiver.delay_s:  # processed, but answers later than the sender waits
+                    time.sleep(receiver.delay_s)
                 data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(data)))
@@ -84,7 +101,9 @@ class Receiver:
             if not hmac.compare_digest(headers.get("X-VOC-Signature", ""), want) or not self._fresh(float(ts)):
                 self.rejected.append("webhook")
                 return 401, {"code": 401, "msg": "bad signature"}
-            self.received.append({"platform": "webhook", "delivery": headers.get("X-VOC-Delivery"), "body": payload})
+            delivery = headers.get("X-VOC-Delivery", "")
+            self.received.append({"platform": "webhook", "delivery": delivery, "body": payload})
+            self.processed.setdefault(delivery, payload)
             return 200, {"code": 0}
         if url.path == "/robot/send":
             if q.get("access_token") != TOKEN:
@@ -122,3 +141,52 @@ class Receiver:
             self.received.append({"platform": "slack", "body": payload})
             return 200, "ok"
         return 404, {"code": 404, "msg": "no route"}
+
+
+#: Every header VOC's email notifier writes (plus what the MIME machinery adds); anything else was injected.
+MAIL_HEADERS = {"subject", "from", "to", "date", "message-id", "x-voc-delivery", "mime-version", "content-type",
+                "content-transfer-encoding"}
+
+
+class SmtpReceiver:
+    """A loopback SMTP server; ``messages`` holds the parsed messages it accepted, ``rejected`` why not."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[email.message.EmailMessage] = []
+        self.raw: list[bytes] = []
+        self.rejected: list[str] = []
+        receiver = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                problem = receiver.check(envelope.content)
+                if problem:
+                    receiver.rejected.append(problem)
+                    return f"550 {problem}"
+                receiver.raw.append(envelope.content)
+                receiver.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.strict))
+                return "250 OK"
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self._ctl = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self._ctl.start()
+
+    @staticmethod
+    def check(content: bytes) -> str:
+        msg = email.message_from_bytes(content, policy=email.policy.strict)
+        extra = sorted({k.lower() for k in msg.keys()} - MAIL_HEADERS)
+        if extra:
+            return f"unexpected header(s): {', '.join(extra)}"
+        if msg.defects or any(getattr(v, "defects", ()) for v in msg.values()):
+            return "malformed headers"
+        head = content.split(b"\r\n\r\n", 1)[0]
+        if any(b > 0x7F for b in head):
+            return "raw 8-bit header (not RFC 2047 encoded)"
+        return ""
+
+    def stop(self) -> None:
+        self._ctl.stop()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alerts.detect import (ElastAlertSpike, RatingStats, SpikeDetector, emerging_terms, ngrams, rating_drop,
+from alerts.detect import (RatingStats, SpikeDetector, emerging_terms, ngrams, rating_drop,
                            severity_for, version_key)
 
 T0 = datetime(2026, 11, 2, tzinfo=timezone.utc)  # a Monday
@@ -108,6 +108,9 @@ def test_interval_day_and_validation():
 
 
 def test_elastalert_spike_peer():
+    """The bench's peer (bench/elastalert_spike.py, out of the production package)."""
+    from bench.elastalert_spike import ElastAlertSpike
+
     ea = ElastAlertSpike(timeframe=6 * H, spike_height=3.0, threshold_cur=10)
     counts = [seasonal(h) for h in range(24 * 3)]
     fired = feed(ea, counts)

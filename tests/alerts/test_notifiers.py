@@ -67,7 +67,7 @@ def test_each_render_is_pure_and_shaped_per_platform():
     assert card["card"]["elements"][1]["actions"][0]["url"].startswith("http://127.0.0.1:8080/?q=")
     slack = render("slack", n)
     assert slack["text"].startswith("[严重] 新告警: 演示 App") and "&lt;script&gt;" in slack["blocks"][1]["text"]["text"]
-    ac = dingtalk.render(n, style="actionCard")
+    ac = dingtalk.render(n, target("dingtalk", None, style="actionCard"))  # the channel option, via its Target
     assert ac["msgtype"] == "actionCard" and ac["actionCard"]["singleURL"].startswith("http://127.0.0.1:8080/")
     mail = render("email", n)
     assert "&lt;script&gt;" in mail["html"] and "<script>" not in mail["html"] and "登录不上去" in mail["text"]

@@ -1,5 +1,6 @@
-"""Durable outbox: retries with backoff, exactly-once per subscriber across restarts and races, and one
-channel down never blocking the others. Real SQLite, real loopback receivers."""
+"""Durable outbox: retries with backoff, each state change queued once per subscriber and channel across
+restarts and races (delivery itself is at least once: see test_delivery_faults.py), and one channel down
+never blocking the others. Real SQLite, real loopback receivers."""
 
 from __future__ import annotations
 

@@ -121,3 +121,57 @@ def test_concurrent_apply_opens_once(tmp_path):
     assert sorted(str(r.event) for r in results) == ["None", "None", "None", "opened"]
     with SqliteAlertStore(tmp_path / "voc.db") as st:
         assert len(st.outbox()) == 2
+
+
+def test_failed_write_rolls_back_and_the_next_write_succeeds(tmp_path):
+    """Issue 26: ``mark_sent`` used to BEGIN and never roll back, so after one error the connection stayed
+    inside the transaction and every later write failed ("cannot start a transaction within a
+    transaction"). The error here is real: a SQLite trigger aborts the UPDATE inside ``mark_sent``."""
+    import sqlite3
+
+    from alerts.store import AlertStoreError
+
+    st = SqliteAlertStore(tmp_path / "voc.db")
+    try:
+        _open(st)
+        first = st.claim(now=T, lease_s=60)
+        second = st.claim(now=T, lease_s=60)
+        with sqlite3.connect(tmp_path / "voc.db") as other:
+            other.execute("CREATE TRIGGER refuse_sent BEFORE UPDATE OF status ON alert_outbox"
+                          f" WHEN NEW.status = 'sent' AND NEW.id = {first.id}"
+                          " BEGIN SELECT RAISE(ABORT, 'disk said no'); END")
+        with pytest.raises(AlertStoreError, match="disk said no") as err:
+            st.mark_sent(first, now=T)
+        assert "rolled back" in str(err.value) and str(tmp_path) in str(err.value)
+        assert not st._db.in_transaction
+        # the very next write on the same connection goes through, and so do the other kinds of write
+        assert st.mark_sent(second, now=T)
+        st.mark_failed(first, now=T, error="receiver down", retry_at=T + H)
+        assert st.retry_failed(now=T) == 0
+        rows = {d.id: d for d in st.outbox()}
+        assert rows[second.id].status == "sent"
+        failed = rows[first.id]
+        assert (failed.status, failed.last_error, failed.attempts) == ("pending", "receiver down", 1)
+    finally:
+        st.close()
+
+
+def test_an_exception_inside_apply_rolls_back_everything():
+    """A failing ``deliveries`` callback (any exception, not only SQLite's) leaves no half-written state."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d, SqliteAlertStore(Path(d) / "voc.db") as st:
+        from alerts.lifecycle import fingerprint
+
+        def boom(tr):
+            raise RuntimeError("subscriber table unreadable")
+
+        def compute(rec):
+            return on_match(rec, _match(20), rule="r", kind="volume_spike", product="demo", title="t", detail={},
+                            now=T, policy=Policy())
+
+        with pytest.raises(RuntimeError):
+            st.apply(fingerprint("r", "demo", "login"), compute, boom, now=T)
+        assert st.list() == [] and st.outbox() == []
+        assert _open(st).event == "opened"  # the next write works

@@ -95,14 +95,20 @@ def seeded(tmp_settings):
 
 @pytest.fixture
 def client_for(seeded):
-    """client_for(env=None, base_url=...) → an httpx.AsyncClient on the app, in process (ASGITransport)."""
+    """client_for(env=None, base_url=..., client=(address, port), web={overrides}, same_app_as=client) → an
+    httpx.AsyncClient on a new app (or on the app of ``same_app_as``), in process (ASGITransport)."""
     from app.api import create_app
 
     settings, index, _docs = seeded
     clients = []
 
     def make(env: dict[str, str] | None = None, *, base_url: str = "http://127.0.0.1", client=("127.0.0.1", 50000),
-             web: dict | None = None):
+             web: dict | None = None, same_app_as: httpx.AsyncClient | None = None):
+        if same_app_as is not None:  # another client (address) of an app made before
+            app = next(a for c, a in clients if c is same_app_as)
+            c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=client), base_url=base_url)
+            clients.append((c, None))
+            return c
         s = settings if env is None else load_settings(REPO / "configs", env={"VOC_HOME": str(settings.home),
                                                                              "VOC_CLASSIFIER_MODEL": "rules", **env})
         if web:  # web: settings overrides, e.g. {"facet_sample": 5}
@@ -114,7 +120,9 @@ def client_for(seeded):
 
     yield make
     for _c, app in clients:
-        app.state.ops.close()
+        if app is not None:
+            app.state.ops.close()
+            app.state.auth.close()
 
 
 @pytest.fixture

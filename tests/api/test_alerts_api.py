@@ -73,3 +73,32 @@ async def test_unknown_alert_is_404_and_admin_only(client_for, seeded):
     assert r.status_code == 403
     r = await ro.post(f"/api/alerts/{fp}/ack", headers={"Authorization": "Bearer a1"})
     assert r.status_code == 200 and r.json()["alert"]["acked_by"] == "web:token"
+
+
+async def test_an_admin_session_cannot_ack_once_its_token_is_removed_or_rotated(client_for, seeded):
+    """Issue 23, finding 6: the session cookie outlived its token (an admin session still acked after its token
+    was removed). A restart with the same session secret but without the token must end the session."""
+    settings, _index, _docs = seeded
+    fp = open_alert(settings)
+    env = {"VOC_ADMIN_TOKENS": "adm-old", "VOC_SESSION_SECRET": "kept-across-restarts"}
+    c = client_for(env)
+    r = await c.post("/login", content="token=adm-old", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    cookie = c.cookies["voc_session"]
+    csrf = (await c.get("/api/session")).json()["csrf_token"]
+
+    same = client_for(env)  # a restart that keeps the token: the session lives on
+    same.cookies.set("voc_session", cookie)
+    assert (await same.get("/api/session")).json()["role"] == "admin"
+
+    for name, later in (("removed", {"VOC_READ_TOKENS": "someone-else"}), ("rotated", {"VOC_ADMIN_TOKENS": "adm-new"})):
+        restarted = client_for({"VOC_SESSION_SECRET": "kept-across-restarts", **later})
+        restarted.cookies.set("voc_session", cookie)
+        r = await restarted.post(f"/api/alerts/{fp}/ack", headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 401, (name, r.text)
+    from alerts import open_store
+
+    with open_store(settings) as store:
+        assert store.get(fp).acked_at is None
+    r = await same.post(f"/api/alerts/{fp}/ack", headers={"X-CSRF-Token": csrf})  # the test can tell the two apart
+    assert r.status_code == 200 and r.json()["alert"]["acked_at"]

@@ -15,12 +15,14 @@ pytestmark = pytest.mark.anyio
 TOKENS = {"VOC_ADMIN_TOKENS": "adm-secret-1", "VOC_READ_TOKENS": "read-secret-1,read-secret-2",
           "VOC_SESSION_SECRET": "test-session-key"}
 READ = {"Authorization": "Bearer read-secret-2"}
+#: web settings naming the public host the tests send as Host
+PUBLIC = {"allowed_hosts": ("voc.example",)}
 ADMIN = {"Authorization": "Bearer adm-secret-1"}
 
 
 # -- access ---------------------------------------------------------------------------------------------
 async def test_no_token_is_401_with_a_hint(client_for):
-    c = client_for(TOKENS, base_url="http://voc.example")
+    c = client_for(TOKENS, base_url="http://voc.example", web=PUBLIC)
     r = await c.get("/api/search", params={"q": "登录"})
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == "Bearer"
@@ -62,7 +64,10 @@ async def test_anonymous_loopback_only_from_loopback_to_a_loopback_host(client_f
     remote = client_for(client=("10.1.2.3", 40000))
     assert (await remote.get("/api/session")).status_code == 401
     rebinding = client_for(base_url="http://evil.example")  # loopback peer, foreign Host: DNS rebinding
-    assert (await rebinding.get("/api/session")).status_code == 401
+    r = await rebinding.get("/api/session")
+    assert r.status_code == 400 and r.json()["error"] == "bad_host" and r.json()["field"] == "host"
+    public = client_for(base_url="http://voc.example", web=PUBLIC)  # an allowed public name is no loopback name
+    assert (await public.get("/api/session")).status_code == 401
 
 
 async def test_anonymous_loopback_can_be_turned_off(seeded):
@@ -83,7 +88,7 @@ async def test_anonymous_loopback_can_be_turned_off(seeded):
 
 async def test_login_sets_a_strict_httponly_cookie_and_posts_need_the_csrf_header(client_for, seeded):
     _s, _index, docs = seeded
-    c = client_for(TOKENS, base_url="http://voc.example")
+    c = client_for(TOKENS, base_url="http://voc.example", web=PUBLIC)
     bad = await c.post("/login", content="token=wrong", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert bad.status_code == 303 and bad.headers["location"] == "/login?error=1"
     assert "set-cookie" not in bad.headers
@@ -104,7 +109,7 @@ async def test_login_sets_a_strict_httponly_cookie_and_posts_need_the_csrf_heade
 
 
 async def test_a_tampered_session_cookie_is_rejected(client_for):
-    c = client_for(TOKENS, base_url="http://voc.example")
+    c = client_for(TOKENS, base_url="http://voc.example", web=PUBLIC)
     r = await c.post("/login", content="token=read-secret-1", headers={"Content-Type": "application/x-www-form-urlencoded"})
     value = r.cookies["voc_session"]
     body, sig = value.split(".")

@@ -76,3 +76,43 @@ def test_env_overrides_and_secrets_are_hidden(config_dir: Path) -> None:
     assert settings.index.url == "https://es.example:9200"
     assert settings.secrets.get("VOC_WEBHOOK_SECRET") == "s3cr3t"
     assert "s3cr3t" not in repr(settings) and "s3cr3t" not in repr(settings.secrets)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{path.name} no longer holds {old!r}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+# Each mistake passed `voc check-config` before (issue 22); `voc schedule` then crashed with a traceback.
+MISTAKES = {
+    "bad cron": (lambda d: _edit(d / "voc.yaml", 'digest_day: "0 9 * * *"', 'digest_day: "0 25 * * *"'),
+                 "voc.yaml", "web.schedule.digest_day: invalid cron expression '0 25 * * *'"),
+    "bad source cron": (lambda d: _edit(d / "sources.yaml", "schedule: ", "schedule: 'every hour' #"),
+                        "sources.yaml", "schedule: invalid cron expression 'every hour'"),
+    "bad time zone": (lambda d: _edit(d / "voc.yaml", "time_zone: Asia/Shanghai", "time_zone: Beijing"),
+                      "voc.yaml", "time_zone: unknown time zone 'Beijing'"),
+    "missing topics.yaml": (lambda d: (d / "topics.yaml").unlink(), "topics.yaml", "required file is missing"),
+    "missing model folder": (lambda d: _edit(d / "voc.yaml", "model: classifier/models/voc-small",
+                                             "model: models/not-there"),
+                             "voc.yaml", "classifier.model: model folder"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISTAKES))
+def test_check_config_names_file_and_key_of_each_mistake(config_dir: Path, case: str) -> None:
+    edit, file, expected = MISTAKES[case]
+    edit(config_dir)
+    result = run_voc(config_dir, "check-config")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith(f"Error: {config_dir / file}"), lines[0]
+    assert expected in lines[0]
+
+
+def test_check_config_shows_the_time_zone(config_dir: Path) -> None:
+    _edit(config_dir / "voc.yaml", "time_zone: Asia/Shanghai", "time_zone: Europe/Berlin")
+    result = run_voc(config_dir, "check-config")
+    assert result.returncode == 0, result.stderr
+    assert "time zone: Europe/Berlin" in result.stdout

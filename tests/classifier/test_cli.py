@@ -163,3 +163,24 @@ def test_train_with_no_known_corpora_says_so(run, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     res = run("train", "--data", str(tmp_path / "empty"))
     assert res.exit_code == 1 and "none of the training corpora is there" in res.output
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig", "utf-8", "utf-16", "utf-16-le", "utf-16-be"])
+def test_classify_detects_the_input_encoding(run, tmp_path: Path, encoding: str) -> None:
+    # What Excel saves: "CSV" on Chinese Windows is GBK; "Unicode text" is UTF-16; "CSV UTF-8" has a BOM.
+    src = tmp_path / "excel.csv"
+    src.write_bytes("编号,反馈内容\r\n1,更新后一打开就闪退\r\n2,同步很快，界面好看\r\n".encode(encoding))
+    out = tmp_path / "o.jsonl"
+    res = run("classify", "--input", str(src), "--text-col", "反馈内容", "--output", str(out))
+    assert res.exit_code == 0, res.output
+    assert "tagged 2 of 2 rows" in res.output
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["编号"] for r in rows] == ["1", "2"]
+    assert rows[0]["反馈内容"] == "更新后一打开就闪退" and rows[0]["topics"] == ["crash", "update"]
+
+
+def test_classify_refuses_undecodable_bytes_in_one_line(run, tmp_path: Path) -> None:
+    src = tmp_path / "binary.csv"
+    src.write_bytes(b"text\n" + bytes(range(0x80, 0x100)) * 4)
+    res = run("classify", "--input", str(src), "--output", str(tmp_path / "o.jsonl"))
+    assert res.exit_code == 1 and "save it as UTF-8" in res.output

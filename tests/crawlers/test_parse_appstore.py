@@ -71,7 +71,7 @@ def test_lookup_metadata():
 
 def test_bad_input_never_raises():
     for body, reason in [(b'{"feed": {"entry": [', "bad_json"), (b"<html><body>502</body></html>", "not_json"),
-                         (b"", "not_json"), (b"\xff\xfe\x00garbage", "not_json"), (b'{"nofeed": 1}', "bad_shape"),
+                         (b"", "not_json"), (b"\xff\xfe\x00garbage", "not_json"), (b'{"nofeed": 1}', "unknown_shape"),
                          (b"[" * 30_000_000, "too_large")]:
         page = appstore.parse_reviews(body, appstore.reviews_url(BASE, APP), product="demo", target=APP, now=NOW)
         assert page.items == [] and page.next is None

@@ -68,9 +68,9 @@ def test_page_without_next_data_or_comments_card():
     assert page.items == [] and page.block is None and page.dropped == [("bad_html", "no __NEXT_DATA__ script")]
     html = (PAGES / "review_page.html").read_text(encoding="utf-8")
     no_card = html.replace('"comments":', '"commentz":')
-    assert [r for r, _ in review(no_card.encode()).dropped] == ["bad_shape"]
+    assert [r for r, _ in review(no_card.encode()).dropped] == ["unknown_shape"]
     other = re.sub(r'(<script id="__NEXT_DATA__"[^>]*>).*?(</script>)', r'\1{"props": {"pageProps": {}}}\2', html)
-    assert [r for r, _ in review(other.encode()).dropped] == ["bad_shape"]
+    assert [r for r, _ in review(other.encode()).dropped] == ["unknown_shape"]
     broken = re.sub(r'(<script id="__NEXT_DATA__"[^>]*>)(.*?)(</script>)', lambda m: m[1] + m[2][:500] + m[3], html)
     assert [r for r, _ in review(broken.encode()).dropped] == ["bad_json"]
     half = html.encode()[: len(html.encode()) // 2]  # truncated before the closing </script>
@@ -149,7 +149,7 @@ def test_legacy_bad_bodies():
     raw = (PAGES / "legacy_page1.json").read_bytes()
     assert legacy(raw[:100]).dropped[0][0] == "bad_json"
     for body in (b"{}", b"[]", b'{"success": true, "obj": null}', b'{"success": true, "obj": {"commentDetails": 1}}'):
-        assert [r for r, _ in legacy(body).dropped] == ["bad_shape"], body
+        assert [r for r, _ in legacy(body).dropped] == ["unknown_shape"], body
     page = legacy(b'{"success": true, "obj": {"hasNext": true, "commentDetails": [{"uin": "1"}, 2]}}')
     assert page.items == [] and [r for r, _ in page.dropped] == ["missing_field", "bad_entry"]
 

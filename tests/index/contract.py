@@ -102,11 +102,80 @@ class IndexContract:
         expected = {
             "闪退 OR 夜间": 0,  # OR is a word to match, not an operator
             "NEAR(闪退": 0, "tokens:闪退": 0, "AND": 0,
-            "闪退*": 2, "-闪退": 2, "闪退^": 2,  # operator characters are dropped, the word stays
+            "闪退*": 2, "闪退^": 2, "(闪退)": 2,  # operator characters are dropped, the word stays
+            "-闪退": 3, "-(闪退": 3,  # a leading '-' excludes the word (see test_excluded_words)
             '"': 5, "(((": 5, "\\": 5, "'": 5,  # nothing searchable left: no text constraint
         }
         for text, total in expected.items():
             assert index.search(SearchQuery(text=text)).total == total, text
+
+    # ------------------------------------------------------------------ sub-word recall
+    def test_a_run_of_chinese_characters_finds_the_words_it_is_part_of(self, index, tokenizer):
+        """jieba keeps 转圈圈 and 验证码 as one word each; every run of two or more Chinese characters that
+        occurs in a text (title or text) still finds it, and never across punctuation."""
+        assert tokenizer("一直转圈圈") == ["一直", "转圈圈"] and tokenizer("验证码") == ["验证码"]
+        index.upsert([
+            make_doc(tokenizer, "s1", "页面一直转圈圈，进不去"),
+            make_doc(tokenizer, "s2", "收不到验证码"),
+            make_doc(tokenizer, "s3", "登录，失败了"),
+            make_doc(tokenizer, "s4", "好用", title="验证码太慢"),
+        ])
+        def found(text):
+            return {h.doc["id"] for h in index.search(SearchQuery(text=text, limit=50)).hits}
+
+        assert found("转圈") == {"s1"} and found("圈圈") == {"s1"} and found("直转圈") == {"s1"}
+        assert found("验证") == {"s2", "s4"} and found("证码") == {"s2", "s4"}
+        assert found("录失") == set()  # 登录，失败: the comma splits the runs
+        assert found("转圈 进不") == {"s1"} and found("转圈 验证") == set()  # every word must match
+        # a run jieba cuts into single characters (卡了 → 卡 + 了) matches where they are adjacent only
+        assert tokenizer("卡了") == ["卡", "了"]
+        index.upsert([make_doc(tokenizer, "s5", "打开卡了好久"), make_doc(tokenizer, "s6", "老是卡，我卸载了")])
+        assert found("卡了") == {"s5"} and found("卡") == {"s5", "s6"}
+        assert found('"一直转圈圈"') == {"s1"} and found('"转圈 一直"') == set()
+        assert index.search(SearchQuery(text="验证", filters=Filters(source=("weibo",)))).total == 2
+        hit = index.search(SearchQuery(text="转圈")).hits[0]
+        assert "".join(s for s, _ in hit.highlight) == "页面一直转圈圈，进不去"
+        assert [s for s, m in hit.highlight if m] == ["转圈"]
+
+    def test_relevance_favours_whole_words_and_phrases(self, index, tokenizer):
+        index.upsert([
+            # the sub-word match is the shorter text, which bm25 alone would favour
+            make_doc(tokenizer, "w1", "验证码"),
+            make_doc(tokenizer, "w2", "短信验证一直不通过，换了手机也不行，客服说再等等看，已经等了三天"),
+        ])
+        assert [h.doc["id"] for h in index.search(SearchQuery(text="验证")).hits] == ["w2", "w1"]
+        index.upsert([
+            make_doc(tokenizer, "p1", "登录了一下，然后提示失败"),
+            make_doc(tokenizer, "p2", "昨天晚上到现在一直登录失败，重装了好几次都不行，真的很烦人"),
+        ])
+        assert [h.doc["id"] for h in index.search(SearchQuery(text="登录失败")).hits] == ["p2", "p1"]
+
+    # ------------------------------------------------------------------ excluded words
+    def test_excluded_words(self, index, corpus, tokenizer):
+        index.upsert(corpus)
+        def found(text, **kw):
+            return {h.doc["id"] for h in index.search(SearchQuery(text=text, limit=50, **kw)).hits}
+
+        assert found("-闪退") == {"d3", "d4", "d5"}
+        assert found("闪退 -登录") == {"d2"} and found("-登录 闪退") == {"d2"}
+        assert found('-"登录 失败"') == {"d2", "d3", "d4", "d5"} and found('-"失败 登录"') == {f"d{i}" for i in range(1, 6)}
+        assert found("-闪退 -夜间") == {"d3", "d5"}
+        assert found("-间模", sort="time") == {"d1", "d2", "d3", "d5"}  # a sub-word (of 夜间模式) excludes too
+        assert found("-闪退", filters=Filters(source=("appstore",))) == {"d3"}
+        assert index.search(SearchQuery(text="-闪退", filters=Filters(source=("appstore",)))).total == 1
+        result = index.search(SearchQuery(text="-闪退", facets=("source",)))
+        assert result.total == 3 and dict(result.facets["source"]) == {"appstore": 1, "zhihu": 1, "heimao": 1}
+        start, end = NOW - timedelta(days=5), NOW
+        assert sum(b.count for b in index.histogram(interval="day", tz="UTC", start=start, end=end, text="-闪退")) == 3
+        assert sum(b.count for b in index.histogram(interval="day", tz="UTC", start=start, end=end,
+                                                    text="闪退 -登录")) == 1
+        by_topic = index.histogram(interval="day", tz="UTC", group_by="topics", start=start, end=end, text="-闪退")
+        assert {b.key for b in by_topic if b.count} == {"ux", "billing"}
+
+    def test_explain_shows_what_a_search_sends_the_backend(self, index, corpus):
+        index.upsert(corpus)
+        text = index.explain(SearchQuery(text="闪退 -登录", filters=Filters(source=("appstore",))))
+        assert isinstance(text, str) and "闪退" in text and "登录" in text  # (SQL and parameters, or a JSON body)
 
     def test_punctuation_only_query_matches_everything(self, index, corpus):
         index.upsert(corpus)

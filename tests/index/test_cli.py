@@ -83,6 +83,25 @@ def test_bad_query_names_the_field_and_exits_2(home):
     assert "bad query: colour: unknown field 'colour'" in result.output
 
 
+def test_topic_names_from_the_taxonomy_and_sub_words_and_excluded_words(home):
+    result = run(home, "search", "topic:登录")  # the name the page shows (登录/账号 in configs/topics.yaml)
+    assert result.exit_code == 0, result.output
+    assert "登录失败，一直闪退" in result.output and result.output.rstrip().endswith("1–1 of 1 hits")
+    result = run(home, "search", "topic:支付宝")
+    assert result.exit_code == 2
+    assert "bad query: topic: unknown value '支付宝' (one of: crash (闪退/崩溃), login (登录/账号)" in result.output
+    assert run(home, "search", "录失").output.rstrip().endswith("1–1 of 1 hits")  # a run inside 登录失败
+    result = run(home, "search", "--", "-登录", "sentiment:负面")  # excludes, never requires, 登录
+    assert result.exit_code == 0 and "登录失败" not in result.output
+    assert result.output.rstrip().endswith("1–1 of 1 hits")
+
+
+def test_export_of_excluded_words_only_leaves_their_posts_out(home):
+    result = run(home, "export", "--format", "jsonl", "--", "-登录")
+    assert result.exit_code == 0, result.output
+    assert sorted(json.loads(line)["id"] for line in result.stdout.splitlines()) == ["c2", "c3"]
+
+
 def test_search_sql_shows_the_escaped_query(home):
     result = run(home, "search", "--sql", "闪退", "product:demo")
     assert result.exit_code == 0
@@ -96,10 +115,11 @@ def test_export_jsonl_and_csv(home, tmp_path):
     assert result.exit_code == 0
     assert sorted(json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()) == ["c1", "c2", "c3"]
     result = run(home, "export", "闪退", "--format", "csv")
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert result.stdout_bytes.startswith(b"\xef\xbb\xbfid,source,")  # UTF-8 BOM: Excel reads Chinese right
+    rows = list(csv.DictReader(io.StringIO(result.stdout_bytes.decode("utf-8-sig"))))
     assert sorted(r["id"] for r in rows) == ["c1", "c2"]
     result = run(home, "export", "sentiment:positive", "--format", "csv")
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    rows = list(csv.DictReader(io.StringIO(result.stdout_bytes.decode("utf-8-sig"))))
     assert rows[0]["text"].startswith("'=cmd")  # never a spreadsheet formula
     assert rows[0]["topics"] == "ux"
 

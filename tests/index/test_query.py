@@ -8,7 +8,7 @@ import pytest
 
 from index import Filters, QueryError, parse_query
 from index._highlight import highlight_segments
-from index.query import query_terms, split_terms
+from index.query import MAX_TERMS, excluded_terms, has_free_text, query_terms, split_terms
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 
@@ -89,3 +89,96 @@ def test_highlight_segments():
     assert highlight_segments("App crash", ["app"]) == [("App", True), (" crash", False)]
     assert highlight_segments("", ["x"]) == []
     assert highlight_segments("abc", []) == [("abc", False)]
+
+
+# ---------------------------------------------------------------- hostile input (issue 23, findings 3, 5, 7, 9)
+@pytest.mark.parametrize("text,field,fragment", [
+    ("rating:¹", "rating", "bad value '¹'"),  # '¹'.isdigit() is True; int('¹') raised a bare ValueError (500)
+    ("rating:٣", "rating", "ASCII digits"),  # an Arabic-Indic 3: int() would take it
+    ("rating:５", "rating", "bad value"),  # full-width
+    ("since:999999d", "since", "at most 100 years"),  # was OverflowError
+    ("since:99999999999999999999w", "since", "at most 100 years"),
+    ("since:9999-12-31T23:59:59-23:59", "since", "between 1970 and 2100"),  # was OverflowError
+    ("until:0001-01-01T00:00:00+23:59", "until", "bad time"),
+    ("since:1900-01-01", "since", "between 1970 and 2100"),
+    ("since:٣d", "since", "ASCII"),
+    ("since:２０２６-01-01", "since", "ASCII"),
+    ("-topic:crash", "topic", "cannot be excluded"),
+])
+def test_hostile_values_are_query_errors(text, field, fragment):
+    with pytest.raises(QueryError) as err:
+        parse_query(text, now=NOW)
+    assert err.value.field == field
+    assert fragment in str(err.value)
+
+
+def test_a_leading_minus_excludes_the_word_instead_of_requiring_it():
+    q = parse_query('闪退 -登录 -"自动 续费" a-b', now=NOW)
+    assert q.text == '闪退 -登录 -"自动 续费" a-b'
+    assert split_terms(q.text) == [("闪退", False), ("a-b", False)]
+
+    def tok(s):
+        return s.replace("-", " ").split()
+
+    assert query_terms(q.text, tok) == [(["闪退"], False), (["a", "b"], False)]
+    assert excluded_terms(q.text, tok) == [(["登录"], False), (["自动", "续费"], True)]
+    assert query_terms("-登录", tok) == [] and has_free_text("-登录") and not has_free_text("  ")
+
+
+def test_repeated_words_count_once_and_the_query_size_is_bounded():
+    def tok(s):
+        return s.split()
+
+    assert query_terms("2 " * 200, tok) == [(["2"], False)]  # 200 copies of one word: one term
+    with pytest.raises(QueryError, match="100,000 characters long; at most 500"):
+        parse_query("2 " * 50_000, now=NOW)  # the 100 KB query of finding 5
+    with pytest.raises(QueryError, match="at most 500"):
+        query_terms("2 " * 50_000, tok)  # the backends' own entry point checks too
+    words = " ".join(f"w{i}" for i in range(MAX_TERMS + 1))
+    with pytest.raises(QueryError, match=f"{MAX_TERMS + 1} different words; at most {MAX_TERMS}"):
+        query_terms(words, tok)
+    assert len(query_terms(" ".join(f"w{i}" for i in range(MAX_TERMS)), tok)) == MAX_TERMS
+
+
+# ---------------------------------------------------------------- Chinese names (issue 22)
+TOPICS = {"crash": "闪退/崩溃", "login": "登录/账号", "sync": "网络/同步", "network": "网络"}
+
+
+def test_sentiment_intent_risk_and_topic_accept_their_chinese_names():
+    f = parse_query("sentiment:负面,Positive intent:功能建议,bug risk:监管投诉 topic:登录,crash", now=NOW,
+                    topics=TOPICS).filters
+    assert f.sentiment == ("negative", "positive") and f.intent == ("feature_request", "bug")
+    assert f.risk == ("regulator_threat",) and f.topic == ("login", "crash")
+    assert parse_query("topic:闪退/崩溃", now=NOW, topics=TOPICS).filters.topic == ("crash",)
+    # a name part two topics share stands for both
+    assert parse_query("topic:网络", now=NOW, topics=TOPICS).filters.topic == ("sync", "network")
+
+
+@pytest.mark.parametrize("text,known", [
+    ("topic:支付宝", "crash (闪退/崩溃), login (登录/账号)"),
+    ("sentiment:生气", "negative (负面), neutral (中性), positive (正面)"),
+    ("intent:吐槽", "bug (缺陷), feature_request (功能建议)"),
+])
+def test_unknown_values_list_the_known_ones(text, known):
+    with pytest.raises(QueryError) as err:
+        parse_query(text, now=NOW, topics=TOPICS)
+    assert "unknown value" in str(err.value) and known in str(err.value)
+
+
+def test_without_a_taxonomy_topic_ids_pass_through():
+    assert parse_query("topic:anything", now=NOW).filters.topic == ("anything",)
+
+
+def test_parse_time_turns_an_overflowing_offset_into_a_value_error():
+    """The API's since=/until= parameters and crawled created_at go through parse_time: an ISO time whose
+    offset leaves the years 1-9999 was an OverflowError (500 / a crashed batch), now a ValueError."""
+    from index._docs import normalize_batch
+    from index.base import parse_time
+    from index import BulkIndexError
+
+    for value in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+        with pytest.raises(ValueError, match="out of range"):
+            parse_time(value)
+    with pytest.raises(BulkIndexError) as err:
+        normalize_batch([{"id": "x", "created_at": "9999-12-31T23:59:59-23:59"}], None, "test")
+    assert err.value.errors == [("x", "time out of range: '9999-12-31T23:59:59-23:59'")]

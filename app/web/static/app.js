@@ -13,14 +13,19 @@ const QFIELD = { sentiment: "sentiment", topics: "topic", source: "source", inte
 const ALIASES = { topic: ["topic"], version: ["version", "app_version"] };
 const STATE_LABEL = { open: "进行中", resolved: "已解决", acknowledged: "已确认" };
 const SEVERITY = { critical: "严重", warning: "警告", info: "提示" };
-const RUN_STATUS = { ok: "正常", blocked: "被封锁", failed: "失败", running: "运行中", skipped: "已跳过", never_run: "未运行" };
-const TZ = "Asia/Shanghai";
+const RUN_STATUS = { ok: "正常", blocked: "被封锁", failed: "失败", running: "运行中", died: "进程已中断", skipped: "已跳过", never_run: "未运行" };
 const PAGE = 20;
-const FACETS = "sentiment,topics,source,intent,platform,product";
-
-const state = { view: "search", q: "", sort: "", offset: 0, since: null, until: null, rangeLabel: "" };
+const FACETS = "sentiment,topics,source,intent,platform,product,app_version";
+const VIEWS = ["overview", "search", "trends", "alerts", "sources"];
+/* Each view keeps its own parameters (its hash), so no page silently inherits another page's query or time
+   range: moving between pages by the navigation restores that page's own last state; a click-through
+   (figure → posts) hands over exactly the query it names. */
+const SEARCH_KEYS = ["q", "sort", "offset", "since", "until", "range"];
+const VIEW_KEYS = { overview: ["product", "period", "f"], search: SEARCH_KEYS, trends: ["q", "interval"], alerts: [], sources: [] };
+const views = { overview: {}, search: {}, trends: {}, alerts: {}, sources: {} };
+const state = { view: "overview" };
 let session = { role: null, csrf_token: null };
-let meta = { topics: {} };
+let meta = { topics: {}, products: {}, time_zone: "Asia/Shanghai" };
 const charts = {};
 window.vocCharts = charts;
 
@@ -52,14 +57,24 @@ function label(field, value) {
   if (field === "source") return SOURCE[value] || (String(value).startsWith("forum:") ? "论坛 " + String(value).slice(6) : value);
   if (field === "topics" || field === "topic") return meta.topics[value] || value;
   if (field === "rating") return value + " 星";
+  if (field === "product") return (meta.products && meta.products[value]) || String(value);
   return String(value);
 }
 
-const timeFmt = new Intl.DateTimeFormat("zh-CN", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
-const dayFmt = new Intl.DateTimeFormat("zh-CN", { timeZone: TZ, month: "2-digit", day: "2-digit" });
-const hourFmt = new Intl.DateTimeFormat("zh-CN", { timeZone: TZ, month: "2-digit", day: "2-digit", hour: "2-digit", hour12: false });
-function fmtTime(iso) { return iso ? timeFmt.format(new Date(iso)) : "—"; }
-function fmtBucket(iso, interval) { const d = new Date(iso); return interval === "day" ? dayFmt.format(d) : hourFmt.format(d) + "时"; }
+/* Every time on the page is shown in the server's one configured time zone (voc.yaml time_zone, /api/meta). */
+let fmtParts = null;
+function setTimeZone(tz) {
+  fmtParts = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+}
+setTimeZone(meta.time_zone);
+function parts(iso) {
+  const out = {};
+  for (const p of fmtParts.formatToParts(new Date(iso))) out[p.type] = p.value;
+  return out;
+}
+function fmtTime(iso) { if (!iso) return "—"; const p = parts(iso); return `${p.year}/${p.month}/${p.day} ${p.hour}:${p.minute}`; }
+/* bucket labels: "11/24" per day, "11/24 09时" per hour (one 时, built from parts, not the locale's format) */
+function fmtBucket(iso, interval) { const p = parts(iso); return interval === "day" ? `${p.month}/${p.day}` : `${p.month}/${p.day} ${p.hour}时`; }
 
 /* ---------------------------------------------------------------- API */
 class ApiError extends Error {
@@ -88,6 +103,9 @@ function showError(err) {
     box.appendChild(el("span", {}, "查询有误（字段 ", el("code", {}, err.body.field || "?"), "）：", err.body.message || ""));
   } else if (err.body && err.body.error === "bad_label") {
     box.appendChild(el("span", {}, "标签有误（字段 ", el("code", {}, err.body.field || "?"), "）：", err.body.message || ""));
+  } else if (err.body && err.body.error === "bad_watchlist") {
+    const why = { name: "名称不能为空、不超过 60 个字符，且不能与已有的关注重名（每人最多 50 个）", q: "查询不能超过 500 个字符" }[err.body.field];
+    box.appendChild(el("span", {}, "无法保存关注：", why || err.body.message || ""));
   } else if (err.status === 403) {
     box.appendChild(el("span", {}, "无权限：", err.message));
   } else {
@@ -128,36 +146,49 @@ function toggleField(q, qfield, value) {
 function readHash() {
   const [view, query] = location.hash.replace(/^#/, "").split("?");
   const p = new URLSearchParams(query || "");
-  const top = new URLSearchParams(location.search);
-  state.view = ["search", "trends", "alerts", "sources"].includes(view) ? view : "search";
-  state.q = p.get("q") ?? top.get("q") ?? "";
-  state.sort = p.get("sort") || "";
-  state.offset = parseInt(p.get("offset") || "0", 10) || 0;
-  state.since = p.get("since"); state.until = p.get("until");
-  state.rangeLabel = p.get("range") || "";
+  state.view = VIEWS.includes(view) ? view : "overview";
+  const own = {};
+  for (const k of VIEW_KEYS[state.view]) if (p.get(k) !== null && p.get(k) !== "") own[k] = p.get(k);
+  const linked = new URLSearchParams(location.search).get("q");
+  if (!location.hash && linked !== null) { state.view = "search"; own.q = linked; }  // links in alerts: /?q=…
+  if (own.offset) own.offset = parseInt(own.offset, 10) || 0;
+  views[state.view] = own;
 }
 
-function go(changes) {
-  Object.assign(state, changes);
+function hashOf(view, params) {
   const p = new URLSearchParams();
-  if (state.q) p.set("q", state.q);
-  if (state.sort) p.set("sort", state.sort);
-  if (state.offset) p.set("offset", String(state.offset));
-  if (state.since) p.set("since", state.since);
-  if (state.until) p.set("until", state.until);
-  if (state.rangeLabel) p.set("range", state.rangeLabel);
-  const hash = "#" + state.view + (p.toString() ? "?" + p.toString() : "");
+  for (const k of VIEW_KEYS[view]) if (params[k] !== null && params[k] !== undefined && params[k] !== "" && params[k] !== 0) p.set(k, String(params[k]));
+  return "#" + view + (p.toString() ? "?" + p.toString() : "");
+}
+
+/* go(view, params): show `view` with exactly `params` (its own parameters); go(view) restores its last state. */
+function go(view, params) {
+  const next = params === undefined ? views[view] : params;
+  views[view] = { ...next };
+  state.view = view;
+  const hash = hashOf(view, views[view]);
   if (location.hash === hash) render(); else location.hash = hash;
 }
+const cur = () => views[state.view];
+/* The search page with exactly this query (and optional ISO time window). */
+function showPosts(q, since, until, range) { go("search", { q: q || "", sort: "time", since: since || null, until: until || null, range: range || "" }); }
 
 function render() {
   showError(null);
-  $("q").value = state.q;
-  $("sort").value = state.sort;
-  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.view === state.view);
-  for (const v of ["search", "trends", "alerts", "sources"]) $("view-" + v).hidden = v !== state.view;
+  const v = cur();
+  const queryView = state.view === "search" || state.view === "trends";
+  $("query-form").hidden = !queryView;
+  if (!queryView) $("help").hidden = true;
+  $("q").value = queryView ? v.q || "" : "";
+  $("sort").hidden = state.view !== "search";
+  $("sort").value = v.sort || "";
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.toggle("active", a.dataset.view === state.view);
+    a.href = hashOf(a.dataset.view, views[a.dataset.view]);
+  }
+  for (const name of VIEWS) $("view-" + name).hidden = name !== state.view;
   renderChips();
-  const task = { search: loadSearch, trends: loadTrends, alerts: loadAlerts, sources: loadSources }[state.view];
+  const task = { overview: loadOverview, search: loadSearch, trends: loadTrends, alerts: loadAlerts, sources: loadSources }[state.view];
   document.body.dataset.ready = "";
   task().catch(showError).finally(() => {
     document.body.dataset.ready = state.view;
@@ -165,22 +196,67 @@ function render() {
   });
 }
 
+/* The search page's filters as removable chips: each field:value of the query, and the time window. */
+function queryChips(q) {
+  const out = [];
+  for (const [qfield, title] of Object.entries(CHIP_FIELDS)) {
+    for (const value of fieldValues(q, qfield)) out.push({ qfield, value, text: title + "：" + value.split(",").map((x) => label(FIELD_OF[qfield] || qfield, x)).join("、") });
+  }
+  return out;
+}
+const CHIP_FIELDS = { product: "产品", sentiment: "情感", topic: "话题", source: "来源", platform: "平台", version: "版本", intent: "意图", rating: "评分", risk: "风险", since: "起", until: "止" };
+const FIELD_OF = { topic: "topics", version: "app_version" };
+
 function renderChips() {
   const box = $("chips"); clear(box);
-  if (state.since || state.until) {
-    box.appendChild(el("span", { class: "chip", id: "range-chip" }, "时间段：" + (state.rangeLabel || (fmtTime(state.since) + " – " + fmtTime(state.until))),
-      el("button", { type: "button", title: "清除时间段", onclick: () => go({ since: null, until: null, rangeLabel: "", offset: 0 }) }, "×")));
+  if (state.view !== "search") return;
+  const v = cur();
+  for (const c of queryChips(v.q || "")) {
+    box.appendChild(el("span", { class: "chip", dataset: { field: c.qfield } }, c.text,
+      el("button", { type: "button", title: "去掉这个条件", "aria-label": "去掉 " + c.text,
+        onclick: () => go("search", { ...v, q: removeValue(v.q, c.qfield, c.value), offset: 0 }) }, "×")));
   }
+  if (v.since || v.until) {
+    box.appendChild(el("span", { class: "chip", id: "range-chip" }, "时间段：" + (v.range || (fmtTime(v.since) + " – " + fmtTime(v.until))),
+      el("button", { type: "button", title: "清除时间段", onclick: () => go("search", { ...v, since: null, until: null, range: "", offset: 0 }) }, "×")));
+  }
+}
+
+function removeValue(q, qfield, value) {
+  const names = ALIASES[qfield] || [qfield];
+  let out = q;
+  for (const name of names) out = out.replace(new RegExp("(^|\\s)" + escapeRe(name) + ":" + escapeRe(value) + "(?=\\s|$)", "gi"), " ");
+  return out.replace(/\s+/g, " ").trim();
 }
 
 /* ---------------------------------------------------------------- search */
 async function loadSearch() {
   /* hits and facet counts in one request: the index counts the matches once for both (facets of large match
      sets are sampled, so they cost little more than the hits) */
-  const data = await api("/api/search", { q: state.q, since: state.since, until: state.until, sort: state.sort,
-                                          offset: state.offset, limit: PAGE, facets: FACETS });
+  const v = cur();
+  const data = await api("/api/search", { q: v.q, since: v.since, until: v.until, sort: v.sort,
+                                          offset: v.offset, limit: PAGE, facets: FACETS });
   renderHits(data);
   renderFacets(data);
+  for (const fmt of ["csv", "xlsx"]) {
+    const url = new URL("/api/export", location.origin);
+    for (const [k, val] of Object.entries({ q: v.q, since: v.since, until: v.until, format: fmt })) if (val) url.searchParams.set(k, val);
+    $("export-" + fmt).href = url.pathname + url.search;
+  }
+}
+
+async function saveWatchlist() {
+  const v = cur();
+  const name = window.prompt("给这个搜索起个名字（在概览页「我的关注」里查看）", (v.q || "全部反馈").slice(0, 60));
+  if (!name) return;
+  await api("/api/watchlists", {}, "POST", { name: name.trim(), q: v.q || "" });
+  $("save-watch").textContent = "已保存";
+  setTimeout(() => { $("save-watch").textContent = "保存为关注"; }, 2000);
+}
+
+function toggleFacets(open) {
+  document.body.classList.toggle("facets-open", open);
+  $("facets-backdrop").hidden = !open;
 }
 
 /* Facet counts of a query with many matches count its newest `facets_sampled` matches only (the API says so):
@@ -195,17 +271,20 @@ function facetCounts(data) {
 
 function renderFacets(data) {
   const box = $("facets"); clear(box);
+  box.appendChild(el("div", { class: "drawer-head" }, el("span", {}, "筛选"),
+    el("button", { type: "button", class: "link", id: "facets-close", "aria-label": "关闭筛选", onclick: () => toggleFacets(false) }, "关闭")));
   const counts = facetCounts(data);
   if (counts.note) box.appendChild(el("p", { class: "hint", id: "facets-sampled" }, counts.note));
   for (const [field, values] of Object.entries(data.facets || {})) {
     if (!values.length) continue;
     const qfield = QFIELD[field] || field;
-    const selected = fieldValues(state.q, qfield);
+    const v = cur();
+    const selected = fieldValues(v.q || "", qfield);
     const list = el("ul", {});
     for (const [value, n] of values.slice(0, 12)) {
       list.appendChild(el("li", {}, el("button", {
         type: "button", class: selected.includes(String(value)) ? "on" : "", dataset: { facet: field, value: String(value) },
-        onclick: () => go({ q: toggleField(state.q, qfield, value), offset: 0 }),
+        onclick: () => { toggleFacets(false); go("search", { ...v, q: toggleField(v.q || "", qfield, value), offset: 0 }); },
       }, el("span", {}, label(field, value)), el("span", { class: "n" }, counts.show(n)))));
     }
     box.appendChild(el("div", { class: "facet", dataset: { field } }, el("h3", {}, FACET_TITLE[field] || field), list));
@@ -287,131 +366,6 @@ function renderHits(data) {
   $("page").textContent = "第 " + (Math.floor(data.offset / PAGE) + 1) + " 页";
 }
 
-/* ---------------------------------------------------------------- trends */
-function chart(id) {
-  if (!charts[id]) {
-    charts[id] = echarts.init($(id));
-    /* data-finished marks a chart whose render and animation are complete (clicks then hit what is drawn) */
-    charts[id].on("finished", () => { $(id).dataset.finished = "1"; });
-  }
-  $(id).dataset.finished = "";
-  charts[id].off("click");
-  return charts[id];
-}
-
-function bucketRange(data, i) {
-  return { since: data.starts[i], until: data.ends[i], rangeLabel: fmtBucket(data.starts[i], data.interval) + (data.interval === "day" ? " 全天" : "") };
-}
-
-async function loadTrends() {
-  const interval = $("interval").value;
-  const common = { q: state.q, since: state.since, until: state.until };
-  const [bySent, byTopic, facets, ratings] = await Promise.all([
-    api("/api/trends", { ...common, interval, group_by: "sentiment" }),
-    api("/api/trends", { ...common, interval, group_by: "topics" }),
-    api("/api/facets", { ...common, fields: "topics,source" }),
-    api("/api/trends/ratings", common),
-  ]);
-  const labels = bySent.starts.map((s) => fmtBucket(s, interval));
-  const counts = facetCounts(facets);
-  $("trend-note").textContent = counts.note ? "热门话题与来源分布：" + counts.note : "";
-
-  const sent = chart("chart-sentiment");
-  const order = ["negative", "neutral", "positive"];
-  sent.setOption({
-    tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 40, right: 20, top: 30, bottom: 30 },
-    xAxis: { type: "category", data: labels }, yAxis: { type: "value", minInterval: 1 },
-    series: order.map((key) => {
-      const s = bySent.series.find((x) => x.key === key);
-      return { name: SENT[key], type: "bar", stack: "all", itemStyle: { color: SENT_COLOR[key] }, data: s ? s.counts : labels.map(() => 0), sentimentKey: key };
-    }),
-  }, true);
-  sent.on("click", (p) => drillStart(order[p.seriesIndex], bucketRange(bySent, p.dataIndex)));
-
-  const top = byTopic.series.filter((s) => s.key).slice(0, 8);
-  const tl = chart("chart-topics");
-  tl.setOption({
-    tooltip: { trigger: "axis" }, legend: { top: 0, type: "scroll" }, grid: { left: 40, right: 20, top: 30, bottom: 30 },
-    xAxis: { type: "category", data: byTopic.starts.map((s) => fmtBucket(s, interval)) }, yAxis: { type: "value", minInterval: 1 },
-    series: top.map((s) => ({ name: label("topics", s.key), type: "line", symbolSize: 8, data: s.counts })),
-  }, true);
-  tl.on("click", (p) => {
-    const s = top[p.seriesIndex];
-    if (s) go({ view: "search", q: setField(state.q, "topic", s.key), sort: "time", offset: 0, ...bucketRange(byTopic, p.dataIndex) });
-  });
-
-  const topics = (facets.facets.topics || []).slice(0, 10).reverse();
-  const tt = chart("chart-top-topics");
-  tt.setOption({
-    tooltip: {}, grid: { left: 100, right: 30, top: 10, bottom: 20 },
-    xAxis: { type: "value", minInterval: 1 }, yAxis: { type: "category", data: topics.map(([t]) => label("topics", t)) },
-    series: [{ type: "bar", data: topics.map(([, n]) => counts.scale(n)), itemStyle: { color: "#3370ff" } }],
-  }, true);
-  tt.on("click", (p) => go({ view: "search", q: setField(state.q, "topic", topics[p.dataIndex][0]), offset: 0 }));
-
-  const sources = facets.facets.source || [];
-  const sc = chart("chart-sources");
-  sc.setOption({
-    tooltip: { trigger: "item" }, legend: { bottom: 0, type: "scroll" },
-    series: [{ type: "pie", radius: ["35%", "65%"], data: sources.map(([s, n]) => ({ name: label("source", s), value: counts.scale(n) })) }],
-  }, true);
-  sc.on("click", (p) => go({ view: "search", q: setField(state.q, "source", sources[p.dataIndex][0]), offset: 0 }));
-
-  const versions = ratings.versions;
-  const rc = chart("chart-ratings");
-  const starColor = ["#e8554e", "#f5a05a", "#f7d154", "#9ccf6d", "#3fb27f"];
-  rc.setOption({
-    tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 40, right: 40, top: 30, bottom: 30 },
-    xAxis: { type: "category", data: versions.map((v) => v.app_version) },
-    yAxis: [{ type: "value", name: "条数", minInterval: 1 }, { type: "value", name: "均分", min: 1, max: 5 }],
-    series: [1, 2, 3, 4, 5].map((s) => ({ name: s + " 星", type: "bar", stack: "r", itemStyle: { color: starColor[s - 1] }, data: versions.map((v) => v.counts[s - 1]) }))
-      .concat([{ name: "平均分", type: "line", yAxisIndex: 1, data: versions.map((v) => v.mean), itemStyle: { color: "#1f3a5f" } }]),
-  }, true);
-  rc.on("click", (p) => {
-    const v = versions[p.dataIndex]; if (!v) return;
-    let q = setField(state.q, "version", v.app_version);
-    if (p.seriesIndex < 5) q = setField(q, "rating", p.seriesIndex + 1);
-    go({ view: "search", q, offset: 0 });
-  });
-  for (const c of Object.values(charts)) c.resize();
-}
-
-/* drill-down: a sentiment bucket → topic (category) → platform → posts */
-let drillPath = [];
-function drillStart(sentiment, range) {
-  drillPath = [{ label: label("sentiment", sentiment) + " · " + range.rangeLabel, q: setField(state.q, "sentiment", sentiment), range, next: "topics" }];
-  drillRender().catch(showError);
-}
-
-async function drillRender() {
-  const box = $("drill"); box.hidden = false;
-  const crumbs = $("drill-crumbs"); clear(crumbs);
-  drillPath.forEach((step, i) => {
-    crumbs.appendChild(el("button", { type: "button", onclick: () => { drillPath = drillPath.slice(0, i + 1); drillRender().catch(showError); } }, step.label));
-    crumbs.appendChild(document.createTextNode(" › "));
-  });
-  const step = drillPath[drillPath.length - 1];
-  crumbs.appendChild(el("button", { type: "button", id: "drill-posts", onclick: () => go({ view: "search", q: step.q, sort: "time", offset: 0, ...step.range }) }, "查看帖子"));
-  const list = $("drill-list"); clear(list);
-  if (!step.next) return;
-  const data = await api("/api/facets", { q: step.q, fields: step.next, since: step.range.since, until: step.range.until });
-  const values = data.facets[step.next] || [];
-  const counts = facetCounts(data);
-  if (!values.length) list.appendChild(el("li", { class: "empty" }, "没有更细的分类"));
-  list.appendChild(el("li", { class: "hint" }, (step.next === "topics" ? "按话题：" : "按平台：") + (counts.note ? "（" + counts.note + "）" : "")));
-  for (const [value, n] of values) {
-    const qfield = QFIELD[step.next];
-    list.appendChild(el("li", {}, el("button", {
-      type: "button", dataset: { drill: step.next, value: String(value) },
-      onclick: () => {
-        drillPath.push({ label: label(step.next, value), q: setField(step.q, qfield, value), range: step.range, next: step.next === "topics" ? "platform" : null });
-        if (step.next === "platform") { const last = drillPath[drillPath.length - 1]; go({ view: "search", q: last.q, sort: "time", offset: 0, ...last.range }); }
-        else drillRender().catch(showError);
-      },
-    }, label(step.next, value), el("span", { class: "n" }, counts.show(n)))));
-  }
-}
-
 /* ---------------------------------------------------------------- alerts */
 function num(x, digits) { return typeof x === "number" ? (Number.isInteger(x) ? String(x) : x.toFixed(digits)) : String(x); }
 function figureText(f) {
@@ -443,14 +397,14 @@ async function loadAlerts() {
         el("span", { class: "tag" }, SEVERITY[a.severity] || a.severity || ""),
         el("span", { class: "title" }, a.title || a.rule || id),
         el("span", { class: "tag state", dataset: { state: acked && a.state !== "resolved" ? "acknowledged" : a.state } }, stateText),
-        a.product ? el("span", { class: "tag" }, a.product) : null),
+        a.product ? el("span", { class: "tag" }, label("product", a.product)) : null),
       el("div", { class: "figs" }, figureText(a.figures), "　首次 ", fmtTime(a.opened_at), "　更新 ", fmtTime(a.updated_at)),
       el("div", { class: "actions" },
         el("button", { type: "button", class: "ack", disabled: !admin || acked || a.state === "resolved", title: admin ? "" : "需要管理员角色",
           onclick: () => alertAction(id, "ack") }, "确认"),
         el("button", { type: "button", class: "resolve", disabled: !admin || a.state === "resolved", title: admin ? "" : "需要管理员角色",
           onclick: () => alertAction(id, "resolve") }, "解决"),
-        query ? el("button", { type: "button", class: "link", onclick: () => go({ view: "search", q: query, offset: 0, since: null, until: null, rangeLabel: "" }) }, "查看相关帖子") : null)));
+        query ? el("button", { type: "button", class: "link", onclick: () => showPosts(query) }, "查看相关帖子") : null)));
   }
 }
 
@@ -491,16 +445,27 @@ async function start() {
   session = await api("/api/session");
   $("role").textContent = session.role === "admin" ? "管理员" : "只读";
   if (session.via !== "session") $("logout-form").hidden = true;
-  try { meta = await api("/api/meta"); } catch (e) { meta = { topics: {} }; }
-  $("query-form").addEventListener("submit", (ev) => { ev.preventDefault(); go({ q: $("q").value.trim(), sort: $("sort").value, offset: 0, view: state.view === "search" || state.view === "trends" ? state.view : "search" }); });
-  $("sort").addEventListener("change", () => go({ sort: $("sort").value, offset: 0 }));
+  try { meta = await api("/api/meta"); } catch (e) { meta = { topics: {}, products: {} }; }
+  meta.time_zone = meta.time_zone || "Asia/Shanghai";
+  setTimeZone(meta.time_zone);
+  $("tz").textContent = "时区 " + meta.time_zone;
+  $("query-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = $("q").value.trim();
+    if (state.view === "trends") go("trends", { ...cur(), q });
+    else go("search", { q, sort: $("sort").value, since: cur().since, until: cur().until, range: cur().range });
+  });
+  $("sort").addEventListener("change", () => go("search", { ...cur(), sort: $("sort").value, offset: 0 }));
   $("help-btn").addEventListener("click", () => { $("help").hidden = !$("help").hidden; });
-  $("prev").addEventListener("click", () => go({ offset: Math.max(0, state.offset - PAGE) }));
-  $("next").addEventListener("click", () => go({ offset: state.offset + PAGE }));
-  $("interval").addEventListener("change", () => loadTrends().catch(showError));
+  $("prev").addEventListener("click", () => go("search", { ...cur(), offset: Math.max(0, (cur().offset || 0) - PAGE) }));
+  $("next").addEventListener("click", () => go("search", { ...cur(), offset: (cur().offset || 0) + PAGE }));
+  $("interval").addEventListener("change", () => go("trends", { ...cur(), interval: $("interval").value }));
   $("alert-state").addEventListener("change", () => loadAlerts().catch(showError));
+  $("save-watch").addEventListener("click", () => saveWatchlist().catch(showError));
+  $("facets-btn").addEventListener("click", () => toggleFacets(!document.body.classList.contains("facets-open")));
+  $("facets-backdrop").addEventListener("click", () => toggleFacets(false));
   for (const a of document.querySelectorAll("#nav a")) {
-    a.addEventListener("click", (ev) => { ev.preventDefault(); go({ view: a.dataset.view, offset: 0 }); });
+    a.addEventListener("click", (ev) => { ev.preventDefault(); go(a.dataset.view); });
   }
   window.addEventListener("hashchange", () => { readHash(); render(); });
   window.addEventListener("resize", () => { for (const c of Object.values(charts)) c.resize(); });

@@ -1,0 +1,307 @@
+"""Signals: what each rule kind's detector finds in the stored feedback at ``now``, with what a message
+needs (title, sources, representative posts, search query). Reads the index; writes nothing.
+
+``collect_signals(rule, settings, index, now=…)`` runs one rule (``RUNNERS`` maps each kind to its
+collector); :mod:`alerts._evaluate` turns the signals into alert state changes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from alerts.detect import Figures, Match, RatingStats, SpikeDetector, emerging_terms, ngrams, rating_drop
+from alerts.lifecycle import fingerprint
+from configs.alerts import Rule
+
+__all__ = ["Signal", "collect_signals", "RUNNERS"]
+
+_HOUR = timedelta(hours=1)
+#: Emerging terms: exact history counts for at most this many candidates (after the sample pre-filter).
+_MAX_EXACT = 16
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A detector match with what the message needs (title, sources, samples, search query)."""
+
+    rule: str
+    kind: str
+    product: str
+    match: Match
+    title: str
+    detail: dict[str, Any]
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.rule, self.product, self.match.key)
+
+
+def _topic_names(settings: Any) -> dict[str, str]:
+    return {t.id: t.name for t in settings.topics.topics}
+
+
+def _product_names(settings: Any) -> dict[str, str]:
+    return {p.id: p.name for p in settings.sources.products}
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _filters(**kw: Any) -> Any:
+    from index import Filters
+
+    return Filters(**{k: v for k, v in kw.items() if v is not None})
+
+
+def _samples(index: Any, filters: Any, *, limit: int = 3, text: str = "",
+             pool: int = 200) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+    """Representative posts (most engagement among the ``pool`` most recent, distinct texts) and the
+    source mix of ``filters`` (and ``text``: a phrase search), from one search with a source facet."""
+    from index import SearchQuery
+
+    res = index.search(SearchQuery(text=text, filters=filters, limit=pool, sort="time", facets=("source",)))
+    docs = [h.doc for h in res.hits]
+    sources = res.facets.get("source", [])
+    docs.sort(key=lambda d: (-((d.get("likes") or 0) + 2 * (d.get("replies") or 0) + 3 * (d.get("reposts") or 0)),
+                             d.get("created_at") or ""), reverse=False)
+    seen: set[str] = set()
+    out = []
+    for d in docs:
+        text = " ".join(str(d.get("text") or "").split())
+        if not text or text[:40] in seen:
+            continue
+        seen.add(text[:40])
+        out.append({"text": text[:300], "url": d.get("url") or "", "source": d.get("source") or "",
+                    "created_at": d.get("created_at") or "", "id": d.get("id")})
+        if len(out) >= limit:
+            break
+    return out, [[src, n] for src, n in sources]
+
+
+def _products(rule: Rule, index: Any, since: datetime, until: datetime, sentiment: str | None) -> list[str]:
+    if rule.products:
+        return list(rule.products)
+    buckets = index.histogram(_filters(sentiment=(sentiment,) if sentiment else None), interval="day", tz="UTC",
+                              group_by="product", start=since, end=until)
+    return sorted({b.key for b in buckets if b.key and b.count})
+
+
+def _volume(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
+    step = _HOUR if rule.interval == "hour" else timedelta(days=1)
+    window, history = rule.window, rule.history
+    end = datetime.fromtimestamp(-(-now.timestamp() // step.total_seconds()) * step.total_seconds(), timezone.utc)
+    start = end - history - window
+    sentiment = (rule.sentiment,) if rule.sentiment else None
+    topics = _topic_names(settings)
+    names = _product_names(settings)
+    out: list[Signal] = []
+    for product in _products(rule, index, start, end, rule.sentiment):
+        older = index.count(_filters(product=(product,), until=start))
+        series: dict[str, list[tuple[datetime, int]]] = {"": []}
+        for b in index.histogram(_filters(product=(product,), sentiment=sentiment), interval=rule.interval, tz="UTC",
+                                 start=start, end=end):
+            series[""].append((b.start, b.count))
+        if rule.per_topic:
+            for b in index.histogram(_filters(product=(product,), sentiment=sentiment, topic=rule.topics or None),
+                                     interval=rule.interval, tz="UTC", group_by="topics", start=start, end=end):
+                if b.key and (not rule.topics or b.key in rule.topics):
+                    series.setdefault(b.key, []).append((b.start, b.count))
+        first = [t for t, c in series[""] if c]
+        origin = start if older or not first else min(first)
+        for key, points in series.items():
+            det = SpikeDetector(key=key, bucket=step, window=window, history=history, warmup=rule.warmup,
+                                min_count=rule.min_count, ratio=rule.ratio, threshold=rule.threshold, origin=origin)
+            for t, c in points:
+                if c:
+                    det.observe(t, c)
+            m = det.advance(now)
+            if m is None:
+                continue
+            f = m.figures
+            flt = _filters(product=(product,), sentiment=sentiment, topic=(key,) if key else None,
+                           since=f.window_start, until=max(f.window_end, now))
+            samples, sources = _samples(index, flt)
+            what = f"{names.get(product, product)}" + (f" · {topics.get(key, key)}" if key else "")
+            feeling = {"negative": "负面", "positive": "正面", "neutral": "中性"}.get(rule.sentiment or "", "")
+            query = " ".join(x for x in (f"product:{product}", f"topic:{key}" if key else "",
+                                         f"sentiment:{rule.sentiment}" if rule.sentiment else "",
+                                         f"since:{_iso(f.window_start)}") if x)
+            out.append(Signal(rule=rule.name, kind=rule.kind, product=product, match=m,
+                              title=f"{what} {feeling}反馈激增",
+                              detail={"sources": sources, "samples": samples, "query": query,
+                                      "topics": [key] if key else []}))
+    return out
+
+
+def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
+    from index import SearchQuery
+
+    window, history = rule.window, rule.history
+    since = now - window
+    sentiment = (rule.sentiment,) if rule.sentiment else None
+    names = _product_names(settings)
+    keywords = {k for t in settings.topics.topics for k in t.keywords}
+    out: list[Signal] = []
+    for product in _products(rule, index, now - history - window, now + timedelta(seconds=1), rule.sentiment):
+        cur: Counter[str] = Counter()
+        grams: list[set[str]] = []
+        for doc in index.scan(_filters(product=(product,), sentiment=sentiment, since=since, until=now + timedelta(seconds=1)),
+                              fields=["tokens"], batch_size=1000):
+            g = ngrams(doc.get("tokens") or "", max_n=rule.max_ngram)
+            grams.append(g)
+            cur.update(g)
+        candidates = [t for t, c in cur.most_common(200) if c >= rule.min_count and not _configured(t, keywords)]
+        if not candidates:
+            continue
+        hist: dict[str, int] = {}
+        hflt = _filters(product=(product,), sentiment=sentiment, since=since - history, until=since)
+        # Cheap pre-filter: a sample of the history — the window just before this one and the same window a
+        # day earlier — already uses a term at ≥ 1/ratio of its current rate → it is not emerging; only the
+        # rest get an exact phrase count over the whole history.
+        sample: Counter[str] = Counter()
+        n_sample = 0
+        for lo in (since - window, since - timedelta(days=1)):
+            sflt = _filters(product=(product,), sentiment=sentiment, since=lo, until=lo + window)
+            for doc in index.scan(sflt, fields=["tokens"], batch_size=1000):
+                sample.update(ngrams(doc.get("tokens") or "", max_n=rule.max_ngram))
+                n_sample += 1
+        n_sample = max(n_sample, 1)
+        n_cur = max(len(grams), 1)
+        candidates = [t for t in candidates
+                      if sample[t] < 3 or cur[t] / n_cur >= rule.ratio * sample[t] / n_sample][:_MAX_EXACT]
+        for term in candidates:
+            res = index.search(SearchQuery(text=_phrase(term, index), filters=hflt, limit=0))
+            hist[term] = res.total
+        days = [b.start for b in index.histogram(hflt, interval="day", tz="UTC") if b.count]
+        covered = since - max(since - history, min(days)) if days else history  # history actually held
+        found = emerging_terms({t: cur[t] for t in candidates}, hist, current_span=window,
+                               history_span=max(covered, window),
+                               min_count=rule.min_count, ratio=rule.ratio, max_terms=rule.max_terms)
+        if not found:
+            continue
+        found, related = _group_terms(found, grams)
+        top = found[0]
+        total = sum(cur[t.term] for t in found)
+        fig = Figures(current=top.current, expected=top.expected, low=0.0, high=max(top.expected, 1.0) * rule.ratio,
+                      ratio=top.ratio, window_start=since, window_end=now, unit="items", samples=1)
+        flt = _filters(product=(product,), sentiment=sentiment, since=since, until=now + timedelta(seconds=1))
+        samples, sources = _samples(index, flt, text=_phrase(top.term, index))
+        sev = "warning" if top.current >= 3 * rule.min_count else "info"
+        m = Match(key=top.term, at=now, severity=sev, figures=fig,
+                  detail={"terms": [t.term for t in found]})
+        out.append(Signal(rule=rule.name, kind=rule.kind, product=product, match=m,
+                          title=f"{names.get(product, product)} 负面反馈中出现新词：{'、'.join(t.term for t in found[:3])}",
+                          detail={"sources": sources, "samples": samples, "terms": [t.term for t in found],
+                                  "related_terms": related,
+                                  "term_figures": [[t.term, t.current, round(t.expected, 3), round(t.ratio, 2)] for t in found],
+                                  "query": f"{top.term} product:{product} since:{_iso(since)}", "docs": total}))
+    return out
+
+
+def _configured(term: str, keywords: set[str]) -> bool:
+    """A topic keyword (or a pair of them) is already watched by the per-topic volume rule."""
+    if term in keywords:
+        return True
+    return any(term[:i] in keywords and term[i:] in keywords for i in range(1, len(term)))
+
+
+def _group_terms(found: list[Any], grams: list[set[str]]) -> tuple[list[Any], dict[str, list[str]]]:
+    """Terms that occur in (nearly) the same posts are one phrase ("新版本 打开 相册"): keep the most
+    specific (longest) per group, the others listed as related. Jaccard of the post sets ≥ 0.7."""
+    docs = {t.term: {i for i, g in enumerate(grams) if t.term in g} for t in found}
+    groups: list[list[Any]] = []
+    for t in found:
+        for grp in groups:
+            a, b = docs[t.term], docs[grp[0].term]
+            if a and b and len(a & b) / len(a | b) >= 0.7:
+                grp.append(t)
+                break
+        else:
+            groups.append([t])
+    heads, related = [], {}
+    for grp in groups:
+        head = max(grp, key=lambda t: (len(t.term), t.current, t.term))
+        heads.append(head)
+        related[head.term] = [t.term for t in grp if t is not head]
+    return heads, related
+
+
+def _phrase(term: str, index: Any) -> str:
+    return '"' + " ".join(_split_term(term, getattr(index, "tokenizer", None))) + '"'
+
+
+def _split_term(term: str, tokenizer: Callable[[str], Sequence[str]] | None) -> list[str]:
+    """An n-gram back into its words (the index's own tokenizer) for a phrase search."""
+    return [t for t in (tokenizer(term) if tokenizer else [term]) if t.strip()]
+
+
+def _rating(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
+    window = rule.window
+    since = now - window
+    names = _product_names(settings)
+    out: list[Signal] = []
+    for product in _products(rule, index, since, now + timedelta(seconds=1), None):
+        counts: dict[str, Counter[int]] = {}
+        for r in range(1, 6):
+            for b in index.histogram(_filters(product=(product,), rating=(r,)), interval="day", tz="UTC",
+                                     group_by="app_version", start=since, end=now + timedelta(seconds=1)):
+                if b.key and b.count:
+                    counts.setdefault(b.key, Counter())[r] += b.count
+        stats = [RatingStats(version=v, counts=dict(c)) for v, c in counts.items()]
+        m = rating_drop(stats, min_reviews=rule.min_reviews, low_share_increase=rule.low_share_increase,
+                        mean_drop=rule.mean_drop, window_start=since, window_end=now)
+        if m is None:
+            continue
+        flt = _filters(product=(product,), app_version=(m.key,), rating=(1, 2), since=since)
+        samples, sources = _samples(index, flt)
+        d = m.detail
+        out.append(Signal(rule=rule.name, kind=rule.kind, product=product, match=m,
+                          title=(f"{names.get(product, product)} {m.key} 版本评分下降：差评占比 "
+                                 f"{m.figures.current:.0%}（此前 {m.figures.expected:.0%}），均分 {d['mean']}（此前 {d['earlier_mean']}）"),
+                          detail={"sources": sources, "samples": samples, **dict(d),
+                                  "query": f"product:{product} rating:1,2 since:{_iso(since)}"}))
+    return out
+
+
+_RISK_LABELS = {"media_threat": "扬言曝光媒体", "regulator_threat": "扬言投诉监管", "legal_threat": "扬言起诉",
+                "viral": "高传播"}
+
+
+def _risk(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
+    window = rule.window
+    since = now - window
+    names = _product_names(settings)
+    out: list[Signal] = []
+    flt = _filters(product=rule.products or None, risk=tuple(rule.risk), since=since, until=now + timedelta(seconds=1))
+    for doc in index.scan(flt, fields=["id", "product", "source", "url", "text", "created_at", "risk", "likes",
+                                       "replies", "reposts", "topics"]):
+        flags = [r for r in (doc.get("risk") or []) if r in rule.risk]
+        if not flags:
+            continue
+        eng = (doc.get("likes") or 0) + (doc.get("replies") or 0) + (doc.get("reposts") or 0)
+        fig = Figures(current=1, expected=0, low=0, high=0, ratio=1.0, window_start=since, window_end=now,
+                      unit=f"post ({eng} engagements)", samples=0)
+        m = Match(key=str(doc["id"]), at=now, severity=rule.severity, figures=fig, detail={"risk": flags})
+        product = doc.get("product") or ""
+        sample = {"text": " ".join(str(doc.get("text") or "").split())[:300], "url": doc.get("url") or "",
+                  "source": doc.get("source") or "", "created_at": doc.get("created_at") or "", "id": doc["id"]}
+        out.append(Signal(rule=rule.name, kind=rule.kind, product=product, match=m,
+                          title=f"{names.get(product, product)} 高风险反馈：{'、'.join(_RISK_LABELS.get(f, f) for f in flags)}",
+                          detail={"sources": [[sample["source"], 1]], "samples": [sample], "risk": flags,
+                                  "engagement": eng, "topics": list(doc.get("topics") or []),
+                                  "query": f"product:{product} risk:{','.join(flags)} since:{_iso(since)}"}))
+    return out
+
+
+RUNNERS: dict[str, Callable[[Rule, Any, Any, datetime], list[Signal]]] = {
+    "volume_spike": _volume, "emerging_terms": _terms, "rating_drop": _rating, "high_risk": _risk}
+
+
+def collect_signals(rule: Rule, settings: Any, index: Any, *, now: datetime) -> list[Signal]:
+    """Run one rule's detector against the index at ``now`` (no store, no side effects)."""
+    return RUNNERS[rule.kind](rule, settings, index, now)

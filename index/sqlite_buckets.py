@@ -1,0 +1,202 @@
+"""Time buckets for :meth:`SqliteIndex.histogram`: the SQL that counts per bucket (from the hourly rollups,
+by index range counts, or from the documents) and the time-zone arithmetic that names each bucket's start.
+
+Pure: SQL text and parameters, or plain arithmetic; nothing here opens a connection. A bucket number is
+``(created_ts + off) // width``; ``off`` is the zone's UTC offset where it is constant over the range
+(otherwise 15-minute buckets are counted and regrouped into local hours/days by :func:`local_bucket`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from index.base import Filters
+from index.sqlite_schema import ROLLUPS
+from index.sqlite_sql import SIDE_TABLES, build_where
+
+__all__ = ["WIDTH", "rollup_count_sql", "raw_histogram_sql", "range_count_histogram_sql", "rollup_for", "rollup_sql",
+           "constant_offset", "whole_hour_offsets", "local_bucket", "bucket_starts"]
+
+#: Seconds per bucket of each histogram interval.
+WIDTH = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def raw_histogram_sql(filters: Filters, group_by: str | None, off: int, width: int,
+                      excluded: str = "") -> tuple[str, list[Any]]:
+    """Bucket counts straight from the documents (or the topics/risk side table); ``excluded``: an FTS5
+    expression whose matches are not counted (a text of excluded words only)."""
+    xparams = [excluded] if excluded else []
+    if group_by in SIDE_TABLES:
+        other = dataclasses.replace(filters, since=None, until=None)
+        owhere, oparams = build_where(other)
+        conds, tparams = ["s.ts IS NOT NULL"], []
+        if filters.since is not None:
+            conds.append("s.ts >= ?")
+            tparams.append(int(filters.since.timestamp()))
+        if filters.until is not None:
+            conds.append("s.ts < ?")
+            tparams.append(int(filters.until.timestamp()))
+        if excluded:
+            conds.append(_EXCLUDED.format(doc="s.doc"))
+        join = f" JOIN feedback_dims d ON d.rowid = s.doc AND {owhere}" if owhere else ""
+        sql = (f"SELECT (s.ts + ?) / ? AS b, s.value AS k, count(*) FROM {SIDE_TABLES[group_by]} s{join} "
+               f"WHERE {' AND '.join(conds)} GROUP BY b, k")
+        return sql, [off, width, *oparams, *tparams, *xparams]
+    where, params = build_where(filters)
+    key = f"d.{group_by}" if group_by else "NULL"
+    cond = "d.created_ts IS NOT NULL" + (" AND " + where if where else "")
+    if group_by:
+        cond += f" AND {key} IS NOT NULL"
+    if excluded:
+        cond += " AND " + _EXCLUDED.format(doc="d.rowid")
+    sql = f"SELECT (d.created_ts + ?) / ? AS b, {key} AS k, count(*) FROM feedback_dims d WHERE {cond} GROUP BY b, k"
+    return sql, [off, width, *params, *xparams]
+
+
+_EXCLUDED = "{doc} NOT IN (SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ?)"
+
+
+def range_count_histogram_sql(filters: Filters, lo: int, hi: int, off: int, width: int) -> tuple[str, list[Any]]:
+    """One index range count per bucket (no sort of the matching rows): what an index led by the filter
+    column and ``created_ts`` answers best. Returns ``(bucket number, NULL, count)`` rows like the others."""
+    # (topic/risk filters take the GROUP BY path: a side-table subquery here would run once per bucket)
+    where, params = build_where(dataclasses.replace(filters, since=None, until=None))
+    first = (lo + off) // width
+    last = (hi - 1 + off) // width
+    sql = (f"WITH RECURSIVE b(n) AS (SELECT ? UNION ALL SELECT n + 1 FROM b WHERE n < ?) "
+           f"SELECT n, NULL, (SELECT count(*) FROM feedback_dims d WHERE d.created_ts >= max(n * ? - ?, ?) "
+           f"AND d.created_ts < min((n + 1) * ? - ?, ?){' AND ' + where if where else ''}) AS c FROM b")
+    return sql, [first, last, width, off, lo, width, off, hi, *params]
+
+
+def rollup_for(filters: Filters, group_by: str | None) -> str | None:
+    """The rollup table that can answer this histogram exactly, if any."""
+    used = {name for name in ("product", "source", "sentiment", "topic", "intent", "risk", "platform",
+                              "app_version", "rating") if getattr(filters, name)}
+    group = {"topics": "topic"}.get(group_by or "", group_by)
+    if group is not None:
+        used.add(group)
+    for table, dims in ROLLUPS.items():
+        if used <= set(dims) and ("topic" in dims) == ("topic" in used):
+            return table
+    return None
+
+
+def rollup_sql(table: str, filters: Filters, group_by: str | None, first_hour: int, last_hour: int,
+                off: int, width: int) -> tuple[str, list[Any]]:
+    conds, params = ["hour >= ?", "hour < ?", "n > 0"], [first_hour, last_hour]
+    for name in ROLLUPS[table]:
+        values = getattr(filters, name)
+        if values:
+            conds.append(f"{name} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    key = {"topics": "topic"}.get(group_by or "", group_by) or "NULL"
+    sql = (f"SELECT (hour * 3600 + ?) / ? AS b, {key} AS k, sum(n) FROM {table} "
+           f"WHERE {' AND '.join(conds)} GROUP BY b, k")
+    return sql, [off, width, *params]
+
+
+def offset(zone: ZoneInfo, epoch: int) -> int:
+    off = datetime.fromtimestamp(epoch, zone).utcoffset()
+    return int(off.total_seconds()) if off is not None else 0
+
+
+def constant_offset(zone: ZoneInfo, lo: int, hi: int) -> int | None:
+    """The zone's UTC offset if it is the same at every hour boundary checked in [lo, hi] (daily probes)."""
+    first = offset(zone, lo)
+    step = 86400 if hi - lo < 86400 * 800 else (hi - lo) // 800
+    t = lo
+    while t <= hi:
+        if offset(zone, t) != first:
+            return None
+        t += step
+    return first if offset(zone, hi) == first else None
+
+
+def whole_hour_offsets(zone: ZoneInfo, lo: int, hi: int) -> bool:
+    step = 86400 if hi - lo < 86400 * 800 else (hi - lo) // 800
+    t = lo
+    while t <= hi:
+        if offset(zone, t) % 3600:
+            return False
+        t += step
+    return offset(zone, hi) % 3600 == 0
+
+
+def local_bucket(epoch: int, zone: ZoneInfo, interval: str) -> int:
+    local = datetime.fromtimestamp(epoch, zone)
+    if interval == "day":
+        local = datetime(local.year, local.month, local.day, tzinfo=zone)
+    elif interval == "hour":
+        local = local.replace(minute=0, second=0, microsecond=0)
+    else:
+        local = local.replace(second=0, microsecond=0)
+    return int(local.timestamp())
+
+
+def bucket_starts(start: datetime, end: datetime, zone: ZoneInfo, interval: str) -> Iterator[int]:
+    lo, hi = int(start.timestamp()), int(end.timestamp())
+    if interval == "day":
+        d = datetime.fromtimestamp(lo, zone).date()
+        while True:
+            e = int(datetime(d.year, d.month, d.day, tzinfo=zone).timestamp())
+            if e >= hi:
+                return
+            yield e
+            d = d + timedelta(days=1)
+    e = local_bucket(lo, zone, interval)
+    width = WIDTH[interval]
+    while e < hi:
+        yield e
+        e += width
+
+
+def rollup_count_sql(filters: Filters) -> list[tuple[str, list[Any]]] | None:
+    """``count(filters)`` as statements whose single values add up to it: the whole hours from an hourly
+    rollup, the partial edge hours and (without ``since``) the undated documents from ``feedback_dims``.
+    None where no rollup answers these filters exactly, or the range is under a day (the filter indexes
+    count that directly)."""
+    if len(filters.topic) > 1:  # a document with two of the topics sits in two rollup rows
+        return None
+    table = rollup_for(filters, None)
+    if table is None:
+        return None
+    lo = int(filters.since.timestamp()) if filters.since is not None else None
+    hi = int(filters.until.timestamp()) if filters.until is not None else None
+    first = -(-lo // 3600) if lo is not None else None
+    last = hi // 3600 if hi is not None else None
+    if first is not None and last is not None and last - first < 24:
+        return None
+    conds, params = ["n > 0"], []
+    if first is not None:
+        conds.append("hour >= ?")
+        params.append(first)
+    if last is not None:
+        conds.append("hour < ?")
+        params.append(last)
+    for name in ROLLUPS[table]:
+        values = getattr(filters, name)
+        if values:
+            conds.append(f"{name} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    out: list[tuple[str, list[Any]]] = [
+        (f"SELECT coalesce(sum(n), 0) FROM {table} WHERE {' AND '.join(conds)}", params)]
+    edges = []
+    if lo is not None and first is not None and lo < first * 3600:
+        edges.append((lo, first * 3600))
+    if hi is not None and last is not None and last * 3600 < hi:
+        edges.append((last * 3600, hi))
+    for e_lo, e_hi in edges:
+        edge = dataclasses.replace(filters, since=datetime.fromtimestamp(e_lo, timezone.utc),
+                                   until=datetime.fromtimestamp(e_hi, timezone.utc))
+        where, eparams = build_where(edge)
+        out.append((f"SELECT count(*) FROM feedback_dims d WHERE {where}", eparams))
+    if lo is None:  # the rollups hold dated documents only
+        where, uparams = build_where(filters)
+        out.append(("SELECT count(*) FROM feedback_dims d WHERE d.created_ts IS NULL"
+                    + (" AND " + where if where else ""), uparams))
+    return out
