@@ -354,37 +354,32 @@ class SqliteAlertStore:
 
     # --- moving the state (voc reindex) ---------------------------------------------------------------
     def export_state(self) -> AlertState:
-        records = [json.loads(r[0]) for r in self._db.execute("SELECT data FROM alert_state ORDER BY fingerprint")]
+        records = [json.loads(r[0]) for r in self._select("SELECT data FROM alert_state ORDER BY fingerprint")]
         events = [{"fingerprint": f, "version": v, "event": e, "at": at, "figures": json.loads(d)} for f, v, e, at, d in
-                  self._db.execute("SELECT fingerprint, version, event, at, data FROM alert_events ORDER BY rowid")]
-        rows = self._db.execute(f"SELECT {', '.join(OUTBOX_FIELDS)} FROM alert_outbox ORDER BY id").fetchall()
+                  self._select("SELECT fingerprint, version, event, at, data FROM alert_events ORDER BY rowid")]
+        rows = self._select(f"SELECT {', '.join(OUTBOX_FIELDS)} FROM alert_outbox ORDER BY id")
         outbox = [{**dict(zip(OUTBOX_FIELDS, r)), "notification": json.loads(r[4])} for r in rows]
         return AlertState(records, events, outbox)
 
     def restore_state(self, state: AlertState) -> int:
         """Write records (replacing the same fingerprint), events and outbox rows (kept if present) in one
         transaction; return the number of records written."""
-        self._begin()
-        try:
+        with self._tx() as db:
             for d in state.records:
                 rec = AlertRecord.from_json(d)
-                self._db.execute(
+                db.execute(
                     "INSERT OR REPLACE INTO alert_state (fingerprint, rule, product, key, state, severity, version,"
                     " updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (rec.fingerprint, rec.rule, rec.product, rec.key, rec.state, rec.severity, rec.version,
                      rec.to_json()["updated_at"], json.dumps(d, ensure_ascii=False)))
             for e in state.events:
-                self._db.execute("INSERT OR IGNORE INTO alert_events (fingerprint, version, event, at, data)"
-                                 " VALUES (?, ?, ?, ?, ?)",
-                                 (e["fingerprint"], e["version"], e["event"], e["at"], json.dumps(e["figures"])))
+                db.execute("INSERT OR IGNORE INTO alert_events (fingerprint, version, event, at, data)"
+                           " VALUES (?, ?, ?, ?, ?)",
+                           (e["fingerprint"], e["version"], e["event"], e["at"], json.dumps(e["figures"])))
             for o in state.outbox:
-                self._db.execute(
+                db.execute(
                     f"INSERT OR IGNORE INTO alert_outbox ({', '.join(OUTBOX_FIELDS)}) VALUES ({', '.join('?' * len(OUTBOX_FIELDS))})",
                     tuple(json.dumps(o[k], ensure_ascii=False) if k == "notification" else o[k] for k in OUTBOX_FIELDS))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return len(state.records)
 
     def close(self) -> None:

@@ -6,8 +6,9 @@
 * Upserts go through ``helpers.streaming_bulk`` with retries on 429 and per-item error reporting
   (:class:`BulkIndexError` lists every rejected id). Elasticsearch has no multi-document transactions:
   a failed batch may be partly written — re-upserting it is safe because writes are idempotent by id.
-* Free words match the jieba ``tokens`` or, for two or more Chinese characters, any substring of the
-  text through ``text.grams`` (character bigrams); whole-word matches are boosted (``elastic_bodies``).
+* Free words match the jieba ``tokens`` or, for runs of two or more Chinese characters, any substring of
+  title or text through ``grams`` (character bigrams), as SQLite does; ``-word`` excludes; whole-word
+  matches weigh more (:func:`index.elastic_bodies.term_clause`).
 * ``refresh`` (``wait_for`` by default) makes a returned upsert searchable, matching SQLite.
 * Credentials come from the environment variables named in ``index.elasticsearch`` (API key, or user
   and password) via ``settings.secrets``; a CA certificate path for TLS.
@@ -16,6 +17,7 @@ Request bodies are built by the pure functions in :mod:`index.elastic_bodies`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,7 +34,7 @@ from index.elastic_bodies import (
     HL_POST, HL_PRE, SCHEMA_VERSION, as_client_kwargs, bulk_actions, count_body, delete_actions, histogram_body, index_template,
     mapping_meta, query_body, search_body, versioned_index,
 )
-from index.query import query_terms
+from index.query import Term, excluded_terms, query_terms
 
 __all__ = ["ElasticsearchIndex", "client_kwargs"]
 
@@ -182,9 +184,19 @@ class ElasticsearchIndex:
             raise IndexBackendError(f"get {id} failed: {exc}", backend=self.backend) from exc
         return _doc({"id": resp["_id"], **resp["_source"]})
 
+    def _terms(self, query: SearchQuery) -> tuple[list[Term], list[Term]]:
+        """``(words to match, words to exclude)`` of a query (none for raw query_string text)."""
+        if query.raw:
+            return [], []
+        return query_terms(query.text, self.tokenizer), excluded_terms(query.text, self.tokenizer)
+
+    def explain(self, query: SearchQuery) -> str:
+        """The request body :meth:`search` sends for this query, as JSON (``voc search --sql``)."""
+        return json.dumps(search_body(query, *self._terms(query)), ensure_ascii=False, indent=2)
+
     def search(self, query: SearchQuery) -> SearchResult:
-        terms = [] if query.raw else query_terms(query.text, self.tokenizer)
-        body = search_body(query, terms)
+        terms, exclude = self._terms(query)
+        body = search_body(query, terms, exclude)
         resp = self._call("search", self.client.search, index=self.alias, **as_client_kwargs(body))
         words = [t for toks, _ in terms for t in toks]
         hits = []
@@ -204,7 +216,8 @@ class ElasticsearchIndex:
                   group_by: str | None = None, start: datetime | None = None,
                   end: datetime | None = None, text: str = "") -> list[Bucket]:
         body = histogram_body(filters, interval=interval, tz=tz, group_by=group_by, start=start, end=end,
-                              terms=query_terms(text, self.tokenizer) if text.strip() else ())
+                              terms=query_terms(text, self.tokenizer) if text.strip() else (),
+                              exclude=excluded_terms(text, self.tokenizer) if text.strip() else ())
         resp = self._call("histogram", self.client.search, index=self.alias, **as_client_kwargs(body))
         zone = ZoneInfo(tz)
         aggs = resp.get("aggregations", {})

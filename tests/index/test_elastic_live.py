@@ -35,10 +35,11 @@ def es_index(tmp_path, tokenizer):
     ix.close()
 
 
-def test_the_bigram_analyzer_emits_every_two_character_window_one_position_apart(es_index):
-    resp = es_index.client.indices.analyze(index=es_index.alias, analyzer="voc_grams", text="自动续费App，闪退")
+def test_the_bigram_analyzer_emits_the_two_character_windows_of_each_chinese_run(es_index):
+    resp = es_index.client.indices.analyze(index=es_index.alias, analyzer="voc_grams", text="自动续费App，闪退了")
     tokens = [(t["token"], t["position"]) for t in resp["tokens"]]
-    assert tokens == [("自动", 0), ("动续", 1), ("续费", 2), ("费a", 3), ("ap", 4), ("pp", 5), ("闪退", 6)]
+    # one position apart, nothing across the latin word or the comma (no 费a, no 费闪)
+    assert tokens == [("自动", 0), ("动续", 1), ("续费", 2), ("闪退", 3), ("退了", 4)]
 
 
 def test_parts_of_words_are_found_and_whole_words_rank_first(es_index, tokenizer):
@@ -57,3 +58,5 @@ def test_parts_of_words_are_found_and_whole_words_rank_first(es_index, tokenizer
     assert ids("圈问") == ["w", "s"] or ids("圈问") == ["s", "w"]
     assert ids("圈严") == []  # characters that never stand side by side are no substring
     assert ids("严重转圈") == ["w"]  # jieba splits it into 严重 + 转圈, both words of w (not of s)
+    assert ids("转圈 -严重") == []  # -word excludes what the word would match, sub-words included
+    assert set(ids("-转圈")) == {"r", "v", "n"}

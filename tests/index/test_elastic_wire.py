@@ -165,8 +165,8 @@ def test_search_reads_hits_highlights_total_and_facets(cluster, tokenizer):
     result = ix.search(SearchQuery(text="闪退 登录", filters=Filters(product=("demo",)),
                                    facets=("sentiment", "rating")))
     sent = json.loads(cluster.sent("POST", "/voc-t/_search")[0])
-    assert [clause["bool"]["should"][1] for clause in sent["query"]["bool"]["must"]] == [
-        {"match_phrase": {"text.grams": "闪退"}}, {"match_phrase": {"text.grams": "登录"}}]
+    assert [clause["bool"]["should"][1]["bool"]["must"] for clause in sent["query"]["bool"]["must"]] == [
+        [{"match_phrase": {"grams": "闪退"}}], [{"match_phrase": {"grams": "登录"}}]]
     assert sent["query"]["bool"]["filter"] == [{"terms": {"product": ["demo"]}}]
     assert result.total == 42 and result.hits[0].score == 2.5
     assert result.hits[0].doc["id"] == "a" and result.hits[0].doc["risk"] == []
