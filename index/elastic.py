@@ -18,6 +18,7 @@ Request bodies are built by the pure functions in :mod:`index.elastic_bodies`.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -87,6 +88,8 @@ class ElasticsearchIndex:
         self.es = es
         self.backend = url or "elasticsearch"
         self.refresh: Any = {"true": True, "false": False}.get(es.refresh, es.refresh)
+        self._cursors: dict[str, dict[int, Any]] = {}  # query → {offset: search_after values} (see _page)
+        self._cursor_lock = threading.Lock()
         self.ensure_schema()
 
     @classmethod
@@ -194,10 +197,47 @@ class ElasticsearchIndex:
         """The request body :meth:`search` sends for this query, as JSON (``voc search --sql``)."""
         return json.dumps(search_body(query, *self._terms(query)), ensure_ascii=False, indent=2)
 
+    #: Elasticsearch refuses ``from + size`` past its ``index.max_result_window`` (10,000 by default); pages
+    #: beyond it are reached with ``search_after`` (:meth:`_page`).
+    max_result_window: int = 10_000
+
+    def _page(self, body: dict[str, Any]) -> Any:
+        """One page of hits. Past :attr:`max_result_window` it walks there with ``search_after`` (from the
+        cursor a previous page of the same query left, so reading every page in order — an export — costs
+        one request per page), since Elasticsearch answers a deep ``from`` with an error."""
+        start, size = int(body["from"]), int(body["size"])
+        if start + size <= self.max_result_window:
+            return self._call("search", self.client.search, index=self.alias, **as_client_kwargs(body))
+        key = json.dumps({k: v for k, v in body.items() if k not in ("from", "size")}, sort_keys=True, default=str)
+        with self._cursor_lock:
+            known = dict(self._cursors.get(key, {}))
+        pos = max((o for o in known if o <= start), default=0)
+        after = known.get(pos)
+        walk = {"query": body["query"], "sort": body["sort"], "_source": False, "track_total_hits": False}
+        while pos < start:
+            step = min(self.max_result_window, start - pos)
+            resp = self._call("search", self.client.search, index=self.alias, **as_client_kwargs(
+                {**walk, "size": step, **({"search_after": after} if after is not None else {})}))
+            hits = resp["hits"]["hits"]
+            if not hits:
+                break
+            after, pos = hits[-1]["sort"], pos + len(hits)
+        page = {**body, "from": 0, **({"search_after": after} if after is not None else {})}
+        if pos < start:  # fewer matches than the offset: an empty page with the true total
+            page["size"] = 0
+        resp = self._call("search", self.client.search, index=self.alias, **as_client_kwargs(page))
+        hits = resp["hits"]["hits"]
+        if hits:
+            with self._cursor_lock:
+                self._cursors.setdefault(key, {})[start + len(hits)] = hits[-1]["sort"]
+                while len(self._cursors) > 16:  # the most recent queries only
+                    self._cursors.pop(next(iter(self._cursors)))
+        return resp
+
     def search(self, query: SearchQuery) -> SearchResult:
         terms, exclude = self._terms(query)
         body = search_body(query, terms, exclude)
-        resp = self._call("search", self.client.search, index=self.alias, **as_client_kwargs(body))
+        resp = self._page(body)
         words = [t for toks, _ in terms for t in toks]
         hits = []
         for h in resp["hits"]["hits"]:

@@ -4,7 +4,8 @@
 * :class:`LoopbackES` keeps documents per index in memory and answers every endpoint VOC calls with a
   response of the documented shape. It evaluates the filter part of queries (``bool``, ``term``,
   ``terms``, ``range``, ``exists``, ``prefix``, ``ids``) but no full-text query (``match_phrase`` matches
-  everything), does not sort, and aggregations get buckets from the matched documents' values. It exists to drive every code path of
+  everything), sorts by fields (every ``_score`` is equal) with ``search_after``, and aggregations get
+  buckets from the matched documents' values. It exists to drive every code path of
   the backend and the alert store so that each request can be checked against the specification
   (test_elastic_spec.py); the contract suite checks semantics against a real cluster.
 
@@ -13,6 +14,7 @@ Neither is Elasticsearch; both speak real HTTP to the real client.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -128,7 +130,7 @@ class LoopbackES(_Server):
         if body.get("seq_no_primary_term"):
             hit.update(_seq_no=seq, _primary_term=1)
         if "sort" in body:
-            hit["sort"] = [source.get("created_at") or 0, doc_id]
+            hit["sort"] = _sort_values(_sort_spec(body["sort"]), source)
         if "highlight" in body:
             hit["highlight"] = {f: [str(source.get(f) or "")] for f in body["highlight"]["fields"]}
         return hit
@@ -313,10 +315,26 @@ class LoopbackES(_Server):
                                              it[next(iter(it))].get("result") != "not_found" for it in items),
                      "items": items}
 
+    #: index.max_result_window: a search whose ``from + size`` passes it is refused, as by Elasticsearch
+    max_result_window = 10_000
+
     def _search(self, names: list[str], body: dict, params: dict) -> Answer:
+        deepest = int(body.get("from", 0)) + int(params.get("size", body.get("size", 10)))
+        if deepest > self.max_result_window and "scroll" not in params:
+            return _error(400, "illegal_argument_exception",
+                          f"Result window is too large, from + size must be less than or equal to: "
+                          f"[{self.max_result_window}] but was [{deepest}]. See the scroll api for a more "
+                          "efficient way to request large data sets.")
         query = body.get("query", {"match_all": {}})
         rows = [(n, doc_id, src, seq) for n in names for doc_id, (src, seq) in self.indices[n]["docs"].items()
                 if _matches(query, doc_id, src)]
+        total = len(rows)  # as Elasticsearch counts it: search_after leaves the total alone
+        order = _sort_spec(body.get("sort"))
+        if order:
+            rows.sort(key=functools.cmp_to_key(lambda a, b: _compare(_sort_values(order, a[2]),
+                                                                    _sort_values(order, b[2]), order)))
+            if "search_after" in body:
+                rows = [r for r in rows if _compare(_sort_values(order, r[2]), body["search_after"], order) > 0]
         size = int(params.get("size", body.get("size", 10)))
         start = int(body.get("from", 0))
         hits = [self._hit(n, doc_id, src, seq, body, i) for i, (n, doc_id, src, seq) in enumerate(rows)]
@@ -324,7 +342,7 @@ class LoopbackES(_Server):
             for h in hits:
                 h["_source"] = {k: v for k, v in h["_source"].items() if k in body["_source"]}
         resp: dict[str, Any] = {"took": 1, "timed_out": False, "_shards": SHARDS,
-                                "hits": {"total": {"value": len(rows), "relation": "eq"},
+                                "hits": {"total": {"value": total, "relation": "eq"},
                                          "max_score": 1.0 if hits else None, "hits": hits[start:start + size]}}
         aggs = body.get("aggs") or body.get("aggregations")
         if aggs:
@@ -332,6 +350,34 @@ class LoopbackES(_Server):
         if "scroll" in params:
             resp["_scroll_id"] = "scroll-1"
         return 200, resp
+
+
+def _sort_spec(sort: Any) -> list[tuple[str, str]]:
+    """``sort`` of a search body → ``[(field, "asc"|"desc"), …]`` (``_score``: every score is equal here)."""
+    out = []
+    for item in sort if isinstance(sort, list) else ([sort] if sort else []):
+        if isinstance(item, str):
+            out.append((item, "desc" if item == "_score" else "asc"))
+        else:
+            (field, spec), = item.items()
+            out.append((field, spec if isinstance(spec, str) else spec.get("order", "asc")))
+    return out
+
+
+def _sort_values(order: list[tuple[str, str]], doc: dict) -> list[Any]:
+    return [0.0 if field == "_score" else (None if field == "_doc" else doc.get(field)) for field, _ in order]
+
+
+def _compare(a: list[Any], b: list[Any], order: list[tuple[str, str]]) -> int:
+    """Order of two rows' sort values (a missing value sorts last, as ``missing: _last``)."""
+    for x, y, (_, direction) in zip(a, b, order):
+        if x == y:
+            continue
+        if x is None or y is None:
+            return 1 if x is None else -1
+        c = (x > y) - (x < y)
+        return -c if direction == "desc" else c
+    return 0
 
 
 def _values(doc: dict, field: str) -> list[Any]:
