@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -115,11 +115,14 @@ def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: dat
 
 
 def backtest_index(rule: Rule, settings: Any, index: Any, *, start: datetime, end: datetime,
-                   step: timedelta = timedelta(hours=1)) -> list[tuple[Any, bool]]:
-    """Replay any rule against the stored feedback: run its detector at every ``step`` in [start, end]."""
+                   step: timedelta = timedelta(hours=1),
+                   progress: Callable[[int, int | None], None] | None = None) -> list[tuple[Any, bool]]:
+    """Replay any rule against the stored feedback: run its detector at every ``step`` in [start, end];
+    ``progress(evaluations done, total)`` after each."""
     out = []
     firing: set[tuple[str, str]] = set()
     t = start
+    total, done = int((end - start) / step) + 1 if end >= start else 0, 0
     while t <= end:
         now_firing = set()
         for sig in collect_signals(rule, settings, index, now=t):
@@ -128,6 +131,9 @@ def backtest_index(rule: Rule, settings: Any, index: Any, *, start: datetime, en
             out.append((sig, k not in firing))
         firing = now_firing
         t += step
+        done += 1
+        if progress is not None:
+            progress(done, total)
     return out
 
 

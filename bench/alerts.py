@@ -116,7 +116,11 @@ def run_quality(n_series: int, days: int, seed: int) -> dict[str, dict[str, floa
     totals = {name: {"tp": 0, "fp": 0, "caught": 0, "delays": []} for name in names}
     n_spikes = 0
     by_factor: dict[float, dict[str, list[int]]] = {}
+    from app.progress import reporter_for
+
+    task = reporter_for().task("series", total=n_series, unit="series")  # progress on stderr
     for _ in range(n_series):
+        task.advance()
         counts, spikes = make_series(rng, days)
         n_spikes += len(spikes)
         ours = SpikeDetector(window=window, history=timedelta(days=14), warmup=timedelta(days=3), min_count=10,
@@ -150,6 +154,7 @@ def run_quality(n_series: int, days: int, seed: int) -> dict[str, dict[str, floa
                      "median_delay_h": statistics.median(tot["delays"]) if tot["delays"] else float("nan"),
                      "false_per_series_week": tot["fp"] / weeks, "alerts": episodes}
     out["_meta"] = {"series": n_series, "days": days, "spikes": n_spikes}  # type: ignore[assignment]
+    task.close()
     out["_by_factor"] = {f: {k: sum(v) / len(v) for k, v in d.items()} for f, d in sorted(by_factor.items())}  # type: ignore[assignment]
     return out
 

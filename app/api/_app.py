@@ -23,8 +23,10 @@ from app.api import _service as service
 from app.api._auth import CSRF_HEADER, SESSION_COOKIE, AuthError, Authenticator, Principal
 from app.api._cache import TTLCache
 from app.api._guard import FORWARDING_HEADERS, HostPolicy, RequestGuard
+from app.api._jobs import register_job_routes
 from app.api._ops import LabelError, NotFound, Operations, Unavailable
 from app.api._params import MAX_RESULT_WINDOW, Digits, check_id, validation_error
+from app.jobs import Jobs
 from configs import Settings
 from index import IndexBackendError, QueryError
 
@@ -112,6 +114,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     auth = Authenticator(settings)
     ops = operations or Operations(settings, index=index)
     cache = TTLCache(ttl=settings.web.cache_seconds)
+    jobs = Jobs(settings, index=lambda: ops.index, on_change=cache.clear)
     query_slots = threading.BoundedSemaphore(settings.web.query_slots)
     facet_slots = threading.BoundedSemaphore(settings.web.facet_slots)
 
@@ -139,6 +142,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         finally:
             for close in closers:
                 close()
+            jobs.close()
             ops.close()
             auth.close()
 
@@ -382,6 +386,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
         """Per configured source: schedule, next run, last success, items per day, blocked state with its fix."""
         return ops.sources(now=exact_now())
 
+    register_job_routes(app, jobs, reader=reader, admin=admin)
     return app
 
 

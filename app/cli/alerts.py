@@ -13,7 +13,9 @@ from typing import Any
 import click
 
 from app.cli import pass_app
+from app.cli._progress import with_progress
 from app.context import AppContext
+from app.progress import Reporter
 
 __all__ = ["commands"]
 
@@ -241,8 +243,9 @@ def retry_cmd(app: AppContext) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per firing.")
 @click.option("--all", "show_all", is_flag=True, help="Every firing evaluation, not only each episode's first.")
 @pass_app
+@with_progress
 def backtest_cmd(app: AppContext, rule_name: str, from_text: str | None, to_text: str | None, series: Path | None,
-                 as_json: bool, show_all: bool) -> None:
+                 as_json: bool, show_all: bool, progress: Reporter) -> None:
     """Replay history through RULE and print when and why it would have fired (nothing is stored or sent)."""
     import alerts
 
@@ -263,7 +266,10 @@ def backtest_cmd(app: AppContext, rule_name: str, from_text: str | None, to_text
                              "figures": m.figures, "title": ""})
         else:
             assert start is not None
-            for sig, new in alerts.backtest_index(rule, app.settings, app.index, start=start, end=end or _now(None)):
+            with progress.task("backtest", unit="steps") as task:
+                found = alerts.backtest_index(rule, app.settings, app.index, start=start, end=end or _now(None),
+                                              progress=task)
+            for sig, new in found:
                 rows.append({"timestamp": sig.match.at, "product": sig.product, "key": sig.match.key, "new": new,
                              "severity": sig.match.severity, "figures": sig.match.figures, "title": sig.title})
     except alerts.AlertsError as exc:
