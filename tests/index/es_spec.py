@@ -306,6 +306,27 @@ class Spec:
         if errors:
             raise SpecError(f"{endpoint} response", errors)
 
+    def assert_exchanges_conform(self, requests: list[tuple[str, str, Any]],
+                                 answers: list[tuple[str, str, Any]]) -> set[str]:
+        """Check recorded ``(method, url, body)`` requests and ``(method, url, payload)`` successful answers;
+        raise SpecError listing the first ten mismatches; return the endpoints the requests used."""
+        seen: set[str] = set()
+        errors: list[str] = []
+        for method, url, body in requests:
+            try:
+                seen.add(self.check_request(method, url, body)["name"])
+            except SpecError as exc:
+                errors.append(str(exc))
+        for method, url, payload in answers:
+            endpoint = self.endpoint_for(method, url.split("?", 1)[0])[0]["name"]
+            try:
+                self.check_response(endpoint, payload)
+            except SpecError as exc:
+                errors.append(f"(the answer) {exc}")
+        if errors:
+            raise SpecError(f"{len(errors)} exchanges", errors[:10])
+        return seen
+
     # ------------------------------------------------------------------ fields our code reads
     def response_has(self, endpoint: str, path: str) -> bool:
         """Whether the response type of ``endpoint`` has the field path ``a.b[].c`` (``*`` = any key).
