@@ -41,7 +41,8 @@ from alerts._errors import AlertsError
 from alerts.lifecycle import AlertRecord, Transition
 from configs.sqlite_wal import use_wal
 
-__all__ = ["AlertStore", "SqliteAlertStore", "OutboxEntry", "PendingDelivery", "AlertStoreError", "open_store"]
+__all__ = ["AlertStore", "AlertState", "SqliteAlertStore", "OutboxEntry", "PendingDelivery", "AlertStoreError", "open_store",
+           "open_store_at"]
 
 SCHEMA_VERSION = 2
 
@@ -131,6 +132,22 @@ class PendingDelivery:
     sent_at: float | None = None
 
 
+@dataclass(frozen=True)
+class AlertState:
+    """Everything an alert store holds, store-neutral (``voc reindex`` moves it between stores):
+    records (``AlertRecord.to_json()``), events (``fingerprint, version, event, at, figures``) and outbox
+    rows (``fingerprint, version, subscriber, channel, notification, status, attempts, next_attempt_at,
+    last_error, created_at, sent_at``; claims are not moved)."""
+
+    records: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    outbox: list[dict[str, Any]]
+
+
+OUTBOX_FIELDS = ("fingerprint", "version", "subscriber", "channel", "notification", "status", "attempts",
+                 "next_attempt_at", "last_error", "created_at", "sent_at")
+
+
 class AlertStore(Protocol):
     """What evaluation, delivery and the CLI need; SQLite implements it (Elasticsearch: same methods)."""
 
@@ -154,6 +171,10 @@ class AlertStore(Protocol):
                     hold_channel: bool = True) -> None: ...
 
     def outbox(self, *, status: str | None = None) -> builtins.list[PendingDelivery]: ...
+
+    def export_state(self) -> AlertState: ...
+
+    def restore_state(self, state: AlertState) -> int: ...
 
     def close(self) -> None: ...
 
@@ -414,6 +435,36 @@ class SqliteAlertStore:
             args.append(status)
         return [self._delivery(r) for r in self._select(sql + " ORDER BY id", args)]
 
+    # --- moving the state (voc reindex) ---------------------------------------------------------------
+    def export_state(self) -> AlertState:
+        records = [json.loads(r[0]) for r in self._select("SELECT data FROM alert_state ORDER BY fingerprint")]
+        events = [{"fingerprint": f, "version": v, "event": e, "at": at, "figures": json.loads(d)} for f, v, e, at, d in
+                  self._select("SELECT fingerprint, version, event, at, data FROM alert_events ORDER BY rowid")]
+        rows = self._select(f"SELECT {', '.join(OUTBOX_FIELDS)} FROM alert_outbox ORDER BY id")
+        outbox = [{**dict(zip(OUTBOX_FIELDS, r)), "notification": json.loads(r[4])} for r in rows]
+        return AlertState(records, events, outbox)
+
+    def restore_state(self, state: AlertState) -> int:
+        """Write records (replacing the same fingerprint), events and outbox rows (kept if present) in one
+        transaction; return the number of records written."""
+        with self._tx() as db:
+            for d in state.records:
+                rec = AlertRecord.from_json(d)
+                db.execute(
+                    "INSERT OR REPLACE INTO alert_state (fingerprint, rule, product, key, state, severity, version,"
+                    " updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rec.fingerprint, rec.rule, rec.product, rec.key, rec.state, rec.severity, rec.version,
+                     rec.to_json()["updated_at"], json.dumps(d, ensure_ascii=False)))
+            for e in state.events:
+                db.execute("INSERT OR IGNORE INTO alert_events (fingerprint, version, event, at, data)"
+                           " VALUES (?, ?, ?, ?, ?)",
+                           (e["fingerprint"], e["version"], e["event"], e["at"], json.dumps(e["figures"])))
+            for o in state.outbox:
+                db.execute(
+                    f"INSERT OR IGNORE INTO alert_outbox ({', '.join(OUTBOX_FIELDS)}) VALUES ({', '.join('?' * len(OUTBOX_FIELDS))})",
+                    tuple(json.dumps(o[k], ensure_ascii=False) if k == "notification" else o[k] for k in OUTBOX_FIELDS))
+        return len(state.records)
+
     def close(self) -> None:
         self._db.close()
 
@@ -426,12 +477,17 @@ class SqliteAlertStore:
 
 def open_store(settings: Any) -> SqliteAlertStore:
     """The alert store next to the feedback: the index's SQLite file (``settings.sqlite_path()``)."""
-    path = settings.sqlite_path()
+    return open_store_at(settings, settings.index.url, settings.index.name)
+
+
+def open_store_at(settings: Any, url: str, name: str) -> SqliteAlertStore:
+    """The alert store beside the index at ``url`` (named ``name`` on Elasticsearch), e.g. a reindex target."""
+    path = settings.sqlite_path(url)
     if path is None:
         try:
             from alerts._es_store import ElasticsearchAlertStore
         except ImportError as exc:  # pragma: no cover
             raise AlertStoreError("the Elasticsearch alert store is not available") from exc
-        return ElasticsearchAlertStore.from_settings(settings)  # type: ignore[return-value]
+        return ElasticsearchAlertStore.from_settings(settings, url=url, name=name)  # type: ignore[return-value]
     return SqliteAlertStore(path)
 

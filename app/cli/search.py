@@ -286,7 +286,8 @@ def prune(app: AppContext, older_than: str, dry_run: bool, progress: Reporter) -
 @pass_app
 @with_progress
 def reindex(app: AppContext, to_url: str, to_name: str | None, batch: int, resume: bool, progress: Reporter) -> None:
-    """Copy every document from the configured index to another (e.g. SQLite → Elasticsearch).
+    """Copy every document, and the alert state beside it, from the configured index to another
+    (e.g. SQLite → Elasticsearch). Ids, tags and applied label corrections are kept; re-running is safe.
 
     Ctrl-C stops after the current batch; --resume continues from there."""
     from index import IndexBackendError, open_index
@@ -318,6 +319,27 @@ def reindex(app: AppContext, to_url: str, to_name: str | None, batch: int, resum
         target.close()
     click.echo(f"copied {report.copied} documents to {to_url} ({report.new} new, {report.updated} updated)"
                + (f"; {before} more were copied by the interrupted run" if before else ""))
+    alerts = _copy_alert_state(app, to_url, to_name or s.index.name)
+    click.echo(f"copied {alerts} alerts with their history and deliveries; label corrections stay in "
+               f"{s.classifier.labels_path} and apply to both indexes")
+
+
+def _copy_alert_state(app: AppContext, to_url: str, to_name: str) -> int:
+    """Alert records, events and outbox move with the documents (they live beside the index)."""
+    from alerts.store import AlertStoreError, open_store, open_store_at
+
+    try:
+        source = open_store(app.settings)
+        try:
+            target = open_store_at(app.settings, to_url, to_name)
+            try:
+                return target.restore_state(source.export_state())
+            finally:
+                target.close()
+        finally:
+            source.close()
+    except AlertStoreError as exc:
+        raise click.ClickException(f"documents copied, but the alert state was not: {exc} — re-running is safe") from exc
 
 
 commands = [search, export, prune, reindex]

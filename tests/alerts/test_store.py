@@ -29,7 +29,10 @@ def store(request, tmp_path):
 
         from alerts._es_store import ElasticsearchAlertStore
 
-        st = ElasticsearchAlertStore(Elasticsearch(url), prefix=f"voc-test-{uuid.uuid4().hex[:8]}")
+        auth = {"api_key": os.environ["VOC_ES_API_KEY"]} if os.environ.get("VOC_ES_API_KEY") else {}
+        if os.environ.get("VOC_ES_CA_CERTS"):
+            auth["ca_certs"] = os.environ["VOC_ES_CA_CERTS"]
+        st = ElasticsearchAlertStore(Elasticsearch(url, **auth), prefix=f"voc-test-{uuid.uuid4().hex[:8]}")
     yield st
     st.close()
 
