@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from classifier._base import Tags
+from classifier.intent import intent_of
 from classifier.normalize import classification_text, normalize_text
 from classifier.risk import risk_flags
 
@@ -33,10 +34,6 @@ POSITIVE_WORDS = (
 )
 NEGATORS = ("不", "没", "没有", "别", "无法", "不太", "不怎么", "并不")
 
-_QUESTION = re.compile(r"[?？]|怎么|如何|为什么|为啥|请问|是否|能否|在哪|哪里|吗[。!！]?$|呢[。!！]?$")
-_FEATURE = re.compile(r"希望|建议|能不能|可不可以|能否增加|求(?:加|增加|出|支持|恢复)|加个|增加|添加|支持一下|要是能|如果能|期待")
-_BUG = re.compile(r"闪退|崩溃|卡死|白屏|黑屏|打不开|bug|报错|出错|异常|失败|无法|不能|用不了|登不上|加载不出|没反应|不显示|故障|进不去|死机|重启")
-_SERVICE = re.compile(r"客服|投诉|退款|不退|扣费|乱扣|扣钱|没人回复|没人处理|态度|工单|售后|骗|欺诈|霸王条款|自动续费")
 
 
 class TopicMatcher:
@@ -87,19 +84,8 @@ def rule_sentiment(text: str) -> tuple[str, float]:
 
 
 def rule_intent(text: str, sentiment: str) -> str:
-    """Rule intent of a normalized text, given its sentiment."""
-    low = text.lower()
-    if _SERVICE.search(low):
-        return "service_complaint"
-    if _BUG.search(low) and sentiment != "positive":
-        return "bug"
-    if _FEATURE.search(low):
-        return "feature_request"
-    if _QUESTION.search(low):
-        return "question"
-    if sentiment == "positive":
-        return "praise"
-    return "other"
+    """Rule intent of a normalized text, given its sentiment (:func:`classifier.intent.intent_of`)."""
+    return intent_of(text, sentiment)
 
 
 class RulesClassifier:
