@@ -17,13 +17,11 @@ from classifier.invariant import quantize_linear, rowwise
 from classifier.ngram import pad_batch
 from classifier.normalize import classification_text
 from classifier.risk import risk_flags
-from classifier.rules import TopicMatcher, rule_intent
+from classifier.rules import rule_intent
+from classifier.topics import TopicTagger
 
 __all__ = ["ModelClassifier", "BatchRunner", "head_tail", "set_threads", "uncached_onednn", "quantize_linear",
-           "MAX_BATCH_TOKENS", "TOPIC_THRESHOLD", "padded_width"]
-
-#: A model topic is tagged when its probability reaches this (keyword matches are always tagged).
-TOPIC_THRESHOLD = 0.5
+           "MAX_BATCH_TOKENS", "padded_width"]
 
 
 def head_tail(text: str, limit: int) -> str:
@@ -173,19 +171,20 @@ class ModelClassifier:
     ``input_ids``/``attention_mask``, giving the heads' logits; ``model.config`` carries the ``voc_*`` keys."""
 
     def __init__(self, model: Any, tokenizer: Any, *, topics: Iterable[Any] = (), batch_size: int = 64,
-                 threads: int | None = None, topic_threshold: float = TOPIC_THRESHOLD, pad_id: int | None = None) -> None:
+                 threads: int | None = None, pad_id: int | None = None) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         cfg = model.config
         self.labels: dict[str, list[str]] = cfg.voc_labels
         self.model_version: str = getattr(cfg, "voc_model_version", "voc-unknown")
         self.threads = threads
-        self.topic_threshold = topic_threshold
         #: "rules": intent from :func:`rule_intent` given the model's sentiment (default; see the model card);
         #: "model": the intent head's argmax.
         self.intent_mode: str = getattr(cfg, "voc_intent_mode", "rules")
-        self.match_topics = TopicMatcher(tuple(topics))
-        self._taxonomy = set(self.match_topics.topic_ids)
+        #: Topics come from the taxonomy alone (keywords and examples, :mod:`classifier.topics`), so a topic
+        #: added or changed in topics.yaml tags at once; the model's topic head is not used for tagging (it
+        #: learned the training-time keywords and added false `crash` tags to login complaints).
+        self.match_topics = TopicTagger(tuple(topics))
         self._runner = BatchRunner(tokenizer, batch_size=batch_size, pad_id=pad_id,
                                    max_length=int(getattr(cfg, "voc_max_length", 128)))
 
@@ -214,23 +213,14 @@ class ModelClassifier:
         if not prepared:
             return []
         probs = self.predict_proba(prepared)
-        s_labels, i_labels, t_labels = self.labels["sentiment"], self.labels["intent"], self.labels["topics"]
+        s_labels, i_labels = self.labels["sentiment"], self.labels["intent"]
         s_score, s_idx = (v.tolist() for v in probs["sentiment"].max(-1))
         i_idx = probs["intent"].argmax(-1).tolist()
-        topic_hits = (probs["topics"] >= self.topic_threshold).nonzero().tolist()
-        model_topics: list[set[str]] = [set() for _ in prepared]
-        for row, col in topic_hits:
-            if col < len(t_labels) and t_labels[col] in self._taxonomy:
-                model_topics[row].add(t_labels[col])
-        topic_ids = self.match_topics.topic_ids
         rules = self.intent_mode == "rules"
         tags = []
         for i, text in enumerate(prepared):
-            keyword = self.match_topics(text)
-            extra = model_topics[i]
             sentiment = s_labels[s_idx[i]]
             intent = rule_intent(text, sentiment) if rules else i_labels[i_idx[i]]
-            topics = tuple(t for t in topic_ids if t in keyword or t in extra) if extra else keyword
             tags.append(Tags(sentiment=sentiment, sentiment_score=round(s_score[i], 4), intent=intent,
-                             topics=topics, risk=risk_flags(text), model_version=self.model_version))
+                             topics=self.match_topics(text), risk=risk_flags(text), model_version=self.model_version))
         return tags

@@ -13,6 +13,7 @@ from typing import Any
 
 from classifier._base import Tags
 from classifier.intent import intent_of
+from classifier.topics import TopicMatcher, TopicTagger
 from classifier.normalize import classification_text, normalize_text
 from classifier.risk import risk_flags
 
@@ -34,21 +35,6 @@ POSITIVE_WORDS = (
 )
 NEGATORS = ("不", "没", "没有", "别", "无法", "不太", "不怎么", "并不")
 
-
-
-class TopicMatcher:
-    """Keyword → topic id matching over normalized, lower-cased text."""
-
-    def __init__(self, topics: Iterable[Any]) -> None:
-        self.topic_ids = tuple(t.id for t in topics)
-        self._keywords = [(t.id, tuple(normalize_text(k).lower() for k in t.keywords if k.strip())) for t in topics]
-        # one alternation per topic: "does any keyword occur" in a single scan (longest first; any hit counts)
-        self._patterns = [(tid, re.compile("|".join(re.escape(k) for k in sorted(set(kws), key=len, reverse=True))))
-                          for tid, kws in self._keywords if kws]
-
-    def __call__(self, text: str) -> tuple[str, ...]:
-        low = text.lower()
-        return tuple(tid for tid, pat in self._patterns if pat.search(low))
 
 
 def keyword_topics(text: str, topics: Iterable[Any]) -> tuple[str, ...]:
@@ -93,7 +79,7 @@ class RulesClassifier:
 
     def __init__(self, topics: Iterable[Any]) -> None:
         self.model_version = RULES_VERSION
-        self.match_topics = TopicMatcher(tuple(topics))
+        self.match_topics = TopicTagger(tuple(topics))
 
     def predict(self, texts: Sequence[str], *, normalized: bool = False) -> list[Tags]:
         out = []
