@@ -6,10 +6,11 @@ topic when
 * one of its keywords occurs in the text (as :class:`classifier.rules.TopicMatcher` always did), or
 * the text shares enough *distinctive* character n-grams with the topic's examples and keywords: each
   2- and 3-character n-gram of a topic's examples is a weak cue for that topic, weighted by how specific it
-  is to the topic within the taxonomy (``log(1 + topics / topics containing it)``; n-grams of function
+  is to the topic within the taxonomy (``log(1 + topics / topics containing it) / log(1 + topics)``: 1 for an
+  n-gram of one topic only, whatever the taxonomy's size; n-grams of function
   characters only, digits and punctuation carry nothing). A text's evidence for a topic is the summed
-  weight of the cues it contains; the topic is tagged when the evidence reaches ``min_evidence`` (8: about
-  three topic-specific cues) and is the best topic's (``relative``). Both were chosen on the taxonomy
+  weight of the cues it contains; the topic is tagged when the evidence reaches ``min_evidence`` (3.2: more than three
+  n-grams specific to the topic) and is the best topic's (``relative``). Both were chosen on the taxonomy
   protocol (``bench/taxonomy.py``) and the app-feedback set: lower thresholds cost precision there and gained
   nothing (model card).
 
@@ -68,7 +69,7 @@ class TopicTagger:
     """Keyword topics plus example-sentence evidence (see the module docstring). Deterministic: a text's
     topics depend on the text and the taxonomy only."""
 
-    def __init__(self, topics: Iterable[Any], *, min_evidence: float = 8.0, relative: float = 1.0) -> None:
+    def __init__(self, topics: Iterable[Any], *, min_evidence: float = 3.2, relative: float = 1.0) -> None:
         topics = tuple(topics)
         self.topic_ids = tuple(t.id for t in topics)
         self.keywords = TopicMatcher(topics)
@@ -86,9 +87,9 @@ class TopicTagger:
         self._cues: dict[str, list[tuple[str, float]]] = defaultdict(list)  # n-gram → [(topic, weight)]
         for tid, gs in per_topic.items():
             for g in gs:
-                self._cues[g].append((tid, math.log(1 + n / df[g])))
-        self._exclude = [(t.id, re.compile("|".join(re.escape(normalize_text(x).lower()) for x in t.exclude)))
-                         for t in topics if getattr(t, "exclude", ())]
+                self._cues[g].append((tid, math.log(1 + n / df[g]) / math.log(1 + n)))
+        excludes = [(t.id, [normalize_text(x).lower() for x in getattr(t, "exclude", ()) if x.strip()]) for t in topics]
+        self._exclude = [(tid, re.compile("|".join(re.escape(x) for x in xs))) for tid, xs in excludes if xs]
 
     def evidence(self, text: str) -> dict[str, float]:
         """Summed cue weight per topic for a normalized text (topics with none are absent)."""
