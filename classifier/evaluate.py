@@ -157,8 +157,9 @@ Neutral, intent and topics have no labelled data in our domain; they are learned
   labelled by construction (weight 1.0) plus the rule labels of every corpus text (weight 0.3) — but it does
   not beat the rules on the evaluation set below, so it is off by default (`voc_intent_mode`);
 - topics: taxonomy keyword matches on every training text plus the taxonomy's example sentences. At inference,
-  keyword matches from the *current* taxonomy are always tagged (a new topic works at once) and the model adds
-  topics whose probability is ≥ 0.5.
+  the *current* taxonomy tags (keywords, and resemblance to each topic's examples: `classifier.topics`), so a
+  new topic works at once; the topic head is trained but not used for tagging (it put `crash` on login
+  complaints; issue 17).
 
 At most {config['max_rows_per_domain']} rows are drawn per corpus domain (this caps the Weibo emotion posts; every
 product-review category is smaller). Label corrections (`voc label`, the web UI): {config.get('corrections', 0)} used, each repeated

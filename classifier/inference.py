@@ -13,16 +13,15 @@ from typing import Any
 import torch
 
 from classifier._base import Tags
+from classifier.invariant import quantize_linear, rowwise
 from classifier.ngram import pad_batch
 from classifier.normalize import classification_text
 from classifier.risk import risk_flags
-from classifier.rules import TopicMatcher, rule_intent
+from classifier.rules import rule_intent
+from classifier.topics import TopicTagger
 
 __all__ = ["ModelClassifier", "BatchRunner", "head_tail", "set_threads", "uncached_onednn", "quantize_linear",
-           "MAX_BATCH_TOKENS", "TOPIC_THRESHOLD"]
-
-#: A model topic is tagged when its probability reaches this (keyword matches are always tagged).
-TOPIC_THRESHOLD = 0.5
+           "MAX_BATCH_TOKENS", "padded_width"]
 
 
 def head_tail(text: str, limit: int) -> str:
@@ -52,6 +51,16 @@ def uncached_onednn() -> None:
 
 #: Padded tokens per batch at most (besides ``batch_size`` texts): keeps padding low when lengths vary.
 MAX_BATCH_TOKENS = 4096
+#: Every text is padded to its own length rounded up to a multiple of this, whatever batch it is in: with the
+#: batch-invariant int8 layers (:mod:`classifier.int8`) a text's outputs are then bit-identical alone, in a
+#: batch of short texts or of long ones (attention and pooling sum over the padded width, so the width must
+#: depend on the text alone).
+WIDTH_STEP = 8
+
+
+def padded_width(length: int, max_length: int) -> int:
+    """The width a text of ``length`` tokens is padded to: the next multiple of :data:`WIDTH_STEP`."""
+    return max(length, min(max_length, -(-length // WIDTH_STEP) * WIDTH_STEP))
 
 
 class BatchRunner:
@@ -59,7 +68,7 @@ class BatchRunner:
 
     Fast tokenizers encode every text once in Rust (a private copy of the backend: truncation on, no
     padding); batches are cut from the texts sorted by token count, at most ``batch_size`` texts and
-    :data:`MAX_BATCH_TOKENS` padded tokens each. With ``workers`` > 1 there are at least that many batches,
+    :data:`MAX_BATCH_TOKENS` padded tokens each, and only texts of one :func:`padded_width` share a batch. With ``workers`` > 1 there are at least that many batches,
     so every worker thread has one (see :meth:`run`).
     """
 
@@ -102,11 +111,13 @@ class BatchRunner:
         """Indices of each batch: sorted by length, capped by texts, padded tokens and ``workers``."""
         n = len(lengths)
         cap = self.batch_size if workers <= 1 else max(1, min(self.batch_size, -(-n // workers)))
+        widths = [padded_width(v, self.max_length) for v in lengths]
         order = sorted(range(n), key=lengths.__getitem__)
         batches: list[list[int]] = []
         current: list[int] = []
-        for i in order:  # ascending, so lengths[i] is the padded width of the batch once i joins it
-            if current and (len(current) >= cap or (len(current) + 1) * lengths[i] > self.max_tokens):
+        for i in order:  # ascending, so widths[i] is the padded width of the batch once i joins it
+            if current and (len(current) >= cap or (len(current) + 1) * widths[i] > self.max_tokens
+                            or widths[i] != widths[current[0]]):
                 batches.append(current)
                 current = []
             current.append(i)
@@ -117,7 +128,7 @@ class BatchRunner:
     def batches(self, texts: Sequence[str], workers: int = 1) -> Iterable[tuple[list[int], dict[str, torch.Tensor]]]:
         ids = self.encode(texts)
         for idx in self.plan([len(r) for r in ids], workers):
-            x, mask = pad_batch(ids, idx, self._pad_id or 0)
+            x, mask = pad_batch(ids, idx, self._pad_id or 0, width=padded_width(len(ids[idx[-1]]), self.max_length))
             yield idx, {"input_ids": x, "attention_mask": mask}
 
     def run(self, fn: Any, texts: Sequence[str], threads: int | None) -> list[tuple[list[int], Any]]:
@@ -160,19 +171,20 @@ class ModelClassifier:
     ``input_ids``/``attention_mask``, giving the heads' logits; ``model.config`` carries the ``voc_*`` keys."""
 
     def __init__(self, model: Any, tokenizer: Any, *, topics: Iterable[Any] = (), batch_size: int = 64,
-                 threads: int | None = None, topic_threshold: float = TOPIC_THRESHOLD, pad_id: int | None = None) -> None:
+                 threads: int | None = None, pad_id: int | None = None) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         cfg = model.config
         self.labels: dict[str, list[str]] = cfg.voc_labels
         self.model_version: str = getattr(cfg, "voc_model_version", "voc-unknown")
         self.threads = threads
-        self.topic_threshold = topic_threshold
         #: "rules": intent from :func:`rule_intent` given the model's sentiment (default; see the model card);
         #: "model": the intent head's argmax.
         self.intent_mode: str = getattr(cfg, "voc_intent_mode", "rules")
-        self.match_topics = TopicMatcher(tuple(topics))
-        self._taxonomy = set(self.match_topics.topic_ids)
+        #: Topics come from the taxonomy alone (keywords and examples, :mod:`classifier.topics`), so a topic
+        #: added or changed in topics.yaml tags at once; the model's topic head is not used for tagging (it
+        #: learned the training-time keywords and added false `crash` tags to login complaints).
+        self.match_topics = TopicTagger(tuple(topics))
         self._runner = BatchRunner(tokenizer, batch_size=batch_size, pad_id=pad_id,
                                    max_length=int(getattr(cfg, "voc_max_length", 128)))
 
@@ -192,7 +204,7 @@ class ModelClassifier:
                 index = torch.tensor(idx)
                 out["sentiment"][index] = torch.softmax(logits["sentiment"].float(), -1)
                 out["intent"][index] = torch.softmax(logits["intent"].float(), -1)
-                out["topics"][index] = torch.sigmoid(logits["topics"].float())
+                out["topics"][index] = rowwise(torch.sigmoid, logits["topics"].float())
         return out
 
     def predict(self, texts: Sequence[str], *, normalized: bool = False) -> list[Tags]:
@@ -201,36 +213,14 @@ class ModelClassifier:
         if not prepared:
             return []
         probs = self.predict_proba(prepared)
-        s_labels, i_labels, t_labels = self.labels["sentiment"], self.labels["intent"], self.labels["topics"]
+        s_labels, i_labels = self.labels["sentiment"], self.labels["intent"]
         s_score, s_idx = (v.tolist() for v in probs["sentiment"].max(-1))
         i_idx = probs["intent"].argmax(-1).tolist()
-        topic_hits = (probs["topics"] >= self.topic_threshold).nonzero().tolist()
-        model_topics: list[set[str]] = [set() for _ in prepared]
-        for row, col in topic_hits:
-            if col < len(t_labels) and t_labels[col] in self._taxonomy:
-                model_topics[row].add(t_labels[col])
-        topic_ids = self.match_topics.topic_ids
         rules = self.intent_mode == "rules"
         tags = []
         for i, text in enumerate(prepared):
-            keyword = self.match_topics(text)
-            extra = model_topics[i]
             sentiment = s_labels[s_idx[i]]
             intent = rule_intent(text, sentiment) if rules else i_labels[i_idx[i]]
-            topics = tuple(t for t in topic_ids if t in keyword or t in extra) if extra else keyword
             tags.append(Tags(sentiment=sentiment, sentiment_score=round(s_score[i], 4), intent=intent,
-                             topics=topics, risk=risk_flags(text), model_version=self.model_version))
+                             topics=self.match_topics(text), risk=risk_flags(text), model_version=self.model_version))
         return tags
-
-
-def quantize_linear(model: Any) -> Any:
-    """int8 dynamic quantization of the Linear layers (CPU inference)."""
-    import warnings
-
-    from torch import nn
-    from torch.ao.quantization import quantize_dynamic
-
-    with warnings.catch_warnings():  # torch 2.13 marks the eager quantization API deprecated; still the CPU path
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)

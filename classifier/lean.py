@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from classifier._base import ModelLoadError
 from classifier.inference import ModelClassifier, quantize_linear
+from classifier.invariant import rowwise
 from classifier.ngram import NgramSentiment
 
 __all__ = ["LeanVocModel", "heads", "supports", "load_lean_classifier"]
@@ -148,7 +149,7 @@ def heads(model: Any, hidden: torch.Tensor, input_ids: torch.Tensor, attention_m
         if model.sentiment_from == "ngram":
             sentiment = ngram
         else:
-            sentiment = torch.log((torch.softmax(sentiment.float(), -1) + torch.softmax(ngram, -1)) / 2)
+            sentiment = rowwise(torch.log, (torch.softmax(sentiment.float(), -1) + torch.softmax(ngram, -1)) / 2, 1.0)
     return {"sentiment": sentiment, "intent": model.intent(pooled), "topics": model.topics(pooled)}
 
 

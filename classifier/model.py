@@ -18,15 +18,16 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel, PreTrainedModel
 
 from classifier._base import ModelLoadError, Tags
-from classifier.inference import TOPIC_THRESHOLD, BatchRunner, ModelClassifier, head_tail, quantize_linear
+from classifier.inference import BatchRunner, ModelClassifier, head_tail, quantize_linear
 from classifier.lean import heads
 from classifier.ngram import NgramSentiment
 from classifier.normalize import classification_text
 from classifier.risk import risk_flags
-from classifier.rules import TopicMatcher, rule_intent
+from classifier.rules import rule_intent
+from classifier.topics import TopicTagger
 
-__all__ = ["VocModel", "ModelClassifier", "HFSentimentClassifier", "load_hf_classifier", "save_model", "head_tail",
-           "TOPIC_THRESHOLD"]  # ModelClassifier, head_tail, TOPIC_THRESHOLD: from classifier.inference
+__all__ = ["VocModel", "ModelClassifier", "HFSentimentClassifier", "load_hf_classifier", "save_model",
+           "head_tail"]  # ModelClassifier, head_tail: from classifier.inference
 
 
 class VocModel(PreTrainedModel):
@@ -106,7 +107,7 @@ class HFSentimentClassifier:
         self.mapping = mapping
         self.model_version = f"hf-{name}"
         self.threads = threads
-        self.match_topics = TopicMatcher(tuple(topics))
+        self.match_topics = TopicTagger(tuple(topics))
         max_len = min(512, int(getattr(model.config, "max_position_embeddings", 512)))
         self._runner = BatchRunner(tokenizer, batch_size=batch_size, max_length=max_len)
 

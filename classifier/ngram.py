@@ -58,10 +58,12 @@ class NgramSentiment(nn.Module):
         return summed / mask.sum(1, keepdim=True).clamp(min=1.0) + self.bias
 
 
-def pad_batch(ids: Sequence[Sequence[int]], idx: Sequence[int], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(right-padded token ids, attention mask) of the texts ``idx``: training and inference batches alike."""
+def pad_batch(ids: Sequence[Sequence[int]], idx: Sequence[int], pad_id: int = 0,
+              width: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(right-padded token ids, attention mask) of the texts ``idx``: training and inference batches alike;
+    padded to ``width`` when that is wider than the longest text."""
     rows = [list(ids[i]) for i in idx]
-    width = max(map(len, rows))
+    width = max(width, *map(len, rows))
     x = torch.tensor([r + [pad_id] * (width - len(r)) for r in rows], dtype=torch.long)
     lens = torch.tensor([len(r) for r in rows])
     return x, (torch.arange(width).unsqueeze(0) < lens.unsqueeze(1)).long()

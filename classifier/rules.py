@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from classifier._base import Tags
+from classifier.intent import intent_of
+from classifier.topics import TopicMatcher, TopicTagger
 from classifier.normalize import classification_text, normalize_text
 from classifier.risk import risk_flags
 
@@ -33,25 +35,6 @@ POSITIVE_WORDS = (
 )
 NEGATORS = ("不", "没", "没有", "别", "无法", "不太", "不怎么", "并不")
 
-_QUESTION = re.compile(r"[?？]|怎么|如何|为什么|为啥|请问|是否|能否|在哪|哪里|吗[。!！]?$|呢[。!！]?$")
-_FEATURE = re.compile(r"希望|建议|能不能|可不可以|能否增加|求(?:加|增加|出|支持|恢复)|加个|增加|添加|支持一下|要是能|如果能|期待")
-_BUG = re.compile(r"闪退|崩溃|卡死|白屏|黑屏|打不开|bug|报错|出错|异常|失败|无法|不能|用不了|登不上|加载不出|没反应|不显示|故障|进不去|死机|重启")
-_SERVICE = re.compile(r"客服|投诉|退款|不退|扣费|乱扣|扣钱|没人回复|没人处理|态度|工单|售后|骗|欺诈|霸王条款|自动续费")
-
-
-class TopicMatcher:
-    """Keyword → topic id matching over normalized, lower-cased text."""
-
-    def __init__(self, topics: Iterable[Any]) -> None:
-        self.topic_ids = tuple(t.id for t in topics)
-        self._keywords = [(t.id, tuple(normalize_text(k).lower() for k in t.keywords if k.strip())) for t in topics]
-        # one alternation per topic: "does any keyword occur" in a single scan (longest first; any hit counts)
-        self._patterns = [(tid, re.compile("|".join(re.escape(k) for k in sorted(set(kws), key=len, reverse=True))))
-                          for tid, kws in self._keywords if kws]
-
-    def __call__(self, text: str) -> tuple[str, ...]:
-        low = text.lower()
-        return tuple(tid for tid, pat in self._patterns if pat.search(low))
 
 
 def keyword_topics(text: str, topics: Iterable[Any]) -> tuple[str, ...]:
@@ -87,19 +70,8 @@ def rule_sentiment(text: str) -> tuple[str, float]:
 
 
 def rule_intent(text: str, sentiment: str) -> str:
-    """Rule intent of a normalized text, given its sentiment."""
-    low = text.lower()
-    if _SERVICE.search(low):
-        return "service_complaint"
-    if _BUG.search(low) and sentiment != "positive":
-        return "bug"
-    if _FEATURE.search(low):
-        return "feature_request"
-    if _QUESTION.search(low):
-        return "question"
-    if sentiment == "positive":
-        return "praise"
-    return "other"
+    """Rule intent of a normalized text, given its sentiment (:func:`classifier.intent.intent_of`)."""
+    return intent_of(text, sentiment)
 
 
 class RulesClassifier:
@@ -107,7 +79,7 @@ class RulesClassifier:
 
     def __init__(self, topics: Iterable[Any]) -> None:
         self.model_version = RULES_VERSION
-        self.match_topics = TopicMatcher(tuple(topics))
+        self.match_topics = TopicTagger(tuple(topics))
 
     def predict(self, texts: Sequence[str], *, normalized: bool = False) -> list[Tags]:
         out = []

@@ -13,6 +13,8 @@ class Topic:
     name: str
     keywords: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
+    #: Cue phrases that veto this topic's example evidence (keywords still tag); see classifier.topics.
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.keywords and not self.examples:

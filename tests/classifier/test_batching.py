@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from classifier.inference import MAX_BATCH_TOKENS, BatchRunner
+from classifier.inference import MAX_BATCH_TOKENS, BatchRunner, padded_width
 from classifier.loading import load_model_classifier
 from classifier.normalize import classification_text
 from classifier.rules import TopicMatcher
@@ -47,10 +47,11 @@ def test_batch_plan_caps_texts_tokens_and_feeds_every_worker() -> None:
         assert sorted(i for b in plan for i in b) == list(range(1000))
         for b in plan:
             assert len(b) <= 64
-            assert len(b) * max(lengths[i] for i in b) <= MAX_BATCH_TOKENS
+            assert len(b) * max(padded_width(lengths[i], 128) for i in b) <= MAX_BATCH_TOKENS
+            assert len({padded_width(lengths[i], 128) for i in b}) == 1  # one padded width per batch
         widths = [max(lengths[i] for i in b) for b in plan]
         assert widths == sorted(widths)  # length-sorted
-    small = runner.plan([10, 12, 11, 30, 9, 8], workers=2)
+    small = runner.plan([10, 12, 11, 14, 9, 13], workers=2)
     assert len(small) == 2 and sorted(map(len, small)) == [3, 3]
     assert runner.plan([10, 12, 11], workers=1) == [[0, 2, 1]]
 

@@ -38,7 +38,8 @@ def test_classify_csv_keeps_rows_adds_tags_and_reports_bad_rows(run, tmp_path: P
     rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == ["1", "4"]
     assert rows[0]["channel"] == "app" and rows[0]["body"].startswith("更新后")
-    assert rows[0]["sentiment"] == "negative" and rows[0]["intent"] == "service_complaint"
+    # a crash report with a threat to complain: intent bug (classifier/eval/README.md), the threat a risk flag
+    assert rows[0]["sentiment"] == "negative" and rows[0]["intent"] == "bug"
     assert rows[0]["topics"] == ["crash", "update"] and rows[0]["risk"] == ["regulator_threat"]
     assert rows[1]["sentiment"] == "positive"
     assert set(rows[1]) == {"id", "body", "channel", "sentiment", "sentiment_score", "intent", "topics", "risk"}
