@@ -22,6 +22,7 @@ from typing import Any
 
 from alerts.lifecycle import AlertRecord, Transition
 from alerts.store import AlertStoreError, OutboxEntry, PendingDelivery
+from configs.times import format_utc
 
 __all__ = ["ElasticsearchAlertStore"]
 
@@ -96,7 +97,7 @@ class ElasticsearchAlertStore:
             if tr.event:
                 self._create(self.idx["alert-events"], f"{rec.fingerprint}:{rec.version}:{tr.event}",
                              {"fingerprint": rec.fingerprint, "version": rec.version, "event": tr.event,
-                              "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": rec.figures.as_dict()})
+                              "at": format_utc(now), "data": rec.figures.as_dict()})
             if tr.notify:
                 self.enqueue(rec.fingerprint, rec.version, deliveries(tr), now=now)
             return tr

@@ -16,6 +16,7 @@ from typing import Any
 from alerts.detect import Figures, Match, RatingStats, SpikeDetector, emerging_terms, ngrams, rating_drop
 from alerts.lifecycle import fingerprint
 from configs.alerts import Rule
+from configs.times import format_utc as _iso
 
 __all__ = ["Signal", "collect_signals", "RUNNERS"]
 
@@ -46,10 +47,6 @@ def _topic_names(settings: Any) -> dict[str, str]:
 
 def _product_names(settings: Any) -> dict[str, str]:
     return {p.id: p.name for p in settings.sources.products}
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _filters(**kw: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 from alerts.message import Notification, md_escape, search_url
 from alerts.store import AlertStore, OutboxEntry, open_store
+from configs.times import format_utc
 
 __all__ = ["Digest", "build_digest", "render_digest", "send_digest", "PERIODS"]
 
@@ -96,7 +97,7 @@ def _mix(counts: dict[str, int]) -> str:
 
 def render_digest(d: Digest) -> Notification:
     """Markdown, HTML and plain text bodies of a digest (crawled/configured text escaped)."""
-    since = d.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    since = format_utc(d.start)
     md = [f"### {md_escape(d.title, 100)}", "",
           f"- **反馈总量**：{d.total}（上期 {d.previous_total}，{_change(d.total, d.previous_total)}）",
           f"- **情感分布**：{_mix(d.sentiment)}",
@@ -127,7 +128,7 @@ def render_digest(d: Digest) -> Notification:
                                                 for s, t, st in d.alerts) + "</ul>")
     key = f"digest-{d.period}-{d.start:%Y%m%dT%H%M}"
     return Notification(id=f"{key}:1", event="digest", title=d.title, fingerprint=key, version=1, kind="digest",
-                        at=d.end.strftime("%Y-%m-%dT%H:%M:%SZ"), body_markdown="\n".join(md), body_html="\n".join(h),
+                        at=format_utc(d.end), body_markdown="\n".join(md), body_html="\n".join(h),
                         body_text="\n".join(txt), search_url=search_url(d.base_url, f"since:{since}"))
 
 

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from alerts._errors import AlertsError
 from alerts.lifecycle import AlertRecord, Transition
 from configs.sqlite_wal import use_wal
+from configs.times import format_utc
 
 __all__ = ["AlertStore", "SqliteAlertStore", "OutboxEntry", "PendingDelivery", "AlertStoreError", "open_store"]
 
@@ -212,7 +213,7 @@ class SqliteAlertStore:
                 if tr.event:
                     self._db.execute("INSERT OR IGNORE INTO alert_events (fingerprint, version, event, at, data)"
                                      " VALUES (?, ?, ?, ?, ?)",
-                                     (rec.fingerprint, rec.version, tr.event, now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                     (rec.fingerprint, rec.version, tr.event, format_utc(now),
                                       json.dumps(rec.figures.as_dict())))
                 if tr.notify:
                     for entry in deliveries(tr):

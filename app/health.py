@@ -39,6 +39,7 @@ from alerts.notifiers import NOTIFIERS, NotifierError, render, send
 from configs import Settings
 from configs.sqlite_wal import use_wal
 from crawlers.state import CrawlState, SourceHealth, iso
+from configs.times import parse_utc
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS health_alerts (
@@ -77,7 +78,7 @@ class HealthReport:
 
 
 def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return parse_utc(value) if value else None
 
 
 class HealthLog:

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from configs.sqlite_wal import use_wal
+from configs.times import format_utc as iso  # ``2026-11-24T03:05:00Z``; naive taken as UTC
+from configs.times import parse_utc
 from crawlers.errors import CrawlError
 
 __all__ = ["CrawlState", "SourceRun", "SourceHealth", "LockInfo", "SourceLock", "LockHeld", "utcnow", "iso", "new_run_id"]
@@ -70,19 +72,10 @@ def new_run_id() -> str:
     return utcnow().strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
 
 
-def iso(dt: datetime | None) -> str | None:
-    """``2026-11-24T03:05:00Z`` (UTC, seconds) for an aware datetime; naive ones are taken as UTC."""
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _parse(value: str | None) -> datetime | None:
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parse_utc(value)
 
 
 class LockHeld(CrawlError):

@@ -16,6 +16,7 @@ from typing import Any
 
 from app.api import _service as service
 from index import QueryError
+from configs.times import parse_utc
 from index.base import format_time
 
 __all__ = ["PERIODS", "BREAKDOWNS", "overview", "window"]
@@ -116,7 +117,7 @@ def overview(index: Any, alerts: list[dict] | None, *, product: str, period: str
 
     interval = PERIODS[period][1]
     starts, sparks = _sparklines(index, base, start=prev_start, end=end, interval=interval, tz=tz, now=now)
-    topics = []
+    topics: list[dict[str, Any]] = []
     for topic in set(cur.get("topics", {})) | set(prev.get("topics", {})):
         n, before = cur.get("topics", {}).get(topic, 0), prev.get("topics", {}).get(topic, 0)
         if n:
@@ -126,7 +127,7 @@ def overview(index: Any, alerts: list[dict] | None, *, product: str, period: str
     topics.sort(key=lambda t: (-t["growth"], -t["count"], t["topic"]))
 
     severity = {"critical": 0, "warning": 1, "info": 2}
-    alert_rows = sorted(is_open, key=lambda a: (severity.get(a.get("severity"), 3), str(a.get("opened_at"))))
+    alert_rows = sorted(is_open, key=lambda a: (severity.get(str(a.get("severity")), 3), str(a.get("opened_at"))))
     issues = [{"id": a.get("fingerprint"), "title": a.get("title"), "severity": a.get("severity"),
                "state": a.get("state"), "acked": bool(a.get("acked_at")), "kind": a.get("kind"),
                "opened_at": a.get("opened_at"), "q": (a.get("detail") or {}).get("query")} for a in alert_rows[:_TOP]]
@@ -159,9 +160,8 @@ def _phrase(term: str) -> str:
 
 def _time(value: Any) -> datetime:
     try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_utc(str(value))
     except ValueError:
         return datetime.min.replace(tzinfo=timezone.utc)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 

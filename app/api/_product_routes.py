@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -128,7 +128,7 @@ def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any
         spool.seek(0)
         name = f"voc-{now():%Y%m%d-%H%M}.{format}"
 
-        def chunks():  # type: ignore[no-untyped-def]
+        def chunks() -> Iterator[bytes]:
             try:
                 while block := spool.read(1 << 16):
                     yield block

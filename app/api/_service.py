@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from configs.versions import version_key
 from index import Filters, QueryError, SearchQuery, parse_query
 from index.query import EARLIEST, LATEST
-from index.base import FACET_FIELDS, format_time, parse_time
+from index.base import FACET_FIELDS, Sort, format_time, parse_time
 
 __all__ = [
     "DEFAULT_FACETS", "TREND_GROUPS", "INTERVALS", "build_query", "search", "facets", "trends", "ratings_by_version",
@@ -34,6 +34,8 @@ INTERVALS: dict[str, tuple[timedelta, timedelta]] = {
 }
 #: Fields a stored document keeps out of API answers (search-only shadow columns).
 HIDDEN_FIELDS = ("tokens",)
+
+_SORTS: dict[str, Sort] = {"relevance": "relevance", "time": "time"}
 
 
 #: An ISO-8601 date or time in ASCII: 2026-11-24, 2026-11-24T03:05, …:05.123Z, …+08:00.
@@ -81,10 +83,12 @@ def build_query(q: str, *, now: datetime, since: str | None = None, until: str |
     for f in facets:
         if f not in FACET_FIELDS:
             raise QueryError("facets", f"unknown facet {f!r} (known: {', '.join(FACET_FIELDS)})")
-    if sort is not None and sort not in ("relevance", "time"):
-        raise QueryError("sort", f"expected relevance or time, got {sort!r}")
-    return dataclasses.replace(query, filters=filters, limit=limit, offset=offset,
-                               sort=sort or ("relevance" if query.text.strip() else "time"), facets=tuple(facets),
+    order: Sort = "relevance" if query.text.strip() else "time"
+    if sort is not None:
+        if sort not in _SORTS:
+            raise QueryError("sort", f"expected relevance or time, got {sort!r}")
+        order = _SORTS[sort]
+    return dataclasses.replace(query, filters=filters, limit=limit, offset=offset, sort=order, facets=tuple(facets),
                                facet_sample=facet_sample)
 
 
