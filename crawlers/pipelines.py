@@ -74,6 +74,7 @@ class ItemPipelines(ItemPipelineManager):
 
     async def process_item_async(self, item: Any) -> Any:
         output = await super().process_item_async(item)
+        assert self.crawler is not None and self.crawler.stats is not None  # set by from_crawler
         self.crawler.stats.inc_value("item_scraped_count")
         return output
 
@@ -510,7 +511,7 @@ class CursorPipeline:
     def commit(self, *, finished: bool) -> dict[tuple[str, str], datetime]:
         """Advance the cursors that may move; returns what was committed."""
         t = tracker(self.crawler)
-        done = {}
+        done: dict[tuple[str, str], datetime] = {}
         if not finished or t.skipped:
             return done
         for key, mark in self.marks.items():

@@ -230,7 +230,7 @@ def _age(value: str) -> timedelta:
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+        raise click.BadParameter(f"{exc}: for example 365d, 48h or 30m", param_hint="--older-than") from None
 
 
 @click.command("prune")

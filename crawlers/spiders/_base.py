@@ -38,6 +38,9 @@ class VocSpider(scrapy.Spider):
 
     voc: Settings
     tracker: RunTracker
+    _state_path: str | None
+    quarantine: Quarantine | None
+    run_id: str
 
     def __init__(self, *args: Any, product: str | None = None, since: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -281,7 +284,7 @@ def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-class _Reparse:
+class _Reparse(VocSpider):
     """Mixed in before a source's spider by :func:`reparse_class`: instead of crawling, read the saved bodies of
     pages that yielded nothing (``crawlers.quarantine``) with today's parser, as if from their original URLs. Items
     go through the pipelines into the index; follows and next pages are not fetched (nothing is crawled), and no
@@ -323,6 +326,8 @@ class _Reparse:
         return {}  # a saved body is read from disk, never through the browser
 
 
-def reparse_class(spidercls: type[VocSpider]) -> type[VocSpider]:
+def reparse_class(spidercls: type[scrapy.Spider]) -> type[VocSpider]:
     """``spidercls`` re-parsing quarantined bodies instead of crawling (``voc crawl --from-quarantine``)."""
+    if not issubclass(spidercls, VocSpider):
+        raise TypeError(f"{spidercls.__name__} is not a VocSpider: it has no parsers to re-parse saved pages with")
     return type(spidercls.__name__ + "Reparse", (_Reparse, spidercls), {"__module__": spidercls.__module__})

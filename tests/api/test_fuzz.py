@@ -13,7 +13,6 @@ traceback), as does any 5xx.
 from __future__ import annotations
 
 import time
-import traceback
 import urllib.parse
 from datetime import datetime, timezone
 from typing import Any

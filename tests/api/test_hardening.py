@@ -123,7 +123,8 @@ def test_voc_serve_refuses_a_rebound_host_over_real_http(tmp_path):
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(proc.stderr.read().decode() if proc.stderr else "voc serve did not start")
+                    raise AssertionError(proc.stderr.read().decode() if proc.stderr else "voc serve did not start") \
+                        from None
                 time.sleep(0.2)
         assert ok.status_code == 200 and ok.json()["role"] == "admin"
         r = httpx.get(base + "/api/session", headers={"Host": "127.attacker.example:8080"}, timeout=5)

@@ -135,6 +135,15 @@ def test_prune_deletes_only_old_documents(home, settings):
     assert bad.exit_code == 2 and "365d" in bad.output
 
 
+def test_prune_reads_durations_in_the_query_grammar(home):
+    # since:30m works in a query, so --older-than 30m does too (it was refused: days, hours, weeks only)
+    result = run(home, "prune", "--older-than", "30m", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("would delete 3 documents")
+    for bad in ("0d", "30x", "３０m", "1y"):
+        assert run(home, "prune", "--older-than", bad).exit_code == 2
+
+
 def test_reindex_copies_everything_to_another_sqlite_file(home, tmp_path):
     target = tmp_path / "copy.db"
     result = run(home, "reindex", "--to", f"sqlite:///{target}")
