@@ -11,16 +11,14 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.helpers import REPO
+
 pytestmark = pytest.mark.anyio
 
-REPO = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
 TOKENS = {"VOC_ADMIN_TOKENS": "adm-secret-1", "VOC_READ_TOKENS": "read-secret-1",
           "VOC_SESSION_SECRET": "test-session-key"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from app.cli import cli
 from index import Filters, SqliteIndex
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -3,18 +3,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("voc_index_contract", Path(__file__).with_name("contract.py"))
-contract = importlib.util.module_from_spec(_spec)
-sys.modules["voc_index_contract"] = contract
-_spec.loader.exec_module(contract)
+from tests.index import contract
+
 corpus = contract.corpus  # the fixture
 
 

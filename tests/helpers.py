@@ -1,0 +1,99 @@
+"""Test data and helpers shared by the test packages, imported as ``from tests.helpers import ...``.
+
+Conftest modules cannot be imported under ``--import-mode=importlib``; what more than one test module needs lives
+here instead of in a fixture that hands helpers around or a constant copied into each module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from classifier.normalize import segmenter_for
+from configs import Settings
+from configs.times import format_utc
+from crawlers.items import doc_id
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+
+# -- API and web page tests --------------------------------------------------------------------------------
+#: The fixed "now" of the API and web page tests (Tuesday 2026-11-24 11:00 in Shanghai).
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
+HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">闪退了'
+#: The web page tests' hostile text: each payload would set ``window.__pwned`` if it ever ran.
+HOSTILE_PAGE = ('<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
+                '<svg onload="window.__pwned=3"></svg>闪退了')
+
+
+def indexed_doc(tokenizer: Callable[[str], list[str]], n: int, text: str, *, created: datetime,
+                source: str = "appstore", sentiment: str = "negative", topics: tuple[str, ...] = (),
+                intent: str = "bug", rating: int | None = None, app_version: str | None = None,
+                platform: str | None = "ios", url: str | None = None, product: str = "qingji", id_prefix: str = "s",
+                kind: str | None = None) -> dict[str, Any]:
+    """A fully tagged document of ``product`` as the index stores it, crawled at :data:`NOW`; ``kind`` defaults
+    to ``review`` for the App Store and ``post`` elsewhere."""
+    sid = f"{id_prefix}{n}"
+    return {
+        "id": doc_id(source, sid), "source": source, "source_id": sid,
+        "url": url if url is not None else f"https://example.com/post/{n}", "parent_id": None, "product": product,
+        "kind": kind or ("review" if source == "appstore" else "post"), "title": "", "text": text, "raw_text": text,
+        "tokens": " ".join(tokenizer(text)), "author_id": f"a{n}", "author_name": f"用户{n}",
+        "created_at": format_utc(created), "crawled_at": format_utc(NOW), "rating": rating,
+        "app_version": app_version, "platform": platform, "likes": 0, "replies": 0, "reposts": 0,
+        "sentiment": sentiment, "sentiment_score": 0.9, "intent": intent, "topics": list(topics), "risk": [],
+        "dup_of": None, "model_version": "rules-test",
+    }
+
+
+# -- alert tests -------------------------------------------------------------------------------------------
+#: The fixed "now" of the alert tests (2026-11-24 14:30 in Shanghai).
+ALERTS_NOW = datetime(2026, 11, 24, 6, 30, tzinfo=timezone.utc)
+#: The index's segmentation (no user dictionary).
+tokenize = segmenter_for(())
+
+
+def make_doc(n: int, *, at: datetime, product: str = "demo", sentiment: str = "negative",
+             topics: tuple[str, ...] = (), text: str = "用起来还行", source: str = "weibo", **extra: Any) -> dict[str, Any]:
+    """A fully tagged indexed document ``n`` of ``source``, created and crawled at ``at``; ``extra`` overrides."""
+    sid = f"{source}-{n}"
+    doc = {
+        "id": doc_id(source, sid), "source": source, "source_id": sid, "url": f"https://example.com/p/{n}",
+        "parent_id": None, "product": product, "kind": "post", "title": "", "text": text, "raw_text": text,
+        "tokens": " ".join(tokenize(text)), "author_id": f"u{n}", "author_name": f"用户{n}",
+        "created_at": format_utc(at), "crawled_at": format_utc(at),
+        "rating": None, "app_version": None, "platform": None, "likes": 0, "replies": 0, "reposts": 0,
+        "sentiment": sentiment, "sentiment_score": 0.9, "intent": "bug", "topics": list(topics), "risk": [],
+        "dup_of": None, "model_version": "rules-test",
+    }
+    doc.update(extra)
+    return doc
+
+
+def with_alerts(settings: Settings, **changes: Any) -> Settings:
+    """``settings`` with fields of its alerts section replaced."""
+    return settings.replace(alerts=dataclasses.replace(settings.alerts, **changes))
+
+
+def baseline_docs(*, days: int = 10, per_hour: int = 1, end: datetime = ALERTS_NOW, topic: str = "login",
+                  start_n: int = 0, text: str = "登录有点慢") -> list[dict[str, Any]]:
+    """``per_hour`` negative docs every hour (even hours) for ``days`` days before ``end``'s window."""
+    docs: list[dict[str, Any]] = []
+    n = start_n
+    t = end - timedelta(days=days)
+    while t < end - timedelta(hours=7):
+        if t.hour % 2 == 0:
+            for _ in range(per_hour):
+                docs.append(make_doc(n, at=t, topics=(topic,), text=text))
+                n += 1
+        t += timedelta(hours=1)
+    return docs
+
+
+def surge_docs(count: int, *, end: datetime = ALERTS_NOW, hours: int = 5, topic: str = "login",
+               start_n: int = 100_000, text: str = "登录不上去，一直提示验证码错误") -> list[dict[str, Any]]:
+    return [make_doc(start_n + i, at=end - timedelta(minutes=1 + (i * hours * 60) // count), topics=(topic,),
+                     text=f"{text} #{i}", likes=i % 7) for i in range(count)]
