@@ -27,11 +27,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from classifier._base import INTENTS, RISKS, SENTIMENTS, ClassifierError
 from configs.sqlite_wal import use_wal
 from configs.times import format_utc
+
+if TYPE_CHECKING:
+    from configs import Settings
 
 __all__ = ["Correction", "CorrectionError", "CorrectionStore", "apply_labels", "parse_assignments", "open_store",
            "validate_labels"]
@@ -218,6 +221,6 @@ class CorrectionStore:
         self.close()
 
 
-def open_store(settings: Any) -> CorrectionStore:
+def open_store(settings: Settings) -> CorrectionStore:
     """The store at ``settings.classifier.labels_path`` (relative to the project home)."""
     return CorrectionStore(settings.resolve(settings.classifier.labels_path))

@@ -26,7 +26,7 @@ from app.api._guard import FORWARDING_HEADERS, HostPolicy, RequestGuard
 from app.api._ops import LabelError, NotFound, Operations, Unavailable
 from app.api._params import MAX_RESULT_WINDOW, Digits, check_id, validation_error
 from configs import Settings
-from index import IndexBackendError, QueryError
+from index import FeedbackIndex, IndexBackendError, QueryError
 
 __all__ = ["create_app", "WEB_DIR"]
 
@@ -95,7 +95,7 @@ LOGIN_BODY_LIMIT = 4096
 _AUTH_CODES = {401: "unauthorized", 403: "forbidden", 429: "too_many_attempts"}
 
 
-def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], datetime] | None = None,
+def create_app(settings: Settings, *, index: FeedbackIndex | None = None, clock: Callable[[], datetime] | None = None,
                operations: Operations | None = None) -> FastAPI:
     """Build the API and web page for ``settings``.
 

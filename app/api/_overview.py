@@ -15,14 +15,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from app.api import _service as service
-from index import QueryError
+from index import FeedbackIndex, QueryError
 from configs.times import parse_utc
-from index.base import format_time
+from index.base import Interval, format_time
 
 __all__ = ["PERIODS", "BREAKDOWNS", "overview", "window"]
 
 #: period → (length, sparkline bucket)
-PERIODS: dict[str, tuple[timedelta, str]] = {
+PERIODS: dict[str, tuple[timedelta, Interval]] = {
     "24h": (timedelta(hours=24), "hour"),
     "7d": (timedelta(days=7), "day"),
     "30d": (timedelta(days=30), "day"),
@@ -57,7 +57,7 @@ def _filter(base: str, qfield: str, value: str) -> str | None:
     return None if v is None else _join(base, f"{qfield}:{v}")
 
 
-def _counts(index: Any, q: str, since: datetime, until: datetime, now: datetime) -> tuple[int, dict[str, dict[str, int]]]:
+def _counts(index: FeedbackIndex, q: str, since: datetime, until: datetime, now: datetime) -> tuple[int, dict[str, dict[str, int]]]:
     query = service.build_query(q, now=now, since=format_time(since), until=format_time(until), limit=0,
                                 facets=_FACETS)
     result = index.search(query)
@@ -71,7 +71,7 @@ def _mean_rating(ratings: dict[str, int]) -> tuple[float | None, int]:
     return (round(sum(r * c for r, c in stars.items()) / n, 2), n) if n else (None, 0)
 
 
-def _sparklines(index: Any, q: str, *, start: datetime, end: datetime, interval: str, tz: str,
+def _sparklines(index: FeedbackIndex, q: str, *, start: datetime, end: datetime, interval: Interval, tz: str,
                 now: datetime) -> tuple[list[str], dict[str, list[int]]]:
     query = service.build_query(q, now=now, since=format_time(start), until=format_time(end), limit=0)
     buckets = index.histogram(query.filters, interval=interval, tz=tz, group_by="topics", start=start, end=end,
@@ -80,7 +80,7 @@ def _sparklines(index: Any, q: str, *, start: datetime, end: datetime, interval:
     return pivot["starts"], {str(s["key"]): s["counts"] for s in pivot["series"] if s["key"] is not None}
 
 
-def overview(index: Any, alerts: list[dict] | None, *, product: str, period: str, q: str, now: datetime, tz: str,
+def overview(index: FeedbackIndex, alerts: list[dict] | None, *, product: str, period: str, q: str, now: datetime, tz: str,
              topic_names: dict[str, str]) -> dict[str, Any]:
     """The overview of ``product`` ("" for all) over ``period`` ending at ``now``; ``alerts`` are the alert
     store's records as JSON (``Operations.list_alerts``), None when the store cannot be read (the alert
