@@ -97,3 +97,16 @@ def surge_docs(count: int, *, end: datetime = ALERTS_NOW, hours: int = 5, topic:
                start_n: int = 100_000, text: str = "登录不上去，一直提示验证码错误") -> list[dict[str, Any]]:
     return [make_doc(start_n + i, at=end - timedelta(minutes=1 + (i * hours * 60) // count), topics=(topic,),
                      text=f"{text} #{i}", likes=i % 7) for i in range(count)]
+
+
+def reviews_then_a_threat(version: str, *, before: str) -> list[dict[str, Any]]:
+    """25 five-star App Store reviews of version ``before`` 20 days ago, 25 one-star reviews of ``version`` two
+    days ago (a rating drop), and a 黑猫 complaint threatening the regulator an hour ago (a high risk)."""
+    now = ALERTS_NOW
+    docs = [make_doc(i, at=now - timedelta(days=20, hours=i), source="appstore", kind="review", rating=5,
+                     app_version=before, sentiment="positive", text="好用") for i in range(25)]
+    docs += [make_doc(100 + i, at=now - timedelta(days=2, hours=i), source="appstore", kind="review", rating=1,
+                      app_version=version, text=f"更新后闪退 {i}") for i in range(25)]
+    docs.append(make_doc(999, at=now - timedelta(hours=1), source="heimao", text="再不退款我就去12315投诉",
+                         risk=["regulator_threat"]))
+    return docs

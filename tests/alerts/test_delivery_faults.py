@@ -24,7 +24,7 @@ from alerts.store import OutboxEntry, open_store
 from configs.alerts import Channel, Subscriber
 from configs.settings import Secrets
 from tests.alerts.receivers import SECRET, TOKEN
-from tests.helpers import ALERTS_NOW as NOW, make_doc
+from tests.helpers import ALERTS_NOW as NOW, reviews_then_a_threat
 
 INJECTED = "3.1\r\nBcc: attacker@example.com\r\nX-Evil: <!channel>"
 
@@ -42,14 +42,7 @@ def _settings(settings, receiver, smtp, *, kinds=("rating_drop", "high_risk"), m
 
 
 def _reviews_then_a_threat(version):
-    now = NOW
-    docs = [make_doc(i, at=now - timedelta(days=20, hours=i), source="appstore", kind="review", rating=5,
-                         app_version="3.0", sentiment="positive", text="好用") for i in range(25)]
-    docs += [make_doc(100 + i, at=now - timedelta(days=2, hours=i), source="appstore", kind="review", rating=1,
-                          app_version=version, text=f"更新后闪退 {i}") for i in range(25)]
-    docs.append(make_doc(999, at=now - timedelta(hours=1), source="heimao", text="再不退款我就去12315投诉",
-                             risk=["regulator_threat"]))
-    return docs
+    return reviews_then_a_threat(version, before="3.0")
 
 
 def test_newline_in_a_crawled_version_neither_injects_a_header_nor_stops_later_alerts(settings, index, receiver,

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 import alerts
 from configs.versions import MAX_PARTS, version_key
-from tests.helpers import ALERTS_NOW as NOW, make_doc
+from tests.helpers import ALERTS_NOW as NOW, make_doc, reviews_then_a_threat
 
 
 @pytest.mark.parametrize("hostile", ["3.²", "3.¹²", "٣.١", "3.⁴-beta", "3." + "9" * 5000, "1." * 10_000, "３.1", "",
@@ -42,14 +42,7 @@ def _rules(settings, *kinds):
 
 
 def _reviews_and_a_threat(version):
-    now = NOW
-    docs = [make_doc(i, at=now - timedelta(days=20, hours=i), source="appstore", kind="review", rating=5,
-                         app_version="3.1", sentiment="positive", text="好用") for i in range(25)]
-    docs += [make_doc(100 + i, at=now - timedelta(days=2, hours=i), source="appstore", kind="review", rating=1,
-                          app_version=version, text=f"更新后闪退 {i}") for i in range(25)]
-    docs.append(make_doc(999, at=now - timedelta(hours=1), text="再不退款我就去12315投诉",
-                             risk=["regulator_threat"], source="heimao"))
-    return docs
+    return reviews_then_a_threat(version, before="3.1")
 
 
 def test_a_superscript_version_does_not_stop_evaluation(settings, index):

@@ -26,8 +26,8 @@ def test_emerging_terms_groups_new_words_with_representative_posts(settings, ind
         docs.append(make_doc(i, at=now - timedelta(days=10) + timedelta(minutes=15 * i), text=HISTORY[i % len(HISTORY)]))
     for i in range(12):
         docs.append(make_doc(10_000 + i, at=now - timedelta(hours=5) + timedelta(minutes=20 * i),
-                                 text=f"新版本打开相册就闪退，第{i}次了", source="appstore" if i % 3 else "weibo",
-                                 likes=i))
+                             text=f"新版本打开相册就闪退，第{i}次了", source="appstore" if i % 3 else "weibo",
+                             likes=i))
     index.upsert(docs)
     report = alerts.evaluate(s, index, now=now)
     assert len(report.raised) == 1
@@ -49,10 +49,10 @@ def test_rating_drop_for_new_version(settings, index):
     docs = []
     for i in range(40):
         docs.append(make_doc(i, at=now - timedelta(days=20, hours=i), source="appstore", kind="review",
-                                 rating=5 if i % 5 else 2, app_version="3.9.0", sentiment="positive", text="好用"))
+                             rating=5 if i % 5 else 2, app_version="3.9.0", sentiment="positive", text="好用"))
     for i in range(25):
         docs.append(make_doc(100 + i, at=now - timedelta(days=2, hours=i), source="appstore", kind="review",
-                                 rating=1 if i % 3 else 4, app_version="3.10.0", text=f"更新后闪退 {i}"))
+                             rating=1 if i % 3 else 4, app_version="3.10.0", text=f"更新后闪退 {i}"))
     index.upsert(docs)
     report = alerts.evaluate(s, index, now=now)
     assert [r.key for r in report.raised] == ["3.10.0"]
