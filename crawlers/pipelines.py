@@ -30,6 +30,7 @@ from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.pipelines import ItemPipelineManager
 
+from configs.times import as_utc as _aware  # naive taken as UTC
 from crawlers._classify_worker import worker_spec
 from crawlers.config import voc_settings
 from crawlers.items import FeedbackItem
@@ -109,10 +110,6 @@ class ValidatePipeline:
         if since is not None and item.created_at is not None and _aware(item.created_at) < since:
             raise drop(self.crawler, "before_since", item.source_id, source=item.source)
         return item
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 class NormalizePipeline:

@@ -7,6 +7,7 @@ here instead of in a fixture that hands helpers around or a constant copied into
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,6 +20,15 @@ from crawlers.items import doc_id
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
+
+def run_in_threads(target: Callable[..., object], n: int, *args: object) -> None:
+    """Run ``target(*args)`` in ``n`` threads at once and wait for all of them (a test collects their errors)."""
+    threads = [threading.Thread(target=target, args=args) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
 
 # -- API and web page tests --------------------------------------------------------------------------------
 #: The fixed "now" of the API and web page tests (Tuesday 2026-11-24 11:00 in Shanghai).

@@ -21,6 +21,7 @@ import scrapy
 
 from configs import Settings
 from configs.sources import Product
+from configs.times import as_utc as _aware  # naive taken as UTC
 from crawlers.config import DEFAULT_BASE_URLS, parse_since, source_overrides, voc_settings
 from crawlers.items import FeedbackItem
 from crawlers.quarantine import QUARANTINE_REASONS, Entry, Quarantine, mark_reparsed, pending
@@ -278,10 +279,6 @@ _PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "unknown_shap
 #: Item-level drop reasons that mean "this row could not be read" (not "this row is not wanted": ad, app_info,
 #: locked, before_since …); a page whose every row went for one of them parsed to nothing.
 _ROW_FAILURES = ("missing_field", "bad_entry")
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 class _Reparse(VocSpider):

@@ -15,7 +15,7 @@ from alerts.store import open_store
 from configs.alerts import Channel, Subscriber
 from configs.settings import Secrets
 from tests.alerts.receivers import SECRET, TOKEN
-from tests.helpers import ALERTS_NOW as NOW, baseline_docs, surge_docs
+from tests.helpers import ALERTS_NOW as NOW, baseline_docs, run_in_threads, surge_docs
 
 
 def _settings(settings, receiver, *, log_path="data/alerts.log"):
@@ -98,11 +98,7 @@ def test_two_evaluators_racing_queue_each_state_change_once(settings, index, rec
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(run, 4)
     assert errors == []
     assert sum(len(r.raised) for r in results) == 2  # exactly one evaluator opened each alert
     with open_store(s) as st:
@@ -121,11 +117,7 @@ def test_two_deliverers_racing_send_each_row_once(settings, index, receiver):
             barrier.wait()
             reports.append(alerts.deliver(s, now=NOW, client=client))
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(run, 3)
     assert sum(len(r.sent) for r in reports) == 6
     assert len(receiver.received) == 4
     assert len((s.home / "data" / "alerts.log").read_text("utf-8").splitlines()) == 2

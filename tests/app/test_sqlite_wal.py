@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from configs.sqlite_wal import use_wal
+from tests.helpers import run_in_threads
 
 
 def test_concurrent_openers_of_a_new_file_all_switch_to_wal(tmp_path):
@@ -27,11 +28,7 @@ def test_concurrent_openers_of_a_new_file_all_switch_to_wal(tmp_path):
             finally:
                 conn.close()
 
-        threads = [threading.Thread(target=open_it, args=(path, barrier)) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_in_threads(open_it, 4, path, barrier)
     assert errors == []
     assert modes == ["wal"] * 400
 
