@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from configs import Settings
 
 if TYPE_CHECKING:
-    from classifier import Classifier, Segmenter
+    from classifier import Classifier
+    from classifier.normalize import Segmenter
     from index import FeedbackIndex
 
 __all__ = ["AppContext"]
