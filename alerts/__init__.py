@@ -12,7 +12,11 @@ Public API (what the CLI, the scheduler and the web page use)::
     build_digest(settings, index, *, period="day", now) -> Digest;  send_digest(settings, digest, *, now)
     backtest(rule, series, *, now=None) -> list[Match]  (``voc alerts backtest``)
 
-Modules: :mod:`alerts.detect` (pure detectors), :mod:`alerts.lifecycle` (fingerprints, states,
+Signals of every rule that describe one problem join one incident (:mod:`alerts.incidents`, pure); the
+lifecycle, notifications and every interface (:mod:`alerts.view`) are per incident.
+
+Modules: :mod:`alerts.detect` (pure detectors), :mod:`alerts.incidents` (grouping, titles, figures in
+words), :mod:`alerts.view` (the incident object of the CLI, API and page), :mod:`alerts.lifecycle` (ids, states,
 re-alert backoff; injected clock), :mod:`alerts.store` (SQLite tables next to the feedback + outbox),
 :mod:`alerts.message` (what a notification says), :mod:`alerts.notifiers` (one module per channel:
 ``render`` pure, ``send`` with an injected ``httpx.Client``), :mod:`alerts.digest`.

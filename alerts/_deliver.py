@@ -23,12 +23,13 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from alerts.message import Notification
+from alerts.message import Notification, held_batch
 from alerts.notifiers import NOTIFIERS, NotifierError, PermanentNotifierError, Target, render, send
 from alerts.store import AlertStore, PendingDelivery, open_store
 from configs.alerts import Channel
@@ -98,15 +99,23 @@ def _redact(text: str, target: Target | None) -> str:
 
 
 def _send_row(settings: Any, row: PendingDelivery, http: httpx.Client, now: datetime,
-              targets: dict[str, Target]) -> None:
+              targets: dict[str, Target], held: Sequence[PendingDelivery] = ()) -> None:
     channel = settings.alerts.channel(row.channel)
     if channel is None:
         raise PermanentNotifierError(row.channel, "channel no longer configured in alerts.yaml")
     if channel.kind not in NOTIFIERS:
         raise PermanentNotifierError(row.channel, f"unknown channel kind {channel.kind!r}")
     target = targets[row.channel] = target_for(settings, channel)
-    payload = render(channel.kind, Notification.from_json(row.notification), target)
-    send(channel.kind, payload, target=target, client=http, now=now)
+    note = Notification.from_json(row.notification)
+    if held:  # quiet hours are over: everything held for this subscriber × channel goes as one message
+        note = held_batch([note, *(Notification.from_json(r.notification) for r in held)],
+                          key=f"held-{row.subscriber}-{row.channel}-{row.id}:1")
+    send(channel.kind, render(channel.kind, note, target), target=target, client=http, now=now)
+
+
+def _is_held(row: PendingDelivery) -> bool:
+    extra = row.notification.get("extra")
+    return isinstance(extra, dict) and bool(extra.get("held_until"))
 
 
 def deliver(settings: Any, *, now: datetime, client: httpx.Client | None = None, store: AlertStore | None = None,
@@ -127,8 +136,11 @@ def deliver(settings: Any, *, now: datetime, client: httpx.Client | None = None,
             if row is None:
                 break
             delivery_id = str(row.notification.get("id"))
+            held: list[PendingDelivery] = []
             try:
-                _send_row(settings, row, http, now, targets)
+                if _is_held(row) and hasattr(st, "claim_held"):
+                    held = st.claim_held(row, now=now, lease_s=lease)
+                _send_row(settings, row, http, now, targets, held)
             except Exception as exc:  # noqa: BLE001 - every failure is recorded on its row; the next rows go on
                 notifier = isinstance(exc, NotifierError)
                 permanent = isinstance(exc, PermanentNotifierError)
@@ -141,6 +153,8 @@ def deliver(settings: Any, *, now: datetime, client: httpx.Client | None = None,
                 # an error of this row's own (not the notifier's verdict) holds nothing
                 hold = notifier and not permanent
                 st.mark_failed(row, now=now, error=error, retry_at=retry_at, hold_channel=hold)
+                for other in held:  # the batch failed as one; each row keeps its own attempts
+                    st.mark_failed(other, now=now, error=error, retry_at=retry_at, hold_channel=False)
                 if hold:
                     blocked.add((row.subscriber, row.channel))
                 if notifier:
@@ -155,6 +169,8 @@ def deliver(settings: Any, *, now: datetime, client: httpx.Client | None = None,
                                               error=error, retry=not give_up))
                 continue
             st.mark_sent(row, now=now)
+            for other in held:
+                st.mark_sent(other, now=now)
             report.sent.append(Delivery(id=delivery_id, subscriber=row.subscriber, channel=row.channel, ok=True))
     finally:
         if own_client:

@@ -7,7 +7,12 @@ concurrency (``if_seq_no``/``if_primary_term``) and recomputes on a version conf
 serialize on each fingerprint like SQLite's ``BEGIN IMMEDIATE``. ``claim`` takes a row with a conditional
 update as well. Writes use ``refresh="wait_for"`` so the next reader sees them.
 
-Not exercised by the default test run (no cluster here); the SQLite store is the tested reference.
+``export_state``/``restore_state`` move everything to another store (``voc reindex``).
+
+Tested without a cluster by sending every method's requests through the official client to a loopback
+server and checking each against Elastic's API specification (tests/index/test_elastic_spec.py); its
+semantics are tested against a real cluster by tests/alerts/test_store.py when ``VOC_ES_URL`` is set
+(deploy/live-suite.sh). The SQLite store is the reference.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from alerts.lifecycle import AlertRecord, Transition
-from alerts.store import AlertStoreError, OutboxEntry, PendingDelivery
+from alerts.store import OUTBOX_FIELDS, AlertState, AlertStoreError, OutboxEntry, PendingDelivery
 from configs.times import format_utc
 
 __all__ = ["ElasticsearchAlertStore"]
@@ -29,6 +34,7 @@ __all__ = ["ElasticsearchAlertStore"]
 _KEYWORDS = {"type": "keyword"}
 _MAPPINGS = {
     "alerts": {"properties": {"fingerprint": _KEYWORDS, "rule": _KEYWORDS, "product": _KEYWORDS, "key": _KEYWORDS,
+                              "kind": _KEYWORDS, "opened_at": {"type": "date"},
                               "state": _KEYWORDS, "severity": _KEYWORDS, "version": {"type": "integer"},
                               "updated_at": {"type": "date"}, "data": {"type": "object", "enabled": False}}},
     "alert-events": {"properties": {"fingerprint": _KEYWORDS, "version": {"type": "integer"}, "event": _KEYWORDS,
@@ -51,18 +57,21 @@ class ElasticsearchAlertStore:
             for key, mapping in _MAPPINGS.items():
                 if not self.es.indices.exists(index=self.idx[key]):
                     self.es.indices.create(index=self.idx[key], mappings=mapping)
+                elif key == "alerts":  # an index created before incidents: add the new fields (additive)
+                    self.es.indices.put_mapping(index=self.idx[key], properties=mapping["properties"])
         except Exception as exc:  # elasticsearch.ApiError / TransportError; no URL or credentials in the message
             raise AlertStoreError(f"cannot prepare the alert indices {prefix}-*: {type(exc).__name__}") from exc
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ElasticsearchAlertStore:
+    def from_settings(cls, settings: Any, *, url: str | None = None, name: str | None = None) -> ElasticsearchAlertStore:
+        """The store on the configured cluster (or on ``url``, indices prefixed ``name``: a reindex target)."""
         from elasticsearch import Elasticsearch
 
         from index.elastic import client_kwargs
 
         ix = settings.index
-        client = Elasticsearch(ix.url, **client_kwargs(ix.elasticsearch, settings.secrets, settings.home))
-        return cls(client, prefix=ix.name)
+        client = Elasticsearch(url or ix.url, **client_kwargs(ix.elasticsearch, settings.secrets, settings.home))
+        return cls(client, prefix=name or ix.name)
 
     def __repr__(self) -> str:
         return f"ElasticsearchAlertStore(prefix={self.prefix!r})"
@@ -83,7 +92,7 @@ class ElasticsearchAlertStore:
                 return None
             rec = tr.record
             body = {"fingerprint": rec.fingerprint, "rule": rec.rule, "product": rec.product, "key": rec.key,
-                    "state": rec.state, "severity": rec.severity, "version": rec.version,
+                    "kind": rec.kind, "opened_at": rec.to_json()["opened_at"], "state": rec.state, "severity": rec.severity, "version": rec.version,
                     "updated_at": rec.to_json()["updated_at"], "data": rec.to_json()}
             try:
                 if seq is None:
@@ -117,7 +126,8 @@ class ElasticsearchAlertStore:
         for e in entries:
             added += self._create(self.idx["alert-outbox"], f"{fingerprint}:{version}:{e.subscriber}:{e.channel}", {
                 "fingerprint": fingerprint, "version": version, "subscriber": e.subscriber, "channel": e.channel,
-                "notification": e.notification, "status": "pending", "attempts": 0, "next_attempt_at": now.timestamp(),
+                "notification": e.notification, "status": "pending", "attempts": 0,
+                "next_attempt_at": max(now.timestamp(), e.not_before.timestamp()) if e.not_before else now.timestamp(),
                 "claimed_until": 0.0, "claim_token": None, "created_at": now.timestamp(), "sent_at": None,
                 "last_error": None})
         return added
@@ -213,6 +223,48 @@ class ElasticsearchAlertStore:
         res = self.es.search(index=self.idx["alert-outbox"], query=query, size=10_000,
                              sort=[{"created_at": "asc"}, {"version": "asc"}])
         return [self._delivery(h) for h in res["hits"]["hits"]]
+
+    # --- moving the state (voc reindex) ---------------------------------------------------------------
+    def _all(self, key: str) -> builtins.list[dict[str, Any]]:
+        from elasticsearch import helpers
+
+        return [h["_source"] for h in helpers.scan(self.es, index=self.idx[key], query={"query": {"match_all": {}}},
+                                                   size=1000)]
+
+    def export_state(self) -> AlertState:
+        events = sorted(self._all("alert-events"), key=lambda s: (s["fingerprint"], s["version"]))
+        outbox = sorted(self._all("alert-outbox"), key=lambda s: (s["created_at"], s["version"]))
+        return AlertState(records=[s["data"] for s in sorted(self._all("alerts"), key=lambda s: s["fingerprint"])],
+                          events=[{"fingerprint": s["fingerprint"], "version": s["version"], "event": s["event"],
+                                   "at": s["at"], "figures": s["data"]} for s in events],
+                          outbox=[{k: s.get(k) for k in OUTBOX_FIELDS} for s in outbox])
+
+    def restore_state(self, state: AlertState) -> int:
+        """Bulk-write records (replacing), events and outbox rows (``create``: kept if present)."""
+        from elasticsearch import helpers
+
+        def actions() -> Iterable[dict[str, Any]]:
+            for d in state.records:
+                rec = AlertRecord.from_json(d)
+                yield {"_op_type": "index", "_index": self.idx["alerts"], "_id": rec.fingerprint, "_source": {
+                    "fingerprint": rec.fingerprint, "rule": rec.rule, "product": rec.product, "key": rec.key,
+                    "state": rec.state, "severity": rec.severity, "version": rec.version,
+                    "updated_at": rec.to_json()["updated_at"], "data": d}}
+            for e in state.events:
+                yield {"_op_type": "create", "_index": self.idx["alert-events"],
+                       "_id": f"{e['fingerprint']}:{e['version']}:{e['event']}", "_source": {
+                           "fingerprint": e["fingerprint"], "version": e["version"], "event": e["event"],
+                           "at": e["at"], "data": e["figures"]}}
+            for o in state.outbox:
+                yield {"_op_type": "create", "_index": self.idx["alert-outbox"],
+                       "_id": f"{o['fingerprint']}:{o['version']}:{o['subscriber']}:{o['channel']}",
+                       "_source": {**o, "claimed_until": 0.0, "claim_token": None}}
+
+        for ok, item in helpers.streaming_bulk(self.es, actions(), raise_on_error=False, refresh="wait_for"):
+            info = next(iter(item.values()))
+            if not ok and info.get("status") != 409:  # 409: an event or delivery already there is kept
+                raise AlertStoreError(f"cannot restore alert state into {self.prefix}-*: {info.get('error')}")
+        return len(state.records)
 
     def close(self) -> None:
         self.es.close()

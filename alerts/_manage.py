@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -14,6 +14,7 @@ from alerts.detect import Match, SpikeDetector
 from alerts.lifecycle import AlertRecord, Transition, acknowledge, resolve_manually
 from alerts.store import AlertStore, open_store
 from configs.alerts import Rule
+from configs.times import parse_utc
 
 __all__ = ["ack", "resolve", "backtest", "backtest_index", "read_series_csv", "AlertsError", "AlertNotFoundError"]
 
@@ -66,7 +67,7 @@ def read_series_csv(text: str) -> list[tuple[datetime, float]]:
             raise AlertsError(f"line {i}: expected timestamp,value, got {','.join(row)!r}")
         ts, value = row[0].strip(), row[1].strip()
         try:
-            t = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+            t = parse_utc(ts)
         except ValueError:
             if i == 1:
                 continue  # header
@@ -75,7 +76,7 @@ def read_series_csv(text: str) -> list[tuple[datetime, float]]:
             v = float(value)
         except ValueError:
             raise AlertsError(f"line {i}: bad value {value!r}") from None
-        out.append((t if t.tzinfo else t.replace(tzinfo=timezone.utc), v))
+        out.append((t, v))
     return sorted(out)
 
 
@@ -115,11 +116,14 @@ def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: dat
 
 
 def backtest_index(rule: Rule, settings: Any, index: Any, *, start: datetime, end: datetime,
-                   step: timedelta = timedelta(hours=1)) -> list[tuple[Any, bool]]:
-    """Replay any rule against the stored feedback: run its detector at every ``step`` in [start, end]."""
+                   step: timedelta = timedelta(hours=1),
+                   progress: Callable[[int, int | None], None] | None = None) -> list[tuple[Any, bool]]:
+    """Replay any rule against the stored feedback: run its detector at every ``step`` in [start, end];
+    ``progress(evaluations done, total)`` after each."""
     out = []
     firing: set[tuple[str, str]] = set()
     t = start
+    total, done = int((end - start) / step) + 1 if end >= start else 0, 0
     while t <= end:
         now_firing = set()
         for sig in collect_signals(rule, settings, index, now=t):
@@ -128,6 +132,9 @@ def backtest_index(rule: Rule, settings: Any, index: Any, *, start: datetime, en
             out.append((sig, k not in firing))
         firing = now_firing
         t += step
+        done += 1
+        if progress is not None:
+            progress(done, total)
     return out
 
 

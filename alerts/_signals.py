@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from alerts.detect import Figures, Match, RatingStats, SpikeDetector, emerging_terms, ngrams, rating_drop
+from alerts.detect import (Figures, Match, RatingStats, SpikeDetector, emerging_terms, is_generic, ngrams, rating_drop)
+from alerts._phrases import configured, group_terms, whole_phrases
 from alerts.lifecycle import fingerprint
 from configs.alerts import Rule
 from configs.times import format_utc as _iso
@@ -49,35 +50,39 @@ def _product_names(settings: Any) -> dict[str, str]:
     return {p.id: p.name for p in settings.sources.products}
 
 
+def _until(now: datetime) -> datetime:
+    """The exclusive end of a window that includes ``now`` (whole seconds, as the query language writes it)."""
+    return now.astimezone(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+
+
 def _filters(**kw: Any) -> Any:
     from index import Filters
 
     return Filters(**{k: v for k, v in kw.items() if v is not None})
 
 
-def _samples(index: Any, filters: Any, *, limit: int = 3, text: str = "",
-             pool: int = 200) -> tuple[list[dict[str, Any]], list[list[Any]]]:
-    """Representative posts (most engagement among the ``pool`` most recent, distinct texts) and the
-    source mix of ``filters`` (and ``text``: a phrase search), from one search with a source facet."""
+#: Post ids kept per signal (the newest): what incidents are grouped by (overlapping posts) and list.
+POST_CAP = 500
+
+
+def evidence(index: Any, filters: Any, *, text: str = "", pool: int = POST_CAP, limit: int = 5) -> dict[str, Any]:
+    """What a signal's posts are, from one search: the ids of the ``pool`` newest (what incidents are
+    grouped by), the source mix (exact), the platform / version mix (of those newest posts), the total,
+    and up to ``limit`` representative posts — most engagement first, near-duplicates collapsed into one
+    with their count (``similar``)."""
+    from alerts.incidents import collapse_samples
     from index import SearchQuery
 
     res = index.search(SearchQuery(text=text, filters=filters, limit=pool, sort="time", facets=("source",)))
     docs = [h.doc for h in res.hits]
-    sources = res.facets.get("source", [])
-    docs.sort(key=lambda d: (-((d.get("likes") or 0) + 2 * (d.get("replies") or 0) + 3 * (d.get("reposts") or 0)),
-                             d.get("created_at") or ""), reverse=False)
-    seen: set[str] = set()
-    out = []
-    for d in docs:
-        text = " ".join(str(d.get("text") or "").split())
-        if not text or text[:40] in seen:
-            continue
-        seen.add(text[:40])
-        out.append({"text": text[:300], "url": d.get("url") or "", "source": d.get("source") or "",
-                    "created_at": d.get("created_at") or "", "id": d.get("id")})
-        if len(out) >= limit:
-            break
-    return out, [[src, n] for src, n in sources]
+    platforms = Counter(str(d["platform"]) for d in docs if d.get("platform"))
+    versions = Counter(str(d["app_version"]) for d in docs if d.get("app_version"))
+    return {"post_ids": [str(d.get("id")) for d in docs if d.get("id") is not None],
+            "total": res.total,
+            "sources": [[k, n] for k, n in res.facets.get("source", [])],
+            "platforms": [[k, n] for k, n in platforms.most_common()],
+            "versions": [[k, n] for k, n in versions.most_common()],
+            "samples": collapse_samples(docs, limit=limit)}
 
 
 def _products(rule: Rule, index: Any, since: datetime, until: datetime, sentiment: str | None) -> list[str]:
@@ -120,18 +125,23 @@ def _volume(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal
             if m is None:
                 continue
             f = m.figures
+            # the detector counted whole buckets up to ``end`` (the bucket holding ``now`` included): the query
+            # covers exactly those, so it finds exactly the posts counted
+            until = end
             flt = _filters(product=(product,), sentiment=sentiment, topic=(key,) if key else None,
-                           since=f.window_start, until=max(f.window_end, now))
-            samples, sources = _samples(index, flt)
+                           since=f.window_start, until=until)
+            ev = evidence(index, flt)
             what = f"{names.get(product, product)}" + (f" · {topics.get(key, key)}" if key else "")
             feeling = {"negative": "负面", "positive": "正面", "neutral": "中性"}.get(rule.sentiment or "", "")
             query = " ".join(x for x in (f"product:{product}", f"topic:{key}" if key else "",
                                          f"sentiment:{rule.sentiment}" if rule.sentiment else "",
-                                         f"since:{_iso(f.window_start)}") if x)
+                                         f"since:{_iso(f.window_start)}", f"until:{_iso(until)}") if x)
             out.append(Signal(rule=rule.name, kind=rule.kind, product=product, match=m,
                               title=f"{what} {feeling}反馈激增",
-                              detail={"sources": sources, "samples": samples, "query": query,
-                                      "topics": [key] if key else []}))
+                              detail={**ev, "query": query, "topics": [key] if key else [],
+                                      "topic_names": [topics.get(key, key)] if key else [],
+                                      "sentiment": rule.sentiment or "", "trend_filters": {
+                                          "product": product, "topic": key, "sentiment": rule.sentiment or ""}}))
     return out
 
 
@@ -147,12 +157,17 @@ def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]
     for product in _products(rule, index, now - history - window, now + timedelta(seconds=1), rule.sentiment):
         cur: Counter[str] = Counter()
         grams: list[set[str]] = []
-        for doc in index.scan(_filters(product=(product,), sentiment=sentiment, since=since, until=now + timedelta(seconds=1)),
-                              fields=["tokens"], batch_size=1000):
+        ids: list[str] = []
+        toks: list[list[str]] = []
+        for doc in index.scan(_filters(product=(product,), sentiment=sentiment, since=since, until=_until(now)),
+                              fields=["id", "tokens"], batch_size=1000):
             g = ngrams(doc.get("tokens") or "", max_n=rule.max_ngram)
             grams.append(g)
+            toks.append(str(doc.get("tokens") or "").split())
+            ids.append(str(doc.get("id")))
             cur.update(g)
-        candidates = [t for t, c in cur.most_common(200) if c >= rule.min_count and not _configured(t, keywords)]
+        candidates = [t for t, c in cur.most_common(200)
+                      if c >= rule.min_count and not configured(t, keywords) and not is_generic(t)]
         if not candidates:
             continue
         hist: dict[str, int] = {}
@@ -181,51 +196,34 @@ def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]
                                min_count=rule.min_count, ratio=rule.ratio, max_terms=rule.max_terms)
         if not found:
             continue
-        found, related = _group_terms(found, grams)
+        found, related = group_terms(found, grams)
+        every = {t.term for t in found} | {r for rel in related.values() for r in rel}
+        term_docs = {t: [ids[i] for i, g in enumerate(grams) if t in g] for t in every}
+        found, related, term_docs = whole_phrases(found, related, term_docs, grams, toks, ids)
         top = found[0]
         total = sum(cur[t.term] for t in found)
         fig = Figures(current=top.current, expected=top.expected, low=0.0, high=max(top.expected, 1.0) * rule.ratio,
                       ratio=top.ratio, window_start=since, window_end=now, unit="items", samples=1)
-        flt = _filters(product=(product,), sentiment=sentiment, since=since, until=now + timedelta(seconds=1))
-        samples, sources = _samples(index, flt, text=_phrase(top.term, index))
+        until = _until(now)
+        flt = _filters(product=(product,), sentiment=sentiment, since=since, until=until)
+        ev = evidence(index, flt, text=_phrase(top.term, index))
+        # the posts of every reported term (not only the top one's): what the incident is grouped by
+        ev["post_ids"] = sorted({i for t in every for i in term_docs.get(t, ())})[:POST_CAP]
         sev = "warning" if top.current >= 3 * rule.min_count else "info"
         m = Match(key=top.term, at=now, severity=sev, figures=fig,
                   detail={"terms": [t.term for t in found]})
         out.append(Signal(rule=rule.name, kind=rule.kind, product=product, match=m,
                           title=f"{names.get(product, product)} 负面反馈中出现新词：{'、'.join(t.term for t in found[:3])}",
-                          detail={"sources": sources, "samples": samples, "terms": [t.term for t in found],
+                          detail={**ev, "terms": [t.term for t in found],
                                   "related_terms": related,
                                   "term_figures": [[t.term, t.current, round(t.expected, 3), round(t.ratio, 2)] for t in found],
-                                  "query": f"{top.term} product:{product} since:{_iso(since)}", "docs": total}))
+                                  "term_queries": {t.term: f"{_phrase(t.term, index)} product:{product}"
+                                                   + (f" sentiment:{rule.sentiment}" if rule.sentiment else "")
+                                                   + f" since:{_iso(since)} until:{_iso(until)}" for t in found},
+                                  "query": f"{_phrase(top.term, index)} product:{product}"
+                                           + (f" sentiment:{rule.sentiment}" if rule.sentiment else "")
+                                           + f" since:{_iso(since)} until:{_iso(until)}", "docs": total}))
     return out
-
-
-def _configured(term: str, keywords: set[str]) -> bool:
-    """A topic keyword (or a pair of them) is already watched by the per-topic volume rule."""
-    if term in keywords:
-        return True
-    return any(term[:i] in keywords and term[i:] in keywords for i in range(1, len(term)))
-
-
-def _group_terms(found: list[Any], grams: list[set[str]]) -> tuple[list[Any], dict[str, list[str]]]:
-    """Terms that occur in (nearly) the same posts are one phrase ("新版本 打开 相册"): keep the most
-    specific (longest) per group, the others listed as related. Jaccard of the post sets ≥ 0.7."""
-    docs = {t.term: {i for i, g in enumerate(grams) if t.term in g} for t in found}
-    groups: list[list[Any]] = []
-    for t in found:
-        for grp in groups:
-            a, b = docs[t.term], docs[grp[0].term]
-            if a and b and len(a & b) / len(a | b) >= 0.7:
-                grp.append(t)
-                break
-        else:
-            groups.append([t])
-    heads, related = [], {}
-    for grp in groups:
-        head = max(grp, key=lambda t: (len(t.term), t.current, t.term))
-        heads.append(head)
-        related[head.term] = [t.term for t in grp if t is not head]
-    return heads, related
 
 
 def _phrase(term: str, index: Any) -> str:
@@ -254,14 +252,17 @@ def _rating(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal
                         mean_drop=rule.mean_drop, window_start=since, window_end=now)
         if m is None:
             continue
-        flt = _filters(product=(product,), app_version=(m.key,), rating=(1, 2), since=since)
-        samples, sources = _samples(index, flt)
+        until = _until(now)
+        flt = _filters(product=(product,), app_version=(m.key,), rating=(1, 2), since=since, until=until)
+        ev = evidence(index, flt)
         d = m.detail
+        low = sum(counts[m.key].get(r, 0) for r in (1, 2))
         out.append(Signal(rule=rule.name, kind=rule.kind, product=product, match=m,
                           title=(f"{names.get(product, product)} {m.key} 版本评分下降：差评占比 "
                                  f"{m.figures.current:.0%}（此前 {m.figures.expected:.0%}），均分 {d['mean']}（此前 {d['earlier_mean']}）"),
-                          detail={"sources": sources, "samples": samples, **dict(d),
-                                  "query": f"product:{product} rating:1,2 since:{_iso(since)}"}))
+                          detail={**ev, **dict(d), "low_reviews": low, "versions": [[m.key, d["reviews"]]],
+                                  "query": f"product:{product} version:{m.key} rating:1,2 since:{_iso(since)} "
+                                           f"until:{_iso(until)}"}))
     return out
 
 
@@ -286,10 +287,12 @@ def _risk(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
         m = Match(key=str(doc["id"]), at=now, severity=rule.severity, figures=fig, detail={"risk": flags})
         product = doc.get("product") or ""
         sample = {"text": " ".join(str(doc.get("text") or "").split())[:300], "url": doc.get("url") or "",
-                  "source": doc.get("source") or "", "created_at": doc.get("created_at") or "", "id": doc["id"]}
+                  "source": doc.get("source") or "", "created_at": doc.get("created_at") or "", "id": doc["id"],
+                  "similar": 1}
         out.append(Signal(rule=rule.name, kind=rule.kind, product=product, match=m,
                           title=f"{names.get(product, product)} 高风险反馈：{'、'.join(_RISK_LABELS.get(f, f) for f in flags)}",
                           detail={"sources": [[sample["source"], 1]], "samples": [sample], "risk": flags,
+                                  "post_ids": [str(doc["id"])], "total": 1,
                                   "engagement": eng, "topics": list(doc.get("topics") or []),
                                   "query": f"product:{product} risk:{','.join(flags)} since:{_iso(since)}"}))
     return out

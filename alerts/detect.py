@@ -29,7 +29,7 @@ from typing import Any
 from configs.versions import version_key
 from configs.times import format_utc as _iso, parse_utc as _parse_iso
 
-__all__ = ["Figures", "Match", "SpikeDetector", "severity_for", "emerging_terms", "TermSignal",
+__all__ = ["Figures", "Match", "SpikeDetector", "severity_for", "emerging_terms", "TermSignal", "is_generic", "is_stop_word",
            "RatingStats", "rating_drop", "ngrams", "version_key"]
 
 _DAY = timedelta(days=1)
@@ -195,12 +195,31 @@ _STOP = frozenset("""的 了 是 我 你 他 她 它 们 在 也 就 都 还 又
 哈哈 哈哈哈 有 没 不 被 把 给 让 到 去 来 说 要 会 能 想 用 对 着 过 得 地 个 上 下 里 中 后 前 时候 时 次 点 人 多 少 好 啥 谁
 app APP App 一 二 三 请 求 问 麻烦 谢谢 希望 感觉 觉得 真的 非常 特别 问题""".split())
 _WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+#: Words common in any complaint, whatever the problem: they may join a phrase but never name one.
+_GENERIC = frozenset("""不行 提示 里面 外面 东西 情况 事情 时间 地方 这样 那样 怎样 一样 其他 其它 之后 之前 以后 以前 今天
+昨天 现在 一下 一次 好几次 几次 每次 还有 而且 但是 不过 只是 只能 只有 直接 总是 经常 老是 一直 根本 完全 到底 终于 竟然 居然
+简直 实在 确实 本来 原来 怎么办 什么 为什么 没用 有用 不了 不到 不上 不好 很好 太差 垃圾 无语 辣鸡 失望 生气 烦 烦人 难受 恶心
+软件 应用 手机 版本 新版 新版本 更新 升级 官方 客服 用户 大家 功能 使用 用了 使用 打开 点击 试了 重装 卸载 下载 安装 好用 不好用
+wifi 4g 5g ios android 苹果 安卓 华为 小米""".split())
 
 
 @functools.lru_cache(maxsize=65536)
 def _usable(token: str) -> bool:
     return bool(token) and token not in _STOP and bool(_WORD.search(token)) and not token.isdigit() and \
         not (len(token) == 1 and token.isascii())
+
+
+def is_stop_word(token: str) -> bool:
+    """A function word, particle or punctuation: never starts or ends a phrase."""
+    return token in _STOP or not _WORD.search(token)
+
+
+def is_generic(term: str) -> bool:
+    """A stop word, a word common to every complaint, a short Latin token or a number: never names a
+    problem (never leads an incident's title or an emerging-terms group)."""
+    t = term.strip().lower()
+    return (len(t) < 2 or t in _STOP or t in _GENERIC or t.isdigit()
+            or (t.isascii() and len(t) <= 4) or all(not _WORD.search(ch) for ch in t))
 
 
 @functools.lru_cache(maxsize=65536)

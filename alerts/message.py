@@ -21,10 +21,10 @@ from urllib.parse import quote, urlsplit
 from alerts.lifecycle import AlertRecord
 
 __all__ = ["Notification", "from_record", "headline", "numbers_line", "md_escape", "slack_escape", "header_text",
-           "one_line", "safe_url", "to_markdown", "to_plain", "to_html", "search_url", "EVENT_LABELS"]
+           "one_line", "safe_url", "to_markdown", "to_plain", "to_html", "search_url", "EVENT_LABELS", "held_batch"]
 
 EVENT_LABELS = {"opened": "新告警", "updated": "告警升级", "reopened": "告警再次出现", "resolved": "已恢复",
-                "digest": "摘要"}
+                "digest": "摘要", "held": "静默时段汇总"}
 _SEVERITY_LABELS = {"info": "提示", "warning": "警告", "critical": "严重"}
 
 
@@ -93,7 +93,42 @@ def from_record(rec: AlertRecord, event: str, *, base_url: str) -> Notification:
         key=rec.key, state=rec.state, at=rec.to_json()["updated_at"], figures=rec.figures.as_dict(),
         sources=[list(s) for s in d.get("sources", ())], samples=[dict(s) for s in d.get("samples", ())][:3],
         terms=list(d.get("terms", ())), search_url=search_url(base_url, d.get("query", "")) if d.get("query") is not None else "",
-        extra={k: v for k, v in d.items() if k not in ("sources", "samples", "terms", "query")})
+        extra={k: v for k, v in d.items() if k not in _NOT_SENT})
+
+
+#: Detail kept in the store but not sent: what only grouping and ``voc alerts show`` need.
+_NOT_SENT = frozenset({"sources", "samples", "terms", "query", "post_ids", "members", "trend_filters"})
+
+
+def held_batch(notes: Sequence[Notification], *, key: str) -> Notification:
+    """The messages held during a subscriber's quiet hours, as one: the latest state of each incident
+    (an incident opened and resolved meanwhile shows once, resolved), most severe first."""
+    latest: dict[str, Notification] = {}
+    for n in notes:
+        latest[n.fingerprint or n.id] = n
+    items = sorted(latest.values(), key=lambda n: (-_SEVERITY_RANK.get(n.severity, 0), n.at))
+    sev = items[0].severity if items else "info"
+    title = f"静默时段内的 {len(items)} 项告警"
+    md, txt, h = [f"### {md_escape(title)}", ""], [title], [f"<h3>{html.escape(title)}</h3><ol>"]
+    for i, n in enumerate(items, 1):
+        link = safe_url(n.search_url)
+        md.append(f"{i}. {md_escape(headline(n), 200)}" + (f" [查看]({link})" if link else ""))
+        txt.append(f"{i}. {one_line(headline(n))} {link}".rstrip())
+        h.append(f"<li>{html.escape(one_line(headline(n)))}" + (f' <a href="{html.escape(link)}">查看</a>' if link else "")
+                 + "</li>")
+        line = numbers_line(n)
+        if line:
+            md.append(f"   {md_escape(line, 300)}")
+            txt.append(f"   {one_line(line)}")
+            h.append(f"<p>{html.escape(one_line(line))}</p>")
+    h.append("</ol>")
+    return Notification(id=key, event="held", title=title, severity=sev, fingerprint=key.rsplit(":", 1)[0], version=1,
+                        kind="held", at=items[-1].at if items else "", body_markdown="\n".join(md),
+                        body_text="\n".join(txt), body_html="\n".join(h),
+                        extra={"ids": [n.id for n in notes]})
+
+
+_SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
 def _num(x: Any) -> str:
@@ -109,6 +144,9 @@ def headline(n: Notification) -> str:
 
 def numbers_line(n: Notification) -> str:
     """How much against the baseline, and over which window."""
+    evidence = n.extra.get("evidence") if isinstance(n.extra, Mapping) else None
+    if evidence:
+        return "；".join(one_line(e.get("text", "")) for e in evidence if isinstance(e, Mapping))
     f = n.figures
     if not f:
         return ""

@@ -9,9 +9,17 @@ second one reads what the first wrote and computes no duplicate transition; ``UN
 version, subscriber, channel)`` on the outbox makes a duplicate delivery row impossible even so. Deliveries are claimed with a lease
 (``claim``): one worker sends a row; a crashed worker's claim expires and the row is retried.
 
-Tables (schema version 1, recorded in ``alert_meta``): ``alert_state`` (one row per fingerprint, the
-record as JSON), ``alert_events`` (one row per version), ``alert_outbox`` (one row per version ×
-subscriber × channel).
+Tables (schema version 2, recorded in ``alert_meta``; each migration applied is a row of
+``alert_migrations``): ``alert_state`` (one row per incident id — or, from schema 1, per rule alert — the
+record as JSON, its ``kind`` and ``opened_at``), ``alert_events`` (one row per version), ``alert_outbox``
+(one row per version × subscriber × channel).
+
+Migrations (:data:`MIGRATIONS`, applied in order inside the opening transaction, each recorded once):
+
+1. ``initial`` — the tables above.
+2. ``incidents`` — ``alert_state`` gains ``kind`` and ``opened_at``; alerts of schema 1 (one per rule ×
+   key) that are still open are closed as ``resolved`` with the event ``superseded`` and no message: the
+   incidents raised from the next evaluation carry their problems, and nothing would ever resolve them.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,9 +42,10 @@ from alerts.lifecycle import AlertRecord, Transition
 from configs.sqlite_wal import use_wal
 from configs.times import format_utc
 
-__all__ = ["AlertStore", "SqliteAlertStore", "OutboxEntry", "PendingDelivery", "AlertStoreError", "open_store"]
+__all__ = ["AlertStore", "AlertState", "SqliteAlertStore", "OutboxEntry", "PendingDelivery", "AlertStoreError", "open_store",
+           "open_store_at"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,7 +68,38 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
     last_error TEXT, created_at REAL NOT NULL, sent_at REAL,
     UNIQUE (fingerprint, version, subscriber, channel));
 CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS alert_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
 """
+
+
+def _migrate_incidents(db: sqlite3.Connection, now: str) -> None:
+    cols = {r[1] for r in db.execute("PRAGMA table_info(alert_state)")}
+    if "kind" not in cols:
+        db.execute("ALTER TABLE alert_state ADD COLUMN kind TEXT NOT NULL DEFAULT 'alert'")
+    if "opened_at" not in cols:
+        db.execute("ALTER TABLE alert_state ADD COLUMN opened_at TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS alert_state_by_kind ON alert_state (kind, state)")
+    for fp, data in db.execute("SELECT fingerprint, data FROM alert_state").fetchall():
+        try:
+            rec = json.loads(data)
+        except ValueError:
+            continue
+        kind, opened = str(rec.get("kind") or "alert"), rec.get("opened_at")
+        if kind != "incident" and rec.get("state") == "open":
+            rec.update(state="resolved", resolved_at=now, updated_at=now, version=int(rec.get("version", 0)) + 1)
+            rec.setdefault("detail", {})["superseded_by"] = "incidents"
+            db.execute("INSERT OR IGNORE INTO alert_events (fingerprint, version, event, at, data) VALUES (?, ?, ?, ?, ?)",
+                       (fp, rec["version"], "superseded", now, json.dumps(rec.get("figures") or {})))
+        db.execute("UPDATE alert_state SET kind = ?, opened_at = ?, state = ?, version = ?, updated_at = ?, data = ?"
+                   " WHERE fingerprint = ?", (kind, opened, rec.get("state"), rec.get("version"),
+                                              rec.get("updated_at"), json.dumps(rec, ensure_ascii=False), fp))
+
+
+#: (version, name, step): applied in order, each once, recorded in ``alert_migrations``.
+MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection, str], None]], ...] = (
+    (1, "initial", lambda db, now: None),
+    (2, "incidents", _migrate_incidents),
+)
 
 
 class AlertStoreError(AlertsError):
@@ -73,6 +113,8 @@ class OutboxEntry:
     subscriber: str
     channel: str
     notification: dict[str, Any]
+    #: Not sent before this time (the subscriber's quiet hours end then).
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +131,22 @@ class PendingDelivery:
     last_error: str | None
     claim_token: str | None = None
     sent_at: float | None = None
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """Everything an alert store holds, store-neutral (``voc reindex`` moves it between stores):
+    records (``AlertRecord.to_json()``), events (``fingerprint, version, event, at, figures``) and outbox
+    rows (``fingerprint, version, subscriber, channel, notification, status, attempts, next_attempt_at,
+    last_error, created_at, sent_at``; claims are not moved)."""
+
+    records: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    outbox: list[dict[str, Any]]
+
+
+OUTBOX_FIELDS = ("fingerprint", "version", "subscriber", "channel", "notification", "status", "attempts",
+                 "next_attempt_at", "last_error", "created_at", "sent_at")
 
 
 class AlertStore(Protocol):
@@ -115,6 +173,10 @@ class AlertStore(Protocol):
 
     def outbox(self, *, status: str | None = None) -> builtins.list[PendingDelivery]: ...
 
+    def export_state(self) -> AlertState: ...
+
+    def restore_state(self, state: AlertState) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -128,6 +190,10 @@ def _notification(text: Any, delivery_id: str) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     return {"id": delivery_id, "unreadable": str(text)[:200]}
+
+
+def _utcnow() -> str:
+    return format_utc(datetime.now(timezone.utc))
 
 
 def _ts(dt: datetime) -> float:
@@ -149,8 +215,29 @@ class SqliteAlertStore:
         with self._tx() as db:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
-            db.execute("INSERT OR IGNORE INTO alert_meta (key, value) VALUES ('schema_version', ?)",
-                       (str(SCHEMA_VERSION),))
+            self._migrate(db)
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Apply the migrations not yet recorded (inside the opening transaction: all or nothing)."""
+        done = {r[0] for r in db.execute("SELECT version FROM alert_migrations")}
+        row = db.execute("SELECT value FROM alert_meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and not done:  # a store created before migrations were recorded: schema 1
+            done = {v for v, _n, _f in MIGRATIONS if v <= int(row[0])}
+            for v, name, _f in MIGRATIONS:
+                if v in done:
+                    db.execute("INSERT INTO alert_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                               (v, name, "before-migrations"))
+        now = _utcnow()
+        for version, name, step in MIGRATIONS:
+            if version in done:
+                continue
+            step(db, now)
+            db.execute("INSERT INTO alert_migrations (version, name, applied_at) VALUES (?, ?, ?)", (version, name, now))
+        db.execute("INSERT OR REPLACE INTO alert_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def migrations(self) -> builtins.list[tuple[int, str, str]]:
+        """``(version, name, applied_at)`` of every migration applied to this store."""
+        return [tuple(r) for r in self._select("SELECT version, name, applied_at FROM alert_migrations ORDER BY version")]
 
     def __repr__(self) -> str:
         return f"SqliteAlertStore({str(self.path)!r})"
@@ -198,16 +285,16 @@ class SqliteAlertStore:
                 data = json.dumps(rec.to_json(), ensure_ascii=False)
                 if before is None:
                     self._db.execute(
-                        "INSERT INTO alert_state (fingerprint, rule, product, key, state, severity, version, updated_at, data)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO alert_state (fingerprint, rule, product, key, state, severity, version, updated_at,"
+                        " data, kind, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (rec.fingerprint, rec.rule, rec.product, rec.key, rec.state, rec.severity, rec.version,
-                         rec.to_json()["updated_at"], data))
+                         rec.to_json()["updated_at"], data, rec.kind, rec.to_json()["opened_at"]))
                 else:
                     cur = self._db.execute(
-                        "UPDATE alert_state SET state = ?, severity = ?, version = ?, updated_at = ?, data = ?"
-                        " WHERE fingerprint = ? AND version = ?",
-                        (rec.state, rec.severity, rec.version, rec.to_json()["updated_at"], data, rec.fingerprint,
-                         before.version))
+                        "UPDATE alert_state SET state = ?, severity = ?, version = ?, updated_at = ?, data = ?,"
+                        " rule = ?, key = ?, kind = ?, opened_at = ? WHERE fingerprint = ? AND version = ?",
+                        (rec.state, rec.severity, rec.version, rec.to_json()["updated_at"], data, rec.rule, rec.key,
+                         rec.kind, rec.to_json()["opened_at"], rec.fingerprint, before.version))
                     if cur.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; guard anyway
                         raise AlertStoreError(f"alert {fingerprint} changed concurrently")
                 if tr.event:
@@ -217,11 +304,12 @@ class SqliteAlertStore:
                                       json.dumps(rec.figures.as_dict())))
                 if tr.notify:
                     for entry in deliveries(tr):
+                        due = max(_ts(now), _ts(entry.not_before)) if entry.not_before else _ts(now)
                         self._db.execute(
                             "INSERT OR IGNORE INTO alert_outbox (fingerprint, version, subscriber, channel, notification,"
                             " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (rec.fingerprint, rec.version, entry.subscriber, entry.channel,
-                             json.dumps(entry.notification, ensure_ascii=False), _ts(now), _ts(now)))
+                             json.dumps(entry.notification, ensure_ascii=False), due, _ts(now)))
             return tr
 
     def enqueue(self, fingerprint: str, version: int, entries: Sequence[OutboxEntry], *, now: datetime) -> int:
@@ -291,6 +379,22 @@ class SqliteAlertStore:
             full = self._db.execute(f"SELECT {self._COLS} FROM alert_outbox WHERE id = ?", (row[0],)).fetchone()
         return self._delivery(full)
 
+    def claim_held(self, delivery: PendingDelivery, *, now: datetime, lease_s: float) -> builtins.list[PendingDelivery]:
+        """The other due rows held for quiet hours of ``delivery``'s subscriber × channel, claimed with its
+        token: they are sent together as one message."""
+        t = _ts(now)
+        with self._tx() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT id FROM alert_outbox WHERE status = 'pending' AND next_attempt_at <= ? AND subscriber = ?"
+                " AND channel = ? AND id != ? AND (claimed_until IS NULL OR claimed_until <= ?)"
+                " AND json_extract(notification, '$.extra.held_until') IS NOT NULL ORDER BY id",
+                (t, delivery.subscriber, delivery.channel, delivery.id, t))]
+            for i in ids:
+                db.execute("UPDATE alert_outbox SET claimed_until = ?, claim_token = ? WHERE id = ?",
+                           (t + lease_s, delivery.claim_token, i))
+            rows = [db.execute(f"SELECT {self._COLS} FROM alert_outbox WHERE id = ?", (i,)).fetchone() for i in ids]
+        return [self._delivery(r) for r in rows]
+
     def mark_sent(self, delivery: PendingDelivery, *, now: datetime) -> bool:
         """Record success; False when the claim was lost (another worker took over after the lease)."""
         with self._tx() as db:
@@ -332,6 +436,36 @@ class SqliteAlertStore:
             args.append(status)
         return [self._delivery(r) for r in self._select(sql + " ORDER BY id", args)]
 
+    # --- moving the state (voc reindex) ---------------------------------------------------------------
+    def export_state(self) -> AlertState:
+        records = [json.loads(r[0]) for r in self._select("SELECT data FROM alert_state ORDER BY fingerprint")]
+        events = [{"fingerprint": f, "version": v, "event": e, "at": at, "figures": json.loads(d)} for f, v, e, at, d in
+                  self._select("SELECT fingerprint, version, event, at, data FROM alert_events ORDER BY rowid")]
+        rows = self._select(f"SELECT {', '.join(OUTBOX_FIELDS)} FROM alert_outbox ORDER BY id")
+        outbox = [{**dict(zip(OUTBOX_FIELDS, r)), "notification": json.loads(r[4])} for r in rows]
+        return AlertState(records, events, outbox)
+
+    def restore_state(self, state: AlertState) -> int:
+        """Write records (replacing the same fingerprint), events and outbox rows (kept if present) in one
+        transaction; return the number of records written."""
+        with self._tx() as db:
+            for d in state.records:
+                rec = AlertRecord.from_json(d)
+                db.execute(
+                    "INSERT OR REPLACE INTO alert_state (fingerprint, rule, product, key, state, severity, version,"
+                    " updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rec.fingerprint, rec.rule, rec.product, rec.key, rec.state, rec.severity, rec.version,
+                     rec.to_json()["updated_at"], json.dumps(d, ensure_ascii=False)))
+            for e in state.events:
+                db.execute("INSERT OR IGNORE INTO alert_events (fingerprint, version, event, at, data)"
+                           " VALUES (?, ?, ?, ?, ?)",
+                           (e["fingerprint"], e["version"], e["event"], e["at"], json.dumps(e["figures"])))
+            for o in state.outbox:
+                db.execute(
+                    f"INSERT OR IGNORE INTO alert_outbox ({', '.join(OUTBOX_FIELDS)}) VALUES ({', '.join('?' * len(OUTBOX_FIELDS))})",
+                    tuple(json.dumps(o[k], ensure_ascii=False) if k == "notification" else o[k] for k in OUTBOX_FIELDS))
+        return len(state.records)
+
     def close(self) -> None:
         self._db.close()
 
@@ -344,12 +478,17 @@ class SqliteAlertStore:
 
 def open_store(settings: Any) -> SqliteAlertStore:
     """The alert store next to the feedback: the index's SQLite file (``settings.sqlite_path()``)."""
-    path = settings.sqlite_path()
+    return open_store_at(settings, settings.index.url, settings.index.name)
+
+
+def open_store_at(settings: Any, url: str, name: str) -> SqliteAlertStore:
+    """The alert store beside the index at ``url`` (named ``name`` on Elasticsearch), e.g. a reindex target."""
+    path = settings.sqlite_path(url)
     if path is None:
         try:
             from alerts._es_store import ElasticsearchAlertStore
         except ImportError as exc:  # pragma: no cover
             raise AlertStoreError("the Elasticsearch alert store is not available") from exc
-        return ElasticsearchAlertStore.from_settings(settings)  # type: ignore[return-value]
+        return ElasticsearchAlertStore.from_settings(settings, url=url, name=name)  # type: ignore[return-value]
     return SqliteAlertStore(path)
 

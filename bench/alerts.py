@@ -7,6 +7,9 @@
    known start, duration and size. Both use the same window, ratio and minimum count (the shipped
    ``negative-volume-spike`` rule: 6h, ×3, ≥10). Reported: precision (alert episodes that start inside a
    spike), recall (spikes caught), median detection delay, false alerts per series-week.
+   Then the NAB dev score (``bench/alerts_nab.py``): NAB's 48 labelled real series replayed through the
+   shipped rule as ``voc alerts backtest RULE --series FILE`` does, and through the same peer, scored by
+   ``shared/data/nab_dev/score.py``.
 2. Speed — time to evaluate every rule in configs/alerts.yaml (volume spike per product and per
    product × topic, emerging terms, rating drop, high risk) over a SQLite index of 1,000,000 documents
    and 50 topics (target ≤ 2 s), against an ElastAlert-style evaluation of the same spike checks (two
@@ -117,7 +120,11 @@ def run_quality(n_series: int, days: int, seed: int) -> dict[str, dict[str, floa
     totals = {name: {"tp": 0, "fp": 0, "caught": 0, "delays": []} for name in names}
     n_spikes = 0
     by_factor: dict[float, dict[str, list[int]]] = {}
+    from app.progress import reporter_for
+
+    task = reporter_for().task("series", total=n_series, unit="series")  # progress on stderr
     for _ in range(n_series):
+        task.advance()
         counts, spikes = make_series(rng, days)
         n_spikes += len(spikes)
         ours = SpikeDetector(window=window, history=timedelta(days=14), warmup=timedelta(days=3), min_count=10,
@@ -151,6 +158,7 @@ def run_quality(n_series: int, days: int, seed: int) -> dict[str, dict[str, floa
                      "median_delay_h": statistics.median(tot["delays"]) if tot["delays"] else float("nan"),
                      "false_per_series_week": tot["fp"] / weeks, "alerts": episodes}
     out["_meta"] = {"series": n_series, "days": days, "spikes": n_spikes}  # type: ignore[assignment]
+    task.close()
     out["_by_factor"] = {f: {k: sum(v) / len(v) for k, v in d.items()} for f, d in sorted(by_factor.items())}  # type: ignore[assignment]
     return out
 
@@ -290,10 +298,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--nab", help="NAB dev folder (default: shared/data/nab_dev above the repository)")
     args = ap.parse_args()
 
     if not args.skip_quality:
         quality(args)
+        from bench.alerts_nab import find_nab, report
+
+        report(find_nab(args.nab))
     if args.skip_speed:
         return
     speed(args)

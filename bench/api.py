@@ -91,10 +91,12 @@ def build(db: Path, n: int, data: Path) -> None:
     ix = SqliteIndex(db, tokenizer=tokenizer)
     docs = ib.make_docs(n, sentences, tokens)
     print(f"  made {len(docs):,} docs from {len(sentences):,} sentences ({time.perf_counter() - t0:.0f}s)", flush=True)
-    for i in range(0, len(docs), 2000):
-        ix.upsert(docs[i:i + 2000])
-        if (i + 2000) % 200_000 == 0:
-            print(f"  indexed {i + 2000:,} docs ({time.perf_counter() - t0:.0f}s)", flush=True)
+    from app.progress import reporter_for
+
+    with reporter_for().task("index", total=len(docs), unit="docs") as task:  # progress on stderr
+        for i in range(0, len(docs), 2000):
+            ix.upsert(docs[i:i + 2000])
+            task(min(i + 2000, len(docs)))
     del docs
     ix._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # noqa: SLF001 - bench only: start from a clean file
     ix.close()

@@ -134,7 +134,11 @@ def main() -> None:
 
     results: dict[str, dict] = {}
     # --- speed, on the held-out split's short and long texts -------------------------------------------
+    from app.progress import reporter_for
+
+    timing = reporter_for().task("timed sets", total=len(TIMED), unit="sets")  # progress on stderr
     for length in TIMED:
+        timing.advance()
         rows = sets.get(length)
         if not rows:
             continue
@@ -150,6 +154,7 @@ def main() -> None:
         print(f"  speed ratio voc-int8/snownlp = {speed['voc-int8'] / speed['snownlp']:.1f}x "
               f"(fp32: {speed['voc-fp32'] / speed['snownlp']:.1f}x; target >= 10x)")
 
+    timing.close()
     # --- accuracy on every held-out set -----------------------------------------------------------------
     if all(sets.get(t) for t in TIMED):  # the timed held-out texts together: where the target is judged
         items = list(sets.items())

@@ -46,6 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from configs.web import WebSettings  # noqa: E402
+from app.progress import reporter_for  # noqa: E402
 from index import Filters, SearchQuery, SqliteIndex, parse_query  # noqa: E402
 from index._grams import bigrams, cjk_runs, doc_grams, is_cjk, query_runs  # noqa: E402
 from index.query import query_terms  # noqa: E402
@@ -347,8 +348,10 @@ def main() -> int:
 
     ix = SqliteIndex(db, tokenizer=tokenizer)
     t0 = time.perf_counter()
-    for i in range(0, len(docs), args.batch):
-        ix.upsert(docs[i:i + args.batch])
+    with reporter_for().task("upsert", total=len(docs), unit="docs") as task:  # stderr; one call per batch
+        for i in range(0, len(docs), args.batch):
+            ix.upsert(docs[i:i + args.batch])
+            task(min(i + args.batch, len(docs)))
     upsert_s = time.perf_counter() - t0
     rate = len(docs) / upsert_s
     # peer: bare INSERT of the same rows into a table with no FTS, no indexes, no triggers

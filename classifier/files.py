@@ -16,7 +16,7 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ class BadRow:
 class ClassifyReport:
     rows: int = 0
     written: int = 0
+    #: rows an interrupted run had written already (``resume``); included in ``written``
+    resumed: int = 0
     bad: list[BadRow] = field(default_factory=list)
 
 
@@ -132,20 +134,33 @@ def read_rows(path: Path, text_col: str) -> Iterator[tuple[int, dict[str, Any] |
 
 
 def classify_file(classifier: Any, input_path: Path, output_path: Path, *, text_col: str,
-                  batch_size: int = 256) -> ClassifyReport:
-    """Tag every good row of ``input_path`` into ``output_path`` (JSON Lines, one line per good row)."""
+                  batch_size: int = 256, resume: bool = False,
+                  progress: Callable[[int, int | None], None] | None = None) -> ClassifyReport:
+    """Tag every good row of ``input_path`` into ``output_path`` (JSON Lines, one line per good row).
+
+    Rows are written a whole batch at a time and flushed before ``progress(rows read, total rows)`` is
+    called, so an interruption there leaves complete rows only. ``resume``: keep the complete rows an
+    interrupted run left in ``output_path`` (a torn last line is cut off) and tag only the rows after them.
+    """
     report = ClassifyReport()
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    with output_path.open("w", encoding="utf-8") as out:
+    kept, last = _keep_complete_rows(output_path) if resume else (0, None)
+    report.written = report.resumed = kept
+    total = sum(1 for _ in read_rows(input_path, text_col)) if progress is not None else None
+    with output_path.open("a" if resume else "w", encoding="utf-8") as out:
         pending: list[dict[str, Any]] = []
+        good = 0
 
         def flush() -> None:
             tags = classifier.predict([r[text_col] for r in pending])
+            lines = []
             for row, t in zip(pending, tags):
                 d = t.as_dict()
                 row.update({k: d[k] for k in TAG_FIELDS})
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-                report.written += 1
+                lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write("".join(lines))
+            out.flush()
+            report.written += len(lines)
             pending.clear()
 
         for line, row, problem in read_rows(input_path, text_col):
@@ -153,9 +168,45 @@ def classify_file(classifier: Any, input_path: Path, output_path: Path, *, text_
             if row is None:
                 report.bad.append(BadRow(line, problem or "bad row"))
                 continue
+            good += 1
+            if good <= kept:  # tagged by the interrupted run
+                if good == kept and last is not None and _untagged(last) != _untagged(row):
+                    raise ClassifierError(f"{output_path}: its rows do not continue {input_path} (row {kept} "
+                                          "differs) — run without --resume to tag the whole file again")
+                continue
             pending.append(row)
             if len(pending) >= batch_size:
                 flush()
+                if progress is not None:
+                    progress(report.rows, total)
         if pending:
             flush()
+        if progress is not None:
+            progress(report.rows, total)
     return report
+
+
+def _untagged(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in TAG_FIELDS}
+
+
+def _keep_complete_rows(path: Path) -> tuple[int, dict[str, Any] | None]:
+    """Count the complete JSON lines at the start of ``path`` and cut off anything after them; return the
+    count and the last of them."""
+    if not path.exists():
+        return 0, None
+    good, end, last = 0, 0, None
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                last = json.loads(raw)
+            except ValueError:
+                break
+            good += 1
+            end += len(raw)
+    if end != path.stat().st_size:
+        with path.open("r+b") as fh:
+            fh.truncate(end)
+    return good, last if isinstance(last, dict) else None

@@ -13,6 +13,7 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from classifier._corpora import read_all
 from classifier._weak import taxonomy_rows, template_rows
 from classifier.ngram import fit_ngram, pad_batch
 from classifier.normalize import classification_text, normalization_config
+from classifier._checkpoint import Checkpoint, fingerprint as _fingerprint, plain as _plain, rnd_state as _rnd_state
 from classifier.rules import TopicMatcher, rule_intent, rule_sentiment
 
 __all__ = ["TrainingConfig", "TrainResult", "train", "prepare_rows", "build_vocab", "build_splits"]
@@ -64,6 +66,8 @@ class TrainingConfig:
     #: Hash buckets of the character n-gram sentiment model averaged with the encoder (0: encoder alone).
     ngram_buckets: int = 65521
     ngram_epochs: int = 5
+    #: Minutes between training checkpoints (``<output>.checkpoint/``; also written when training is stopped).
+    checkpoint_minutes: float = 1.0
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_heads:
@@ -72,6 +76,8 @@ class TrainingConfig:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
         if self.epochs < 1 or self.batch_size < 1 or self.max_minutes <= 0:
             raise ValueError("epochs, batch_size and max_minutes must be positive")
+        if self.checkpoint_minutes <= 0:
+            raise ValueError(f"checkpoint_minutes must be positive, got {self.checkpoint_minutes}")
         if self.ngram_buckets < 0 or self.ngram_epochs < 1:
             raise ValueError(f"ngram_buckets must be >= 0 and ngram_epochs >= 1, got {self.ngram_buckets}, "
                              f"{self.ngram_epochs}")
@@ -210,8 +216,15 @@ def _part_metrics(clf: Any, val: list[dict[str, Any]], left_out: list[dict[str, 
     return out
 
 
-def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainResult:
-    """Train, evaluate and save the model described by ``config``; returns the saved path and metrics."""
+def train(config: TrainingConfig, settings: Any, *, log: Any = print, resume: bool = False,
+          progress: Callable[[int, int | None], None] | None = None) -> TrainResult:
+    """Train, evaluate and save the model described by ``config``; returns the saved path and metrics.
+
+    ``progress(steps done, total steps)`` is called after each training step; whatever it raises (Ctrl-C, a
+    cancelled job) stops training with a checkpoint of that step saved beside the output directory, and
+    ``resume=True`` continues from it — with the same data and configuration, to the same model an
+    uninterrupted run makes. A checkpoint is also written every ``checkpoint_minutes``; the finished model
+    replaces it."""
     from transformers import BertConfig
 
     from classifier.evaluate import card_text, evaluate_heads, evaluate_eval_set
@@ -261,34 +274,86 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainRe
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * max(0.05, 0.5 * (1 + math.cos(math.pi * min(1.0, s / total)))))
     ce, bce = nn.CrossEntropyLoss(), nn.BCEWithLogitsLoss()
+    steps_left = total
+    checkpoint = Checkpoint(config.output_dir, _fingerprint(config, sizes, vocab, ids))
+    state = checkpoint.load() if resume else None
+    first_epoch = first_batch = 0
+    resumed_batches: list[list[int]] | None = None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        rnd.setstate(_rnd_state(state["python_rng"]))
+        step, first_epoch, first_batch = state["step"], state["epoch"], state["batch"]
+        resumed_batches = state["batches"]
+        started -= state["elapsed"]
+        log(f"resuming from step {step} of {total} (epoch {first_epoch + 1}, checkpoint {checkpoint.path})")
+    else:
+        checkpoint.discard()
+        step = 0
     deadline = started + config.max_minutes * 60
-    step, stopped_early = 0, False
+    stopped_early = False
     model.train()
-    for epoch in range(config.epochs):
-        running = 0.0
-        for b, idx in enumerate(_batches(ids, config.batch_size, rnd)):
-            x, m = pad_batch(ids, idx)
-            out = model(input_ids=x, attention_mask=m)
-            it = torch.tensor(idx)
-            li = (nn.functional.cross_entropy(out["intent"], yi[it], reduction="none") * wi[it]).mean()
-            loss = ce(out["sentiment"], ys[it]) + li + bce(out["topics"], yt[it])
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            running += loss.item()
-            if b % 200 == 199:
-                log(f"epoch {epoch + 1} step {b + 1}/{steps_per_epoch} loss {running / 200:.3f} "
-                    f"{time.monotonic() - started:.0f}s")
-                running = 0.0
-            if time.monotonic() > deadline:
-                stopped_early = True
+    batches: list[list[int]] = []
+    #: after each step: (epoch, next batch, that epoch's batches, the batch shuffler's state); None until this
+    #: run took a step
+    pos: tuple[int, int, list[list[int]], Any] | None = None
+    at_boundary = True
+
+    def save() -> None:
+        assert pos is not None
+        checkpoint.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                         "torch_rng": torch.get_rng_state(), "python_rng": _plain(pos[3]), "step": step,
+                         "epoch": pos[0], "batch": pos[1], "batches": pos[2], "elapsed": time.monotonic() - started})
+
+    next_save = time.monotonic() + config.checkpoint_minutes * 60
+    if progress is not None:
+        progress(step, steps_left)  # where this run starts (a resumed run: the checkpoint's step)
+    try:
+        for epoch in range(first_epoch, config.epochs):
+            running = 0.0
+            if resumed_batches is not None and epoch == first_epoch:
+                batches, start_b = resumed_batches, first_batch
+            else:
+                batches, start_b = _batches(ids, config.batch_size, rnd), 0
+            for b in range(start_b, len(batches)):
+                idx = batches[b]
+                at_boundary = False
+                x, m = pad_batch(ids, idx)
+                out = model(input_ids=x, attention_mask=m)
+                it = torch.tensor(idx)
+                li = (nn.functional.cross_entropy(out["intent"], yi[it], reduction="none") * wi[it]).mean()
+                loss = ce(out["sentiment"], ys[it]) + li + bce(out["topics"], yt[it])
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                step += 1
+                pos = (epoch, b + 1, batches, rnd.getstate())
+                at_boundary = True
+                running += loss.item()
+                if b % 200 == 199:
+                    log(f"epoch {epoch + 1} step {b + 1}/{steps_per_epoch} loss {running / 200:.3f} "
+                        f"{time.monotonic() - started:.0f}s")
+                    running = 0.0
+                if time.monotonic() >= next_save:
+                    save()
+                    next_save = time.monotonic() + config.checkpoint_minutes * 60
+                if progress is not None:
+                    progress(step, steps_left)  # may stop here (Ctrl-C, a cancelled job): see the except below
+                if time.monotonic() > deadline:
+                    stopped_early = True
+                    break
+            if stopped_early:
+                log(f"time budget of {config.max_minutes} min reached in epoch {epoch + 1}")
                 break
-        if stopped_early:
-            log(f"time budget of {config.max_minutes} min reached in epoch {epoch + 1}")
-            break
+    except BaseException:
+        if at_boundary and pos is not None:  # between two steps: the state is whole, keep it
+            save()
+            log(f"checkpoint saved at step {step} of {total}: {checkpoint.path} (continue with --resume)")
+        raise
     model.eval()
     if config.ngram_buckets:
         t0 = time.monotonic()
@@ -314,4 +379,5 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print) -> TrainRe
     card = card_text(name=config.model_name, config=cfg_dict, sizes=sizes, metrics=metrics, seconds=seconds,
                      params=sum(p.numel() for p in model.parameters()), vocab=len(vocab))
     path = save_model(model, tok, config.output_dir, card=card)
+    checkpoint.discard()
     return TrainResult(path=path, metrics=metrics, sizes=sizes, seconds=seconds, config=cfg_dict)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from configs import vocab
@@ -204,6 +204,52 @@ class Subscriber:
     min_severity: Literal["info", "warning", "critical"] = "info"
     #: Receive ``voc digest`` reports.
     digest: bool = True
+    #: ``each``: a message per incident change (open, material growth or severity change, resolve);
+    #: ``digest``: none of those, only the digests (``digest`` must stay on).
+    mode: Literal["each", "digest"] = "each"
+    #: ``HH:MM-HH:MM`` in ``timezone`` (may wrap midnight, e.g. ``22:00-08:00``): messages that fall in it
+    #: are held and sent as one message when it ends. Empty: no quiet hours.
+    quiet_hours: str = ""
+    timezone: str = "Asia/Shanghai"
+    #: ``quiet_hours`` parsed at load: (start, end) minutes after local midnight, or None.
+    quiet: tuple[int, int] | None = field(default=None, init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"subscriber {self.name!r}: unknown timezone {self.timezone!r} (e.g. Asia/Shanghai)") from None
+        if self.mode == "digest" and not self.digest:
+            raise ValueError(f"subscriber {self.name!r}: mode digest needs digest: true (it would receive nothing)")
+        if not self.quiet_hours.strip():
+            return
+        m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", self.quiet_hours)
+        bounds = [int(x) for x in m.groups()] if m else []
+        if not m or bounds[0] > 23 or bounds[2] > 24 or bounds[1] > 59 or bounds[3] > 59:
+            raise ValueError(f"subscriber {self.name!r}: quiet_hours must be HH:MM-HH:MM (e.g. 22:00-08:00), "
+                             f"got {self.quiet_hours!r}")
+        start, end = bounds[0] * 60 + bounds[1], bounds[2] * 60 + bounds[3]
+        if start == end:
+            raise ValueError(f"subscriber {self.name!r}: quiet_hours {self.quiet_hours!r} is empty (start = end)")
+        object.__setattr__(self, "quiet", (start, end))
+
+    def quiet_until(self, now: datetime) -> datetime | None:
+        """When the quiet hours holding ``now`` end (aware UTC), or None when ``now`` is outside them."""
+        if self.quiet is None:
+            return None
+        from zoneinfo import ZoneInfo
+
+        local = now.astimezone(ZoneInfo(self.timezone))
+        minute = local.hour * 60 + local.minute
+        start, end = self.quiet
+        inside = start <= minute < end if start < end else (minute >= start or minute < end)
+        if not inside:
+            return None
+        day = local.date() + (timedelta(days=1) if start > end and minute >= start else timedelta(0))
+        stop = datetime.combine(day, datetime.min.time(), tzinfo=local.tzinfo) + timedelta(minutes=end)
+        return stop.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,16 +14,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["is_cjk", "cjk_runs", "bigrams", "doc_grams", "query_runs", "RUN_BREAK", "GRAMS_VERSION"]
+__all__ = ["is_cjk", "cjk_runs", "bigrams", "doc_grams", "query_runs", "RUN_BREAK", "GRAMS_VERSION", "CJK_RANGES"]
 
 #: Recorded with an index's schema: which sub-word analysis built its grams.
 GRAMS_VERSION = "cjk-bigrams-v1: character bigrams of each run of Chinese characters in title and text"
 #: The token between the bigrams of two runs (never part of a query phrase, which holds bigrams only).
 RUN_BREAK = "x"
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_RUN = re.compile(f"[{_CJK}]{{2,}}")
-_ONE = re.compile(f"[{_CJK}]")
+#: The Chinese characters, as the ranges of a regex character class (Elasticsearch's analysis uses it too).
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUN = re.compile(f"[{CJK_RANGES}]{{2,}}")
+_ONE = re.compile(f"[{CJK_RANGES}]")
 
 
 def is_cjk(ch: str) -> bool:

@@ -6,6 +6,9 @@
 * Upserts go through ``helpers.streaming_bulk`` with retries on 429 and per-item error reporting
   (:class:`BulkIndexError` lists every rejected id). Elasticsearch has no multi-document transactions:
   a failed batch may be partly written — re-upserting it is safe because writes are idempotent by id.
+* Free words match the jieba ``tokens`` or, for runs of two or more Chinese characters, any substring of
+  title or text through ``grams`` (character bigrams), as SQLite does; ``-word`` excludes; whole-word
+  matches weigh more (:func:`index.elastic_bodies.term_clause`).
 * ``refresh`` (``wait_for`` by default) makes a returned upsert searchable, matching SQLite.
 * Credentials come from the environment variables named in ``index.elasticsearch`` (API key, or user
   and password) via ``settings.secrets``; a CA certificate path for TLS.
@@ -14,6 +17,8 @@ Request bodies are built by the pure functions in :mod:`index.elastic_bodies`.
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +35,7 @@ from index.elastic_bodies import (
     HL_POST, HL_PRE, SCHEMA_VERSION, as_client_kwargs, bulk_actions, count_body, delete_actions, histogram_body, index_template,
     mapping_meta, query_body, search_body, versioned_index,
 )
-from index.query import query_terms
+from index.query import Term, excluded_terms, query_terms
 
 __all__ = ["ElasticsearchIndex", "client_kwargs"]
 
@@ -83,6 +88,8 @@ class ElasticsearchIndex:
         self.es = es
         self.backend = url or "elasticsearch"
         self.refresh: Any = {"true": True, "false": False}.get(es.refresh, es.refresh)
+        self._cursors: dict[str, dict[int, Any]] = {}  # query → {offset: search_after values} (see _page)
+        self._cursor_lock = threading.Lock()
         self.ensure_schema()
 
     @classmethod
@@ -178,16 +185,63 @@ class ElasticsearchIndex:
             return None
         except Exception as exc:  # noqa: BLE001 - wrapped with context
             raise IndexBackendError(f"get {id} failed: {exc}", backend=self.backend) from exc
-        return _doc(resp["_source"])
+        return _doc({"id": resp["_id"], **resp["_source"]})
+
+    def _terms(self, query: SearchQuery) -> tuple[list[Term], list[Term]]:
+        """``(words to match, words to exclude)`` of a query (none for raw query_string text)."""
+        if query.raw:
+            return [], []
+        return query_terms(query.text, self.tokenizer), excluded_terms(query.text, self.tokenizer)
+
+    def explain(self, query: SearchQuery) -> str:
+        """The request body :meth:`search` sends for this query, as JSON (``voc search --sql``)."""
+        return json.dumps(search_body(query, *self._terms(query)), ensure_ascii=False, indent=2)
+
+    #: Elasticsearch refuses ``from + size`` past its ``index.max_result_window`` (10,000 by default); pages
+    #: beyond it are reached with ``search_after`` (:meth:`_page`).
+    max_result_window: int = 10_000
+
+    def _page(self, body: dict[str, Any]) -> Any:
+        """One page of hits. Past :attr:`max_result_window` it walks there with ``search_after`` (from the
+        cursor a previous page of the same query left, so reading every page in order — an export — costs
+        one request per page), since Elasticsearch answers a deep ``from`` with an error."""
+        start, size = int(body["from"]), int(body["size"])
+        if start + size <= self.max_result_window:
+            return self._call("search", self.client.search, index=self.alias, **as_client_kwargs(body))
+        key = json.dumps({k: v for k, v in body.items() if k not in ("from", "size")}, sort_keys=True, default=str)
+        with self._cursor_lock:
+            known = dict(self._cursors.get(key, {}))
+        pos = max((o for o in known if o <= start), default=0)
+        after = known.get(pos)
+        walk = {"query": body["query"], "sort": body["sort"], "_source": False, "track_total_hits": False}
+        while pos < start:
+            step = min(self.max_result_window, start - pos)
+            resp = self._call("search", self.client.search, index=self.alias, **as_client_kwargs(
+                {**walk, "size": step, **({"search_after": after} if after is not None else {})}))
+            hits = resp["hits"]["hits"]
+            if not hits:
+                break
+            after, pos = hits[-1]["sort"], pos + len(hits)
+        page = {**body, "from": 0, **({"search_after": after} if after is not None else {})}
+        if pos < start:  # fewer matches than the offset: an empty page with the true total
+            page["size"] = 0
+        resp = self._call("search", self.client.search, index=self.alias, **as_client_kwargs(page))
+        hits = resp["hits"]["hits"]
+        if hits:
+            with self._cursor_lock:
+                self._cursors.setdefault(key, {})[start + len(hits)] = hits[-1]["sort"]
+                while len(self._cursors) > 16:  # the most recent queries only
+                    self._cursors.pop(next(iter(self._cursors)))
+        return resp
 
     def search(self, query: SearchQuery) -> SearchResult:
-        terms = [] if query.raw else query_terms(query.text, self.tokenizer)
-        body = search_body(query, terms)
-        resp = self._call("search", self.client.search, index=self.alias, **as_client_kwargs(body))
+        terms, exclude = self._terms(query)
+        body = search_body(query, terms, exclude)
+        resp = self._page(body)
         words = [t for toks, _ in terms for t in toks]
         hits = []
         for h in resp["hits"]["hits"]:
-            doc = _doc(h["_source"])
+            doc = _doc({"id": h["_id"], **h["_source"]})  # _id is the document id
             hits.append(Hit(doc=doc, score=float(h.get("_score") or 0.0),
                             highlight=highlight_segments(doc.get("text"), [*words, *_hl_terms(h)])))
         facets = {f: [(str(b.get("key_as_string", b["key"])), int(b["doc_count"]))
@@ -202,7 +256,8 @@ class ElasticsearchIndex:
                   group_by: str | None = None, start: datetime | None = None,
                   end: datetime | None = None, text: str = "") -> list[Bucket]:
         body = histogram_body(filters, interval=interval, tz=tz, group_by=group_by, start=start, end=end,
-                              terms=query_terms(text, self.tokenizer) if text.strip() else ())
+                              terms=query_terms(text, self.tokenizer) if text.strip() else (),
+                              exclude=excluded_terms(text, self.tokenizer) if text.strip() else ())
         resp = self._call("histogram", self.client.search, index=self.alias, **as_client_kwargs(body))
         zone = ZoneInfo(tz)
         aggs = resp.get("aggregations", {})
@@ -226,9 +281,15 @@ class ElasticsearchIndex:
             yield _doc(hit["_source"], fields)
 
     def drop(self) -> None:
-        """Delete every ``<name>-v*`` index and the template (tests, and `voc reindex` of a scratch target)."""
-        self._call("delete indices", self.client.indices.delete, index=f"{self.name}-v*",
-                   ignore_unavailable=True, allow_no_indices=True)
+        """Delete every ``<name>-v*`` index and the template (tests, and `voc reindex` of a scratch target).
+
+        The indices are named one by one: Elasticsearch 8+ refuses wildcard deletes by default
+        (``action.destructive_requires_name``)."""
+        found = self._call("list indices", self.client.indices.get, index=f"{self.name}-v*",
+                           allow_no_indices=True, ignore_unavailable=True, expand_wildcards="all")
+        names = sorted(dict(found))
+        if names:
+            self._call("delete indices", self.client.indices.delete, index=",".join(names))
         self._call("delete template", self.client.options(ignore_status=404).indices.delete_index_template,
                    name=self.name)
 

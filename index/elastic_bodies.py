@@ -12,27 +12,43 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from index._grams import CJK_RANGES, is_cjk, query_runs
 from index.base import (
     Doc, DOC_FIELDS, FACET_FIELDS, INT_FIELDS, KEYWORD_FIELDS, MULTI_FIELDS, Filters, SearchQuery, format_time,
 )
 
 __all__ = [
-    "SCHEMA_VERSION", "TOKENS_ANALYZER", "as_client_kwargs", "terms_agg", "HL_PRE", "HL_POST", "index_template", "mappings", "mapping_meta", "filter_clauses",
+    "SCHEMA_VERSION", "TOKENS_ANALYZER", "GRAMS_FIELD", "GRAMS_BOOST", "term_clause", "as_client_kwargs", "terms_agg", "HL_PRE", "HL_POST", "index_template", "mappings", "mapping_meta", "filter_clauses",
     "query_body", "search_body", "count_body", "histogram_body", "bulk_actions", "delete_actions", "versioned_index",
 ]
 
 #: Bump when the mapping changes: a new ``<name>-v<N>`` index is created and ``voc reindex`` fills it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: grams (sub-word bigrams of title and text) beside the jieba tokens
 #: Markers around highlighted tokens (control characters never present in normalised tokens).
 HL_PRE, HL_POST = "\x02", "\x03"
 
 #: ``tokens`` holds jieba tokens joined by spaces. Split on anything that is not a letter, digit or mark
 #: (whitespace first of all) and lowercase: exactly what SQLite's FTS5 ``unicode61`` tokenizer does
 #: with the same column, so both backends match the same documents.
+#:
+#: ``grams`` (filled from ``title`` and ``text`` by ``copy_to``) holds the character bigrams of each run of
+#: Chinese characters, one position apart: a char filter turns everything else into a space, then an
+#: ``ngram`` tokenizer of exactly two letters. A ``match_phrase`` of a run on ``grams`` therefore matches
+#: exactly the texts holding that run, even inside a longer word (续费 finds 自动续费), and never across
+#: punctuation, a latin word or the title/text boundary (no bigram spans them) — the analysis SQLite does
+#: in :mod:`index._grams` (sub-word recall).
 TOKENS_ANALYZER: dict[str, Any] = {
-    "analyzer": {"voc_tokens": {"type": "custom", "tokenizer": "voc_split", "filter": ["lowercase"]}},
-    "tokenizer": {"voc_split": {"type": "pattern", "pattern": r"[^\p{L}\p{N}\p{M}]+"}},
+    "analyzer": {"voc_tokens": {"type": "custom", "tokenizer": "voc_split", "filter": ["lowercase"]},
+                 "voc_grams": {"type": "custom", "char_filter": ["voc_cjk_only"], "tokenizer": "voc_bigram"}},
+    "char_filter": {"voc_cjk_only": {"type": "pattern_replace", "pattern": f"[^{CJK_RANGES}]+", "replacement": " "}},
+    "tokenizer": {"voc_split": {"type": "pattern", "pattern": r"[^\p{L}\p{N}\p{M}]+"},
+                  "voc_bigram": {"type": "ngram", "min_gram": 2, "max_gram": 2, "token_chars": ["letter"]}},
 }
+#: The field of the bigrams (not a document field: nothing in ``_source``).
+GRAMS_FIELD = "grams"
+#: A sub-word (bigram) match weighs a quarter of a whole-word one, as in SQLite's bm25 weights, so a text
+#: holding the whole word ranks above one holding it only inside a longer word.
+GRAMS_BOOST = 0.25
 
 
 #: REST body keys that the Python client takes under another keyword argument name.
@@ -53,8 +69,8 @@ def mappings() -> dict[str, Any]:
     props.update({f: {"type": "integer"} for f in INT_FIELDS})
     props.update({f: {"type": "keyword"} for f in MULTI_FIELDS})
     props.update({
-        "title": {"type": "text"},
-        "text": {"type": "text"},
+        "title": {"type": "text", "copy_to": GRAMS_FIELD},
+        "text": {"type": "text", "copy_to": GRAMS_FIELD},
         "raw_text": {"type": "text", "index": False},
         "tokens": {"type": "text", "analyzer": "voc_tokens", "index_options": "offsets"},
         "created_at": {"type": "date", "format": "strict_date_optional_time||epoch_second"},
@@ -62,6 +78,7 @@ def mappings() -> dict[str, Any]:
         "sentiment_score": {"type": "float"},
     })
     assert set(props) == set(DOC_FIELDS), set(DOC_FIELDS) ^ set(props)
+    props[GRAMS_FIELD] = {"type": "text", "analyzer": "voc_grams"}
     # dynamic false: extra keys are kept in _source (returned by get) but not indexed
     return {"dynamic": False, "_meta": mapping_meta(), "properties": props}
 
@@ -99,30 +116,79 @@ def filter_clauses(filters: Filters) -> list[dict[str, Any]]:
     return clauses
 
 
-def query_body(text: str, terms: Sequence[tuple[Sequence[str], bool]], filters: Filters,
-               raw: bool = False) -> dict[str, Any]:
-    """``bool`` query: every token (or phrase) of the free text must match ``tokens``; filters don't score."""
+Terms = Sequence[tuple[Sequence[str], bool]]
+
+
+def query_body(text: str, terms: Terms, filters: Filters, raw: bool = False, exclude: Terms = ()) -> dict[str, Any]:
+    """``bool`` query: every free word (or phrase) must match (:func:`term_clause`), none of the excluded
+    ones may; filters don't score. Without any of them: ``match_all``."""
     must: list[dict[str, Any]] = []
     if raw and text.strip():
         must.append({"query_string": {"query": text, "default_field": "tokens"}})
     else:
-        for toks, phrase in terms:
-            if phrase:
-                must.append({"match_phrase": {"tokens": " ".join(toks)}})
-            else:
-                must.extend({"match_phrase": {"tokens": t}} for t in toks)
+        must.extend(term_clause(toks, phrase) for toks, phrase in terms)
+    must_not = [term_clause(toks, phrase) for toks, phrase in exclude]
     flt = filter_clauses(filters)
-    if not must and not flt:
+    if not must and not flt and not must_not:
         return {"match_all": {}}
     body: dict[str, Any] = {}
     if must:
         body["must"] = must
     if flt:
         body["filter"] = flt
+    if must_not:
+        body["must_not"] = must_not
     return {"bool": body}
 
 
-def search_body(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] = ()) -> dict[str, Any]:
+def _all(clauses: list[dict[str, Any]], boost: float | None = None) -> dict[str, Any]:
+    """Every clause must match (one clause as it is); ``boost`` weighs the whole."""
+    if len(clauses) == 1 and boost is None:
+        return clauses[0]
+    body: dict[str, Any] = {"must": clauses}
+    if boost is not None:
+        body["boost"] = boost
+    return {"bool": body}
+
+
+def _on_tokens(token: str) -> dict[str, Any]:
+    return {"match_phrase": {"tokens": token}}
+
+
+def term_clause(tokens: Sequence[str], phrase: bool) -> dict[str, Any]:
+    """One free word (or phrase) as a query clause, matching what SQLite's ``term_expression`` matches.
+
+    Its tokens on ``tokens`` (all of them; a phrase in order) OR its text on ``grams``: each run of Chinese
+    characters as a phrase (the analyzer makes its bigrams), so the word is found inside longer words,
+    and the word's other tokens (latin words, numbers, lone characters) on ``tokens``. A phrase matches on
+    ``grams`` only when it is one run. A word whose run jieba cut into single characters (没法用 → 没法 + 用)
+    matches on ``grams`` only: those characters must stand together. Sub-word matches weigh
+    :data:`GRAMS_BOOST`."""
+    runs, others = query_runs(tokens)
+    words: dict[str, Any] | None
+    if phrase:
+        words = _on_tokens(" ".join(tokens))
+    else:
+        words = _all([_on_tokens(t) for t in dict.fromkeys(tokens)])
+        if runs and any(len(t) == 1 and is_cjk(t) for t in tokens if t not in others):
+            words = None
+    grams: list[dict[str, Any]] = []
+    if phrase:
+        if len(runs) == 1 and not others:
+            grams = [{"match_phrase": {GRAMS_FIELD: runs[0]}}]
+    elif runs:
+        grams = [*({"match_phrase": {GRAMS_FIELD: r}} for r in dict.fromkeys(runs)),
+                 *(_on_tokens(t) for t in dict.fromkeys(others))]
+    sub = _all(grams, boost=GRAMS_BOOST) if grams else None
+    if words is None:
+        assert sub is not None  # a word loses its token alternative only when it has runs
+        return sub
+    if sub is None:
+        return words
+    return {"bool": {"should": [words, sub], "minimum_should_match": 1}}
+
+
+def search_body(query: SearchQuery, terms: Terms = (), exclude: Terms = ()) -> dict[str, Any]:
     has_text = bool(terms) or (query.raw and bool(query.text.strip()))
     newest = {"created_at": {"order": "desc", "missing": "_last", "unmapped_type": "date"}}
     if has_text and query.sort == "relevance":
@@ -130,7 +196,7 @@ def search_body(query: SearchQuery, terms: Sequence[tuple[Sequence[str], bool]] 
     else:
         sort = [newest, {"id": {"order": "desc"}}]
     body: dict[str, Any] = {
-        "query": query_body(query.text, terms, query.filters, query.raw),
+        "query": query_body(query.text, terms, query.filters, query.raw, exclude),
         "from": query.offset,
         "size": query.limit,
         "sort": sort,
@@ -160,11 +226,11 @@ _INTERVALS = {"minute": "minute", "hour": "hour", "day": "day"}
 
 def histogram_body(filters: Filters, *, interval: str, tz: str, group_by: str | None = None,
                    start: datetime | None = None, end: datetime | None = None,
-                   terms: Sequence[tuple[Sequence[str], bool]] = ()) -> dict[str, Any]:
+                   terms: Terms = (), exclude: Terms = ()) -> dict[str, Any]:
     """``size: 0`` search with a ``date_histogram`` (optionally under a ``terms`` per group_by value).
 
     With both bounds, ``extended_bounds`` + ``min_doc_count: 0`` return the empty buckets too. ``terms``
-    (the segmented free words) must all match ``tokens``, as in :func:`query_body`."""
+    (the segmented free words) must all match and ``exclude`` (``-word``) none, as in :func:`query_body`."""
     if interval not in _INTERVALS:
         raise ValueError(f"interval must be minute, hour or day, got {interval!r}")
     bounded = Filters(**{**{k: getattr(filters, k) for k in ("product", "source", "sentiment", "topic", "intent",
@@ -185,7 +251,7 @@ def histogram_body(filters: Filters, *, interval: str, tz: str, group_by: str | 
         if group_by not in FACET_FIELDS:
             raise ValueError(f"cannot group by {group_by!r}")
         aggs = {"g": {"terms": {"field": group_by, "size": 1000}, "aggs": aggs}}
-    query = query_body("", terms, bounded)
+    query = query_body("", terms, bounded, exclude=exclude)
     query.pop("match_all", None)
     query.setdefault("bool", {}).setdefault("filter", []).append({"exists": {"field": "created_at"}})
     return {"size": 0, "query": query, "aggs": aggs}

@@ -28,10 +28,7 @@ def _open_sqlite(settings: IndexSettings, url: str, home: Path, tokenizer: Any, 
 def _open_elastic(settings: IndexSettings, url: str, home: Path, tokenizer: Any, secrets: Any) -> FeedbackIndex:
     from index.elastic import ElasticsearchIndex
 
-    # ElasticsearchIndex lacks FeedbackIndex.explain (voc search --sql) until the es-spec branch adds it; then
-    # warn_unused_ignores flags this line and it goes.
-    return ElasticsearchIndex.from_settings(  # type: ignore[return-value]
-        settings, url=url, home=home, tokenizer=tokenizer, secrets=secrets)
+    return ElasticsearchIndex.from_settings(settings, url=url, home=home, tokenizer=tokenizer, secrets=secrets)
 
 
 #: URL scheme prefix → opener

@@ -8,7 +8,8 @@ Routes (all JSON under ``/api``; the query language is the one of :func:`index.p
 ``GET  /api/facets?q=&fields=``       read    value counts per field for the query
 ``GET  /api/trends?q=&interval=&tz=&group_by=``  read    histogram series (sentiment/topics/source/...)
 ``GET  /api/trends/ratings?q=``       read    rating distribution and mean per app version
-``GET  /api/alerts?state=&limit=``   read    alerts from the alert store (state: open or resolved)
+``GET  /api/alerts?state=&limit=``   read    incidents from the alert store (state: open or resolved)
+``GET  /api/alerts/{id}``             read    one incident with its posts and history
 ``POST /api/alerts/{id}/ack``         admin   acknowledge
 ``POST /api/alerts/{id}/resolve``     admin   resolve
 ``GET  /api/feedback/{id}``           read    one stored document

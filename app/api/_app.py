@@ -23,8 +23,10 @@ from app.api import _service as service
 from app.api._auth import CSRF_HEADER, SESSION_COOKIE, AuthError, Authenticator, Principal
 from app.api._cache import TTLCache
 from app.api._guard import FORWARDING_HEADERS, HostPolicy, RequestGuard
+from app.api._jobs import register_job_routes
 from app.api._ops import LabelError, NotFound, Operations, Unavailable
 from app.api._params import MAX_RESULT_WINDOW, Digits, check_id, validation_error
+from app.jobs import Jobs
 from configs import Settings
 from index import FeedbackIndex, IndexBackendError, QueryError
 
@@ -129,6 +131,7 @@ def create_app(settings: Settings, *, index: FeedbackIndex | None = None, clock:
     auth = Authenticator(settings)
     ops = operations or Operations(settings, index=index)
     cache = TTLCache(ttl=settings.web.cache_seconds)
+    jobs = Jobs(settings, index=lambda: ops.index, on_change=cache.clear)
     query_slots = threading.BoundedSemaphore(settings.web.query_slots)
     facet_slots = threading.BoundedSemaphore(settings.web.facet_slots)
 
@@ -156,6 +159,7 @@ def create_app(settings: Settings, *, index: FeedbackIndex | None = None, clock:
         finally:
             for close in closers:
                 close()
+            jobs.close()
             ops.close()
             auth.close()
 
@@ -346,10 +350,17 @@ def create_app(settings: Settings, *, index: FeedbackIndex | None = None, clock:
     @app.get("/api/alerts", tags=["alerts"])
     def alerts(state: str | None = None, limit: Annotated[Digits, Query(ge=1, le=1000)] = 100,
                _p: Principal = Depends(reader)) -> dict:
-        """Alerts, newest first; `state` filters (open, resolved)."""
+        """Incidents, most recently changed first; `state` filters (open, resolved). Each: id, state, title,
+        severity, product, opened_at, topics, terms, versions, sources, count, baseline, range, trend,
+        samples, query (exactly its posts), evidence (figures in words, each with its query)."""
         if state and state not in ALERT_STATES:
             raise QueryError("state", f"expected one of {', '.join(ALERT_STATES)}")
         return {"alerts": ops.list_alerts(state=state, limit=limit)}
+
+    @app.get("/api/alerts/{alert_id}", tags=["alerts"])
+    def alert(alert_id: str, posts: int = Query(200, ge=0, le=2000), _p: Principal = Depends(reader)) -> dict:
+        """One incident (a unique id prefix is enough) with its posts, newest first, and its history."""
+        return {"alert": ops.show_alert(alert_id, posts=posts)}
 
     @app.post("/api/alerts/{alert_id}/ack", tags=["alerts"])
     def ack(alert_id: str, _p: Principal = Depends(admin)) -> dict:
@@ -382,6 +393,7 @@ def create_app(settings: Settings, *, index: FeedbackIndex | None = None, clock:
         """Per configured source: schedule, next run, last success, items per day, blocked state with its fix."""
         return ops.sources(now=exact_now())
 
+    register_job_routes(app, jobs, reader=reader, admin=admin)
     return app
 
 

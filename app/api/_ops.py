@@ -126,6 +126,15 @@ class Operations:
             records = self.store.list(state=state or None, limit=limit)
         return [alert_json(a) for a in records]
 
+    def show_alert(self, alert_id: str, *, posts: int = 200) -> dict:
+        """One incident with its posts (newest first) and history (``voc alerts show ID --json``)."""
+        from alerts.view import incident_detail
+
+        rec = self._alert(alert_id)
+        with self._store_lock:
+            events = self.store.events(rec.fingerprint)
+        return incident_detail(rec, events, index=self.index, limit=posts)
+
     def _alert(self, alert_id: str) -> Any:
         with self._store_lock:
             alert = self.store.get(alert_id)
@@ -230,7 +239,7 @@ class Operations:
 
 
 def alert_json(alert: Any) -> dict:
-    data = to_json(alert)
-    if not isinstance(data, dict):
-        data = {"value": data}
-    return data
+    """An incident as every interface shows it (:func:`alerts.view.incident_view`)."""
+    from alerts.view import incident_view
+
+    return incident_view(alert)

@@ -13,7 +13,10 @@ from typing import Any
 import click
 
 from app.cli import pass_app
+from app.cli._progress import with_progress
 from app.context import AppContext
+from app.progress import Reporter
+from configs.times import format_utc, parse_utc
 
 __all__ = ["commands"]
 
@@ -22,10 +25,9 @@ def _now(value: str | None) -> datetime:
     if not value:
         return datetime.now(timezone.utc)
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_utc(value)
     except ValueError:
         raise click.BadParameter(f"expected an ISO date/time like 2026-11-24T06:00:00Z, got {value!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 _NOW = click.option("--now", "now_text", metavar="ISO", help="Evaluate as of this time (default: now, UTC).")
@@ -119,7 +121,10 @@ def rules_cmd(app: AppContext) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_app
 def list_cmd(app: AppContext, state: str | None, rule: str | None, product: str | None, limit: int, as_json: bool) -> None:
-    """List alerts, most recently changed first."""
+    """List incidents, most recently changed first (--json: one object per line: id, state, title, severity,
+    product, opened_at, topics, terms, versions, sources, count, baseline, query, …)."""
+    from alerts.view import incident_view
+
     store = _store(app)
     try:
         recs = store.list(state=state, rule=rule, product=product, limit=limit)
@@ -127,15 +132,23 @@ def list_cmd(app: AppContext, state: str | None, rule: str | None, product: str 
         store.close()
     for rec in recs:
         if as_json:
-            click.echo(json.dumps(rec.to_json(), ensure_ascii=False))
+            click.echo(json.dumps(incident_view(rec), ensure_ascii=False))
             continue
         from app.cli._show import localize
 
         ack = " acked" if rec.acked_at else ""
         click.echo(f"{rec.fingerprint}  {rec.state:<8}{ack:<6} [{rec.severity}] v{rec.version} {rec.title}")
-        click.echo(f"    {localize(rec.summary, app.settings.time_zone)}")
+        for i, line in enumerate(_why(rec)):
+            click.echo(f"    {localize(line, app.settings.time_zone) if i == 0 else line}")
     if not recs and not as_json:
         click.echo("No alerts.")
+
+
+def _why(rec: Any) -> list[str]:
+    """The figures: the lead's summary, then each joined signal in words."""
+    lines = [rec.summary]
+    lines += [f"{e.get('text', '')}" for e in rec.detail.get("evidence", ())]
+    return lines
 
 
 def _get(store: Any, fingerprint: str) -> Any:
@@ -150,8 +163,10 @@ def _get(store: Any, fingerprint: str) -> Any:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def show_cmd(app: AppContext, fingerprint: str, as_json: bool) -> None:
-    """Show one alert (a unique fingerprint prefix is enough): why, samples, history, deliveries."""
+    """Show one incident (a unique id prefix is enough): why, its posts, history, deliveries (--json: the
+    `list --json` object plus posts and history)."""
     from alerts.message import search_url
+    from alerts.view import incident_detail
 
     store = _store(app)
     try:
@@ -161,26 +176,28 @@ def show_cmd(app: AppContext, fingerprint: str, as_json: bool) -> None:
     finally:
         store.close()
     if as_json:
-        out = rec.to_json()
-        out["events"] = events
-        out["deliveries"] = [{"version": d.version, "subscriber": d.subscriber, "channel": d.channel,
-                              "status": d.status, "attempts": d.attempts, "error": d.last_error} for d in deliveries]
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(incident_detail(rec, events, index=app.index, deliveries=deliveries), ensure_ascii=False))
         return
     click.echo(f"{rec.title}")
-    click.echo(f"  fingerprint {rec.fingerprint}  rule {rec.rule} ({rec.kind})  product {rec.product}  key {rec.key or '-'}")
+    click.echo(f"  id {rec.fingerprint}  lead rule {rec.rule} ({rec.kind})  product {rec.product}  key {rec.key or '-'}")
     click.echo(f"  state {rec.state}  severity {rec.severity}  version {rec.version}"
                + (f"  acknowledged by {rec.acked_by}" if rec.acked_at else ""))
     from app.cli._show import local_time, localize
 
     click.echo(f"  why: {localize(rec.summary, app.settings.time_zone)}")
+    for line in _why(rec)[1:]:
+        click.echo(f"    {line}")
     d = rec.detail
-    if d.get("terms"):
-        click.echo(f"  terms: {'、'.join(d['terms'])}")
+    for label, key in (("topics", "topic_names"), ("terms", "terms")):
+        if d.get(key):
+            click.echo(f"  {label}: {'、'.join(d[key])}")
+    if d.get("versions"):
+        click.echo("  versions: " + ", ".join(v if isinstance(v, str) else str(v[0]) for v in d["versions"]))
     if d.get("sources"):
         click.echo("  sources: " + ", ".join(f"{s} {n}" for s, n in d["sources"]))
-    for i, s in enumerate(d.get("samples", [])[:3], 1):
-        click.echo(f"  {i}. {s.get('text', '')[:100]} ({s.get('source', '')}) {s.get('url', '')}")
+    for i, s in enumerate(d.get("samples", [])[:5], 1):
+        more = f" ×{s['similar']}" if (s.get("similar") or 1) > 1 else ""
+        click.echo(f"  {i}. {s.get('text', '')[:100]}{more} ({s.get('source', '')}) {s.get('url', '')}")
     if d.get("query") is not None:
         click.echo(f"  search: {search_url(app.settings.web.base_url, d['query'])}")
     for e in events:
@@ -241,8 +258,9 @@ def retry_cmd(app: AppContext) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per firing.")
 @click.option("--all", "show_all", is_flag=True, help="Every firing evaluation, not only each episode's first.")
 @pass_app
+@with_progress
 def backtest_cmd(app: AppContext, rule_name: str, from_text: str | None, to_text: str | None, series: Path | None,
-                 as_json: bool, show_all: bool) -> None:
+                 as_json: bool, show_all: bool, progress: Reporter) -> None:
     """Replay history through RULE and print when and why it would have fired (nothing is stored or sent)."""
     import alerts
 
@@ -263,7 +281,10 @@ def backtest_cmd(app: AppContext, rule_name: str, from_text: str | None, to_text
                              "figures": m.figures, "title": ""})
         else:
             assert start is not None
-            for sig, new in alerts.backtest_index(rule, app.settings, app.index, start=start, end=end or _now(None)):
+            with progress.task("backtest", unit="steps") as task:
+                found = alerts.backtest_index(rule, app.settings, app.index, start=start, end=end or _now(None),
+                                              progress=task)
+            for sig, new in found:
                 rows.append({"timestamp": sig.match.at, "product": sig.product, "key": sig.match.key, "new": new,
                              "severity": sig.match.severity, "figures": sig.match.figures, "title": sig.title})
     except alerts.AlertsError as exc:
@@ -272,12 +293,12 @@ def backtest_cmd(app: AppContext, rule_name: str, from_text: str | None, to_text
     for r in shown:
         f = r["figures"]
         if as_json:
-            click.echo(json.dumps({"timestamp": r["timestamp"].strftime("%Y-%m-%dT%H:%M:%SZ"), "rule": rule.name,
+            click.echo(json.dumps({"timestamp": format_utc(r["timestamp"]), "rule": rule.name,
                                    "product": r["product"], "key": r["key"], "new": r["new"], "severity": r["severity"],
                                    **f.as_dict()}, ensure_ascii=False))
         else:
             what = " ".join(x for x in (r["product"], r["key"]) if x) or "series"
-            click.echo(f"{r['timestamp']:%Y-%m-%dT%H:%M:%SZ}  {what}  [{r['severity']}]  {f.describe()}")
+            click.echo(f"{format_utc(r['timestamp'])}  {what}  [{r['severity']}]  {f.describe()}")
     if not as_json:
         click.echo(f"{sum(1 for r in rows if r['new'])} alert(s) would have fired ({len(rows)} firing evaluations).")
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from app.cli import pass_app
+from app.cli._progress import Interrupted, with_progress
+from app.progress import Reporter
 from app.context import AppContext
 
 if TYPE_CHECKING:
@@ -35,24 +37,34 @@ def _classifier(app: AppContext, topics_file: str | None) -> Classifier:
               help="Where to write JSON Lines: each input row plus sentiment, sentiment_score, intent, topics, risk.")
 @click.option("--topics", "topics_file", type=click.Path(dir_okay=False, exists=True),
               help="Use another taxonomy file (same format as configs/topics.yaml).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run: keep the rows already in --output.")
 @pass_app
-def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path, topics_file: str | None) -> None:
-    """Tag any CSV/JSONL file (exported tickets, survey answers); bad rows are reported, not fatal."""
+@with_progress
+def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path, topics_file: str | None,
+             resume: bool, progress: Reporter) -> None:
+    """Tag any CSV/JSONL file (exported tickets, survey answers); bad rows are reported, not fatal.
+
+    Ctrl-C stops after the current batch with complete rows in --output; --resume goes on from there."""
     from classifier import ClassifierError
     from classifier.files import classify_file
 
     clf = _classifier(app, topics_file)
     try:
-        report = classify_file(clf, input_path, output_path, text_col=text_col,
-                               batch_size=max(256, app.settings.classifier.batch_size))
+        with progress.task("classify", unit="rows") as task:
+            report = classify_file(clf, input_path, output_path, text_col=text_col, resume=resume, progress=task,
+                                   batch_size=max(256, app.settings.classifier.batch_size))
     except ClassifierError as exc:
         raise click.ClickException(f"{exc}") from exc
+    except KeyboardInterrupt:
+        raise Interrupted(f"{output_path} holds complete rows only — run the same command with --resume "
+                          "to tag the rest") from None
     for bad in report.bad[:20]:
         click.echo(f"skipped line {bad.line}: {bad.reason}", err=True)
     if len(report.bad) > 20:
         click.echo(f"... and {len(report.bad) - 20} more bad rows", err=True)
     click.echo(f"tagged {report.written} of {report.rows} rows with {clf.model_version} → {output_path}"
-               + (f" ({len(report.bad)} bad rows skipped)" if report.bad else ""))
+               + (f" ({len(report.bad)} bad rows skipped)" if report.bad else "")
+               + (f" ({report.resumed} of them by the interrupted run)" if report.resumed else ""))
 
 
 @click.command("train")
@@ -67,11 +79,20 @@ def classify(app: AppContext, input_path: Path, text_col: str, output_path: Path
 @click.option("--threads", type=click.IntRange(1, 64), help="Torch threads for training (default: 1).")
 @click.option("--holdout", "holdout", multiple=True,
               help="Domain left out of training; repeatable, the first is reported (default: 手机, absa_phone).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Another training setting, e.g. hidden_size=96 or checkpoint_minutes=5 (see TrainingConfig).")
+@click.option("--resume", is_flag=True,
+              help="Continue from the checkpoint an interrupted run left (same data and settings).")
 @pass_app
+@with_progress
 def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, epochs: int | None,
               max_minutes: float | None,
-              seed: int, threads: int | None, holdout: tuple[str, ...]) -> None:
-    """Train the default model from the corpora, templates, taxonomy examples and label corrections."""
+              seed: int, threads: int | None, holdout: tuple[str, ...], overrides: tuple[str, ...], resume: bool,
+              progress: Reporter) -> None:
+    """Train the default model from the corpora, templates, taxonomy examples and label corrections.
+
+    A checkpoint is kept beside the output (every minute, and when Ctrl-C stops training); --resume goes on
+    from it to the model an uninterrupted run makes."""
     from classifier import ClassifierError
     from classifier.corrections import open_store
     from classifier.train import TrainingConfig, train
@@ -92,18 +113,62 @@ def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, e
         extra["max_minutes"] = max_minutes
     if threads is not None:
         extra["threads"] = threads
+    extra.update(_training_overrides(overrides))
     try:
         cfg = TrainingConfig(data_dir=data, output_dir=out, seed=seed,
                              corrections=corrections, **extra)
-        result = train(cfg, s, log=lambda m: click.echo(m, err=True))
+        steps = progress.lazy_task("train", unit="steps", limit=cfg.max_minutes * 60)
+        try:
+            result = train(cfg, s, log=progress.echo, resume=resume, progress=steps)
+        finally:
+            steps.close()  # type: ignore[attr-defined]
     except (ClassifierError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        from classifier._checkpoint import Checkpoint
+
+        if Checkpoint(out, "").path.exists():
+            raise Interrupted("training stopped; run the same command with --resume to continue from its "
+                              "checkpoint") from None
+        raise Interrupted("stopped before the first training step; nothing to resume") from None
     m = result.metrics
     click.echo(f"saved {result.path} in {result.seconds / 60:.1f} min ({len(corrections)} corrections used)")
     click.echo(f"held-out split: {json.dumps(m['validation'], ensure_ascii=False)}")
     click.echo(f"left-out domain: {json.dumps(m['left_out_domain'], ensure_ascii=False)}")
     if "app_feedback_eval" in m:
         click.echo(f"app feedback eval: {json.dumps(m['app_feedback_eval'], ensure_ascii=False)}")
+
+
+def _training_overrides(values: tuple[str, ...]) -> dict[str, object]:
+    """``--set KEY=VALUE`` → TrainingConfig keyword arguments, each converted to its setting's type."""
+    import dataclasses
+
+    from classifier.train import TrainingConfig
+
+    fields = {f.name: f for f in dataclasses.fields(TrainingConfig)
+              if f.name not in ("data_dir", "output_dir", "corrections", "seed", "holdout_domains")}
+    out: dict[str, object] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or key not in fields:
+            raise click.BadParameter(f"{item!r}: use KEY=VALUE with KEY one of {', '.join(sorted(fields))}",
+                                     param_hint="--set")
+        default = fields[key].default
+        try:
+            if raw.strip().lower() == "none" and default is None:
+                out[key] = None
+            elif isinstance(default, bool):
+                out[key] = raw.strip().lower() in ("1", "true", "yes")
+            elif isinstance(default, int) or default is None:
+                out[key] = int(raw)
+            elif isinstance(default, float):
+                out[key] = float(raw)
+            else:
+                out[key] = raw
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: {key} takes a {type(default).__name__}", param_hint="--set") from None
+    return out
 
 
 def _parse_label_cols(values: tuple[str, ...]) -> dict[str, str]:
@@ -125,8 +190,9 @@ def _parse_label_cols(values: tuple[str, ...]) -> dict[str, str]:
               help="HEAD or HEAD=COLUMN with gold labels; HEAD is sentiment, intent or topics. Repeatable.")
 @click.option("--topics", "topics_file", type=click.Path(dir_okay=False, exists=True), help="Another taxonomy file.")
 @pass_app
+@with_progress
 def eval_cmd(app: AppContext, input_path: Path, text_col: str, label_cols: tuple[str, ...],
-             topics_file: str | None) -> None:
+             topics_file: str | None, progress: Reporter) -> None:
     """Metrics per head (accuracy and macro-F1; topics micro/macro F1) of the configured model on a labelled file."""
     from classifier import ClassifierError
     from classifier.evaluate import score_tags
@@ -154,7 +220,16 @@ def eval_cmd(app: AppContext, input_path: Path, text_col: str, label_cols: tuple
         raise click.ClickException(str(exc)) from exc
     if not rows:
         raise click.ClickException(f"{input_path}: no usable rows")
-    metrics = score_tags(rows, clf.predict([str(r["text"]) for r in rows]))
+    texts, predicted = [str(r["text"]) for r in rows], []
+    step = max(256, app.settings.classifier.batch_size)
+    try:
+        with progress.task("eval", unit="rows", total=len(texts)) as task:
+            for i in range(0, len(texts), step):
+                predicted.extend(clf.predict(texts[i:i + step]))
+                task(len(predicted))
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped after {len(predicted)} of {len(texts)} rows; nothing was written") from None
+    metrics = score_tags(rows, predicted)
     click.echo(f"model: {clf.model_version}; rows: {len(rows)}" + (f" ({bad} bad rows skipped)" if bad else ""))
     for head in ("sentiment", "intent", "topics"):
         if head in metrics:

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 import click
 
 from app.cli import pass_app
+from app.cli._progress import Interrupted, with_progress
 from app.context import AppContext
+from app.progress import Reporter
 
 __all__ = ["commands"]
 
@@ -21,21 +23,28 @@ __all__ = ["commands"]
               help="Crawl nothing: re-parse the saved bodies of pages that yielded nothing (crawl.quarantine_dir) with "
                    "the current parsers, into the index — after a parser fix.")
 @pass_app
+@with_progress
 def crawl(app: AppContext, sources: tuple[str, ...], product: str | None, since: str | None, timeout: float | None,
-          from_quarantine: bool) -> None:
+          from_quarantine: bool, progress: Reporter) -> None:
     """Crawl SOURCES (default: every enabled source with targets) through the Scrapy engine.
 
     Prints per source: pages, new / updated / dropped items with reasons, errors, pages that yielded nothing
     (their bodies kept for --from-quarantine), and a block with its fix. Exits 1 when a source failed or was blocked.
+    Ctrl-C stops every source cleanly (cursors kept) and says which finished.
     """
+    from app.crawl_watch import describe_interruption, watch_crawl
     from crawlers.errors import CrawlError
-    from crawlers.runner import run_crawl
+    from crawlers.runner import start_crawl
 
     try:
-        report = run_crawl(app.settings, sources=list(sources) or None, product=product, since=since, timeout=timeout,
-                           from_quarantine=from_quarantine)
+        job = start_crawl(app.settings, sources=list(sources) or None, product=product, since=since,
+                          from_quarantine=from_quarantine)
     except CrawlError as exc:
         raise click.UsageError(f"{exc} — see `voc crawl --help` and configs/sources.yaml") from exc
+    report, interrupted = watch_crawl(job, progress, timeout=timeout or app.settings.crawl.run_timeout or None)
+    if interrupted:
+        click.echo(report.format())
+        raise Interrupted(describe_interruption(report))
     if not report.runs and not report.not_run:
         click.echo("nothing in quarantine to re-parse" if from_quarantine
                    else "nothing to crawl: no source has targets in configs/sources.yaml")

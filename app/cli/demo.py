@@ -28,7 +28,8 @@ def demo(app: AppContext, no_serve: bool) -> None:
     click.echo(f"\nAlerts: {ev.summary()}")
     for alert in [*ev.raised, *ev.updated]:
         click.echo(f"  [{alert.severity}] {alert.title}")
-        click.echo(f"      {localize(alert.summary, s.time_zone)}")
+        for e in alert.detail.get("evidence", ()) or [{"text": localize(alert.summary, s.time_zone)}]:
+            click.echo(f"      {e['text']}")
     for (subscriber, channel), (ok, failed) in sorted(report.delivery_counts().items()):
         click.echo(f"  → {subscriber} via {channel}: {ok} delivered" + (f", {failed} failed (will retry)" if failed else ""))
     click.echo(f"  demo inbox {report.inbox_url} received {len(report.inbox_messages)} message(s)")

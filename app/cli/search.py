@@ -13,6 +13,8 @@ from typing import Any
 import click
 
 from app.cli import pass_app
+from app.cli._progress import Counted, Interrupted, with_progress
+from app.progress import Reporter
 from app.context import AppContext
 from configs.times import format_utc, parse_duration
 
@@ -200,7 +202,9 @@ def search(app: AppContext, query: tuple[str, ...], as_json: bool, limit: int, o
               help="File to write (default: standard output).")
 @click.option("--no-bom", is_flag=True, help="CSV without the UTF-8 byte-order mark (for tools that mind it).")
 @pass_app
-def export(app: AppContext, query: tuple[str, ...], fmt: str, output: str | None, no_bom: bool) -> None:
+@with_progress
+def export(app: AppContext, query: tuple[str, ...], fmt: str, output: str | None, no_bom: bool,
+           progress: Reporter) -> None:
     """Export every document matching QUERY (same language as voc search) as CSV, XLSX or JSON lines.
 
     CSV and XLSX have one column per field (lists joined by ;); text a spreadsheet would run as a formula
@@ -209,21 +213,36 @@ def export(app: AppContext, query: tuple[str, ...], fmt: str, output: str | None
     from index.service import export as run_export
 
     q = _query(app, query)
-    ix = _index(app)
+    task = progress.task("export", unit="docs", total=_matches(_index(app), q))
+    ix = Counted(_index(app), task)
     try:
         if output:
-            with open(output, "wb") as fh:
+            with task, open(output, "wb") as fh:
                 n = run_export(ix, q, fh, fmt=fmt, bom=not no_bom)
             click.echo(f"exported {n} documents to {output}", err=True)
         else:
             stdout = sys.stdout.buffer  # click.get_binary_stream is deprecated in click 8.5, gone in 9
             if fmt == "xlsx" and stdout.isatty():
                 raise click.UsageError("an XLSX workbook is binary: write it to a file with --output FILE.xlsx")
-            n = run_export(ix, q, stdout, fmt=fmt, bom=not no_bom)
+            with task:
+                n = run_export(ix, q, stdout, fmt=fmt, bom=not no_bom)
             stdout.flush()
             click.echo(f"exported {n} documents", err=True)
     except IndexBackendError as exc:
         raise click.ClickException(f"export failed: {exc}") from exc
+
+
+def _matches(ix: Any, q: Any) -> int | None:
+    """How many documents the query matches (the total an export's progress counts to)."""
+    from index import IndexBackendError
+    from index.query import split_terms
+
+    try:
+        if not split_terms(q.text) and not q.raw:
+            return int(ix.count(q.filters))
+        return int(ix.search(dataclasses.replace(q, limit=0, offset=0, facets=())).total)
+    except (IndexBackendError, ValueError):
+        return None
 
 
 def _age(value: str) -> timedelta:
@@ -237,16 +256,22 @@ def _age(value: str) -> timedelta:
 @click.option("--older-than", "older_than", required=True, help="Age such as 365d, 48h, 52w or 30m (by created_at).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 @pass_app
-def prune(app: AppContext, older_than: str, dry_run: bool) -> None:
+@with_progress
+def prune(app: AppContext, older_than: str, dry_run: bool, progress: Reporter) -> None:
     """Delete feedback created more than --older-than ago."""
     from index import IndexBackendError
+    from index.base import Filters
     from index.service import prune as run_prune
 
     cutoff = _now() - _age(older_than)
     try:
-        n = run_prune(_index(app), cutoff, dry_run=dry_run)
+        with progress.task("prune", unit="docs", total=_index(app).count(Filters(until=cutoff))) as task:
+            n = run_prune(Counted(_index(app), task, count="deletes"), cutoff, dry_run=dry_run)
     except IndexBackendError as exc:
         raise click.ClickException(f"prune failed: {exc}") from exc
+    except KeyboardInterrupt:
+        raise Interrupted(f"{task.done} documents deleted before the interruption; run it again to delete "
+                          "the rest") from None
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb} {n} documents created before {format_utc(cutoff)}")
 
@@ -257,11 +282,16 @@ def prune(app: AppContext, older_than: str, dry_run: bool) -> None:
 @click.option("--name", "to_name", default=None,
               help="Elasticsearch alias of the target (default: index.name), e.g. to copy into a fresh one.")
 @click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--resume", is_flag=True, help="Continue an interrupted reindex to the same target after its last batch.")
 @pass_app
-def reindex(app: AppContext, to_url: str, to_name: str | None, batch: int) -> None:
-    """Copy every document from the configured index to another (e.g. SQLite → Elasticsearch)."""
+@with_progress
+def reindex(app: AppContext, to_url: str, to_name: str | None, batch: int, resume: bool, progress: Reporter) -> None:
+    """Copy every document, and the alert state beside it, from the configured index to another
+    (e.g. SQLite → Elasticsearch). Ids, tags and applied label corrections are kept; re-running is safe.
+
+    Ctrl-C stops after the current batch; --resume continues from there."""
     from index import IndexBackendError, open_index
-    from index.service import reindex as run_reindex
+    from app.resume import reindex as run_reindex, resume_point
 
     s = app.settings
     same_name = to_name is None or to_name == s.index.name
@@ -274,13 +304,42 @@ def reindex(app: AppContext, to_url: str, to_name: str | None, batch: int) -> No
         target = open_index(target_settings, url=to_url, home=s.home, tokenizer=app.tokenizer, secrets=s.secrets)
     except (IndexBackendError, ValueError) as exc:
         raise click.ClickException(f"cannot open the target index {to_url}: {exc}") from exc
+    point = resume_point(s, "reindex", s.index.url, s.index.name, to_url, to_name or s.index.name)
     try:
-        report = run_reindex(source, target, batch=batch)
+        with progress.task("reindex", unit="docs") as task:
+            report, before = run_reindex(source, target, point, resume=resume, batch=batch, progress=task,
+                                          say=progress.echo)
     except IndexBackendError as exc:
-        raise click.ClickException(f"reindex failed: {exc} — re-running is safe (upserts are idempotent)") from exc
+        raise click.ClickException(f"reindex failed: {exc} — re-running with --resume is safe (upserts are "
+                                   "idempotent)") from exc
+    except KeyboardInterrupt:
+        raise Interrupted(f"{task.done} documents copied; run the same command with --resume to copy the "
+                          "rest") from None
     finally:
         target.close()
-    click.echo(f"copied {report.copied} documents to {to_url} ({report.new} new, {report.updated} updated)")
+    click.echo(f"copied {report.copied} documents to {to_url} ({report.new} new, {report.updated} updated)"
+               + (f"; {before} more were copied by the interrupted run" if before else ""))
+    alerts = _copy_alert_state(app, to_url, to_name or s.index.name)
+    click.echo(f"copied {alerts} alerts with their history and deliveries; label corrections stay in "
+               f"{s.classifier.labels_path} and apply to both indexes")
+
+
+def _copy_alert_state(app: AppContext, to_url: str, to_name: str) -> int:
+    """Alert records, events and outbox move with the documents (they live beside the index)."""
+    from alerts.store import AlertStoreError, open_store, open_store_at
+
+    try:
+        source = open_store(app.settings)
+        try:
+            target = open_store_at(app.settings, to_url, to_name)
+            try:
+                return target.restore_state(source.export_state())
+            finally:
+                target.close()
+        finally:
+            source.close()
+    except AlertStoreError as exc:
+        raise click.ClickException(f"documents copied, but the alert state was not: {exc} — re-running is safe") from exc
 
 
 commands = [search, export, prune, reindex]

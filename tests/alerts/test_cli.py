@@ -28,13 +28,25 @@ def test_evaluate_list_show_ack_resolve(settings, index, tmp_path):
     index.close()
     r = _run(tmp_path, "alerts", "evaluate", "--rule", "negative-volume-spike", "--now", "2026-11-24T06:30:00Z")
     assert r.exit_code == 0, r.output
-    assert "2 raised, 0 updated, 0 resolved" in r.output
+    assert "1 raised, 0 updated, 0 resolved" in r.output  # the product's and the topic's spike: one incident
     assert "40 in 6h vs baseline 3" in r.output
-    assert "Delivered: 2 sent, 0 failed" in r.output  # alert-log; team-webhook has no URL, nothing queued
+    assert "Delivered: 1 sent, 0 failed" in r.output  # alert-log; team-webhook has no URL, nothing queued
     r = _run(tmp_path, "alerts", "list", "--json")
     recs = [json.loads(x) for x in r.output.splitlines()]
-    assert sorted(x["key"] for x in recs) == ["", "login"] and all(x["state"] == "open" for x in recs)
-    fp = next(x["fingerprint"] for x in recs if x["key"] == "login")
+    assert len(recs) == 1 and recs[0]["state"] == "open"
+    inc = recs[0]
+    for key in ("id", "state", "title", "severity", "product", "opened_at", "topics", "terms", "versions", "sources",
+                "count", "baseline", "query"):
+        assert key in inc, key
+    assert inc["topics"] == ["login"] and inc["count"] == 40 and inc["baseline"] == 3
+    assert inc["sources"] == [["weibo", 40]] and inc["opened_at"] == "2026-11-24T06:30:00Z"
+    assert inc["query"].startswith("product:demo topic:login sentiment:negative since:2026-11-24T01:00:00Z")
+    fp = inc["id"]
+    r = _run(tmp_path, "alerts", "show", fp, "--json")
+    shown = json.loads(r.output)
+    assert {k: shown[k] for k in inc} == inc  # the list object, plus its posts and history
+    assert len(shown["posts"]) == 40 and all(p["text"].startswith("登录不上去") for p in shown["posts"])
+    assert [h["event"] for h in shown["history"]] == ["opened"]
     r = _run(tmp_path, "alerts", "show", fp[:6])
     assert r.exit_code == 0 and "why: 40 in 6h vs baseline 3" in r.output and "v1 opened" in r.output
     assert "search: http://127.0.0.1:8080/?q=product%3Ademo%20topic%3Alogin" in r.output

@@ -35,8 +35,10 @@ def _settings(settings, receiver, *, log_path="data/alerts.log"):
 
 
 def _surge(index):
+    """Two problems at once (different posts, different topics): two incidents, two notifications each."""
     index.upsert(baseline_docs())
     index.upsert(surge_docs(40))
+    index.upsert(surge_docs(30, topic="ads", start_n=300_000, text="开屏广告关不掉，点一下就跳转"))
 
 
 def test_receiver_down_then_up_gets_every_pending_alert_exactly_once(settings, index, receiver):

@@ -29,17 +29,20 @@ def test_emerging_terms_groups_new_words_with_representative_posts(settings, ind
                              text=f"新版本打开相册就闪退，第{i}次了", source="appstore" if i % 3 else "weibo",
                              likes=i))
     index.upsert(docs)
+    [sig] = alerts.collect_signals(s.alerts.rules[0], s, index, now=now)
+    terms = sig.detail["terms"]
+    # one new phrase (its words and word pairs grouped); 闪退 alone is an old complaint at its usual rate
+    grouped = [terms[0], *sig.detail["related_terms"][terms[0]]]
+    assert len(terms) == 1 and "打开相册" in grouped and "闪退" not in grouped
+    assert sig.match.key == terms[0] and sig.match.figures.current == 12 and sig.match.figures.expected == 0
+    # the twelve posts differ only in a number: one representative post (the most engaged) stands for them
+    assert [(x["text"], x["similar"]) for x in sig.detail["samples"]] == [("新版本打开相册就闪退，第11次了", 12)]
+    assert dict(sig.detail["sources"]) == {"appstore": 8, "weibo": 4}
+    assert len(sig.detail["post_ids"]) == 12
     report = alerts.evaluate(s, index, now=now)
     assert len(report.raised) == 1
     rec = report.raised[0]
-    terms = rec.detail["terms"]
-    # one new phrase (its words and word pairs grouped); 闪退 alone is an old complaint at its usual rate
-    grouped = [terms[0], *rec.detail["related_terms"][terms[0]]]
-    assert len(terms) == 1 and "打开相册" in grouped and "闪退" not in grouped
-    assert rec.key == terms[0] and rec.figures.current == 12 and rec.figures.expected == 0
-    assert len(rec.detail["samples"]) == 3 and all("相册" in x["text"] for x in rec.detail["samples"])
-    assert rec.detail["samples"][0]["text"].endswith("第11次了")  # most engagement first
-    assert dict(rec.detail["sources"]) == {"appstore": 8, "weibo": 4}
+    assert rec.kind == "incident" and rec.detail["terms"] == terms and terms[0] in rec.title
     assert alerts.evaluate(s, index, now=now + timedelta(minutes=5)).raised == []
 
 
@@ -54,13 +57,24 @@ def test_rating_drop_for_new_version(settings, index):
         docs.append(make_doc(100 + i, at=now - timedelta(days=2, hours=i), source="appstore", kind="review",
                              rating=1 if i % 3 else 4, app_version="3.10.0", text=f"更新后闪退 {i}"))
     index.upsert(docs)
+    [sig] = alerts.collect_signals(s.alerts.rules[0], s, index, now=now)
+    assert sig.detail["mean"] == 2.08 and sig.detail["earlier_mean"] == 4.4 and sig.detail["low_reviews"] == 16
     report = alerts.evaluate(s, index, now=now)
     assert [r.key for r in report.raised] == ["3.10.0"]
     rec = report.raised[0]
-    assert rec.figures.current == round(16 / 25, 4) and rec.figures.expected == 0.2
-    assert rec.detail["mean"] == 2.08 and rec.detail["earlier_mean"] == 4.4 and rec.severity == "critical"
-    assert "差评占比 64%（此前 20%）" in rec.title
+    assert rec.figures.current == round(16 / 25, 4) and rec.figures.expected == 0.2 and rec.severity == "critical"
+    assert rec.title == "3.10.0 版本评分下降：1–2 星评价占 64%（此前 20%）" and rec.detail["versions"] == ["3.10.0"]
+    assert [e["text"] for e in rec.detail["evidence"]] == [
+        "3.10.0 版本 16 条 1–2 星评价，占 64%，此前 20%（均分 2.08，此前 4.4）"]
     assert all(x["source"] == "appstore" for x in rec.detail["samples"])
+    # the incident counts reviews: 16 low-star ones where the earlier share (20% of 25) predicts 5
+    from alerts.view import incident_view
+    view = incident_view(rec)
+    assert (view["count"], view["baseline"], view["versions"]) == (16, 5.0, ["3.10.0"])
+    # the link opens exactly those 16 reviews: the version is part of the query
+    from index.query import parse_query
+    q = parse_query(rec.detail["query"], now=now, tz="UTC", limit=100)
+    assert "version:3.10.0" in rec.detail["query"] and index.search(q).total == 16
 
 
 def test_high_risk_posts_alert_at_once_and_only_once(settings, index):

@@ -30,7 +30,10 @@ def store(request, tmp_path):
 
         from alerts._es_store import ElasticsearchAlertStore
 
-        st = ElasticsearchAlertStore(Elasticsearch(url), prefix=f"voc-test-{uuid.uuid4().hex[:8]}")
+        auth = {"api_key": os.environ["VOC_ES_API_KEY"]} if os.environ.get("VOC_ES_API_KEY") else {}
+        if os.environ.get("VOC_ES_CA_CERTS"):
+            auth["ca_certs"] = os.environ["VOC_ES_CA_CERTS"]
+        st = ElasticsearchAlertStore(Elasticsearch(url, **auth), prefix=f"voc-test-{uuid.uuid4().hex[:8]}")
     yield st
     st.close()
 
@@ -169,3 +172,35 @@ def test_an_exception_inside_apply_rolls_back_everything():
             st.apply(fingerprint("r", "demo", "login"), compute, boom, now=T)
         assert st.list() == [] and st.outbox() == []
         assert _open(st).event == "opened"  # the next write works
+
+
+def test_a_schema_1_store_is_migrated_once_and_its_open_rule_alerts_closed_quietly(tmp_path):
+    """A store written by the release before incidents: its open per-rule alerts would never be matched
+    (or resolved) again, so migration 2 closes them, with an event and no message; the migration is
+    recorded and runs once."""
+    import json
+    import sqlite3
+
+    from alerts.store import _SCHEMA
+
+    path = tmp_path / "voc.db"
+    old = on_match(None, _match(40), rule="negative-volume-spike", kind="volume_spike", product="demo", title="t",
+                   detail={}, now=T, policy=Policy()).record
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA.replace("CREATE TABLE IF NOT EXISTS alert_migrations", "CREATE TABLE IF NOT EXISTS _unused"))
+    db.execute("INSERT INTO alert_meta VALUES ('schema_version', '1')")
+    db.execute("INSERT INTO alert_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (old.fingerprint, old.rule, old.product, old.key, "open", old.severity, 1, "2026-11-24T06:00:00Z",
+                json.dumps(old.to_json())))
+    db.commit()
+    db.close()
+    with SqliteAlertStore(path) as st:
+        [(v1, n1, _a1), (v2, n2, _a2)] = st.migrations()
+        assert (v1, n1, v2, n2) == (1, "initial", 2, "incidents")
+        rec = st.get(old.fingerprint)
+        assert rec.state == "resolved" and rec.version == 2 and rec.detail["superseded_by"] == "incidents"
+        assert [e["event"] for e in st.events(old.fingerprint)] == ["superseded"]
+        assert st.outbox() == [] and st.list(state="open") == []
+        applied = st.migrations()
+    with SqliteAlertStore(path) as st:  # opening again changes nothing
+        assert st.migrations() == applied and st.get(old.fingerprint).version == 2

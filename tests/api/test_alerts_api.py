@@ -12,7 +12,7 @@ pytestmark = pytest.mark.anyio
 
 
 
-def open_alert(settings, *, key: str = "login", title: str = "登录/账号 负面反馈激增") -> str:
+def open_alert(settings, *, key: str = "login", title: str = "登录/账号 负面反馈激增", detail: dict | None = None) -> str:
     """Store one open alert the way evaluation does (store.apply with an "opened" transition)."""
     from alerts import Figures, open_store
     from alerts._evaluate import deliveries_for
@@ -26,7 +26,7 @@ def open_alert(settings, *, key: str = "login", title: str = "登录/账号 负�
                       opened_at=NOW - timedelta(hours=1), updated_at=NOW - timedelta(hours=1),
                       last_match_at=NOW - timedelta(hours=1), peak=42, notify_count=1,
                       last_notified_at=NOW - timedelta(hours=1),
-                      detail={"query": f"topic:{key} product:qingji sentiment:negative since:6h"})
+                      detail=detail or {"query": f"topic:{key} product:qingji sentiment:negative since:6h"})
     with open_store(settings) as store:
         store.apply(fp, lambda _r: Transition(rec, "opened", True), lambda t: deliveries_for(settings, t), now=NOW)
     return fp
@@ -74,6 +74,26 @@ async def test_unknown_alert_is_404_and_admin_only(client_for, seeded):
     assert r.status_code == 403
     r = await ro.post(f"/api/alerts/{fp}/ack", headers={"Authorization": "Bearer a1"})
     assert r.status_code == 200 and r.json()["alert"]["acked_by"] == "web:token"
+
+
+async def test_one_incident_with_its_posts_and_history(client_for, seeded):
+    settings, _index, docs = seeded
+    login = [d for d in docs if "login" in d["topics"]]
+    fp = open_alert(settings, title="3.2.0 登录失败激增", detail={
+        "query": "product:qingji topic:login", "topics": ["login"], "versions": ["3.2.0"],
+        "terms": ["登录失败"], "post_ids": [d["id"] for d in login] + ["gone-since"], "count": 6, "baseline": 0.5})
+    c = client_for()
+    [listed] = (await c.get("/api/alerts")).json()["alerts"]
+    assert (listed["id"], listed["topics"], listed["versions"], listed["count"]) == (fp, ["login"], ["3.2.0"], 6)
+    r = await c.get(f"/api/alerts/{fp[:6]}")
+    assert r.status_code == 200
+    shown = r.json()["alert"]
+    assert {k: shown[k] for k in listed} == listed
+    # exactly what its query finds, newest first; and its history
+    assert sorted(p["id"] for p in shown["posts"]) == sorted(d["id"] for d in login)
+    assert [p["created_at"] for p in shown["posts"]] == sorted((p["created_at"] for p in shown["posts"]), reverse=True)
+    assert [h["event"] for h in shown["history"]] == ["opened"]
+    assert (await c.get("/api/alerts/ffffffffffff")).status_code == 404
 
 
 async def test_an_admin_session_cannot_ack_once_its_token_is_removed_or_rotated(client_for, seeded):

@@ -202,6 +202,60 @@ def test_acknowledge_an_alert_then_follow_it_to_its_posts(site, page):
     no_csp_or_js_errors(page)
 
 
+def _rating_drop_incident(settings, index) -> str:
+    """A real rating-drop incident, evaluated by the shipped rating-drop rule: with the seeded site's own
+    reviews, 3.1.0 has 5 of 29 at 1–2 stars (17%, mean 4.1) and 3.2.0 has 28 of 31 (90%, mean 1.39)."""
+    import dataclasses
+
+    import alerts
+    from classifier import make_tokenizer
+
+    tok = make_tokenizer(settings)
+    docs = []
+    for i in range(45):
+        old = i < 20
+        rating = (1 if i % 4 == 0 else 5) if old else (2 if i % 8 == 0 else 1) if i < 42 else 4
+        text = "挺好用的笔记软件" if rating >= 4 else ("偶尔卡一下" if old else f"3.2.0 登录后闪退，数据丢了 {i}")
+        created = NOW - (timedelta(days=10, hours=i) if old else timedelta(hours=i))
+        docs.append({"id": f"rd{i}", "source": "appstore", "source_id": f"rd{i}", "url": f"https://example.com/r/{i}",
+                     "parent_id": None, "product": "qingji", "kind": "review", "title": "", "text": text,
+                     "raw_text": text, "tokens": " ".join(tok(text)), "author_id": f"r{i}", "author_name": f"r{i}",
+                     "created_at": (created).strftime("%Y-%m-%dT%H:%M:%SZ"), "crawled_at": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "rating": rating, "app_version": "3.1.0" if old else "3.2.0", "platform": "ios", "likes": 0,
+                     "replies": 0, "reposts": 0, "sentiment": "negative" if rating <= 2 else "positive",
+                     "sentiment_score": 0.9, "intent": "bug", "topics": [], "risk": [], "dup_of": None,
+                     "model_version": "rules-test"})
+    index.upsert(docs)
+    rules = tuple(r for r in settings.alerts.rules if r.kind == "rating_drop")
+    s = settings.replace(alerts=dataclasses.replace(settings.alerts, rules=rules))
+    [rec] = alerts.evaluate(s, index, now=NOW).raised
+    return rec.fingerprint
+
+
+def test_an_alert_incident_says_its_figures_in_words_and_its_link_opens_exactly_its_posts(site, page):
+    url, settings, index = site()
+    fp = _rating_drop_incident(settings, index)
+    page.goto(url + "/#alerts")
+    wait_ready(page, "alerts")
+    item = page.locator(f"#alerts .alert[data-id='{fp}']")
+    assert item.locator(".title").text_content() == "3.2.0 版本评分下降：1–2 星评价占 90%（此前 17%）"
+    words = item.locator(".evidence .words").all_text_contents()
+    # shares as percentages (not "当前 0.9 · 基线 0.3"); counts as counts
+    assert words == ["3.2.0 版本 28 条 1–2 星评价，占 90%，此前 17%（均分 1.39，此前 4.1）"]
+    assert "正常范围" not in item.text_content() and "倍数" not in item.text_content()
+    assert item.locator("svg.sparkline polyline").count() == 1  # the trend
+    samples = item.locator(".samples li").all_text_contents()
+    assert samples and "相似" in samples[0]  # near-identical complaints collapse into one, with a count
+    n = renders(page)
+    item.locator(".evidence button.posts").click()
+    after_render(page, n, "search")
+    # exactly the 28 low-star 3.2.0 reviews: the version and the rating are part of the link's query
+    assert page.text_content("#summary").startswith("共 28 条")
+    q = page.input_value("#q")
+    assert "version:3.2.0" in q and "rating:1,2" in q
+    no_csp_or_js_errors(page)
+
+
 def test_login_form_and_read_only_role(site, page):
     url, settings, _i = site({"VOC_ADMIN_TOKENS": "adm-tok", "VOC_READ_TOKENS": "ro-tok"})
     _open_alert(settings)

@@ -144,15 +144,46 @@ def test_prune_reads_durations_in_the_query_grammar(home):
         assert run(home, "prune", "--older-than", bad).exit_code == 2
 
 
-def test_reindex_copies_everything_to_another_sqlite_file(home, tmp_path):
+def _open_an_alert(store) -> None:
+    from alerts.detect import Figures, Match
+    from alerts.lifecycle import Policy, fingerprint, on_match
+    from alerts.store import OutboxEntry
+
+    at = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
+    figures = Figures(current=20, expected=2, low=0, high=8, ratio=10, window_start=at - timedelta(hours=6),
+                      window_end=at)
+    store.apply(fingerprint("r", "demo", "login"),
+                lambda before: on_match(before, Match(key="login", at=at, severity="warning", figures=figures),
+                                        rule="r", kind="volume_spike", product="demo", title="登录失败激增", detail={},
+                                        now=at, policy=Policy()),
+                lambda tr: [OutboxEntry("ops", "webhook", {"title": "登录失败激增"})], now=at)
+    sent = store.claim(now=at, lease_s=60)
+    store.mark_sent(sent, now=at)
+
+
+def test_reindex_keeps_ids_tags_corrections_and_alert_state(home, tmp_path, settings):
+    from alerts.store import SqliteAlertStore
+
+    assert run(home, "label", "c1", "sentiment=positive", "topics=crash").exit_code == 0
+    with SqliteAlertStore(settings.sqlite_path()) as store:
+        _open_an_alert(store)
+        before = store.export_state()
     target = tmp_path / "copy.db"
     result = run(home, "reindex", "--to", f"sqlite:///{target}")
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"copied 3 documents to sqlite:///{target} (3 new, 0 updated)"
-    with SqliteIndex(target, tokenizer=str.split) as ix:
+    assert result.output.splitlines()[0] == f"copied 3 documents to sqlite:///{target} (3 new, 0 updated)"
+    assert "copied 1 alerts" in result.output
+    with SqliteIndex(target, tokenizer=str.split) as ix, SqliteIndex(settings.sqlite_path(), tokenizer=str.split) as src:
         assert ix.count(Filters()) == 3
-        assert ix.get("c1")["topics"] == ["login"]
+        for doc_id in ("c1", "c2", "c3"):
+            assert ix.get(doc_id) == src.get(doc_id)  # same id, text, tags and everything else
+        assert ix.get("c1")["topics"] == ["crash"] and ix.get("c1")["sentiment"] == "positive"  # the correction
+    with SqliteAlertStore(target) as copied:
+        after = copied.export_state()
+    assert after == before and after.records and after.events and after.outbox[0]["status"] == "sent"
     again = run(home, "reindex", "--to", f"sqlite:///{target}")
     assert "(0 new, 3 updated)" in again.output
+    with SqliteAlertStore(target) as copied:
+        assert copied.export_state() == before  # re-running duplicates nothing
     same = run(home, "reindex", "--to", "sqlite:///data/voc.db")
     assert same.exit_code == 2 and "configured index itself" in same.output

@@ -25,6 +25,19 @@ from index.elastic_bodies import (
 )
 
 CLIENT = Elasticsearch("http://127.0.0.1:9")  # never contacted: only its method signatures are read
+#: A sub-word match (the run's bigrams, as a phrase on ``grams``), weighed a quarter of a whole word.
+def sub(*clauses):
+    return {"bool": {"must": list(clauses), "boost": 0.25}}
+
+
+def either(words, subword):
+    return {"bool": {"should": [words, subword], "minimum_should_match": 1}}
+
+
+#: The free word 闪退: the whole token, or its characters anywhere in title or text.
+SHANTUI = either({"match_phrase": {"tokens": "闪退"}}, sub({"match_phrase": {"grams": "闪退"}}))
+#: The phrase "登录 失败": the adjacent tokens, or the run 登录失败 in title or text.
+DENGLU_SHIBAI = either({"match_phrase": {"tokens": "登录 失败"}}, sub({"match_phrase": {"grams": "登录失败"}}))
 
 
 def accepted(method) -> set[str]:
@@ -39,13 +52,21 @@ def test_index_template_matches_the_put_index_template_api():
     assert settings["number_of_shards"] == 2 and settings["number_of_replicas"] == 0
     analyzer = settings["analysis"]["analyzer"]["voc_tokens"]
     assert analyzer == {"type": "custom", "tokenizer": "voc_split", "filter": ["lowercase"]}
-    # split on anything but letters, digits and marks (whitespace first): what FTS5 unicode61 does
-    assert settings["analysis"]["tokenizer"]["voc_split"] == {"type": "pattern", "pattern": r"[^\p{L}\p{N}\p{M}]+"}
+    # sub-word recall: every two-character window of the text, one position apart
+    # sub-word recall: everything but Chinese characters becomes a space, then every two-character window
+    assert settings["analysis"]["analyzer"]["voc_grams"] == {"type": "custom", "char_filter": ["voc_cjk_only"],
+                                                             "tokenizer": "voc_bigram"}
+    assert settings["analysis"]["char_filter"]["voc_cjk_only"] == {
+        "type": "pattern_replace", "pattern": "[^\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", "replacement": " "}
+    assert settings["analysis"]["tokenizer"]["voc_bigram"] == {"type": "ngram", "min_gram": 2, "max_gram": 2,
+                                                               "token_chars": ["letter"]}
     mappings = body["template"]["mappings"]
     assert mappings["dynamic"] is False and mappings["_meta"]["voc_schema"] == SCHEMA_VERSION
     props = mappings["properties"]
-    assert set(props) == set(DOC_FIELDS)
+    assert set(props) == {*DOC_FIELDS, "grams"}
     assert props["tokens"] == {"type": "text", "analyzer": "voc_tokens", "index_options": "offsets"}
+    assert props["text"] == props["title"] == {"type": "text", "copy_to": "grams"}
+    assert props["grams"] == {"type": "text", "analyzer": "voc_grams"}
     assert props["created_at"]["type"] == "date" and props["topics"] == {"type": "keyword"}
     assert props["rating"] == {"type": "integer"} and props["sentiment_score"] == {"type": "float"}
     valid_types = {"keyword", "text", "integer", "float", "date"}
@@ -60,7 +81,7 @@ def test_search_body_is_a_bool_query_with_filters_highlight_and_terms_aggs():
     body = search_body(q, [(["闪退"], False), (["登录", "失败"], True)])
     assert set(as_client_kwargs(body)) <= accepted(CLIENT.search)
     assert body["query"] == {"bool": {
-        "must": [{"match_phrase": {"tokens": "闪退"}}, {"match_phrase": {"tokens": "登录 失败"}}],
+        "must": [SHANTUI, DENGLU_SHIBAI],
         "filter": [{"terms": {"product": ["demo"]}}, {"terms": {"topics": ["login", "crash"]}},
                    {"terms": {"rating": [1, 2]}}, {"range": {"created_at": {"gte": "2026-11-01T00:00:00Z"}}}],
     }}
@@ -113,7 +134,7 @@ def test_histogram_body_with_free_words_requires_every_token_and_keeps_the_filte
                           terms=[(["闪退"], False), (["登录", "失败"], True)])
     assert set(as_client_kwargs(body)) <= accepted(CLIENT.search)
     assert body["query"] == {"bool": {
-        "must": [{"match_phrase": {"tokens": "闪退"}}, {"match_phrase": {"tokens": "登录 失败"}}],
+        "must": [SHANTUI, DENGLU_SHIBAI],
         "filter": [{"terms": {"source": ["weibo"]}}, {"exists": {"field": "created_at"}}]}}
     # the same must clauses as a search for the same words
     assert body["query"]["bool"]["must"] == search_body(
@@ -140,3 +161,37 @@ def test_client_kwargs_take_credentials_from_the_named_variables():
     kw = client_kwargs(ElasticsearchSettings(verify_certs=False), Secrets({}), Path("/srv"))
     assert kw["verify_certs"] is False and "api_key" not in kw and "basic_auth" not in kw
     assert set(kw) <= accepted(Elasticsearch.__init__)
+
+
+def test_free_chinese_words_also_match_as_substrings_and_whole_words_weigh_more():
+    body = search_body(SearchQuery(text="x"), [(["续费"], False), (["自动", "续费"], False), (["卡"], False),
+                                               (["app"], False), (["ios", "闪退"], False), (["没法", "用"], False),
+                                               (["登录", "失败"], True), (["ios", "闪退"], True)])
+    续费, 自动续费, 卡, app, ios闪退, 没法用, phrase, mixed_phrase = body["query"]["bool"]["must"]
+    assert 续费 == either({"match_phrase": {"tokens": "续费"}}, sub({"match_phrase": {"grams": "续费"}}))
+    # a word jieba splits: all its tokens anywhere, or the whole run as a substring
+    assert 自动续费 == either({"bool": {"must": [{"match_phrase": {"tokens": "自动"}}, {"match_phrase": {"tokens": "续费"}}]}},
+                          sub({"match_phrase": {"grams": "自动续费"}}))
+    # one character or a latin word: tokens only (a lone character has no bigram)
+    assert 卡 == {"match_phrase": {"tokens": "卡"}} and app == {"match_phrase": {"tokens": "app"}}
+    # a mixed word: its tokens, or its Chinese run as a substring together with its latin token
+    assert ios闪退 == either({"bool": {"must": [{"match_phrase": {"tokens": "ios"}}, {"match_phrase": {"tokens": "闪退"}}]}},
+                           sub({"match_phrase": {"grams": "闪退"}}, {"match_phrase": {"tokens": "ios"}}))
+    # a run jieba cut into a lone character: only the characters side by side, never scattered
+    assert 没法用 == sub({"match_phrase": {"grams": "没法用"}})
+    assert phrase == DENGLU_SHIBAI
+    assert mixed_phrase == {"match_phrase": {"tokens": "ios 闪退"}}  # a phrase of more than one run: tokens only
+
+
+def test_excluded_words_are_must_not_clauses_of_the_same_shape():
+    body = search_body(SearchQuery(text="x"), [(["闪退"], False)], exclude=[(["登录"], False), (["广告"], True)])
+    assert body["query"]["bool"]["must"] == [SHANTUI]
+    assert body["query"]["bool"]["must_not"] == [
+        either({"match_phrase": {"tokens": "登录"}}, sub({"match_phrase": {"grams": "登录"}})),
+        either({"match_phrase": {"tokens": "广告"}}, sub({"match_phrase": {"grams": "广告"}}))]
+    # excluded words alone: everything else (no must), still sorted by time, no highlight
+    only = search_body(SearchQuery(text="x"), [], exclude=[(["闪退"], False)])
+    assert only["query"] == {"bool": {"must_not": [SHANTUI]}}
+    assert "highlight" not in only and only["sort"][0] != "_score"
+    hist = histogram_body(Filters(), interval="day", tz="UTC", exclude=[(["闪退"], False)])
+    assert hist["query"]["bool"]["must_not"] == [SHANTUI]

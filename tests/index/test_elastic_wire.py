@@ -3,15 +3,15 @@
 No cluster exists here, so this checks the glue, not Elasticsearch's semantics (the contract suite does
 that when VOC_ES_URL is set): which requests the official client sends (paths, NDJSON bulk bodies,
 query bodies) and how the backend reads the answers (bulk item results and errors, hits, highlights,
-aggregations, date_histogram keys, 404s, scroll).
+aggregations, date_histogram keys, 404s, scroll). Every answer the stand-in gives is checked against the
+response types of Elastic's API specification when the test ends, so the answers parsed here have the
+documented shape (answers recorded from real nodes: test_elastic_recorded.py).
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,57 +21,12 @@ from configs.settings import Secrets
 from index import BulkIndexError, Filters, SchemaMismatchError, SearchQuery
 from index.elastic import ElasticsearchIndex
 from index.elastic_bodies import HL_POST, HL_PRE, SCHEMA_VERSION
+from tests.index.es_cluster import SHARDS, FakeCluster
+from tests.index.es_spec import Spec
 
+SPEC = Spec.load()
 
-SHARDS = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
-
-
-class FakeCluster:
-    """Records every request; answers from ``routes[(method, path)]`` (a dict or a callable(body))."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, bytes]] = []
-        self.headers: list[dict[str, str]] = []
-        self.routes: dict[tuple[str, str], object] = {}
-        cluster = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                path = self.path.split("?", 1)[0]
-                cluster.requests.append((self.command, self.path, body))
-                cluster.headers.append({k.lower(): v for k, v in self.headers.items()})
-                answer = cluster.routes.get((self.command, path), (404, {"error": "no route", "status": 404}))
-                if callable(answer):
-                    answer = answer(body)
-                status, payload = answer if isinstance(answer, tuple) else (200, answer)
-                data = b"" if self.command == "HEAD" else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("X-Elastic-Product", "Elasticsearch")
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def sent(self, method: str, path_start: str) -> list[bytes]:
-        return [b for m, p, b in self.requests if m == method and p.startswith(path_start)]
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+V = f"/voc-t-v{SCHEMA_VERSION}"  # the versioned index behind the alias voc-t
 
 
 @pytest.fixture
@@ -79,9 +34,13 @@ def cluster():
     c = FakeCluster()
     c.routes[("PUT", "/_index_template/voc-t")] = {"acknowledged": True}
     c.routes[("HEAD", "/_alias/voc-t")] = (404, {})
-    c.routes[("PUT", "/voc-t-v1")] = {"acknowledged": True, "index": "voc-t-v1"}
+    c.routes[("PUT", V)] = {"acknowledged": True, "shards_acknowledged": True, "index": V[1:]}
     yield c
     c.close()
+    # the stand-in's answers have the documented shapes (so what the backend parsed here is realistic)
+    for method, path, status, payload in c.responses:
+        if method != "HEAD" and status < 300:
+            SPEC.check_response(SPEC.endpoint_for(method, path.split("?", 1)[0])[0]["name"], payload)
 
 
 def open_es(cluster, tokenizer, **es) -> ElasticsearchIndex:
@@ -95,7 +54,7 @@ def test_open_installs_the_template_and_creates_the_versioned_index_behind_the_a
     template = json.loads(cluster.sent("PUT", "/_index_template/voc-t")[0])
     assert template["index_patterns"] == ["voc-t-v*"]
     assert template["template"]["mappings"]["properties"]["tokens"]["analyzer"] == "voc_tokens"
-    assert json.loads(cluster.sent("PUT", "/voc-t-v1")[0]) == {"aliases": {"voc-t": {"is_write_index": True}}}
+    assert json.loads(cluster.sent("PUT", V)[0]) == {"aliases": {"voc-t": {"is_write_index": True}}}
     ix.close()
 
 
@@ -111,9 +70,9 @@ def test_an_alias_on_an_older_schema_is_refused(cluster, tokenizer):
     cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v0": {"mappings": {"_meta": {"voc_schema": 0}}}}
     with pytest.raises(SchemaMismatchError, match="voc reindex"):
         open_es(cluster, tokenizer)
-    cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v1": {"mappings": {"_meta": {"voc_schema": SCHEMA_VERSION}}}}
+    cluster.routes[("GET", "/voc-t/_mapping")] = {V[1:]: {"mappings": {"_meta": {"voc_schema": SCHEMA_VERSION}}}}
     open_es(cluster, tokenizer).close()
-    assert not cluster.sent("PUT", "/voc-t-v1")  # the existing index is used
+    assert not cluster.sent("PUT", V)  # the existing index is used
 
 
 class NormalizingTokenizer:
@@ -128,27 +87,27 @@ class NormalizingTokenizer:
 
 def test_a_new_index_records_the_normalization_of_its_tokens(cluster):
     open_es(cluster, NormalizingTokenizer()).close()
-    created = json.loads(cluster.sent("PUT", "/voc-t-v1")[0])
+    created = json.loads(cluster.sent("PUT", V)[0])
     assert created["mappings"]["_meta"] == {"voc_schema": SCHEMA_VERSION, "voc_normalization": {
         "version": "1", "opencc_profile": "t2s", "dict_hash": "aaa"}}
 
 
 def test_an_index_built_with_another_normalization_is_refused(cluster):
     cluster.routes[("HEAD", "/_alias/voc-t")] = (200, {})
-    cluster.routes[("PUT", "/voc-t-v1/_mapping")] = {"acknowledged": True}
+    cluster.routes[("PUT", V + "/_mapping")] = {"acknowledged": True}
     saved = {"voc_schema": SCHEMA_VERSION, "voc_normalization": {"version": "1", "opencc_profile": "t2s",
                                                                   "dict_hash": "aaa"}}
-    cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v1": {"mappings": {"_meta": saved}}}
+    cluster.routes[("GET", "/voc-t/_mapping")] = {V[1:]: {"mappings": {"_meta": saved}}}
     with pytest.raises(SchemaMismatchError, match="normalization version='1' but this code uses '2'.*voc reindex"):
         open_es(cluster, NormalizingTokenizer(version="2"))
     with pytest.raises(SchemaMismatchError, match="opencc_profile"):
         open_es(cluster, NormalizingTokenizer(opencc_profile="tw2s"))
     open_es(cluster, NormalizingTokenizer()).close()  # the same normalization opens and writes nothing
-    assert not cluster.sent("PUT", "/voc-t-v1/_mapping")
+    assert not cluster.sent("PUT", V + "/_mapping")
     # an index from before (no normalization recorded) gets it recorded, keeping its schema version
-    cluster.routes[("GET", "/voc-t/_mapping")] = {"voc-t-v1": {"mappings": {"_meta": {"voc_schema": SCHEMA_VERSION}}}}
+    cluster.routes[("GET", "/voc-t/_mapping")] = {V[1:]: {"mappings": {"_meta": {"voc_schema": SCHEMA_VERSION}}}}
     open_es(cluster, NormalizingTokenizer(dict_hash="bbb")).close()
-    assert json.loads(cluster.sent("PUT", "/voc-t-v1/_mapping")[0]) == {"_meta": {
+    assert json.loads(cluster.sent("PUT", V + "/_mapping")[0]) == {"_meta": {
         "voc_schema": SCHEMA_VERSION, "voc_normalization": {"version": "1", "opencc_profile": "t2s", "dict_hash": "bbb"}}}
 
 
@@ -158,7 +117,7 @@ def test_upsert_sends_ndjson_index_actions_and_counts_created_and_updated(cluste
         items = []
         for action in lines[0::2]:
             _id = action["index"]["_id"]
-            items.append({"index": {"_id": _id, "status": 201 if _id == "a" else 200,
+            items.append({"index": {"_index": V[1:], "_id": _id, "status": 201 if _id == "a" else 200,
                                     "result": "created" if _id == "a" else "updated"}})
         return {"took": 1, "errors": False, "items": items}
 
@@ -180,8 +139,8 @@ def test_upsert_sends_ndjson_index_actions_and_counts_created_and_updated(cluste
 
 def test_rejected_items_are_reported_per_document(cluster, tokenizer):
     answer = {"took": 1, "errors": True, "items": [
-        {"index": {"_id": "a", "status": 201, "result": "created"}},
-        {"index": {"_id": "b", "status": 400, "error": {"type": "mapper_parsing_exception",
+        {"index": {"_index": V[1:], "_id": "a", "status": 201, "result": "created"}},
+        {"index": {"_index": V[1:], "_id": "b", "status": 400, "error": {"type": "mapper_parsing_exception",
                                                         "reason": "failed to parse field [rating]"}}}]}
     cluster.routes[("PUT", "/_bulk")] = answer
     cluster.routes[("POST", "/_bulk")] = answer
@@ -194,8 +153,9 @@ def test_rejected_items_are_reported_per_document(cluster, tokenizer):
 
 def test_search_reads_hits_highlights_total_and_facets(cluster, tokenizer):
     cluster.routes[("POST", "/voc-t/_search")] = {
-        "took": 3, "hits": {"total": {"value": 42, "relation": "eq"}, "max_score": 2.5, "hits": [
-            {"_id": "a", "_score": 2.5, "_source": {"id": "a", "text": "登录失败，闪退了", "topics": ["login"]},
+        "took": 3, "timed_out": False, "_shards": SHARDS,
+        "hits": {"total": {"value": 42, "relation": "eq"}, "max_score": 2.5, "hits": [
+            {"_index": V[1:], "_id": "a", "_score": 2.5, "_source": {"id": "a", "text": "登录失败，闪退了", "topics": ["login"]},
              "highlight": {"tokens": [f"{HL_PRE}登录{HL_POST} 失败 ， {HL_PRE}闪退{HL_POST} 了"]}}]},
         "aggregations": {"facet_sentiment": {"buckets": [{"key": "negative", "doc_count": 40},
                                                          {"key": "neutral", "doc_count": 2}]},
@@ -205,7 +165,8 @@ def test_search_reads_hits_highlights_total_and_facets(cluster, tokenizer):
     result = ix.search(SearchQuery(text="闪退 登录", filters=Filters(product=("demo",)),
                                    facets=("sentiment", "rating")))
     sent = json.loads(cluster.sent("POST", "/voc-t/_search")[0])
-    assert sent["query"]["bool"]["must"] == [{"match_phrase": {"tokens": "闪退"}}, {"match_phrase": {"tokens": "登录"}}]
+    assert [clause["bool"]["should"][1]["bool"]["must"] for clause in sent["query"]["bool"]["must"]] == [
+        [{"match_phrase": {"grams": "闪退"}}], [{"match_phrase": {"grams": "登录"}}]]
     assert sent["query"]["bool"]["filter"] == [{"terms": {"product": ["demo"]}}]
     assert result.total == 42 and result.hits[0].score == 2.5
     assert result.hits[0].doc["id"] == "a" and result.hits[0].doc["risk"] == []
@@ -218,7 +179,8 @@ def test_histogram_reads_date_histogram_buckets_in_the_time_zone(cluster, tokeni
     sh = ZoneInfo("Asia/Shanghai")
     day = datetime(2026, 11, 24, tzinfo=sh)
     key = int(day.timestamp() * 1000)
-    cluster.routes[("POST", "/voc-t/_search")] = {"hits": {"total": {"value": 3}, "hits": []}, "aggregations": {
+    cluster.routes[("POST", "/voc-t/_search")] = {"took": 2, "timed_out": False, "_shards": SHARDS, "hits": {
+        "total": {"value": 3, "relation": "eq"}, "hits": []}, "aggregations": {
         "g": {"buckets": [{"key": "crash", "doc_count": 3, "h": {"buckets": [
             {"key": key, "key_as_string": "2026-11-24T00:00:00.000+08:00", "doc_count": 3}]}}]}}}
     ix = open_es(cluster, tokenizer)
@@ -232,17 +194,22 @@ def test_histogram_reads_date_histogram_buckets_in_the_time_zone(cluster, tokeni
 
 
 def test_get_count_delete_and_scan(cluster, tokenizer):
-    cluster.routes[("GET", "/voc-t/_doc/a")] = {"_id": "a", "found": True, "_source": {"id": "a", "text": "x"}}
-    cluster.routes[("GET", "/voc-t/_doc/nope")] = (404, {"_id": "nope", "found": False})
-    cluster.routes[("POST", "/voc-t/_count")] = {"count": 7}
-    delete = {"errors": False, "items": [{"delete": {"_id": "a", "status": 200, "result": "deleted"}},
-                                         {"delete": {"_id": "z", "status": 404, "result": "not_found"}}]}
+    cluster.routes[("GET", "/voc-t/_doc/a")] = {"_index": V[1:], "_id": "a", "found": True,
+                                                "_source": {"id": "a", "text": "x"}}
+    cluster.routes[("GET", "/voc-t/_doc/nope")] = (404, {"_index": V[1:], "_id": "nope", "found": False})
+    cluster.routes[("POST", "/voc-t/_count")] = {"count": 7, "_shards": SHARDS}
+    delete = {"took": 1, "errors": False, "items": [
+        {"delete": {"_index": V[1:], "_id": "a", "status": 200, "result": "deleted"}},
+        {"delete": {"_index": V[1:], "_id": "z", "status": 404, "result": "not_found"}}]}
     cluster.routes[("PUT", "/_bulk")] = delete
     cluster.routes[("POST", "/_bulk")] = delete
-    cluster.routes[("POST", "/voc-t/_search")] = {"_scroll_id": "s1", "_shards": SHARDS, "hits": {"total": {"value": 2}, "hits": [
-        {"_id": "a", "_source": {"id": "a", "topics": ["x"]}}, {"_id": "b", "_source": {"id": "b"}}]}}
-    cluster.routes[("POST", "/_search/scroll")] = {"_scroll_id": "s1", "_shards": SHARDS, "hits": {"hits": []}}
-    cluster.routes[("DELETE", "/_search/scroll")] = {"succeeded": True}
+    cluster.routes[("POST", "/voc-t/_search")] = {"took": 1, "timed_out": False, "_scroll_id": "s1", "_shards": SHARDS,
+                                                  "hits": {"total": {"value": 2, "relation": "eq"}, "hits": [
+        {"_index": V[1:], "_id": "a", "_source": {"id": "a", "topics": ["x"]}},
+        {"_index": V[1:], "_id": "b", "_source": {"id": "b"}}]}}
+    cluster.routes[("POST", "/_search/scroll")] = {"took": 1, "timed_out": False, "_scroll_id": "s1", "_shards": SHARDS,
+                                                   "hits": {"hits": []}}
+    cluster.routes[("DELETE", "/_search/scroll")] = {"succeeded": True, "num_freed": 1}
     ix = open_es(cluster, tokenizer)
     assert ix.get("a")["text"] == "x" and ix.get("a")["topics"] == []
     assert ix.get("nope") is None

@@ -367,53 +367,8 @@ function renderHits(data) {
 }
 
 /* ---------------------------------------------------------------- alerts */
+/* The alerts view (incidents) lives in alerts.js: loadAlerts(), alertAction(). */
 function num(x, digits) { return typeof x === "number" ? (Number.isInteger(x) ? String(x) : x.toFixed(digits)) : String(x); }
-function figureText(f) {
-  if (!f) return "";
-  const share = f.unit === "share";
-  const v = (x) => share ? (x * 100).toFixed(0) + "%" : num(x, 1);
-  const parts = [];
-  if (f.current !== undefined) parts.push("当前 " + v(f.current));
-  if (f.expected !== undefined) parts.push("基线 " + v(f.expected));
-  if (f.low !== undefined && f.high !== undefined) parts.push("正常范围 " + v(f.low) + "–" + v(f.high));
-  if (f.ratio !== undefined && f.ratio !== null) parts.push("倍数 " + Number(f.ratio).toFixed(1) + "×");
-  if (f.window_start && f.window_end) parts.push("窗口 " + fmtTime(f.window_start) + " – " + fmtTime(f.window_end));
-  return parts.join(" · ");
-}
-
-async function loadAlerts() {
-  const data = await api("/api/alerts", { state: $("alert-state").value });
-  const list = $("alerts"); clear(list);
-  if (!data.alerts.length) list.appendChild(el("li", { class: "empty" }, "暂无告警"));
-  const admin = session.role === "admin";
-  for (const a of data.alerts) {
-    const id = a.id || a.fingerprint;
-    const acked = Boolean(a.acked_at) || a.state === "acknowledged";
-    const stateText = a.state === "resolved" ? STATE_LABEL.resolved : acked ? STATE_LABEL.acknowledged : STATE_LABEL[a.state] || a.state;
-    const detail = a.detail || {};
-    const query = detail.query || detail.search_query;
-    list.appendChild(el("li", { class: "alert sev-" + (a.severity || "info"), dataset: { id } },
-      el("div", { class: "head" },
-        el("span", { class: "tag" }, SEVERITY[a.severity] || a.severity || ""),
-        el("span", { class: "title" }, a.title || a.rule || id),
-        el("span", { class: "tag state", dataset: { state: acked && a.state !== "resolved" ? "acknowledged" : a.state } }, stateText),
-        a.product ? el("span", { class: "tag" }, label("product", a.product)) : null),
-      el("div", { class: "figs" }, figureText(a.figures), "　首次 ", fmtTime(a.opened_at), "　更新 ", fmtTime(a.updated_at)),
-      el("div", { class: "actions" },
-        el("button", { type: "button", class: "ack", disabled: !admin || acked || a.state === "resolved", title: admin ? "" : "需要管理员角色",
-          onclick: () => alertAction(id, "ack") }, "确认"),
-        el("button", { type: "button", class: "resolve", disabled: !admin || a.state === "resolved", title: admin ? "" : "需要管理员角色",
-          onclick: () => alertAction(id, "resolve") }, "解决"),
-        query ? el("button", { type: "button", class: "link", onclick: () => showPosts(query) }, "查看相关帖子") : null)));
-  }
-}
-
-async function alertAction(id, action) {
-  try {
-    await api("/api/alerts/" + encodeURIComponent(id) + "/" + action, {}, "POST");
-    await loadAlerts();
-  } catch (e) { showError(e); }
-}
 
 /* ---------------------------------------------------------------- sources */
 async function loadSources() {
