@@ -7,11 +7,15 @@ here instead of in a fixture that hands helpers around or a constant copied into
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from classifier.normalize import segmenter_for
 from configs import Settings
@@ -28,6 +32,26 @@ def run_in_threads(target: Callable[..., object], n: int, *args: object) -> None
         t.start()
     for t in threads:
         t.join()
+
+
+def live_es_index(tmp_path: Path, tokenizer: Callable[[str], list[str]], what: str) -> Iterator[Any]:
+    """A fresh index on the cluster at ``VOC_ES_URL`` (credentials from VOC_ES_API_KEY or
+    VOC_ES_USERNAME/VOC_ES_PASSWORD, TLS CA from VOC_ES_CA_CERTS), dropped afterwards; the test is skipped
+    without a cluster, ``what`` saying what it was for. For a fixture: ``yield from live_es_index(...)``."""
+    url = os.environ.get("VOC_ES_URL")
+    if not url:
+        pytest.skip(f"VOC_ES_URL is not set: no Elasticsearch cluster {what}")
+    from configs.index import ElasticsearchSettings, IndexSettings
+    from configs.settings import Secrets
+    from index.elastic import ElasticsearchIndex
+
+    es = ElasticsearchSettings(ca_certs=os.environ.get("VOC_ES_CA_CERTS") or None, number_of_replicas=0)
+    settings = IndexSettings(url=url, name=f"voc-test-{uuid.uuid4().hex[:8]}", elasticsearch=es)
+    ix = ElasticsearchIndex.from_settings(settings, url=url, home=tmp_path, tokenizer=tokenizer,
+                                          secrets=Secrets(os.environ))
+    yield ix
+    ix.drop()
+    ix.close()
 
 
 # -- API and web page tests --------------------------------------------------------------------------------
