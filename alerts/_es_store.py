@@ -23,11 +23,14 @@ import json
 import secrets as _secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts.lifecycle import AlertRecord, Transition
 from alerts.store import OUTBOX_FIELDS, AlertState, AlertStoreError, OutboxEntry, PendingDelivery
 from configs.times import format_utc
+
+if TYPE_CHECKING:
+    from configs import Settings
 
 __all__ = ["ElasticsearchAlertStore"]
 
@@ -63,7 +66,7 @@ class ElasticsearchAlertStore:
             raise AlertStoreError(f"cannot prepare the alert indices {prefix}-*: {type(exc).__name__}") from exc
 
     @classmethod
-    def from_settings(cls, settings: Any, *, url: str | None = None, name: str | None = None) -> ElasticsearchAlertStore:
+    def from_settings(cls, settings: Settings, *, url: str | None = None, name: str | None = None) -> ElasticsearchAlertStore:
         """The store on the configured cluster (or on ``url``, indices prefixed ``name``: a reindex target)."""
         from elasticsearch import Elasticsearch
 
