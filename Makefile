@@ -1,11 +1,12 @@
 # `make demo` and `make test` are the README's two commands: each installs what it needs first.
+# `make test` runs `make lint` (ruff, mypy) before pytest.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install chromium demo test
+.PHONY: install chromium demo lint test
 
 $(BIN)/voc: pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,5 +25,10 @@ chromium:
 demo: install
 	$(BIN)/voc demo $(DEMO_ARGS)
 
-test: install chromium
+# ruff (the whole tree) and mypy (the packages); settings in pyproject.toml [tool.ruff] and [tool.mypy].
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install chromium lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -25,7 +25,7 @@ import traceback
 from dataclasses import dataclass, field
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -33,6 +33,9 @@ from alerts.message import Notification, held_batch
 from alerts.notifiers import NOTIFIERS, NotifierError, PermanentNotifierError, Target, render, send
 from alerts.store import AlertStore, PendingDelivery, open_store
 from configs.alerts import Channel
+
+if TYPE_CHECKING:
+    from configs import Settings
 
 __all__ = ["DeliveryReport", "Delivery", "deliver", "target_for"]
 
@@ -65,7 +68,7 @@ class DeliveryReport:
         return f"{len(self.sent)} sent, {len(self.failed)} failed ({retrying} will be retried)"
 
 
-def target_for(settings: Any, channel: Channel) -> Target:
+def target_for(settings: Settings, channel: Channel) -> Target:
     """Resolve a channel's secrets from ``settings.secrets`` (never from os.environ directly)."""
     sec = settings.secrets
     return Target(channel=channel.name, kind=channel.kind, url=channel.url or sec.get(channel.url_env),
@@ -75,7 +78,7 @@ def target_for(settings: Any, channel: Channel) -> Target:
                   sender=channel.sender, recipients=tuple(channel.recipients), style=channel.style)
 
 
-def _backoff(attempts: int, settings: Any) -> timedelta:
+def _backoff(attempts: int, settings: Settings) -> timedelta:
     ob = settings.alerts.outbox
     return min(ob.backoff * 2 ** min(max(attempts - 1, 0), 30), ob.backoff_max)
 
@@ -98,7 +101,7 @@ def _redact(text: str, target: Target | None) -> str:
     return text
 
 
-def _send_row(settings: Any, row: PendingDelivery, http: httpx.Client, now: datetime,
+def _send_row(settings: Settings, row: PendingDelivery, http: httpx.Client, now: datetime,
               targets: dict[str, Target], held: Sequence[PendingDelivery] = ()) -> None:
     channel = settings.alerts.channel(row.channel)
     if channel is None:
@@ -118,7 +121,7 @@ def _is_held(row: PendingDelivery) -> bool:
     return isinstance(extra, dict) and bool(extra.get("held_until"))
 
 
-def deliver(settings: Any, *, now: datetime, client: httpx.Client | None = None, store: AlertStore | None = None,
+def deliver(settings: Settings, *, now: datetime, client: httpx.Client | None = None, store: AlertStore | None = None,
             limit: int = 1000) -> DeliveryReport:
     """Send every due outbox row (at most ``limit``); see the module docstring."""
     own_store = store is None

@@ -23,10 +23,14 @@ import json
 import secrets as _secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts.lifecycle import AlertRecord, Transition
 from alerts.store import OUTBOX_FIELDS, AlertState, AlertStoreError, OutboxEntry, PendingDelivery
+from configs.times import format_utc
+
+if TYPE_CHECKING:
+    from configs import Settings
 
 __all__ = ["ElasticsearchAlertStore"]
 
@@ -62,7 +66,7 @@ class ElasticsearchAlertStore:
             raise AlertStoreError(f"cannot prepare the alert indices {prefix}-*: {type(exc).__name__}") from exc
 
     @classmethod
-    def from_settings(cls, settings: Any, *, url: str | None = None, name: str | None = None) -> ElasticsearchAlertStore:
+    def from_settings(cls, settings: Settings, *, url: str | None = None, name: str | None = None) -> ElasticsearchAlertStore:
         """The store on the configured cluster (or on ``url``, indices prefixed ``name``: a reindex target)."""
         from elasticsearch import Elasticsearch
 
@@ -105,7 +109,7 @@ class ElasticsearchAlertStore:
             if tr.event:
                 self._create(self.idx["alert-events"], f"{rec.fingerprint}:{rec.version}:{tr.event}",
                              {"fingerprint": rec.fingerprint, "version": rec.version, "event": tr.event,
-                              "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": rec.figures.as_dict()})
+                              "at": format_utc(now), "data": rec.figures.as_dict()})
             if tr.notify:
                 self.enqueue(rec.fingerprint, rec.version, deliveries(tr), now=now)
             return tr

@@ -15,8 +15,8 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from alerts._signals import Signal, collect_signals
 from alerts.detect import Match
@@ -25,6 +25,11 @@ from alerts.incidents import (Member, attach, continues, group, incident_id, mem
 from alerts.lifecycle import SEVERITY_RANK, AlertRecord, Policy, Transition, on_match, on_quiet
 from alerts.message import from_record
 from alerts.store import AlertStore, OutboxEntry, open_store
+from configs.times import format_utc as _iso
+
+if TYPE_CHECKING:
+    from configs import Settings
+    from index import FeedbackIndex
 
 __all__ = ["EvaluationReport", "Signal", "evaluate", "collect_signals", "policy_for_members", "deliveries_for", "channel_ready"]
 
@@ -72,7 +77,7 @@ def _wants(sub: Any, rec: AlertRecord) -> bool:
     return SEVERITY_RANK.get(rec.severity, 0) >= SEVERITY_RANK[sub.min_severity]
 
 
-def deliveries_for(settings: Any, tr: Transition) -> list[OutboxEntry]:
+def deliveries_for(settings: Settings, tr: Transition) -> list[OutboxEntry]:
     """One outbox entry per subscriber (filtered by product, topic, severity; none for ``mode: digest``)
     × channel. In a subscriber's quiet hours the entry waits until they end (``not_before``) and is marked
     ``held_until``: delivery then sends everything held for that subscriber × channel as one message."""
@@ -89,7 +94,7 @@ def deliveries_for(settings: Any, tr: Transition) -> list[OutboxEntry]:
     return out
 
 
-def channel_ready(settings: Any, name: str) -> bool:
+def channel_ready(settings: Settings, name: str) -> bool:
     """False for a URL channel whose ``url_env`` is unset: nothing is queued for it (``voc alerts
     channels`` lists it as not configured) rather than filling the outbox with certain failures."""
     ch = settings.alerts.channel(name)
@@ -100,7 +105,7 @@ def channel_ready(settings: Any, name: str) -> bool:
     return bool(ch.url or settings.secrets.get(ch.url_env))
 
 
-def evaluate(settings: Any, index: Any, *, now: datetime, store: AlertStore | None = None,
+def evaluate(settings: Settings, index: FeedbackIndex, *, now: datetime, store: AlertStore | None = None,
              rules: Iterable[str] | None = None) -> EvaluationReport:
     """Run every enabled rule (or the named ``rules``) at ``now``, join their signals into incidents
     (:mod:`alerts.incidents`) and apply each incident's lifecycle; see the module docstring.
@@ -141,7 +146,7 @@ def evaluate(settings: Any, index: Any, *, now: datetime, store: AlertStore | No
     return report
 
 
-def policy_for_members(settings: Any, members: Sequence[Member]) -> Policy:
+def policy_for_members(settings: Settings, members: Sequence[Member]) -> Policy:
     """An incident's lifecycle keys: its leading rule's, resolving only when every member rule would;
     an incident of single risky posts resolves quietly (a post does not "recover")."""
     rules = [r for r in (settings.alerts.rule(m.rule) for m in members) if r is not None]
@@ -153,7 +158,7 @@ def policy_for_members(settings: Any, members: Sequence[Member]) -> Policy:
                   notify_resolve=any(m.kind != "high_risk" for m in members))
 
 
-def _trend(index: Any, query: str, *, now: datetime, hours: int = 48) -> list[list[Any]]:
+def _trend(index: FeedbackIndex, query: str, *, now: datetime, hours: int = 48) -> list[list[Any]]:
     """Hourly counts of the incident's posts (its query without its time bounds) over the last ``hours``."""
     import dataclasses as dc
 
@@ -169,11 +174,7 @@ def _trend(index: Any, query: str, *, now: datetime, hours: int = 48) -> list[li
                                                                text=q.text)]
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _apply_incidents(settings: Any, index: Any, st: AlertStore, signals: list[Signal], report: EvaluationReport, *,
+def _apply_incidents(settings: Settings, index: FeedbackIndex, st: AlertStore, signals: list[Signal], report: EvaluationReport, *,
                      now: datetime, ran: set[str]) -> None:
     """Signals → incidents → lifecycle transitions; open incidents without a signal go quiet."""
     open_recs = [r for r in st.list(state="open", limit=100_000) if r.kind == "incident"]
@@ -224,7 +225,7 @@ def risk_only_record(rec: AlertRecord) -> bool:
     return set(rec.detail.get("kinds", ())) <= {"high_risk"}
 
 
-def _attach_risk(settings: Any, st: AlertStore, members: list[Member], prior: AlertRecord, report: EvaluationReport,
+def _attach_risk(settings: Settings, st: AlertStore, members: list[Member], prior: AlertRecord, report: EvaluationReport,
                  *, now: datetime) -> None:
     """Risky posts about an open incident whose own signals are quiet now: attached to it (its figures,
     title and query stay); the severity rises to the risk rule's (one "updated" message)."""
@@ -245,7 +246,7 @@ def _attach_risk(settings: Any, st: AlertStore, members: list[Member], prior: Al
     _count(report, st.apply(prior.fingerprint, compute, lambda t: deliveries_for(settings, t), now=now), settings)
 
 
-def _apply_group(settings: Any, index: Any, st: AlertStore, members: list[Member], fp: str,
+def _apply_group(settings: Settings, index: FeedbackIndex, st: AlertStore, members: list[Member], fp: str,
                  report: EvaluationReport, *, now: datetime, names: dict[str, str], topics: dict[str, str]) -> None:
     """One group of signals: the incident ``fp`` opens, updates or stays as it is."""
     lead = members[0]
@@ -284,7 +285,7 @@ def _member_stub(m: Any, product: str) -> Member:
                   title=str(m.get("title", "")), figures=fig, posts=frozenset())  # type: ignore[arg-type]
 
 
-def _count(report: EvaluationReport, tr: Transition | None, settings: Any) -> None:
+def _count(report: EvaluationReport, tr: Transition | None, settings: Settings) -> None:
     if tr is None:
         return
     if tr.event in ("opened", "reopened"):

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts._errors import AlertNotFoundError, AlertsError
 from alerts._evaluate import collect_signals, deliveries_for
@@ -14,15 +14,20 @@ from alerts.detect import Match, SpikeDetector
 from alerts.lifecycle import AlertRecord, Transition, acknowledge, resolve_manually
 from alerts.store import AlertStore, open_store
 from configs.alerts import Rule
+from configs.times import parse_utc
+
+if TYPE_CHECKING:
+    from configs import Settings
+    from index import FeedbackIndex
 
 __all__ = ["ack", "resolve", "backtest", "backtest_index", "read_series_csv", "AlertsError", "AlertNotFoundError"]
 
 
-def _with_store(settings: Any, store: AlertStore | None) -> tuple[AlertStore, bool]:
+def _with_store(settings: Settings, store: AlertStore | None) -> tuple[AlertStore, bool]:
     return (store, False) if store is not None else (open_store(settings), True)
 
 
-def ack(settings: Any, fingerprint: str, *, by: str, now: datetime, store: AlertStore | None = None) -> AlertRecord:
+def ack(settings: Settings, fingerprint: str, *, by: str, now: datetime, store: AlertStore | None = None) -> AlertRecord:
     """Acknowledge an alert: its updates stop notifying until it resolves."""
     st, own = _with_store(settings, store)
     try:
@@ -38,7 +43,7 @@ def ack(settings: Any, fingerprint: str, *, by: str, now: datetime, store: Alert
             st.close()
 
 
-def resolve(settings: Any, fingerprint: str, *, now: datetime, store: AlertStore | None = None) -> AlertRecord:
+def resolve(settings: Settings, fingerprint: str, *, now: datetime, store: AlertStore | None = None) -> AlertRecord:
     """Resolve an alert by hand; subscribers are told once (a no-op if already resolved)."""
     st, own = _with_store(settings, store)
     try:
@@ -66,7 +71,7 @@ def read_series_csv(text: str) -> list[tuple[datetime, float]]:
             raise AlertsError(f"line {i}: expected timestamp,value, got {','.join(row)!r}")
         ts, value = row[0].strip(), row[1].strip()
         try:
-            t = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+            t = parse_utc(ts)
         except ValueError:
             if i == 1:
                 continue  # header
@@ -75,7 +80,7 @@ def read_series_csv(text: str) -> list[tuple[datetime, float]]:
             v = float(value)
         except ValueError:
             raise AlertsError(f"line {i}: bad value {value!r}") from None
-        out.append((t if t.tzinfo else t.replace(tzinfo=timezone.utc), v))
+        out.append((t, v))
     return sorted(out)
 
 
@@ -114,7 +119,7 @@ def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: dat
     return out
 
 
-def backtest_index(rule: Rule, settings: Any, index: Any, *, start: datetime, end: datetime,
+def backtest_index(rule: Rule, settings: Settings, index: FeedbackIndex, *, start: datetime, end: datetime,
                    step: timedelta = timedelta(hours=1),
                    progress: Callable[[int, int | None], None] | None = None) -> list[tuple[Any, bool]]:
     """Replay any rule against the stored feedback: run its detector at every ``step`` in [start, end];

@@ -31,9 +31,8 @@ def extend_phrase(term: str, docs: Sequence[Sequence[str]], *, share: float = 0.
     while True:
         grown = False
         for side in ("right", "left"):
-            nxt = Counter(s[0][s[2]] if side == "right" and s[2] < len(s[0]) else
-                          s[0][s[1] - 1] if side == "left" and s[1] > 0 else None for s in spans)
-            nxt.pop(None, None)
+            nxt = Counter(t for s in spans if (t := s[0][s[2]] if side == "right" and s[2] < len(s[0]) else
+                                               s[0][s[1] - 1] if side == "left" and s[1] > 0 else None) is not None)
             if not nxt:
                 continue
             tok, n = nxt.most_common(1)[0]

@@ -11,12 +11,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts.detect import (Figures, Match, RatingStats, SpikeDetector, emerging_terms, is_generic, ngrams, rating_drop)
 from alerts._phrases import configured, group_terms, whole_phrases
 from alerts.lifecycle import fingerprint
 from configs.alerts import Rule
+from configs.times import format_utc as _iso
+
+if TYPE_CHECKING:
+    from configs import Settings
+    from index import FeedbackIndex
 
 __all__ = ["Signal", "collect_signals", "RUNNERS"]
 
@@ -41,21 +46,17 @@ class Signal:
         return fingerprint(self.rule, self.product, self.match.key)
 
 
-def _topic_names(settings: Any) -> dict[str, str]:
+def _topic_names(settings: Settings) -> dict[str, str]:
     return {t.id: t.name for t in settings.topics.topics}
 
 
-def _product_names(settings: Any) -> dict[str, str]:
+def _product_names(settings: Settings) -> dict[str, str]:
     return {p.id: p.name for p in settings.sources.products}
 
 
 def _until(now: datetime) -> datetime:
     """The exclusive end of a window that includes ``now`` (whole seconds, as the query language writes it)."""
     return now.astimezone(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _filters(**kw: Any) -> Any:
@@ -68,7 +69,7 @@ def _filters(**kw: Any) -> Any:
 POST_CAP = 500
 
 
-def evidence(index: Any, filters: Any, *, text: str = "", pool: int = POST_CAP, limit: int = 5) -> dict[str, Any]:
+def evidence(index: FeedbackIndex, filters: Any, *, text: str = "", pool: int = POST_CAP, limit: int = 5) -> dict[str, Any]:
     """What a signal's posts are, from one search: the ids of the ``pool`` newest (what incidents are
     grouped by), the source mix (exact), the platform / version mix (of those newest posts), the total,
     and up to ``limit`` representative posts — most engagement first, near-duplicates collapsed into one
@@ -88,7 +89,7 @@ def evidence(index: Any, filters: Any, *, text: str = "", pool: int = POST_CAP, 
             "samples": collapse_samples(docs, limit=limit)}
 
 
-def _products(rule: Rule, index: Any, since: datetime, until: datetime, sentiment: str | None) -> list[str]:
+def _products(rule: Rule, index: FeedbackIndex, since: datetime, until: datetime, sentiment: str | None) -> list[str]:
     if rule.products:
         return list(rule.products)
     buckets = index.histogram(_filters(sentiment=(sentiment,) if sentiment else None), interval="day", tz="UTC",
@@ -96,7 +97,7 @@ def _products(rule: Rule, index: Any, since: datetime, until: datetime, sentimen
     return sorted({b.key for b in buckets if b.key and b.count})
 
 
-def _volume(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
+def _volume(rule: Rule, settings: Settings, index: FeedbackIndex, now: datetime) -> list[Signal]:
     step = _HOUR if rule.interval == "hour" else timedelta(days=1)
     window, history = rule.window, rule.history
     end = datetime.fromtimestamp(-(-now.timestamp() // step.total_seconds()) * step.total_seconds(), timezone.utc)
@@ -148,7 +149,7 @@ def _volume(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal
     return out
 
 
-def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
+def _terms(rule: Rule, settings: Settings, index: FeedbackIndex, now: datetime) -> list[Signal]:
     from index import SearchQuery
 
     window, history = rule.window, rule.history
@@ -229,7 +230,7 @@ def _terms(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]
     return out
 
 
-def _phrase(term: str, index: Any) -> str:
+def _phrase(term: str, index: FeedbackIndex) -> str:
     return '"' + " ".join(_split_term(term, getattr(index, "tokenizer", None))) + '"'
 
 
@@ -238,7 +239,7 @@ def _split_term(term: str, tokenizer: Callable[[str], Sequence[str]] | None) -> 
     return [t for t in (tokenizer(term) if tokenizer else [term]) if t.strip()]
 
 
-def _rating(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
+def _rating(rule: Rule, settings: Settings, index: FeedbackIndex, now: datetime) -> list[Signal]:
     window = rule.window
     since = now - window
     names = _product_names(settings)
@@ -273,7 +274,7 @@ _RISK_LABELS = {"media_threat": "扬言曝光媒体", "regulator_threat": "扬�
                 "viral": "高传播"}
 
 
-def _risk(rule: Rule, settings: Any, index: Any, now: datetime) -> list[Signal]:
+def _risk(rule: Rule, settings: Settings, index: FeedbackIndex, now: datetime) -> list[Signal]:
     window = rule.window
     since = now - window
     names = _product_names(settings)
@@ -305,6 +306,6 @@ RUNNERS: dict[str, Callable[[Rule, Any, Any, datetime], list[Signal]]] = {
     "volume_spike": _volume, "emerging_terms": _terms, "rating_drop": _rating, "high_risk": _risk}
 
 
-def collect_signals(rule: Rule, settings: Any, index: Any, *, now: datetime) -> list[Signal]:
+def collect_signals(rule: Rule, settings: Settings, index: FeedbackIndex, *, now: datetime) -> list[Signal]:
     """Run one rule's detector against the index at ``now`` (no store, no side effects)."""
     return RUNNERS[rule.kind](rule, settings, index, now)

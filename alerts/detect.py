@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from configs.versions import version_key
+from configs.times import format_utc as _iso, parse_utc as _parse_iso
 
 __all__ = ["Figures", "Match", "SpikeDetector", "severity_for", "emerging_terms", "TermSignal", "is_generic", "is_stop_word",
            "RatingStats", "rating_drop", "ngrams", "version_key"]
@@ -91,14 +92,6 @@ class Match:
 
 def _n(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.2f}".rstrip("0")
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def severity_for(ratio: float, current: float, *, min_ratio: float, min_count: int) -> str:

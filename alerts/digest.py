@@ -9,10 +9,15 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts.message import Notification, md_escape, search_url
 from alerts.store import AlertStore, OutboxEntry, open_store
+from configs.times import format_utc
+
+if TYPE_CHECKING:
+    from configs import Settings
+    from index import FeedbackIndex
 
 __all__ = ["Digest", "build_digest", "render_digest", "send_digest", "PERIODS"]
 
@@ -41,7 +46,7 @@ class Digest:
         return f"用户反馈{label} {self.start:%Y-%m-%d} – {(self.end - timedelta(seconds=1)):%Y-%m-%d}"
 
 
-def _facets(index: Any, since: datetime, until: datetime, **flt: Any) -> tuple[int, dict[str, dict[str, int]]]:
+def _facets(index: FeedbackIndex, since: datetime, until: datetime, **flt: Any) -> tuple[int, dict[str, dict[str, int]]]:
     from index import Filters, SearchQuery
 
     res = index.search(SearchQuery(filters=Filters(since=since, until=until, **flt), limit=0,
@@ -49,7 +54,7 @@ def _facets(index: Any, since: datetime, until: datetime, **flt: Any) -> tuple[i
     return res.total, {k: dict(v) for k, v in res.facets.items()}
 
 
-def build_digest(settings: Any, index: Any, *, period: str = "day", now: datetime,
+def build_digest(settings: Settings, index: FeedbackIndex, *, period: str = "day", now: datetime,
                  store: AlertStore | None = None) -> Digest:
     """The digest of the day or week ending at ``now``, compared with the period before it."""
     if period not in PERIODS:
@@ -96,7 +101,7 @@ def _mix(counts: dict[str, int]) -> str:
 
 def render_digest(d: Digest) -> Notification:
     """Markdown, HTML and plain text bodies of a digest (crawled/configured text escaped)."""
-    since = d.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    since = format_utc(d.start)
     md = [f"### {md_escape(d.title, 100)}", "",
           f"- **反馈总量**：{d.total}（上期 {d.previous_total}，{_change(d.total, d.previous_total)}）",
           f"- **情感分布**：{_mix(d.sentiment)}",
@@ -127,11 +132,11 @@ def render_digest(d: Digest) -> Notification:
                                                 for s, t, st in d.alerts) + "</ul>")
     key = f"digest-{d.period}-{d.start:%Y%m%dT%H%M}"
     return Notification(id=f"{key}:1", event="digest", title=d.title, fingerprint=key, version=1, kind="digest",
-                        at=d.end.strftime("%Y-%m-%dT%H:%M:%SZ"), body_markdown="\n".join(md), body_html="\n".join(h),
+                        at=format_utc(d.end), body_markdown="\n".join(md), body_html="\n".join(h),
                         body_text="\n".join(txt), search_url=search_url(d.base_url, f"since:{since}"))
 
 
-def send_digest(settings: Any, digest: Digest, *, now: datetime, store: AlertStore | None = None) -> int:
+def send_digest(settings: Settings, digest: Digest, *, now: datetime, store: AlertStore | None = None) -> int:
     """Queue the digest for every subscriber with ``digest: true``; returns rows queued (0 if already)."""
     note = render_digest(digest)
     from alerts._evaluate import channel_ready

@@ -24,10 +24,11 @@ import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.detect import Figures, Match
+from configs.times import format_utc as _iso, parse_utc as _parse
 
 __all__ = ["AlertRecord", "Policy", "Transition", "Lifecycle", "fingerprint", "on_match", "on_quiet", "acknowledge",
            "resolve_manually", "silence_for", "SEVERITY_RANK"]
@@ -106,14 +107,6 @@ class Transition:
     #: "opened" | "updated" | "resolved" | "reopened" | "acknowledged" | None (figures refreshed only)
     event: str | None
     notify: bool
-
-
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def silence_for(notify_count: int, policy: Policy) -> timedelta:

@@ -35,11 +35,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alerts._errors import AlertsError
 from alerts.lifecycle import AlertRecord, Transition
 from configs.sqlite_wal import use_wal
+from configs.times import format_utc
+
+if TYPE_CHECKING:
+    from configs import Settings
 
 __all__ = ["AlertStore", "AlertState", "SqliteAlertStore", "OutboxEntry", "PendingDelivery", "AlertStoreError", "open_store",
            "open_store_at"]
@@ -192,7 +196,7 @@ def _notification(text: Any, delivery_id: str) -> dict[str, Any]:
 
 
 def _utcnow() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(datetime.now(timezone.utc))
 
 
 def _ts(dt: datetime) -> float:
@@ -299,7 +303,7 @@ class SqliteAlertStore:
                 if tr.event:
                     self._db.execute("INSERT OR IGNORE INTO alert_events (fingerprint, version, event, at, data)"
                                      " VALUES (?, ?, ?, ?, ?)",
-                                     (rec.fingerprint, rec.version, tr.event, now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                     (rec.fingerprint, rec.version, tr.event, format_utc(now),
                                       json.dumps(rec.figures.as_dict())))
                 if tr.notify:
                     for entry in deliveries(tr):
@@ -475,12 +479,12 @@ class SqliteAlertStore:
         self.close()
 
 
-def open_store(settings: Any) -> SqliteAlertStore:
+def open_store(settings: Settings) -> SqliteAlertStore:
     """The alert store next to the feedback: the index's SQLite file (``settings.sqlite_path()``)."""
     return open_store_at(settings, settings.index.url, settings.index.name)
 
 
-def open_store_at(settings: Any, url: str, name: str) -> SqliteAlertStore:
+def open_store_at(settings: Settings, url: str, name: str) -> SqliteAlertStore:
     """The alert store beside the index at ``url`` (named ``name`` on Elasticsearch), e.g. a reindex target."""
     path = settings.sqlite_path(url)
     if path is None:

@@ -12,9 +12,12 @@ changes).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts.lifecycle import AlertRecord
+
+if TYPE_CHECKING:
+    from index import FeedbackIndex
 
 __all__ = ["incident_view", "incident_detail", "incident_posts"]
 
@@ -51,7 +54,7 @@ def incident_view(rec: AlertRecord) -> dict[str, Any]:
     }
 
 
-def incident_posts(index: Any, rec: AlertRecord, *, limit: int = 500) -> list[dict[str, Any]]:
+def incident_posts(index: FeedbackIndex, rec: AlertRecord, *, limit: int = 500) -> list[dict[str, Any]]:
     """The incident's posts, newest first: exactly what its ``query`` finds (the query has absolute time
     bounds, so it finds the same posts later). An alert without a readable query lists the posts its
     signals found (``post_ids``; posts deleted since are skipped)."""
@@ -74,7 +77,7 @@ def incident_posts(index: Any, rec: AlertRecord, *, limit: int = 500) -> list[di
     return out[:limit]
 
 
-def incident_detail(rec: AlertRecord, events: Sequence[dict[str, Any]], *, index: Any | None = None,
+def incident_detail(rec: AlertRecord, events: Sequence[dict[str, Any]], *, index: FeedbackIndex | None = None,
                     deliveries: Sequence[Any] = (), limit: int = 500) -> dict[str, Any]:
     out = incident_view(rec)
     out["history"] = [dict(e) for e in events]

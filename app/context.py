@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 from configs import Settings
+
+if TYPE_CHECKING:
+    from classifier import Classifier
+    from classifier.normalize import Segmenter
+    from index import FeedbackIndex
 
 __all__ = ["AppContext"]
 
@@ -17,19 +22,19 @@ class AppContext:
         self.settings = settings
 
     @cached_property
-    def tokenizer(self) -> Any:
+    def tokenizer(self) -> Segmenter:
         from classifier import make_tokenizer
 
         return make_tokenizer(self.settings)
 
     @cached_property
-    def index(self) -> Any:
+    def index(self) -> FeedbackIndex:
         from index import open_index
 
         return open_index(self.settings.index, home=self.settings.home, tokenizer=self.tokenizer, secrets=self.settings.secrets)
 
     @cached_property
-    def classifier(self) -> Any:
+    def classifier(self) -> Classifier:
         from classifier import load_classifier
 
         return load_classifier(self.settings)

@@ -25,8 +25,7 @@ import html
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,8 +36,9 @@ import httpx
 from alerts.message import Notification, md_escape
 from alerts.notifiers import NOTIFIERS, NotifierError, render, send
 from configs import Settings
-from configs.sqlite_wal import use_wal
+from configs.sqlite_wal import use_wal, write_tx
 from crawlers.state import CrawlState, SourceHealth, iso
+from configs.times import parse_utc
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS health_alerts (
@@ -77,7 +77,7 @@ class HealthReport:
 
 
 def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return parse_utc(value) if value else None
 
 
 class HealthLog:
@@ -92,16 +92,8 @@ class HealthLog:
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_tx(self._db, self._lock)
 
     def alerts(self, *, open_only: bool = False) -> list[dict[str, Any]]:
         sql = "SELECT alert_id, source, problem, detail, since, opened_at, resolved_at FROM health_alerts"

@@ -11,6 +11,7 @@ kept: the next run resumes), a crawl through Scrapy's clean shutdown (cursors ke
 
 from __future__ import annotations
 
+import builtins  # the method Jobs.list shadows the builtin inside the class
 import collections
 import logging
 import threading
@@ -22,6 +23,7 @@ from typing import Any
 
 from app.progress import Cancelled, Reporter, Task
 from configs import Settings
+from configs.times import format_utc
 
 __all__ = ["Jobs", "Job", "JobSink", "JobError", "JOB_KINDS"]
 
@@ -40,7 +42,7 @@ class JobError(ValueError):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(datetime.now(timezone.utc))
 
 
 @dataclass
@@ -116,7 +118,7 @@ class Jobs:
         return job
 
     # -- actions ---------------------------------------------------------------------------------
-    def start(self, kind: str, *, by: str, sources: list[str] | None = None) -> Job:
+    def start(self, kind: str, *, by: str, sources: builtins.list[str] | None = None) -> Job:
         if kind not in JOB_KINDS:
             raise JobError(400, f"kind must be one of {', '.join(JOB_KINDS)}, got {kind!r}")
         params: dict[str, Any] = {}
@@ -154,7 +156,7 @@ class Jobs:
             thread.join(timeout=timeout)
 
     # -- running ---------------------------------------------------------------------------------
-    def _check_sources(self, sources: list[str] | None) -> list[str]:
+    def _check_sources(self, sources: builtins.list[str] | None) -> builtins.list[str]:
         from configs.sources import SOURCE_NAMES
 
         for name in sources or []:

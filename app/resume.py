@@ -16,7 +16,12 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from classifier import Classifier
+    from configs import Settings
+    from index import FeedbackIndex
 
 __all__ = ["ResumePoint", "resume_point", "reindex", "retag", "RetagReport"]
 
@@ -46,13 +51,13 @@ class ResumePoint:
         self.path.unlink(missing_ok=True)
 
 
-def resume_point(settings: Any, kind: str, *key: str) -> ResumePoint:
+def resume_point(settings: Settings, kind: str, *key: str) -> ResumePoint:
     """The resume point of ``kind`` (reindex, retag) for ``key`` (e.g. the source and target URLs)."""
     digest = hashlib.sha256("\x00".join(key).encode()).hexdigest()[:16]
     return ResumePoint(settings.resolve("data/resume") / f"{kind}-{digest}.json")
 
 
-def _scan_from(index: Any, point: ResumePoint, resume: bool | None, batch: int,
+def _scan_from(index: FeedbackIndex, point: ResumePoint, resume: bool | None, batch: int,
                say: Callable[[str], None], *, target: Any = None) -> tuple[Iterator[dict], int]:
     """The documents still to do, and how many were done before. ``resume``: True (asked for), False (start
     over) or None (continue an interrupted run if there is one, silently start over if not: web jobs).
@@ -155,7 +160,7 @@ def text_of(doc: dict) -> str:
     return f"{title}。{text}" if title and title not in text else text
 
 
-def retag(index: Any, classifier: Any, point: ResumePoint, *, corrections: Any = None, viral: int | None = None,
+def retag(index: FeedbackIndex, classifier: Classifier, point: ResumePoint, *, corrections: Any = None, viral: int | None = None,
           resume: bool | None = False, batch: int = 500, progress: Progress | None = None,
           say: Callable[[str], None] = lambda _m: None) -> RetagReport:
     """Tag every indexed document again with ``classifier`` (after a new model or taxonomy), keeping the

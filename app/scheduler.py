@@ -40,6 +40,7 @@ from croniter import croniter
 
 from configs import Settings
 from configs.sqlite_wal import use_wal
+from configs.times import format_utc, parse_utc
 
 __all__ = ["Job", "RunRecord", "RunHistory", "Scheduler", "next_run", "history_path", "default_actions"]
 
@@ -50,10 +51,6 @@ def _utc(dt: datetime) -> datetime:
     if dt.tzinfo is None:
         raise ValueError(f"expected an aware datetime, got {dt!r}")
     return dt.astimezone(timezone.utc)
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return None if dt is None else _utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def next_run(expr: str, after: datetime, *, tz: str = "Asia/Shanghai") -> datetime:
@@ -85,9 +82,9 @@ class RunRecord:
     id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "job": self.job, "kind": self.kind, "scheduled_for": _iso(self.scheduled_for),
-                "started_at": _iso(self.started_at), "finished_at": _iso(self.finished_at), "status": self.status,
-                "detail": self.detail}
+        return {"id": self.id, "job": self.job, "kind": self.kind, "scheduled_for": format_utc(self.scheduled_for),
+                "started_at": format_utc(self.started_at), "finished_at": format_utc(self.finished_at),
+                "status": self.status, "detail": self.detail}
 
 
 def history_path(settings: Settings) -> Path:
@@ -115,15 +112,16 @@ class RunHistory:
             cur = self._db.execute(
                 "INSERT INTO scheduler_runs (job, kind, scheduled_for, started_at, finished_at, status, detail)"
                 " VALUES (?,?,?,?,?,?,?)",
-                (record.job, record.kind, _iso(record.scheduled_for), _iso(record.started_at),
-                 _iso(record.finished_at), record.status, json.dumps(record.detail, ensure_ascii=False, default=str)))
+                (record.job, record.kind, format_utc(record.scheduled_for), format_utc(record.started_at),
+                 format_utc(record.finished_at), record.status,
+                 json.dumps(record.detail, ensure_ascii=False, default=str)))
             record.id = cur.lastrowid
         return record
 
     def finish(self, record: RunRecord) -> None:
         with self._lock:
             self._db.execute("UPDATE scheduler_runs SET finished_at=?, status=?, detail=? WHERE id=?",
-                             (_iso(record.finished_at), record.status,
+                             (format_utc(record.finished_at), record.status,
                               json.dumps(record.detail, ensure_ascii=False, default=str), record.id))
             self._db.execute("DELETE FROM scheduler_runs WHERE id <= (SELECT MAX(id) FROM scheduler_runs) - ?",
                              (self.keep,))
@@ -135,16 +133,14 @@ class RunHistory:
             sql += " WHERE job=?"
             args = (job,)
         rows = self._db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
-        return [RunRecord(id=r[0], job=r[1], kind=r[2], scheduled_for=_parse(r[3]), started_at=_parse(r[4]),
-                          finished_at=_parse(r[5]) if r[5] else None, status=r[6], detail=json.loads(r[7]))
+        return [RunRecord(id=r[0], job=r[1], kind=r[2], scheduled_for=parse_utc(r[3]), started_at=parse_utc(r[4]),
+                          finished_at=parse_utc(r[5]) if r[5] else None, status=r[6], detail=json.loads(r[7]))
                 for r in rows]
 
     def close(self) -> None:
         self._db.close()
 
 
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 #: The job functions a Scheduler calls; tests inject their own.

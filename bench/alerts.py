@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alerts.detect import SpikeDetector  # noqa: E402
 from bench.elastalert_spike import ElastAlertSpike  # noqa: E402
+from configs.times import format_utc
 
 H = timedelta(hours=1)
 T0 = datetime(2026, 9, 7, tzinfo=timezone.utc)  # a Monday
@@ -145,7 +146,7 @@ def run_quality(n_series: int, days: int, seed: int) -> dict[str, dict[str, floa
             tot["fp"] += fp
             tot["caught"] += caught
             tot["delays"] += delays  # type: ignore[operator]
-            for k, s in enumerate(spikes):
+            for s in spikes:
                 got = any(s.start <= h < s.start + s.hours + 6 for h in fired[name])
                 by_factor.setdefault(s.factor, {n: [] for n in names})[name].append(int(got))
     weeks = n_series * days / 7
@@ -198,7 +199,7 @@ def build_index(path: Path, n_docs: int, now: datetime, seed: int) -> None:
             "id": f"b{i}", "source": "appstore" if review else rng.choice(("weibo", "tieba", "zhihu", "heimao")),
             "source_id": str(i), "url": f"https://example.com/{i}", "parent_id": None, "product": product,
             "kind": "review" if review else "post", "title": "", "text": text, "raw_text": text, "tokens": text,
-            "author_id": None, "author_name": None, "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "author_id": None, "author_name": None, "created_at": format_utc(created),
             "crawled_at": None, "rating": rating, "app_version": version, "platform": None,
             "likes": rng.randrange(20), "replies": 0, "reposts": 0, "sentiment": sentiment, "sentiment_score": 0.9,
             "intent": "bug", "topics": sorted(set(topics)),
@@ -213,7 +214,7 @@ def build_index(path: Path, n_docs: int, now: datetime, seed: int) -> None:
         batch.append({"id": f"s{k}", "source": "weibo", "source_id": f"s{k}",
                       "url": f"https://example.com/s{k}", "parent_id": None, "product": "p1", "kind": "post", "title": "",
                       "text": text, "raw_text": text, "tokens": text, "author_id": None, "author_name": None,
-                      "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"), "crawled_at": None, "rating": None,
+                      "created_at": format_utc(created), "crawled_at": None, "rating": None,
                       "app_version": None, "platform": None, "likes": k % 50, "replies": 0, "reposts": 0,
                       "sentiment": "negative", "sentiment_score": 0.9, "intent": "bug", "topics": ["t07"], "risk": [],
                       "dup_of": None, "model_version": "bench"})

@@ -51,6 +51,7 @@ from index import Filters, SearchQuery, SqliteIndex, parse_query  # noqa: E402
 from index._grams import bigrams, cjk_runs, doc_grams, is_cjk, query_runs  # noqa: E402
 from index.query import query_terms  # noqa: E402
 from index.sqlite_sql import fts_match_expression  # noqa: E402
+from configs.times import format_utc
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 PRODUCTS = ("phone", "pad", "shop")
@@ -109,8 +110,8 @@ def make_docs(n: int, sentences, tokens) -> list[dict]:
         docs.append({
             "id": f"b{i:08d}", "source": source, "source_id": str(i), "url": f"https://example.com/{i}",
             "product": PRODUCTS[i % 3], "kind": "review" if source in ("appstore", "huawei") else "post",
-            "text": text, "tokens": toks, "created_at": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "crawled_at": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "text": text, "tokens": toks, "created_at": format_utc(ts),
+            "crawled_at": format_utc(NOW),
             "rating": (5 if label else rnd.choice((1, 2, 3))) if source in ("appstore", "huawei") else None,
             "app_version": f"5.{rnd.randrange(4)}.0" if source in ("appstore", "huawei") else None,
             "platform": rnd.choice(("ios", "android", "web")), "likes": rnd.randrange(50), "replies": rnd.randrange(10),
@@ -409,7 +410,7 @@ def main() -> int:
         t0 = time.perf_counter()
         reader.execute("SELECT strftime('%Y-%m-%d %H', created_at, '+8 hours') AS h, count(*) FROM feedback "
                        "WHERE created_at >= ? AND product = 'phone' GROUP BY h",
-                       [start.strftime("%Y-%m-%dT%H:%M:%SZ")]).fetchall()
+                       [format_utc(start)]).fetchall()
         naive_ms.append((time.perf_counter() - t0) * 1000)
     reader.close()
 

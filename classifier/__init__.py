@@ -16,7 +16,7 @@ imports neither torch nor transformers.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from classifier._base import (
     INTENTS, RISKS, SENTIMENTS, Classifier, ClassifierError, ModelLoadError, NormalizationMismatch, Tags,
@@ -26,6 +26,9 @@ from classifier.normalize import Segmenter, classification_text, normalize_text,
 from classifier.risk import engagement_flags, risk_flags
 from classifier.rules import RulesClassifier, keyword_topics
 
+if TYPE_CHECKING:
+    from configs import Settings
+
 __all__ = [
     "Tags", "Classifier", "load_classifier", "resolve_model_path", "make_tokenizer", "normalize_text", "classification_text",
     "engagement_flags", "risk_flags", "keyword_topics", "RulesClassifier", "SENTIMENTS", "INTENTS", "RISKS",
@@ -34,13 +37,13 @@ __all__ = [
 
 
 
-def resolve_model_path(settings: Any) -> Path:
+def resolve_model_path(settings: Settings) -> Path:
     """The directory ``classifier.model`` names: relative to the project home, falling back to the shipped
     default next to the code, so ``classifier/models/voc-small`` works whatever ``VOC_HOME`` is."""
     return Path(settings.resolve_shipped(settings.classifier.model))
 
 
-def load_classifier(settings: Any, *, topics: Any = None) -> Classifier:
+def load_classifier(settings: Settings, *, topics: Any = None) -> Classifier:
     """The classifier ``settings.classifier`` names: ``rules``, or a model directory relative to home (a
     relative path missing there is looked up next to the code, where the shipped default lives).
 
@@ -63,7 +66,7 @@ def load_classifier(settings: Any, *, topics: Any = None) -> Classifier:
                                  quantize=cs.quantize)
 
 
-def make_tokenizer(settings: Any) -> Segmenter:
+def make_tokenizer(settings: Settings) -> Segmenter:
     """jieba segmentation of normalized text with the product names/aliases/features and topic keywords as
     a user dictionary (a :class:`~classifier.normalize.Segmenter`). Built once per dictionary; thread-safe."""
     return segmenter_for(user_words(settings))

@@ -19,6 +19,7 @@ Stored in SQLite (one table, WAL, every write in its own transaction). Invalid l
 
 from __future__ import annotations
 
+import builtins  # the method CorrectionStore.list shadows the builtin inside the class
 import json
 import sqlite3
 import threading
@@ -26,10 +27,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from classifier._base import INTENTS, RISKS, SENTIMENTS, ClassifierError
 from configs.sqlite_wal import use_wal
+from configs.times import format_utc
+
+if TYPE_CHECKING:
+    from configs import Settings
 
 __all__ = ["Correction", "CorrectionError", "CorrectionStore", "apply_labels", "parse_assignments", "open_store",
            "validate_labels"]
@@ -158,7 +163,7 @@ class CorrectionStore:
         if sentiment is None and intent is None and topics is None and risk is None:
             raise CorrectionError("nothing to correct; give sentiment, intent, topics or risk")
         validate_labels({"sentiment": sentiment, "intent": intent, "topics": topics, "risk": risk}, topic_ids)
-        created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = format_utc(now or datetime.now(timezone.utc))
         c = Correction(doc_id=doc_id, text=text, sentiment=sentiment, intent=intent,
                        topics=tuple(topics) if topics is not None else None, author=author, created_at=created,
                        risk=tuple(risk) if risk is not None else None)
@@ -175,7 +180,7 @@ class CorrectionStore:
         return self._select("WHERE doc_id = ?" if doc_id is not None else "", [doc_id] if doc_id is not None else [],
                             limit=limit)
 
-    def _select(self, where: str, args: list[Any], *, limit: int | None = None) -> list[Correction]:
+    def _select(self, where: str, args: builtins.list[Any], *, limit: int | None = None) -> builtins.list[Correction]:
         sql = f"SELECT doc_id, text, sentiment, intent, topics, author, created_at, risk FROM corrections {where} ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -196,7 +201,7 @@ class CorrectionStore:
                 merged.setdefault(c.doc_id, {}).update(c.labels())
         return merged
 
-    def training_rows(self) -> list[dict[str, Any]]:
+    def training_rows(self) -> builtins.list[dict[str, Any]]:
         """The latest value of each trained field per document, merged, as ``{"text", "sentiment"?, ...}`` rows
         (risk flags come from rules, not training)."""
         merged: dict[str, dict[str, Any]] = {}
@@ -216,6 +221,6 @@ class CorrectionStore:
         self.close()
 
 
-def open_store(settings: Any) -> CorrectionStore:
+def open_store(settings: Settings) -> CorrectionStore:
     """The store at ``settings.classifier.labels_path`` (relative to the project home)."""
     return CorrectionStore(settings.resolve(settings.classifier.labels_path))

@@ -107,7 +107,7 @@ def read_rows(path: Path, text_col: str) -> Iterator[tuple[int, dict[str, Any] |
             for row in reader:
                 line = reader.line_num
                 if None in row:
-                    yield line, None, f"{len(row[None])} more field(s) than the header"  # type: ignore[index]
+                    yield line, None, f"{len(row[None])} more field(s) than the header"
                 elif row.get(text_col) is None:
                     yield line, None, f"missing column {text_col!r} (too few fields)"
                 elif not row[text_col].strip():
@@ -120,7 +120,7 @@ def read_rows(path: Path, text_col: str) -> Iterator[tuple[int, dict[str, Any] |
                 continue
             try:
                 obj = json.loads(raw)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 yield line, None, f"invalid JSON ({exc.msg})"
                 continue
             if not isinstance(obj, dict):

@@ -11,7 +11,7 @@ import platform
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -166,8 +166,9 @@ def load_hf_classifier(path: Path, cfg: dict[str, Any], *, topics: Iterable[Any]
         config = BertConfig.from_pretrained(path, local_files_only=True)
         try:
             with _quiet_loading():
-                model, info = VocModel.from_pretrained(path, config=config, local_files_only=True,
-                                                       output_loading_info=True, attn_implementation="sdpa")
+                # output_loading_info=True makes it a (model, info) pair; transformers types only the model.
+                model, info = cast(tuple[VocModel, dict[str, Any]], VocModel.from_pretrained(
+                    path, config=config, local_files_only=True, output_loading_info=True, attn_implementation="sdpa"))
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(path, f"weights are unreadable ({exc}); rebuild with `voc train`") from exc
         missing = list(info.get("missing_keys") or [])

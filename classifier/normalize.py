@@ -27,7 +27,10 @@ import threading
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from configs import Settings
 
 __all__ = [
     "NORMALIZE_VERSION", "OPENCC_PROFILE", "EMOTICONS", "normalize_text", "classification_text",
@@ -135,7 +138,7 @@ def classification_text(text: str, *, normalized: bool = False) -> str:
 # --- segmentation -------------------------------------------------------------------------------------
 
 
-def user_words(settings: Any) -> tuple[str, ...]:
+def user_words(settings: Settings) -> tuple[str, ...]:
     """The segmentation user dictionary: product names, aliases, features and topic keywords (sorted)."""
     words: set[str] = set()
     for p in getattr(settings.sources, "products", ()):

@@ -134,7 +134,8 @@ def build_vocab(texts: list[str], *, min_count: int, max_size: int, extra: str =
 
 
 def _tokenizer(vocab: list[str]) -> Any:
-    from transformers import BertTokenizerFast
+    # transformers 5 keeps BertTokenizerFast only as a runtime alias its type surface omits; 4.x needs this name.
+    from transformers import BertTokenizerFast  # type: ignore[attr-defined]
 
     tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True, tokenize_chinese_chars=True,
                             strip_accents=False, model_max_length=512)
@@ -361,7 +362,7 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print, resume: bo
         log(f"n-gram sentiment model: {config.ngram_buckets} buckets, {time.monotonic() - t0:.0f}s")
     bert_cfg.voc_model_version = f"{config.model_name}-{time.strftime('%Y%m%d')}-s{config.seed}"
     clf = ModelClassifier(model, tok, topics=topics, batch_size=128, threads=config.threads)
-    metrics = {"validation": evaluate_heads(clf, val), "left_out_domain": evaluate_heads(clf, left_out),
+    metrics: dict[str, Any] = {"validation": evaluate_heads(clf, val), "left_out_domain": evaluate_heads(clf, left_out),
                "steps": step, "stopped_early": stopped_early}
     app_eval = evaluate_eval_set(clf)
     if app_eval is not None:

@@ -15,33 +15,14 @@ allowed keys depend on another key (a rule's ``kind``) declares ``config_key_err
 from __future__ import annotations
 
 import dataclasses
-import re
 import types
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from configs.times import format_duration, parse_duration
+
 __all__ = ["ConfigError", "build", "key_path", "parse_duration", "format_duration"]
-
-_DURATION = re.compile(r"([0-9]{1,9})\s*([smhdw])", re.ASCII)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30s``, ``30m``, ``6h``, ``14d``, ``2w`` → timedelta; ValueError naming the value otherwise."""
-    m = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
-    if not m or int(m.group(1)) <= 0:
-        raise ValueError(f"expected a positive duration like 30m, 6h, 14d or 2w, got {text!r}")
-    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
-
-
-def format_duration(value: timedelta) -> str:
-    """The inverse of :func:`parse_duration` in the largest whole unit up to days (``14d``, ``90m``)."""
-    seconds = int(value.total_seconds())
-    for unit in ("d", "h", "m"):
-        if seconds and seconds % _UNITS[unit] == 0:
-            return f"{seconds // _UNITS[unit]}{unit}"
-    return f"{seconds}s"
 
 T = TypeVar("T")
 
@@ -126,7 +107,7 @@ def _convert(tp: Any, value: Any, file: str, path: str) -> Any:
                 raise ConfigError(file, path, f"keys must be strings, got {k!r}")
             out[k] = _convert(val_tp, v, file, key_path(path, k))
         return types.MappingProxyType(out)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return build(tp, value, file=file, path=path)
     if tp is timedelta:
         if isinstance(value, timedelta):

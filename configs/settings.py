@@ -166,7 +166,7 @@ def load_settings(config_dir: str | os.PathLike[str] | None = None, *, env: Mapp
     raw = {section: _read_yaml(cdir / name) for name, section in FILES.items()}
     files = {section: str(cdir / name) for name, section in FILES.items()}
     voc = build(VocFile, raw["voc"], file=files["voc"])
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if env.get("VOC_INDEX_URL"):
         overrides["index"] = dataclasses.replace(voc.index, url=env["VOC_INDEX_URL"])
     if env.get("VOC_CLASSIFIER_MODEL"):

@@ -7,9 +7,12 @@ that moment (say the scheduler and ``voc serve`` starting together). :func:`use_
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["use_wal"]
+__all__ = ["use_wal", "write_tx"]
 
 
 def use_wal(conn: sqlite3.Connection, *, timeout_s: float = 30.0) -> str:
@@ -25,3 +28,17 @@ def use_wal(conn: sqlite3.Connection, *, timeout_s: float = 30.0) -> str:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
+
+
+@contextmanager
+def write_tx(conn: sqlite3.Connection, lock: threading.Lock | threading.RLock) -> Iterator[sqlite3.Connection]:
+    """One write transaction on ``conn`` (opened with ``isolation_level=None``): take ``lock``, ``BEGIN IMMEDIATE``,
+    commit; roll back on any exception, so the connection never stays inside a failed transaction."""
+    with lock:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")

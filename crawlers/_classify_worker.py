@@ -28,7 +28,10 @@ import struct
 import sys
 from collections.abc import Mapping
 from concurrent.futures import Executor, Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from configs import Settings
 
 __all__ = ["worker_spec", "predict", "ready", "spawn", "Worker", "prestart", "adopt_from_env", "discard_prestarted",
            "take_prestarted", "acquire", "release", "WORKER_ENV", "PACKAGE_ROOT"]
@@ -42,7 +45,7 @@ _load_error: str | None = None
 _HEADER = struct.Struct("!Q")
 
 
-def worker_spec(settings: Any, where: str) -> tuple[str, dict[str, str]] | None:
+def worker_spec(settings: Settings, where: str) -> tuple[str, dict[str, str]] | None:
     """(config dir, env) of the classifier worker process for ``VOC_CLASSIFY_IN`` = ``where``, or None when
     classification runs in a thread (``thread``, or ``auto`` with the ``rules`` classifier)."""
     is_rules = settings.classifier.model.strip().lower() == "rules"

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from configs import Settings, load_settings
+from configs.times import parse_duration
 from crawlers.items import FeedbackItem
 
 __all__ = ["SettingsRef", "scrapy_settings", "source_overrides", "voc_settings", "parse_since", "DEFAULT_BASE_URLS",
@@ -166,7 +167,7 @@ def source_overrides(settings: Settings, source: str) -> dict[str, Any]:
     return out
 
 
-_REL = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_REL = re.compile(r"^\s*[0-9]+\s*[smhdw]\s*$")  # a duration in configs.times grammar
 
 
 def parse_since(value: str | datetime | None, *, now: datetime | None = None) -> datetime | None:
@@ -179,11 +180,8 @@ def parse_since(value: str | datetime | None, *, now: datetime | None = None) ->
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     now = now or datetime.now(UTC)
-    m = _REL.match(value)
-    if m:
-        n, unit = int(m.group(1)), m.group(2)
-        return now - {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n),
-                      "w": timedelta(weeks=n)}[unit]
+    if _REL.match(value):
+        return now - parse_duration(value)
     try:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:

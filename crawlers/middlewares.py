@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 def _cursor(request: Any) -> tuple[str, str] | None:
     value = request.meta.get("voc_cursor")
-    return tuple(value) if value else None  # type: ignore[return-value]
+    return (str(value[0]), str(value[1])) if value else None
 
 
 class VocRotationMiddleware:

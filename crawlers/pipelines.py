@@ -30,6 +30,7 @@ from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.pipelines import ItemPipelineManager
 
+from configs.times import as_utc as _aware  # naive taken as UTC
 from crawlers._classify_worker import worker_spec
 from crawlers.config import voc_settings
 from crawlers.items import FeedbackItem
@@ -74,6 +75,7 @@ class ItemPipelines(ItemPipelineManager):
 
     async def process_item_async(self, item: Any) -> Any:
         output = await super().process_item_async(item)
+        assert self.crawler is not None and self.crawler.stats is not None  # set by from_crawler
         self.crawler.stats.inc_value("item_scraped_count")
         return output
 
@@ -108,10 +110,6 @@ class ValidatePipeline:
         if since is not None and item.created_at is not None and _aware(item.created_at) < since:
             raise drop(self.crawler, "before_since", item.source_id, source=item.source)
         return item
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 class NormalizePipeline:
@@ -510,7 +508,7 @@ class CursorPipeline:
     def commit(self, *, finished: bool) -> dict[tuple[str, str], datetime]:
         """Advance the cursors that may move; returns what was committed."""
         t = tracker(self.crawler)
-        done = {}
+        done: dict[tuple[str, str], datetime] = {}
         if not finished or t.skipped:
             return done
         for key, mark in self.marks.items():

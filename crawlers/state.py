@@ -25,14 +25,16 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-from configs.sqlite_wal import use_wal
+from configs.sqlite_wal import use_wal, write_tx
+from configs.times import format_utc as iso  # ``2026-11-24T03:05:00Z``; naive taken as UTC
+from configs.times import parse_utc
 from crawlers.errors import CrawlError
 
 __all__ = ["CrawlState", "SourceRun", "SourceHealth", "LockInfo", "SourceLock", "LockHeld", "utcnow", "iso", "new_run_id"]
@@ -70,19 +72,14 @@ def new_run_id() -> str:
     return utcnow().strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
 
 
-def iso(dt: datetime | None) -> str | None:
-    """``2026-11-24T03:05:00Z`` (UTC, seconds) for an aware datetime; naive ones are taken as UTC."""
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
+@overload
+def _parse(value: str) -> datetime: ...
+@overload
+def _parse(value: str | None) -> datetime | None: ...
 def _parse(value: str | None) -> datetime | None:
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parse_utc(value)
 
 
 class LockHeld(CrawlError):
@@ -228,16 +225,8 @@ class CrawlState:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_tx(self._db, self._lock)
 
     # -- cursors ---------------------------------------------------------------------------------------
     def cursor(self, source: str, target: str) -> datetime | None:
@@ -247,7 +236,7 @@ class CrawlState:
 
     def cursors(self) -> dict[tuple[str, str], datetime]:
         rows = self._db.execute("SELECT source, target, high_water FROM cursors ORDER BY source, target").fetchall()
-        return {(s, t): _parse(h) for s, t, h in rows}  # type: ignore[misc]
+        return {(s, t): _parse(h) for s, t, h in rows}
 
     def advance_cursor(self, source: str, target: str, high_water: datetime) -> datetime:
         """Move the mark forward to ``high_water`` (never back); returns the mark now stored."""
@@ -258,8 +247,8 @@ class CrawlState:
             if row is None or row[0] < hw:
                 db.execute("INSERT OR REPLACE INTO cursors (source, target, high_water, updated_at) VALUES (?,?,?,?)",
                            (source, target, hw, iso(utcnow())))
-                return _parse(hw)  # type: ignore[return-value]
-            return _parse(row[0])  # type: ignore[return-value]
+                return _parse(hw)
+            return _parse(row[0])
 
     # -- texts seen in earlier runs (dup_of across runs) ------------------------------------------------
     def first_with_text(self, digest: str) -> str | None:
@@ -302,7 +291,7 @@ class CrawlState:
                            [(source, i, stamp) for i in ids])
             rows = db.execute(f"SELECT source_id, seen_at FROM first_seen WHERE source = ? AND source_id IN "
                               f"({','.join('?' * len(ids))})", (source, *ids)).fetchall()
-        return {sid: _parse(at) for sid, at in rows}  # type: ignore[misc]
+        return {sid: _parse(at) for sid, at in rows}
 
     def reset_cursor(self, source: str, target: str | None = None) -> int:
         with self._tx() as db:
@@ -335,7 +324,7 @@ class CrawlState:
         with self._tx() as db:
             rows = db.execute("SELECT source, started_at FROM runs WHERE run_id=? AND status='running'", (run_id,)).fetchall()
             for source, started in rows:
-                duration = (now - _parse(started)).total_seconds()  # type: ignore[operator]
+                duration = (now - _parse(started)).total_seconds()
                 db.execute("UPDATE runs SET status='failed', finished_at=?, duration=?, errors=errors+1,"
                            " error_messages=? WHERE run_id=? AND source=?",
                            (iso(now), duration, json.dumps([message], ensure_ascii=False), run_id, source))
@@ -399,7 +388,7 @@ class CrawlState:
         with self._tx() as db:
             row = db.execute("SELECT source, owner, pid, host, acquired_at FROM locks WHERE source=?", (source,)).fetchone()
             if row is not None:
-                info = LockInfo(row[0], row[1], int(row[2]), row[3], _parse(row[4]))  # type: ignore[arg-type]
+                info = LockInfo(row[0], row[1], int(row[2]), row[3], _parse(row[4]))
                 alive = info.host != host or _pid_alive(info.pid)
                 if alive and not (info.pid == pid and info.host == host):
                     raise LockHeld(source, info)
@@ -409,7 +398,7 @@ class CrawlState:
 
     def locks(self) -> list[LockInfo]:
         rows = self._db.execute("SELECT source, owner, pid, host, acquired_at FROM locks ORDER BY source").fetchall()
-        return [LockInfo(r[0], r[1], int(r[2]), r[3], _parse(r[4])) for r in rows]  # type: ignore[arg-type]
+        return [LockInfo(r[0], r[1], int(r[2]), r[3], _parse(r[4])) for r in rows]
 
     def is_locked(self, source: str) -> bool:
         """Whether a live process holds ``source``'s lock (stale locks do not count)."""
@@ -426,7 +415,7 @@ _RUN_COLS = ("run_id, source, product, status, started_at, finished_at, duration
 
 
 def _run(r: tuple[Any, ...]) -> SourceRun:
-    return SourceRun(run_id=r[0], source=r[1], product=r[2], status=r[3], started_at=_parse(r[4]),  # type: ignore[arg-type]
+    return SourceRun(run_id=r[0], source=r[1], product=r[2], status=r[3], started_at=_parse(r[4]),
                      finished_at=_parse(r[5]), duration=r[6], pages=r[7], new=r[8], updated=r[9],
                      dropped=json.loads(r[10] or "{}"), errors=r[11], error_messages=tuple(json.loads(r[12] or "[]")),
                      blocked_reason=r[13], blocked_fix=r[14], failures=tuple(json.loads(r[15] or "[]")),

@@ -197,7 +197,7 @@ def tracker(crawler: Any) -> RunTracker:
     if t is None:
         spidercls = getattr(crawler, "spidercls", None)
         source = getattr(spidercls, "source", None) or getattr(spidercls, "name", "unknown")
-        t = _trackers[crawler] = RunTracker(source=source)
+        t = _trackers[crawler] = RunTracker(source=str(source))
     return t
 
 

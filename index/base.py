@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+
+from configs.times import format_utc, parse_utc
 
 __all__ = [
     "DOC_FIELDS", "KEYWORD_FIELDS", "INT_FIELDS", "MULTI_FIELDS", "FACET_FIELDS", "FILTER_FIELDS",
@@ -194,30 +196,13 @@ class FeedbackIndex(Protocol):
     def close(self) -> None: ...
 
 
-def parse_time(value: str | None) -> datetime | None:
-    """ISO-8601 (``2026-11-24T03:05:00Z``) → aware UTC datetime; naive input is taken as UTC.
-
-    ValueError for anything else, including a time whose offset takes it outside the years 1–9999
-    (``9999-12-31T23:59:59-23:59``), so callers that answer ValueError as bad input never see an
-    OverflowError."""
+def parse_time(value: str | datetime | None) -> datetime | None:
+    """ISO-8601 (``2026-11-24T03:05:00Z``) → aware UTC datetime, None or "" → None; see
+    :func:`configs.times.parse_utc` (ValueError for anything else, out-of-range offsets included)."""
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    try:
-        return dt.astimezone(timezone.utc)
-    except OverflowError:
-        raise ValueError(f"time out of range: {value!r}") from None
+    return parse_utc(value)
 
 
-def format_time(dt: datetime | None) -> str | None:
-    """Aware datetime → ``2026-11-24T03:05:00Z``."""
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+# Aware datetime → ``2026-11-24T03:05:00Z`` (None stays None): the one formatter, under the name index callers use.
+format_time = format_utc

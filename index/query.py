@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from configs import vocab
+from configs.times import DURATION_UNITS, parse_duration
 from index._errors import QueryError
 from index.base import Filters, SearchQuery
 
@@ -58,9 +59,8 @@ _MAX_LOOKBACK = timedelta(days=36525)
 
 _WORD = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _FIELD = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
-_RELATIVE = re.compile(r"^([0-9]+)\s*([mhdw])$")
+_RELATIVE = re.compile(r"^([0-9]+)\s*([smhdw])$")  # a duration (configs.times grammar): since:30m
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$")
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class Word(NamedTuple):
@@ -155,10 +155,12 @@ def _parse_time(field: str, value: str, now: datetime, tz: ZoneInfo) -> datetime
     m = _RELATIVE.match(value)
     dt: datetime | None
     if m:
-        seconds = int(m.group(1)) * _UNITS[m.group(2)]
-        if seconds > _MAX_LOOKBACK.total_seconds():
+        if len(m.group(1)) > 9 or int(m.group(1)) * DURATION_UNITS[m.group(2)] > _MAX_LOOKBACK.total_seconds():
             raise QueryError(field, f"bad time {value!r}: at most 100 years back ({_MAX_LOOKBACK.days}d)")
-        dt = now - timedelta(seconds=seconds)
+        try:
+            dt = now - parse_duration(value)
+        except ValueError:
+            raise QueryError(field, f"bad time {value!r}: {hint}") from None
     else:
         try:
             if _DATE.match(value):

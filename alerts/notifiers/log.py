@@ -11,6 +11,7 @@ import httpx
 
 from alerts.message import Notification, to_plain
 from alerts.notifiers._base import PermanentNotifierError, Target, TransientNotifierError
+from configs.times import format_utc
 
 __all__ = ["render", "send"]
 
@@ -24,7 +25,7 @@ def render(alert: Notification, target: Target | None = None) -> dict[str, Any]:
 def send(payload: dict[str, Any], *, target: Target, client: httpx.Client | None = None, now: datetime) -> None:
     if target.path is None:
         raise PermanentNotifierError(target.channel, "no path configured")
-    line = json.dumps({"logged_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), **payload}, ensure_ascii=False) + "\n"
+    line = json.dumps({"logged_at": format_utc(now), **payload}, ensure_ascii=False) + "\n"
     try:
         target.path.parent.mkdir(parents=True, exist_ok=True)
         with open(target.path, "a", encoding="utf-8") as fh:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +28,7 @@ from app.api._ops import LabelError, NotFound, Operations, Unavailable
 from app.api._params import MAX_RESULT_WINDOW, Digits, check_id, validation_error
 from app.jobs import Jobs
 from configs import Settings
-from index import IndexBackendError, QueryError
+from index import FeedbackIndex, IndexBackendError, QueryError
 
 __all__ = ["create_app", "WEB_DIR"]
 
@@ -92,12 +92,29 @@ def _error(status: int, code: str, message: str, *, headers: dict[str, str] | No
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status, headers=headers)
 
 
+#: Our errors → (status, code) of the answer. One with a ``field`` (QueryError, LabelError) names it beside its
+#: ``message``; the others answer with their text.
+_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (QueryError, 400, "bad_query"), (LabelError, 400, "bad_label"), (NotFound, 404, "not_found"),
+    (Unavailable, 503, "unavailable"), (IndexBackendError, 503, "index_unavailable"),
+)
+
+
+def _error_handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(_request: Request, exc: Exception) -> Response:
+        if isinstance(exc, (QueryError, LabelError)):
+            return _error(status, code, exc.message, field=exc.field)
+        return _error(status, code, str(exc))
+
+    return handle
+
+
 #: The login form is one short field; a larger body is not a login.
 LOGIN_BODY_LIMIT = 4096
 _AUTH_CODES = {401: "unauthorized", 403: "forbidden", 429: "too_many_attempts"}
 
 
-def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], datetime] | None = None,
+def create_app(settings: Settings, *, index: FeedbackIndex | None = None, clock: Callable[[], datetime] | None = None,
                operations: Operations | None = None) -> FastAPI:
     """Build the API and web page for ``settings``.
 
@@ -136,7 +153,7 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     closers: list[Callable[[], None]] = []
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
@@ -173,25 +190,8 @@ def create_app(settings: Settings, *, index: Any = None, clock: Callable[[], dat
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return validation_error(exc)
 
-    @app.exception_handler(QueryError)
-    async def _query_error(_request: Request, exc: QueryError) -> JSONResponse:
-        return _error(400, "bad_query", exc.message, field=exc.field)
-
-    @app.exception_handler(NotFound)
-    async def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
-        return _error(404, "not_found", str(exc))
-
-    @app.exception_handler(LabelError)
-    async def _label_error(_request: Request, exc: LabelError) -> JSONResponse:
-        return _error(400, "bad_label", exc.message, field=exc.field)
-
-    @app.exception_handler(Unavailable)
-    async def _unavailable(_request: Request, exc: Unavailable) -> JSONResponse:
-        return _error(503, "unavailable", str(exc))
-
-    @app.exception_handler(IndexBackendError)
-    async def _backend_error(_request: Request, exc: IndexBackendError) -> JSONResponse:
-        return _error(503, "index_unavailable", str(exc))
+    for exc_type, status, code in _ERRORS:
+        app.add_exception_handler(exc_type, _error_handler(status, code))
 
     # -- access ---------------------------------------------------------------------------------------
     def principal_of(request: Request) -> Principal:

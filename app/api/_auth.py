@@ -33,6 +33,7 @@ import logging
 import re
 import secrets as _secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -94,7 +95,7 @@ def _unb64(text: str) -> bytes:
 class Authenticator:
     """Built once per app from the settings; resolves a request's credentials to a :class:`Principal`."""
 
-    def __init__(self, settings: Settings, *, clock=time.time) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         web = settings.web
         secret = settings.secrets.get(web.session_secret_env)
         self._key = secret.encode() if secret else _secrets.token_bytes(32)

@@ -167,7 +167,7 @@ class RequestGuard:
             if name in ("host", "origin", "sec-fetch-site", "x-forwarded-for", "x-forwarded-proto",
                         "x-forwarded-host"):
                 headers.setdefault(name, []).append(raw_value.decode("latin-1"))
-        host = (headers.get("host") or [None])[0]
+        host = next(iter(headers.get("host", [])), None)
         peer = scope["client"][0] if scope.get("client") else None
         if self.policy.trusts(peer):
             client = self.policy.client_from(headers.get("x-forwarded-for", []))
@@ -186,7 +186,7 @@ class RequestGuard:
                           "in voc.yaml if it is yours (see the README: Web page and API)", "host")
             return
         if scope.get("method", "GET").upper() not in _SAFE_METHODS:
-            origin = (headers.get("origin") or [None])[0]
+            origin = next(iter(headers.get("origin", [])), None)
             site = (headers.get("sec-fetch-site") or [""])[0].strip().lower()
             if (origin is not None and not _same_origin(origin, host)) or site in ("cross-site", "same-site"):
                 await _reject(send, 403, "forbidden",

@@ -13,9 +13,14 @@ import enum
 import threading
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from configs import Settings
+
+if TYPE_CHECKING:
+    from alerts.store import AlertStore
+    from classifier.corrections import CorrectionStore
+    from index import FeedbackIndex
 
 __all__ = ["Operations", "NotFound", "LabelError", "Unavailable", "to_json"]
 
@@ -58,20 +63,20 @@ def to_json(value: Any) -> Any:
 class Operations:
     """Lazily opened stores behind the API; thread-safe to open; closed once at shutdown."""
 
-    def __init__(self, settings: Settings, *, index: Any = None) -> None:
+    def __init__(self, settings: Settings, *, index: FeedbackIndex | None = None) -> None:
         self.settings = settings
         self._index = index
         self._owns_index = index is None
         self._lock = threading.Lock()
-        self._store: Any = None
+        self._store: AlertStore | None = None
         self._state: Any = None
-        self._corrections: Any = None
+        self._corrections: CorrectionStore | None = None
         #: the alert store's one connection runs one transaction at a time
         self._store_lock = threading.Lock()
 
     # -- opening -------------------------------------------------------------------------------------
     @property
-    def index(self) -> Any:
+    def index(self) -> FeedbackIndex:
         if self._index is None:
             with self._lock:
                 if self._index is None:
@@ -81,7 +86,7 @@ class Operations:
         return self._index
 
     @property
-    def store(self) -> Any:
+    def store(self) -> AlertStore:
         if self._store is None:
             with self._lock:
                 if self._store is None:
@@ -163,7 +168,7 @@ class Operations:
 
     # -- label corrections ---------------------------------------------------------------------------
     @property
-    def corrections(self) -> Any:
+    def corrections(self) -> CorrectionStore:
         if self._corrections is None:
             with self._lock:
                 if self._corrections is None:

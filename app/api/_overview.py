@@ -15,13 +15,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from app.api import _service as service
-from index import QueryError
-from index.base import format_time
+from index import FeedbackIndex, QueryError
+from configs.times import parse_utc
+from index.base import Interval, format_time
 
 __all__ = ["PERIODS", "BREAKDOWNS", "overview", "window"]
 
 #: period → (length, sparkline bucket)
-PERIODS: dict[str, tuple[timedelta, str]] = {
+PERIODS: dict[str, tuple[timedelta, Interval]] = {
     "24h": (timedelta(hours=24), "hour"),
     "7d": (timedelta(days=7), "day"),
     "30d": (timedelta(days=30), "day"),
@@ -56,7 +57,7 @@ def _filter(base: str, qfield: str, value: str) -> str | None:
     return None if v is None else _join(base, f"{qfield}:{v}")
 
 
-def _counts(index: Any, q: str, since: datetime, until: datetime, now: datetime) -> tuple[int, dict[str, dict[str, int]]]:
+def _counts(index: FeedbackIndex, q: str, since: datetime, until: datetime, now: datetime) -> tuple[int, dict[str, dict[str, int]]]:
     query = service.build_query(q, now=now, since=format_time(since), until=format_time(until), limit=0,
                                 facets=_FACETS)
     result = index.search(query)
@@ -70,7 +71,7 @@ def _mean_rating(ratings: dict[str, int]) -> tuple[float | None, int]:
     return (round(sum(r * c for r, c in stars.items()) / n, 2), n) if n else (None, 0)
 
 
-def _sparklines(index: Any, q: str, *, start: datetime, end: datetime, interval: str, tz: str,
+def _sparklines(index: FeedbackIndex, q: str, *, start: datetime, end: datetime, interval: Interval, tz: str,
                 now: datetime) -> tuple[list[str], dict[str, list[int]]]:
     query = service.build_query(q, now=now, since=format_time(start), until=format_time(end), limit=0)
     buckets = index.histogram(query.filters, interval=interval, tz=tz, group_by="topics", start=start, end=end,
@@ -79,7 +80,7 @@ def _sparklines(index: Any, q: str, *, start: datetime, end: datetime, interval:
     return pivot["starts"], {str(s["key"]): s["counts"] for s in pivot["series"] if s["key"] is not None}
 
 
-def overview(index: Any, alerts: list[dict] | None, *, product: str, period: str, q: str, now: datetime, tz: str,
+def overview(index: FeedbackIndex, alerts: list[dict] | None, *, product: str, period: str, q: str, now: datetime, tz: str,
              topic_names: dict[str, str]) -> dict[str, Any]:
     """The overview of ``product`` ("" for all) over ``period`` ending at ``now``; ``alerts`` are the alert
     store's records as JSON (``Operations.list_alerts``), None when the store cannot be read (the alert
@@ -116,7 +117,7 @@ def overview(index: Any, alerts: list[dict] | None, *, product: str, period: str
 
     interval = PERIODS[period][1]
     starts, sparks = _sparklines(index, base, start=prev_start, end=end, interval=interval, tz=tz, now=now)
-    topics = []
+    topics: list[dict[str, Any]] = []
     for topic in set(cur.get("topics", {})) | set(prev.get("topics", {})):
         n, before = cur.get("topics", {}).get(topic, 0), prev.get("topics", {}).get(topic, 0)
         if n:
@@ -126,7 +127,7 @@ def overview(index: Any, alerts: list[dict] | None, *, product: str, period: str
     topics.sort(key=lambda t: (-t["growth"], -t["count"], t["topic"]))
 
     severity = {"critical": 0, "warning": 1, "info": 2}
-    alert_rows = sorted(is_open, key=lambda a: (severity.get(a.get("severity"), 3), str(a.get("opened_at"))))
+    alert_rows = sorted(is_open, key=lambda a: (severity.get(str(a.get("severity")), 3), str(a.get("opened_at"))))
     issues = [{"id": a.get("fingerprint"), "title": a.get("title"), "severity": a.get("severity"),
                "state": a.get("state"), "acked": bool(a.get("acked_at")), "kind": a.get("kind"),
                "opened_at": a.get("opened_at"), "q": (a.get("detail") or {}).get("query")} for a in alert_rows[:_TOP]]
@@ -159,9 +160,8 @@ def _phrase(term: str) -> str:
 
 def _time(value: Any) -> datetime:
     try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_utc(str(value))
     except ValueError:
         return datetime.min.replace(tzinfo=timezone.utc)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 

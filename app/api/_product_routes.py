@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +18,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from app.api import _overview, _service as service
-from app.api._ops import Unavailable
+from app.api._ops import Operations, Unavailable
 from app.api._watchlists import WatchlistError, WatchlistStore, user_key
+from configs import Settings
 from index import QueryError
 from index.base import format_time
 
@@ -40,7 +41,7 @@ class WatchlistIn(BaseModel):
     q: str = ""
 
 
-def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any], writer: Callable[..., Any],
+def register(app: FastAPI, *, settings: Settings, ops: Operations, reader: Callable[..., Any], writer: Callable[..., Any],
              now: Callable[[], datetime], in_slot: Callable[..., Callable[[], Any]], cache: Any) -> WatchlistStore:
     """Add the overview, watchlist and export routes; returns the watchlist store (the caller closes it)."""
     store = WatchlistStore(settings.resolve(settings.web.watchlists_path))
@@ -128,7 +129,7 @@ def register(app: FastAPI, *, settings: Any, ops: Any, reader: Callable[..., Any
         spool.seek(0)
         name = f"voc-{now():%Y%m%d-%H%M}.{format}"
 
-        def chunks():  # type: ignore[no-untyped-def]
+        def chunks() -> Iterator[bytes]:
             try:
                 while block := spool.read(1 << 16):
                     yield block

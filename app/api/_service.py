@@ -15,9 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from configs.versions import version_key
-from index import Filters, QueryError, SearchQuery, parse_query
+from index import FeedbackIndex, Filters, QueryError, SearchQuery, parse_query
 from index.query import EARLIEST, LATEST
-from index.base import FACET_FIELDS, format_time, parse_time
+from index.base import FACET_FIELDS, Interval, Sort, format_time, parse_time
 
 __all__ = [
     "DEFAULT_FACETS", "TREND_GROUPS", "INTERVALS", "build_query", "search", "facets", "trends", "ratings_by_version",
@@ -27,13 +27,15 @@ __all__ = [
 DEFAULT_FACETS = ("sentiment", "topics", "source", "intent", "platform", "product")
 TREND_GROUPS = ("sentiment", "topics", "source", "app_version", "intent", "platform", "product", "rating", "risk")
 #: interval → (bucket length, default window when the query has no since:)
-INTERVALS: dict[str, tuple[timedelta, timedelta]] = {
+INTERVALS: dict[Interval, tuple[timedelta, timedelta]] = {
     "minute": (timedelta(minutes=1), timedelta(hours=2)),
     "hour": (timedelta(hours=1), timedelta(days=3)),
     "day": (timedelta(days=1), timedelta(days=30)),
 }
 #: Fields a stored document keeps out of API answers (search-only shadow columns).
 HIDDEN_FIELDS = ("tokens",)
+
+_SORTS: dict[str, Sort] = {"relevance": "relevance", "time": "time"}
 
 
 #: An ISO-8601 date or time in ASCII: 2026-11-24, 2026-11-24T03:05, …:05.123Z, …+08:00.
@@ -81,10 +83,12 @@ def build_query(q: str, *, now: datetime, since: str | None = None, until: str |
     for f in facets:
         if f not in FACET_FIELDS:
             raise QueryError("facets", f"unknown facet {f!r} (known: {', '.join(FACET_FIELDS)})")
-    if sort is not None and sort not in ("relevance", "time"):
-        raise QueryError("sort", f"expected relevance or time, got {sort!r}")
-    return dataclasses.replace(query, filters=filters, limit=limit, offset=offset,
-                               sort=sort or ("relevance" if query.text.strip() else "time"), facets=tuple(facets),
+    order: Sort = "relevance" if query.text.strip() else "time"
+    if sort is not None:
+        if sort not in _SORTS:
+            raise QueryError("sort", f"expected relevance or time, got {sort!r}")
+        order = _SORTS[sort]
+    return dataclasses.replace(query, filters=filters, limit=limit, offset=offset, sort=order, facets=tuple(facets),
                                facet_sample=facet_sample)
 
 
@@ -107,7 +111,7 @@ def _facets_json(facets: dict[str, list[tuple[str, int]]]) -> dict[str, list[lis
     return {name: [[str(value), int(count)] for value, count in values] for name, values in facets.items()}
 
 
-def search(index: Any, query: SearchQuery) -> dict[str, Any]:
+def search(index: FeedbackIndex, query: SearchQuery) -> dict[str, Any]:
     result = index.search(query)
     return {
         "total": result.total,
@@ -127,7 +131,7 @@ def search(index: Any, query: SearchQuery) -> dict[str, Any]:
     }
 
 
-def facets(index: Any, query: SearchQuery) -> dict[str, Any]:
+def facets(index: FeedbackIndex, query: SearchQuery) -> dict[str, Any]:
     result = index.search(dataclasses.replace(query, limit=0, offset=0))
     return {"total": result.total, "filters": _filters_json(query.filters), "facets": _facets_json(result.facets),
             "facets_sampled": result.facets_sampled}
@@ -178,24 +182,25 @@ def pivot_buckets(buckets: Sequence[Any], *, step: timedelta) -> dict[str, Any]:
     }
 
 
-def trends(index: Any, q: str, *, now: datetime, interval: str = "day", tz: str = "Asia/Shanghai",
+def trends(index: FeedbackIndex, q: str, *, now: datetime, interval: str = "day", tz: str = "Asia/Shanghai",
            group_by: str | None = None, since: str | None = None, until: str | None = None,
            topics: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Volume over time of the documents the query matches (free words and filters), optionally one series
     per value of ``group_by``; ``text`` echoes the free words."""
-    if interval not in INTERVALS:
+    iv = next((i for i in INTERVALS if i == interval), None)
+    if iv is None:
         raise QueryError("interval", f"expected one of {', '.join(INTERVALS)}, got {interval!r}")
     if group_by is not None and group_by not in TREND_GROUPS:
         raise QueryError("group_by", f"expected one of {', '.join(TREND_GROUPS)}, got {group_by!r}")
     zone = _zone(tz)
     query = build_query(q, now=now, since=since, until=until, limit=0, topics=topics)
-    step, window = INTERVALS[interval]
+    step, window = INTERVALS[iv]
     end = query.filters.until or now
     start = _floor(query.filters.since or (end - window), interval, zone)
     if (end - start) / step > 2000:
         raise QueryError("interval", f"{interval} buckets over {end - start} would be more than 2000; "
                                      "use a larger interval or a shorter since:")
-    buckets = index.histogram(query.filters, interval=interval, tz=tz, group_by=group_by, start=start, end=end,
+    buckets = index.histogram(query.filters, interval=iv, tz=tz, group_by=group_by, start=start, end=end,
                               text=query.text)
     out = pivot_buckets(buckets, step=step)
     out.update({"interval": interval, "tz": tz, "group_by": group_by, "filters": _filters_json(query.filters),
@@ -203,7 +208,7 @@ def trends(index: Any, q: str, *, now: datetime, interval: str = "day", tz: str 
     return out
 
 
-def ratings_by_version(index: Any, q: str, *, now: datetime, since: str | None = None, until: str | None = None,
+def ratings_by_version(index: FeedbackIndex, q: str, *, now: datetime, since: str | None = None, until: str | None = None,
                        top: int = 12, topics: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Rating distribution (1–5 stars) and mean rating per app version, for the versions with most ratings."""
     query = build_query(q, now=now, since=since, until=until, limit=0, facets=("app_version", "rating"),

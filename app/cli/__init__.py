@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -41,11 +43,11 @@ class LazyContext:
 pass_lazy = click.make_pass_decorator(LazyContext)
 
 
-def pass_app(f):  # type: ignore[no-untyped-def]
+def pass_app(f: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator: pass the AppContext (settings loaded and validated once) as the first argument."""
 
     @pass_lazy
-    def wrapper(lazy: LazyContext, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(lazy: LazyContext, *args: Any, **kwargs: Any) -> Any:
         return f(lazy.app, *args, **kwargs)
 
     return click.decorators.update_wrapper(wrapper, f)

@@ -7,8 +7,12 @@ from __future__ import annotations
 import re
 import urllib.parse
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from configs import Settings
+    from configs.alerts import Channel
 
 __all__ = ["local_time", "localize", "channel_target"]
 
@@ -35,7 +39,7 @@ def localize(text: str, zone: str) -> str:
     return _UTC_STAMP.sub(lambda m: local_time(m.group(0), zone), text)
 
 
-def channel_target(settings: Any, channel: Any) -> str:
+def channel_target(settings: Settings, channel: Channel) -> str:
     """Where a channel delivers, safe to print: the log file, the mail recipients, or the URL's host."""
     if channel.kind == "log":
         return str(settings.resolve(channel.path)) if channel.path else "(no path)"

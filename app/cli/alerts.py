@@ -16,6 +16,7 @@ from app.cli import pass_app
 from app.cli._progress import with_progress
 from app.context import AppContext
 from app.progress import Reporter
+from configs.times import format_utc, parse_utc
 
 __all__ = ["commands"]
 
@@ -24,10 +25,9 @@ def _now(value: str | None) -> datetime:
     if not value:
         return datetime.now(timezone.utc)
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_utc(value)
     except ValueError:
         raise click.BadParameter(f"expected an ISO date/time like 2026-11-24T06:00:00Z, got {value!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 _NOW = click.option("--now", "now_text", metavar="ISO", help="Evaluate as of this time (default: now, UTC).")
@@ -293,12 +293,12 @@ def backtest_cmd(app: AppContext, rule_name: str, from_text: str | None, to_text
     for r in shown:
         f = r["figures"]
         if as_json:
-            click.echo(json.dumps({"timestamp": r["timestamp"].strftime("%Y-%m-%dT%H:%M:%SZ"), "rule": rule.name,
+            click.echo(json.dumps({"timestamp": format_utc(r["timestamp"]), "rule": rule.name,
                                    "product": r["product"], "key": r["key"], "new": r["new"], "severity": r["severity"],
                                    **f.as_dict()}, ensure_ascii=False))
         else:
             what = " ".join(x for x in (r["product"], r["key"]) if x) or "series"
-            click.echo(f"{r['timestamp']:%Y-%m-%dT%H:%M:%SZ}  {what}  [{r['severity']}]  {f.describe()}")
+            click.echo(f"{format_utc(r['timestamp'])}  {what}  [{r['severity']}]  {f.describe()}")
     if not as_json:
         click.echo(f"{sum(1 for r in rows if r['new'])} alert(s) would have fired ({len(rows)} firing evaluations).")
 

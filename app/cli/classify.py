@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,8 +13,12 @@ from app.cli._progress import Interrupted, with_progress
 from app.progress import Reporter
 from app.context import AppContext
 
+if TYPE_CHECKING:
+    from classifier import Classifier
+    from index import FeedbackIndex
 
-def _classifier(app: AppContext, topics_file: str | None):  # type: ignore[no-untyped-def]
+
+def _classifier(app: AppContext, topics_file: str | None) -> Classifier:
     from classifier import ClassifierError, load_classifier
     from configs.topics import load_topics_file
 
@@ -101,7 +106,7 @@ def train_cmd(app: AppContext, data_dir: Path | None, output_dir: Path | None, e
     out = s.resolve(output_dir) if output_dir else s.resolve("classifier/models/voc-small" if model == "rules" else model)
     with open_store(s) as store:
         corrections = tuple(store.training_rows())
-    extra: dict[str, object] = {"holdout_domains": holdout} if holdout else {}
+    extra: dict[str, Any] = {"holdout_domains": holdout} if holdout else {}
     if epochs is not None:
         extra["epochs"] = epochs
     if max_minutes is not None:
@@ -215,7 +220,7 @@ def eval_cmd(app: AppContext, input_path: Path, text_col: str, label_cols: tuple
         raise click.ClickException(str(exc)) from exc
     if not rows:
         raise click.ClickException(f"{input_path}: no usable rows")
-    texts, predicted = [r["text"] for r in rows], []
+    texts, predicted = [str(r["text"]) for r in rows], []
     step = max(256, app.settings.classifier.batch_size)
     try:
         with progress.task("eval", unit="rows", total=len(texts)) as task:
@@ -231,7 +236,7 @@ def eval_cmd(app: AppContext, input_path: Path, text_col: str, label_cols: tuple
             click.echo(f"{head}: " + ", ".join(f"{k}={v}" for k, v in metrics[head].items()))
 
 
-def _find_doc(index, doc_id: str) -> dict:  # type: ignore[no-untyped-def]
+def _find_doc(index: FeedbackIndex, doc_id: str) -> dict[str, Any]:
     """The document with id ``doc_id``, or the one whose id starts with it (the short id `voc search` shows)."""
     from index import Filters
 
@@ -245,9 +250,9 @@ def _find_doc(index, doc_id: str) -> dict:  # type: ignore[no-untyped-def]
                 found.append(d["id"])
                 if len(found) > 5:
                     break
-    if len(found) == 1:
-        return index.get(found[0])
-    if found:
+    if len(found) == 1 and (doc := index.get(found[0])) is not None:
+        return doc
+    if len(found) > 1:
         raise click.ClickException(f"{doc_id!r} is the start of several ids ({', '.join(found[:5])}"
                                    f"{' …' if len(found) > 5 else ''}) — give more characters")
     raise click.ClickException(f"no document {doc_id!r} in the index — check the id (voc search shows each hit's "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -15,8 +16,8 @@ from app.cli import pass_app
 from app.cli._progress import Counted, Interrupted, with_progress
 from app.progress import Reporter
 from app.context import AppContext
+from configs.times import format_utc, parse_duration
 
-_AGE = re.compile(r"^(\d+)\s*([dhw])$")
 #: Terminal escape sequences (CSI, OSC, other ESC/C1 sequences) that crawled text might carry.
 _ESCAPES = re.compile(r"(\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(\x1b\]|\x9d)[^\x07\x1b\x9c]*(\x07|\x1b\\|\x9c)?|\x1b[@-_]?")
 
@@ -220,7 +221,7 @@ def export(app: AppContext, query: tuple[str, ...], fmt: str, output: str | None
                 n = run_export(ix, q, fh, fmt=fmt, bom=not no_bom)
             click.echo(f"exported {n} documents to {output}", err=True)
         else:
-            stdout = click.get_binary_stream("stdout")
+            stdout = sys.stdout.buffer  # click.get_binary_stream is deprecated in click 8.5, gone in 9
             if fmt == "xlsx" and stdout.isatty():
                 raise click.UsageError("an XLSX workbook is binary: write it to a file with --output FILE.xlsx")
             with task:
@@ -245,15 +246,14 @@ def _matches(ix: Any, q: Any) -> int | None:
 
 
 def _age(value: str) -> timedelta:
-    m = _AGE.match(value.strip())
-    if not m:
-        raise click.BadParameter(f"{value!r}: use a number of days, hours or weeks such as 365d, 48h or 52w",
-                                 param_hint="--older-than")
-    return timedelta(**{{"d": "days", "h": "hours", "w": "weeks"}[m.group(2)]: int(m.group(1))})
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc}: for example 365d, 48h or 30m", param_hint="--older-than") from None
 
 
 @click.command("prune")
-@click.option("--older-than", "older_than", required=True, help="Age such as 365d, 48h or 52w (by created_at).")
+@click.option("--older-than", "older_than", required=True, help="Age such as 365d, 48h, 52w or 30m (by created_at).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 @pass_app
 @with_progress
@@ -273,7 +273,7 @@ def prune(app: AppContext, older_than: str, dry_run: bool, progress: Reporter) -
         raise Interrupted(f"{task.done} documents deleted before the interruption; run it again to delete "
                           "the rest") from None
     verb = "would delete" if dry_run else "deleted"
-    click.echo(f"{verb} {n} documents created before {cutoff.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    click.echo(f"{verb} {n} documents created before {format_utc(cutoff)}")
 
 
 @click.command("reindex")
@@ -300,7 +300,7 @@ def reindex(app: AppContext, to_url: str, to_name: str | None, batch: int, resum
         raise click.UsageError("--to is the configured index itself; name another URL (or --name)")
     source = _index(app)
     try:
-        target_settings = s.index if same_name else dataclasses.replace(s.index, name=to_name)
+        target_settings = s.index if to_name is None or same_name else dataclasses.replace(s.index, name=to_name)
         target = open_index(target_settings, url=to_url, home=s.home, tokenizer=app.tokenizer, secrets=s.secrets)
     except (IndexBackendError, ValueError) as exc:
         raise click.ClickException(f"cannot open the target index {to_url}: {exc}") from exc

@@ -88,7 +88,8 @@ class Story:
 
 
 def _sentences() -> tuple[list[str], list[str]]:
-    pos, neg = [], []
+    pos: list[str] = []
+    neg: list[str] = []
     with (Path(__file__).parent / "data" / "reviews.jsonl").open(encoding="utf-8") as f:
         for line in f:
             row = json.loads(line)

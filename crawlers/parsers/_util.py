@@ -10,7 +10,7 @@ from crawlers.parsers._page import Block, Page
 from crawlers.parsers.blocks import detect_block, json_block
 from crawlers.parsers.normalize import body_too_large, decode_body, json_loads, load_json
 
-__all__ = ["json_page", "html_page", "script_json", "get", "s"]
+__all__ = ["json_page", "html_page", "script_json", "get", "s", "as_object", "as_array"]
 
 
 def json_page(source: str, body: bytes | str, encoding: str | None = None) -> tuple[Any, Page]:
@@ -83,3 +83,13 @@ def s(value: Any) -> str:
     if value is None or isinstance(value, (dict, list)):
         return ""
     return str(value).strip()
+
+
+def as_object(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else ``{}`` (a missing or mistyped field reads as empty)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_array(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else ``[]``."""
+    return value if isinstance(value, list) else []

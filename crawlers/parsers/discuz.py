@@ -240,7 +240,8 @@ def parse_mobile(body: bytes | str, url: str, *, product: str, target: str, now:
         msg = get(data, "Message", "messageval")
         return page.drop("unknown_shape", f"no Variables{f' ({msg})' if msg else ''}")
     base = url.split("/api/mobile/")[0]
-    page_no = parse_count(re.search(r"[?&]page=(\d+)", url).group(1)) if re.search(r"[?&]page=(\d+)", url) else 1
+    page_m = re.search(r"[?&]page=(\d+)", url)
+    page_no = parse_count(page_m.group(1)) if page_m else 1
     if "postlist" in variables:
         thread = variables.get("thread") or {}
         tid = s(thread.get("tid"))

@@ -20,7 +20,7 @@ from parsel import Selector
 from crawlers.items import FeedbackItem
 from crawlers.parsers._bigpipe import pagelets
 from crawlers.parsers._page import Block, Follow, Page
-from crawlers.parsers._util import html_page, s
+from crawlers.parsers._util import as_object, html_page, s
 from crawlers.parsers.blocks import cookie_env, detect_block
 from crawlers.parsers.normalize import html_to_text, json_loads, origin, parse_count, parse_time, rebase
 
@@ -197,8 +197,8 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
     seen: set[str] = set()
     for post in posts:
         data = _field(post)
-        author = data.get("author") if isinstance(data.get("author"), dict) else {}
-        content = data.get("content") if isinstance(data.get("content"), dict) else {}
+        author = as_object(data.get("author"))
+        content = as_object(data.get("content"))
         # 2017+ pages: content.post_id / post_no; 2013 pages: content.id / floor / date.
         pid = s(content.get("post_id")) or s(content.get("id")) or s(post.attrib.get("data-pid"))
         ad = _ad_reason(post, pid)

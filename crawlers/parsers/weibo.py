@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from crawlers.items import FeedbackItem
 from crawlers.parsers._page import Follow, Page
-from crawlers.parsers._util import get, json_page, s
+from crawlers.parsers._util import as_object, get, json_page, s
 from crawlers.parsers.normalize import html_to_text, origin, parse_count, parse_time
 
 __all__ = ["search_url", "extend_url", "hotflow_url", "comments_show_url", "detail_url", "parse_search", "parse_extend",
@@ -105,7 +105,7 @@ def _post(mblog: dict[str, Any], *, product: str, target: str, now: datetime) ->
     raw = s(mblog.get("text"))
     if not mid or not raw:
         return None
-    user = mblog.get("user") if isinstance(mblog.get("user"), dict) else {}
+    user = as_object(mblog.get("user"))
     retweeted = mblog.get("retweeted_status")
     extra: dict[str, Any] = {
         "bid": s(mblog.get("bid")) or s(mblog.get("mblogid")) or None,
@@ -259,7 +259,7 @@ def _comment(c: dict[str, Any], *, mid: str, parent: str | None, product: str, t
     raw = s(c.get("text"))
     if not cid or not raw:
         return None
-    user = c.get("user") if isinstance(c.get("user"), dict) else {}
+    user = as_object(c.get("user"))
     return FeedbackItem(
         source=SOURCE, source_id=cid, product=product, target=target, url=f"{SITE}/detail/{mid}#comment-{cid}",
         text=html_to_text(raw), raw_text=raw, kind="reply" if parent else "comment",

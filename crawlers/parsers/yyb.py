@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 from crawlers.items import FeedbackItem
 from crawlers.parsers._page import Page
-from crawlers.parsers._util import get, html_page, json_page, s, script_json
+from crawlers.parsers._util import as_object, get, html_page, json_page, s, script_json
 from crawlers.parsers.normalize import parse_count, parse_epoch, parse_rating
 
 __all__ = ["review_page_url", "legacy_comments_url", "parse_review_page", "parse_legacy_comments"]
@@ -109,7 +109,7 @@ def parse_review_page(body: bytes | str, url: str, *, product: str, target: str,
         if not cid or not content:
             page.drop("missing_field", f"commentID={cid!r}")
             continue
-        user = entry.get("user") if isinstance(entry.get("user"), dict) else {}
+        user = as_object(entry.get("user"))
         page.items.append(FeedbackItem(
             source=SOURCE, source_id=cid, product=product, target=target, url=_public_url(package),
             text=content, raw_text=content, kind="review",

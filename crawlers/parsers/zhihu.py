@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from crawlers.items import FeedbackItem
 from crawlers.parsers._page import Block, Follow, Page
-from crawlers.parsers._util import get, html_page, json_page, s, script_json
+from crawlers.parsers._util import as_array, as_object, get, html_page, json_page, s, script_json
 from crawlers.parsers.blocks import cookie_env
 from crawlers.parsers.normalize import html_to_text, origin, parse_count, parse_epoch, rebase
 
@@ -74,8 +74,8 @@ def _content_item(obj: dict[str, Any], *, product: str, target: str, now: dateti
     raw = s(_pick(obj, "content", "excerpt", "description"))
     if kind not in ("answer", "article", "zvideo") or not oid or not raw:
         return None
-    author = obj.get("author") if isinstance(obj.get("author"), dict) else {}
-    question = obj.get("question") if isinstance(obj.get("question"), dict) else {}
+    author = as_object(obj.get("author"))
+    question = as_object(obj.get("question"))
     qid = s(question.get("id"))
     if kind == "answer":
         url = f"{SITE}/question/{qid}/answer/{oid}" if qid else f"{SITE}/answer/{oid}"
@@ -208,7 +208,7 @@ def _comment(c: dict[str, Any], parent: str, *, reply: bool, product: str, targe
     raw = s(c.get("content"))
     if not cid or not raw:
         return None
-    author = c.get("author") if isinstance(c.get("author"), dict) else {}
+    author = as_object(c.get("author"))
     if isinstance(author.get("member"), dict):  # old shape
         author = author["member"]
     region = None
@@ -254,7 +254,7 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
             page.drop("missing_field", f"comment {s(row.get('id'))!r}")
             continue
         page.items.append(item)
-        children = row.get("child_comments") if isinstance(row.get("child_comments"), list) else []
+        children = as_array(row.get("child_comments"))
         for child in children:
             sub = _comment(child, item.source_id, reply=True, product=product, target=target, now=now) \
                 if isinstance(child, dict) else None
@@ -295,8 +295,8 @@ def parse_initial_data(body: bytes | str, url: str, *, product: str, target: str
     entities = get(state, "initialState", "entities")
     if not isinstance(entities, dict):
         return page.drop("unknown_shape", "no initialState.entities")
-    users = entities.get("users") if isinstance(entities.get("users"), dict) else {}
-    questions = entities.get("questions") if isinstance(entities.get("questions"), dict) else {}
+    users = as_object(entities.get("users"))
+    questions = as_object(entities.get("questions"))
     for kind in ("answers", "articles"):
         group = entities.get(kind)
         for obj in (group.values() if isinstance(group, dict) else []):

@@ -21,6 +21,7 @@ import scrapy
 
 from configs import Settings
 from configs.sources import Product
+from configs.times import as_utc as _aware  # naive taken as UTC
 from crawlers.config import DEFAULT_BASE_URLS, parse_since, source_overrides, voc_settings
 from crawlers.items import FeedbackItem
 from crawlers.quarantine import QUARANTINE_REASONS, Entry, Quarantine, mark_reparsed, pending
@@ -38,6 +39,9 @@ class VocSpider(scrapy.Spider):
 
     voc: Settings
     tracker: RunTracker
+    _state_path: str | None
+    quarantine: Quarantine | None
+    run_id: str
 
     def __init__(self, *args: Any, product: str | None = None, since: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -277,11 +281,7 @@ _PAGE_FAILURES = ("too_large", "bad_json", "not_json", "bad_html", "unknown_shap
 _ROW_FAILURES = ("missing_field", "bad_entry")
 
 
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-class _Reparse:
+class _Reparse(VocSpider):
     """Mixed in before a source's spider by :func:`reparse_class`: instead of crawling, read the saved bodies of
     pages that yielded nothing (``crawlers.quarantine``) with today's parser, as if from their original URLs. Items
     go through the pipelines into the index; follows and next pages are not fetched (nothing is crawled), and no
@@ -323,6 +323,8 @@ class _Reparse:
         return {}  # a saved body is read from disk, never through the browser
 
 
-def reparse_class(spidercls: type[VocSpider]) -> type[VocSpider]:
+def reparse_class(spidercls: type[scrapy.Spider]) -> type[VocSpider]:
     """``spidercls`` re-parsing quarantined bodies instead of crawling (``voc crawl --from-quarantine``)."""
+    if not issubclass(spidercls, VocSpider):
+        raise TypeError(f"{spidercls.__name__} is not a VocSpider: it has no parsers to re-parse saved pages with")
     return type(spidercls.__name__ + "Reparse", (_Reparse, spidercls), {"__module__": spidercls.__module__})

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from configs.times import as_utc as _aware  # naive taken as UTC
 from crawlers.parsers import discuz as parser
-from crawlers.spiders._base import VocSpider, _aware
+from crawlers.spiders._base import VocSpider
 
 __all__ = ["ForumSpider"]
 

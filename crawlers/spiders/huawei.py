@@ -21,7 +21,7 @@ class HuaweiSpider(VocSpider):
     @property
     def api_path(self) -> str:
         # The 2025+ host (…dbankcloud.com) serves /edge/uowap/index; the older …dbankcloud.cn /uowap/index.
-        return "/uowap/index" if urlsplit(self.base_url).hostname.endswith(".cn") else "/edge/uowap/index"
+        return "/uowap/index" if (urlsplit(self.base_url).hostname or "").endswith(".cn") else "/edge/uowap/index"
 
     async def start(self) -> AsyncIterator[Any]:
         if self.skipped():

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 from click.testing import CliRunner
 
 from app.cli import cli
+from tests.helpers import ALERTS_NOW as NOW, baseline_docs, make_doc, surge_docs
 
-NOW = datetime(2026, 11, 24, 6, 30, tzinfo=timezone.utc)
 
 
 def _run(tmp_path, *args):
@@ -18,13 +18,13 @@ def _run(tmp_path, *args):
                                                "VOC_WEBHOOK_URL": "", "VOC_CONFIG_DIR": ""}, catch_exceptions=False)
 
 
-def _seed(settings, index, kit):
-    index.upsert(kit.baseline_docs())
-    index.upsert(kit.surge_docs(40))
+def _seed(settings, index):
+    index.upsert(baseline_docs())
+    index.upsert(surge_docs(40))
 
 
-def test_evaluate_list_show_ack_resolve(settings, index, kit, tmp_path):
-    _seed(settings, index, kit)
+def test_evaluate_list_show_ack_resolve(settings, index, tmp_path):
+    _seed(settings, index)
     index.close()
     r = _run(tmp_path, "alerts", "evaluate", "--rule", "negative-volume-spike", "--now", "2026-11-24T06:30:00Z")
     assert r.exit_code == 0, r.output
@@ -91,9 +91,9 @@ def test_backtest_errors(tmp_path):
     assert r.exit_code == 2 and "give --from DATE" in r.output
 
 
-def test_digest_print_and_send(settings, index, kit, tmp_path):
-    _seed(settings, index, kit)
-    index.upsert([kit.make_doc(9_000_000, at=NOW - timedelta(hours=2), topics=("payment",), text="扣费了没到账")])
+def test_digest_print_and_send(settings, index, tmp_path):
+    _seed(settings, index)
+    index.upsert([make_doc(9_000_000, at=NOW - timedelta(hours=2), topics=("payment",), text="扣费了没到账")])
     index.close()
     r = _run(tmp_path, "digest", "--period", "day", "--print", "--now", "2026-11-24T06:30:00Z")
     assert r.exit_code == 0, r.output
@@ -108,7 +108,7 @@ def test_digest_print_and_send(settings, index, kit, tmp_path):
     assert len(log) == 1 and json.loads(log[0])["event"] == "digest"
 
 
-def test_rules_deliver_retry_commands(settings, index, kit, tmp_path):
+def test_rules_deliver_retry_commands(settings, index, tmp_path):
     r = _run(tmp_path, "alerts", "rules")
     assert r.exit_code == 0
     assert "negative-volume-spike        volume_spike    enabled   window 6h" in r.output
@@ -122,8 +122,8 @@ def test_rules_deliver_retry_commands(settings, index, kit, tmp_path):
     assert r.exit_code == 1 and "unknown rule 'nope'" in r.output
 
 
-def test_backtest_against_the_index(settings, index, kit, tmp_path):
-    _seed(settings, index, kit)
+def test_backtest_against_the_index(settings, index, tmp_path):
+    _seed(settings, index)
     index.close()
     r = _run(tmp_path, "alerts", "backtest", "negative-volume-spike", "--from", "2026-11-24T00:30:00Z",
              "--to", "2026-11-24T06:30:00Z", "--json")

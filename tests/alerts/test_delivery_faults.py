@@ -23,11 +23,13 @@ from alerts.notifiers import NOTIFIERS, Target, render, send
 from alerts.store import OutboxEntry, open_store
 from configs.alerts import Channel, Subscriber
 from configs.settings import Secrets
+from tests.alerts.receivers import SECRET, TOKEN
+from tests.helpers import ALERTS_NOW as NOW, reviews_then_a_threat
 
 INJECTED = "3.1\r\nBcc: attacker@example.com\r\nX-Evil: <!channel>"
 
 
-def _settings(settings, kit, receiver, smtp, *, kinds=("rating_drop", "high_risk"), max_attempts=8, timeout=10.0):
+def _settings(settings, receiver, smtp, *, kinds=("rating_drop", "high_risk"), max_attempts=8, timeout=10.0):
     rules = tuple(r for r in settings.alerts.rules if r.kind in kinds)
     channels = (Channel(name="mail", kind="email", host="127.0.0.1", port=smtp.port if smtp else 25, starttls=False,
                         sender="voc@example.com", recipients=("oncall@example.com",)),
@@ -36,29 +38,22 @@ def _settings(settings, kit, receiver, smtp, *, kinds=("rating_drop", "high_risk
     subs = (Subscriber(name="oncall", channels=("mail", "hook") if smtp else ("hook",)),)
     al = dataclasses.replace(settings.alerts, rules=rules, channels=channels, subscribers=subs,
                              outbox=dataclasses.replace(settings.alerts.outbox, max_attempts=max_attempts))
-    return settings.replace(alerts=al, secrets=Secrets({"HOOK_SECRET": kit.SECRET}))
+    return settings.replace(alerts=al, secrets=Secrets({"HOOK_SECRET": SECRET}))
 
 
-def _reviews_then_a_threat(kit, version):
-    now = kit.NOW
-    docs = [kit.make_doc(i, at=now - timedelta(days=20, hours=i), source="appstore", kind="review", rating=5,
-                         app_version="3.0", sentiment="positive", text="好用") for i in range(25)]
-    docs += [kit.make_doc(100 + i, at=now - timedelta(days=2, hours=i), source="appstore", kind="review", rating=1,
-                          app_version=version, text=f"更新后闪退 {i}") for i in range(25)]
-    docs.append(kit.make_doc(999, at=now - timedelta(hours=1), source="heimao", text="再不退款我就去12315投诉",
-                             risk=["regulator_threat"]))
-    return docs
+def _reviews_then_a_threat(version):
+    return reviews_then_a_threat(version, before="3.0")
 
 
-def test_newline_in_a_crawled_version_neither_injects_a_header_nor_stops_later_alerts(settings, index, kit, receiver,
+def test_newline_in_a_crawled_version_neither_injects_a_header_nor_stops_later_alerts(settings, index, receiver,
                                                                                      smtp):
     """The exact finding 2 (and finding 9's class in mail headers). On the old code ``deliver`` raised
     ValueError on the rating-drop email and the critical 12315 alert after it was never sent."""
-    s = _settings(settings, kit, receiver, smtp)
-    index.upsert(_reviews_then_a_threat(kit, INJECTED))
-    report = alerts.evaluate(s, index, now=kit.NOW)
+    s = _settings(settings, receiver, smtp)
+    index.upsert(_reviews_then_a_threat(INJECTED))
+    report = alerts.evaluate(s, index, now=NOW)
     assert [r.rule for r in report.raised] == ["rating-drop", "high-risk-post"]  # queued in this order
-    sent = alerts.deliver(s, now=kit.NOW)
+    sent = alerts.deliver(s, now=NOW)
     assert sent.failed == [] and len(sent.sent) == 4
     assert smtp.rejected == [] and len(smtp.messages) == 2  # no injected header got past the strict receiver
     subjects = [m["Subject"] for m in smtp.messages]
@@ -71,21 +66,21 @@ def test_newline_in_a_crawled_version_neither_injects_a_header_nor_stops_later_a
     assert len(critical) == 1 and critical[0]["severity"] == "critical"
 
 
-def _alert_and_a_broken_row(s, index, kit):
+def _alert_and_a_broken_row(s, index):
     """A row whose stored notification this version cannot read (queued by an older release, or hand-edited),
     queued before a real critical alert for the same subscriber on the same channel."""
     with open_store(s) as st:
         st.enqueue("legacy", 1, [OutboxEntry(subscriber="oncall", channel="hook",
-                                             notification={"id": "legacy:1", "headline": "old schema"})], now=kit.NOW)
-    index.upsert(_reviews_then_a_threat(kit, "3.1")[-1:])
-    alerts.evaluate(s, index, now=kit.NOW)
+                                             notification={"id": "legacy:1", "headline": "old schema"})], now=NOW)
+    index.upsert(_reviews_then_a_threat("3.1")[-1:])
+    alerts.evaluate(s, index, now=NOW)
 
 
-def test_any_exception_on_one_row_is_recorded_retried_then_dead_lettered_and_later_rows_go_on(settings, index, kit,
+def test_any_exception_on_one_row_is_recorded_retried_then_dead_lettered_and_later_rows_go_on(settings, index,
                                                                                               receiver):
-    s = _settings(settings, kit, receiver, None, kinds=("high_risk",), max_attempts=3)
-    _alert_and_a_broken_row(s, index, kit)
-    first = alerts.deliver(s, now=kit.NOW)
+    s = _settings(settings, receiver, None, kinds=("high_risk",), max_attempts=3)
+    _alert_and_a_broken_row(s, index)
+    first = alerts.deliver(s, now=NOW)
     assert [d.id for d in first.sent] == [next(iter(receiver.processed))]  # the alert behind the broken row
     (bad,) = first.failed
     assert bad.id == "legacy:1" and bad.retry and bad.error == (
@@ -95,26 +90,26 @@ def test_any_exception_on_one_row_is_recorded_retried_then_dead_lettered_and_lat
         row = next(r for r in st.outbox() if r.fingerprint == "legacy")
         assert (row.status, row.attempts, row.last_error) == ("pending", 1, bad.error)
     # backoff: 30s, then 60s; the third attempt is the last (max_attempts: 3) and dead-letters the row
-    assert alerts.deliver(s, now=kit.NOW + timedelta(seconds=10)).failed == []
-    assert alerts.deliver(s, now=kit.NOW + timedelta(seconds=31)).failed[0].retry
-    last = alerts.deliver(s, now=kit.NOW + timedelta(minutes=5)).failed
+    assert alerts.deliver(s, now=NOW + timedelta(seconds=10)).failed == []
+    assert alerts.deliver(s, now=NOW + timedelta(seconds=31)).failed[0].retry
+    last = alerts.deliver(s, now=NOW + timedelta(minutes=5)).failed
     assert len(last) == 1 and not last[0].retry
     with open_store(s) as st:
         row = next(r for r in st.outbox() if r.fingerprint == "legacy")
         assert (row.status, row.attempts) == ("failed", 3)
-    assert alerts.deliver(s, now=kit.NOW + timedelta(hours=5)).failed == []  # given up: not retried by itself
+    assert alerts.deliver(s, now=NOW + timedelta(hours=5)).failed == []  # given up: not retried by itself
     assert len(receiver.received) == 1
 
 
-def test_slow_webhook_receiver_gets_the_same_delivery_id_once_per_attempt(settings, index, kit, slow_receiver):
+def test_slow_webhook_receiver_gets_the_same_delivery_id_once_per_attempt(settings, index, slow_receiver):
     """At least once, told truthfully: a receiver that processes each request but answers after the
     channel's timeout (0.3 s here; ``timeout`` per channel in alerts.yaml) gets the alert state once per
     attempt — ``max_attempts`` (3) times — always with the same ``X-VOC-Delivery``; de-duplicating on
     it, the receiver handles the alert once."""
-    s = _settings(settings, kit, slow_receiver, None, kinds=("high_risk",), max_attempts=3, timeout=0.3)
-    index.upsert(_reviews_then_a_threat(kit, "3.1")[-1:])
-    alerts.evaluate(s, index, now=kit.NOW)
-    reports = [alerts.deliver(s, now=kit.NOW + at) for at in (timedelta(0), timedelta(seconds=31), timedelta(minutes=2),
+    s = _settings(settings, slow_receiver, None, kinds=("high_risk",), max_attempts=3, timeout=0.3)
+    index.upsert(_reviews_then_a_threat("3.1")[-1:])
+    alerts.evaluate(s, index, now=NOW)
+    reports = [alerts.deliver(s, now=NOW + at) for at in (timedelta(0), timedelta(seconds=31), timedelta(minutes=2),
                                                                timedelta(hours=1))]
     assert [len(r.failed) for r in reports] == [1, 1, 1, 0] and [len(r.sent) for r in reports] == [0, 0, 0, 0]
     assert all("timed out after 0.3s" in r.failed[0].error for r in reports[:3])
@@ -167,36 +162,36 @@ def test_crawled_text_is_inert_in_every_notifier(kind):
     assert set(_FIELDS) == set(NOTIFIERS)  # a new channel kind must say which of its fields are markup
 
 
-def test_slack_receives_an_inert_channel_mention(receiver, kit):
-    t = Target(channel="slack", kind="slack", url=receiver.url + f"/services/T0/B0/{kit.TOKEN}")
+def test_slack_receives_an_inert_channel_mention(receiver):
+    t = Target(channel="slack", kind="slack", url=receiver.url + f"/services/T0/B0/{TOKEN}")
     with httpx.Client() as client:
-        send("slack", render("slack", _hostile_note(), t), target=t, client=client, now=kit.NOW)
+        send("slack", render("slack", _hostile_note(), t), target=t, client=client, now=NOW)
     (got,) = receiver.received
     assert "&lt;!channel&gt;" in got["body"]["text"] and "<!channel>" not in json.dumps(got["body"], ensure_ascii=False)
 
 
-def test_every_attempt_of_one_email_delivery_has_the_same_message_id(smtp, kit):
+def test_every_attempt_of_one_email_delivery_has_the_same_message_id(smtp):
     """Email's idempotency key: ``Message-ID`` derives from the delivery id (it was random per attempt),
     so a mail store that drops repeated ids shows a re-sent alert once."""
     t = Target(channel="mail", kind="email", host="127.0.0.1", port=smtp.port, starttls=False, sender="voc@example.com",
                recipients=("oncall@example.com",))
     for _ in range(2):
-        send("email", render("email", _hostile_note(), t), target=t, client=None, now=kit.NOW)
+        send("email", render("email", _hostile_note(), t), target=t, client=None, now=NOW)
     assert smtp.rejected == [] and len(smtp.messages) == 2
     ids = {m["Message-ID"] for m in smtp.messages}
     assert ids == {"<fp0123456789abcd.2@voc.local>"}
     assert {m["X-VOC-Delivery"] for m in smtp.messages} == {"fp0123456789abcd:2"}
 
 
-def test_a_damaged_row_is_claimed_recorded_and_skipped(settings, index, kit, receiver):
+def test_a_damaged_row_is_claimed_recorded_and_skipped(settings, index, receiver):
     """A row whose stored JSON is damaged used to raise inside ``claim`` itself, before any error handling."""
     import sqlite3
 
-    s = _settings(settings, kit, receiver, None, kinds=("high_risk",), max_attempts=1)
-    _alert_and_a_broken_row(s, index, kit)
+    s = _settings(settings, receiver, None, kinds=("high_risk",), max_attempts=1)
+    _alert_and_a_broken_row(s, index)
     with sqlite3.connect(s.sqlite_path()) as db:
         db.execute("UPDATE alert_outbox SET notification = '{\"id\": \"legacy:1\", trunc' WHERE fingerprint = 'legacy'")
-    report = alerts.deliver(s, now=kit.NOW)
+    report = alerts.deliver(s, now=NOW)
     assert len(report.sent) == 1 and len(receiver.received) == 1
     (bad,) = report.failed
     assert bad.id == "legacy:1" and not bad.retry

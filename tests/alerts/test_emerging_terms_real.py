@@ -11,6 +11,7 @@ from pathlib import Path
 import alerts
 from alerts.detect import is_generic
 from alerts.incidents import title_for
+from tests.helpers import ALERTS_NOW as NOW, make_doc
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "alerts" / "appstore_negative_sample.jsonl"
 #: Constructed for this test: a new feature's name next to 闪退, in a user's words.
@@ -23,19 +24,19 @@ def _only_terms(settings):
     return settings.replace(alerts=dataclasses.replace(settings.alerts, rules=rules))
 
 
-def _background(kit, now, texts):
+def _background(now, texts):
     """The real reviews spread evenly over the ten days before ``now`` (the usual complaints)."""
     span = timedelta(days=10)
-    return [kit.make_doc(i, at=now - span + span * i / len(texts), text=t, source="appstore")
+    return [make_doc(i, at=now - span + span * i / len(texts), text=t, source="appstore")
             for i, t in enumerate(texts)]
 
 
-def test_a_new_feature_crashing_is_found_in_real_background_text(settings, index, kit):
+def test_a_new_feature_crashing_is_found_in_real_background_text(settings, index):
     s = _only_terms(settings)
-    now = kit.NOW
+    now = NOW
     texts = [json.loads(x)["text"] for x in FIXTURE.read_text("utf-8").splitlines()]
-    index.upsert(_background(kit, now, texts))
-    injected = [kit.make_doc(50_000 + i, at=now - timedelta(hours=5) + timedelta(minutes=25 * i),
+    index.upsert(_background(now, texts))
+    injected = [make_doc(50_000 + i, at=now - timedelta(hours=5) + timedelta(minutes=25 * i),
                              text=INJECTED[i % len(INJECTED)] + "。" + texts[i], source="appstore" if i % 2 else "weibo")
                 for i in range(12)]
     index.upsert(injected)
@@ -51,11 +52,11 @@ def test_a_new_feature_crashing_is_found_in_real_background_text(settings, index
     assert "魔法抠图" in inc.title and inc.detail["terms"][0] == terms[0]
 
 
-def test_the_real_background_alone_raises_nothing(settings, index, kit):
+def test_the_real_background_alone_raises_nothing(settings, index):
     s = _only_terms(settings)
     texts = [json.loads(x)["text"] for x in FIXTURE.read_text("utf-8").splitlines()]
-    index.upsert(_background(kit, kit.NOW, texts))
-    assert alerts.collect_signals(s.alerts.rules[0], s, index, now=kit.NOW) == []
+    index.upsert(_background(NOW, texts))
+    assert alerts.collect_signals(s.alerts.rules[0], s, index, now=NOW) == []
 
 
 def test_generic_and_stop_words_never_lead_a_title():

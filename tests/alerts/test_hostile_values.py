@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 import alerts
 from configs.versions import MAX_PARTS, version_key
+from tests.helpers import ALERTS_NOW as NOW, make_doc, reviews_then_a_threat
 
 
 @pytest.mark.parametrize("hostile", ["3.²", "3.¹²", "٣.١", "3.⁴-beta", "3." + "9" * 5000, "1." * 10_000, "３.1", "",
@@ -40,22 +41,15 @@ def _rules(settings, *kinds):
     return settings.replace(alerts=dataclasses.replace(settings.alerts, rules=rules))
 
 
-def _reviews_and_a_threat(kit, version):
-    now = kit.NOW
-    docs = [kit.make_doc(i, at=now - timedelta(days=20, hours=i), source="appstore", kind="review", rating=5,
-                         app_version="3.1", sentiment="positive", text="好用") for i in range(25)]
-    docs += [kit.make_doc(100 + i, at=now - timedelta(days=2, hours=i), source="appstore", kind="review", rating=1,
-                          app_version=version, text=f"更新后闪退 {i}") for i in range(25)]
-    docs.append(kit.make_doc(999, at=now - timedelta(hours=1), text="再不退款我就去12315投诉",
-                             risk=["regulator_threat"], source="heimao"))
-    return docs
+def _reviews_and_a_threat(version):
+    return reviews_then_a_threat(version, before="3.1")
 
 
-def test_a_superscript_version_does_not_stop_evaluation(settings, index, kit):
+def test_a_superscript_version_does_not_stop_evaluation(settings, index):
     """The exact finding: on the old code this raised ValueError inside rating_drop and no alert was made."""
     s = _rules(settings, "rating_drop", "high_risk")
-    index.upsert(_reviews_and_a_threat(kit, "3.²"))
-    report = alerts.evaluate(s, index, now=kit.NOW)
+    index.upsert(_reviews_and_a_threat("3.²"))
+    report = alerts.evaluate(s, index, now=NOW)
     assert report.errors == {}
     assert sorted(r.rule for r in report.raised) == ["high-risk-post", "rating-drop"]
     assert next(r for r in report.raised if r.rule == "rating-drop").key == "3.²"
@@ -78,14 +72,14 @@ class FaultyIndex:
         return getattr(self._index, name)
 
 
-def test_a_failing_rule_is_recorded_and_the_others_still_run(settings, index, kit):
+def test_a_failing_rule_is_recorded_and_the_others_still_run(settings, index):
     s = _rules(settings, "rating_drop", "high_risk")
-    index.upsert(_reviews_and_a_threat(kit, "3.2"))
-    first = alerts.evaluate(s, index, now=kit.NOW)
+    index.upsert(_reviews_and_a_threat("3.2"))
+    first = alerts.evaluate(s, index, now=NOW)
     assert sorted(r.rule for r in first.raised) == ["high-risk-post", "rating-drop"]
     broken = FaultyIndex(index, fail_group_by="app_version")
-    later = kit.NOW + timedelta(days=3)  # long past resolve_after: a rule that ran would resolve its quiet alerts
-    index.upsert([kit.make_doc(1000, at=later - timedelta(hours=1), text="要找媒体曝光", risk=["media_threat"])])
+    later = NOW + timedelta(days=3)  # long past resolve_after: a rule that ran would resolve its quiet alerts
+    index.upsert([make_doc(1000, at=later - timedelta(hours=1), text="要找媒体曝光", risk=["media_threat"])])
     report = alerts.evaluate(s, broken, now=later)
     assert report.errors == {"rating-drop": "OperationalError: disk I/O error"}
     assert [r.rule for r in report.raised] == ["high-risk-post"]  # the rule after the broken one ran
@@ -96,13 +90,13 @@ def test_a_failing_rule_is_recorded_and_the_others_still_run(settings, index, ki
         assert [r.state for r in st.list(rule="rating-drop")] == ["open"]
 
 
-def test_cli_prints_the_failed_rule_and_exits_1_after_delivering_the_rest(settings, index, kit):
+def test_cli_prints_the_failed_rule_and_exits_1_after_delivering_the_rest(settings, index):
     from app.cli import LazyContext
     from app.cli.alerts import alerts_group
     from app.context import AppContext
 
     s = _rules(settings, "rating_drop", "high_risk")
-    index.upsert(_reviews_and_a_threat(kit, "3.2"))
+    index.upsert(_reviews_and_a_threat("3.2"))
     lazy = LazyContext(None)
     lazy._app = AppContext(s)
     lazy._app.__dict__["index"] = FaultyIndex(index, fail_group_by="app_version")  # the AppContext's built index
@@ -114,15 +108,15 @@ def test_cli_prints_the_failed_rule_and_exits_1_after_delivering_the_rest(settin
     assert "1 rule(s) failed: rating-drop — the other rules ran" in result.stderr
 
 
-def test_a_scheduled_run_with_a_failed_rule_is_recorded_as_failed_with_the_reason(settings, index, kit):
+def test_a_scheduled_run_with_a_failed_rule_is_recorded_as_failed_with_the_reason(settings, index):
     from app.scheduler import Scheduler, default_actions
 
     s = _rules(settings, "rating_drop", "high_risk")
-    index.upsert(_reviews_and_a_threat(kit, "3.2"))
+    index.upsert(_reviews_and_a_threat("3.2"))
     actions = default_actions(s)
     actions["crawl"] = lambda source: {"source": source, "new": 0}
     actions["evaluate"] = lambda now: alerts.evaluate(s, FaultyIndex(index, fail_group_by="app_version"), now=now)
-    sched = Scheduler(s, clock=lambda: kit.NOW, actions=actions)
+    sched = Scheduler(s, clock=lambda: NOW, actions=actions)
     try:
         sched.run_now(next(j.name for j in sched.jobs if j.kind == "crawl"))
         sched.drain()

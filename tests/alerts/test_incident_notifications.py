@@ -11,6 +11,7 @@ from datetime import timedelta
 import alerts
 from alerts.store import open_store
 from configs.alerts import Channel, Subscriber
+from tests.helpers import ALERTS_NOW as NOW, baseline_docs, make_doc, surge_docs
 
 
 def _settings(settings, subscribers):
@@ -25,18 +26,18 @@ def _log(s):
     return [json.loads(x) for x in path.read_text("utf-8").splitlines()] if path.exists() else []
 
 
-def test_open_severity_change_and_resolve_each_notify_once(settings, index, kit):
+def test_open_severity_change_and_resolve_each_notify_once(settings, index):
     s = _settings(settings, (Subscriber(name="team", channels=("alert-log",)),))
-    now = kit.NOW
-    index.upsert(kit.baseline_docs())
-    index.upsert(kit.surge_docs(40))
+    now = NOW
+    index.upsert(baseline_docs())
+    index.upsert(surge_docs(40))
     opened = alerts.evaluate(s, index, now=now)
     [inc] = opened.raised
     assert inc.severity == "warning"  # ×13 but 40 posts: warning (critical needs 5 × min_count too)
     # two hours later a login post threatening 12315 arrives: one of the incident's posts → attached to
     # it (no second incident), severity raised to the risk rule's critical, one "updated" message
     later = now + timedelta(hours=2)
-    threat = kit.make_doc(900_001, at=later - timedelta(minutes=10), topics=("login",),
+    threat = make_doc(900_001, at=later - timedelta(minutes=10), topics=("login",),
                           text="登录不上还扣费，再不处理就去12315投诉", risk=["regulator_threat"])
     index.upsert([threat])
     report = alerts.evaluate(s, index, now=later)
@@ -56,17 +57,17 @@ def test_open_severity_change_and_resolve_each_notify_once(settings, index, kit)
     assert events == ["opened", "updated", "resolved"]
 
 
-def test_quiet_hours_hold_messages_and_send_them_as_one_when_they_end(settings, index, kit):
+def test_quiet_hours_hold_messages_and_send_them_as_one_when_they_end(settings, index):
     # NOW is 06:30 UTC = 14:30 in Shanghai: inside 14:00–15:00
     s = _settings(settings, (Subscriber(name="night", channels=("alert-log",), quiet_hours="14:00-15:00"),))
-    index.upsert(kit.baseline_docs())
-    index.upsert(kit.surge_docs(40))
-    index.upsert(kit.surge_docs(30, topic="ads", start_n=300_000, text="开屏广告关不掉，点一下就跳转"))
-    report = alerts.evaluate(s, index, now=kit.NOW)
+    index.upsert(baseline_docs())
+    index.upsert(surge_docs(40))
+    index.upsert(surge_docs(30, topic="ads", start_n=300_000, text="开屏广告关不掉，点一下就跳转"))
+    report = alerts.evaluate(s, index, now=NOW)
     assert len(report.raised) == 2  # two problems, two incidents
-    assert alerts.deliver(s, now=kit.NOW).sent == [] and _log(s) == []  # held
-    assert alerts.deliver(s, now=kit.NOW + timedelta(minutes=29)).sent == []
-    end = kit.NOW + timedelta(minutes=30)  # 15:00 Shanghai
+    assert alerts.deliver(s, now=NOW).sent == [] and _log(s) == []  # held
+    assert alerts.deliver(s, now=NOW + timedelta(minutes=29)).sent == []
+    end = NOW + timedelta(minutes=30)  # 15:00 Shanghai
     sent = alerts.deliver(s, now=end)
     assert len(sent.sent) == 1
     [msg] = _log(s)
@@ -77,16 +78,16 @@ def test_quiet_hours_hold_messages_and_send_them_as_one_when_they_end(settings, 
     assert alerts.deliver(s, now=end + timedelta(hours=1)).sent == []  # nothing twice
 
 
-def test_digest_only_subscribers_get_no_incident_messages_but_the_digest(settings, index, kit):
+def test_digest_only_subscribers_get_no_incident_messages_but_the_digest(settings, index):
     s = _settings(settings, (Subscriber(name="pm", channels=("alert-log",), mode="digest"),
                              Subscriber(name="ads-team", channels=("alert-log",), topics=("ads",), digest=False)))
-    index.upsert(kit.baseline_docs())
-    index.upsert(kit.surge_docs(40))
-    alerts.evaluate(s, index, now=kit.NOW)
+    index.upsert(baseline_docs())
+    index.upsert(surge_docs(40))
+    alerts.evaluate(s, index, now=NOW)
     with open_store(s) as st:
         assert st.outbox() == []  # pm: digest only; ads-team: routed by topic, and this is a login incident
-    digest = alerts.build_digest(s, index, period="day", now=kit.NOW)
-    assert alerts.send_digest(s, digest, now=kit.NOW) == 1
+    digest = alerts.build_digest(s, index, period="day", now=NOW)
+    assert alerts.send_digest(s, digest, now=NOW) == 1
     with open_store(s) as st:
         assert [r.subscriber for r in st.outbox()] == ["pm"]
 
@@ -102,11 +103,11 @@ def test_quiet_hours_and_mode_are_checked_at_load():
         Subscriber(name="x", channels=(), mode="digest", digest=False)
 
 
-def test_a_new_risky_post_about_an_open_incident_is_attached_to_it_not_a_second_incident(settings, index, kit):
+def test_a_new_risky_post_about_an_open_incident_is_attached_to_it_not_a_second_incident(settings, index):
     s = _settings(settings, (Subscriber(name="team", channels=("alert-log",)),))
-    now = kit.NOW
-    index.upsert(kit.baseline_docs())
-    index.upsert(kit.surge_docs(40))
+    now = NOW
+    index.upsert(baseline_docs())
+    index.upsert(surge_docs(40))
     [inc] = alerts.evaluate(s, index, now=now).raised
     # three hours on the surge is still in the window (last match); seven hours on it has left it — the
     # incident is quiet, not yet resolved (resolve_after 6h) — and a new post about login threatens the
@@ -116,7 +117,7 @@ def test_a_new_risky_post_about_an_open_incident_is_attached_to_it_not_a_second_
     assert alerts.evaluate(s, index, now=later - timedelta(minutes=30)).resolved == []
     with open_store(s) as st:
         before = st.get(inc.fingerprint)
-    threat = kit.make_doc(900_002, at=later - timedelta(minutes=5), topics=("login",), sentiment="neutral",
+    threat = make_doc(900_002, at=later - timedelta(minutes=5), topics=("login",), sentiment="neutral",
                           text="登录问题再不解决我就找媒体曝光", risk=["media_threat"])
     index.upsert([threat])
     report = alerts.evaluate(s, index, now=later)

@@ -4,7 +4,7 @@ platform's signature scheme; email to a real aiosmtpd server."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -12,8 +12,9 @@ import pytest
 from alerts.message import Notification, md_escape, safe_url
 from alerts.notifiers import NOTIFIERS, PermanentNotifierError, Target, TransientNotifierError, render, send
 from alerts.notifiers import dingtalk, feishu, webhook
+from tests.alerts.receivers import SECRET, TOKEN
+from tests.helpers import ALERTS_NOW as NOW
 
-NOW = datetime(2026, 11, 24, 6, 30, tzinfo=timezone.utc)
 
 
 def note(**kw) -> Notification:
@@ -88,9 +89,9 @@ def test_signatures_match_the_documented_schemes():
     ("feishu", "/open-apis/bot/v2/hook/{token}"),
     ("slack", "/services/T0/B0/{token}"),
 ])
-def test_send_to_loopback_receiver_verifying_signatures(receiver, kit, kind, path):
-    url = receiver.url + path.format(token=kit.TOKEN)
-    t = target(kind, url, kit.SECRET)
+def test_send_to_loopback_receiver_verifying_signatures(receiver, kind, path):
+    url = receiver.url + path.format(token=TOKEN)
+    t = target(kind, url, SECRET)
     with httpx.Client() as client:
         send(kind, render(kind, note(), t), target=t, client=client, now=NOW)
     assert [r["platform"] for r in receiver.received] == [kind]
@@ -102,31 +103,31 @@ def test_send_to_loopback_receiver_verifying_signatures(receiver, kit, kind, pat
 @pytest.mark.parametrize("kind,path", [
     ("webhook", "/hook"), ("dingtalk", "/robot/send?access_token={token}"), ("feishu", "/open-apis/bot/v2/hook/{token}"),
 ])
-def test_wrong_secret_or_stale_clock_is_rejected(receiver, kit, kind, path, caplog):
-    url = receiver.url + path.format(token=kit.TOKEN)
+def test_wrong_secret_or_stale_clock_is_rejected(receiver, kind, path, caplog):
+    url = receiver.url + path.format(token=TOKEN)
     bad = target(kind, url, "WRONG-secret-value")
     with httpx.Client() as client, caplog.at_level(logging.DEBUG):
         with pytest.raises(PermanentNotifierError) as err:
             send(kind, render(kind, note(), bad), target=bad, client=client, now=NOW)
-        good = target(kind, url, kit.SECRET)
+        good = target(kind, url, SECRET)
         with pytest.raises(PermanentNotifierError):  # right secret, clock two hours off
             send(kind, render(kind, note(), good), target=good, client=client, now=NOW + timedelta(hours=2))
     assert receiver.rejected == [kind, kind] and receiver.received == []
     for text in (str(err.value), repr(bad), repr(good), caplog.text):
-        assert "WRONG-secret-value" not in text and kit.SECRET not in text and kit.TOKEN not in text
+        assert "WRONG-secret-value" not in text and SECRET not in text and TOKEN not in text
 
 
-def test_success_needs_http_ok_and_zero_error_code(receiver, kit):
-    t = target("dingtalk", receiver.url + "/robot/send?access_token=nope", kit.SECRET)
+def test_success_needs_http_ok_and_zero_error_code(receiver):
+    t = target("dingtalk", receiver.url + "/robot/send?access_token=nope", SECRET)
     with httpx.Client() as client:
         with pytest.raises(PermanentNotifierError, match="errcode=300001"):
             send("dingtalk", render("dingtalk", note()), target=t, client=client, now=NOW)
         receiver.fail_next["/cgi-bin"] = (200, {"errcode": 45009, "errmsg": "api freq out of limit"})
-        w = target("wecom", receiver.url + f"/cgi-bin/webhook/send?key={kit.TOKEN}")
+        w = target("wecom", receiver.url + f"/cgi-bin/webhook/send?key={TOKEN}")
         with pytest.raises(TransientNotifierError, match="45009"):
             send("wecom", render("wecom", note()), target=w, client=client, now=NOW)
         receiver.fail_next["/hook"] = (503, "busy")
-        h = target("webhook", receiver.url + "/hook", kit.SECRET)
+        h = target("webhook", receiver.url + "/hook", SECRET)
         with pytest.raises(TransientNotifierError, match="HTTP 503"):
             send("webhook", render("webhook", note()), target=h, client=client, now=NOW)
         s = target("slack", receiver.url + "/services/T/B/X")
@@ -134,13 +135,13 @@ def test_success_needs_http_ok_and_zero_error_code(receiver, kit):
             send("slack", {"blocks": []}, target=s, client=client, now=NOW)
 
 
-def test_unreachable_receiver_is_transient_and_hides_the_url(receiver, kit):
-    url = receiver.url + f"/robot/send?access_token={kit.TOKEN}"
+def test_unreachable_receiver_is_transient_and_hides_the_url(receiver):
+    url = receiver.url + f"/robot/send?access_token={TOKEN}"
     receiver.stop()
-    t = target("dingtalk", url, kit.SECRET)
+    t = target("dingtalk", url, SECRET)
     with httpx.Client() as client, pytest.raises(TransientNotifierError) as err:
         send("dingtalk", render("dingtalk", note()), target=t, client=client, now=NOW)
-    assert kit.TOKEN not in str(err.value)
+    assert TOKEN not in str(err.value)
 
 
 def test_email_over_smtp_plain_and_html(tmp_path):

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import alerts
 from alerts.store import open_store
+from tests.helpers import ALERTS_NOW as NOW, make_doc
 
 
 def _only(settings, kind):
@@ -17,16 +18,16 @@ def _only(settings, kind):
 HISTORY = ["登录有点慢", "验证码收不到", "广告太多了", "更新以后很卡", "客服不回复", "扣费了没到账", "闪退好几次"]
 
 
-def test_emerging_terms_groups_new_words_with_representative_posts(settings, index, kit):
+def test_emerging_terms_groups_new_words_with_representative_posts(settings, index):
     s = _only(settings, "emerging_terms")
-    now = kit.NOW
+    now = NOW
     docs = []
     for i in range(24 * 10 * 4):  # four negative posts an hour for ten days, the usual complaints
-        docs.append(kit.make_doc(i, at=now - timedelta(days=10) + timedelta(minutes=15 * i), text=HISTORY[i % len(HISTORY)]))
+        docs.append(make_doc(i, at=now - timedelta(days=10) + timedelta(minutes=15 * i), text=HISTORY[i % len(HISTORY)]))
     for i in range(12):
-        docs.append(kit.make_doc(10_000 + i, at=now - timedelta(hours=5) + timedelta(minutes=20 * i),
-                                 text=f"新版本打开相册就闪退，第{i}次了", source="appstore" if i % 3 else "weibo",
-                                 likes=i))
+        docs.append(make_doc(10_000 + i, at=now - timedelta(hours=5) + timedelta(minutes=20 * i),
+                             text=f"新版本打开相册就闪退，第{i}次了", source="appstore" if i % 3 else "weibo",
+                             likes=i))
     index.upsert(docs)
     [sig] = alerts.collect_signals(s.alerts.rules[0], s, index, now=now)
     terms = sig.detail["terms"]
@@ -45,16 +46,16 @@ def test_emerging_terms_groups_new_words_with_representative_posts(settings, ind
     assert alerts.evaluate(s, index, now=now + timedelta(minutes=5)).raised == []
 
 
-def test_rating_drop_for_new_version(settings, index, kit):
+def test_rating_drop_for_new_version(settings, index):
     s = _only(settings, "rating_drop")
-    now = kit.NOW
+    now = NOW
     docs = []
     for i in range(40):
-        docs.append(kit.make_doc(i, at=now - timedelta(days=20, hours=i), source="appstore", kind="review",
-                                 rating=5 if i % 5 else 2, app_version="3.9.0", sentiment="positive", text="好用"))
+        docs.append(make_doc(i, at=now - timedelta(days=20, hours=i), source="appstore", kind="review",
+                             rating=5 if i % 5 else 2, app_version="3.9.0", sentiment="positive", text="好用"))
     for i in range(25):
-        docs.append(kit.make_doc(100 + i, at=now - timedelta(days=2, hours=i), source="appstore", kind="review",
-                                 rating=1 if i % 3 else 4, app_version="3.10.0", text=f"更新后闪退 {i}"))
+        docs.append(make_doc(100 + i, at=now - timedelta(days=2, hours=i), source="appstore", kind="review",
+                             rating=1 if i % 3 else 4, app_version="3.10.0", text=f"更新后闪退 {i}"))
     index.upsert(docs)
     [sig] = alerts.collect_signals(s.alerts.rules[0], s, index, now=now)
     assert sig.detail["mean"] == 2.08 and sig.detail["earlier_mean"] == 4.4 and sig.detail["low_reviews"] == 16
@@ -76,13 +77,13 @@ def test_rating_drop_for_new_version(settings, index, kit):
     assert "version:3.10.0" in rec.detail["query"] and index.search(q).total == 16
 
 
-def test_high_risk_posts_alert_at_once_and_only_once(settings, index, kit):
+def test_high_risk_posts_alert_at_once_and_only_once(settings, index):
     s = _only(settings, "high_risk")
-    now = kit.NOW
+    now = NOW
     index.upsert([
-        kit.make_doc(1, at=now - timedelta(hours=1), text="再不退款我就去12315投诉，还要找媒体曝光", risk=["regulator_threat", "media_threat"]),
-        kit.make_doc(2, at=now - timedelta(hours=2), text="普通吐槽"),
-        kit.make_doc(3, at=now - timedelta(days=3), text="三天前的律师函", risk=["legal_threat"]),
+        make_doc(1, at=now - timedelta(hours=1), text="再不退款我就去12315投诉，还要找媒体曝光", risk=["regulator_threat", "media_threat"]),
+        make_doc(2, at=now - timedelta(hours=2), text="普通吐槽"),
+        make_doc(3, at=now - timedelta(days=3), text="三天前的律师函", risk=["legal_threat"]),
     ])
     report = alerts.evaluate(s, index, now=now)
     assert len(report.raised) == 1
@@ -100,18 +101,18 @@ def test_high_risk_posts_alert_at_once_and_only_once(settings, index, kit):
         assert len(st.outbox()) == 1
 
 
-def test_emerging_terms_alert_keeps_its_fingerprint_when_the_leading_term_changes(settings, index, kit):
+def test_emerging_terms_alert_keeps_its_fingerprint_when_the_leading_term_changes(settings, index):
     s = _only(settings, "emerging_terms")
-    now = kit.NOW
-    docs = [kit.make_doc(i, at=now - timedelta(days=10) + timedelta(minutes=15 * i), text=HISTORY[i % len(HISTORY)])
+    now = NOW
+    docs = [make_doc(i, at=now - timedelta(days=10) + timedelta(minutes=15 * i), text=HISTORY[i % len(HISTORY)])
             for i in range(24 * 10 * 4)]
-    docs += [kit.make_doc(10_000 + i, at=now - timedelta(hours=2) + timedelta(minutes=5 * i), text="相册同步失败")
+    docs += [make_doc(10_000 + i, at=now - timedelta(hours=2) + timedelta(minutes=5 * i), text="相册同步失败")
              for i in range(10)]
     index.upsert(docs)
     first = alerts.evaluate(s, index, now=now)
     assert len(first.raised) == 1
     # later a longer word in the same posts leads the group (the most specific term heads it)
-    index.upsert([kit.make_doc(20_000 + i, at=now + timedelta(minutes=5 * i), text="PhotoSyncCrash 相册同步失败")
+    index.upsert([make_doc(20_000 + i, at=now + timedelta(minutes=5 * i), text="PhotoSyncCrash 相册同步失败")
                   for i in range(30)])
     later = alerts.evaluate(s, index, now=now + timedelta(hours=3))
     assert later.raised == []

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 
 import alerts
 from alerts.store import open_store
-
-import dataclasses
-from datetime import datetime, timezone
-
-NOW = datetime(2026, 11, 24, 6, 30, tzinfo=timezone.utc)
+from tests.helpers import ALERTS_NOW as NOW, baseline_docs, surge_docs
 
 
 def _spike_only(settings):
@@ -19,10 +16,10 @@ def _spike_only(settings):
     return settings.replace(alerts=dataclasses.replace(settings.alerts, rules=rules))
 
 
-def test_surge_raises_exactly_one_incident_then_updates(settings, index, kit):
+def test_surge_raises_exactly_one_incident_then_updates(settings, index):
     s = _spike_only(settings)
-    index.upsert(kit.baseline_docs())
-    index.upsert(kit.surge_docs(40))
+    index.upsert(baseline_docs())
+    index.upsert(surge_docs(40))
     report = alerts.evaluate(s, index, now=NOW)
     # the product's spike and its login topic's spike are the same 40 posts: one incident, led by the topic
     assert [(r.product, r.kind, r.key) for r in report.raised] == [("demo", "incident", "login")]
@@ -45,7 +42,7 @@ def test_surge_raises_exactly_one_incident_then_updates(settings, index, kit):
     again = alerts.evaluate(s, index, now=NOW + timedelta(minutes=5))
     assert again.raised == [] and again.updated == [] and again.unchanged == 1
     # growth ≥ 1.5× the notified count after the silence → updated, not duplicated
-    index.upsert(kit.surge_docs(40, start_n=200_000, end=NOW + timedelta(hours=2), hours=1))
+    index.upsert(surge_docs(40, start_n=200_000, end=NOW + timedelta(hours=2), hours=1))
     later = alerts.evaluate(s, index, now=NOW + timedelta(hours=2))
     assert [(r.key, r.fingerprint) for r in later.updated] == [("login", rec.fingerprint)] and later.raised == []
     assert [r.version for r in later.updated] == [2]
@@ -56,18 +53,18 @@ def test_surge_raises_exactly_one_incident_then_updates(settings, index, kit):
     assert sorted((r.channel, r.version) for r in rows) == [("alert-log", 1), ("alert-log", 2)]
 
 
-def test_no_alert_on_tiny_counts_or_before_warmup(settings, index, kit):
+def test_no_alert_on_tiny_counts_or_before_warmup(settings, index):
     s = _spike_only(settings)
-    index.upsert(kit.surge_docs(3))  # 0 → 3 is not a spike
+    index.upsert(surge_docs(3))  # 0 → 3 is not a spike
     assert alerts.evaluate(s, index, now=NOW).raised == []
-    index.upsert(kit.surge_docs(40, start_n=5000))  # a surge with no history at all: warm-up
+    index.upsert(surge_docs(40, start_n=5000))  # a surge with no history at all: warm-up
     assert alerts.evaluate(s, index, now=NOW).raised == []
 
 
-def test_restart_keeps_state_and_resolves_after_quiet(settings, index, kit):
+def test_restart_keeps_state_and_resolves_after_quiet(settings, index):
     s = _spike_only(settings)
-    index.upsert(kit.baseline_docs())
-    index.upsert(kit.surge_docs(40))
+    index.upsert(baseline_docs())
+    index.upsert(surge_docs(40))
     assert len(alerts.evaluate(s, index, now=NOW).raised) == 1
     # a "restart": new store connection, evaluation from the index again → no flood of old alerts
     assert alerts.evaluate(s, index, now=NOW + timedelta(minutes=30)).raised == []

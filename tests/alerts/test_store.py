@@ -12,6 +12,7 @@ import pytest
 from alerts.detect import Figures, Match
 from alerts.lifecycle import Policy, on_match, on_quiet
 from alerts.store import OutboxEntry, SqliteAlertStore
+from tests.helpers import run_in_threads
 
 T = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
 H = timedelta(hours=1)
@@ -112,11 +113,7 @@ def test_concurrent_apply_opens_once(tmp_path):
             errors.append(repr(exc))
             barrier.abort()
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(run, 4)
     assert errors == []
     assert sorted(str(r.event) for r in results) == ["None", "None", "None", "opened"]
     with SqliteAlertStore(tmp_path / "voc.db") as st:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,32 +10,8 @@ import httpx
 import pytest
 
 from configs import load_settings
+from tests.helpers import HOSTILE, NOW, REPO, indexed_doc
 
-REPO = Path(__file__).resolve().parents[2]
-#: The fixed "now" of every API test (Tuesday 2026-11-24 11:00 in Shanghai).
-NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
-HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">闪退了'
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def make_doc(tokenizer, n: int, text: str, *, created: datetime, source: str = "appstore", sentiment: str = "negative",
-             topics: tuple[str, ...] = (), intent: str = "bug", rating: int | None = None, app_version: str | None = None,
-             platform: str | None = "ios", url: str | None = None, product: str = "qingji") -> dict:
-    from crawlers.items import doc_id
-
-    sid = f"s{n}"
-    return {
-        "id": doc_id(source, sid), "source": source, "source_id": sid, "url": url or f"https://example.com/post/{n}",
-        "parent_id": None, "product": product, "kind": "review" if source == "appstore" else "post", "title": "",
-        "text": text, "raw_text": text, "tokens": " ".join(tokenizer(text)), "author_id": f"a{n}",
-        "author_name": f"用户{n}", "created_at": iso(created), "crawled_at": iso(NOW), "rating": rating,
-        "app_version": app_version, "platform": platform, "likes": 0, "replies": 0, "reposts": 0,
-        "sentiment": sentiment, "sentiment_score": 0.9, "intent": intent, "topics": list(topics), "risk": [],
-        "dup_of": None, "model_version": "rules-test",
-    }
 
 
 def seed_docs(tokenizer) -> list[dict]:
@@ -52,19 +27,19 @@ def seed_docs(tokenizer) -> list[dict]:
             ("请问怎么导出PDF", "neutral", ("feature_request",), "question", 3),
         ):
             n += 1
-            docs.append(make_doc(tokenizer, n, text, created=base + d * day, sentiment=sent, topics=topics,
+            docs.append(indexed_doc(tokenizer, n, text, created=base + d * day, sentiment=sent, topics=topics,
                                  intent=intent, rating=rating, app_version="3.1.0"))
     spike = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)  # 09:00 Shanghai on 11-24
     for i in range(6):
         n += 1
-        docs.append(make_doc(tokenizer, n, f"更新3.2.0后验证码登录失败，登录不上 第{i}次", created=spike + timedelta(minutes=5 * i),
+        docs.append(indexed_doc(tokenizer, n, f"更新3.2.0后验证码登录失败，登录不上 第{i}次", created=spike + timedelta(minutes=5 * i),
                              topics=("login",), rating=1, app_version="3.2.0", platform="android" if i % 3 else "ios"))
     n += 1
-    docs.append(make_doc(tokenizer, n, HOSTILE, created=spike, source="weibo", topics=("crash",), platform="web",
+    docs.append(indexed_doc(tokenizer, n, HOSTILE, created=spike, source="weibo", topics=("crash",), platform="web",
                          url="javascript:alert(1)"))
     # 2026-11-23T17:30Z is 11-24 01:30 in Shanghai: a day bucket in local time, not UTC.
     n += 1
-    docs.append(make_doc(tokenizer, n, "半夜闪退，崩溃", created=datetime(2026, 11, 23, 17, 30, tzinfo=timezone.utc),
+    docs.append(indexed_doc(tokenizer, n, "半夜闪退，崩溃", created=datetime(2026, 11, 23, 17, 30, tzinfo=timezone.utc),
                          topics=("crash",), rating=2, app_version="3.2.0"))
     return docs
 

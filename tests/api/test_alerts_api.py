@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
+from tests.helpers import NOW
+
 pytestmark = pytest.mark.anyio
 
-NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
 
 
 def open_alert(settings, *, key: str = "login", title: str = "登录/账号 负面反馈激增", detail: dict | None = None) -> str:

@@ -6,9 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-#: Same values as tests/api/conftest.py (conftest modules cannot be imported under --import-mode=importlib).
-NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
-HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">闪退了'
+from tests.helpers import HOSTILE, NOW
+
 
 pytestmark = pytest.mark.anyio
 

@@ -13,16 +13,16 @@ traceback), as does any 5xx.
 from __future__ import annotations
 
 import time
-import traceback
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
+from tests.helpers import NOW
+
 #: Seconds one in-process request may take on a loaded 2-core VM (a normal one takes milliseconds).
 TIME_BOUND = 5.0
 FUZZ = settings(max_examples=250, deadline=None, derandomize=True, database=None,

@@ -11,16 +11,14 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.helpers import REPO
+
 pytestmark = pytest.mark.anyio
 
-REPO = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
 TOKENS = {"VOC_ADMIN_TOKENS": "adm-secret-1", "VOC_READ_TOKENS": "read-secret-1",
           "VOC_SESSION_SECRET": "test-session-key"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -123,7 +121,8 @@ def test_voc_serve_refuses_a_rebound_host_over_real_http(tmp_path):
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(proc.stderr.read().decode() if proc.stderr else "voc serve did not start")
+                    raise AssertionError(proc.stderr.read().decode() if proc.stderr else "voc serve did not start") \
+                        from None
                 time.sleep(0.2)
         assert ok.status_code == 200 and ok.json()["role"] == "admin"
         r = httpx.get(base + "/api/session", headers={"Host": "127.attacker.example:8080"}, timeout=5)

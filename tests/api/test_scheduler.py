@@ -17,8 +17,8 @@ from app.scheduler import RunHistory, Scheduler, history_path, next_run
 from configs import load_settings
 from configs.sources import SourceSettings
 from configs.web import ScheduleSettings
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 24, 0, 59, 30, tzinfo=timezone.utc)  # 08:59:30 Shanghai
 
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from app.cli import cli
 from index import SqliteIndex
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 WHEN = "2026-11-24T01:05:00Z"  # 09:05 in Shanghai, 02:05 in Berlin
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from configs import ConfigError, load_settings
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

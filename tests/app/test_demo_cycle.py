@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,8 @@ from app.context import AppContext
 from app.demo.cycle import run_demo_cycle
 from configs import load_settings
 from index import Filters, SearchQuery
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

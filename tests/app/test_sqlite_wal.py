@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
 
 from configs.sqlite_wal import use_wal
+from tests.helpers import run_in_threads
 
 
 def test_concurrent_openers_of_a_new_file_all_switch_to_wal(tmp_path):
@@ -16,7 +18,7 @@ def test_concurrent_openers_of_a_new_file_all_switch_to_wal(tmp_path):
         path = tmp_path / f"r{round_}.db"
         barrier = threading.Barrier(4, timeout=10)
 
-        def open_it() -> None:
+        def open_it(path: Path, barrier: threading.Barrier) -> None:
             conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
             try:
                 barrier.wait()
@@ -26,11 +28,7 @@ def test_concurrent_openers_of_a_new_file_all_switch_to_wal(tmp_path):
             finally:
                 conn.close()
 
-        threads = [threading.Thread(target=open_it) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_in_threads(open_it, 4, path, barrier)
     assert errors == []
     assert modes == ["wal"] * 400
 

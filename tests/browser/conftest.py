@@ -4,7 +4,6 @@ Chromium through Playwright (``/usr/bin/chromium``; nothing is downloaded)."""
 from __future__ import annotations
 
 import dataclasses
-
 import shutil
 import threading
 import time
@@ -14,31 +13,15 @@ from pathlib import Path
 import pytest
 
 from configs import load_settings
+from tests.helpers import HOSTILE_PAGE as HOSTILE, NOW, indexed_doc
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
-HOSTILE = ('<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
-           '<svg onload="window.__pwned=3"></svg>闪退了')
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _doc(tokenizer, n, text, *, created, source="appstore", sentiment="negative", topics=(), intent="bug",
-         rating=None, app_version=None, platform="ios", url=None):
-    from crawlers.items import doc_id
-
-    return {
-        "id": doc_id(source, f"b{n}"), "source": source, "source_id": f"b{n}",
-        "url": url if url is not None else f"https://example.com/post/{n}", "parent_id": None, "product": "qingji",
-        "kind": "review", "title": "", "text": text, "raw_text": text, "tokens": " ".join(tokenizer(text)),
-        "author_id": f"a{n}", "author_name": f"用户{n}", "created_at": _iso(created), "crawled_at": _iso(NOW),
-        "rating": rating, "app_version": app_version, "platform": platform, "likes": 0, "replies": 0, "reposts": 0,
-        "sentiment": sentiment, "sentiment_score": 0.9, "intent": intent, "topics": list(topics), "risk": [],
-        "dup_of": None, "model_version": "rules-test",
-    }
+def _doc(tokenizer, n, text, **kw) -> dict:
+    """A document of the web page tests (ids b<n>, every one a review)."""
+    return indexed_doc(tokenizer, n, text, id_prefix="b", kind="review", **kw)
 
 
 def seed(tokenizer) -> list[dict]:

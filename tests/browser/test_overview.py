@@ -11,7 +11,7 @@ from index import Filters, SearchQuery
 
 pytestmark = pytest.mark.browser
 
-from tests.browser.conftest import NOW  # noqa: E402
+from tests.helpers import NOW  # noqa: E402
 
 
 def wait_ready(page, view: str) -> None:
@@ -188,12 +188,12 @@ def test_watchlist_saved_from_search_shows_on_the_overview_and_export_downloads(
 
 
 def test_crawled_values_on_the_overview_show_as_text(site, page):
-    from tests.browser.conftest import HOSTILE, _doc
+    from tests.helpers import HOSTILE_PAGE as HOSTILE, indexed_doc
 
     url, _settings, index = site()
     evil = '<img src=x onerror="window.__pwned=5">'
-    index.upsert([_doc(lambda t: list(t), 900, HOSTILE, created=NOW - timedelta(hours=1), app_version=evil,
-                       platform='<svg onload="window.__pwned=6">', topics=("crash",))])
+    index.upsert([indexed_doc(lambda t: list(t), 900, HOSTILE, created=NOW - timedelta(hours=1), app_version=evil,
+                             id_prefix="b", kind="review", platform='<svg onload="window.__pwned=6">', topics=("crash",))])
     page.goto(url + "/#overview?period=24h")
     wait_ready(page, "overview")
     versions = page.locator("#ov-app_version li .name").all_text_contents()

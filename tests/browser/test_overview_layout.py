@@ -54,7 +54,6 @@ def overflow(page) -> dict:
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_no_page_overflows_horizontally(site, browser, artifacts, width):
-    from tests.browser.conftest import NOW  # noqa: F401  (the server's clock)
     from tests.browser.test_web import _open_alert
 
     url, settings, _index = site()

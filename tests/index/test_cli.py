@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from app.cli import cli
 from index import Filters, SqliteIndex
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -133,6 +133,15 @@ def test_prune_deletes_only_old_documents(home, settings):
         assert ix.count(Filters()) == 2 and ix.get("c3") is None
     bad = run(home, "prune", "--older-than", "forever")
     assert bad.exit_code == 2 and "365d" in bad.output
+
+
+def test_prune_reads_durations_in_the_query_grammar(home):
+    # since:30m works in a query, so --older-than 30m does too (it was refused: days, hours, weeks only)
+    result = run(home, "prune", "--older-than", "30m", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("would delete 3 documents")
+    for bad in ("0d", "30x", "３０m", "1y"):
+        assert run(home, "prune", "--older-than", bad).exit_code == 2
 
 
 def _open_an_alert(store) -> None:

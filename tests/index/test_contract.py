@@ -3,18 +3,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
-import uuid
-from pathlib import Path
-
 import pytest
 
-_spec = importlib.util.spec_from_file_location("voc_index_contract", Path(__file__).with_name("contract.py"))
-contract = importlib.util.module_from_spec(_spec)
-sys.modules["voc_index_contract"] = contract
-_spec.loader.exec_module(contract)
+from tests.helpers import live_es_index
+from tests.index import contract
+
 corpus = contract.corpus  # the fixture
 
 
@@ -27,21 +20,7 @@ def index(request, tmp_path, tokenizer):
         yield ix
         ix.close()
         return
-    url = os.environ.get("VOC_ES_URL")
-    if not url:
-        pytest.skip("VOC_ES_URL is not set: no Elasticsearch cluster to run the contract against")
-    from configs.index import ElasticsearchSettings, IndexSettings
-    from configs.settings import Secrets
-    from index.elastic import ElasticsearchIndex
-
-    # credentials from VOC_ES_API_KEY or VOC_ES_USERNAME/VOC_ES_PASSWORD; TLS CA from VOC_ES_CA_CERTS
-    es = ElasticsearchSettings(ca_certs=os.environ.get("VOC_ES_CA_CERTS") or None, number_of_replicas=0)
-    settings = IndexSettings(url=url, name=f"voc-test-{uuid.uuid4().hex[:8]}", elasticsearch=es)
-    ix = ElasticsearchIndex.from_settings(settings, url=url, home=tmp_path, tokenizer=tokenizer,
-                                          secrets=Secrets(os.environ))
-    yield ix
-    ix.drop()
-    ix.close()
+    yield from live_es_index(tmp_path, tokenizer, "to run the contract against")
 
 
 class TestContract(contract.IndexContract):

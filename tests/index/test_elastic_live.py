@@ -6,12 +6,10 @@ cluster, test_elastic_bodies.py checks the query clauses and test_elastic_spec.p
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
 
 from index import SearchQuery
+from tests.helpers import live_es_index
 from tests.index.contract import make_doc
 
 pytestmark = pytest.mark.elasticsearch
@@ -19,20 +17,7 @@ pytestmark = pytest.mark.elasticsearch
 
 @pytest.fixture
 def es_index(tmp_path, tokenizer):
-    url = os.environ.get("VOC_ES_URL")
-    if not url:
-        pytest.skip("VOC_ES_URL is not set: no Elasticsearch cluster for the sub-word cases")
-    from configs.index import ElasticsearchSettings, IndexSettings
-    from configs.settings import Secrets
-    from index.elastic import ElasticsearchIndex
-
-    es = ElasticsearchSettings(ca_certs=os.environ.get("VOC_ES_CA_CERTS") or None, number_of_replicas=0)
-    settings = IndexSettings(url=url, name=f"voc-test-{uuid.uuid4().hex[:8]}", elasticsearch=es)
-    ix = ElasticsearchIndex.from_settings(settings, url=url, home=tmp_path, tokenizer=tokenizer,
-                                          secrets=Secrets(os.environ))
-    yield ix
-    ix.drop()
-    ix.close()
+    yield from live_es_index(tmp_path, tokenizer, "for the sub-word cases")
 
 
 def test_the_bigram_analyzer_emits_the_two_character_windows_of_each_chinese_run(es_index):

@@ -47,7 +47,7 @@ def paged(tokenizer):
 def deepest(cluster: LoopbackES) -> int:
     """The largest ``from + size`` any search asked for."""
     out = 0
-    for method, path, body in cluster.requests:
+    for _method, path, body in cluster.requests:
         if path.split("?", 1)[0].endswith("/_search") and body:
             b = parse_body(body)
             out = max(out, int(b.get("from", 0)) + int(b.get("size", 10)))
