@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         texts = [t for t, _, _ in train]
         vocab = build_vocab(texts, min_count=3, max_size=6000)
         tok = _tokenizer(vocab)
-        enc = lambda ts: list(tok([t[:126] for t in ts], truncation=True, max_length=128,  # noqa: E731
-                                  return_token_type_ids=False, return_attention_mask=False)["input_ids"])
+        enc = lambda ts, tok=tok: list(tok([t[:126] for t in ts], truncation=True, max_length=128,  # noqa: E731
+                                           return_token_type_ids=False, return_attention_mask=False)["input_ids"])
         ids, test_ids = enc(texts), enc([t for t, _ in test])
         y = torch.tensor([lab[s] for _, s, _ in train])
         cfg = BertConfig(vocab_size=len(vocab), hidden_size=192, num_hidden_layers=2, num_attention_heads=4,
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         model = VocModel(cfg)
         opt = torch.optim.AdamW(model.parameters(), lr=8e-4, weight_decay=0.01)
         total = math.ceil(len(ids) / 64) * 3
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100) * max(
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s, total=total: min(1.0, (s + 1) / 100) * max(
             0.05, 0.5 * (1 + math.cos(math.pi * min(1.0, s / total)))))
         deadline, step = time.monotonic() + args.minutes * 60, 0
         model.train()

@@ -44,6 +44,10 @@ def rowwise(fn: Any, x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
 class Int8Linear(nn.Module):
     """``nn.Linear`` with int8 weights (per output channel) and per-row int8 activations, batch-invariant."""
 
+    qweight_t: torch.Tensor
+    w_scale: torch.Tensor
+    bias: torch.Tensor
+
     def __init__(self, linear: nn.Linear) -> None:
         super().__init__()
         w = linear.weight.detach().float()

@@ -17,6 +17,7 @@ online_shopping, …) never reach both sides.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import random
 import re
@@ -93,7 +94,7 @@ def _emotion(path: Path, field: str, mapping: dict[str, str]) -> Iterator[tuple[
 def _sources() -> dict[str, Callable[[Path], Iterator[tuple[str, str]]]]:
     s: dict[str, Callable[[Path], Iterator[tuple[str, str]]]] = {}
     for cat in SHOPPING_CATS:
-        s[f"shopping:{cat}"] = lambda d, cat=cat: _shopping(d, cat)
+        s[f"shopping:{cat}"] = functools.partial(_shopping, cat=cat)
     s["waimai_10k"] = lambda d: ((r["review"], _LAB[r["label"]]) for r in _csv(d / "waimai_10k.csv"))
     s["smp2020_usual"] = lambda d: _emotion(d / "smp2020_ewect" / "usual_eval_labeled.jsonl", "content", _EMO)
     s["smp2020_virus"] = lambda d: (x for n in ("virus_train", "virus_eval_labeled", "virus_test_labeled")

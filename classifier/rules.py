@@ -7,7 +7,6 @@ sentiment and rule intent; it is fast and dependency-free, the fallback and the 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
