@@ -11,6 +11,7 @@ from typing import Any
 from alerts._errors import AlertNotFoundError, AlertsError
 from alerts._evaluate import collect_signals, deliveries_for
 from alerts.detect import Match, SpikeDetector
+from alerts.novelty import detector_for
 from alerts.lifecycle import AlertRecord, Transition, acknowledge, resolve_manually
 from alerts.store import AlertStore, open_store
 from configs.alerts import Rule
@@ -81,7 +82,9 @@ def read_series_csv(text: str) -> list[tuple[datetime, float]]:
 
 def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: datetime | None = None,
              end: datetime | None = None) -> list[tuple[Match, bool]]:
-    """Replay a count series through the rule's volume detector, evaluating at every bucket end.
+    """Replay a series through the rule's volume detector. ``method: novelty`` reads the series' samples
+    as they are (one evaluation per row); ``method: ratio`` sums them per ``interval`` bucket and evaluates
+    at every bucket end.
 
     Returns ``(match, new)`` per firing; ``new`` marks the first firing of an episode (what would alert).
     """
@@ -90,6 +93,15 @@ def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: dat
                           f"(use --from/--to to replay it against the index)")
     if not series:
         return []
+    if rule.method == "novelty":
+        nov = detector_for(rule)
+        out = []
+        for t, v in series:
+            onset = nov.observe(t, v) is not None  # an episode's first novel sample: what alerts
+            m = nov.advance(t)
+            if m is not None and (start is None or t >= start) and (end is None or t <= end):
+                out.append((m, onset))
+        return out
     step = timedelta(hours=1) if rule.interval == "hour" else timedelta(days=1)
     det = SpikeDetector(bucket=step, window=rule.window, history=rule.history,
                         warmup=rule.warmup, min_count=rule.min_count, ratio=rule.ratio,
