@@ -73,7 +73,7 @@ class Rule:
     topics: tuple[str, ...] = ()
     #: ``novelty`` (alerts/novelty.py: the series' own records and spread, per sample, scale-free; knobs
     #: below) or ``ratio`` (detect.SpikeDetector: ×``ratio`` over a seasonal median, ``threshold``, ``warmup``).
-    method: Literal["novelty", "ratio"] = "novelty"
+    method: Literal["ratio", "novelty"] = "ratio"
     #: novelty: ``up`` fires on rises only (feedback counts); ``both`` also on drops and falling level shifts.
     direction: Literal["up", "both"] = "up"
     #: novelty: the mean of the window's samples must lie this many standard deviations from the baseline.
@@ -172,7 +172,7 @@ class Rule:
                 return str(key), (f"{key!r} is not used by {kind} rules; remove it ({kind} rules use {used}, "
                                   f"besides {', '.join(sorted(_COMMON_KEYS - {'name', 'kind'}))})")
         if kind == "volume_spike":
-            method = data.get("method", "novelty")
+            method = data.get("method", "ratio")
             for other, keys in _METHOD_KEYS.items():
                 if other != method and method in _METHOD_KEYS:
                     for key in data:
