@@ -100,7 +100,8 @@ def _products(rule: Rule, index: Any, since: datetime, until: datetime, sentimen
 def _volume_match(rule: Rule, key: str, points: list[tuple[datetime, int]], *, origin: datetime, end: datetime,
                   step: timedelta, now: datetime) -> Match | None:
     """The rule's detector over one count series (buckets from ``origin`` to ``end``, the one holding
-    ``now`` last), evaluated at ``now``."""
+    ``now`` last), evaluated at ``now``. Feedback per bucket is always a count, so ``method: auto`` is the
+    ratio detector here (``backtest`` switches to novelty on a series that is not counts)."""
     if rule.method == "novelty":
         counts = {int(t.timestamp()): c for t, c in points}
         s = int(step.total_seconds())

@@ -23,7 +23,9 @@ samples sum to ``min_count`` or more, so a sparse series (0, 1, 2 posts an hour)
 other series are not counts and carry no such floor.
 
 ``advance(now)`` returns a :class:`~alerts.detect.Match` while an episode is on and for ``k`` samples after
-its last novel sample, its figures explaining why (the window's sum against the baseline of the onset).
+its last novel sample, its figures explaining why: on counts the window's items against ``k`` × the
+baseline mean of the onset, on measurements the window's mean against that baseline mean (in the series'
+units), the baseline's ±``z`` band as the normal range, and the check that fired in words.
 The defaults are the one configuration measured on NAB's dev set (alerts/README.md); knobs count samples,
 never the file's or history's length.
 """
@@ -197,20 +199,22 @@ class NoveltyDetector:
         ``nv`` was judged on (mean of the samples before it, its Gaussian band as the normal range)."""
         counts, k = self._counts, self.k
         recent = list(self._buf)[-k:]
-        current = sum(x for _t, x in recent)
-        expected = k * nv.base_mean
+        mean = sum(x for _t, x in recent) / len(recent)
         band = self.z * nv.base_sd
-        low, high = k * (nv.base_mean - band), k * (nv.base_mean + band)
-        if counts:
-            low = max(0.0, low)
-        ratio = current / max(expected, 1.0) if counts else (current / expected if expected > 0 else 0.0)
-        mean = current / len(recent)
         score = (mean - nv.base_mean) / nv.base_sd if nv.base_sd > 0 else 0.0
+        if counts:  # items in the window against k × the baseline's mean per sample
+            current, expected = mean * len(recent), k * nv.base_mean
+            low, high = max(0.0, k * (nv.base_mean - band)), k * (nv.base_mean + band)
+            ratio = current / max(expected, 1.0)
+        else:  # a measurement: the window's mean against the baseline's mean, in the series' units
+            current, expected = mean, nv.base_mean
+            low, high = nv.base_mean - band, nv.base_mean + band
+            ratio = current / expected if expected > 0 else 0.0
         fig = Figures(current=current, expected=expected, low=low, high=high, ratio=ratio,
                       window_start=recent[0][0].astimezone(timezone.utc),
                       window_end=min(now, recent[-1][0] + self._step()).astimezone(timezone.utc),
-                      unit=self.unit or ("items" if counts else "value"), score=score, samples=nv.base_n,
-                      reason=self.reason(nv))
+                      unit=self.unit or ("items" if counts else f"mean of the last {len(recent)} samples"),
+                      score=score, samples=nv.base_n, reason=self.reason(nv))
         if counts and self.min_count > 0:
             sev = severity_for(ratio, current, min_ratio=3.0, min_count=int(self.min_count))
         else:

@@ -71,11 +71,13 @@ class Rule:
     per_topic: bool = True
     #: Topics to watch; empty = every topic in topics.yaml.
     topics: tuple[str, ...] = ()
-    #: ``novelty`` (alerts/novelty.py: the series' own records and spread, per sample, scale-free; knobs
-    #: below) or ``ratio`` (detect.SpikeDetector: ×``ratio`` over a seasonal median, ``threshold``, ``warmup``).
-    method: Literal["ratio", "novelty"] = "ratio"
-    #: novelty: ``up`` fires on rises only (feedback counts); ``both`` also on drops and falling level shifts.
-    direction: Literal["up", "both"] = "up"
+    #: ``ratio`` (detect.SpikeDetector: ×``ratio`` over a seasonal median, ``threshold``, ``warmup``; made for
+    #: counts), ``novelty`` (alerts/novelty.py: the series' own records and spread, per sample, scale-free;
+    #: knobs below) or ``auto``: ratio while every value is a count (a non-negative integer: feedback per
+    #: hour always is), novelty from the first value that is not (CPU %, latencies, prices in a ``--series``).
+    method: Literal["auto", "ratio", "novelty"] = "auto"
+    #: novelty: ``up`` fires on rises only; ``both`` also on drops and falling level shifts.
+    direction: Literal["up", "both"] = "both"
     #: novelty: the mean of the window's samples must lie this many standard deviations from the baseline.
     sigma: float = 6.0
     #: novelty: samples (buckets of ``interval``; a series' rows) before anything may fire.
@@ -172,8 +174,8 @@ class Rule:
                 return str(key), (f"{key!r} is not used by {kind} rules; remove it ({kind} rules use {used}, "
                                   f"besides {', '.join(sorted(_COMMON_KEYS - {'name', 'kind'}))})")
         if kind == "volume_spike":
-            method = data.get("method", "ratio")
-            for other, keys in _METHOD_KEYS.items():
+            method = data.get("method", "auto")
+            for other, keys in _METHOD_KEYS.items():  # auto reads both methods' keys
                 if other != method and method in _METHOD_KEYS:
                     for key in data:
                         if key in keys:

@@ -77,31 +77,51 @@ def test_out_of_order_and_non_finite_samples_are_refused() -> None:
         det.observe(T0 + H, float("nan"))
 
 
-def test_backtest_of_the_shipped_rule_with_method_novelty_fires_inside_nab_windows() -> None:
-    # a real NAB series (tests/fixtures/nab/README.md): the shipped rule's settings, method novelty, fire
-    # inside each of the three labelled windows (a rising cost-per-click), and once before the first
+def test_backtest_of_the_shipped_rule_fires_inside_the_labelled_windows_of_a_real_nab_series() -> None:
+    # a real NAB series (tests/fixtures/nab/README.md): cost per click is not a count (0.134…), so the
+    # shipped rule's method auto reads it with the novelty detector from the first row; it fires inside
+    # each of the three labelled windows (a rising cost-per-click), and twice outside them: a broken daily
+    # pattern on 07-10 (before the first window) and a falling one on 07-22 (direction both)
     settings = load_settings(REPO / "configs", env={"VOC_HOME": str(REPO)})
     shipped = settings.alerts.rule("negative-volume-spike")
-    assert shipped is not None
-    rule = dataclasses.replace(shipped, method="novelty")
+    assert shipped is not None and shipped.method == "auto"
     series = alerts.read_series_csv((REPO / "tests/fixtures/nab/exchange-3_cpc_results.csv").read_text())
-    fires = [m.at for m, new in alerts.backtest(rule, series) if new]
+    fires = [m.at for m, new in alerts.backtest(shipped, series) if new]
     windows = [("2011-07-13 09:15:01", "2011-07-15 11:15:01"), ("2011-07-19 09:15:01", "2011-07-21 11:15:01"),
                ("2011-08-12 07:15:01", "2011-08-14 13:15:01")]
     for lo, hi in windows:
         a, b = (datetime.fromisoformat(x).replace(tzinfo=timezone.utc) for x in (lo, hi))
         assert any(a <= t <= b for t in fires), (lo, hi, fires)
-    assert len(fires) == 4
-    # the ratio method (the shipped default) sums per hour and asks for ×3 over a seasonal median: a price
-    # never triples, so it stays silent here
-    assert [m for m, new in alerts.backtest(shipped, series) if new] == []
+    assert len(fires) == 5
+    # the ratio method alone (the default before) sums per hour and asks for ×3 over a seasonal median: a
+    # price never triples, so it stays silent here
+    assert [m for m, new in alerts.backtest(dataclasses.replace(shipped, method="ratio"), series) if new] == []
+
+
+def test_method_auto_reads_counts_with_the_ratio_detector_until_a_value_is_not_a_count() -> None:
+    # hourly counts: 5 an hour for 10 days, then 60 an hour for 6 hours. The ratio detector fires on the
+    # 6-hour sum (≥ ×3 its median 30, ≥ min_count 10); novelty would too, but auto uses ratio on counts
+    settings = load_settings(REPO / "configs", env={"VOC_HOME": str(REPO)})
+    rule = settings.alerts.rule("negative-volume-spike")
+    assert rule is not None
+    counts = [(T0 + i * H, 5.0) for i in range(240)] + [(T0 + (240 + i) * H, 60.0) for i in range(6)]
+    [(m, new)] = [(m, new) for m, new in alerts.backtest(rule, counts) if new]
+    assert not m.detail and not m.figures.reason  # the ratio detector's match (novelty's names its check)
+    # the window ending after the first hour of 60 holds 5·5 + 60 = 85 < 3·30; after the second,
+    # 4·5 + 120 = 140 ≥ 90 and ≥ 30 + 4·√30 (spread: the Poisson floor, the median deviation being 0)
+    assert m.at == T0 + 242 * H
+    # the same series with one fractional value at the start is not counts: novelty reads it all
+    measured = [(T0, 5.5), *counts[1:]]
+    [(m2, _new)] = [(m, new) for m, new in alerts.backtest(rule, measured) if new]
+    assert m2.detail["check"] == "level_high" and m2.at == T0 + 240 * H
 
 
 def test_method_keys_are_checked_at_load() -> None:
     from configs.alerts import Rule
 
     assert Rule.config_key_error({"kind": "volume_spike", "method": "novelty", "ratio": 3.0})[0] == "ratio"
-    assert Rule.config_key_error({"kind": "volume_spike", "sigma": 5.0})[0] == "sigma"  # method ratio by default
+    assert Rule.config_key_error({"kind": "volume_spike", "method": "ratio", "sigma": 5.0})[0] == "sigma"
+    assert Rule.config_key_error({"kind": "volume_spike", "ratio": 3.0, "sigma": 5.0}) is None  # auto reads both
     assert Rule.config_key_error({"kind": "volume_spike", "method": "novelty", "sigma": 5.0}) is None
     with pytest.raises(ValueError, match="baseline_samples"):
         Rule(name="x", kind="volume_spike", method="novelty", baseline_samples=4)
