@@ -218,7 +218,7 @@ class NoveltyDetector:
         if counts and self.min_count > 0:
             sev = severity_for(ratio, current, min_ratio=3.0, min_count=int(self.min_count))
         else:
-            sev = "critical" if abs(score) >= 2 * self.z else "warning" if abs(score) >= self.z else "info"
+            sev = "critical" if abs(score) >= 2 * self.z else "warning"  # a value never seen: worth a look
         detail = {"check": nv.check, "direction": "up" if nv.up else "down", "value": nv.value,
                   "record_high": nv.high, "record_low": nv.low, "samples_seen": nv.index}
         return Match(key=self.key, at=now, severity=sev, figures=fig, detail=detail)

@@ -1,8 +1,8 @@
 """Alerts benchmark, one run, two parts.
 
-1. Detection quality — the shipped ``negative-volume-spike`` rule's seasonal-median ratio detector
-   (``ours``: ``alerts.detect.SpikeDetector``, 6h, ×3, ≥10; ``ours-ratio2`` at ×2), the same rule with
-   ``method: novelty`` (``novelty``: ``alerts.novelty.NoveltyDetector`` built by ``detector_for``) and an ElastAlert-style SpikeRule (``bench/elastalert_spike.py``: current window vs the
+1. Detection quality — what the shipped ``negative-volume-spike`` rule (``method: auto``) runs on counts:
+   the seasonal-median ratio detector (``ours``: ``alerts.detect.SpikeDetector``, 6h, ×3, ≥10;
+   ``ours-ratio2`` at ×2), the same rule with ``method: novelty`` (``novelty``: ``alerts.novelty.NoveltyDetector`` built by ``detector_for``) and an ElastAlert-style SpikeRule (``bench/elastalert_spike.py``: current window vs the
    reference window just before it, 6h, ×3, ≥10) over the same synthetic hourly series: daily seasonality
    (and a weekend bump), Poisson noise, and injected spikes of known start, duration and size. Reported: precision (alert episodes that start inside a
    spike), recall (spikes caught), median detection delay, false alerts per series-week.
