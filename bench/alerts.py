@@ -2,13 +2,15 @@
 
 1. Detection quality — what the shipped ``negative-volume-spike`` rule (``method: auto``) runs on counts:
    the seasonal-median ratio detector (``ours``: ``alerts.detect.SpikeDetector``, 6h, ×3, ≥10;
-   ``ours-ratio2`` at ×2), the same rule with ``method: novelty`` (``novelty``: ``alerts.novelty.NoveltyDetector`` built by ``detector_for``) and an ElastAlert-style SpikeRule (``bench/elastalert_spike.py``: current window vs the
-   reference window just before it, 6h, ×3, ≥10) over the same synthetic hourly series: daily seasonality
-   (and a weekend bump), Poisson noise, and injected spikes of known start, duration and size. Reported: precision (alert episodes that start inside a
-   spike), recall (spikes caught), median detection delay, false alerts per series-week.
+   ``ours-ratio2`` at ×2), the same rule with ``method: novelty`` (``novelty``:
+   ``alerts.novelty.NoveltyDetector`` built by ``detector_for``) and an ElastAlert-style SpikeRule
+   (``bench/elastalert_spike.py``: current window vs the reference window just before it, 6h, ×3, ≥10)
+   over the same synthetic hourly series: daily seasonality (and a weekend bump), Poisson noise, and
+   injected spikes of known start, duration and size. Reported: precision (alert episodes that start
+   inside a spike), recall (spikes caught), median detection delay, false alerts per series-week.
    Then the NAB dev score (``bench/alerts_nab.py``): NAB's 48 labelled real series replayed through the
-   shipped rule as ``voc alerts backtest RULE --series FILE`` does, and through the same peer, scored by
-   ``shared/data/nab_dev/score.py``.
+   shipped rule as ``voc alerts backtest RULE --series FILE`` does, through each of its methods alone and
+   through the same peer, scored by ``shared/data/nab_dev/score.py``.
 2. Speed — time to evaluate every rule in configs/alerts.yaml (volume spike per product and per
    product × topic, emerging terms, rating drop, high risk) over a SQLite index of 1,000,000 documents
    and 50 topics (target ≤ 2 s), against an ElastAlert-style evaluation of the same spike checks (two
