@@ -132,3 +132,27 @@ def test_detector_for_caps_the_baseline_to_the_history_an_evaluation_reads() -> 
     assert rule is not None
     assert detector_for(rule).baseline == 500
     assert detector_for(rule, available=342).baseline == 336  # 14 days + 6 h of hours, less the window
+
+
+def test_the_product_reads_hourly_feedback_counts_with_empty_hours_as_zero() -> None:
+    # what `voc alerts evaluate` does per product / topic series: 14 days + 6 h of hourly buckets, of which
+    # the index returns only the non-empty ones (a post every 5 hours, then 12, 14 and 15 in the last
+    # three). With method novelty every empty hour is a 0 sample: the 12 is a new high (above 1), the
+    # window sums 12 + … ≥ min_count 10, so it fires; with method auto (counts) the ratio detector fires
+    # on the same window. The every-5-hours posts stop at hour 335, so the last 6 hours (336–341) hold only
+    # the surge: both detectors count 12 + 14 + 15 = 41 items
+    from alerts._signals import _volume_match
+
+    rule = load_settings(REPO / "configs", env={"VOC_HOME": str(REPO)}).alerts.rule("negative-volume-spike")
+    assert rule is not None
+    n = 14 * 24 + 6
+    points = [(T0 + i * H, 1) for i in range(0, n - 3, 5)] + [(T0 + (n - 3 + i) * H, c)
+                                                              for i, c in enumerate((12, 14, 15))]
+    now = T0 + (n - 1) * H + timedelta(minutes=20)
+    end = T0 + n * H
+    m = _volume_match(dataclasses.replace(rule, method="novelty"), "login", points, origin=T0, end=end, step=H,
+                      now=now)
+    assert m is not None and m.detail["check"] == "level_high" and m.figures.current == 41
+    assert m.figures.unit == "items" and "new high: 12" in m.figures.describe()
+    r = _volume_match(rule, "login", points, origin=T0, end=end, step=H, now=now)
+    assert r is not None and not r.detail and r.figures.current == 41
