@@ -105,7 +105,7 @@ def test_method_auto_reads_counts_with_the_ratio_detector_until_a_value_is_not_a
     rule = settings.alerts.rule("negative-volume-spike")
     assert rule is not None
     counts = [(T0 + i * H, 5.0) for i in range(240)] + [(T0 + (240 + i) * H, 60.0) for i in range(6)]
-    [(m, new)] = [(m, new) for m, new in alerts.backtest(rule, counts) if new]
+    [m] = [m for m, new in alerts.backtest(rule, counts) if new]
     assert not m.detail and not m.figures.reason  # the ratio detector's match (novelty's names its check)
     # the window ending after the first hour of 60 holds 5·5 + 60 = 85 < 3·30; after the second,
     # 4·5 + 120 = 140 ≥ 90 and ≥ 30 + 4·√30 (spread: the Poisson floor, the median deviation being 0)
