@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from alerts._errors import AlertNotFoundError, AlertsError
 from alerts._evaluate import collect_signals, deliveries_for
 from alerts.detect import Match, SpikeDetector
+from alerts.novelty import detector_for
 from alerts.lifecycle import AlertRecord, Transition, acknowledge, resolve_manually
 from alerts.store import AlertStore, open_store
 from configs.alerts import Rule
@@ -86,7 +87,10 @@ def read_series_csv(text: str) -> list[tuple[datetime, float]]:
 
 def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: datetime | None = None,
              end: datetime | None = None) -> list[tuple[Match, bool]]:
-    """Replay a count series through the rule's volume detector, evaluating at every bucket end.
+    """Replay a series through the rule's volume detector. ``method: novelty`` reads the series' samples
+    as they are (one evaluation per row); ``method: ratio`` sums them per ``interval`` bucket and evaluates
+    at every bucket end; ``method: auto`` runs both as a stream would: ratio's matches while every value so
+    far is a count (a non-negative integer), novelty's from the first value that is not.
 
     Returns ``(match, new)`` per firing; ``new`` marks the first firing of an episode (what would alert).
     """
@@ -95,6 +99,32 @@ def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: dat
                           f"(use --from/--to to replay it against the index)")
     if not series:
         return []
+    if rule.method == "novelty":
+        found = _novelty_replay(rule, series)
+    elif rule.method == "ratio":
+        found = _ratio_replay(rule, series)
+    else:
+        switch = next((t for t, v in series if v < 0 or not float(v).is_integer()), None)
+        if switch is None:
+            found = _ratio_replay(rule, series)
+        else:  # the ratio detector's evaluations read only counts up to the switch; novelty's from there on
+            found = [(m, new) for m, new in _ratio_replay(rule, series) if m.at <= switch]
+            found += [(m, new) for m, new in _novelty_replay(rule, series) if m.at >= switch]
+    return [(m, new) for m, new in found if (start is None or m.at >= start) and (end is None or m.at <= end)]
+
+
+def _novelty_replay(rule: Rule, series: Sequence[tuple[datetime, float]]) -> list[tuple[Match, bool]]:
+    nov = detector_for(rule)
+    out = []
+    for t, v in series:
+        onset = nov.observe(t, v) is not None  # an episode's first novel sample: what alerts
+        m = nov.advance(t)
+        if m is not None:
+            out.append((m, onset))
+    return out
+
+
+def _ratio_replay(rule: Rule, series: Sequence[tuple[datetime, float]]) -> list[tuple[Match, bool]]:
     step = timedelta(hours=1) if rule.interval == "hour" else timedelta(days=1)
     det = SpikeDetector(bucket=step, window=rule.window, history=rule.history,
                         warmup=rule.warmup, min_count=rule.min_count, ratio=rule.ratio,
@@ -113,7 +143,7 @@ def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: dat
             det.observe(t, buckets[i])
         at = t + step
         m = det.advance(at)
-        if m is not None and (start is None or at >= start) and (end is None or at <= end):
+        if m is not None:
             out.append((m, not firing))
         firing = m is not None
     return out

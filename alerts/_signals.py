@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from alerts.detect import (Figures, Match, RatingStats, SpikeDetector, emerging_terms, is_generic, ngrams, rating_drop)
+from alerts.novelty import detector_for
 from alerts._phrases import configured, group_terms, whole_phrases
 from alerts.lifecycle import fingerprint
 from configs.alerts import Rule
@@ -97,6 +98,27 @@ def _products(rule: Rule, index: FeedbackIndex, since: datetime, until: datetime
     return sorted({b.key for b in buckets if b.key and b.count})
 
 
+def _volume_match(rule: Rule, key: str, points: list[tuple[datetime, int]], *, origin: datetime, end: datetime,
+                  step: timedelta, now: datetime) -> Match | None:
+    """The rule's detector over one count series (buckets from ``origin`` to ``end``, the one holding
+    ``now`` last), evaluated at ``now``. Feedback per bucket is always a count, so ``method: auto`` is the
+    ratio detector here (``backtest`` switches to novelty on a series that is not counts)."""
+    if rule.method == "novelty":
+        counts = {int(t.timestamp()): c for t, c in points}
+        s = int(step.total_seconds())
+        first, stop = int(origin.timestamp()) // s, int(end.timestamp()) // s
+        nov = detector_for(rule, key=key, available=stop - first)
+        for i in range(first, stop):  # every bucket, empty ones as 0: the novelty detector reads samples
+            nov.observe(datetime.fromtimestamp(i * s, timezone.utc), counts.get(i * s, 0))
+        return nov.advance(now)
+    det = SpikeDetector(key=key, bucket=step, window=rule.window, history=rule.history, warmup=rule.warmup,
+                        min_count=rule.min_count, ratio=rule.ratio, threshold=rule.threshold, origin=origin)
+    for t, c in points:
+        if c:
+            det.observe(t, c)
+    return det.advance(now)
+
+
 def _volume(rule: Rule, settings: Settings, index: FeedbackIndex, now: datetime) -> list[Signal]:
     step = _HOUR if rule.interval == "hour" else timedelta(days=1)
     window, history = rule.window, rule.history
@@ -120,12 +142,7 @@ def _volume(rule: Rule, settings: Settings, index: FeedbackIndex, now: datetime)
         first = [t for t, c in series[""] if c]
         origin = start if older or not first else min(first)
         for key, points in series.items():
-            det = SpikeDetector(key=key, bucket=step, window=window, history=history, warmup=rule.warmup,
-                                min_count=rule.min_count, ratio=rule.ratio, threshold=rule.threshold, origin=origin)
-            for t, c in points:
-                if c:
-                    det.observe(t, c)
-            m = det.advance(now)
+            m = _volume_match(rule, key, points, origin=origin, end=end, step=step, now=now)
             if m is None:
                 continue
             f = m.figures

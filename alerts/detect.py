@@ -53,15 +53,21 @@ class Figures:
     score: float = 0.0
     #: Baseline samples the expectation came from.
     samples: int = 0
+    #: Why it fired, in words (detectors whose numbers alone do not say it; empty otherwise).
+    reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"current": self.current, "expected": round(self.expected, 3), "low": round(self.low, 3),
                 "high": round(self.high, 3), "ratio": round(self.ratio, 3),
                 "window_start": _iso(self.window_start), "window_end": _iso(self.window_end), "unit": self.unit,
-                "score": round(self.score, 3), "samples": self.samples}
+                "score": round(self.score, 3), "samples": self.samples, **({"reason": self.reason} if self.reason else {})}
 
     def describe(self) -> str:
-        """One line: current vs baseline, its range, ratio and window (what every alert says)."""
+        """One line: current vs baseline, its range, ratio and window (what every alert says), then why."""
+        text = self._numbers()
+        return f"{text}; {self.reason}" if self.reason else text
+
+    def _numbers(self) -> str:
         hours = math.ceil((self.window_end - self.window_start).total_seconds() / 3600 - 1e-9)
         span = f"{hours}h" if hours < 48 else f"{round(hours / 24)}d"
         if self.unit.startswith("post"):
@@ -76,7 +82,8 @@ class Figures:
     def from_dict(cls, d: Mapping[str, Any]) -> Figures:
         return cls(current=d["current"], expected=d["expected"], low=d["low"], high=d["high"], ratio=d["ratio"],
                    window_start=_parse_iso(d["window_start"]), window_end=_parse_iso(d["window_end"]),
-                   unit=d.get("unit", "items"), score=d.get("score", 0.0), samples=d.get("samples", 0))
+                   unit=d.get("unit", "items"), score=d.get("score", 0.0), samples=d.get("samples", 0),
+                   reason=d.get("reason", ""))
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,16 @@
 """Alerts benchmark, one run, two parts.
 
-1. Detection quality — our seasonal, spike-robust volume detector (``alerts.detect.SpikeDetector``) vs an
-   ElastAlert-style SpikeRule (``bench/elastalert_spike.py``: current window vs the reference window just
-   before it) over the same
-   synthetic hourly series: daily seasonality (and a weekend bump), Poisson noise, and injected spikes of
-   known start, duration and size. Both use the same window, ratio and minimum count (the shipped
-   ``negative-volume-spike`` rule: 6h, ×3, ≥10). Reported: precision (alert episodes that start inside a
-   spike), recall (spikes caught), median detection delay, false alerts per series-week.
+1. Detection quality — what the shipped ``negative-volume-spike`` rule (``method: auto``) runs on counts:
+   the seasonal-median ratio detector (``ours``: ``alerts.detect.SpikeDetector``, 6h, ×3, ≥10;
+   ``ours-ratio2`` at ×2), the same rule with ``method: novelty`` (``novelty``:
+   ``alerts.novelty.NoveltyDetector`` built by ``detector_for``) and an ElastAlert-style SpikeRule
+   (``bench/elastalert_spike.py``: current window vs the reference window just before it, 6h, ×3, ≥10)
+   over the same synthetic hourly series: daily seasonality (and a weekend bump), Poisson noise, and
+   injected spikes of known start, duration and size. Reported: precision (alert episodes that start
+   inside a spike), recall (spikes caught), median detection delay, false alerts per series-week.
    Then the NAB dev score (``bench/alerts_nab.py``): NAB's 48 labelled real series replayed through the
-   shipped rule as ``voc alerts backtest RULE --series FILE`` does, and through the same peer, scored by
-   ``shared/data/nab_dev/score.py``.
+   shipped rule as ``voc alerts backtest RULE --series FILE`` does, through each of its methods alone and
+   through the same peer, scored by ``shared/data/nab_dev/score.py``.
 2. Speed — time to evaluate every rule in configs/alerts.yaml (volume spike per product and per
    product × topic, emerging terms, rating drop, high risk) over a SQLite index of 1,000,000 documents
    and 50 topics (target ≤ 2 s), against an ElastAlert-style evaluation of the same spike checks (two
@@ -116,7 +117,14 @@ def score(firings: list[int], spikes: list[Spike], window_h: int) -> tuple[int, 
 def run_quality(n_series: int, days: int, seed: int) -> dict[str, dict[str, float]]:
     rng = random.Random(seed)
     window = 6 * H
-    names = ("ours", "ours-ratio2", "elastalert")
+    names = ("ours", "ours-ratio2", "novelty", "elastalert")
+    from alerts.novelty import detector_for
+    from configs import load_settings
+
+    repo = Path(__file__).resolve().parents[1]
+    rule = load_settings(repo / "configs", env={"VOC_HOME": str(repo)}).alerts.rule("negative-volume-spike")
+    assert rule is not None
+    rule = dataclasses.replace(rule, method="novelty")
     totals = {name: {"tp": 0, "fp": 0, "caught": 0, "delays": []} for name in names}
     n_spikes = 0
     by_factor: dict[float, dict[str, list[int]]] = {}
@@ -127,6 +135,7 @@ def run_quality(n_series: int, days: int, seed: int) -> dict[str, dict[str, floa
         task.advance()
         counts, spikes = make_series(rng, days)
         n_spikes += len(spikes)
+        novelty = detector_for(rule)
         ours = SpikeDetector(window=window, history=timedelta(days=14), warmup=timedelta(days=3), min_count=10,
                              ratio=3.0, threshold=4.0)
         ours2 = SpikeDetector(window=window, history=timedelta(days=14), warmup=timedelta(days=3), min_count=10,
@@ -135,7 +144,7 @@ def run_quality(n_series: int, days: int, seed: int) -> dict[str, dict[str, floa
         fired: dict[str, list[int]] = {n: [] for n in names}
         for i, c in enumerate(counts):
             t = T0 + i * H
-            for name, det in (("ours", ours), ("ours-ratio2", ours2), ("elastalert", peer)):
+            for name, det in (("ours", ours), ("ours-ratio2", ours2), ("novelty", novelty), ("elastalert", peer)):
                 det.observe(t, c)
                 if det.advance(t + H) is not None:
                     fired[name].append(i)
@@ -321,8 +330,9 @@ def quality(args: argparse.Namespace) -> None:
     for name, m in q.items():
         print(f"   {name:<12} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['median_delay_h']:>11.1f} h "
               f"{m['false_per_series_week']:>18.3f} {m['alerts']:>7}")
-    print("   recall by spike size (ours / ours-ratio2 / ElastAlert): " + ", ".join(
-        f"×{f:g}: {v['ours']:.2f}/{v['ours-ratio2']:.2f}/{v['elastalert']:.2f}" for f, v in byf.items()))
+    print("   recall by spike size (ours / ours-ratio2 / novelty / ElastAlert): " + ", ".join(
+        f"×{f:g}: {v['ours']:.2f}/{v['ours-ratio2']:.2f}/{v['novelty']:.2f}/{v['elastalert']:.2f}"
+        for f, v in byf.items()))
     o, e = q["ours"], q["elastalert"]
     print(f"   ratio ours/ElastAlert: precision ×{o['precision'] / max(e['precision'], 1e-9):.2f}, "
           f"recall ×{o['recall'] / max(e['recall'], 1e-9):.2f}, "

@@ -3,8 +3,10 @@
 NAB's labelled series (``shared/data/nab_dev``: counts, CPU %, latencies, prices …; see its README) are
 replayed through the shipped ``negative-volume-spike`` rule exactly as ``voc alerts backtest RULE
 --series FILE --json`` does (``alerts.backtest``: one configuration for every file, no per-file tuning);
-the first firing of each episode is a detection. The peer (``bench/elastalert_spike.py``) gets the same
-buckets with the same window, ratio and minimum count. ``score.py`` (NAB's scoring rules) scores both.
+the first firing of each episode is a detection. In the same run: the same rule with ``method: ratio``
+alone, with ``method: novelty`` (``alerts/novelty.py``) alone, in both directions and rises only, and the
+peer (``bench/elastalert_spike.py``), which gets the ratio rule's buckets, window, ratio and minimum count. ``score.py`` (NAB's scoring rules)
+scores them all.
 
 Usage: ``python bench/alerts_nab.py [--nab DIR] [--rule NAME] [--verbose]`` (also run by ``bench/alerts.py``).
 """
@@ -12,6 +14,7 @@ Usage: ``python bench/alerts_nab.py [--nab DIR] [--rule NAME] [--verbose]`` (als
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import os
 import sys
@@ -70,85 +73,11 @@ def _peer(rule: Any, series: list[tuple[datetime, float]]) -> list[str]:
     return out
 
 
-class NoveltyProbe:
-    """The probe (not shipped; evidence for the report): a streaming, per-sample detector in the series' own
-    units that fires where one of three statistics reaches a value never seen before in the series:
+def _backtest(rule: Any, series: list[tuple[datetime, float]]) -> list[str]:
+    """``voc alerts backtest RULE --series FILE``: the first firing of each episode."""
+    import alerts
 
-    * the level, both directions (a new high or a new low), by ``level_margin`` × the range seen so far;
-    * the short spread (population standard deviation of the last ``w`` samples) by ``margin`` × its range;
-    * the seasonal residual: the mean over the last ``ws`` samples of ``|x − x one day earlier|`` (the day
-      in samples from the median step of the first rows) — a broken daily profile;
-    * or (windowed Gaussian) the mean of the last ``k`` samples lies more than ``z`` standard deviations from
-      the mean of the ``h`` samples before them.
-
-    No firing in the first ``warmup`` samples, then at most one per ``refractory`` samples (NAB credits only
-    the earliest firing of a window). One configuration for every file; knobs in samples, never the file's
-    length. A sweep over the 48 files together (warm-up 200/300, refractory 20–150, ``ws`` 6–96, ``margin``
-    0–0.4, ``level_margin`` 0–0.12, a margin on the residual 0–0.15, records over the last 1,000–6,000 samples
-    instead of all of them, the Gaussian's ``z`` 4–12, ``h`` 250–2,000, ``k`` 3–12) peaked here: 67.0."""
-
-    def __init__(self, *, warmup: int = 200, refractory: int = 40, w: int = 6, margin: float = 0.3,
-                 ws: int = 48, level_margin: float = 0.05, k: int = 6, h: int = 500, z: float = 6.0) -> None:
-        self.warmup, self.refractory, self.w, self.margin, self.ws = warmup, refractory, w, margin, ws
-        self.level_margin = level_margin
-        self.k, self.h, self.z = k, h, z
-
-    def run(self, rows: list[tuple[datetime, float]]) -> list[int]:
-        x = [v for _t, v in rows]
-        n = len(x)
-        gaps = sorted((rows[i + 1][0] - rows[i][0]).total_seconds() for i in range(min(n - 1, 200)))
-        step = gaps[len(gaps) // 2] if gaps else 0
-        period = round(86400 / step) if step > 0 else 0
-        seasonal = 0 < period < n // 3
-        out, last = [], -(10 ** 9)
-        hi = lo = x[0] if x else 0.0
-        sd_hi = sd_lo = None
-        res_hi = None
-        res: list[float] = []
-        res_sum = 0.0
-        c1, c2 = [0.0], [0.0]  # prefix sums of x and x²
-        for i, v in enumerate(x):
-            c1.append(c1[-1] + v)
-            c2.append(c2[-1] + v * v)
-            win = x[max(0, i - self.w + 1):i + 1]
-            mu = sum(win) / len(win)
-            sd = (sum((u - mu) ** 2 for u in win) / len(win)) ** 0.5
-            rm = None
-            if seasonal and i >= period:
-                r = abs(v - x[i - period])
-                res.append(r)
-                res_sum += r
-                if len(res) > self.ws:
-                    res_sum -= res[-self.ws - 1]
-                if len(res) >= self.ws:
-                    rm = res_sum / self.ws
-            fire = False
-            if i >= self.warmup:
-                fire = v > hi + self.level_margin * (hi - lo) or v < lo - self.level_margin * (hi - lo)
-                if sd_hi is not None and sd > sd_hi + self.margin * (sd_hi - sd_lo):
-                    fire = True
-                if rm is not None and res_hi is not None and rm > res_hi:
-                    fire = True
-                if i + 1 >= self.h + self.k:
-                    recent = (c1[i + 1] - c1[i + 1 - self.k]) / self.k
-                    a, b = i + 1 - self.k - self.h, i + 1 - self.k
-                    mean = (c1[b] - c1[a]) / self.h
-                    spread = max((c2[b] - c2[a]) / self.h - mean * mean, 1e-12) ** 0.5
-                    if abs(recent - mean) > self.z * spread:
-                        fire = True
-            hi, lo = max(hi, v), min(lo, v)
-            sd_hi = sd if sd_hi is None else max(sd_hi, sd)
-            sd_lo = sd if sd_lo is None else min(sd_lo, sd)
-            if rm is not None:
-                res_hi = rm if res_hi is None else max(res_hi, rm)
-            if fire and i - last >= self.refractory:
-                out.append(i)
-                last = i
-        return out
-
-
-def novelty_probe(rows: list[tuple[datetime, float]]) -> list[str]:
-    return [_fmt(rows[i][0]) for i in NoveltyProbe().run(rows)]
+    return [_fmt(m.at) for m, new in alerts.backtest(rule, series) if new]
 
 
 def _by_category(score: Any, detections: dict[str, list[str]]) -> dict[str, str]:
@@ -170,26 +99,28 @@ def nab_scores(nab: Path, *, rule_name: str = "negative-volume-spike", verbose: 
     if rule is None:
         raise SystemExit(f"no rule {rule_name!r} in configs/alerts.yaml")
     score = _scorer(nab)
-    ours: dict[str, list[str]] = {}
-    peer: dict[str, list[str]] = {}
-    probe: dict[str, list[str]] = {}
+    # the same rule, other settings (never per file): each method alone, novelty rises only
+    variants = {"ratio": dataclasses.replace(rule, method="ratio"),
+                "up": dataclasses.replace(rule, method="novelty", direction="up"),
+                "both": dataclasses.replace(rule, method="novelty", direction="both")}
+    peer_rule = variants["ratio"]  # the ratio rule's window, ratio and minimum count
+    runs: dict[str, dict[str, list[str]]] = {"ours": {}, **{name: {} for name in variants}, "peer": {}}
     t0 = time.perf_counter()
     for f in sorted((nab / "data").glob("*/*.csv")):
         key = f"{f.parent.name}/{f.name}"
         series = alerts.read_series_csv(f.read_text(encoding="utf-8"))
-        ours[key] = [_fmt(m.at) for m, new in alerts.backtest(rule, series) if new]
-        peer[key] = _peer(rule, series)
-        probe[key] = novelty_probe(series)
+        runs["ours"][key] = _backtest(rule, series)
+        for name, variant in variants.items():
+            runs[name][key] = _backtest(variant, series)
+        runs["peer"][key] = _peer(peer_rule, series)
     elapsed = time.perf_counter() - t0
-    out: dict[str, Any] = {"files": len(ours), "seconds": elapsed,
-                           "ours_firings": sum(map(len, ours.values())), "peer_firings": sum(map(len, peer.values()))}
-    for profile in ("standard", "low_fp", "low_fn"):
-        out[f"ours_{profile}"] = score.score(ours, profile)
-        out[f"peer_{profile}"] = score.score(peer, profile)
-        out[f"probe_{profile}"] = score.score(probe, profile)
-    out["probe_firings"] = sum(map(len, probe.values()))
-    out["categories"] = {name: _by_category(score, dets) for name, dets in (("ours", ours), ("peer", peer),
-                                                                            ("probe", probe))}
+    out: dict[str, Any] = {"files": len(runs["ours"]), "seconds": elapsed, "rule": rule}
+    for name, dets in runs.items():
+        out[f"{name}_firings"] = sum(map(len, dets.values()))
+        for profile in ("standard", "low_fp", "low_fn"):
+            out[f"{name}_{profile}"] = score.score(dets, profile)
+    out["categories"] = {name: _by_category(score, dets) for name, dets in runs.items()}
+    ours = runs["ours"]
     if verbose:
         for name, row in sorted(score.score_files(ours, "standard").items()):
             print(f"   {name:<60} {row}")
@@ -202,14 +133,17 @@ def report(nab: Path | None, *, rule_name: str = "negative-volume-spike", verbos
         print("   skipped: no shared/data/nab_dev found (pass --nab DIR or set VOC_NAB_DIR)")
         return
     r = nab_scores(nab, rule_name=rule_name, verbose=verbose)
-    print(f"   {'detector':<44} {'standard':>9} {'low_fp':>8} {'low_fn':>8} {'firings':>8}")
-    print(f"   {'ours: shipped ' + rule_name:<44} {r['ours_standard']:>9.2f} {r['ours_low_fp']:>8.2f} "
-          f"{r['ours_low_fn']:>8.2f} {r['ours_firings']:>8}")
-    print(f"   {'ElastAlert-style spike (same window/ratio)':<44} {r['peer_standard']:>9.2f} {r['peer_low_fp']:>8.2f} "
-          f"{r['peer_low_fn']:>8.2f} {r['peer_firings']:>8}")
-    print(f"   {'probe: novelty, per sample, not shipped':<44} {r['probe_standard']:>9.2f} {r['probe_low_fp']:>8.2f} "
-          f"{r['probe_low_fn']:>8.2f} {r['probe_firings']:>8}")
-    for name in ("ours", "peer", "probe"):
+    rule = r["rule"]
+    names = {"ours": f"ours: shipped {rule_name} (method: {rule.method}, direction: {rule.direction})",
+             "ratio": "same rule, method: ratio (the default before)",
+             "up": "same rule, method: novelty, direction: up",
+             "both": "same rule, method: novelty, direction: both",
+             "peer": "ElastAlert-style spike (window 6h, ×3, ≥10)"}
+    print(f"   {'detector':<68} {'standard':>9} {'low_fp':>8} {'low_fn':>8} {'firings':>8}")
+    for name, label in names.items():
+        print(f"   {label:<68} {r[name + '_standard']:>9.2f} {r[name + '_low_fp']:>8.2f} "
+              f"{r[name + '_low_fn']:>8.2f} {r[name + '_firings']:>8}")
+    for name in names:
         print(f"   {name} per category (standard):")
         for cat, text in r["categories"][name].items():
             print(f"      {cat:<24} {text}")

@@ -29,10 +29,16 @@ _COMMON_KEYS = frozenset({"name", "kind", "enabled", "window", "products", "reso
 #: naming the key and the kind (a key that silently does nothing is a misconfiguration).
 RULE_KEYS: Mapping[str, frozenset[str]] = {
     "volume_spike": _COMMON_KEYS | {"sentiment", "min_count", "ratio", "interval", "history", "warmup", "threshold",
-                                    "per_topic", "topics"},
+                                    "per_topic", "topics", "method", "direction", "sigma", "warmup_samples",
+                                    "refractory_samples", "baseline_samples"},
     "emerging_terms": _COMMON_KEYS | {"sentiment", "min_count", "ratio", "history", "max_ngram", "max_terms"},
     "rating_drop": _COMMON_KEYS | {"min_reviews", "low_share_increase", "mean_drop"},
     "high_risk": _COMMON_KEYS | {"risk", "severity"},
+}
+#: volume_spike keys read by one method only (a key of the other method is a config error).
+_METHOD_KEYS: Mapping[str, frozenset[str]] = {
+    "ratio": frozenset({"ratio", "warmup", "threshold"}),
+    "novelty": frozenset({"direction", "sigma", "warmup_samples", "refractory_samples", "baseline_samples"}),
 }
 _DURATION_KEYS = ("window", "history", "warmup", "resolve_after", "realert", "realert_max")
 
@@ -65,6 +71,21 @@ class Rule:
     per_topic: bool = True
     #: Topics to watch; empty = every topic in topics.yaml.
     topics: tuple[str, ...] = ()
+    #: ``ratio`` (detect.SpikeDetector: ×``ratio`` over a seasonal median, ``threshold``, ``warmup``; made for
+    #: counts), ``novelty`` (alerts/novelty.py: the series' own records and spread, per sample, scale-free;
+    #: knobs below) or ``auto``: ratio while every value is a count (a non-negative integer: feedback per
+    #: hour always is), novelty from the first value that is not (CPU %, latencies, prices in a ``--series``).
+    method: Literal["auto", "ratio", "novelty"] = "auto"
+    #: novelty: ``up`` fires on rises only; ``both`` also on drops and falling level shifts.
+    direction: Literal["up", "both"] = "both"
+    #: novelty: the mean of the window's samples must lie this many standard deviations from the baseline.
+    sigma: float = 6.0
+    #: novelty: samples (buckets of ``interval``; a series' rows) before anything may fire.
+    warmup_samples: int = 200
+    #: novelty: after a firing, nothing new fires for this many samples.
+    refractory_samples: int = 40
+    #: novelty: samples before the window that the Gaussian's mean and spread come from (at most).
+    baseline_samples: int = 500
     # --- emerging_terms -------------------------------------------------------------------------------
     #: Longest jieba n-gram considered (1 = single words, 2 = also pairs of adjacent words).
     max_ngram: int = 2
@@ -116,6 +137,14 @@ class Rule:
                                  f"of {self.interval}s")
             if self.threshold <= 0:
                 raise ValueError(f"rule {self.name!r}: threshold must be positive, got {self.threshold}")
+            if self.sigma <= 0:
+                raise ValueError(f"rule {self.name!r}: sigma must be positive, got {self.sigma}")
+            k = self.window_samples
+            if k < 2 or self.warmup_samples < k or self.refractory_samples < 1 or self.baseline_samples < 2 * k:
+                raise ValueError(f"rule {self.name!r}: novelty needs a window of 2 {self.interval}s or more, "
+                                 f"warmup_samples ≥ the window ({k}), refractory_samples ≥ 1 and baseline_samples "
+                                 f"≥ twice the window; got window {k}, warmup_samples {self.warmup_samples}, "
+                                 f"refractory_samples {self.refractory_samples}, baseline_samples {self.baseline_samples}")
         if self.kind == "emerging_terms" and not 1 <= self.max_ngram <= 3:
             raise ValueError(f"rule {self.name!r}: max_ngram must be 1, 2 or 3, got {self.max_ngram}")
         if self.kind == "rating_drop" and self.min_reviews < 1:
@@ -128,6 +157,11 @@ class Rule:
         if self.update_growth <= 1.0:
             raise ValueError(f"rule {self.name!r}: update_growth must be above 1.0, got {self.update_growth}")
 
+    @property
+    def window_samples(self) -> int:
+        """The window in samples (buckets of ``interval``): the novelty detector's ``k``."""
+        return int(self.window // (timedelta(hours=1) if self.interval == "hour" else timedelta(days=1)))
+
     @classmethod
     def config_key_error(cls, data: Mapping[str, Any]) -> tuple[str, str] | None:
         """The first key of a YAML rule that its kind does not use (``configs._validate.build`` calls this)."""
@@ -139,6 +173,14 @@ class Rule:
                 used = ", ".join(sorted(RULE_KEYS[kind] - _COMMON_KEYS))
                 return str(key), (f"{key!r} is not used by {kind} rules; remove it ({kind} rules use {used}, "
                                   f"besides {', '.join(sorted(_COMMON_KEYS - {'name', 'kind'}))})")
+        if kind == "volume_spike":
+            method = data.get("method", "auto")
+            for other, keys in _METHOD_KEYS.items():  # auto reads both methods' keys
+                if other != method and method in _METHOD_KEYS:
+                    for key in data:
+                        if key in keys:
+                            return str(key), (f"{key!r} is read by the {other} method only; this rule uses method "
+                                              f"{method}: remove it or set method: {other}")
         return None
 
 
