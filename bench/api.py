@@ -39,7 +39,7 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)  # bench/index.py's NOW
 
 #: What the page asks: searches (hits, and separately the facet counts), and the trend charts' histograms.
 SEARCHES = [
-    "质量", "物流 sentiment:negative", "客服 since:7d", "屏幕 topic:device", "快递 很快", "退货 source:weibo,tieba",
+    "质量", "物流 sentiment:negative", "客服 since:7d", "屏幕 topic:performance", "快递 很快", "退货 source:weibo,tieba",
     "电池 rating:1,2", "product:pad sentiment:negative since:3d", "包装 product:phone", '"性价比 高"',
 ]
 TRENDS = [
