@@ -37,7 +37,7 @@ from crawlers.state import CrawlState, iso
 from crawlers.tracking import count_drop, tracker
 
 __all__ = ["ItemPipelines", "ValidatePipeline", "NormalizePipeline", "DedupePipeline", "ClassifyPipeline",
-           "IndexPipeline", "CursorPipeline", "Batcher", "drop", "worker_spec"]
+           "IndexPipeline", "CursorPipeline", "Batcher", "drop", "worker_spec", "apply_tags"]
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +317,14 @@ class Batcher:
         return len(self._pending)
 
 
+def apply_tags(doc: dict[str, Any], tags: Any, engagement: Sequence[str]) -> None:
+    """Write the classifier's ``tags`` and the ``engagement`` flags into ``doc`` (the crawl's classify pipeline and
+    the tag workers of crawlers.itemqueue)."""
+    doc.update(sentiment=tags.sentiment, sentiment_score=float(tags.sentiment_score), intent=tags.intent,
+               topics=list(tags.topics), model_version=tags.model_version,
+               risk=list(dict.fromkeys([*tags.risk, *engagement])))
+
+
 class ClassifyPipeline:
     """Tags documents in batches with ``classifier.predict``, plus ``engagement_flags`` into ``risk``.
 
@@ -396,9 +404,7 @@ class ClassifyPipeline:
             tags = await self.batcher.add(self.text_of(doc))
         except Exception as exc:  # noqa: BLE001 - the batch failed: these items are not indexed
             raise _batch_failed(self.crawler, item, "classify_failed", "classifier", exc) from exc
-        doc.update(sentiment=tags.sentiment, sentiment_score=float(tags.sentiment_score), intent=tags.intent,
-                   topics=list(tags.topics), model_version=tags.model_version,
-                   risk=list(dict.fromkeys([*tags.risk, *self.engagement(doc["likes"], doc["replies"], doc["reposts"])])))
+        apply_tags(doc, tags, self.engagement(doc["likes"], doc["replies"], doc["reposts"]))
         return item
 
     def close_spider(self) -> None:

@@ -233,11 +233,13 @@ def quarantined_sources(settings: Settings, sources: Sequence[str] | None) -> tu
 def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, product: str | None = None,
                 since: str | datetime | None = None, config_dir: str | os.PathLike[str] | None = None,
                 env: Mapping[str, str] | None = None, run_id: str | None = None,
-                from_quarantine: bool = False) -> CrawlJob:
+                from_quarantine: bool = False, frontier: str | None = None,
+                frontier_round: str | None = None) -> CrawlJob:
     """Start the crawler child process and return at once (``job.wait()`` gives the report).
 
     ``from_quarantine``: re-parse the saved bodies of pages that yielded nothing (crawlers.quarantine) with the
-    current parsers, into the index, instead of crawling. Raises :class:`CrawlError` for an unknown source or
+    current parsers, into the index, instead of crawling. ``frontier``: a Redis URL — the child crawls round
+    ``frontier_round`` (default: the run id) on the shared frontier (crawlers.frontier, crawlers.rounds). Raises :class:`CrawlError` for an unknown source or
     product or a bad ``since`` (nothing started).
     """
     try:
@@ -264,9 +266,12 @@ def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, pro
         cmd += ["--since", iso(since_dt) or ""]
     if from_quarantine:
         cmd += ["--from-quarantine"]
+    if frontier:
+        cmd += ["--round", frontier_round or run_id]
     cmd += names
-    child_env = _child_env(settings, config_dir, env)
-    spec = worker_spec(settings, settings.crawl.classify_in)
+    child_env = _child_env(settings, config_dir, {**(env or {}), **({"VOC_FRONTIER_URL": frontier} if frontier else {})})
+    # On the frontier, items are tagged by tag workers: no classifier worker here.
+    spec = None if frontier else worker_spec(settings, settings.crawl.classify_in)
     worker = sock = None
     with open(log_path, "ab") as log:
         try:
