@@ -212,10 +212,19 @@ class FrontierScheduler(Scheduler):
                    dupefilter_cls=settings.get("DUPEFILTER_CLASS"),
                    serializer=importlib.import_module(settings.get("SCHEDULER_SERIALIZER")))
 
+    def enqueue_request(self, request: Any) -> bool:
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        self.queue.push(request)
+        return True
+
     def next_request(self) -> Any:
         request = self.queue.pop(0)
         if request is not None and self.stats:
-            self.stats.inc_value("scheduler/dequeued/redis", spider=self.spider)
+            self.stats.inc_value("scheduler/dequeued/redis")
         return request
 
 
@@ -388,6 +397,7 @@ def requeue_dead(client: Any, keys: Keys, spider: str) -> int:
             continue
         while client.lmove(keys.inflight(worker), queue, "RIGHT", "RIGHT"):
             moved += 1
+            client.hincrby(f"{keys.prefix}:stats", "requeued", 1)
         if moved:
             logger.warning("worker %s of round %s is gone: %d in-flight requests back to the queue", worker,
                            keys.round, moved)

@@ -152,7 +152,9 @@ def run_tag_worker(settings: Any, url: str, *, consumer: str | None = None, stop
                 _, entries, _ = client.xautoclaim(key, GROUP, consumer, min_idle_time=claim_ms, start_id="0-0",
                                                   count=batch_size)
                 entries = [e for e in entries if e and e[1] is not None]
-                stats.claimed += len(entries)
+                if entries:
+                    stats.claimed += len(entries)
+                    client.hincrby(f"{prefix}:stats", "claimed", len(entries))
                 if not entries:
                     got = client.xreadgroup(GROUP, consumer, {key: ">"}, count=batch_size, block=block_ms)
                     entries = got[0][1] if got else []
@@ -207,6 +209,7 @@ def run_tag_worker(settings: Any, url: str, *, consumer: str | None = None, stop
             pipe.execute()
             stats.batches += 1
             stats.indexed += len(docs)
+            client.hincrby(f"{prefix}:stats", "indexed", len(docs))
             if on_batch is not None:
                 on_batch(len(docs))
     finally:

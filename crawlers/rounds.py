@@ -32,7 +32,7 @@ from crawlers.runner import CrawlReport, _child_env, select_sources, start_crawl
 from crawlers.state import CrawlState, iso, new_run_id
 
 __all__ = ["RoundReport", "publish_round", "active_rounds", "round_complete", "commit_round", "run_round",
-           "crawl_worker", "start_tag_worker"]
+           "crawl_worker", "start_tag_worker", "start_crawl_worker"]
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +128,14 @@ def start_tag_worker(settings: Settings, url: str, *, config_dir: Any = None, lo
     """A tag worker child process (``python -m crawlers tag``); the Redis URL travels in its environment."""
     env = _child_env(settings, config_dir, {"VOC_FRONTIER_URL": url})
     return subprocess.Popen([sys.executable, "-m", "crawlers", "tag", *extra], env=env, cwd=_ROOT,
+                            stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def start_crawl_worker(settings: Settings, url: str, *, config_dir: Any = None, log: Any = None,
+                       poll: float = 0.5) -> subprocess.Popen[bytes]:
+    """A crawl worker child process (``python -m crawlers worker``, what ``voc worker crawl`` runs)."""
+    env = _child_env(settings, config_dir, {"VOC_FRONTIER_URL": url})
+    return subprocess.Popen([sys.executable, "-m", "crawlers", "worker", "--poll", str(poll)], env=env, cwd=_ROOT,
                             stdin=subprocess.DEVNULL, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 

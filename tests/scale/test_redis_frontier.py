@@ -38,3 +38,168 @@ def test_round_on_the_frontier_equals_single_process_run(crawl_settings, replay,
     client = redis_server.client()
     assert {tuple(k.decode().split("\t")): v.decode() for k, v in client.hgetall("voc:cursors").items()} == \
         {k: iso(v) for k, v in want.items()}
+
+
+# -- three crawl workers, two tag workers; kill -9 one of each; restart Redis -------------------------------------
+import signal  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import psutil  # noqa: E402
+
+from crawlers.rounds import start_crawl_worker, start_tag_worker  # noqa: E402
+
+MANY = ("1600000011", "1600000012", "1600000013", "1600000014")
+FAST = {"redis": {"heartbeat": 0.5, "dead_after": 2.0, "claim_after": 2.0}}
+
+
+def many_products():
+    return [{"id": "qingji", "name": "轻记", "appstore": {"app_ids": list(MANY), "country": "cn", "max_pages": 10}}]
+
+
+def serve_many(replay, delay=0.4):
+    ids = []
+    for i, app in enumerate(MANY):
+        ids += serve_appstore_reviews(replay, app, 300, first=1000 * i, delay=lambda page: delay if page > 1 else 0.0)
+    return ids
+
+
+def reference(crawl_settings, stored_docs, tmp_path):
+    single = crawl_settings(root=tmp_path / "single", products=many_products())
+    assert run_crawl(single, sources=["appstore"]).ok
+    with CrawlState(single.resolve(single.crawl.state_path)) as state:
+        cursors = state.cursors()
+    return comparable(stored_docs(single)), cursors
+
+
+class Cluster:
+    """Crawl and tag workers as separate processes on one Redis, like `voc worker crawl|tag` on several machines."""
+
+    def __init__(self, settings, url, crawlers=3, taggers=2):
+        self.settings, self.url = settings, url
+        log_dir = settings.home / "data" / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log = open(log_dir / "cluster.log", "ab")
+        self.crawl = [start_crawl_worker(settings, url, log=self.log, poll=0.2) for _ in range(crawlers)]
+        self.tag = [start_tag_worker(settings, url, log=self.log) for _ in range(taggers)]
+        self.result = None
+
+    def run_round(self, **kwargs):
+        from crawlers.rounds import run_round
+
+        def go():
+            self.result = run_round(self.settings, self.url, sources=["appstore"], tag_workers=0, crawl_here=False,
+                                    timeout=150, **kwargs)
+
+        self.thread = threading.Thread(target=go)
+        self.thread.start()
+        return self
+
+    def wait(self):
+        self.thread.join(170)
+        return self.result
+
+    def crawl_child(self, worker):
+        """The Scrapy process a crawl worker runs for the current round (what does the crawling)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            kids = psutil.Process(worker.pid).children()
+            if kids:
+                return kids[0]
+            time.sleep(0.05)
+        raise AssertionError("the crawl worker never started a crawl child")
+
+    def stop(self):
+        for p in self.crawl + self.tag:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.crawl + self.tag:
+            try:
+                p.wait(30)
+            except Exception:
+                p.kill()
+        self.log.close()
+
+
+def kill_holding(proc, holds, what, timeout=30):
+    """SIGKILL ``proc`` at a moment it holds work (frozen with SIGSTOP to check ``holds(pid)``, else let go on)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.send_signal(signal.SIGSTOP)
+        n = holds(proc.pid)
+        if n:
+            proc.kill()
+            return n
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(0.03)
+    raise AssertionError(f"{what} never held any work")
+
+
+def inflight_of(client, pid):
+    """Requests in the in-flight lists of the worker ids of process ``pid`` (ids are host-pid-random)."""
+    return sum(client.llen(k) for k in client.scan_iter("voc:*:inflight:*") if f"-{pid}-" in k.decode())
+
+
+def pending_of(client, pid):
+    return sum(c["pending"] for c in client.xinfo_consumers("voc:items", "taggers") if f"-{pid}-" in c["name"].decode())
+
+
+def wait_for(cond, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def check_same(result, settings, stored_docs, expected, cursors, redis_server):
+    assert result is not None and result.ok, result.format() if result else "round did not finish"
+    got = comparable(stored_docs(settings))
+    assert len(got) == len(expected)  # none lost, none duplicated
+    assert got == expected
+    assert result.cursors == cursors
+    client = redis_server.client()
+    assert {tuple(k.decode().split("\t")): v.decode() for k, v in client.hgetall("voc:cursors").items()} == \
+        {k: iso(v) for k, v in cursors.items()}
+    assert client.xlen("voc:items") == 0 and client.xlen("voc:items:dead") == 0
+
+
+def test_kill_a_crawl_worker_and_a_tag_worker_mid_round(crawl_settings, replay, stored_docs, redis_server, tmp_path):
+    serve_many(replay)
+    expected, cursors = reference(crawl_settings, stored_docs, tmp_path)
+    assert len(expected) == 1200
+    settings = crawl_settings(root=tmp_path / "shared", products=many_products(), crawl=FAST)
+    cluster = Cluster(settings, redis_server.url).run_round()
+    try:
+        victim = cluster.crawl_child(cluster.crawl[0])
+        start = len(replay.requests)
+        wait_for(lambda: sum("page=3/" in r.path for r in replay.requests[start:]) >= 2, "the crawl never got to page 3")
+        client = redis_server.client()
+        # SIGKILL the Scrapy process of crawl worker 0 while requests are in its in-flight list, and a tag worker
+        # while it holds items it has not acknowledged: both must be taken over by the others.
+        assert kill_holding(victim, lambda pid: inflight_of(client, pid), "crawl worker 0") > 0
+        assert kill_holding(cluster.tag[0], lambda pid: pending_of(client, pid), "tag worker 0") > 0
+        result = cluster.wait()
+    finally:
+        cluster.stop()
+    check_same(result, settings, stored_docs, expected, cursors, redis_server)
+    client = redis_server.client()
+    stats = {k.decode(): int(v) for k, v in client.hgetall("voc:stats").items()}
+    assert stats.get("requeued", 0) > 0 and stats.get("claimed", 0) > 0, stats  # the dead workers' work was taken over
+
+
+def test_redis_restart_mid_round(crawl_settings, replay, stored_docs, redis_server, tmp_path):
+    serve_many(replay)
+    expected, cursors = reference(crawl_settings, stored_docs, tmp_path)
+    settings = crawl_settings(root=tmp_path / "shared", products=many_products(), crawl=FAST)
+    cluster = Cluster(settings, redis_server.url).run_round()
+    try:
+        cluster.crawl_child(cluster.crawl[0])
+        start = len(replay.requests)
+        wait_for(lambda: sum("page=3/" in r.path for r in replay.requests[start:]) >= 2, "the crawl never got to page 3")
+        redis_server.kill()  # SIGKILL: only what AOF (appendfsync always) holds survives
+        time.sleep(1.0)
+        redis_server.start()
+        result = cluster.wait()
+    finally:
+        cluster.stop()
+    check_same(result, settings, stored_docs, expected, cursors, redis_server)
