@@ -43,7 +43,7 @@ from scrapy_redis.queue import FifoQueue
 from scrapy_redis.scheduler import Scheduler
 
 __all__ = ["connect", "redact", "Keys", "frontier_settings", "frontier_class", "ReliableQueue", "FrontierScheduler",
-           "AckMiddleware", "GlobalPolitenessMiddleware", "FrontierExtension", "requeue_dead", "round_busy",
+           "AckMiddleware", "GlobalPolitenessMiddleware", "FrontierExtension", "SharedTexts", "requeue_dead", "round_busy",
            "worker_id"]
 
 logger = logging.getLogger(__name__)
@@ -250,33 +250,37 @@ class AckMiddleware:
             raise NotConfigured("no frontier")
         return cls(crawler)
 
-    async def process_spider_output_async(self, response: Any, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        raw = response.meta.get("voc_frontier_raw")
-        async for out in result:
-            if raw is not None and not _is_request(out):
-                self.pending[raw] = self.pending.get(raw, 0) + 1
-                try:
-                    out._voc_ack = raw
-                except AttributeError:
-                    pass
-            yield out
+    def _tag(self, raw: bytes | None, out: Any) -> None:
+        if raw is not None and not _is_request(out):
+            self.pending[raw] = self.pending.get(raw, 0) + 1
+            try:
+                out._voc_ack = raw
+            except AttributeError:
+                pass
+
+    def finished(self, raw: bytes | None) -> None:
+        """The callback (or errback) of the request ``raw`` is done: ack once its items are through too."""
         if raw is not None:
             self.done.add(raw)
             self._maybe_ack(raw)
 
+    async def process_spider_output_async(self, response: Any, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        raw = response.meta.get("voc_frontier_raw")
+        try:  # a callback that raised is done too (crawling the page again would raise again)
+            async for out in result:
+                self._tag(raw, out)
+                yield out
+        finally:
+            self.finished(raw)
+
     def process_spider_output(self, response: Any, result: Any) -> Any:  # sync callbacks of other middlewares
         raw = response.meta.get("voc_frontier_raw")
-        for out in result:
-            if raw is not None and not _is_request(out):
-                self.pending[raw] = self.pending.get(raw, 0) + 1
-                try:
-                    out._voc_ack = raw
-                except AttributeError:
-                    pass
-            yield out
-        if raw is not None:
-            self.done.add(raw)
-            self._maybe_ack(raw)
+        try:
+            for out in result:
+                self._tag(raw, out)
+                yield out
+        finally:
+            self.finished(raw)
 
     def _item_done(self, item: Any, **_: Any) -> None:
         raw = getattr(item, "_voc_ack", None)
@@ -292,6 +296,14 @@ class AckMiddleware:
             queue = _queue(self.crawler)
             if queue is not None:
                 queue.ack(raw)
+
+
+def _ack_middleware(crawler: Any) -> AckMiddleware | None:
+    manager = getattr(getattr(crawler.engine, "scraper", None), "spidermw", None)
+    for mw in getattr(manager, "middlewares", ()):
+        if isinstance(mw, AckMiddleware):
+            return mw
+    return None
 
 
 def _is_request(out: Any) -> bool:
@@ -384,6 +396,29 @@ class GlobalPolitenessMiddleware:
     def process_exception(self, request: Any, exception: Any, spider: Any = None) -> None:
         self._release(request)
         return None
+
+
+class SharedTexts:
+    """The texts of documents (their :func:`~crawlers.pipelines.text_digest`) → the first document id with it, in
+    ``<prefix>:texts``, shared by every worker, spider and round: the dedupe pipeline links a repost to it
+    (``dup_of``) whichever worker crawls which copy. (The single-process crawl links across sources only once the
+    other source's spider has closed and recorded its texts, so there the links of one run depend on timing.)"""
+
+    def __init__(self, client: Any, key: str) -> None:
+        self.client, self.key = client, key
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SharedTexts:
+        return cls(_client(crawler.settings), f"{crawler.settings.get('VOC_FRONTIER_PREFIX')}:texts")
+
+    def claim_text(self, digest: str, doc_id: str) -> str:
+        if self.client.hsetnx(self.key, digest, doc_id):
+            return doc_id
+        first = self.client.hget(self.key, digest)
+        return first.decode() if first else doc_id
+
+    def close(self) -> None:
+        pass
 
 
 def requeue_dead(client: Any, keys: Keys, spider: str) -> int:
@@ -504,6 +539,18 @@ def frontier_class(spidercls: type) -> type:
             async for request in super().start():
                 yield request
             client.set(seed, "done", ex=s.getint("VOC_FRONTIER_TTL"))
+
+        def on_error(self, failure: Any) -> Any:
+            # A download that failed (refused, blocked, given up) reaches its errback without the spider middleware:
+            # the request is done here.
+            try:
+                return super().on_error(failure)
+            finally:
+                request = getattr(failure, "request", None)
+                raw = request.meta.get("voc_frontier_raw") if request is not None else None
+                mw = _ack_middleware(self.crawler)
+                if raw is not None and mw is not None:
+                    mw.finished(raw)
 
         def cursor(self, doc_source: str, target: str) -> Any:
             if self.since is not None:

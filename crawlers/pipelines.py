@@ -192,6 +192,10 @@ class DedupePipeline:
         s = crawler.settings
         if not s.getbool("VOC_DEDUPE_ENABLED", True):
             raise NotConfigured("VOC_DEDUPE_ENABLED is off")
+        if s.get("VOC_FRONTIER_URL"):  # several workers: the first document with a text is claimed in Redis
+            from crawlers.frontier import SharedTexts
+
+            return cls(crawler=crawler, state=SharedTexts.from_crawler(crawler))
         pipe = cls(crawler=crawler, state=CrawlState(s.get("VOC_STATE_PATH")) if s.get("VOC_STATE_PATH") else None)
         if pipe.state is not None:
             crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
@@ -215,7 +219,10 @@ class DedupePipeline:
         if digest is not None:
             first = self.by_text.get(digest)
             if first is None:
-                first = (self.state.first_with_text(digest) if self.state is not None else None) or doc["id"]
+                if hasattr(self.state, "claim_text"):  # the frontier's texts, shared by every worker (Redis)
+                    first = self.state.claim_text(digest, doc["id"])
+                else:
+                    first = (self.state.first_with_text(digest) if self.state is not None else None) or doc["id"]
                 self.by_text[digest] = first
             if first != doc["id"]:
                 doc["dup_of"] = first
