@@ -203,3 +203,42 @@ def test_redis_restart_mid_round(crawl_settings, replay, stored_docs, redis_serv
     finally:
         cluster.stop()
     check_same(result, settings, stored_docs, expected, cursors, redis_server)
+
+
+def test_politeness_is_global_and_list_pages_are_polled_again_next_round(crawl_settings, replay, stored_docs,
+                                                                         redis_server, tmp_path):
+    """Two crawl processes on one domain with a 0.3 s delay and one request at a time: together they keep it (per
+    worker they would send twice as fast). A second round fetches the first pages again (the dupefilter is per
+    round), stops at the cursor, and updates nothing it should not."""
+    from crawlers.rounds import run_round
+
+    for i, app in enumerate(MANY):
+        serve_appstore_reviews(replay, app, 100, first=1000 * i)
+    settings = crawl_settings(root=tmp_path / "shared", products=many_products(), crawl=FAST,
+                              sources={"appstore": {"download_delay": 0.3, "concurrent_requests_per_domain": 1}})
+    log = open(tmp_path / "worker.log", "ab")
+    worker = start_crawl_worker(settings, redis_server.url, log=log, poll=0.2)
+    try:
+        start = len(replay.requests)
+        first = run_round(settings, redis_server.url, sources=["appstore"], tag_workers=1, timeout=120)
+        assert first.ok, first.format()
+        times = sorted(r.at for r in replay.requests[start:])
+        assert len(times) >= 12  # 4 apps × (2 review pages + the empty 3rd + a lookup)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert min(gaps) >= 0.25, gaps  # 0.3 s apart (server-side arrival times: a little jitter)
+        client = redis_server.client()
+        assert len(client.smembers(f"voc:{first.round_id}:workers")) == 2  # both crawled
+        assert len(stored_docs(settings)) == 400
+
+        again = len(replay.requests)
+        second = run_round(settings, redis_server.url, sources=["appstore"], tag_workers=1, timeout=120)
+        assert second.ok, second.format()
+        polled = [r.path for r in replay.requests[again:] if "page=1/" in r.path]
+        assert len(polled) == len(MANY)  # each list's first page polled again, once
+        assert not any("page=2/" in r.path for r in replay.requests[again:])  # stopped at the cursor
+        assert second.cursors == first.cursors
+        assert len(stored_docs(settings)) == 400
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+        log.close()
