@@ -51,6 +51,15 @@ class RoundReport:
     def ok(self) -> bool:
         return self.complete and (self.crawl is None or self.crawl.ok)
 
+    def as_crawl_report(self) -> CrawlReport:
+        """The crawl's report, failed (exit code 1) when the round did not complete."""
+        import dataclasses
+
+        crawl = self.crawl or CrawlReport(self.round_id, (), 0)
+        if not self.complete and crawl.returncode == 0:
+            crawl = dataclasses.replace(crawl, returncode=1)
+        return crawl
+
     def format(self) -> str:
         lines = [self.crawl.format()] if self.crawl is not None else [f"crawl round {self.round_id}"]
         lines.append(f"  round {self.round_id}: " + ("complete" if self.complete else "NOT complete (timed out)")

@@ -30,7 +30,7 @@ from crawlers.errors import CrawlError, CrawlProcessError
 from crawlers.state import CrawlState, SourceRun, iso, new_run_id, utcnow
 
 __all__ = ["CrawlReport", "CrawlJob", "run_crawl", "start_crawl", "select_sources", "combine_runs", "failure_lines",
-           "last_error", "quarantined_sources"]
+           "last_error", "quarantined_sources", "frontier_url"]
 
 
 @dataclass(frozen=True)
@@ -333,8 +333,21 @@ def run_crawl(settings: Settings, *, sources: Sequence[str] | None = None, produ
     cookies). ``from_quarantine`` re-parses saved bodies instead (see :func:`start_crawl`). Blocks and errors
     are reported per source in the :class:`CrawlReport`, never raised.
     """
+    limit = timeout if timeout is not None else (settings.crawl.run_timeout or None)
+    url = frontier_url(settings)
+    if url and not from_quarantine:  # crawl.redis configured: the same crawl as a round on the shared frontier
+        from crawlers.rounds import run_round
+
+        return run_round(settings, url, sources=sources, product=product, since=since, config_dir=config_dir,
+                         tag_workers=settings.crawl.redis.tag_workers, timeout=limit).as_crawl_report()
     job = start_crawl(settings, sources=sources, product=product, since=since, config_dir=config_dir, env=env,
                       from_quarantine=from_quarantine)
-    limit = timeout if timeout is not None else (settings.crawl.run_timeout or None)
     return job.wait(timeout=limit)
+
+
+def frontier_url(settings: Settings) -> str:
+    """The Redis of the shared frontier: the variable ``crawl.redis.url_env`` names, else ``crawl.redis.url``; '' for
+    the embedded single-process default."""
+    r = settings.crawl.redis
+    return (os.environ.get(r.url_env) if r.url_env else None) or r.url
 

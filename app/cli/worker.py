@@ -4,7 +4,6 @@ crawlers/itemqueue.py, crawlers/rounds.py)."""
 from __future__ import annotations
 
 import logging
-import os
 
 import click
 
@@ -15,10 +14,12 @@ __all__ = ["commands"]
 
 
 def _url(app: AppContext, redis_url: str | None) -> str:
-    url = redis_url or os.environ.get("VOC_REDIS_URL") or app.settings.crawl.redis.url
+    from crawlers.runner import frontier_url
+
+    url = redis_url or frontier_url(app.settings)
     if not url:
-        raise click.UsageError("no Redis: pass --redis redis://host:6379/0, set VOC_REDIS_URL, or crawl.redis.url in "
-                               "voc.yaml")
+        raise click.UsageError(f"no Redis: pass --redis redis://host:6379/0, set {app.settings.crawl.redis.url_env or 'crawl.redis.url_env'}, "
+                               "or crawl.redis.url in voc.yaml")
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise click.UsageError(f"--redis must be a redis://, rediss:// or unix:// URL, got {url.split('@')[-1]!r}")
     return url
@@ -33,8 +34,8 @@ def worker() -> None:
 
 @worker.command("crawl")
 @click.option("--redis", "redis_url", metavar="URL",
-              help="Redis of the frontier (default $VOC_REDIS_URL, else crawl.redis.url; a password belongs in the "
-                   "variable, not on a command line others can list).")
+              help="Redis of the frontier (default: the variable crawl.redis.url_env names, VOC_REDIS_URL, else "
+                   "crawl.redis.url; a password belongs in the variable, not on a command line others can list).")
 @click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between looks for a new round.")
 @pass_app
 def crawl_worker_cmd(app: AppContext, redis_url: str | None, poll: float) -> None:

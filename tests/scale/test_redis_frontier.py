@@ -4,7 +4,6 @@ a real redis-server and the loopback replay server: it ends with exactly the doc
 from __future__ import annotations
 
 from crawlers.replay_data import serve_appstore_reviews
-from crawlers.rounds import run_round
 from crawlers.runner import run_crawl
 from crawlers.state import CrawlState, iso
 
@@ -28,14 +27,17 @@ def test_round_on_the_frontier_equals_single_process_run(crawl_settings, replay,
     expected = comparable(stored_docs(single))
     assert len(expected) == 240
 
-    shared = crawl_settings(root=tmp_path / "shared", products=products())
-    report = run_round(shared, redis_server.url, sources=["appstore"], tag_workers=1, timeout=90)
+    # Only the configuration differs: crawl.redis.url puts the same run_crawl on the frontier.
+    shared = crawl_settings(root=tmp_path / "shared", products=products(), crawl={"redis": {"url": redis_server.url}})
+    report = run_crawl(shared, sources=["appstore"])
     assert report.ok, report.format()
     assert comparable(stored_docs(shared)) == expected
     with CrawlState(single.resolve(single.crawl.state_path)) as state:
-        want = {k: v for k, v in state.cursors().items()}
-    assert {k: v for k, v in report.cursors.items()} == want
+        want = state.cursors()
+    with CrawlState(shared.resolve(shared.crawl.state_path)) as state:
+        assert state.cursors() == want  # mirrored into the coordinator's crawl state (voc status)
     client = redis_server.client()
+    assert client.xinfo_groups("voc:items")[0]["entries-read"] == 240  # through the item queue indeed
     assert {tuple(k.decode().split("\t")): v.decode() for k, v in client.hgetall("voc:cursors").items()} == \
         {k: iso(v) for k, v in want.items()}
 
