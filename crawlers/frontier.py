@@ -59,7 +59,7 @@ def redact(url: str) -> str:
 
 
 def connect(url: str, **kwargs: Any) -> Any:
-    """A Redis client that rides out a restart of the server (retries with backoff for ~30 s on connection
+    """A Redis client that rides out a restart of the server (retries with backoff for about a minute on connection
     errors, including the loading phase after an AOF replay)."""
     import redis
     from redis.backoff import ExponentialBackoff
