@@ -59,7 +59,7 @@ def many_products():
     return [{"id": "qingji", "name": "轻记", "appstore": {"app_ids": list(MANY), "country": "cn", "max_pages": 10}}]
 
 
-def serve_many(replay, delay=0.4):
+def serve_many(replay, delay=0.8):
     ids = []
     for i, app in enumerate(MANY):
         ids += serve_appstore_reviews(replay, app, 300, first=1000 * i, delay=lambda page: delay if page > 1 else 0.0)
@@ -123,18 +123,23 @@ class Cluster:
         self.log.close()
 
 
-def kill_holding(proc, holds, what, timeout=30):
-    """SIGKILL ``proc`` at a moment it holds work (frozen with SIGSTOP to check ``holds(pid)``, else let go on)."""
+def kill_holding(procs, holds, what, timeout=30):
+    """SIGKILL the first of ``procs`` caught holding work (each frozen with SIGSTOP to check ``holds(pid)``, else let
+    go on); returns how much it held."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        proc.send_signal(signal.SIGSTOP)
-        n = holds(proc.pid)
-        if n:
-            proc.kill()
-            return n
-        proc.send_signal(signal.SIGCONT)
+        for proc in [p for p in procs() if psutil.pid_exists(p.pid)]:
+            try:
+                proc.send_signal(signal.SIGSTOP)
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                continue
+            n = holds(proc.pid)
+            if n:
+                proc.kill()
+                return n
+            proc.send_signal(signal.SIGCONT)
         time.sleep(0.03)
-    raise AssertionError(f"{what} never held any work")
+    raise AssertionError(f"no {what} was ever caught holding work (the round was too short?)")
 
 
 def inflight_of(client, pid):
@@ -172,14 +177,15 @@ def test_kill_a_crawl_worker_and_a_tag_worker_mid_round(crawl_settings, replay, 
     settings = crawl_settings(root=tmp_path / "shared", products=many_products(), crawl=FAST)
     cluster = Cluster(settings, redis_server.url).run_round()
     try:
-        victim = cluster.crawl_child(cluster.crawl[0])
+        cluster.crawl_child(cluster.crawl[0])
         start = len(replay.requests)
         wait_for(lambda: sum("page=3/" in r.path for r in replay.requests[start:]) >= 2, "the crawl never got to page 3")
         client = redis_server.client()
         # SIGKILL the Scrapy process of crawl worker 0 while requests are in its in-flight list, and a tag worker
         # while it holds items it has not acknowledged: both must be taken over by the others.
-        assert kill_holding(victim, lambda pid: inflight_of(client, pid), "crawl worker 0") > 0
-        assert kill_holding(cluster.tag[0], lambda pid: pending_of(client, pid), "tag worker 0") > 0
+        crawl_children = lambda: [c for w in cluster.crawl for c in psutil.Process(w.pid).children()]  # noqa: E731
+        assert kill_holding(crawl_children, lambda pid: inflight_of(client, pid), "crawl process") > 0
+        assert kill_holding(lambda: cluster.tag, lambda pid: pending_of(client, pid), "tag worker") > 0
         result = cluster.wait()
     finally:
         cluster.stop()
@@ -227,7 +233,9 @@ def test_politeness_is_global_and_list_pages_are_polled_again_next_round(crawl_s
         times = sorted(r.at for r in replay.requests[start:])
         assert len(times) >= 12  # 4 apps × (2 review pages + the empty 3rd + a lookup)
         gaps = [b - a for a, b in zip(times, times[1:])]
-        assert min(gaps) >= 0.25, gaps  # 0.3 s apart (server-side arrival times: a little jitter)
+        # 0.3 s apart on average; each at least most of it (arrival times at the server jitter under load). Per
+        # worker, two workers would send about every 0.15 s.
+        assert (times[-1] - times[0]) / len(gaps) >= 0.28 and min(gaps) >= 0.18, gaps
         client = redis_server.client()
         assert len(client.smembers(f"voc:{first.round_id}:workers")) == 2  # both crawled
         assert len(stored_docs(settings)) == 400
