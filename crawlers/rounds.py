@@ -162,8 +162,8 @@ def run_round(settings: Settings, url: str, *, sources: Sequence[str] | None = N
     except (KeyError, ValueError) as exc:
         raise CrawlError(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
     r = settings.crawl.redis
-    client = connect(url)
     try:
+        client = connect(url)
         client.ping()
     except Exception as exc:  # noqa: BLE001
         raise CrawlError(f"cannot reach the Redis frontier at {redact(url)}: {exc}") from None

@@ -349,5 +349,9 @@ def frontier_url(settings: Settings) -> str:
     """The Redis of the shared frontier: the variable ``crawl.redis.url_env`` names, else ``crawl.redis.url``; '' for
     the embedded single-process default."""
     r = settings.crawl.redis
-    return (os.environ.get(r.url_env) if r.url_env else None) or r.url
+    url = (os.environ.get(r.url_env) if r.url_env else None) or r.url
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise CrawlError(f"${r.url_env or 'crawl.redis.url'} must be a redis://, rediss:// or unix:// URL, got "
+                         f"{url.split('@')[-1]!r}")
+    return url
 

@@ -16,7 +16,12 @@ __all__ = ["commands"]
 def _url(app: AppContext, redis_url: str | None) -> str:
     from crawlers.runner import frontier_url
 
-    url = redis_url or frontier_url(app.settings)
+    from crawlers.errors import CrawlError
+
+    try:
+        url = redis_url or frontier_url(app.settings)
+    except CrawlError as exc:
+        raise click.UsageError(str(exc)) from None
     if not url:
         raise click.UsageError(f"no Redis: pass --redis redis://host:6379/0, set {app.settings.crawl.redis.url_env or 'crawl.redis.url_env'}, "
                                "or crawl.redis.url in voc.yaml")
