@@ -148,9 +148,10 @@ def run_tag_worker(settings: Any, url: str, *, consumer: str | None = None, stop
     consumer = consumer or worker_id()
     batch_size = batch_size or settings.crawl.batch_size
     claim_ms = int((claim_after if claim_after is not None else r.claim_after) * 1000)
-    stop = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if stop is None:  # a worker process of its own: SIGTERM stops it after the batch in hand
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = connect(url)
     ensure_group(client, prefix)
     key = stream_key(prefix)
