@@ -233,9 +233,10 @@ def test_politeness_is_global_and_list_pages_are_polled_again_next_round(crawl_s
         times = sorted(r.at for r in replay.requests[start:])
         assert len(times) >= 12  # 4 apps × (2 review pages + the empty 3rd + a lookup)
         gaps = [b - a for a, b in zip(times, times[1:])]
-        # 0.3 s apart on average; each at least most of it (arrival times at the server jitter under load). Per
-        # worker, two workers would send about every 0.15 s.
-        assert (times[-1] - times[0]) / len(gaps) >= 0.28 and min(gaps) >= 0.18, gaps
+        # 0.3 s apart on average (per worker, two workers would send about every 0.15 s); none close together. The
+        # delay reserves each request's start: on a loaded machine a process can send late by a tenth of a second,
+        # so single arrival gaps at the server jitter.
+        assert (times[-1] - times[0]) / len(gaps) >= 0.28 and min(gaps) >= 0.1, gaps
         client = redis_server.client()
         assert len(client.smembers(f"voc:{first.round_id}:workers")) == 2  # both crawled
         assert len(stored_docs(settings)) == 400
