@@ -7,7 +7,7 @@ scrapy-redis's scheduler and dupefilter, keyed by the round:
 * ``<prefix>:<round>:requests:<spider>`` — the shared request queue (:class:`ReliableQueue`, a scrapy-redis FIFO
   queue whose pop moves the request to the worker's in-flight list ``…:inflight:<worker>`` instead of dropping it);
   a request leaves that list only once its response was handled and every item it yielded reached the item queue
-  (:class:`AckMiddleware`). A worker whose heartbeat (``<prefix>:<round>:alive:<worker>``) stopped for
+  (:class:`crawlers.acks.AckMiddleware`). A worker whose heartbeat (``<prefix>:<round>:alive:<worker>``) stopped for
   ``crawl.redis.dead_after`` seconds has its in-flight requests pushed back to the queue by any live worker.
 * ``<prefix>:<round>:seen:<spider>`` — scrapy-redis's request fingerprints (the dupefilter), per round: a list page
   is fetched once per round however many pages link to it, and again in the next round (periodic re-polling). The
@@ -17,7 +17,7 @@ scrapy-redis's scheduler and dupefilter, keyed by the round:
   not its spiders). The first worker of a round to claim ``<prefix>:<round>:seed:<spider>`` runs ``start()``; the
   others only take requests from the queue. A worker closes its spider when the round's queue and every in-flight
   list are empty and seeding is done.
-* Politeness (:class:`GlobalPolitenessMiddleware`): a domain's delay and concurrency are reserved in Redis
+* Politeness (:class:`crawlers.politeness.GlobalPolitenessMiddleware`): a domain's delay and concurrency are reserved in Redis
   (``<prefix>:polite:<domain>``), so N workers together never exceed one worker's rate.
 * Cursors live in Redis (``<prefix>:cursors``: any worker resumes any target); items go to tag workers through the
   stream of :mod:`crawlers.itemqueue`, and the round's coordinator (:mod:`crawlers.rounds`) advances cursors when the
@@ -26,7 +26,6 @@ scrapy-redis's scheduler and dupefilter, keyed by the round:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -43,8 +42,7 @@ from scrapy_redis.queue import FifoQueue
 from scrapy_redis.scheduler import Scheduler
 
 __all__ = ["connect", "redact", "Keys", "frontier_settings", "frontier_class", "ReliableQueue", "FrontierScheduler",
-           "AckMiddleware", "GlobalPolitenessMiddleware", "FrontierExtension", "SharedTexts", "requeue_dead", "round_busy",
-           "worker_id"]
+           "DupeFilter", "FrontierExtension", "SharedTexts", "requeue_dead", "round_busy", "worker_id", "wait_ready"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +115,8 @@ def frontier_settings(base: dict[str, Any], url: str, *, prefix: str, round_id: 
         **base,
         "ITEM_PIPELINES": {**base.get("ITEM_PIPELINES", {}), "crawlers.itemqueue.QueuePipeline": 450},
         "DOWNLOADER_MIDDLEWARES": {**base.get("DOWNLOADER_MIDDLEWARES", {}),
-                                   "crawlers.frontier.GlobalPolitenessMiddleware": 700},
-        "SPIDER_MIDDLEWARES": {**base.get("SPIDER_MIDDLEWARES", {}), "crawlers.frontier.AckMiddleware": 50},
+                                   "crawlers.politeness.GlobalPolitenessMiddleware": 700},
+        "SPIDER_MIDDLEWARES": {**base.get("SPIDER_MIDDLEWARES", {}), "crawlers.acks.AckMiddleware": 50},
         "EXTENSIONS": {**base.get("EXTENSIONS", {}), "crawlers.frontier.FrontierExtension": 110},
         "SCHEDULER": "crawlers.frontier.FrontierScheduler",
         "SCHEDULER_QUEUE_CLASS": "crawlers.frontier.ReliableQueue",
@@ -226,193 +224,6 @@ class FrontierScheduler(Scheduler):
         if request is not None and self.stats:
             self.stats.inc_value("scheduler/dequeued/redis")
         return request
-
-
-def _queue(crawler: Any) -> ReliableQueue | None:
-    return getattr(getattr(crawler.engine, "scheduler", None), "queue", None)
-
-
-class AckMiddleware:
-    """Spider middleware: a request's in-flight entry is removed once its callback (or errback) finished, every item
-    it yielded left the item pipelines (queued, or dropped with a reason) and every request it yielded is in the queue
-    (or was filtered) — so a worker killed before that leaves the request to be crawled again by another, and the
-    frontier never looks empty while a follow-up is on its way."""
-
-    def __init__(self, crawler: Any) -> None:
-        self.crawler = crawler
-        self.pending: dict[bytes, int] = {}  # raw request → items not through the pipelines yet
-        self.done: set[bytes] = set()  # raw requests whose callback finished
-        self.children: dict[int, bytes] = {}  # id(follow-up request) → raw request that yielded it
-        for sig in (signals.item_scraped, signals.item_dropped, signals.item_error):
-            crawler.signals.connect(self._item_done, signal=sig)
-        for sig in (signals.request_scheduled, signals.request_dropped):
-            crawler.signals.connect(self._request_done, signal=sig)
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> AckMiddleware:
-        if not crawler.settings.get("VOC_FRONTIER_URL"):
-            raise NotConfigured("no frontier")
-        return cls(crawler)
-
-    def _tag(self, raw: bytes | None, out: Any) -> None:
-        if raw is None:
-            return
-        self.pending[raw] = self.pending.get(raw, 0) + 1
-        if _is_request(out):  # a follow-up: the parent is done only once it is in the queue
-            self.children[id(out)] = raw
-            return
-        try:
-            out._voc_ack = raw
-        except AttributeError:
-            self.pending[raw] -= 1
-
-    def _request_done(self, request: Any, **_: Any) -> None:
-        raw = self.children.pop(id(request), None)
-        if raw is None:
-            return
-        # request_scheduled comes just before the scheduler pushes the request: count it done right after that.
-        asyncio.get_running_loop().call_soon(self._decrement, raw)
-
-    def _decrement(self, raw: bytes) -> None:
-        self.pending[raw] = self.pending.get(raw, 1) - 1
-        self._maybe_ack(raw)
-
-    def finished(self, raw: bytes | None) -> None:
-        """The callback (or errback) of the request ``raw`` is done: ack once its items are through too."""
-        if raw is not None:
-            self.done.add(raw)
-            self._maybe_ack(raw)
-
-    async def process_spider_output_async(self, response: Any, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        raw = response.meta.get("voc_frontier_raw")
-        try:  # a callback that raised is done too (crawling the page again would raise again)
-            async for out in result:
-                self._tag(raw, out)
-                yield out
-        finally:
-            self.finished(raw)
-
-    def process_spider_output(self, response: Any, result: Any) -> Any:  # sync callbacks of other middlewares
-        raw = response.meta.get("voc_frontier_raw")
-        try:
-            for out in result:
-                self._tag(raw, out)
-                yield out
-        finally:
-            self.finished(raw)
-
-    def _item_done(self, item: Any, **_: Any) -> None:
-        raw = getattr(item, "_voc_ack", None)
-        if raw is not None:
-            self._decrement(raw)
-
-    def _maybe_ack(self, raw: bytes) -> None:
-        if raw in self.done and self.pending.get(raw, 0) <= 0:
-            self.done.discard(raw)
-            self.pending.pop(raw, None)
-            queue = _queue(self.crawler)
-            if queue is not None:
-                queue.ack(raw)
-
-
-def _ack_middleware(crawler: Any) -> AckMiddleware | None:
-    manager = getattr(getattr(crawler.engine, "scraper", None), "spidermw", None)
-    for mw in getattr(manager, "middlewares", ()):
-        if isinstance(mw, AckMiddleware):
-            return mw
-    return None
-
-
-def _is_request(out: Any) -> bool:
-    from scrapy import Request
-
-    return isinstance(out, Request)
-
-
-#: Reserve the next request slot of a domain: returns the seconds to wait (server time, so workers' clocks may
-#: differ). KEYS[1] the domain's next-free time; ARGV[1] the delay in seconds.
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local delay = tonumber(ARGV[1])
-local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-local at = math.max(now, nxt)
-redis.call('SET', KEYS[1], tostring(at + delay), 'PX', math.ceil((at + delay - now) * 1000) + 60000)
-return tostring(at - now)
-"""
-
-#: Take one of a domain's concurrency slots (a lease that expires, so a dead worker's slots come back):
-#: KEYS[1] the zset of leases; ARGV: limit, lease id, lease seconds. 1 when taken, 0 when all are in use.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
-  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3])) + 60)
-  return 1
-end
-return 0
-"""
-
-
-class GlobalPolitenessMiddleware:
-    """Downloader middleware: a domain's ``DOWNLOAD_DELAY`` and ``CONCURRENT_REQUESTS_PER_DOMAIN`` (the source's own
-    values) hold across every worker — each request reserves its start time and a concurrency lease in Redis. The
-    worker's own Scrapy delay is set to 0 (the global one replaces it)."""
-
-    def __init__(self, crawler: Any) -> None:
-        s = crawler.settings
-        self.crawler = crawler
-        self.redis = _client(s)
-        self.keys = _keys(s)
-        self.delay = s.getfloat("DOWNLOAD_DELAY")
-        self.concurrency = s.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
-        self.lease = max(s.getfloat("DOWNLOAD_TIMEOUT") * 2, 10.0)
-        self.reserve = self.redis.register_script(_RESERVE)
-        self.acquire = self.redis.register_script(_ACQUIRE)
-        crawler.signals.connect(self._opened, signal=signals.spider_opened)
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> GlobalPolitenessMiddleware:
-        if not crawler.settings.get("VOC_FRONTIER_URL"):
-            raise NotConfigured("no frontier")
-        return cls(crawler)
-
-    def _opened(self, spider: Any) -> None:
-        spider.download_delay = 0  # Scrapy's per-worker slot delay: the global one is enforced here
-
-    @staticmethod
-    def domain(request: Any) -> str | None:
-        parts = urlsplit(request.url)
-        return parts.netloc.lower() if parts.scheme in ("http", "https") else None
-
-    async def process_request(self, request: Any, spider: Any = None) -> None:
-        domain = self.domain(request)
-        if domain is None or request.meta.get("voc_lease"):
-            return None
-        lease = uuid.uuid4().hex
-        slots = self.keys.slots(domain)
-        while not self.acquire(keys=[slots], args=[self.concurrency, lease, self.lease]):
-            await asyncio.sleep(0.02)
-        request.meta["voc_lease"] = (slots, lease)
-        wait = float(self.reserve(keys=[self.keys.polite(domain)], args=[self.delay]))
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return None
-
-    def _release(self, request: Any) -> None:
-        lease = request.meta.pop("voc_lease", None)
-        if lease:
-            self.redis.zrem(*lease)
-
-    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
-        self._release(request)
-        return response
-
-    def process_exception(self, request: Any, exception: Any, spider: Any = None) -> None:
-        self._release(request)
-        return None
 
 
 class SharedTexts:
@@ -565,7 +376,9 @@ def frontier_class(spidercls: type) -> type:
             finally:
                 request = getattr(failure, "request", None)
                 raw = request.meta.get("voc_frontier_raw") if request is not None else None
-                mw = _ack_middleware(self.crawler)
+                from crawlers.acks import ack_middleware
+
+                mw = ack_middleware(self.crawler)
                 if raw is not None and mw is not None:
                     mw.finished(raw)
 
