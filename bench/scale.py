@@ -151,14 +151,17 @@ def crawl_rate(settings, url: str, j: int) -> tuple[float, int]:
         t0 = time.monotonic()
         rid = publish_round(client, prefix, sources=["appstore"])
         keys = Keys(prefix, rid)
+        first = None
         while round_busy(client, keys, "appstore") or client.scard(keys.finished) < 1:
-            time.sleep(0.05)
-        elapsed = time.monotonic() - t0
+            if first is None and client.xlen(f"{prefix}:items"):
+                first = time.monotonic()
+            time.sleep(0.02)
+        end = time.monotonic()
         queued = client.xlen(f"{prefix}:items")
         joined = client.scard(keys.workers)
         if joined < j:
             print(f"  (crawl ×{j}: only {joined} workers took part before the round was done)")
-        return queued / elapsed, joined
+        return queued / (end - t0), joined, (first or end) - t0, queued / max(end - (first or t0), 1e-9)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -219,10 +222,11 @@ def main() -> int:
             rates = {}
             for j in counts:
                 s = settings_for(work / f"crawl{j}", server.url, apps, args.threads, model, f"crawl{j}")
-                rate, joined = crawl_rate(s, url, j)
+                rate, joined, startup, steady = crawl_rate(s, url, j)
                 rates[j] = rate
                 print(line("crawl", j, rate, rates[counts[0]] / counts[0], cores,
-                           f"  ({joined} joined; ×{rate / single:.2f} the single-process rate)"))
+                           f"  ({joined} joined; ×{rate / single:.2f} the single-process rate; first item after "
+                           f"{startup:.1f} s, {steady:.0f} items/s from there)"))
     finally:
         if redis_proc is not None:
             redis_proc.kill()

@@ -204,6 +204,9 @@ def test_redis_restart_mid_round(crawl_settings, replay, stored_docs, redis_serv
         cluster.crawl_child(cluster.crawl[0])
         start = len(replay.requests)
         wait_for(lambda: sum("page=3/" in r.path for r in replay.requests[start:]) >= 2, "the crawl never got to page 3")
+        client = redis_server.client()
+        before = client.hget("voc:stats", "indexed")
+        assert client.llen("voc:rounds") == 1 and int(before or 0) < 1200  # mid-round indeed
         redis_server.kill()  # SIGKILL: only what AOF (appendfsync always) holds survives
         time.sleep(1.0)
         redis_server.start()
