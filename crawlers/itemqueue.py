@@ -2,7 +2,7 @@
 
 Crawl workers (on the frontier, :mod:`crawlers.frontier`) run validate → normalize → dedupe, then
 :class:`QueuePipeline` appends each document to ``<prefix>:items`` (XADD). Tag workers (:func:`run_tag_worker`,
-``voc worker tag``) read it as members of the group ``taggers`` (XREADGROUP), classify a batch, upsert it into
+``voc worker tag``) read it as members of the group ``taggers`` (XREADGROUP), link reposts (``dup_of``, through ``<prefix>:texts``), classify a batch, upsert it into
 the index, record each target's newest indexed time for the round's cursors, and only then acknowledge and delete
 the entries (XACK + XDEL in one transaction). An entry a worker took and never acknowledged — the worker died, or
 Redis restarted between its upsert and its ack — is claimed by another after ``crawl.redis.claim_after`` seconds
@@ -139,8 +139,8 @@ def run_tag_worker(settings: Any, url: str, *, consumer: str | None = None, stop
     for that many seconds. Returns what it did."""
     from classifier import engagement_flags, load_classifier, make_tokenizer
     from classifier.corrections import CorrectionStore, apply_labels
-    from crawlers.frontier import Keys, connect, worker_id
-    from crawlers.pipelines import ClassifyPipeline, apply_tags
+    from crawlers.frontier import Keys, SharedTexts, connect, worker_id
+    from crawlers.pipelines import ClassifyPipeline, apply_tags, text_digest
     from index import open_index
 
     r = settings.crawl.redis
@@ -155,6 +155,7 @@ def run_tag_worker(settings: Any, url: str, *, consumer: str | None = None, stop
     client = connect(url)
     ensure_group(client, prefix)
     key = stream_key(prefix)
+    texts = SharedTexts(client, prefix)
     classifier = load_classifier(settings)
     index = open_index(settings.index, home=settings.home, tokenizer=make_tokenizer(settings), secrets=settings.secrets)
     labels = settings.resolve(settings.classifier.labels_path)
@@ -199,6 +200,7 @@ def run_tag_worker(settings: Any, url: str, *, consumer: str | None = None, stop
             if not docs:
                 continue
             try:
+                link_reposts(texts, [d for _, _, d in docs], text_digest)
                 tags = classifier.predict([ClassifyPipeline.text_of(d) for _, _, d in docs], normalized=True)
                 for (_, _, doc), t in zip(docs, tags, strict=True):
                     apply_tags(doc, t, engagement_flags(doc.get("likes"), doc.get("replies"), doc.get("reposts"),
@@ -234,6 +236,20 @@ def run_tag_worker(settings: Any, url: str, *, consumer: str | None = None, stop
         if corrections is not None:
             corrections.close()
     return stats
+
+
+def link_reposts(texts: Any, docs: list[dict[str, Any]], digest_of: Callable[[dict[str, Any]], str | None]) -> None:
+    """Set ``dup_of`` of each document whose text (same product) an earlier-indexed document already had."""
+    pairs, owners = [], []
+    for doc in docs:
+        digest = digest_of(doc)
+        if digest is not None:
+            pairs.append((digest, doc["id"]))
+            owners.append(doc)
+    if not pairs:
+        return
+    for doc, first in zip(owners, texts.claim_many(pairs), strict=True):
+        doc["dup_of"] = first if first != doc["id"] else None
 
 
 def _bury_poison(client: Any, prefix: str, docs: list[tuple[Any, dict[str, str], dict[str, Any]]],

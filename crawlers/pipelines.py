@@ -180,8 +180,10 @@ class DedupePipeline:
     the first document with it — of this run, or of an earlier one (``state``: the crawl state, where
     :class:`CursorPipeline` records the texts of indexed documents)."""
 
-    def __init__(self, *, crawler: Any = None, state: CrawlState | None = None, min_text: int = 8) -> None:
+    def __init__(self, *, crawler: Any = None, state: CrawlState | None = None, min_text: int = 8,
+                 link_texts: bool = True) -> None:
         self.crawler = crawler
+        self.link_texts = link_texts
         self.state = state
         self.min_text = min_text
         self.seen: dict[str, tuple[Any, ...]] = {}
@@ -192,10 +194,8 @@ class DedupePipeline:
         s = crawler.settings
         if not s.getbool("VOC_DEDUPE_ENABLED", True):
             raise NotConfigured("VOC_DEDUPE_ENABLED is off")
-        if s.get("VOC_FRONTIER_URL"):  # several workers: the first document with a text is claimed in Redis
-            from crawlers.frontier import SharedTexts
-
-            return cls(crawler=crawler, state=SharedTexts.from_crawler(crawler))
+        if s.get("VOC_FRONTIER_URL"):  # several workers: the tag workers link reposts, through Redis (itemqueue)
+            return cls(crawler=crawler, link_texts=False)
         pipe = cls(crawler=crawler, state=CrawlState(s.get("VOC_STATE_PATH")) if s.get("VOC_STATE_PATH") else None)
         if pipe.state is not None:
             crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
@@ -218,13 +218,10 @@ class DedupePipeline:
         digest = item.digest = text_digest(doc, self.min_text)
         if digest is not None:
             first = self.by_text.get(digest)
-            if first is None:
-                if hasattr(self.state, "claim_text"):  # the frontier's texts, shared by every worker (Redis)
-                    first = self.state.claim_text(digest, doc["id"])
-                else:
-                    first = (self.state.first_with_text(digest) if self.state is not None else None) or doc["id"]
+            if first is None and self.link_texts:
+                first = (self.state.first_with_text(digest) if self.state is not None else None) or doc["id"]
                 self.by_text[digest] = first
-            if first != doc["id"]:
+            if first is not None and first != doc["id"]:
                 doc["dup_of"] = first
         return item
 
