@@ -8,7 +8,47 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["CrawlSettings", "CrawlHealthSettings"]
+__all__ = ["CrawlSettings", "CrawlHealthSettings", "CrawlRedisSettings"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrawlRedisSettings:
+    """`crawl.redis:` — the shared frontier and item queue of a crawl spread over workers (crawlers/frontier.py,
+    crawlers/itemqueue.py). Empty ``url``: the embedded single-process default, which needs no Redis at all.
+
+    With a URL (``url``, or the variable ``url_env`` names) every crawl — ``voc crawl``, ``voc schedule``, the demo — runs
+    on the frontier: the code paths differ only in configuration.
+    ``url`` (``redis://host:6379/0``; ``voc crawl --frontier`` and ``voc worker --redis`` override it), ``prefix`` of
+    every key, ``heartbeat`` seconds between a worker's signs of life and ``dead_after`` seconds without one before
+    its in-flight requests go back to the queue, ``claim_after`` seconds an item may sit unacknowledged with a tag
+    worker before another claims it (XAUTOCLAIM), ``round_ttl_hours`` that a finished round's keys (its request
+    fingerprints: the dupefilter) are kept.
+    """
+
+    url: str = ""
+    #: The variable holding the URL instead (wins over ``url``; a password belongs there, not in voc.yaml).
+    url_env: str = "VOC_REDIS_URL"
+    #: Tag workers a coordinating ``voc crawl`` (or ``voc schedule``) starts for its round, beside ``voc worker tag``.
+    tag_workers: int = 1
+    prefix: str = "voc"
+    heartbeat: float = 1.0
+    dead_after: float = 5.0
+    claim_after: float = 30.0
+    round_ttl_hours: float = 24.0
+
+    def __post_init__(self) -> None:
+        if self.url and not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"crawl.redis.url must start with redis://, rediss:// or unix://, got {self.url!r}")
+        if not self.prefix or any(c in self.prefix for c in " {}*"):
+            raise ValueError(f"crawl.redis.prefix must be a plain word (no spaces, braces or *), got {self.prefix!r}")
+        if self.heartbeat <= 0 or self.dead_after <= self.heartbeat * 2:
+            raise ValueError("crawl.redis.heartbeat must be > 0 and dead_after more than twice it, got "
+                             f"{self.heartbeat} and {self.dead_after}")
+        if self.tag_workers < 0:
+            raise ValueError(f"crawl.redis.tag_workers must be >= 0, got {self.tag_workers}")
+        if self.claim_after <= 0 or self.round_ttl_hours <= 0:
+            raise ValueError(f"crawl.redis.claim_after and round_ttl_hours must be > 0, got {self.claim_after} and "
+                             f"{self.round_ttl_hours}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +113,7 @@ class CrawlSettings:
     quarantine_dir: str = "data/quarantine"
     quarantine_max_bytes: int = 50_000_000
     health: CrawlHealthSettings = field(default_factory=CrawlHealthSettings)
+    redis: CrawlRedisSettings = field(default_factory=CrawlRedisSettings)
 
     def __post_init__(self) -> None:
         if self.concurrent_requests < 1 or self.concurrent_requests_per_domain < 1:

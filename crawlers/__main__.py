@@ -26,7 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     crawl.add_argument("--log-level", default="INFO")
     crawl.add_argument("--from-quarantine", action="store_true",
                        help="re-parse the saved bodies of pages that yielded nothing, instead of crawling")
+    crawl.add_argument("--round", help="crawl this round on the Redis frontier of $VOC_FRONTIER_URL (crawlers.frontier)")
+    tag = sub.add_parser("tag", help="tag and index items from the Redis item queue of $VOC_FRONTIER_URL until SIGTERM")
+    tag.add_argument("--idle-exit", type=float, default=None, help="exit after this many seconds without an item")
+    worker = sub.add_parser("worker", help="join every crawl round published on the Redis frontier of $VOC_FRONTIER_URL")
+    worker.add_argument("--poll", type=float, default=1.0)
     args = parser.parse_args(argv)
+    if args.command in ("tag", "worker"):
+        return _worker(args)
     gc.disable()  # start-up only allocates what lives as long as the process: see _tune_gc
     # The classifier worker the runner started beside this process is loading the model already; this
     # process takes it over (checked against the loaded settings below).
@@ -42,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {exc}", file=sys.stderr)
         _classify_worker.discard_prestarted()  # a model nobody will use: stop loading it
         return 2
-    _prestart_classifier(settings)
+    frontier = os.environ.get("VOC_FRONTIER_URL") if args.round else None
+    if frontier is None:
+        _prestart_classifier(settings)
 
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
@@ -52,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
 
     values = scrapy_settings(settings, run_id=args.run_id or new_run_id())
     values["LOG_LEVEL"] = args.log_level
+    if frontier:
+        from crawlers.frontier import frontier_settings, worker_id
+
+        r = settings.crawl.redis
+        values = frontier_settings(values, frontier, prefix=r.prefix, round_id=args.round, worker=worker_id(),
+                                   heartbeat=r.heartbeat, dead_after=r.dead_after, ttl_hours=r.round_ttl_hours)
     process = CrawlerProcess(values)
     kwargs = {k: v for k, v in (("product", args.product), ("since", args.since)) if v}
     failed: dict[str, str] = {}
@@ -61,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             from crawlers.spiders._base import reparse_class
 
             spidercls = reparse_class(spidercls)
+        elif frontier:
+            from crawlers.frontier import frontier_class
+
+            spidercls = frontier_class(spidercls)
         crawler = process.create_crawler(spidercls)
         crawler.signals.connect(_log_levels, signal=signals.spider_opened)
         # A crawler that cannot start (the index cannot be opened: locked by another writer, read-only, a bad
@@ -71,6 +90,35 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         _record_failures(settings, values["VOC_RUN_ID"], failed, product=args.product)
         return 1
+    return 0
+
+
+def _worker(args) -> int:
+    """``tag``: a tag worker (crawlers.itemqueue); ``worker``: a crawl worker (crawlers.rounds) — both on the Redis of
+    ``$VOC_FRONTIER_URL`` (an environment variable, so a password never shows in a process list)."""
+    from configs import ConfigError, load_settings
+
+    url = os.environ.get("VOC_FRONTIER_URL") or ""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    url = url or settings.crawl.redis.url
+    if not url:
+        print("Error: no Redis URL: set VOC_FRONTIER_URL or crawl.redis.url in voc.yaml", file=sys.stderr)
+        return 2
+    if args.command == "tag":
+        from crawlers.itemqueue import run_tag_worker
+
+        stats = run_tag_worker(settings, url, idle_exit=args.idle_exit)
+        print(f"tag worker done: {stats.indexed} items indexed in {stats.batches} batches, {stats.claimed} claimed "
+              f"from other workers, {stats.dead} dead-lettered", file=sys.stderr)
+        return 0
+    from crawlers.rounds import crawl_worker
+
+    crawl_worker(settings, url, poll=args.poll)
     return 0
 
 

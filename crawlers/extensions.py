@@ -46,8 +46,9 @@ class RunStateExtension:
     def spider_opened(self, spider: Any) -> None:
         t = tracker(self.crawler)
         t.started_at = datetime.now(UTC)
-        try:
-            self.lock = self.state.acquire_lock(t.source, owner=f"crawl {self.run_id}")
+        try:  # on the Redis frontier several workers crawl one source at once (VOC_STATE_LOCK off)
+            if self.crawler.settings.getbool("VOC_STATE_LOCK", True):
+                self.lock = self.state.acquire_lock(t.source, owner=f"crawl {self.run_id}")
         except LockHeld as exc:
             t.skipped = str(exc)
             logger.warning("skipping %s: %s", t.source, exc)

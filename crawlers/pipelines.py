@@ -38,7 +38,7 @@ from crawlers.state import CrawlState, iso
 from crawlers.tracking import count_drop, tracker
 
 __all__ = ["ItemPipelines", "ValidatePipeline", "NormalizePipeline", "DedupePipeline", "ClassifyPipeline",
-           "IndexPipeline", "CursorPipeline", "Batcher", "drop", "worker_spec"]
+           "IndexPipeline", "CursorPipeline", "Batcher", "drop", "worker_spec", "apply_tags"]
 
 logger = logging.getLogger(__name__)
 
@@ -178,8 +178,10 @@ class DedupePipeline:
     the first document with it — of this run, or of an earlier one (``state``: the crawl state, where
     :class:`CursorPipeline` records the texts of indexed documents)."""
 
-    def __init__(self, *, crawler: Any = None, state: CrawlState | None = None, min_text: int = 8) -> None:
+    def __init__(self, *, crawler: Any = None, state: CrawlState | None = None, min_text: int = 8,
+                 link_texts: bool = True) -> None:
         self.crawler = crawler
+        self.link_texts = link_texts
         self.state = state
         self.min_text = min_text
         self.seen: dict[str, tuple[Any, ...]] = {}
@@ -190,6 +192,8 @@ class DedupePipeline:
         s = crawler.settings
         if not s.getbool("VOC_DEDUPE_ENABLED", True):
             raise NotConfigured("VOC_DEDUPE_ENABLED is off")
+        if s.get("VOC_FRONTIER_URL"):  # several workers: the tag workers link reposts, through Redis (itemqueue)
+            return cls(crawler=crawler, link_texts=False)
         pipe = cls(crawler=crawler, state=CrawlState(s.get("VOC_STATE_PATH")) if s.get("VOC_STATE_PATH") else None)
         if pipe.state is not None:
             crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
@@ -212,10 +216,10 @@ class DedupePipeline:
         digest = item.digest = text_digest(doc, self.min_text)
         if digest is not None:
             first = self.by_text.get(digest)
-            if first is None:
+            if first is None and self.link_texts:
                 first = (self.state.first_with_text(digest) if self.state is not None else None) or doc["id"]
                 self.by_text[digest] = first
-            if first != doc["id"]:
+            if first is not None and first != doc["id"]:
                 doc["dup_of"] = first
         return item
 
@@ -315,6 +319,14 @@ class Batcher:
         return len(self._pending)
 
 
+def apply_tags(doc: dict[str, Any], tags: Any, engagement: Sequence[str]) -> None:
+    """Write the classifier's ``tags`` and the ``engagement`` flags into ``doc`` (the crawl's classify pipeline and
+    the tag workers of crawlers.itemqueue)."""
+    doc.update(sentiment=tags.sentiment, sentiment_score=float(tags.sentiment_score), intent=tags.intent,
+               topics=list(tags.topics), model_version=tags.model_version,
+               risk=list(dict.fromkeys([*tags.risk, *engagement])))
+
+
 class ClassifyPipeline:
     """Tags documents in batches with ``classifier.predict``, plus ``engagement_flags`` into ``risk``.
 
@@ -394,9 +406,7 @@ class ClassifyPipeline:
             tags = await self.batcher.add(self.text_of(doc))
         except Exception as exc:  # noqa: BLE001 - the batch failed: these items are not indexed
             raise _batch_failed(self.crawler, item, "classify_failed", "classifier", exc) from exc
-        doc.update(sentiment=tags.sentiment, sentiment_score=float(tags.sentiment_score), intent=tags.intent,
-                   topics=list(tags.topics), model_version=tags.model_version,
-                   risk=list(dict.fromkeys([*tags.risk, *self.engagement(doc["likes"], doc["replies"], doc["reposts"])])))
+        apply_tags(doc, tags, self.engagement(doc["likes"], doc["replies"], doc["reposts"]))
         return item
 
     def close_spider(self) -> None:

@@ -31,6 +31,8 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    #: ``time.monotonic()`` when the request arrived (politeness checks).
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

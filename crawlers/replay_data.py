@@ -59,17 +59,18 @@ def appstore_feed(entries: list[dict[str, Any]]) -> bytes:
 
 def serve_appstore_reviews(server: Any, app_id: str, total: int, *, per_page: int = 50, newest: datetime | None = None,
                            likes: Callable[[int], int] = lambda n: 0, delay: float | Callable[[int], float] = 0.0,
-                           country: str = "cn", step: timedelta = timedelta(minutes=7)) -> list[str]:
+                           country: str = "cn", step: timedelta = timedelta(minutes=7), first: int = 0) -> list[str]:
     """Serve ``total`` reviews of ``app_id`` on ``server`` (a :class:`~crawlers.replay.ReplayServer`).
 
-    ``delay`` may be a function of the page number. Returns the review ids, newest first.
+    ``delay`` may be a function of the page number; ``first`` numbers the reviews from there (distinct ids for
+    several apps). Returns the review ids, newest first.
     """
     newest = newest or datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
     ids: list[str] = []
-    pages = [list(range(i, min(i + per_page, total))) for i in range(0, total, per_page)][:10]
+    pages = [list(range(first + i, first + min(i + per_page, total))) for i in range(0, total, per_page)][:10]
     for number in range(1, 11):
         ns = pages[number - 1] if number - 1 < len(pages) else []
-        entries = [review_entry(n, when=newest - step * n, likes=likes(n), app_id=app_id) for n in ns]
+        entries = [review_entry(n, when=newest - step * (n - first), likes=likes(n), app_id=app_id) for n in ns]
         ids += [e["id"]["label"] for e in entries]
         wait = delay(number) if callable(delay) else delay
         server.add(reviews_path(app_id, number, country=country), body=appstore_feed(entries),

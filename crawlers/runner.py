@@ -30,7 +30,7 @@ from crawlers.errors import CrawlError, CrawlProcessError
 from crawlers.state import CrawlState, SourceRun, iso, new_run_id, utcnow
 
 __all__ = ["CrawlReport", "CrawlJob", "run_crawl", "start_crawl", "select_sources", "combine_runs", "failure_lines",
-           "last_error", "quarantined_sources"]
+           "last_error", "quarantined_sources", "frontier_url"]
 
 
 @dataclass(frozen=True)
@@ -233,11 +233,13 @@ def quarantined_sources(settings: Settings, sources: Sequence[str] | None) -> tu
 def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, product: str | None = None,
                 since: str | datetime | None = None, config_dir: str | os.PathLike[str] | None = None,
                 env: Mapping[str, str] | None = None, run_id: str | None = None,
-                from_quarantine: bool = False) -> CrawlJob:
+                from_quarantine: bool = False, frontier: str | None = None,
+                frontier_round: str | None = None) -> CrawlJob:
     """Start the crawler child process and return at once (``job.wait()`` gives the report).
 
     ``from_quarantine``: re-parse the saved bodies of pages that yielded nothing (crawlers.quarantine) with the
-    current parsers, into the index, instead of crawling. Raises :class:`CrawlError` for an unknown source or
+    current parsers, into the index, instead of crawling. ``frontier``: a Redis URL — the child crawls round
+    ``frontier_round`` (default: the run id) on the shared frontier (crawlers.frontier, crawlers.rounds). Raises :class:`CrawlError` for an unknown source or
     product or a bad ``since`` (nothing started).
     """
     try:
@@ -264,9 +266,12 @@ def start_crawl(settings: Settings, *, sources: Sequence[str] | None = None, pro
         cmd += ["--since", iso(since_dt) or ""]
     if from_quarantine:
         cmd += ["--from-quarantine"]
+    if frontier:
+        cmd += ["--round", frontier_round or run_id]
     cmd += names
-    child_env = _child_env(settings, config_dir, env)
-    spec = worker_spec(settings, settings.crawl.classify_in)
+    child_env = _child_env(settings, config_dir, {**(env or {}), **({"VOC_FRONTIER_URL": frontier} if frontier else {})})
+    # On the frontier, items are tagged by tag workers: no classifier worker here.
+    spec = None if frontier else worker_spec(settings, settings.crawl.classify_in)
     worker = sock = None
     with open(log_path, "ab") as log:
         try:
@@ -328,8 +333,25 @@ def run_crawl(settings: Settings, *, sources: Sequence[str] | None = None, produ
     cookies). ``from_quarantine`` re-parses saved bodies instead (see :func:`start_crawl`). Blocks and errors
     are reported per source in the :class:`CrawlReport`, never raised.
     """
+    limit = timeout if timeout is not None else (settings.crawl.run_timeout or None)
+    url = frontier_url(settings)
+    if url and not from_quarantine:  # crawl.redis configured: the same crawl as a round on the shared frontier
+        from crawlers.rounds import run_round
+
+        return run_round(settings, url, sources=sources, product=product, since=since, config_dir=config_dir,
+                         tag_workers=settings.crawl.redis.tag_workers, timeout=limit).as_crawl_report()
     job = start_crawl(settings, sources=sources, product=product, since=since, config_dir=config_dir, env=env,
                       from_quarantine=from_quarantine)
-    limit = timeout if timeout is not None else (settings.crawl.run_timeout or None)
     return job.wait(timeout=limit)
+
+
+def frontier_url(settings: Settings) -> str:
+    """The Redis of the shared frontier: the variable ``crawl.redis.url_env`` names, else ``crawl.redis.url``; '' for
+    the embedded single-process default."""
+    r = settings.crawl.redis
+    url = (os.environ.get(r.url_env) if r.url_env else None) or r.url
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise CrawlError(f"${r.url_env or 'crawl.redis.url'} must be a redis://, rediss:// or unix:// URL, got "
+                         f"{url.split('@')[-1]!r}")
+    return url
 

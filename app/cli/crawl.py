@@ -22,10 +22,15 @@ __all__ = ["commands"]
 @click.option("--from-quarantine", is_flag=True,
               help="Crawl nothing: re-parse the saved bodies of pages that yielded nothing (crawl.quarantine_dir) with "
                    "the current parsers, into the index — after a parser fix.")
+@click.option("--frontier", metavar="URL",
+              help="Crawl on a shared Redis frontier (redis://host:6379/0): `voc worker crawl` processes join the round, "
+                   "items are tagged by --tag-workers of our own plus any `voc worker tag`.")
+@click.option("--tag-workers", type=click.IntRange(0, 64), default=1, show_default=True,
+              help="With --frontier: tag workers this command starts for the round (0: rely on `voc worker tag`).")
 @pass_app
 @with_progress
 def crawl(app: AppContext, sources: tuple[str, ...], product: str | None, since: str | None, timeout: float | None,
-          from_quarantine: bool, progress: Reporter) -> None:
+          from_quarantine: bool, frontier: str | None, tag_workers: int, progress: Reporter) -> None:
     """Crawl SOURCES (default: every enabled source with targets) through the Scrapy engine.
 
     Prints per source: pages, new / updated / dropped items with reasons, errors, pages that yielded nothing
@@ -34,8 +39,18 @@ def crawl(app: AppContext, sources: tuple[str, ...], product: str | None, since:
     """
     from app.crawl_watch import describe_interruption, watch_crawl
     from crawlers.errors import CrawlError
-    from crawlers.runner import start_crawl
+    from crawlers.runner import frontier_url, start_crawl
 
+    if not frontier and not from_quarantine:  # crawl.redis.url (or its variable) puts every crawl on the frontier
+        try:
+            frontier = frontier_url(app.settings) or None
+        except CrawlError as exc:
+            raise click.UsageError(str(exc)) from exc
+        if frontier:
+            tag_workers = app.settings.crawl.redis.tag_workers
+    if frontier:
+        _crawl_on_frontier(app, frontier, sources, product, since, timeout, from_quarantine, tag_workers)
+        return
     try:
         job = start_crawl(app.settings, sources=list(sources) or None, product=product, since=since,
                           from_quarantine=from_quarantine)
@@ -53,6 +68,26 @@ def crawl(app: AppContext, sources: tuple[str, ...], product: str | None, since:
     _check_health(app)
     if not report.ok and report.runs:
         raise click.ClickException("some sources did not finish cleanly — see above (and the log) for the reason and fix")
+
+
+def _crawl_on_frontier(app: AppContext, url: str, sources: tuple[str, ...], product: str | None, since: str | None,
+                       timeout: float | None, from_quarantine: bool, tag_workers: int) -> None:
+    from crawlers.errors import CrawlError
+    from crawlers.rounds import run_round
+
+    if from_quarantine:
+        raise click.UsageError("--from-quarantine re-parses local files: run it without --frontier")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise click.UsageError(f"--frontier must be a redis://, rediss:// or unix:// URL, got {url.split('@')[-1]!r}")
+    try:
+        report = run_round(app.settings, url, sources=list(sources) or None, product=product, since=since,
+                           tag_workers=tag_workers, timeout=timeout, config_dir=app.settings.config_dir)
+    except CrawlError as exc:
+        raise click.UsageError(f"{exc} — see `voc crawl --help` and configs/sources.yaml") from exc
+    click.echo(report.format())
+    _check_health(app)
+    if not report.ok:
+        raise click.ClickException("the round did not finish cleanly — see above (and the logs) for the reason")
 
 
 def _check_health(app: AppContext) -> None:

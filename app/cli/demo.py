@@ -10,8 +10,11 @@ from app.context import AppContext
 
 @click.command("demo")
 @click.option("--no-serve", is_flag=True, help="Stop after the cycle instead of serving the web page.")
+@click.option("--frontier", metavar="URL",
+              help="Crawl on a shared Redis frontier (redis://host:6379/0) with a tag worker, instead of in one process: "
+                   "the same documents come out.")
 @pass_app
-def demo(app: AppContext, no_serve: bool) -> None:
+def demo(app: AppContext, no_serve: bool, frontier: str | None) -> None:
     """Run one offline cycle on the fictional app 轻记 (replayed App Store feed and GBK forum), then serve the page."""
     from app.cli._show import localize
     from app.demo.cycle import run_demo_cycle
@@ -19,7 +22,13 @@ def demo(app: AppContext, no_serve: bool) -> None:
     s = app.settings
     click.echo(f"VOC demo — index {s.index.url}, classifier {s.classifier.model}")
     click.echo("Replaying the App Store review feed and a GBK Discuz! forum of 轻记 on 127.0.0.1 …\n")
-    report = run_demo_cycle(s)
+    if frontier and not frontier.startswith(("redis://", "rediss://", "unix://")):
+        raise click.UsageError(f"--frontier must be a redis:// URL, got {frontier.split('@')[-1]!r}")
+    if frontier:
+        from crawlers.frontier import redact
+
+        click.echo(f"Crawling on the Redis frontier {redact(frontier)}: a crawl worker, a tag worker, one round …\n")
+    report = run_demo_cycle(s, frontier=frontier)
     click.echo(report.crawl.format())
     click.echo("  (one forum thread sits behind the forum's login wall on purpose: it is reported, the rest goes on)")
     click.echo(f"\nTagged and indexed: {report.documents} documents for product qingji "

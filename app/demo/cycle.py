@@ -126,8 +126,9 @@ def derive_config(settings: Settings, *, replay_url: str, inbox_url: str, target
     return target
 
 
-def run_demo_cycle(settings: Settings, *, now: datetime | None = None) -> DemoReport:
-    """Replay the story, crawl → classify → index → alerts once, and report what happened."""
+def run_demo_cycle(settings: Settings, *, now: datetime | None = None, frontier: str | None = None) -> DemoReport:
+    """Replay the story, crawl → classify → index → alerts once, and report what happened. ``frontier``: a Redis URL
+    to crawl on (crawlers.rounds: a crawl child on the shared frontier and one tag worker) instead of one process."""
     from crawlers.runner import run_crawl
     import alerts as alerting
     from index import Filters, SearchQuery
@@ -139,7 +140,16 @@ def run_demo_cycle(settings: Settings, *, now: datetime | None = None) -> DemoRe
         demo_dir = derive_config(settings, replay_url=replay.url, inbox_url=inbox.url,
                                  target=settings.resolve("data/demo/configs"))
         demo = load_settings(demo_dir, env={**settings.secrets.environment(), "VOC_HOME": str(settings.home)})
-        crawl = run_crawl(demo, sources=list(DEMO_SOURCES), product=DEMO_PRODUCT, config_dir=demo_dir)
+        if frontier:
+            from crawlers.rounds import run_round
+
+            done = run_round(demo, frontier, sources=list(DEMO_SOURCES), product=DEMO_PRODUCT, config_dir=demo_dir,
+                             tag_workers=1, timeout=300)
+            if not done.complete:
+                raise RuntimeError(f"the demo's crawl round {done.round_id} on the frontier did not complete in 300 s")
+            crawl = done.crawl
+        else:
+            crawl = run_crawl(demo, sources=list(DEMO_SOURCES), product=DEMO_PRODUCT, config_dir=demo_dir)
         from app.context import AppContext
 
         ctx = AppContext(demo)
