@@ -82,6 +82,7 @@ def test_a_read_only_session_cannot_start_or_cancel_jobs(site, page):
     page.goto(url + "/login")
     page.fill("input[name=token]", "read-tok")
     page.click("button[type=submit]")
+    page.wait_for_url(url + "/")  # the login's own navigation first: a goto racing it is aborted
     page.goto(url + "/#sources")
     page.wait_for_function("() => document.body.dataset.ready === 'sources'", timeout=15000)
     page.wait_for_selector("#jobs-table tbody tr")
