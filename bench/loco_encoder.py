@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from classifier.model import VocModel
     from classifier.ngram import fit_ngram, pad_batch
     from classifier.protocol import fold_rows
-    from classifier.train import _batches, _tokenizer, build_vocab
+    from classifier.train import _batches, _tokenizer, build_vocab, descend
     from loco import corpora_or_none, metrics, tfidf_peer
     from transformers import BertConfig
 
@@ -77,11 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             for idx in _batches(ids, 64, rnd):
                 x, m = pad_batch(ids, idx)
                 loss = nn.functional.cross_entropy(model(input_ids=x, attention_mask=m)["sentiment"], y[idx])
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                sched.step()
+                descend(loss, model, opt, sched)
                 step += 1
                 if time.monotonic() > deadline or step >= total:
                     break
