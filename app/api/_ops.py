@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from classifier.corrections import CorrectionStore
     from index import FeedbackIndex
 
-__all__ = ["Operations", "NotFound", "LabelError", "Unavailable", "to_json"]
+__all__ = ["Operations", "NotFound", "FieldError", "LabelError", "Unavailable", "to_json"]
 
 
 class NotFound(LookupError):
@@ -33,11 +33,17 @@ class Unavailable(RuntimeError):
     pass
 
 
-class LabelError(ValueError):
+class FieldError(ValueError):
+    """A request value the API refuses (400): ``field`` names it, ``message`` says what is wrong."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class LabelError(FieldError):
+    """A label correction the taxonomy does not allow (400 ``bad_label``)."""
 
 
 def to_json(value: Any) -> Any:
