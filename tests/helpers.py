@@ -41,6 +41,11 @@ def parser_page(source: str, name: str | bytes) -> bytes:
     return (PARSER_PAGES / source / name).read_bytes() if isinstance(name, str) else name
 
 
+def simple_tokenizer(text: str) -> list[str]:
+    """Whitespace tokens: the index tests' tokenizer where Chinese segmentation is beside the point."""
+    return text.split()
+
+
 def run_in_threads(target: Callable[..., object], n: int, *args: object) -> None:
     """Run ``target(*args)`` in ``n`` threads at once and wait for all of them (a test collects their errors)."""
     threads = [threading.Thread(target=target, args=args) for _ in range(n)]
