@@ -45,6 +45,17 @@ SEEN_BY_ENCODER = {f"shopping:{c}" for c in ("书籍", "平板", "水果", "洗�
 }
 
 
+def corpora_or_none(data: Path, prog: str):
+    """The corpora under ``data``, or None once ``prog: <what is missing and how to fetch it>`` is on stderr."""
+    from classifier.protocol import DataMissing, load_corpora
+
+    try:
+        return load_corpora(data)
+    except DataMissing as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None
+
+
 def metrics(gold: list[str], probs: list[list[float]]) -> dict[str, float | None]:
     """Binary accuracy on two-class gold rows; 3-way macro-F1 when the gold has neutral."""
     from classifier.evaluate import macro_f1
@@ -112,13 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     from classifier.adapt import adapt_probs, em_priors, ngram_probs, reweight
     from classifier.loading import load_model_classifier
     from classifier.ngram import fit_ngram
-    from classifier.protocol import CORPUS_NAMES, DataMissing, fold_rows, load_corpora
+    from classifier.protocol import CORPUS_NAMES, fold_rows
 
     torch.set_num_threads(1)
-    try:
-        corpora = load_corpora(args.data)
-    except DataMissing as exc:
-        print(f"bench/loco.py: {exc}", file=sys.stderr)
+    corpora = corpora_or_none(args.data, "bench/loco.py")
+    if corpora is None:
         return 2
     held = [c for c in args.corpora.split(",") if c] or list(CORPUS_NAMES)
     unknown = sorted(set(held) - set(CORPUS_NAMES))

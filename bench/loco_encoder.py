@@ -40,16 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     from classifier.adapt import ngram_probs
     from classifier.model import VocModel
     from classifier.ngram import fit_ngram, pad_batch
-    from classifier.protocol import DataMissing, fold_rows, load_corpora
-    from classifier.train import _batches, _tokenizer, build_vocab
-    from loco import metrics, tfidf_peer
+    from classifier.protocol import fold_rows
+    from classifier.train import _batches, _tokenizer, build_vocab, descend
+    from loco import corpora_or_none, metrics, tfidf_peer
     from transformers import BertConfig
 
     torch.set_num_threads(1)
-    try:
-        corpora = load_corpora(args.data)
-    except DataMissing as exc:
-        print(f"bench/loco_encoder.py: {exc}", file=sys.stderr)
+    corpora = corpora_or_none(args.data, "bench/loco_encoder.py")
+    if corpora is None:
         return 2
     lab = {s: i for i, s in enumerate(SENTIMENTS)}
     print(f"{'held-out corpus':26} {'n':>5} {'train':>6} {'steps':>6} | {'encoder':>11} {'ours':>11} {'ngram':>11} "
@@ -79,11 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             for idx in _batches(ids, 64, rnd):
                 x, m = pad_batch(ids, idx)
                 loss = nn.functional.cross_entropy(model(input_ids=x, attention_mask=m)["sentiment"], y[idx])
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                sched.step()
+                descend(loss, model, opt, sched)
                 step += 1
                 if time.monotonic() > deadline or step >= total:
                     break

@@ -160,6 +160,15 @@ def _batches(ids: list[list[int]], batch_size: int, rnd: random.Random) -> list[
     return chunks
 
 
+def descend(loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimizer, sched: Any) -> None:
+    """One optimizer step down ``loss``: gradients clipped to norm 1.0, then the learning-rate schedule advances."""
+    opt.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+
+
 def build_splits(config: TrainingConfig, topics: Any, rnd: random.Random) -> tuple[
         list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
     """(train rows, validation rows, left-out-domain rows, sizes) — deterministic for a seeded ``rnd``."""
@@ -325,11 +334,7 @@ def train(config: TrainingConfig, settings: Any, *, log: Any = print, resume: bo
                 it = torch.tensor(idx)
                 li = (nn.functional.cross_entropy(out["intent"], yi[it], reduction="none") * wi[it]).mean()
                 loss = ce(out["sentiment"], ys[it]) + li + bce(out["topics"], yt[it])
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                sched.step()
+                descend(loss, model, opt, sched)
                 step += 1
                 pos = (epoch, b + 1, batches, rnd.getstate())
                 at_boundary = True

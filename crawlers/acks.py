@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+
+from crawlers.frontier import OnFrontier
 
 __all__ = ["AckMiddleware", "ack_middleware"]
 
@@ -19,7 +20,7 @@ def _queue(crawler: Any) -> Any:
     return getattr(getattr(crawler.engine, "scheduler", None), "queue", None)
 
 
-class AckMiddleware:
+class AckMiddleware(OnFrontier):
     """Spider middleware: a request's in-flight entry is removed once its callback (or errback) finished, every item
     it yielded left the item pipelines (queued, or dropped with a reason) and every request it yielded is in the queue
     (or was filtered) — so a worker killed before that leaves the request to be crawled again by another, and the
@@ -34,12 +35,6 @@ class AckMiddleware:
             crawler.signals.connect(self._item_done, signal=sig)
         for sig in (signals.request_scheduled, signals.request_dropped):
             crawler.signals.connect(self._request_done, signal=sig)
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> AckMiddleware:
-        if not crawler.settings.get("VOC_FRONTIER_URL"):
-            raise NotConfigured("no frontier")
-        return cls(crawler)
 
     def _tag(self, raw: bytes | None, out: Any) -> None:
         if raw is None:

@@ -75,6 +75,17 @@ def voc_settings(scrapy_settings: Any) -> Settings:
     return _loaded
 
 
+def switched_on(crawler: Any, switch: str) -> Any:
+    """The crawler's Scrapy settings, or :class:`NotConfigured` when ``switch`` (a ``VOC_*_ENABLED`` setting,
+    on unless set false) is off: how each VOC pipeline and middleware opts out."""
+    from scrapy.exceptions import NotConfigured  # here: starting a crawl must not import Scrapy in the caller
+
+    s = crawler.settings
+    if not s.getbool(switch, True):
+        raise NotConfigured(f"{switch} is off")
+    return s
+
+
 #: Scrapy base extensions VOC replaces with its own subclass.
 _OWN_EXTENSIONS = {"scrapy.extensions.corestats.CoreStats": "crawlers.extensions.CoreStats"}
 

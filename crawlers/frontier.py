@@ -32,7 +32,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from scrapy import signals
@@ -276,7 +276,21 @@ def round_busy(client: Any, keys: Keys, spider: str) -> bool:
     return any(client.llen(keys.inflight(w.decode())) for w in client.smembers(keys.workers))
 
 
-class FrontierExtension:
+class OnFrontier:
+    """Base of the components that exist only in a crawl on the frontier (``VOC_FRONTIER_URL`` set): Scrapy builds
+    them from the crawler, and leaves them out (:class:`NotConfigured`) otherwise."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> Self:
+        if not crawler.settings.get("VOC_FRONTIER_URL"):
+            raise NotConfigured("no frontier")
+        return cls(crawler)
+
+
+class FrontierExtension(OnFrontier):
     """Heartbeat, rescue of dead workers' requests, and the spider kept open while the round has work (any worker's).
     At close it records the targets whose walk did not complete (their cursors stay)."""
 
@@ -293,12 +307,6 @@ class FrontierExtension:
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> FrontierExtension:
-        if not crawler.settings.get("VOC_FRONTIER_URL"):
-            raise NotConfigured("no frontier")
-        return cls(crawler)
 
     def beat(self) -> None:
         pipe = self.redis.pipeline(transaction=False)

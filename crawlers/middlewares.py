@@ -23,10 +23,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, NotConfigured
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.utils.misc import load_object
 
-from crawlers.config import voc_settings
+from crawlers.config import switched_on, voc_settings
 from crawlers.tracking import AccountPool, count_drop, tracker
 
 __all__ = ["VocRotationMiddleware", "BackoffRetryMiddleware", "BlockDetectionMiddleware"]
@@ -49,9 +49,7 @@ class VocRotationMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> VocRotationMiddleware:
-        s = crawler.settings
-        if not s.getbool("VOC_ROTATE_ENABLED", True):
-            raise NotConfigured("VOC_ROTATE_ENABLED is off")
+        s = switched_on(crawler, "VOC_ROTATE_ENABLED")
         t = tracker(crawler)
         settings = voc_settings(s)
         env_name = settings.sources.source(t.source).cookies_env
@@ -103,9 +101,7 @@ class BackoffRetryMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> BackoffRetryMiddleware:
-        s = crawler.settings
-        if not s.getbool("VOC_RETRY_ENABLED", True):
-            raise NotConfigured("VOC_RETRY_ENABLED is off")
+        s = switched_on(crawler, "VOC_RETRY_ENABLED")
         excs = tuple(load_object(x) if isinstance(x, str) else x for x in s.getlist("RETRY_EXCEPTIONS"))
         return cls(retry_times=s.getint("VOC_RETRY_TIMES", 3), http_codes=[int(c) for c in s.getlist("VOC_RETRY_HTTP_CODES")],
                    exceptions=excs, backoff_base=s.getfloat("VOC_RETRY_BACKOFF_BASE", 1.0),
@@ -153,8 +149,7 @@ class BlockDetectionMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> BlockDetectionMiddleware:
-        if not crawler.settings.getbool("VOC_BLOCKS_ENABLED", True):
-            raise NotConfigured("VOC_BLOCKS_ENABLED is off")
+        switched_on(crawler, "VOC_BLOCKS_ENABLED")
         from crawlers.parsers.blocks import detect_block
 
         return cls(detect=detect_block, crawler=crawler)

@@ -27,12 +27,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import signals
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import DropItem
 from scrapy.pipelines import ItemPipelineManager
 
 from configs.times import as_utc as _aware  # naive taken as UTC
 from crawlers._classify_worker import worker_spec
-from crawlers.config import voc_settings
+from crawlers.config import switched_on, voc_settings
 from crawlers.items import FeedbackItem
 from crawlers.state import CrawlState, iso
 from crawlers.tracking import count_drop, tracker
@@ -88,8 +88,7 @@ class ValidatePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ValidatePipeline:
-        if not crawler.settings.getbool("VOC_VALIDATE_ENABLED", True):
-            raise NotConfigured("VOC_VALIDATE_ENABLED is off")
+        switched_on(crawler, "VOC_VALIDATE_ENABLED")
         return cls(crawler=crawler)
 
     def process_item(self, item: Any) -> FeedbackItem:
@@ -123,8 +122,7 @@ class NormalizePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> NormalizePipeline:
-        if not crawler.settings.getbool("VOC_NORMALIZE_ENABLED", True):
-            raise NotConfigured("VOC_NORMALIZE_ENABLED is off")
+        switched_on(crawler, "VOC_NORMALIZE_ENABLED")
         from classifier import make_tokenizer
         from classifier.normalize import normalize_text
 
@@ -189,9 +187,7 @@ class DedupePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> DedupePipeline:
-        s = crawler.settings
-        if not s.getbool("VOC_DEDUPE_ENABLED", True):
-            raise NotConfigured("VOC_DEDUPE_ENABLED is off")
+        s = switched_on(crawler, "VOC_DEDUPE_ENABLED")
         if s.get("VOC_FRONTIER_URL"):  # several workers: the tag workers link reposts, through Redis (itemqueue)
             return cls(crawler=crawler, link_texts=False)
         pipe = cls(crawler=crawler, state=CrawlState(s.get("VOC_STATE_PATH")) if s.get("VOC_STATE_PATH") else None)
@@ -363,9 +359,7 @@ class ClassifyPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ClassifyPipeline:
-        s = crawler.settings
-        if not s.getbool("VOC_CLASSIFY_ENABLED", True):
-            raise NotConfigured("VOC_CLASSIFY_ENABLED is off")
+        s = switched_on(crawler, "VOC_CLASSIFY_ENABLED")
         from classifier import engagement_flags, load_classifier
 
         settings = voc_settings(s)
@@ -433,9 +427,7 @@ class IndexPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> IndexPipeline:
-        s = crawler.settings
-        if not s.getbool("VOC_INDEX_ENABLED", True):
-            raise NotConfigured("VOC_INDEX_ENABLED is off")
+        s = switched_on(crawler, "VOC_INDEX_ENABLED")
         from classifier import make_tokenizer
         from classifier.corrections import CorrectionStore
         from index import open_index
@@ -494,9 +486,7 @@ class CursorPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> CursorPipeline:
-        s = crawler.settings
-        if not s.getbool("VOC_CURSOR_ENABLED", True):
-            raise NotConfigured("VOC_CURSOR_ENABLED is off")
+        s = switched_on(crawler, "VOC_CURSOR_ENABLED")
         pipe = cls(state=CrawlState(s.get("VOC_STATE_PATH")), crawler=crawler)
         crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
         return pipe

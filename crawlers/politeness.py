@@ -8,9 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
 
-from crawlers.frontier import _client, _keys
+from crawlers.frontier import OnFrontier, _client, _keys
 
 __all__ = ["GlobalPolitenessMiddleware"]
 
@@ -42,7 +41,7 @@ return 0
 """
 
 
-class GlobalPolitenessMiddleware:
+class GlobalPolitenessMiddleware(OnFrontier):
     """Downloader middleware: a domain's ``DOWNLOAD_DELAY`` and ``CONCURRENT_REQUESTS_PER_DOMAIN`` (the source's own
     values) hold across every worker — each request reserves its start time and a concurrency lease in Redis. The
     worker's own Scrapy delay is set to 0 (the global one replaces it)."""
@@ -58,12 +57,6 @@ class GlobalPolitenessMiddleware:
         self.reserve = self.redis.register_script(_RESERVE)
         self.acquire = self.redis.register_script(_ACQUIRE)
         crawler.signals.connect(self._opened, signal=signals.spider_opened)
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> GlobalPolitenessMiddleware:
-        if not crawler.settings.get("VOC_FRONTIER_URL"):
-            raise NotConfigured("no frontier")
-        return cls(crawler)
 
     def _opened(self, spider: Any) -> None:
         spider.download_delay = 0  # Scrapy's per-worker slot delay: the global one is enforced here

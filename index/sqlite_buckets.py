@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from index.base import Filters
 from index.sqlite_schema import ROLLUPS
-from index.sqlite_sql import SIDE_TABLES, build_where
+from index.sqlite_sql import SIDE_TABLES, build_where, time_bounds
 
 __all__ = ["WIDTH", "rollup_count_sql", "raw_histogram_sql", "range_count_histogram_sql", "rollup_for", "rollup_sql",
            "constant_offset", "whole_hour_offsets", "local_bucket", "bucket_starts"]
@@ -33,13 +33,8 @@ def raw_histogram_sql(filters: Filters, group_by: str | None, off: int, width: i
     if group_by in SIDE_TABLES:
         other = dataclasses.replace(filters, since=None, until=None)
         owhere, oparams = build_where(other)
-        conds, tparams = ["s.ts IS NOT NULL"], []
-        if filters.since is not None:
-            conds.append("s.ts >= ?")
-            tparams.append(int(filters.since.timestamp()))
-        if filters.until is not None:
-            conds.append("s.ts < ?")
-            tparams.append(int(filters.until.timestamp()))
+        comparisons, tparams = time_bounds(filters)
+        conds = ["s.ts IS NOT NULL", *(f"s.ts {c}" for c in comparisons)]
         if excluded:
             conds.append(_EXCLUDED.format(doc="s.doc"))
         join = f" JOIN feedback_dims d ON d.rowid = s.doc AND {owhere}" if owhere else ""

@@ -118,20 +118,27 @@ def exclusion(exclude: Terms) -> str:
     return " OR ".join(term_expression(toks, phrase) for toks, phrase in exclude)
 
 
+def time_bounds(filters: Filters) -> tuple[list[str], list[int]]:
+    """The time window as comparisons for a timestamp column (``>= ?`` for since, ``< ?`` for until) and their
+    epoch seconds."""
+    comparisons: list[str] = []
+    params: list[int] = []
+    if filters.since is not None:
+        comparisons.append(">= ?")
+        params.append(int(filters.since.timestamp()))
+    if filters.until is not None:
+        comparisons.append("< ?")
+        params.append(int(filters.until.timestamp()))
+    return comparisons, params
+
+
 def build_where(filters: Filters, alias: str = "d") -> SqlQuery:
     """``WHERE`` conditions on ``feedback_dims`` (joined by AND, without the keyword) and their parameters.
 
     Topic/risk filters read the side tables as ``rowid IN (…)`` (the side table drives)."""
     conds: list[str] = []
     params: list[Any] = []
-    time_conds: list[str] = []
-    time_params: list[Any] = []
-    if filters.since is not None:
-        time_conds.append(">= ?")
-        time_params.append(int(filters.since.timestamp()))
-    if filters.until is not None:
-        time_conds.append("< ?")
-        time_params.append(int(filters.until.timestamp()))
+    time_conds, time_params = time_bounds(filters)
     for field, values in filters.items():
         marks = ",".join("?" * len(values))
         if field in SIDE_TABLES:

@@ -24,6 +24,27 @@ from crawlers.items import doc_id
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
+#: The parser tests' pages (``<source>/<name>``), the clock their constructed pages were written for (11:05 in
+#: Shanghai) and the replay server's base URL in their page URLs.
+PARSER_PAGES = FIXTURES / "pages"
+PARSER_NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)
+REPLAY_BASE = "http://127.0.0.1:8765"
+
+
+def utc(*args: int) -> datetime:
+    """``datetime(*args)`` in UTC."""
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def parser_page(source: str, name: str | bytes) -> bytes:
+    """The bytes of the parser fixture ``tests/fixtures/pages/<source>/<name>``; bytes (a test's own body) pass."""
+    return (PARSER_PAGES / source / name).read_bytes() if isinstance(name, str) else name
+
+
+def simple_tokenizer(text: str) -> list[str]:
+    """Whitespace tokens: the index tests' tokenizer where Chinese segmentation is beside the point."""
+    return text.split()
+
 
 def run_in_threads(target: Callable[..., object], n: int, *args: object) -> None:
     """Run ``target(*args)`` in ``n`` threads at once and wait for all of them (a test collects their errors)."""

@@ -24,7 +24,8 @@ from app.api._auth import CSRF_HEADER, SESSION_COOKIE, AuthError, Authenticator,
 from app.api._cache import TTLCache
 from app.api._guard import FORWARDING_HEADERS, HostPolicy, RequestGuard
 from app.api._jobs import register_job_routes
-from app.api._ops import LabelError, NotFound, Operations, Unavailable
+from app.api._ops import FieldError, LabelError, NotFound, Operations, Unavailable
+from app.api._watchlists import WatchlistError
 from app.api._params import MAX_RESULT_WINDOW, Digits, check_id, validation_error
 from app.jobs import Jobs
 from configs import Settings
@@ -92,17 +93,18 @@ def _error(status: int, code: str, message: str, *, headers: dict[str, str] | No
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status, headers=headers)
 
 
-#: Our errors → (status, code) of the answer. One with a ``field`` (QueryError, LabelError) names it beside its
+#: Our errors → (status, code) of the answer. One with a ``field`` (QueryError, a FieldError) names it beside its
 #: ``message``; the others answer with their text.
 _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
-    (QueryError, 400, "bad_query"), (LabelError, 400, "bad_label"), (NotFound, 404, "not_found"),
+    (QueryError, 400, "bad_query"), (LabelError, 400, "bad_label"), (WatchlistError, 400, "bad_watchlist"),
+    (NotFound, 404, "not_found"),
     (Unavailable, 503, "unavailable"), (IndexBackendError, 503, "index_unavailable"),
 )
 
 
 def _error_handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def handle(_request: Request, exc: Exception) -> Response:
-        if isinstance(exc, (QueryError, LabelError)):
+        if isinstance(exc, (QueryError, FieldError)):
             return _error(status, code, exc.message, field=exc.field)
         return _error(status, code, str(exc))
 

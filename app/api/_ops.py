@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from classifier.corrections import CorrectionStore
     from index import FeedbackIndex
 
-__all__ = ["Operations", "NotFound", "LabelError", "Unavailable", "to_json"]
+__all__ = ["Operations", "NotFound", "FieldError", "LabelError", "Unavailable", "to_json"]
 
 
 class NotFound(LookupError):
@@ -33,11 +33,17 @@ class Unavailable(RuntimeError):
     pass
 
 
-class LabelError(ValueError):
+class FieldError(ValueError):
+    """A request value the API refuses (400): ``field`` names it, ``message`` says what is wrong."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class LabelError(FieldError):
+    """A label correction the taxonomy does not allow (400 ``bad_label``)."""
 
 
 def to_json(value: Any) -> Any:
@@ -60,6 +66,37 @@ def to_json(value: Any) -> Any:
     return value
 
 
+def _open_index(settings: Settings) -> FeedbackIndex:
+    from app.context import AppContext
+
+    return AppContext(settings).index
+
+
+def _open_alert_store(settings: Settings) -> AlertStore:
+    try:
+        from alerts import AlertStoreError, open_store
+    except ImportError as exc:
+        raise Unavailable(f"the alerts package is not installed: {exc}") from exc
+    try:
+        return open_store(settings)
+    except AlertStoreError as exc:
+        raise Unavailable(str(exc)) from exc
+
+
+def _open_crawl_state(settings: Settings) -> Any:
+    from crawlers.state import CrawlState
+
+    return CrawlState(settings.resolve(settings.crawl.state_path))
+
+
+def _open_corrections(settings: Settings) -> CorrectionStore:
+    try:
+        from classifier.corrections import open_store as open_corrections
+    except ImportError as exc:
+        raise Unavailable(f"label corrections are not available: {exc}") from exc
+    return open_corrections(settings)
+
+
 class Operations:
     """Lazily opened stores behind the API; thread-safe to open; closed once at shutdown."""
 
@@ -75,40 +112,25 @@ class Operations:
         self._store_lock = threading.Lock()
 
     # -- opening -------------------------------------------------------------------------------------
+    def _once(self, name: str, open_it: Callable[[Settings], Any]) -> Any:
+        """``self.<name>``, opened by ``open_it(settings)`` on first use (under the lock: opened once)."""
+        if getattr(self, name) is None:
+            with self._lock:
+                if getattr(self, name) is None:
+                    setattr(self, name, open_it(self.settings))
+        return getattr(self, name)
+
     @property
     def index(self) -> FeedbackIndex:
-        if self._index is None:
-            with self._lock:
-                if self._index is None:
-                    from app.context import AppContext
-
-                    self._index = AppContext(self.settings).index
-        return self._index
+        return self._once("_index", _open_index)
 
     @property
     def store(self) -> AlertStore:
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    try:
-                        from alerts import AlertStoreError, open_store
-                    except ImportError as exc:
-                        raise Unavailable(f"the alerts package is not installed: {exc}") from exc
-                    try:
-                        self._store = open_store(self.settings)
-                    except AlertStoreError as exc:
-                        raise Unavailable(str(exc)) from exc
-        return self._store
+        return self._once("_store", _open_alert_store)
 
     @property
     def state(self) -> Any:
-        if self._state is None:
-            with self._lock:
-                if self._state is None:
-                    from crawlers.state import CrawlState
-
-                    self._state = CrawlState(self.settings.resolve(self.settings.crawl.state_path))
-        return self._state
+        return self._once("_state", _open_crawl_state)
 
     def close(self) -> None:
         for name in ("_store", "_state", "_corrections"):
@@ -169,15 +191,7 @@ class Operations:
     # -- label corrections ---------------------------------------------------------------------------
     @property
     def corrections(self) -> CorrectionStore:
-        if self._corrections is None:
-            with self._lock:
-                if self._corrections is None:
-                    try:
-                        from classifier.corrections import open_store as open_corrections
-                    except ImportError as exc:
-                        raise Unavailable(f"label corrections are not available: {exc}") from exc
-                    self._corrections = open_corrections(self.settings)
-        return self._corrections
+        return self._once("_corrections", _open_corrections)
 
     def list_corrections(self, doc_id: str) -> list[dict]:
         return [to_json(c) for c in self.corrections.list(doc_id=doc_id, limit=20)]

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from app.api import _overview, _service as service
 from app.api._ops import Operations, Unavailable
-from app.api._watchlists import WatchlistError, WatchlistStore, user_key
+from app.api._watchlists import WatchlistStore, user_key
 from configs import Settings
 from index import QueryError
 from index.base import format_time
@@ -47,10 +47,6 @@ def register(app: FastAPI, *, settings: Settings, ops: Operations, reader: Calla
     store = WatchlistStore(settings.resolve(settings.web.watchlists_path))
     topic_names = {t.id: t.name for t in settings.topics.topics}
     products = [p.id for p in settings.sources.products]
-
-    @app.exception_handler(WatchlistError)
-    async def _watchlist_error(_request: Request, exc: WatchlistError) -> JSONResponse:
-        return JSONResponse({"error": "bad_watchlist", "message": exc.message, "field": exc.field}, status_code=400)
 
     def alert_records() -> list[dict] | None:
         """The alert store's records, or None when it cannot be read (the overview still answers)."""

@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.api._ops import FieldError
+
 if TYPE_CHECKING:
     from app.api._auth import Principal
 
@@ -26,11 +28,8 @@ _MAX_NAME = 60
 _MAX_QUERY = 500
 
 
-class WatchlistError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class WatchlistError(FieldError):
+    """A watchlist name or query the store refuses (400 ``bad_watchlist``)."""
 
 
 def user_key(principal: Principal) -> str:

@@ -92,11 +92,14 @@ def search_url(base_url: str, keyword: str, *, formhash: str, encoding: str = "g
             f"&formhash={formhash}&searchsubmit=yes")
 
 
-def _sel(selectors: Mapping[str, str] | None) -> dict[str, str]:
-    merged = dict(DEFAULT_SELECTORS)
-    if selectors:
-        merged.update(selectors)
-    return merged
+def _open(body: bytes | str, encoding: str | None,
+          selectors: Mapping[str, str] | None) -> tuple[str, Selector | None, dict[str, str], Page]:
+    """A forum page: its text, its selector (None with ``page`` saying why when the body is refused) and the site's
+    CSS selectors over the defaults."""
+    text, page = html_page(body, encoding)
+    if text is None:
+        return "", None, {}, page
+    return text, Selector(text=text, type="html"), {**DEFAULT_SELECTORS, **(selectors or {})}, page
 
 
 def _uid(href: str) -> str | None:
@@ -133,12 +136,10 @@ def parse_forum(body: bytes | str, url: str, *, product: str, target: str, now: 
                 encoding: str | None = None, site: str = "discuz",
                 selectors: Mapping[str, str] | None = None) -> Page:
     """A ``forumdisplay`` page → ``discuz_thread`` follows (newest first when ordered by dateline)."""
-    text, page = html_page(body, encoding)
-    if text is None:
+    text, sel, css, page = _open(body, encoding, selectors)
+    if sel is None:
         return page
     source = f"forum:{site}"
-    css = _sel(selectors)
-    sel = Selector(text=text, type="html")
     rows = sel.css(css["thread_row"])
     if not rows:
         return _blocked_or_empty(page, source, text, "no threads")
@@ -180,12 +181,10 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
                  encoding: str | None = None, site: str = "discuz",
                  selectors: Mapping[str, str] | None = None) -> Page:
     """A ``viewthread`` page → one item per floor; ``next`` is the thread's next page."""
-    text, page = html_page(body, encoding)
-    if text is None:
+    text, sel, css, page = _open(body, encoding, selectors)
+    if sel is None:
         return page
     source = f"forum:{site}"
-    css = _sel(selectors)
-    sel = Selector(text=text, type="html")
     posts = [p for p in sel.css(css["post"]) if re.fullmatch(r"post_\d+", p.attrib.get("id", ""))]
     if not posts:
         return _blocked_or_empty(page, source, text, "no posts")

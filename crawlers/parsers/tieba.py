@@ -80,6 +80,14 @@ def _blocked(page: Page, text: str) -> Page | None:
     return None
 
 
+def _open(body: bytes | str, encoding: str | None) -> tuple[str, Selector | None, Page]:
+    """The decoded page and its selector, or a None selector with ``page`` saying why (too large, blocked)."""
+    text, page = html_page(body, encoding)
+    if text is None or _blocked(page, text):
+        return "", None, page
+    return text, Selector(text=text, type="html"), page
+
+
 def _query(url: str, key: str) -> str:
     return (parse_qs(urlsplit(url).query).get(key) or [""])[0]
 
@@ -101,12 +109,9 @@ def parse_forum(body: bytes | str, url: str, *, product: str, target: str, now: 
                 encoding: str | None = None) -> Page:
     """``/f?kw=`` bar page → ``tieba_thread`` follows; the list is read from inside the
     ``code.pagelet_html`` comment (or the page itself when inlined)."""
-    text, page = html_page(body, encoding)
-    if text is None:
+    text, sel, page = _open(body, encoding)
+    if sel is None:
         return page
-    if _blocked(page, text):
-        return page
-    sel = Selector(text=text, type="html")
     lists = [sel] + [Selector(text=part, type="html") for part in pagelets(text, marker="j_thread_list")
                      if "thread_list" in part]
     base = origin(url)
@@ -170,12 +175,9 @@ def _ad_reason(post: Selector, pid: str) -> str | None:
 def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
                  encoding: str | None = None) -> Page:
     """``/p/{tid}`` page → one item per floor; ``next`` while ``pn`` < the page count."""
-    text, page = html_page(body, encoding)
-    if text is None:
+    text, sel, page = _open(body, encoding)
+    if sel is None:
         return page
-    if _blocked(page, text):
-        return page
-    sel = Selector(text=text, type="html")
     posts = _floors(sel)
     for part in pagelets(text, marker="l_post"):  # floors a BigPipe pagelet sends (after </html>, in a comment)
         if "l_post" in part:
@@ -256,13 +258,10 @@ def parse_thread(body: bytes | str, url: str, *, product: str, target: str, now:
 def parse_lzl(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
               encoding: str | None = None) -> Page:
     """``/p/comment?tid=&pid=&fid=&pn=`` fragment → 楼中楼 ``reply`` items (parent = pid)."""
-    text, page = html_page(body, encoding)
-    if text is None:
-        return page
-    if _blocked(page, text):
+    _, sel, page = _open(body, encoding)
+    if sel is None:
         return page
     tid, pid, fid = _query(url, "tid"), _query(url, "pid"), _query(url, "fid")
-    sel = Selector(text=text, type="html")
     for li in sel.css("li.lzl_single_post"):
         data = _field(li)
         spid = s(data.get("spid"))
@@ -294,12 +293,9 @@ def parse_lzl(body: bytes | str, url: str, *, product: str, target: str, now: da
 def parse_search(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
                  encoding: str | None = None) -> Page:
     """``/f/search/res`` → one item per hit (``post`` when it is the thread itself, else ``reply``)."""
-    text, page = html_page(body, encoding)
-    if text is None:
+    _, sel, page = _open(body, encoding)
+    if sel is None:
         return page
-    if _blocked(page, text):
-        return page
-    sel = Selector(text=text, type="html")
     for hit in sel.css("div.s_post"):
         link = hit.css("span.p_title a")
         href = link.attrib.get("href", "") if link else ""

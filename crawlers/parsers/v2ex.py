@@ -58,6 +58,15 @@ def rate_limit(headers: Mapping[Any, Any] | None) -> dict[str, int] | None:
     return found or None
 
 
+def _read(body: bytes | str, encoding: str | None) -> tuple[list[Any] | None, dict[str, Any] | None, Page]:
+    """An API answer → (rows, pagination, page); rows None with ``page`` saying why (too large, blocked, not JSON,
+    an error answer, an unknown shape)."""
+    data, page = json_page(SOURCE, body, encoding)
+    if data is None:
+        return None, None, page
+    return (*_rows(data, page), page)
+
+
 def _rows(data: Any, page: Page) -> tuple[list[Any] | None, dict[str, Any] | None]:
     """v1 array, v1 single object, or v2 envelope → (rows, pagination)."""
     if isinstance(data, list):
@@ -102,10 +111,7 @@ def parse_topics(body: bytes | str, url: str, *, product: str, target: str, now:
                  encoding: str | None = None) -> Page:
     """Topic list (v1 latest/hot/show, v2 node topics) → ``post`` items + a ``v2ex_replies`` follow per
     topic with replies."""
-    data, page = json_page(SOURCE, body, encoding)
-    if data is None:
-        return page
-    rows, pagination = _rows(data, page)
+    rows, pagination, page = _read(body, encoding)
     if rows is None:
         return page
     base = origin(url)
@@ -137,10 +143,7 @@ def parse_replies(body: bytes | str, url: str, *, product: str, target: str, now
                   encoding: str | None = None) -> Page:
     """Replies of one topic (topic id read from ``url``) → ``reply`` items with ``parent_id`` = ``t<tid>``.
     v1 returns every reply at once (``next`` None); v2 pages with ``pagination``."""
-    data, page = json_page(SOURCE, body, encoding)
-    if data is None:
-        return page
-    rows, pagination = _rows(data, page)
+    rows, pagination, page = _read(body, encoding)
     if rows is None:
         return page
     m = re.search(r"topic_id=(\d+)|/topics/(\d+)/replies", url)

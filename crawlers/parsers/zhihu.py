@@ -118,11 +118,16 @@ def _next(data: dict[str, Any], url: str) -> str | None:
     return nxt
 
 
-def _list(data: Any, page: Page) -> list[Any] | None:
+def _rows(body: bytes | str, encoding: str | None) -> tuple[Any, list[Any] | None, Page]:
+    """An API answer, its ``data[]`` rows and the page; rows None with ``page`` saying why (too large, blocked,
+    not JSON, no ``data[]``)."""
+    data, page = json_page(SOURCE, body, encoding)
+    if data is None:
+        return None, None, page
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         page.drop("unknown_shape", "no data[]")
-        return None
-    return data["data"]
+        return data, None, page
+    return data, data["data"], page
 
 
 def _add_content(page: Page, obj: dict[str, Any], base: str, *, product: str, target: str,
@@ -146,10 +151,7 @@ def parse_search(body: bytes | str, url: str, *, product: str, target: str, now:
                  encoding: str | None = None) -> Page:
     """search_v3 → answers/articles/zvideos as items, each with comments as a ``zhihu_comments``
     follow; each distinct question as a ``zhihu_question`` follow (its feed)."""
-    data, page = json_page(SOURCE, body, encoding)
-    if data is None:
-        return page
-    rows = _list(data, page)
+    data, rows, page = _rows(body, encoding)
     if rows is None:
         return page
     base = origin(url)
@@ -175,10 +177,7 @@ def parse_search(body: bytes | str, url: str, *, product: str, target: str, now:
 def parse_feeds(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
                 encoding: str | None = None) -> Page:
     """A question's feed (``data[].target``) or the older ``answers`` list → answer items."""
-    data, page = json_page(SOURCE, body, encoding)
-    if data is None:
-        return page
-    rows = _list(data, page)
+    data, rows, page = _rows(body, encoding)
     if rows is None:
         return page
     base = origin(url)
@@ -233,10 +232,7 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
     """comment_v5 ``root_comment`` (parent from the URL: ``answer:<id>`` …) or ``child_comment``
     (parent ``comment:<root>``). Inline ``child_comments`` become ``reply`` items; a root comment with
     more children than inlined gets a ``zhihu_child_comments`` follow."""
-    data, page = json_page(SOURCE, body, encoding)
-    if data is None:
-        return page
-    rows = _list(data, page)
+    data, rows, page = _rows(body, encoding)
     if rows is None:
         return page
     base = origin(url)

@@ -39,6 +39,12 @@ class ForumSpider(VocSpider):
         forum = meta["forum"]
         return {"encoding": forum.encoding, "site": forum.name, "selectors": forum.selectors.overrides() or None}
 
+    @staticmethod
+    def _same_forum(meta: dict[str, Any]) -> dict[str, Any]:
+        """What a follow-up request carries over from the one it came from: document source, target, product, forum."""
+        doc_source, target = meta["voc_cursor"]
+        return {"doc_source": doc_source, "target": target, "product": meta["product"], "forum": meta["forum"]}
+
     def parse_forum(self, response: Any) -> Iterator[Any]:
         meta = response.meta
         page = self.safe_parse(parser.parse_forum, response, **self._kw(meta))
@@ -53,11 +59,10 @@ class ForumSpider(VocSpider):
             created = follow.meta.get("created_at")
             if stop_at is not None and created is not None and not follow.meta.get("sticky") and _aware(created) <= stop_at:
                 go_on = False
-            yield self.request(follow.url, self.parse_thread, doc_source=meta["voc_cursor"][0], target=meta["voc_cursor"][1],
-                               product=meta["product"], forum=forum, thread_page=1)
+            yield self.request(follow.url, self.parse_thread, **self._same_forum(meta), thread_page=1)
         if go_on and page.next and meta["page"] < forum.max_pages:
-            yield self.request(page.next, self.parse_forum, doc_source=meta["voc_cursor"][0], target=meta["voc_cursor"][1],
-                               product=meta["product"], forum=forum, page=meta["page"] + 1, stop_at=stop_at)
+            yield self.request(page.next, self.parse_forum, **self._same_forum(meta), page=meta["page"] + 1,
+                               stop_at=stop_at)
 
     def parse_thread(self, response: Any) -> Iterator[Any]:
         meta = response.meta
@@ -67,5 +72,4 @@ class ForumSpider(VocSpider):
         items, _ = self.take(page, response)
         yield from items
         if page.next and meta["thread_page"] < meta["forum"].max_thread_pages:
-            yield self.request(page.next, self.parse_thread, doc_source=meta["voc_cursor"][0], target=meta["voc_cursor"][1],
-                               product=meta["product"], forum=meta["forum"], thread_page=meta["thread_page"] + 1)
+            yield self.request(page.next, self.parse_thread, **self._same_forum(meta), thread_page=meta["thread_page"] + 1)

@@ -80,7 +80,8 @@ async def test_watchlists_are_per_user_and_count_their_matches(client_for):
     bad = await c.post("/api/watchlists", json={"name": "x", "q": "colour:red"}, headers=a)
     assert bad.status_code == 400 and bad.json()["field"] == "colour"
     dup = await c.post("/api/watchlists", json={"name": "登录问题", "q": ""}, headers=a)
-    assert dup.status_code == 400 and dup.json()["field"] == "name"
+    assert dup.status_code == 400
+    assert dup.json() == {"error": "bad_watchlist", "message": dup.json()["message"], "field": "name"}
     assert (await c.delete(f"/api/watchlists/{wid}", headers=a)).status_code == 200
     assert (await c.get("/api/watchlists", headers=a)).json()["watchlists"] == []
 

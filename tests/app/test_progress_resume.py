@@ -4,7 +4,10 @@ with exactly what an uninterrupted run makes."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,19 +143,30 @@ def test_retag_keeps_the_labels_people_corrected(tmp_path: Path) -> None:
     assert others and all(d["sentiment"] == "negative" and "crash" in d["topics"] for d in others)
 
 
-def test_a_resume_point_the_target_does_not_match_starts_over(tmp_path: Path) -> None:
-    """The target was emptied (or replaced) after the interruption: skipping would lose documents."""
-    from app.resume import reindex, resume_point
+@contextmanager
+def reindex_pair(tmp_path: Path, n: int, target_url: str) -> Iterator[tuple[Any, Any, Any]]:
+    """(settings, source, target): a seeded index of ``n`` documents and an empty one at ``target_url``, closed after."""
     from classifier import make_tokenizer
     from configs import load_settings
     from index import open_index
 
-    seed_index(tmp_path, 500)
+    seed_index(tmp_path, n)
     settings = load_settings(REPO / "configs", env={"VOC_HOME": str(tmp_path), "VOC_CLASSIFIER_MODEL": "rules"})
     tok = make_tokenizer(settings)
     source = open_index(settings.index, home=settings.home, tokenizer=tok)
-    target = open_index(settings.index, url="sqlite:///data/fresh.db", home=settings.home, tokenizer=tok)
+    target = open_index(settings.index, url=target_url, home=settings.home, tokenizer=tok)
     try:
+        yield settings, source, target
+    finally:
+        source.close()
+        target.close()
+
+
+def test_a_resume_point_the_target_does_not_match_starts_over(tmp_path: Path) -> None:
+    """The target was emptied (or replaced) after the interruption: skipping would lose documents."""
+    from app.resume import reindex, resume_point
+
+    with reindex_pair(tmp_path, 500, "sqlite:///data/fresh.db") as (settings, source, target):
         point = resume_point(settings, "reindex", "a", "b")
         point.save(after=next(iter(source.scan()))["id"], done=1)  # "the first document was copied"
         said: list[str] = []
@@ -161,9 +175,6 @@ def test_a_resume_point_the_target_does_not_match_starts_over(tmp_path: Path) ->
         assert said == [f"the target does not hold the last document copied ({next(iter(source.scan()))['id']}): "
                         "starting over"]
         assert point.load() is None  # cleared once everything is copied
-    finally:
-        source.close()
-        target.close()
 
 
 def test_classify_resume_refuses_an_output_of_another_input(tmp_path: Path) -> None:
@@ -179,16 +190,8 @@ def test_classify_resume_refuses_an_output_of_another_input(tmp_path: Path) -> N
 
 def test_a_source_without_a_stable_scan_order_is_copied_again_in_full(tmp_path: Path) -> None:
     from app.resume import reindex, resume_point
-    from classifier import make_tokenizer
-    from configs import load_settings
-    from index import open_index
 
-    seed_index(tmp_path, 300)
-    settings = load_settings(REPO / "configs", env={"VOC_HOME": str(tmp_path), "VOC_CLASSIFIER_MODEL": "rules"})
-    tok = make_tokenizer(settings)
-    source = open_index(settings.index, home=settings.home, tokenizer=tok)
-    target = open_index(settings.index, url="sqlite:///data/copy.db", home=settings.home, tokenizer=tok)
-    try:
+    with reindex_pair(tmp_path, 300, "sqlite:///data/copy.db") as (settings, source, target):
         first = next(iter(source.scan()))
         target.upsert([first])
         point = resume_point(settings, "reindex", "es", "b")
@@ -198,6 +201,3 @@ def test_a_source_without_a_stable_scan_order_is_copied_again_in_full(tmp_path: 
         report, before = reindex(source, target, point, resume=True, batch=100, say=said.append)
         assert (report.copied, before) == (300, 0) and target.count() == 300
         assert said and "no stable scan order" in said[0]
-    finally:
-        source.close()
-        target.close()

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from pathlib import Path
-
 from crawlers.parsers import discuz
+from tests.helpers import PARSER_PAGES, PARSER_NOW as NOW, utc
 
-PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "discuz"
-NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)  # 11:05 in Shanghai
+PAGES = PARSER_PAGES / "discuz"
 BASE = "http://127.0.0.1:8765/bbs"
 KW = dict(product="demo", target="36", now=NOW, site="bbs")
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
 
 
 def forum(name: str, **kw):

@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import random
 from datetime import datetime, timezone
-from pathlib import Path
 
 from crawlers.parsers import heimao
+from tests.helpers import PARSER_PAGES, PARSER_NOW as NOW, REPLAY_BASE as BASE
 
-PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "heimao"
-NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)
-BASE = "http://127.0.0.1:8765"
+PAGES = PARSER_PAGES / "heimao"
 TS, RS = 1795485900000, "a1B2c3D4e5F6g7H8"
 KW = dict(product="demo", target="演示银行", now=NOW)
 

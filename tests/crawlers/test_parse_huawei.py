@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 from crawlers.parsers import huawei
+from tests.helpers import PARSER_PAGES, PARSER_NOW as NOW, REPLAY_BASE as BASE
 
-PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "huawei"
-NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)
-BASE = "http://127.0.0.1:8765"
+PAGES = PARSER_PAGES / "huawei"
 APP = "C100234567"
 
 

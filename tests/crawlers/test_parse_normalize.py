@@ -10,12 +10,7 @@ from crawlers.parsers.blocks import cookie_env, detect_block
 from crawlers.parsers.normalize import (
     decode_body, html_to_text, load_json, parse_count, parse_epoch, parse_rating, parse_time,
 )
-
-NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)  # 2026-11-24 11:05 in Shanghai
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+from tests.helpers import PARSER_NOW as NOW, utc  # NOW: 2026-11-24 11:05 in Shanghai
 
 
 @pytest.mark.parametrize(("value", "expected"), [

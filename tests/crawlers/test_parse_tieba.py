@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from pathlib import Path
-
 from crawlers.parsers import tieba
 from crawlers.parsers.blocks import detect_block
+from tests.helpers import PARSER_NOW as NOW, REPLAY_BASE as BASE, parser_page, utc
 
-PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "tieba"
-NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)  # 11:05 in Shanghai
-BASE = "http://127.0.0.1:8765"
 KW = dict(product="demo", target="演示银行", now=NOW)
 TID = "9012345678"
 
 
 def body(name: str) -> bytes:
-    return (PAGES / name).read_bytes()
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return parser_page("tieba", name)
 
 
 def test_urls():

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 from crawlers.parsers import v2ex
+from tests.helpers import PARSER_NOW as NOW, REPLAY_BASE as BASE, parser_page
 
-PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "v2ex"
-NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)
-BASE = "http://127.0.0.1:8765"
 KW = dict(product="demo", target="apple", now=NOW)
 
 
 def body(name: str) -> bytes:
-    return (PAGES / name).read_bytes()
+    return parser_page("v2ex", name)
 
 
 def test_urls_and_rate_limit_headers():

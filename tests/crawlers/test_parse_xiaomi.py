@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from crawlers.parsers import Page, xiaomi
 from crawlers.parsers.blocks import detect_block
+from tests.helpers import PARSER_PAGES, PARSER_NOW as NOW, REPLAY_BASE as BASE, parser_page
 
-PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "xiaomi"
-NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)
-BASE = "http://127.0.0.1:8765"
+PAGES = PARSER_PAGES / "xiaomi"
 APP = "108048"
 PKG = "com.qingji.notes"
 
@@ -23,7 +21,7 @@ def url(page: int = 0) -> str:
 
 
 def parse(name: str | bytes, page: int = 0, *, package: str | None = PKG, **kw) -> Page:
-    body = (PAGES / name).read_bytes() if isinstance(name, str) else name
+    body = parser_page("xiaomi", name)
     return xiaomi.parse_comments(body, url(page), product="demo", target=APP, now=NOW, package=package, **kw)
 
 

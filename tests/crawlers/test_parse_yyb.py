@@ -5,27 +5,25 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from crawlers.parsers import Page, yyb
 from crawlers.parsers.blocks import detect_block
+from tests.helpers import PARSER_PAGES, PARSER_NOW as NOW, REPLAY_BASE as BASE, parser_page
 
-PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "yyb"
-NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)
-BASE = "http://127.0.0.1:8765"
+PAGES = PARSER_PAGES / "yyb"
 PKG = "com.qingji.notes"
 PUBLIC = "https://sj.qq.com/appdetail/com.qingji.notes/review"
 
 
 def review(name: str | bytes, **kw) -> Page:
-    body = (PAGES / name).read_bytes() if isinstance(name, str) else name
+    body = parser_page("yyb", name)
     return yyb.parse_review_page(body, yyb.review_page_url(BASE, PKG), product="demo", target=PKG, now=NOW, **kw)
 
 
 def legacy(name: str | bytes, page: int = 1, context: str = "") -> Page:
-    body = (PAGES / name).read_bytes() if isinstance(name, str) else name
+    body = parser_page("yyb", name)
     return yyb.parse_legacy_comments(body, yyb.legacy_comments_url(BASE, PKG, page=page, context=context),
                                      product="demo", target=PKG, now=NOW)
 

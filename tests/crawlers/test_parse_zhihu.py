@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from pathlib import Path
-
 from crawlers.parsers import zhihu
+from tests.helpers import PARSER_NOW as NOW, REPLAY_BASE as BASE, parser_page, utc
 
-PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "zhihu"
-NOW = datetime(2026, 11, 24, 3, 5, tzinfo=timezone.utc)
-BASE = "http://127.0.0.1:8765"
 KW = dict(product="demo", target="演示银行", now=NOW)
 
 
 def body(name: str) -> bytes:
-    return (PAGES / name).read_bytes()
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return parser_page("zhihu", name)
 
 
 def test_urls():

@@ -82,6 +82,13 @@ class FakeCluster(_Server):
         self.responses: list[tuple[str, str, int, Any]] = []  # (method, path, status, payload) answered
         super().__init__()
 
+    def route_a_new_index(self, alias: str, versioned: str) -> None:
+        """Answer what opening index ``alias`` for the first time asks: its template is put, the alias does not
+        exist yet, and the versioned index (path ``versioned``) is created."""
+        self.routes[("PUT", f"/_index_template/{alias}")] = {"acknowledged": True}
+        self.routes[("HEAD", f"/_alias/{alias}")] = (404, {})
+        self.routes[("PUT", versioned)] = {"acknowledged": True, "shards_acknowledged": True, "index": versioned[1:]}
+
     def answer(self, method: str, path: str, body: bytes) -> Answer:
         answer = self.routes.get((method, path.split("?", 1)[0]), (404, {"error": "no route", "status": 404}))
         if callable(answer):

@@ -39,9 +39,7 @@ def with_aggregations(name: str, rename: str) -> dict:
 @pytest.fixture
 def cluster():
     c = FakeCluster()
-    c.routes[("PUT", "/_index_template/voc-r")] = {"acknowledged": True}
-    c.routes[("HEAD", "/_alias/voc-r")] = (404, {})
-    c.routes[("PUT", V)] = {"acknowledged": True, "shards_acknowledged": True, "index": V[1:]}
+    c.route_a_new_index("voc-r", V)
     yield c
     c.close()
 

@@ -32,9 +32,7 @@ V = f"/voc-t-v{SCHEMA_VERSION}"  # the versioned index behind the alias voc-t
 @pytest.fixture
 def cluster():
     c = FakeCluster()
-    c.routes[("PUT", "/_index_template/voc-t")] = {"acknowledged": True}
-    c.routes[("HEAD", "/_alias/voc-t")] = (404, {})
-    c.routes[("PUT", V)] = {"acknowledged": True, "shards_acknowledged": True, "index": V[1:]}
+    c.route_a_new_index("voc-t", V)
     yield c
     c.close()
     # the stand-in's answers have the documented shapes (so what the backend parsed here is realistic)

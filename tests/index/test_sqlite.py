@@ -17,12 +17,9 @@ import pytest
 from index import Filters, SchemaMismatchError, SearchQuery, SqliteIndex, build_search_sql
 from index.sqlite_fts import FTS_TOKENIZE, MIGRATIONS
 from index.sqlite_sql import fts_match_expression, quote_fts, tag
+from tests.helpers import simple_tokenizer
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def simple_tokenizer(text: str) -> list[str]:
-    return text.split()
 
 
 def doc(i: int, **kw) -> dict:

@@ -10,13 +10,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from index import Filters, SearchQuery, SqliteIndex
+from tests.helpers import simple_tokenizer
 
 BASE = datetime(2026, 11, 1, 0, 0, tzinfo=timezone.utc)
 FIELDS = ("sentiment", "source", "intent", "platform", "product", "app_version", "rating", "kind", "topics")
-
-
-def simple_tokenizer(text: str) -> list[str]:
-    return text.split()
 
 
 def corpus(n: int = 240) -> list[dict]:

@@ -12,15 +12,12 @@ import pytest
 from index import Filters, SearchQuery, SqliteIndex
 from index.sqlite_fts import MIGRATIONS
 from index.sqlite_sql import tag
+from tests.helpers import simple_tokenizer
 
 BASE = datetime(2026, 11, 1, tzinfo=timezone.utc)
 #: hostile values: FTS5 syntax, quotes, Chinese, the empty string, a value that looks like a tag
 PRODUCTS = ('质"量 OR x', "p1", "", "xp7031", "NEAR(a b)")
 WORDS = ("alpha", "beta", "gamma", "xp7031", "AND")
-
-
-def simple_tokenizer(text: str) -> list[str]:
-    return text.split()
 
 
 def corpus(n: int = 300) -> list[dict]:

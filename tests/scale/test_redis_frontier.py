@@ -158,6 +158,21 @@ def wait_for(cond, what, timeout=60):
         time.sleep(0.05)
 
 
+def round_at_page_3(crawl_settings, replay, redis_server, tmp_path):
+    """A round on a :class:`Cluster` of ``many_products()``, returned once its crawl has got to page 3 (mid-round);
+    the caller stops it."""
+    settings = crawl_settings(root=tmp_path / "shared", products=many_products(), crawl=FAST)
+    cluster = Cluster(settings, redis_server.url).run_round()
+    try:
+        cluster.crawl_child(cluster.crawl[0])
+        start = len(replay.requests)
+        wait_for(lambda: sum("page=3/" in r.path for r in replay.requests[start:]) >= 2, "the crawl never got to page 3")
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
 def check_same(result, settings, stored_docs, expected, cursors, redis_server):
     assert result is not None and result.ok, result.format() if result else "round did not finish"
     got = comparable(stored_docs(settings))
@@ -174,12 +189,9 @@ def test_kill_a_crawl_worker_and_a_tag_worker_mid_round(crawl_settings, replay, 
     serve_many(replay)
     expected, cursors = reference(crawl_settings, stored_docs, tmp_path)
     assert len(expected) == 1200
-    settings = crawl_settings(root=tmp_path / "shared", products=many_products(), crawl=FAST)
-    cluster = Cluster(settings, redis_server.url).run_round()
+    cluster = round_at_page_3(crawl_settings, replay, redis_server, tmp_path)
+    settings = cluster.settings
     try:
-        cluster.crawl_child(cluster.crawl[0])
-        start = len(replay.requests)
-        wait_for(lambda: sum("page=3/" in r.path for r in replay.requests[start:]) >= 2, "the crawl never got to page 3")
         client = redis_server.client()
         # SIGKILL the Scrapy process of crawl worker 0 while requests are in its in-flight list, and a tag worker
         # while it holds items it has not acknowledged: both must be taken over by the others.
@@ -198,12 +210,9 @@ def test_kill_a_crawl_worker_and_a_tag_worker_mid_round(crawl_settings, replay, 
 def test_redis_restart_mid_round(crawl_settings, replay, stored_docs, redis_server, tmp_path):
     serve_many(replay)
     expected, cursors = reference(crawl_settings, stored_docs, tmp_path)
-    settings = crawl_settings(root=tmp_path / "shared", products=many_products(), crawl=FAST)
-    cluster = Cluster(settings, redis_server.url).run_round()
+    cluster = round_at_page_3(crawl_settings, replay, redis_server, tmp_path)
+    settings = cluster.settings
     try:
-        cluster.crawl_child(cluster.crawl[0])
-        start = len(replay.requests)
-        wait_for(lambda: sum("page=3/" in r.path for r in replay.requests[start:]) >= 2, "the crawl never got to page 3")
         client = redis_server.client()
         before = client.hget("voc:stats", "indexed")
         assert client.llen("voc:rounds") == 1 and int(before or 0) < 1200  # mid-round indeed

@@ -1,6 +1,6 @@
 /* Background jobs panel (数据源 view): start a retag, crawl or training run, follow its progress (count,
-   percent, rate, time left — the same figures `voc` prints), cancel it (admin). Separate from app.js; text is
-   only ever set with textContent. */
+   percent, rate, time left — the same figures `voc` prints), cancel it (admin). Separate from app.js but
+   for el(), which app.js (loaded first) defines; text is only ever set with textContent. */
 "use strict";
 
 (function () {
@@ -9,21 +9,6 @@
   let csrf = null;
   let role = null;
   let timer = null;
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "dataset") Object.assign(node.dataset, v);
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      node.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
-    }
-    return node;
-  }
 
   async function call(path, method, payload) {
     const opts = { method: method || "GET", credentials: "same-origin", headers: { Accept: "application/json" } };
