@@ -17,7 +17,7 @@ from typing import Any, Literal
 from configs import vocab
 from configs._validate import format_duration, parse_duration
 
-__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "AlertsFile", "parse_duration", "format_duration",
+__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "FixSettings", "AlertsFile", "parse_duration", "format_duration",
            "SEVERITIES", "RULE_KEYS"]
 
 SEVERITIES = ("info", "warning", "critical")
@@ -318,11 +318,29 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FixSettings:
+    """``fixes:`` — how a fix marked with ``voc alerts fix ID --version V`` is verified in the data."""
+
+    #: How long after the fix (its date, or when it was marked) the incident's signal is watched, against
+    #: the same length of time before it; the verdict comes when it is over.
+    observe: timedelta = timedelta(days=1)
+    #: Verified when the rate after the fix is at most this share of the rate before it.
+    max_ratio: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.observe, timedelta) or self.observe < timedelta(hours=1):
+            raise ValueError(f"observe must be a duration of at least 1h, got {self.observe!r}")
+        if not 0 <= self.max_ratio < 1:
+            raise ValueError(f"max_ratio must be at least 0 and below 1, got {self.max_ratio}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class AlertsFile:
     rules: tuple[Rule, ...] = ()
     channels: tuple[Channel, ...] = ()
     subscribers: tuple[Subscriber, ...] = ()
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    fixes: FixSettings = field(default_factory=FixSettings)
 
     def __post_init__(self) -> None:
         names = {c.name for c in self.channels}
