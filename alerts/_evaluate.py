@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from alerts._signals import Signal, collect_signals
 from alerts.detect import Match
+from alerts.escalation import escalate_due, escalation_level
 from alerts.fixes import came_back, verify_fixes
 from alerts.incidents import (Member, attach, continues, group, incident_id, member_from_signal, risk_only,
                               summarize)
@@ -57,6 +58,8 @@ class EvaluationReport:
     incidents: int = 0
     #: Fixed incidents that got their verdict in this run (``fix_verified`` / ``fix_ineffective``).
     verdicts: list[AlertRecord] = field(default_factory=list)
+    #: Incidents nobody acknowledged in time, escalated in this run (``escalation.ack_within``).
+    escalated: list[AlertRecord] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -87,9 +90,12 @@ def deliveries_for(settings: Settings, tr: Transition) -> list[OutboxEntry]:
     note = from_record(tr.record, tr.event or "updated", base_url=settings.web.base_url).to_json()
     now = tr.record.updated_at
     out: list[OutboxEntry] = []
+    level = escalation_level(tr.record)
     for sub in settings.alerts.subscribers:
         if sub.mode == "digest" or not _wants(sub, tr.record):
             continue
+        if sub.level > level or (tr.event == "escalated" and sub.level != level):
+            continue  # the escalation group hears of an incident once it escalated; the escalation only they
         until = sub.quiet_until(now)
         mine = note if until is None else {**note, "extra": {**note["extra"], "held_until": _iso(until)}}
         out.extend(OutboxEntry(subscriber=sub.name, channel=ch, notification=mine, not_before=until)
@@ -152,6 +158,13 @@ def evaluate(settings: Settings, index: FeedbackIndex, *, now: datetime, store: 
             report.errors["(fixes)"] = f"{type(exc).__name__}: {exc}"[:500]
             log.exception("verifying fixes failed")
         report.timings["(fixes)"] = time.perf_counter() - t0
+        try:
+            for tr in escalate_due(settings, st, now=now, deliveries=lambda t: deliveries_for(settings, t)):
+                report.escalated.append(tr.record)
+                _count(report, tr, settings)
+        except Exception as exc:  # noqa: BLE001 - recorded; the rest of the run stands
+            report.errors["(escalation)"] = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("escalating incidents failed")
     finally:
         if own:
             st.close()
@@ -291,6 +304,8 @@ def _apply_group(settings: Settings, index: FeedbackIndex, st: AlertStore, membe
             detail["fix"] = {**dict(rec.detail.get("fix") or {}), "reopened_at": _iso(now)}
         if rec is not None and rec.detail.get("fix") and "fix" not in detail:
             detail["fix"] = rec.detail["fix"]
+        if rec is not None and rec.state == "open" and rec.detail.get("escalation"):
+            detail["escalation"] = rec.detail["escalation"]  # a reopened incident starts a new episode
         if rec is not None and rec.figures.unit != match.figures.unit:
             rec = dataclasses.replace(rec, peak=match.figures.current)  # another lead: growth restarts from here
         tr = on_match(rec, match, rule=lead.rule, kind="incident", product=lead.product, title=title,
@@ -323,7 +338,7 @@ def _count(report: EvaluationReport, tr: Transition | None, settings: Settings) 
         report.updated.append(tr.record)
     elif tr.event == "resolved":
         report.resolved.append(tr.record)
-    elif tr.event in ("fix_verified", "fix_ineffective"):
+    elif tr.event in ("fix_verified", "fix_ineffective", "escalated"):
         pass  # listed in report.verdicts
     else:
         report.unchanged += 1

@@ -145,6 +145,9 @@ def headline(n: Notification) -> str:
 
 def numbers_line(n: Notification) -> str:
     """How much against the baseline, and over which window."""
+    esc = n.extra.get("escalation") if isinstance(n.extra, Mapping) else None
+    if n.event == "escalated" and isinstance(esc, Mapping) and esc.get("text"):
+        return one_line(str(esc["text"]))
     fix = n.extra.get("fix") if isinstance(n.extra, Mapping) else None
     if n.event.startswith("fix_") and isinstance(fix, Mapping) and fix.get("text"):
         return one_line(str(fix["text"]))

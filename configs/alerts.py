@@ -17,7 +17,7 @@ from typing import Any, Literal
 from configs import vocab
 from configs._validate import format_duration, parse_duration
 
-__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "FixSettings", "AlertsFile", "parse_duration", "format_duration",
+__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "FixSettings", "EscalationSettings", "AlertsFile", "parse_duration", "format_duration",
            "SEVERITIES", "RULE_KEYS"]
 
 SEVERITIES = ("info", "warning", "critical")
@@ -253,6 +253,9 @@ class Subscriber:
     #: are held and sent as one message when it ends. Empty: no quiet hours.
     quiet_hours: str = ""
     timezone: str = "Asia/Shanghai"
+    #: Escalation level: 0 (default) is told from the start; level 1 only once an incident nobody
+    #: acknowledged within ``escalation.ack_within`` of its severity escalates to it (and after that).
+    level: int = 0
     #: ``quiet_hours`` parsed at load: (start, end) minutes after local midnight, or None.
     quiet: tuple[int, int] | None = field(default=None, init=False, compare=False)
 
@@ -263,6 +266,9 @@ class Subscriber:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"subscriber {self.name!r}: unknown timezone {self.timezone!r} (e.g. Asia/Shanghai)") from None
+        if not 0 <= self.level <= 1:
+            raise ValueError(f"subscriber {self.name!r}: level must be 0 (told at once) or 1 (escalations), "
+                             f"got {self.level}")
         if self.mode == "digest" and not self.digest:
             raise ValueError(f"subscriber {self.name!r}: mode digest needs digest: true (it would receive nothing)")
         if not self.quiet_hours.strip():
@@ -335,12 +341,28 @@ class FixSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EscalationSettings:
+    """``escalation:`` — per severity, how long an open incident may stay unacknowledged before it
+    escalates (once) to the subscribers of ``level: 1``. A severity not listed never escalates."""
+
+    ack_within: Mapping[str, timedelta] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for sev, limit in self.ack_within.items():
+            if sev not in SEVERITIES:
+                raise ValueError(f"ack_within: unknown severity {sev!r} (use {', '.join(SEVERITIES)})")
+            if not isinstance(limit, timedelta) or limit <= timedelta(0):
+                raise ValueError(f"ack_within.{sev} must be a positive duration, got {limit!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class AlertsFile:
     rules: tuple[Rule, ...] = ()
     channels: tuple[Channel, ...] = ()
     subscribers: tuple[Subscriber, ...] = ()
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     fixes: FixSettings = field(default_factory=FixSettings)
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)
 
     def __post_init__(self) -> None:
         names = {c.name for c in self.channels}
