@@ -296,14 +296,16 @@ def _apply_group(settings: Settings, index: FeedbackIndex, st: AlertStore, membe
         if rec is not None and rec.state in ("fixed", "fix_ineffective"):
             # the old signal fading out after a fix: figures refreshed, no message, the fix kept
             return Transition(dataclasses.replace(rec, figures=match.figures, last_match_at=now,
-                                                  detail={**detail, "fix": rec.detail.get("fix")}), None, False)
+                                                  detail={**detail, "fix": rec.detail.get("fix"),
+                                                          "tickets": rec.detail.get("tickets") or []}), None, False)
         if rec is not None and rec.state == "fix_verified":
             if not came_back(index, rec, members):
                 return None
             rec = dataclasses.replace(rec, state="resolved", resolved_at=rec.resolved_at or now)
             detail["fix"] = {**dict(rec.detail.get("fix") or {}), "reopened_at": _iso(now)}
-        if rec is not None and rec.detail.get("fix") and "fix" not in detail:
-            detail["fix"] = rec.detail["fix"]
+        for key in ("fix", "tickets"):  # what people recorded on the incident stays with it
+            if rec is not None and rec.detail.get(key) and key not in detail:
+                detail[key] = rec.detail[key]
         if rec is not None and rec.state == "open" and rec.detail.get("escalation"):
             detail["escalation"] = rec.detail["escalation"]  # a reopened incident starts a new episode
         if rec is not None and rec.figures.unit != match.figures.unit:

@@ -51,6 +51,8 @@ def incident_view(rec: AlertRecord) -> dict[str, Any]:
         "members": [dict(m) for m in d.get("members") or []], "posts_count": d.get("posts", 0),
         "figures": f.as_dict(), "summary": rec.summary,
         "fix": fix_view(rec),
+        "tickets": [dict(t) for t in d.get("tickets") or [] if isinstance(t, dict)],
+        "escalation": dict(d["escalation"]) if isinstance(d.get("escalation"), dict) else None,
         # the fingerprint under its old name, for scripts written before incidents
         "fingerprint": rec.fingerprint,
     }

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from configs import vocab
 from configs._validate import format_duration, parse_duration
 
-__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "FixSettings", "EscalationSettings", "AlertsFile", "parse_duration", "format_duration",
+__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "FixSettings", "EscalationSettings", "Tracker", "AlertsFile", "parse_duration", "format_duration",
            "SEVERITIES", "RULE_KEYS"]
 
 SEVERITIES = ("info", "warning", "critical")
@@ -341,6 +341,44 @@ class FixSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Tracker:
+    """``trackers:`` — where ``voc alerts ticket ID --to NAME`` files an incident. Credentials come from
+    the environment variables named here, never from the file."""
+
+    name: str
+    kind: Literal["jira", "github", "webhook"]
+    #: Jira: the site (``https://example.atlassian.net``); GitHub: the API (default ``https://api.github.com``);
+    #: webhook: the receiver. ``url_env`` names a variable holding it instead.
+    url: str | None = None
+    url_env: str | None = None
+    #: Jira: project key and issue type.
+    project: str = ""
+    issue_type: str = "Bug"
+    #: GitHub: ``owner/repo``.
+    repo: str = ""
+    #: Jira: the account e-mail (basic auth e-mail:API token); without it the token is sent as a bearer token
+    #: (Jira Data Center personal access token). GitHub: the token (``Authorization: Bearer``).
+    email_env: str | None = None
+    token_env: str | None = None
+    #: webhook: HMAC secret (``X-VOC-Signature`` as the webhook channel signs).
+    secret_env: str | None = None
+    labels: tuple[str, ...] = ("voc",)
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.kind == "jira" and not self.project:
+            raise ValueError(f"tracker {self.name!r} (jira) needs project (the project key, e.g. APP)")
+        if self.kind == "github" and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", self.repo):
+            raise ValueError(f"tracker {self.name!r} (github) needs repo: owner/name, got {self.repo!r}")
+        if self.kind in ("jira", "webhook") and not (self.url or self.url_env):
+            raise ValueError(f"tracker {self.name!r} ({self.kind}) needs url or url_env")
+        if self.kind in ("jira", "github") and not self.token_env:
+            raise ValueError(f"tracker {self.name!r} ({self.kind}) needs token_env (the variable holding its token)")
+        if not 0 < self.timeout <= 300:
+            raise ValueError(f"tracker {self.name!r}: timeout must be between 0 and 300 seconds, got {self.timeout}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class EscalationSettings:
     """``escalation:`` — per severity, how long an open incident may stay unacknowledged before it
     escalates (once) to the subscribers of ``level: 1``. A severity not listed never escalates."""
@@ -363,6 +401,7 @@ class AlertsFile:
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     fixes: FixSettings = field(default_factory=FixSettings)
     escalation: EscalationSettings = field(default_factory=EscalationSettings)
+    trackers: tuple[Tracker, ...] = ()
 
     def __post_init__(self) -> None:
         names = {c.name for c in self.channels}
@@ -374,7 +413,8 @@ class AlertsFile:
             if ch.timeout >= self.outbox.lease.total_seconds():
                 raise ValueError(f"channel {ch.name!r}: timeout ({ch.timeout:g}s) must be shorter than outbox.lease "
                                  f"({format_duration(self.outbox.lease)})")
-        for what, items in (("rule", self.rules), ("channel", self.channels), ("subscriber", self.subscribers)):
+        for what, items in (("rule", self.rules), ("channel", self.channels), ("subscriber", self.subscribers),
+                            ("tracker", self.trackers)):
             seen = [i.name for i in items]
             dupes = sorted({n for n in seen if seen.count(n) > 1})
             if dupes:
@@ -382,6 +422,9 @@ class AlertsFile:
 
     def rule(self, name: str) -> Rule | None:
         return next((r for r in self.rules if r.name == name), None)
+
+    def tracker(self, name: str) -> Tracker | None:
+        return next((t for t in self.trackers if t.name == name), None)
 
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)

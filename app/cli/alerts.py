@@ -207,6 +207,8 @@ def show_cmd(app: AppContext, fingerprint: str, as_json: bool) -> None:
                    f"  verdict {fix.get('verdict')}" + (f"  ticket {fix['ticket']}" if fix.get("ticket") else ""))
         if fix.get("text"):
             click.echo(f"    {fix['text']}")
+    for t in d.get("tickets") or []:
+        click.echo(f"  ticket: {t.get('tracker')} {t.get('key') or ''} {t.get('url') or ''}")
     for e in events:
         click.echo(f"  v{e['version']} {e['event']:<9} {local_time(e['at'], app.settings.time_zone)} "
                    f"({app.settings.time_zone})")
@@ -258,6 +260,26 @@ def fix_cmd(app: AppContext, fingerprint: str, fix_version: str, date_text: str 
         raise click.ClickException(str(exc)) from None
     fix = rec.detail["fix"]
     click.echo(f"Marked fixed {rec.fingerprint}: {rec.title}\n  verified by `voc alerts evaluate` from {fix['due_at']}")
+
+
+@alerts_group.command("ticket")
+@click.argument("fingerprint")
+@click.option("--to", "to", required=True, metavar="TRACKER",
+              help="A tracker of alerts.yaml's trackers: (shipped: jira, github, webhook).")
+@pass_app
+def ticket_cmd(app: AppContext, fingerprint: str, to: str) -> None:
+    """File an incident to an issue tracker (Jira, GitHub issues, a webhook); the ticket URL is stored and
+    shown. Once per incident and tracker: filing again prints the stored ticket."""
+    import alerts
+    from alerts.tickets import file_ticket
+
+    try:
+        ticket = file_ticket(app.settings, fingerprint, to=to, now=_now(None))
+    except alerts.AlertNotFoundError:
+        raise click.ClickException(f"no single alert matches {fingerprint!r} — see `voc alerts list`") from None
+    except alerts.AlertsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Ticket {ticket.get('key') or ''} on {ticket['tracker']}: {ticket.get('url') or '(no URL returned)'}")
 
 
 @alerts_group.command("resolve")
