@@ -26,7 +26,8 @@ from alerts.incidents import (Member, attach, continues, group, incident_id, mem
                               summarize)
 from alerts.lifecycle import SEVERITY_RANK, AlertRecord, Policy, Transition, on_match, on_quiet
 from alerts.message import from_record
-from alerts.store import AlertStore, OutboxEntry, open_store
+from alerts.replies import draft_replies
+from alerts.store import AlertStore, OutboxEntry, SqliteAlertStore, open_store
 from configs.times import format_utc as _iso
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class EvaluationReport:
     incidents: int = 0
     #: Fixed incidents that got their verdict in this run (``fix_verified`` / ``fix_ineffective``).
     verdicts: list[AlertRecord] = field(default_factory=list)
+    #: Reply drafts added for the App Store reviews of incidents verified in this run (``voc replies``).
+    drafted: int = 0
     #: Incidents nobody acknowledged in time, escalated in this run (``escalation.ack_within``).
     escalated: list[AlertRecord] = field(default_factory=list)
 
@@ -154,6 +157,8 @@ def evaluate(settings: Settings, index: FeedbackIndex, *, now: datetime, store: 
             for tr in verify_fixes(settings, index, st, now=now, deliveries=lambda t: deliveries_for(settings, t)):
                 report.verdicts.append(tr.record)
                 _count(report, tr, settings)
+                if tr.record.state == "fix_verified" and isinstance(st, SqliteAlertStore):
+                    report.drafted += draft_replies(settings, index, st, tr.record, now=now)
         except Exception as exc:  # noqa: BLE001 - recorded; detection and delivery still went on
             report.errors["(fixes)"] = f"{type(exc).__name__}: {exc}"[:500]
             log.exception("verifying fixes failed")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from configs import vocab
 from configs._validate import format_duration, parse_duration
 
-__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "FixSettings", "EscalationSettings", "Tracker", "AlertsFile", "parse_duration", "format_duration",
+__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "FixSettings", "EscalationSettings", "Tracker", "ReplySettings", "AlertsFile", "parse_duration", "format_duration",
            "SEVERITIES", "RULE_KEYS"]
 
 SEVERITIES = ("info", "warning", "critical")
@@ -378,6 +378,49 @@ class Tracker:
             raise ValueError(f"tracker {self.name!r}: timeout must be between 0 and 300 seconds, got {self.timeout}")
 
 
+_REPLY_FIELDS = frozenset({"version", "product", "problem"})
+#: App Store Connect's limit on ``responseBody``.
+REPLY_MAX_CHARS = 5970
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplySettings:
+    """``replies:`` — drafts of replies to the App Store reviews of a fix-verified incident, sent (after
+    approval) through the App Store Connect API with the key id, issuer id and .p8 private key named here."""
+
+    #: Per product id: the Chinese template; ``{version}`` (the fix version), ``{product}``, ``{problem}``.
+    templates: Mapping[str, str] = field(default_factory=dict)
+    default_template: str = ("您好，感谢您的反馈！您遇到的{problem}问题已在 {version} 版本中修复，"
+                             "更新到 {version} 或更高版本即可恢复正常。如仍有问题，欢迎随时联系我们。")
+    api_url: str = "https://api.appstoreconnect.apple.com"
+    key_id_env: str = "VOC_ASC_KEY_ID"
+    issuer_id_env: str = "VOC_ASC_ISSUER_ID"
+    #: The variable holding the .p8 key's PEM text (or the path of the .p8 file).
+    private_key_env: str = "VOC_ASC_PRIVATE_KEY"
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        import string
+
+        for name, text in [("default_template", self.default_template),
+                           *((f"templates.{k}", v) for k, v in self.templates.items())]:
+            try:
+                used = {f for _lit, f, _spec, _conv in string.Formatter().parse(text) if f is not None}
+            except ValueError as exc:
+                raise ValueError(f"replies.{name}: {exc} (write literal braces as {{{{ and }}}})") from None
+            unknown = sorted(used - _REPLY_FIELDS)
+            if unknown:
+                raise ValueError(f"replies.{name}: unknown field(s) {', '.join('{' + u + '}' for u in unknown)} "
+                                 f"(use {{version}}, {{product}}, {{problem}})")
+            if not text.strip() or len(text) > REPLY_MAX_CHARS - 200:
+                raise ValueError(f"replies.{name}: must be 1 to {REPLY_MAX_CHARS - 200} characters")
+        if not 0 < self.timeout <= 300:
+            raise ValueError(f"replies.timeout must be between 0 and 300 seconds, got {self.timeout}")
+
+    def template(self, product: str) -> str:
+        return self.templates.get(product, self.default_template)
+
+
 @dataclass(frozen=True, kw_only=True)
 class EscalationSettings:
     """``escalation:`` — per severity, how long an open incident may stay unacknowledged before it
@@ -402,6 +445,7 @@ class AlertsFile:
     fixes: FixSettings = field(default_factory=FixSettings)
     escalation: EscalationSettings = field(default_factory=EscalationSettings)
     trackers: tuple[Tracker, ...] = ()
+    replies: ReplySettings = field(default_factory=ReplySettings)
 
     def __post_init__(self) -> None:
         names = {c.name for c in self.channels}

@@ -16,6 +16,11 @@ Loaded by conftest.py (pytest's importlib mode keeps test folders off sys.path).
 * ``/repos/{owner}/{repo}/issues`` GitHub create issue: ``Authorization: Bearer GITHUB_TOKEN`` (or
                      ``token …``), ``Accept: application/vnd.github+json``, a ``title``; 201 ``{number,
                      html_url}``, 401 ``Bad credentials``, 422 ``Validation Failed``
+* ``/v1/customerReviewResponses`` App Store Connect: ``Authorization: Bearer <JWT>`` verified with
+                     ``Receiver.asc`` (``{"public_key", "kid", "iss"}``): header alg ES256 + kid + typ JWT,
+                     claims iss, aud ``appstoreconnect-v1``, exp − iat ≤ 20 min, iat within an hour of the
+                     test clock, the ES256 signature (raw r‖s); the JSON:API body; 201 with ``data.id``,
+                     401 ``NOT_AUTHORIZED``, 409 when the review already has a response
 * ``/ticket``        a ticket webhook: signed as ``/hook``; answers ``{"url": …}``
 
 ``Receiver(delay_s=…)`` records a request and only then sleeps before answering (a receiver slower than
@@ -59,6 +64,9 @@ class Receiver:
         self.rejected: list[str] = []
         self.fail_next: dict[str, Any] = {}  # route prefix -> (status, body) to answer once
         self.headers: list[dict[str, str]] = []
+        #: App Store Connect: {"public_key": EllipticCurvePublicKey, "kid": str, "iss": str}
+        self.asc: dict[str, Any] = {}
+        self.responses: dict[str, str] = {}  # review id -> the reply posted to it
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self.start()
@@ -108,6 +116,8 @@ class Receiver:
                 return answer
         payload = json.loads(body)
         self.headers.append(headers)
+        if url.path == "/v1/customerReviewResponses":
+            return self._asc(headers, payload)
         if url.path == "/rest/api/2/issue":
             return self._jira(headers, payload)
         if url.path.startswith("/repos/") and url.path.endswith("/issues"):
@@ -167,6 +177,58 @@ class Receiver:
             return 200, "ok"
         return 404, {"code": 404, "msg": "no route"}
 
+
+    def _asc_token_ok(self, auth: str) -> bool:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+        def unb64(part: str) -> bytes:
+            return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+        if not auth.startswith("Bearer ") or auth.count(".") != 2 or not self.asc:
+            return False
+        head, claims, sig = auth[len("Bearer "):].split(".")
+        try:
+            h, c, raw = json.loads(unb64(head)), json.loads(unb64(claims)), unb64(sig)
+        except ValueError:
+            return False
+        if h != {"alg": "ES256", "kid": self.asc["kid"], "typ": "JWT"} or len(raw) != 64:
+            return False
+        if c.get("iss") != self.asc["iss"] or c.get("aud") != "appstoreconnect-v1":
+            return False
+        if not isinstance(c.get("iat"), int) or not isinstance(c.get("exp"), int) or not 0 < c["exp"] - c["iat"] <= 1200:
+            return False
+        if not self._fresh(c["iat"]):
+            return False
+        der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+        try:
+            self.asc["public_key"].verify(der, f"{head}.{claims}".encode(), ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return False
+        return True
+
+    def _asc(self, headers: dict[str, str], payload: Any) -> tuple[int, Any]:
+        if not self._asc_token_ok(headers.get("Authorization", "")):
+            self.rejected.append("appstoreconnect")
+            return 401, {"errors": [{"status": "401", "code": "NOT_AUTHORIZED", "title": "Authentication credentials "
+                                     "are missing or invalid."}]}
+        data = payload.get("data") if isinstance(payload, dict) else None
+        try:
+            assert data["type"] == "customerReviewResponses"
+            text = data["attributes"]["responseBody"]
+            assert isinstance(text, str) and 0 < len(text) <= 5970
+            review = data["relationships"]["review"]["data"]
+            assert review["type"] == "customerReviews" and isinstance(review["id"], str) and review["id"]
+        except (AssertionError, KeyError, TypeError):
+            return 422, {"errors": [{"status": "422", "code": "ENTITY_ERROR", "title": "invalid body"}]}
+        self.received.append({"platform": "appstoreconnect", "body": payload})
+        if review["id"] in self.responses:
+            return 409, {"errors": [{"status": "409", "code": "ENTITY_ERROR", "detail": "a response exists already"}]}
+        self.responses[review["id"]] = text
+        return 201, {"data": {"type": "customerReviewResponses", "id": f"resp-{len(self.responses)}",
+                              "attributes": {"responseBody": text, "state": "PENDING_PUBLISH"}}}
 
     def _jira(self, headers: dict[str, str], payload: Any) -> tuple[int, Any]:
         basic = "Basic " + base64.b64encode(f"{JIRA_EMAIL}:{JIRA_TOKEN}".encode()).decode()
