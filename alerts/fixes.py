@@ -229,12 +229,12 @@ def verify_fixes(settings: Settings, index: FeedbackIndex, st: AlertStore, *, no
 
 
 def came_back(index: FeedbackIndex, rec: AlertRecord, members: Any) -> bool:
-    """Whether a verified incident's signal is back: its new signal holds posts written after the fix
+    """Whether a verified incident's signal is back: its new signal holds posts written after the verdict
     that the fix should have stopped (on a version ≥ the fix version, or without a version). The old
     version's posts still inside a long window (a 30-day rating drop) do not reopen it."""
     fix = rec.detail.get("fix") or {}
-    try:
-        start = parse_utc(str(fix.get("date")))
+    try:  # posts up to the verdict were counted in it (and were few enough): back means newer than that
+        start = parse_utc(str(fix.get("checked_at") or fix.get("date")))
     except ValueError:
         return True
     fixed_in = version_key(fix.get("version") or "")

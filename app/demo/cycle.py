@@ -167,7 +167,7 @@ def run_demo_cycle(settings: Settings, *, now: datetime | None = None, frontier:
         fixed, drafts = None, []
         try:
             login = _login_incident(demo) if fix_day else None
-            if login is not None:
+            if login is not None and login.state == "open":  # a demo run again: the fix is marked once
                 from alerts.fixes import mark_fixed
 
                 mark_fixed(demo, login.fingerprint, version=FIX_VERSION, date=anchor + timedelta(hours=1),
@@ -193,11 +193,10 @@ def run_demo_cycle(settings: Settings, *, now: datetime | None = None, frontier:
 
 
 def _login_incident(settings: Settings) -> Any:
-    """The story's login incident (open, from the first cycle), or None."""
+    """The story's login incident (from the first cycle; fixed already when the demo runs again), or None."""
     import alerts as alerting
 
     with alerting.open_store(settings) as st:
-        found = [r for r in st.list(state="open", limit=1000)
-                 if r.kind == "incident" and "login" in r.detail.get("topics", ())]
+        found = [r for r in st.list(limit=1000) if r.kind == "incident" and "login" in r.detail.get("topics", ())]
     return found[0] if found else None
 
