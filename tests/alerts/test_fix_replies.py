@@ -128,3 +128,38 @@ def test_a_server_error_leaves_the_reply_approved_for_the_next_run(settings, ind
         assert len(first.retry) == 1 and len(first.sent) == 39
         second = send_approved(s, st, now=later)
     assert len(second.sent) == 1 and len(receiver.responses) == 40
+
+
+def test_a_rate_limit_stops_the_run_and_the_rest_wait_approved(settings, index, receiver):
+    key, pem = _key()
+    receiver.asc = {"public_key": key.public_key(), "kid": KID, "iss": ISS}
+    s = _settings(settings, receiver, pem)
+    inc, _r, later = _verified(s, index, receiver)
+    receiver.fail_next["/v1/customerReviewResponses"] = (429, {"errors": [{"status": "429", "code": "RATE_LIMIT_EXCEEDED"}]})
+    with open_store(s) as st:
+        approve(st, incident=inc.fingerprint, by="x", now=later)
+        first = send_approved(s, st, now=later)
+        assert first.sent == [] and "rate limit" in first.stopped and len(first.retry) == 1
+        assert {r["status"] for r in list_replies(st)} == {"approved"}
+        second = send_approved(s, st, now=later + timedelta(minutes=30))
+    assert len(second.sent) == 40 and len(receiver.responses) == 40
+
+
+def test_two_senders_at_once_answer_each_review_once(settings, index, receiver):
+    from tests.helpers import run_in_threads
+
+    key, pem = _key()
+    receiver.asc = {"public_key": key.public_key(), "kid": KID, "iss": ISS}
+    s = _settings(settings, receiver, pem)
+    inc, _r, later = _verified(s, index, receiver)
+    with open_store(s) as st:
+        approve(st, incident=inc.fingerprint, by="x", now=later)
+    sent: list[str] = []
+
+    def sender():
+        with open_store(s) as own:  # each its own connection, as two `voc replies send` processes
+            sent.extend(send_approved(s, own, now=later).sent)
+
+    run_in_threads(sender, 3)
+    assert sorted(sent) == sorted(set(sent)) and len(sent) == 40
+    assert len(receiver.received) == 40 and len(receiver.responses) == 40
