@@ -75,6 +75,26 @@ async function markFixed(id, card) {
   } catch (e) { showError(e); }
 }
 
+/* Reply drafts for the App Store reviewers of a fix-verified incident: the review, the reply, its status;
+   an admin approves them all (only approved replies are ever sent: `voc replies send`). */
+async function showReplies(id, card, admin) {
+  try {
+    const data = await api("/api/replies", { incident: id });
+    const box = card.querySelector(".replies") || card.appendChild(el("div", { class: "replies" }));
+    clear(box);
+    const drafts = data.replies.filter((r) => r.status === "draft").length;
+    box.appendChild(el("div", { class: "replies-head" }, "回复草稿 " + data.replies.length + " 条（待批准 " + drafts + " 条）",
+      admin && drafts ? el("button", { type: "button", class: "approve-all", onclick: async () => {
+        try { await api("/api/replies/approve", {}, "POST", { incident: id }); await showReplies(id, card, admin); } catch (e) { showError(e); }
+      } }, "全部批准") : null));
+    box.appendChild(el("ol", {}, data.replies.slice(0, 50).map((r) => el("li", { dataset: { status: r.status } },
+      el("span", { class: "review" }, r.review_text), el("span", { class: "reply" }, " → " + r.body),
+      el("span", { class: "tag reply-status" }, REPLY_STATUS[r.status] || r.status)))));
+  } catch (e) { showError(e); }
+}
+
+const REPLY_STATUS = { draft: "草稿", approved: "已批准", sending: "发送中", sent: "已发送", failed: "失败" };
+
 function safeHref(url) { return /^https?:\/\//i.test(url || "") ? url : null; }
 
 function incidentCard(a, admin) {
@@ -117,6 +137,8 @@ function incidentCard(a, admin) {
         el("input", { class: "fix-in-version", placeholder: "修复版本，如 3.2.1", maxlength: "64", "aria-label": "修复版本" }),
         el("input", { class: "fix-in-date", type: "date", "aria-label": "修复发布日期" }),
         el("button", { type: "button", class: "fix", onclick: (ev) => markFixed(id, ev.target.closest("li.alert")) }, "标记已修复")) : null,
+      a.state === "fix_verified" ? el("button", { type: "button", class: "replies-open",
+        onclick: (ev) => showReplies(id, ev.target.closest("li.alert"), admin) }, "回复用户") : null,
       a.query ? el("button", { type: "button", class: "link all", dataset: { query: a.query }, onclick: () => openPosts(a.query) }, "查看相关帖子") : null));
 }
 
