@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from alerts._errors import AlertNotFoundError, AlertsError
 from alerts.lifecycle import AlertRecord, Transition
+from alerts.message import one_line
 from configs.times import format_utc, parse_utc
 from configs.versions import version_key
 
@@ -158,10 +159,10 @@ def fix_rates(index: FeedbackIndex, rec: AlertRecord, fix: Mapping[str, Any]) ->
                 newer = version_key(ver) >= fixed_in
                 if is_after and newer:
                     n["ver_after"] += 1
-                    av[str(ver)] += 1
+                    av[one_line(str(ver), 32)] += 1
                 elif not is_after and not newer:
                     n["ver_before"] += 1
-                    bv[str(ver)] += 1
+                    bv[one_line(str(ver), 32)] += 1
             else:
                 n["other_after" if is_after else "other_before"] += 1
         offset += limit

@@ -126,3 +126,16 @@ def test_cli_fix_then_show_json_carries_state_and_fix(settings, index, tmp_path)
         assert r.exit_code == 1 and "Error:" in r.output and "Traceback" not in r.output, r.output
     r = run(cli, ["alerts", "fix", "nosuchid", "--version", "1"], env=env)
     assert r.exit_code == 1 and "no single alert" in r.output
+
+
+def test_a_crawled_version_string_reaches_the_verdict_as_one_short_line(settings, index):
+    s = _settings(settings)
+    index.upsert(baseline_docs())
+    hostile = "3.1.9\n## <script>alert(1)</script>" + "x" * 200
+    index.upsert(_reviews(100_000, 40, version=hostile, end=NOW))
+    [inc] = alerts.evaluate(s, index, now=NOW).raised
+    mark_fixed(s, inc.fingerprint, version="3.2.1", date=NOW, now=NOW)
+    [rec] = alerts.evaluate(s, index, now=NOW + timedelta(days=1, minutes=1)).verdicts
+    text = rec.detail["fix"]["text"]
+    assert rec.state == "fix_verified" and "\n" not in text and len(text) < 200
+    assert "3.1.9 ## <script>alert(1)</scrip… 上 40 条/天" in text  # inert text, capped; channels escape it
