@@ -19,7 +19,10 @@ Modules: :mod:`alerts.detect` (pure detectors), :mod:`alerts.incidents` (groupin
 words), :mod:`alerts.view` (the incident object of the CLI, API and page), :mod:`alerts.lifecycle` (ids, states,
 re-alert backoff; injected clock), :mod:`alerts.store` (SQLite tables next to the feedback + outbox),
 :mod:`alerts.message` (what a notification says), :mod:`alerts.notifiers` (one module per channel:
-``render`` pure, ``send`` with an injected ``httpx.Client``), :mod:`alerts.digest`.
+``render`` pure, ``send`` with an injected ``httpx.Client``), :mod:`alerts.digest`; closing the loop:
+:mod:`alerts.fixes` (``voc alerts fix``, the verdict from the data), :mod:`alerts.escalation` (unacknowledged
+incidents escalate once), :mod:`alerts.tickets` (Jira, GitHub issues, webhook), :mod:`alerts.replies` (reply
+drafts to App Store reviewers, approval, sending through App Store Connect).
 
 Exception tree::
 

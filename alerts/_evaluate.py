@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from alerts._signals import Signal, collect_signals
 from alerts.detect import Match
+from alerts.escalation import escalate_due, escalation_level
+from alerts.fixes import came_back, verify_fixes
 from alerts.incidents import (Member, attach, continues, group, incident_id, member_from_signal, risk_only,
                               summarize)
 from alerts.lifecycle import SEVERITY_RANK, AlertRecord, Policy, Transition, on_match, on_quiet
 from alerts.message import from_record
-from alerts.store import AlertStore, OutboxEntry, open_store
+from alerts.replies import draft_replies
+from alerts.store import AlertStore, OutboxEntry, SqliteAlertStore, open_store
 from configs.times import format_utc as _iso
 
 if TYPE_CHECKING:
@@ -54,6 +57,12 @@ class EvaluationReport:
     errors: dict[str, str] = field(default_factory=dict)
     #: Incidents the signals of this run formed (each open, updated or unchanged).
     incidents: int = 0
+    #: Fixed incidents that got their verdict in this run (``fix_verified`` / ``fix_ineffective``).
+    verdicts: list[AlertRecord] = field(default_factory=list)
+    #: Reply drafts added for the App Store reviews of incidents verified in this run (``voc replies``).
+    drafted: int = 0
+    #: Incidents nobody acknowledged in time, escalated in this run (``escalation.ack_within``).
+    escalated: list[AlertRecord] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -84,9 +93,12 @@ def deliveries_for(settings: Settings, tr: Transition) -> list[OutboxEntry]:
     note = from_record(tr.record, tr.event or "updated", base_url=settings.web.base_url).to_json()
     now = tr.record.updated_at
     out: list[OutboxEntry] = []
+    level = escalation_level(tr.record)
     for sub in settings.alerts.subscribers:
         if sub.mode == "digest" or not _wants(sub, tr.record):
             continue
+        if sub.level > level or (tr.event == "escalated" and sub.level != level):
+            continue  # the escalation group hears of an incident once it escalated; the escalation only they
         until = sub.quiet_until(now)
         mine = note if until is None else {**note, "extra": {**note["extra"], "held_until": _iso(until)}}
         out.extend(OutboxEntry(subscriber=sub.name, channel=ch, notification=mine, not_before=until)
@@ -140,6 +152,24 @@ def evaluate(settings: Settings, index: FeedbackIndex, *, now: datetime, store: 
         t0 = time.perf_counter()
         _apply_incidents(settings, index, st, signals, report, now=now, ran=ran)
         report.timings["(incidents)"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        try:
+            for tr in verify_fixes(settings, index, st, now=now, deliveries=lambda t: deliveries_for(settings, t)):
+                report.verdicts.append(tr.record)
+                _count(report, tr, settings)
+                if tr.record.state == "fix_verified" and isinstance(st, SqliteAlertStore):
+                    report.drafted += draft_replies(settings, index, st, tr.record, now=now)
+        except Exception as exc:  # noqa: BLE001 - recorded; detection and delivery still went on
+            report.errors["(fixes)"] = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("verifying fixes failed")
+        report.timings["(fixes)"] = time.perf_counter() - t0
+        try:
+            for tr in escalate_due(settings, st, now=now, deliveries=lambda t: deliveries_for(settings, t)):
+                report.escalated.append(tr.record)
+                _count(report, tr, settings)
+        except Exception as exc:  # noqa: BLE001 - recorded; the rest of the run stands
+            report.errors["(escalation)"] = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("escalating incidents failed")
     finally:
         if own:
             st.close()
@@ -177,7 +207,8 @@ def _trend(index: FeedbackIndex, query: str, *, now: datetime, hours: int = 48) 
 def _apply_incidents(settings: Settings, index: FeedbackIndex, st: AlertStore, signals: list[Signal], report: EvaluationReport, *,
                      now: datetime, ran: set[str]) -> None:
     """Signals → incidents → lifecycle transitions; open incidents without a signal go quiet."""
-    open_recs = [r for r in st.list(state="open", limit=100_000) if r.kind == "incident"]
+    open_recs = [r for state in ("open", "fix_ineffective", "fixed") for r in st.list(state=state, limit=100_000)
+                 if r.kind == "incident"]
     # risky posts already attached to an incident about something else (open or resolved): nothing new
     attached = {str(m.get("fingerprint")) for r in st.list(limit=5_000) if r.kind == "incident"
                 and not risk_only_record(r) for m in r.detail.get("members", ()) if m.get("kind") == "high_risk"}
@@ -208,7 +239,12 @@ def _apply_incidents(settings: Settings, index: FeedbackIndex, st: AlertStore, s
             continue  # a member rule failed or was not run: its signal may still be there
         policy = policy_for_members(settings, [_member_stub(m, rec.product) for m in rec.detail.get("members", ())])
 
+        if rec.state == "fixed":
+            continue  # its verdict comes from the data after the fix, not from the signal fading
+
         def quiet(cur: AlertRecord | None, policy: Policy = policy) -> Transition | None:
+            if cur is not None and cur.state == "fix_ineffective":  # an ineffective fix resolves as open ones do
+                cur = dataclasses.replace(cur, state="open")
             return on_quiet(cur, now=now, policy=policy) if cur is not None else None
 
         try:
@@ -261,7 +297,22 @@ def _apply_group(settings: Settings, index: FeedbackIndex, st: AlertStore, membe
     match = Match(key=lead.key, at=now, severity=severity, figures=lead.figures)
     policy = policy_for_members(settings, members)
 
-    def compute(rec: AlertRecord | None) -> Transition:
+    def compute(rec: AlertRecord | None) -> Transition | None:
+        if rec is not None and rec.state in ("fixed", "fix_ineffective"):
+            # the old signal fading out after a fix: figures refreshed, no message, the fix kept
+            return Transition(dataclasses.replace(rec, figures=match.figures, last_match_at=now,
+                                                  detail={**detail, "fix": rec.detail.get("fix"),
+                                                          "tickets": rec.detail.get("tickets") or []}), None, False)
+        if rec is not None and rec.state == "fix_verified":
+            if not came_back(index, rec, members):
+                return None
+            rec = dataclasses.replace(rec, state="resolved", resolved_at=rec.resolved_at or now)
+            detail["fix"] = {**dict(rec.detail.get("fix") or {}), "reopened_at": _iso(now)}
+        for key in ("fix", "tickets"):  # what people recorded on the incident stays with it
+            if rec is not None and rec.detail.get(key) and key not in detail:
+                detail[key] = rec.detail[key]
+        if rec is not None and rec.state == "open" and rec.detail.get("escalation"):
+            detail["escalation"] = rec.detail["escalation"]  # a reopened incident starts a new episode
         if rec is not None and rec.figures.unit != match.figures.unit:
             rec = dataclasses.replace(rec, peak=match.figures.current)  # another lead: growth restarts from here
         tr = on_match(rec, match, rule=lead.rule, kind="incident", product=lead.product, title=title,
@@ -294,6 +345,8 @@ def _count(report: EvaluationReport, tr: Transition | None, settings: Settings) 
         report.updated.append(tr.record)
     elif tr.event == "resolved":
         report.resolved.append(tr.record)
+    elif tr.event in ("fix_verified", "fix_ineffective", "escalated"):
+        pass  # listed in report.verdicts
     else:
         report.unchanged += 1
     if tr.notify:

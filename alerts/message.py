@@ -24,7 +24,8 @@ __all__ = ["Notification", "from_record", "headline", "numbers_line", "md_escape
            "one_line", "safe_url", "to_markdown", "to_plain", "to_html", "search_url", "EVENT_LABELS", "held_batch"]
 
 EVENT_LABELS = {"opened": "新告警", "updated": "告警升级", "reopened": "告警再次出现", "resolved": "已恢复",
-                "digest": "摘要", "held": "静默时段汇总"}
+                "digest": "摘要", "held": "静默时段汇总",
+                "fix_verified": "修复已验证", "fix_ineffective": "修复未见效", "escalated": "无人确认，已上报"}
 _SEVERITY_LABELS = {"info": "提示", "warning": "警告", "critical": "严重"}
 
 
@@ -144,6 +145,12 @@ def headline(n: Notification) -> str:
 
 def numbers_line(n: Notification) -> str:
     """How much against the baseline, and over which window."""
+    esc = n.extra.get("escalation") if isinstance(n.extra, Mapping) else None
+    if n.event == "escalated" and isinstance(esc, Mapping) and esc.get("text"):
+        return one_line(str(esc["text"]))
+    fix = n.extra.get("fix") if isinstance(n.extra, Mapping) else None
+    if n.event.startswith("fix_") and isinstance(fix, Mapping) and fix.get("text"):
+        return one_line(str(fix["text"]))
     evidence = n.extra.get("evidence") if isinstance(n.extra, Mapping) else None
     if evidence:
         return "；".join(one_line(e.get("text", "")) for e in evidence if isinstance(e, Mapping))

@@ -9,7 +9,7 @@ second one reads what the first wrote and computes no duplicate transition; ``UN
 version, subscriber, channel)`` on the outbox makes a duplicate delivery row impossible even so. Deliveries are claimed with a lease
 (``claim``): one worker sends a row; a crashed worker's claim expires and the row is retried.
 
-Tables (schema version 2, recorded in ``alert_meta``; each migration applied is a row of
+Tables (schema version 3, recorded in ``alert_meta``; each migration applied is a row of
 ``alert_migrations``): ``alert_state`` (one row per incident id — or, from schema 1, per rule alert — the
 record as JSON, its ``kind`` and ``opened_at``), ``alert_events`` (one row per version), ``alert_outbox``
 (one row per version × subscriber × channel).
@@ -20,6 +20,8 @@ Migrations (:data:`MIGRATIONS`, applied in order inside the opening transaction,
 2. ``incidents`` — ``alert_state`` gains ``kind`` and ``opened_at``; alerts of schema 1 (one per rule ×
    key) that are still open are closed as ``resolved`` with the event ``superseded`` and no message: the
    incidents raised from the next evaluation carry their problems, and nothing would ever resolve them.
+3. ``replies`` — ``review_replies`` (one row per review: the drafted reply, its approval and sending;
+   :mod:`alerts.replies`).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["AlertStore", "AlertState", "SqliteAlertStore", "OutboxEntry", "PendingDelivery", "AlertStoreError", "open_store",
            "open_store_at"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -98,10 +100,22 @@ def _migrate_incidents(db: sqlite3.Connection, now: str) -> None:
                                               rec.get("updated_at"), json.dumps(rec, ensure_ascii=False), fp))
 
 
+def _migrate_replies(db: sqlite3.Connection, now: str) -> None:
+    """Replies to reviewers (:mod:`alerts.replies`): one row per review, so a review is answered once."""
+    db.execute("""CREATE TABLE IF NOT EXISTS review_replies (
+        review TEXT PRIMARY KEY, incident TEXT NOT NULL, product TEXT NOT NULL, source TEXT NOT NULL,
+        source_id TEXT NOT NULL, app_version TEXT, review_text TEXT NOT NULL, body TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'draft',        -- draft | approved | sending | sent | failed
+        created_at TEXT NOT NULL, approved_by TEXT, approved_at TEXT, sent_at TEXT, response_id TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT)""")
+    db.execute("CREATE INDEX IF NOT EXISTS review_replies_by_status ON review_replies (status, incident)")
+
+
 #: (version, name, step): applied in order, each once, recorded in ``alert_migrations``.
 MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection, str], None]], ...] = (
     (1, "initial", lambda db, now: None),
     (2, "incidents", _migrate_incidents),
+    (3, "replies", _migrate_replies),
 )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from alerts.fixes import fix_view
 from alerts.lifecycle import AlertRecord
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ def incident_view(rec: AlertRecord) -> dict[str, Any]:
         "risk_posts": [dict(p) for p in d.get("risk_posts") or []],
         "members": [dict(m) for m in d.get("members") or []], "posts_count": d.get("posts", 0),
         "figures": f.as_dict(), "summary": rec.summary,
+        "fix": fix_view(rec),
+        "tickets": [dict(t) for t in d.get("tickets") or [] if isinstance(t, dict)],
+        "escalation": dict(d["escalation"]) if isinstance(d.get("escalation"), dict) else None,
         # the fingerprint under its old name, for scripts written before incidents
         "fingerprint": rec.fingerprint,
     }

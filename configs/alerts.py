@@ -17,7 +17,7 @@ from typing import Any, Literal
 from configs import vocab
 from configs._validate import format_duration, parse_duration
 
-__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "AlertsFile", "parse_duration", "format_duration",
+__all__ = ["Rule", "Channel", "Subscriber", "OutboxSettings", "FixSettings", "EscalationSettings", "Tracker", "ReplySettings", "AlertsFile", "parse_duration", "format_duration",
            "SEVERITIES", "RULE_KEYS"]
 
 SEVERITIES = ("info", "warning", "critical")
@@ -253,6 +253,9 @@ class Subscriber:
     #: are held and sent as one message when it ends. Empty: no quiet hours.
     quiet_hours: str = ""
     timezone: str = "Asia/Shanghai"
+    #: Escalation level: 0 (default) is told from the start; level 1 only once an incident nobody
+    #: acknowledged within ``escalation.ack_within`` of its severity escalates to it (and after that).
+    level: int = 0
     #: ``quiet_hours`` parsed at load: (start, end) minutes after local midnight, or None.
     quiet: tuple[int, int] | None = field(default=None, init=False, compare=False)
 
@@ -263,6 +266,9 @@ class Subscriber:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"subscriber {self.name!r}: unknown timezone {self.timezone!r} (e.g. Asia/Shanghai)") from None
+        if not 0 <= self.level <= 1:
+            raise ValueError(f"subscriber {self.name!r}: level must be 0 (told at once) or 1 (escalations), "
+                             f"got {self.level}")
         if self.mode == "digest" and not self.digest:
             raise ValueError(f"subscriber {self.name!r}: mode digest needs digest: true (it would receive nothing)")
         if not self.quiet_hours.strip():
@@ -318,11 +324,128 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FixSettings:
+    """``fixes:`` — how a fix marked with ``voc alerts fix ID --version V`` is verified in the data."""
+
+    #: How long after the fix (its date, or when it was marked) the incident's signal is watched, against
+    #: the same length of time before it; the verdict comes when it is over.
+    observe: timedelta = timedelta(days=1)
+    #: Verified when the rate after the fix is at most this share of the rate before it.
+    max_ratio: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.observe, timedelta) or self.observe < timedelta(hours=1):
+            raise ValueError(f"observe must be a duration of at least 1h, got {self.observe!r}")
+        if not 0 <= self.max_ratio < 1:
+            raise ValueError(f"max_ratio must be at least 0 and below 1, got {self.max_ratio}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tracker:
+    """``trackers:`` — where ``voc alerts ticket ID --to NAME`` files an incident. Credentials come from
+    the environment variables named here, never from the file."""
+
+    name: str
+    kind: Literal["jira", "github", "webhook"]
+    #: Jira: the site (``https://example.atlassian.net``); GitHub: the API (default ``https://api.github.com``);
+    #: webhook: the receiver. ``url_env`` names a variable holding it instead.
+    url: str | None = None
+    url_env: str | None = None
+    #: Jira: project key and issue type.
+    project: str = ""
+    issue_type: str = "Bug"
+    #: GitHub: ``owner/repo``.
+    repo: str = ""
+    #: Jira: the account e-mail (basic auth e-mail:API token); without it the token is sent as a bearer token
+    #: (Jira Data Center personal access token). GitHub: the token (``Authorization: Bearer``).
+    email_env: str | None = None
+    token_env: str | None = None
+    #: webhook: HMAC secret (``X-VOC-Signature`` as the webhook channel signs).
+    secret_env: str | None = None
+    labels: tuple[str, ...] = ("voc",)
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.kind == "jira" and not self.project:
+            raise ValueError(f"tracker {self.name!r} (jira) needs project (the project key, e.g. APP)")
+        if self.kind == "github" and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", self.repo):
+            raise ValueError(f"tracker {self.name!r} (github) needs repo: owner/name, got {self.repo!r}")
+        if self.kind in ("jira", "webhook") and not (self.url or self.url_env):
+            raise ValueError(f"tracker {self.name!r} ({self.kind}) needs url or url_env")
+        if self.kind in ("jira", "github") and not self.token_env:
+            raise ValueError(f"tracker {self.name!r} ({self.kind}) needs token_env (the variable holding its token)")
+        if not 0 < self.timeout <= 300:
+            raise ValueError(f"tracker {self.name!r}: timeout must be between 0 and 300 seconds, got {self.timeout}")
+
+
+_REPLY_FIELDS = frozenset({"version", "product", "problem"})
+#: App Store Connect's limit on ``responseBody``.
+REPLY_MAX_CHARS = 5970
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplySettings:
+    """``replies:`` — drafts of replies to the App Store reviews of a fix-verified incident, sent (after
+    approval) through the App Store Connect API with the key id, issuer id and .p8 private key named here."""
+
+    #: Per product id: the Chinese template; ``{version}`` (the fix version), ``{product}``, ``{problem}``.
+    templates: Mapping[str, str] = field(default_factory=dict)
+    default_template: str = ("您好，感谢您的反馈！您遇到的{problem}问题已在 {version} 版本中修复，"
+                             "更新到 {version} 或更高版本即可恢复正常。如仍有问题，欢迎随时联系我们。")
+    api_url: str = "https://api.appstoreconnect.apple.com"
+    key_id_env: str = "VOC_ASC_KEY_ID"
+    issuer_id_env: str = "VOC_ASC_ISSUER_ID"
+    #: The variable holding the .p8 key's PEM text (or the path of the .p8 file).
+    private_key_env: str = "VOC_ASC_PRIVATE_KEY"
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        import string
+
+        for name, text in [("default_template", self.default_template),
+                           *((f"templates.{k}", v) for k, v in self.templates.items())]:
+            try:
+                used = {f for _lit, f, _spec, _conv in string.Formatter().parse(text) if f is not None}
+            except ValueError as exc:
+                raise ValueError(f"replies.{name}: {exc} (write literal braces as {{{{ and }}}})") from None
+            unknown = sorted(used - _REPLY_FIELDS)
+            if unknown:
+                raise ValueError(f"replies.{name}: unknown field(s) {', '.join('{' + u + '}' for u in unknown)} "
+                                 f"(use {{version}}, {{product}}, {{problem}})")
+            if not text.strip() or len(text) > REPLY_MAX_CHARS - 200:
+                raise ValueError(f"replies.{name}: must be 1 to {REPLY_MAX_CHARS - 200} characters")
+        if not 0 < self.timeout <= 300:
+            raise ValueError(f"replies.timeout must be between 0 and 300 seconds, got {self.timeout}")
+
+    def template(self, product: str) -> str:
+        return self.templates.get(product, self.default_template)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalationSettings:
+    """``escalation:`` — per severity, how long an open incident may stay unacknowledged before it
+    escalates (once) to the subscribers of ``level: 1``. A severity not listed never escalates."""
+
+    ack_within: Mapping[str, timedelta] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for sev, limit in self.ack_within.items():
+            if sev not in SEVERITIES:
+                raise ValueError(f"ack_within: unknown severity {sev!r} (use {', '.join(SEVERITIES)})")
+            if not isinstance(limit, timedelta) or limit <= timedelta(0):
+                raise ValueError(f"ack_within.{sev} must be a positive duration, got {limit!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class AlertsFile:
     rules: tuple[Rule, ...] = ()
     channels: tuple[Channel, ...] = ()
     subscribers: tuple[Subscriber, ...] = ()
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    fixes: FixSettings = field(default_factory=FixSettings)
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)
+    trackers: tuple[Tracker, ...] = ()
+    replies: ReplySettings = field(default_factory=ReplySettings)
 
     def __post_init__(self) -> None:
         names = {c.name for c in self.channels}
@@ -334,7 +457,8 @@ class AlertsFile:
             if ch.timeout >= self.outbox.lease.total_seconds():
                 raise ValueError(f"channel {ch.name!r}: timeout ({ch.timeout:g}s) must be shorter than outbox.lease "
                                  f"({format_duration(self.outbox.lease)})")
-        for what, items in (("rule", self.rules), ("channel", self.channels), ("subscriber", self.subscribers)):
+        for what, items in (("rule", self.rules), ("channel", self.channels), ("subscriber", self.subscribers),
+                            ("tracker", self.trackers)):
             seen = [i.name for i in items]
             dupes = sorted({n for n in seen if seen.count(n) > 1})
             if dupes:
@@ -342,6 +466,9 @@ class AlertsFile:
 
     def rule(self, name: str) -> Rule | None:
         return next((r for r in self.rules if r.name == name), None)
+
+    def tracker(self, name: str) -> Tracker | None:
+        return next((t for t in self.trackers if t.name == name), None)
 
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)

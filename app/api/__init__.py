@@ -12,6 +12,11 @@ Routes (all JSON under ``/api``; the query language is the one of :func:`index.p
 ``GET  /api/alerts/{id}``             read    one incident with its posts and history
 ``POST /api/alerts/{id}/ack``         admin   acknowledge
 ``POST /api/alerts/{id}/resolve``     admin   resolve
+``POST /api/alerts/{id}/fix``         admin   mark fixed ``{version, date, note, ticket}`` (verified by evaluation)
+``POST /api/alerts/{id}/ticket``      admin   file to a tracker ``{to}``; the ticket URL is stored
+``GET  /api/replies``                 read    reply drafts for App Store reviewers (``?status=&incident=``)
+``POST /api/replies/approve``         admin   approve drafts ``{reviews}`` or ``{incident}``
+``POST /api/replies/send``            admin   send approved replies (App Store Connect; each review once)
 ``GET  /api/feedback/{id}``           read    one stored document
 ``POST /api/feedback/{id}``           admin   correct its labels (stored as a correction + re-indexed)
 ``GET  /api/sources``                 read    crawl health per source, schedule, recent runs

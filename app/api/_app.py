@@ -226,6 +226,10 @@ def create_app(settings: Settings, *, index: FeedbackIndex | None = None, clock:
     closers.append(register_product_routes(app, settings=settings, ops=ops, reader=reader, writer=writer, now=now,
                                            in_slot=in_slot, cache=cache).close)
 
+    from app.api._closed_loop_routes import register as register_closed_loop_routes
+
+    register_closed_loop_routes(app, settings=settings, ops=ops, reader=reader, admin=admin, now=exact_now)
+
     # -- pages ----------------------------------------------------------------------------------------
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -400,7 +404,7 @@ def create_app(settings: Settings, *, index: FeedbackIndex | None = None, clock:
 
 
 #: Values of an alert's ``state`` (whether it was acknowledged is its ``acked_at``).
-ALERT_STATES = ("open", "resolved")
+ALERT_STATES = ("open", "resolved", "fixed", "fix_verified", "fix_ineffective")
 
 
 def _client(request: Request) -> str | None:

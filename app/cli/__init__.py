@@ -19,7 +19,7 @@ from app.context import AppContext
 __all__ = ["cli", "main", "pass_app"]
 
 #: Modules under app.cli that define a ``commands`` list of click commands.
-COMMAND_MODULES = ("config", "demo", "crawl", "worker", "classify", "search", "retag", "alerts", "serve")
+COMMAND_MODULES = ("config", "demo", "crawl", "worker", "classify", "search", "retag", "alerts", "replies", "serve")
 
 
 class LazyContext:

@@ -114,7 +114,8 @@ def rules_cmd(app: AppContext) -> None:
 
 
 @alerts_group.command("list")
-@click.option("--state", type=click.Choice(["open", "resolved"]), help="Only alerts in this state.")
+@click.option("--state", type=click.Choice(["open", "resolved", "fixed", "fix_verified", "fix_ineffective"]),
+              help="Only alerts in this state.")
 @click.option("--rule", help="Only this rule.")
 @click.option("--product", help="Only this product.")
 @click.option("--limit", type=int, default=50, show_default=True)
@@ -200,6 +201,14 @@ def show_cmd(app: AppContext, fingerprint: str, as_json: bool) -> None:
         click.echo(f"  {i}. {s.get('text', '')[:100]}{more} ({s.get('source', '')}) {s.get('url', '')}")
     if d.get("query") is not None:
         click.echo(f"  search: {search_url(app.settings.web.base_url, d['query'])}")
+    fix = d.get("fix")
+    if isinstance(fix, dict):
+        click.echo(f"  fix: {fix.get('version') or '-'} from {local_time(str(fix.get('date')), app.settings.time_zone)}"
+                   f"  verdict {fix.get('verdict')}" + (f"  ticket {fix['ticket']}" if fix.get("ticket") else ""))
+        if fix.get("text"):
+            click.echo(f"    {fix['text']}")
+    for t in d.get("tickets") or []:
+        click.echo(f"  ticket: {t.get('tracker')} {t.get('key') or ''} {t.get('url') or ''}")
     for e in events:
         click.echo(f"  v{e['version']} {e['event']:<9} {local_time(e['at'], app.settings.time_zone)} "
                    f"({app.settings.time_zone})")
@@ -221,6 +230,56 @@ def ack_cmd(app: AppContext, fingerprint: str, by: str) -> None:
     except alerts.AlertNotFoundError:
         raise click.ClickException(f"no single alert matches {fingerprint!r} — see `voc alerts list`") from None
     click.echo(f"Acknowledged {rec.fingerprint}: {rec.title}")
+
+
+@alerts_group.command("fix")
+@click.argument("fingerprint")
+@click.option("--version", "fix_version", default="", help="The app version that fixes it (app stores: posts on "
+              "this version or later are compared with earlier versions).")
+@click.option("--date", "date_text", metavar="DATE", help="When the fix shipped (YYYY-MM-DD, 00:00 Asia/Shanghai, or "
+              "ISO time; default: now).")
+@click.option("--note", default="", help="What was fixed.")
+@click.option("--ticket", default="", metavar="URL", help="The ticket of the fix.")
+@click.option("--by", default="cli", show_default=True, help="Who marks it fixed.")
+@_NOW
+@pass_app
+def fix_cmd(app: AppContext, fingerprint: str, fix_version: str, date_text: str | None, note: str, ticket: str,
+            by: str, now_text: str | None) -> None:
+    """Mark an incident fixed; `voc alerts evaluate` verifies it in the data once fixes.observe has passed
+    (state fix_verified or fix_ineffective, with the rates before and after; subscribers are told once)."""
+    import alerts
+    from alerts.fixes import mark_fixed, parse_fix_date
+
+    try:
+        date = parse_fix_date(date_text) if date_text else None
+        rec = mark_fixed(app.settings, fingerprint, version=fix_version, date=date, note=note, ticket=ticket, by=by,
+                         now=_now(now_text))
+    except alerts.AlertNotFoundError:
+        raise click.ClickException(f"no single alert matches {fingerprint!r} — see `voc alerts list`") from None
+    except alerts.AlertsError as exc:
+        raise click.ClickException(str(exc)) from None
+    fix = rec.detail["fix"]
+    click.echo(f"Marked fixed {rec.fingerprint}: {rec.title}\n  verified by `voc alerts evaluate` from {fix['due_at']}")
+
+
+@alerts_group.command("ticket")
+@click.argument("fingerprint")
+@click.option("--to", "to", required=True, metavar="TRACKER",
+              help="A tracker of alerts.yaml's trackers: (shipped: jira, github, webhook).")
+@pass_app
+def ticket_cmd(app: AppContext, fingerprint: str, to: str) -> None:
+    """File an incident to an issue tracker (Jira, GitHub issues, a webhook); the ticket URL is stored and
+    shown. Once per incident and tracker: filing again prints the stored ticket."""
+    import alerts
+    from alerts.tickets import file_ticket
+
+    try:
+        ticket = file_ticket(app.settings, fingerprint, to=to, now=_now(None))
+    except alerts.AlertNotFoundError:
+        raise click.ClickException(f"no single alert matches {fingerprint!r} — see `voc alerts list`") from None
+    except alerts.AlertsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Ticket {ticket.get('key') or ''} on {ticket['tracker']}: {ticket.get('url') or '(no URL returned)'}")
 
 
 @alerts_group.command("resolve")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from app.cli import pass_app
@@ -42,6 +44,8 @@ def demo(app: AppContext, no_serve: bool, frontier: str | None) -> None:
     for (subscriber, channel), (ok, failed) in sorted(report.delivery_counts().items()):
         click.echo(f"  → {subscriber} via {channel}: {ok} delivered" + (f", {failed} failed (will retry)" if failed else ""))
     click.echo(f"  demo inbox {report.inbox_url} received {len(report.inbox_messages)} message(s)")
+    if report.crawl.returncode == 0 and not frontier:
+        _fix_day(s, report)
     click.echo('\nSearch it:  voc search "登录 sentiment:negative"')
     click.echo('            voc search "topic:login since:1d" --sort time')
     click.echo("            voc alerts list")
@@ -53,6 +57,23 @@ def demo(app: AppContext, no_serve: bool, frontier: str | None) -> None:
     from app.cli.serve import serve
 
     click.get_current_context().invoke(serve, host=None, port=None, log_level="warning")
+
+
+def _fix_day(s: Any, first: Any) -> None:
+    """The story continues: 3.2.1 fixes login; a day later the fix is checked and replies are drafted."""
+    from app.demo.cycle import run_demo_cycle
+
+    click.echo("\nThe next day: 3.2.1 ships an hour later with the login fix (`voc alerts fix ID --version 3.2.1`) …")
+    day = run_demo_cycle(s, now=first.evaluation.now, fix_day=True)
+    fixed = day.fixed
+    if fixed is None:
+        click.echo("  (no login incident to follow)")
+        return
+    fix = fixed.detail.get("fix") or {}
+    click.echo(f"  incident {fixed.fingerprint}: {fixed.state} — {fix.get('text', '')}")
+    click.echo(f"  demo inbox received {len(day.inbox_messages)} message(s)")
+    click.echo(f"  {len(day.drafts)} reply draft(s) for the 3.2.0 login reviews, none sent: voc replies list · "
+               "voc replies approve --incident ID · voc replies send")
 
 
 commands = [demo]

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from app.demo import site
-from app.demo.story import build_story
+from app.demo.story import FIX_VERSION, build_story
 from configs import Settings, load_settings
 from configs.settings import FILES
 from crawlers.replay import Reply, ReplayServer, Request
@@ -68,6 +68,9 @@ class DemoReport:
     negative: int = 0
     model_version: str = ""
     inbox_url: str = ""
+    #: The fix day (``fix_day=True``): the login incident after its fix was checked, and its reply drafts.
+    fixed: Any = None
+    drafts: list[dict[str, Any]] = field(default_factory=list)
 
 
     def delivery_counts(self) -> dict[tuple[str, str], tuple[int, int]]:
@@ -126,15 +129,23 @@ def derive_config(settings: Settings, *, replay_url: str, inbox_url: str, target
     return target
 
 
-def run_demo_cycle(settings: Settings, *, now: datetime | None = None, frontier: str | None = None) -> DemoReport:
+def run_demo_cycle(settings: Settings, *, now: datetime | None = None, frontier: str | None = None,
+                   fix_day: bool = False) -> DemoReport:
     """Replay the story, crawl → classify → index → alerts once, and report what happened. ``frontier``: a Redis URL
-    to crawl on (crawlers.rounds: a crawl child on the shared frontier and one tag worker) instead of one process."""
+    to crawl on (crawlers.rounds: a crawl child on the shared frontier and one tag worker) instead of one process.
+
+    ``fix_day``: the story continues (run it after a cycle at the same ``now``): the login incident is marked
+    fixed in 3.2.1, which ships an hour after ``now``; the next day's reviews are crawled and alerts evaluated
+    a day later, when the fix is checked in the data (``fix_verified`` with the rates) and reply drafts are
+    written for the 3.2.0 login reviews — drafts only: nothing is sent without approval."""
     from crawlers.runner import run_crawl
     import alerts as alerting
     from index import Filters, SearchQuery
 
     now = now or datetime.now(timezone.utc)
-    story = build_story(now)
+    story = build_story(now, fix_day=fix_day)
+    anchor = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    evaluate_at = anchor + timedelta(hours=26) if fix_day else now
     with ReplayServer() as replay, Inbox() as inbox:
         site.install(replay, story)
         demo_dir = derive_config(settings, replay_url=replay.url, inbox_url=inbox.url,
@@ -153,9 +164,22 @@ def run_demo_cycle(settings: Settings, *, now: datetime | None = None, frontier:
         from app.context import AppContext
 
         ctx = AppContext(demo)
+        fixed, drafts = None, []
         try:
-            evaluation = alerting.evaluate(demo, ctx.index, now=now)
-            delivery = alerting.deliver(demo, now=now)
+            login = _login_incident(demo) if fix_day else None
+            if login is not None and login.state == "open":  # a demo run again: the fix is marked once
+                from alerts.fixes import mark_fixed
+
+                mark_fixed(demo, login.fingerprint, version=FIX_VERSION, date=anchor + timedelta(hours=1),
+                           note="修复验证码登录", by="demo", now=anchor + timedelta(hours=1))
+            evaluation = alerting.evaluate(demo, ctx.index, now=evaluate_at)
+            delivery = alerting.deliver(demo, now=evaluate_at)
+            if login is not None:
+                from alerts.replies import list_replies
+
+                with alerting.open_store(demo) as st:
+                    fixed = st.get(login.fingerprint)
+                    drafts = list_replies(st, incident=login.fingerprint)
             documents = ctx.index.count(Filters(product=(DEMO_PRODUCT,)))
             negative = ctx.index.count(Filters(product=(DEMO_PRODUCT,), sentiment=("negative",)))
             # Which model tagged the documents, read from them: no need to load the model here.
@@ -165,5 +189,14 @@ def run_demo_cycle(settings: Settings, *, now: datetime | None = None, frontier:
             ctx.close()
         return DemoReport(crawl=crawl, evaluation=evaluation, delivery=delivery,
                           inbox_messages=list(inbox.messages), documents=documents, negative=negative,
-                          model_version=model_version, inbox_url=inbox.url)
+                          model_version=model_version, inbox_url=inbox.url, fixed=fixed, drafts=drafts)
+
+
+def _login_incident(settings: Settings) -> Any:
+    """The story's login incident (from the first cycle; fixed already when the demo runs again), or None."""
+    import alerts as alerting
+
+    with alerting.open_store(settings) as st:
+        found = [r for r in st.list(limit=1000) if r.kind == "incident" and "login" in r.detail.get("topics", ())]
+    return found[0] if found else None
 

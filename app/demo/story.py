@@ -13,11 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-__all__ = ["Review", "Post", "Thread", "Story", "build_story", "APP_ID", "FORUM_ID", "NEW_VERSION"]
+__all__ = ["Review", "Post", "Thread", "Story", "build_story", "APP_ID", "FORUM_ID", "NEW_VERSION", "FIX_VERSION",
+           "FIX_DAY_LOGIN_COMPLAINTS"]
 
 APP_ID = "1600000001"
 FORUM_ID = "2"
 NEW_VERSION = "3.2.0"
+#: The next day: 3.2.1 ships an hour after the story's now and fixes login (``build_story(now, fix_day=True)``).
+FIX_VERSION = "3.2.1"
+#: Login complaints on 3.2.1 in its first day (a few users still stuck: the fix works, not perfectly).
+FIX_DAY_LOGIN_COMPLAINTS = 2
 OLD_VERSIONS = ("3.1.0", "3.1.1", "3.1.2")
 #: Days of ordinary history before the release, and hours since the release.
 HISTORY_DAYS = 14
@@ -97,7 +102,10 @@ def _sentences() -> tuple[list[str], list[str]]:
     return pos, neg
 
 
-def build_story(now: datetime) -> Story:
+def build_story(now: datetime, *, fix_day: bool = False) -> Story:
+    """The story at ``now``; with ``fix_day`` also the day after it: 3.2.1 ships at now + 1 h and its
+    reviews over the next 23 hours are mostly happy, with :data:`FIX_DAY_LOGIN_COMPLAINTS` login complaints
+    (everything before ``now`` is identical either way)."""
     """Every review and thread of the demo, newest first, for a crawl at ``now`` (aware)."""
     rng = random.Random(20261124)
     anchor = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
@@ -150,6 +158,16 @@ def build_story(now: datetime) -> Story:
     threads.append(Thread(tid=str(tid), subject="【内部】版主讨论区", author="版主", uid="1", posted=anchor - timedelta(hours=3),
                           posts=(), login_required=True))
     threads.sort(key=lambda t: t.posted, reverse=True)
+    if fix_day:  # its own random stream: the story before now stays exactly as it was
+        fix_rng = random.Random(20261125)
+        rng = fix_rng
+        for hour in range(2, 24):
+            at = anchor + timedelta(hours=hour, minutes=fix_rng.randint(0, 59))
+            add_review(at, fix_rng.choice(pos), fix_rng.choice((4, 5, 5)), FIX_VERSION, "修好了")
+        for i in range(FIX_DAY_LOGIN_COMPLAINTS):
+            at = anchor + timedelta(hours=6 + 7 * i, minutes=fix_rng.randint(0, 59))
+            add_review(at, SURGE_TEXTS[i % len(SURGE_TEXTS)], 1, FIX_VERSION, "还是登录不上")
+        reviews.sort(key=lambda r: (r.updated, r.id), reverse=True)
     return Story(now=now, reviews=tuple(reviews), threads=tuple(threads))
 
 

@@ -9,6 +9,19 @@ Loaded by conftest.py (pytest's importlib mode keeps test folders off sys.path).
 * ``/open-apis/bot/v2/hook/<token>``  Feishu: body ``timestamp`` (s) and ``sign`` =
                      base64(HMAC-SHA256(key=f"{ts}\\n{secret}", msg=b"")); answers ``code``
 * ``/services/T/B/X`` Slack: answers ``ok`` or 400 ``invalid_payload``
+* ``/rest/api/2/issue`` Jira create issue: ``Authorization: Basic base64(JIRA_EMAIL:JIRA_TOKEN)`` or
+                     ``Bearer JIRA_TOKEN``, JSON ``fields`` with ``project.key``, a one-line ``summary``
+                     (≤ 255), ``issuetype.name``, string ``description``; 201 ``{id, key, self}``, 401 or
+                     400 ``{errorMessages, errors}`` as Jira answers
+* ``/repos/{owner}/{repo}/issues`` GitHub create issue: ``Authorization: Bearer GITHUB_TOKEN`` (or
+                     ``token …``), ``Accept: application/vnd.github+json``, a ``title``; 201 ``{number,
+                     html_url}``, 401 ``Bad credentials``, 422 ``Validation Failed``
+* ``/v1/customerReviewResponses`` App Store Connect: ``Authorization: Bearer <JWT>`` verified with
+                     ``Receiver.asc`` (``{"public_key", "kid", "iss"}``): header alg ES256 + kid + typ JWT,
+                     claims iss, aud ``appstoreconnect-v1``, exp − iat ≤ 20 min, iat within an hour of the
+                     test clock, the ES256 signature (raw r‖s); the JSON:API body; 201 with ``data.id``,
+                     401 ``NOT_AUTHORIZED``, 409 when the review already has a response
+* ``/ticket``        a ticket webhook: signed as ``/hook``; answers ``{"url": …}``
 
 ``Receiver(delay_s=…)`` records a request and only then sleeps before answering (a receiver slower than
 the sender's timeout: it did process the delivery); ``processed`` keeps each ``X-VOC-Delivery`` once, the
@@ -36,6 +49,9 @@ from urllib.parse import parse_qs, urlsplit
 
 SECRET = "SEC-test-secret-0123456789"
 TOKEN = "tok-abc"
+JIRA_EMAIL = "bot@example.com"
+JIRA_TOKEN = "ATATT-jira-token-0123"
+GITHUB_TOKEN = "github_pat_0123456789"
 
 
 class Receiver:
@@ -47,6 +63,10 @@ class Receiver:
         self.processed: dict[str, dict[str, Any]] = {}
         self.rejected: list[str] = []
         self.fail_next: dict[str, Any] = {}  # route prefix -> (status, body) to answer once
+        self.headers: list[dict[str, str]] = []
+        #: App Store Connect: {"public_key": EllipticCurvePublicKey, "kid": str, "iss": str}
+        self.asc: dict[str, Any] = {}
+        self.responses: dict[str, str] = {}  # review id -> the reply posted to it
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self.start()
@@ -95,6 +115,21 @@ class Receiver:
                 del self.fail_next[prefix]
                 return answer
         payload = json.loads(body)
+        self.headers.append(headers)
+        if url.path == "/v1/customerReviewResponses":
+            return self._asc(headers, payload)
+        if url.path == "/rest/api/2/issue":
+            return self._jira(headers, payload)
+        if url.path.startswith("/repos/") and url.path.endswith("/issues"):
+            return self._github(url.path, headers, payload)
+        if url.path == "/ticket":
+            ts = headers.get("X-VOC-Timestamp", "")
+            want = "sha256=" + hmac.new(SECRET.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(headers.get("X-VOC-Signature", ""), want) or not self._fresh(float(ts)):
+                self.rejected.append("ticket")
+                return 401, {"code": 401, "msg": "bad signature"}
+            self.received.append({"platform": "ticket", "body": payload})
+            return 201, {"url": f"https://tickets.example.com/T-{len(self.received)}", "key": f"T-{len(self.received)}"}
         if url.path == "/hook":
             ts = headers.get("X-VOC-Timestamp", "")
             want = "sha256=" + hmac.new(SECRET.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
@@ -141,6 +176,107 @@ class Receiver:
             self.received.append({"platform": "slack", "body": payload})
             return 200, "ok"
         return 404, {"code": 404, "msg": "no route"}
+
+
+    def _asc_token_ok(self, auth: str) -> bool:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+        def unb64(part: str) -> bytes:
+            return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+        if not auth.startswith("Bearer ") or auth.count(".") != 2 or not self.asc:
+            return False
+        head, claims, sig = auth[len("Bearer "):].split(".")
+        try:
+            h, c, raw = json.loads(unb64(head)), json.loads(unb64(claims)), unb64(sig)
+        except ValueError:
+            return False
+        if h != {"alg": "ES256", "kid": self.asc["kid"], "typ": "JWT"} or len(raw) != 64:
+            return False
+        if c.get("iss") != self.asc["iss"] or c.get("aud") != "appstoreconnect-v1":
+            return False
+        if not isinstance(c.get("iat"), int) or not isinstance(c.get("exp"), int) or not 0 < c["exp"] - c["iat"] <= 1200:
+            return False
+        if not self._fresh(c["iat"]):
+            return False
+        der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+        try:
+            self.asc["public_key"].verify(der, f"{head}.{claims}".encode(), ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return False
+        return True
+
+    def _asc(self, headers: dict[str, str], payload: Any) -> tuple[int, Any]:
+        if not self._asc_token_ok(headers.get("Authorization", "")):
+            self.rejected.append("appstoreconnect")
+            return 401, {"errors": [{"status": "401", "code": "NOT_AUTHORIZED", "title": "Authentication credentials "
+                                     "are missing or invalid."}]}
+        data = payload.get("data") if isinstance(payload, dict) else None
+        try:
+            assert data["type"] == "customerReviewResponses"
+            text = data["attributes"]["responseBody"]
+            assert isinstance(text, str) and 0 < len(text) <= 5970
+            review = data["relationships"]["review"]["data"]
+            assert review["type"] == "customerReviews" and isinstance(review["id"], str) and review["id"]
+        except (AssertionError, KeyError, TypeError):
+            return 422, {"errors": [{"status": "422", "code": "ENTITY_ERROR", "title": "invalid body"}]}
+        self.received.append({"platform": "appstoreconnect", "body": payload})
+        if review["id"] in self.responses:
+            return 409, {"errors": [{"status": "409", "code": "ENTITY_ERROR", "detail": "a response exists already"}]}
+        self.responses[review["id"]] = text
+        return 201, {"data": {"type": "customerReviewResponses", "id": f"resp-{len(self.responses)}",
+                              "attributes": {"responseBody": text, "state": "PENDING_PUBLISH"}}}
+
+    def _jira(self, headers: dict[str, str], payload: Any) -> tuple[int, Any]:
+        basic = "Basic " + base64.b64encode(f"{JIRA_EMAIL}:{JIRA_TOKEN}".encode()).decode()
+        if headers.get("Authorization") not in (basic, f"Bearer {JIRA_TOKEN}"):
+            self.rejected.append("jira")
+            return 401, {"errorMessages": ["You are not authenticated. Authentication required to perform this operation."],
+                         "errors": {}}
+        if not headers.get("Content-Type", "").startswith("application/json"):
+            return 415, {"errorMessages": ["Unsupported Media Type"], "errors": {}}
+        f = payload.get("fields") if isinstance(payload, dict) else None
+        errors = {}
+        if not isinstance(f, dict):
+            return 400, {"errorMessages": ["fields is required"], "errors": {}}
+        if not isinstance(f.get("project"), dict) or not f["project"].get("key"):
+            errors["project"] = "project is required"
+        summary = f.get("summary")
+        if not isinstance(summary, str) or not summary.strip():
+            errors["summary"] = "You must specify a summary of the issue."
+        elif len(summary) > 255 or "\n" in summary:
+            errors["summary"] = "Summary must be less than 255 characters and one line."
+        if not isinstance(f.get("issuetype"), dict) or not (f["issuetype"].get("name") or f["issuetype"].get("id")):
+            errors["issuetype"] = "issue type is required"
+        if "description" in f and not isinstance(f["description"], str):
+            errors["description"] = "Operation value must be a string"
+        if errors:
+            return 400, {"errorMessages": [], "errors": errors}
+        n = 1 + sum(1 for r in self.received if r["platform"] == "jira")
+        key = f"{f['project']['key']}-{n}"
+        self.received.append({"platform": "jira", "body": payload})
+        return 201, {"id": str(10000 + n), "key": key, "self": f"{self.url}/rest/api/2/issue/{10000 + n}"}
+
+    def _github(self, path: str, headers: dict[str, str], payload: Any) -> tuple[int, Any]:
+        if headers.get("Authorization") not in (f"Bearer {GITHUB_TOKEN}", f"token {GITHUB_TOKEN}"):
+            self.rejected.append("github")
+            return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+        if headers.get("Accept") != "application/vnd.github+json":
+            return 415, {"message": "Unsupported 'Accept' header"}
+        parts = path.strip("/").split("/")
+        if len(parts) != 4 or not isinstance(payload, dict) or not isinstance(payload.get("title"), str) \
+                or not payload["title"].strip():
+            return 422, {"message": "Validation Failed", "errors": [{"resource": "Issue", "field": "title",
+                                                                      "code": "missing_field"}]}
+        if "labels" in payload and not all(isinstance(x, str) for x in payload["labels"]):
+            return 422, {"message": "Validation Failed"}
+        n = 1 + sum(1 for r in self.received if r["platform"] == "github")
+        self.received.append({"platform": "github", "body": payload, "repo": f"{parts[1]}/{parts[2]}"})
+        return 201, {"number": n, "html_url": f"https://github.com/{parts[1]}/{parts[2]}/issues/{n}",
+                     "title": payload["title"]}
 
 
 #: Every header VOC's email notifier writes (plus what the MIME machinery adds); anything else was injected.

@@ -60,6 +60,18 @@ def test_shipped_file_loads_with_every_rule_kind(settings):
     (lambda d: d["channels"][1].update(timeout=0), "channels[1]", "timeout must be between 0 and 300 seconds"),
     (lambda d: d["channels"][1].update(timeout=200), "(top level)",
      "channel 'team-webhook': timeout (200s) must be shorter than outbox.lease (2m)"),
+    # closing the loop (issue 19): fixes, escalation, trackers, replies
+    (lambda d: d["fixes"].update(observe="30m"), "fixes", "observe must be a duration of at least 1h"),
+    (lambda d: d["fixes"].update(max_ratio=1.5), "fixes", "max_ratio must be at least 0 and below 1"),
+    (lambda d: d["escalation"]["ack_within"].update(urgent="5m"), "escalation", "unknown severity 'urgent'"),
+    (lambda d: d["escalation"]["ack_within"].update(critical="soon"), "escalation.ack_within.critical",
+     "expected a positive duration"),
+    (lambda d: d["subscribers"][0].update(level=3), "subscribers[0]", "level must be 0 (told at once) or 1"),
+    (lambda d: d["trackers"][1].update(repo="nope"), "trackers[1]", "needs repo: owner/name"),
+    (lambda d: d["trackers"][0].update(kind="trello"), "trackers[0].kind", "expected one of 'jira'"),
+    (lambda d: d["trackers"].append(dict(d["trackers"][0])), "(top level)", "tracker names must be unique"),
+    (lambda d: d["replies"]["templates"].update(qingji="{user} 您好"), "replies", "unknown field(s) {user}"),
+    (lambda d: d["replies"]["templates"].update(qingji="{version"), "replies", "write literal braces"),
 ])
 def test_invalid_values_name_file_key_and_reason(tmp_path, mutate, key, reason):
     with pytest.raises(ConfigError) as err:

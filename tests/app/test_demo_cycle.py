@@ -110,3 +110,59 @@ def test_second_cycle_changes_nothing(cycles) -> None:
     assert second.inbox_messages == [] and second.evaluation.raised == second.evaluation.updated == []
     # the whole story, both cycles: at most three notifications reached the receiver
     assert 1 <= len(first.inbox_messages) + len(second.inbox_messages) <= 3
+
+
+@pytest.fixture(scope="module")
+def fix_day(cycles):
+    """The story continues (issue 19): 3.2.1 fixes login an hour after the first cycle; a day later."""
+    settings, first, *_ = cycles
+    return settings, run_demo_cycle(settings, now=first.evaluation.now, fix_day=True)
+
+
+def test_the_next_day_the_fix_is_verified_and_replies_are_drafted_not_sent(fix_day) -> None:
+    settings, day = fix_day
+    assert day.crawl.returncode == 0 and day.crawl.source("appstore").new == 24  # 3.2.1's first day
+    fixed = day.fixed
+    assert fixed is not None and fixed.state == "fix_verified"
+    fix = fixed.detail["fix"]
+    assert fix["version"] == "3.2.1" and fix["verdict"] == "verified" and fix["after_rate"] == 2.0
+    assert fix["before_rate"] >= 40
+    assert fix["text"].startswith("登录/账号相关负面反馈：3.2.1 上 2 条/天，3.2.0 上 ")
+    assert [m["body"]["event"] for m in day.inbox_messages] == ["fix_verified"]  # told once
+    drafts = day.drafts
+    assert len(drafts) >= 40 and {d["status"] for d in drafts} == {"draft"}  # none sent
+    assert {d["app_version"] for d in drafts} == {"3.2.0"} and all("3.2.1" in d["body"] for d in drafts)
+
+
+def test_approving_and_sending_twice_answers_each_review_once(fix_day) -> None:
+    import dataclasses
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from alerts.replies import approve, list_replies, send_approved
+    from configs.settings import Secrets
+    from tests.alerts.receivers import Receiver
+
+    settings, day = fix_day
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    now = datetime.now(timezone.utc)
+    asc = Receiver(now_s=now.timestamp())
+    asc.asc = {"public_key": key.public_key(), "kid": "DEMOKEY123", "iss": "demo-issuer"}
+    try:
+        replies = dataclasses.replace(settings.alerts.replies, api_url=asc.url)
+        s = settings.replace(alerts=dataclasses.replace(settings.alerts, replies=replies),
+                             secrets=Secrets({"VOC_ASC_KEY_ID": "DEMOKEY123", "VOC_ASC_ISSUER_ID": "demo-issuer",
+                                              "VOC_ASC_PRIVATE_KEY": pem}))
+        with open_store(s) as st:
+            approve(st, incident=day.fixed.fingerprint, by="客服", now=now)
+            first = send_approved(s, st, now=now)
+            second = send_approved(s, st, now=now)
+            rows = list_replies(st, incident=day.fixed.fingerprint)
+    finally:
+        asc.stop()
+    assert len(first.sent) == len(day.drafts) and second.sent == [] and asc.rejected == []
+    assert len(asc.responses) == len(day.drafts) == len(asc.received)
+    assert {r["status"] for r in rows} == {"sent"}

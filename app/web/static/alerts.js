@@ -47,12 +47,60 @@ function incidentSparkline(trend) {
   return svg;
 }
 
+const FIX_LABEL = { fixed: "已修复·观察中", fix_verified: "修复已验证", fix_ineffective: "修复未见效" };
+
+/* The fix (version, date, verdict and the rates before and after, in words) and the tickets of an incident. */
+function fixBlock(a) {
+  const f = a.fix;
+  const tickets = (a.tickets || []).filter((t) => safeHref(t.url));
+  if (!f && !tickets.length) return null;
+  const parts = [];
+  if (f) {
+    parts.push(el("span", { class: "fix-version" }, "修复版本 " + (f.version || "—") + "（" + fmtTime(f.date) + " 起）"));
+    if (f.text) parts.push(el("span", { class: "fix-text" }, "　" + f.text));
+    else if (f.verdict === "pending") parts.push(el("span", { class: "fix-text" }, "　观察至 " + fmtTime(f.due_at)));
+  }
+  for (const t of tickets) parts.push(el("a", { class: "ticket", href: safeHref(t.url), target: "_blank", rel: "noopener noreferrer" },
+    "　工单 " + (t.key || t.tracker || "")));
+  return el("div", { class: "fix", dataset: { verdict: f ? f.verdict || "" : "" } }, parts);
+}
+
+/* "标记已修复": the version (app stores) and/or date typed beside the button. */
+async function markFixed(id, card) {
+  const version = card.querySelector("input.fix-in-version").value.trim();
+  const date = card.querySelector("input.fix-in-date").value.trim();
+  try {
+    await api("/api/alerts/" + encodeURIComponent(id) + "/fix", {}, "POST", { version, date: date || null });
+    await loadAlerts();
+  } catch (e) { showError(e); }
+}
+
+/* Reply drafts for the App Store reviewers of a fix-verified incident: the review, the reply, its status;
+   an admin approves them all (only approved replies are ever sent: `voc replies send`). */
+async function showReplies(id, card, admin) {
+  try {
+    const data = await api("/api/replies", { incident: id });
+    const box = card.querySelector(".replies") || card.appendChild(el("div", { class: "replies" }));
+    clear(box);
+    const drafts = data.replies.filter((r) => r.status === "draft").length;
+    box.appendChild(el("div", { class: "replies-head" }, "回复草稿 " + data.replies.length + " 条（待批准 " + drafts + " 条）",
+      admin && drafts ? el("button", { type: "button", class: "approve-all", onclick: async () => {
+        try { await api("/api/replies/approve", {}, "POST", { incident: id }); await showReplies(id, card, admin); } catch (e) { showError(e); }
+      } }, "全部批准") : null));
+    box.appendChild(el("ol", {}, data.replies.slice(0, 50).map((r) => el("li", { dataset: { status: r.status } },
+      el("span", { class: "review" }, r.review_text), el("span", { class: "reply" }, " → " + r.body),
+      el("span", { class: "tag reply-status" }, REPLY_STATUS[r.status] || r.status)))));
+  } catch (e) { showError(e); }
+}
+
+const REPLY_STATUS = { draft: "草稿", approved: "已批准", sending: "发送中", sent: "已发送", failed: "失败" };
+
 function safeHref(url) { return /^https?:\/\//i.test(url || "") ? url : null; }
 
 function incidentCard(a, admin) {
   const id = a.id || a.fingerprint;
   const acked = Boolean(a.acked_at) || a.state === "acknowledged";
-  const stateText = a.state === "resolved" ? STATE_LABEL.resolved : acked ? STATE_LABEL.acknowledged : STATE_LABEL[a.state] || a.state;
+  const stateText = FIX_LABEL[a.state] || (a.state === "resolved" ? STATE_LABEL.resolved : acked ? STATE_LABEL.acknowledged : STATE_LABEL[a.state] || a.state);
   const evidence = a.evidence || [];
   const meta = [];
   if ((a.topic_names || []).length) meta.push("话题：" + a.topic_names.join("、"));
@@ -73,6 +121,7 @@ function incidentCard(a, admin) {
           e.query ? el("button", { type: "button", class: "link posts", dataset: { query: e.query }, onclick: () => openPosts(e.query) }, "查看这些帖子") : null)))
       : el("div", { class: "figs" }, figureText(a.figures)),
     el("div", { class: "when" }, "首次 ", fmtTime(a.opened_at), "　更新 ", fmtTime(a.updated_at)),
+    fixBlock(a),
     incidentSparkline(a.trend),
     meta.length ? el("div", { class: "meta" }, meta.join("　")) : null,
     samples.length ? el("ol", { class: "samples" }, samples.map((s) => el("li", {},
@@ -84,6 +133,12 @@ function incidentCard(a, admin) {
         onclick: () => alertAction(id, "ack") }, "确认"),
       el("button", { type: "button", class: "resolve", disabled: !admin || a.state === "resolved", title: admin ? "" : "需要管理员角色",
         onclick: () => alertAction(id, "resolve") }, "解决"),
+      admin && a.state !== "fix_verified" ? el("span", { class: "fix-form" },
+        el("input", { class: "fix-in-version", placeholder: "修复版本，如 3.2.1", maxlength: "64", "aria-label": "修复版本" }),
+        el("input", { class: "fix-in-date", type: "date", "aria-label": "修复发布日期" }),
+        el("button", { type: "button", class: "fix", onclick: (ev) => markFixed(id, ev.target.closest("li.alert")) }, "标记已修复")) : null,
+      a.state === "fix_verified" ? el("button", { type: "button", class: "replies-open",
+        onclick: (ev) => showReplies(id, ev.target.closest("li.alert"), admin) }, "回复用户") : null,
       a.query ? el("button", { type: "button", class: "link all", dataset: { query: a.query }, onclick: () => openPosts(a.query) }, "查看相关帖子") : null));
 }
 
