@@ -44,8 +44,8 @@ def demo(app: AppContext, no_serve: bool, frontier: str | None) -> None:
     for (subscriber, channel), (ok, failed) in sorted(report.delivery_counts().items()):
         click.echo(f"  → {subscriber} via {channel}: {ok} delivered" + (f", {failed} failed (will retry)" if failed else ""))
     click.echo(f"  demo inbox {report.inbox_url} received {len(report.inbox_messages)} message(s)")
-    if report.crawl.returncode == 0 and not frontier:
-        _fix_day(s, report)
+    if report.crawl.returncode == 0:
+        _fix_day(s, report, frontier)
     click.echo('\nSearch it:  voc search "登录 sentiment:negative"')
     click.echo('            voc search "topic:login since:1d" --sort time')
     click.echo("            voc alerts list")
@@ -59,12 +59,12 @@ def demo(app: AppContext, no_serve: bool, frontier: str | None) -> None:
     click.get_current_context().invoke(serve, host=None, port=None, log_level="warning")
 
 
-def _fix_day(s: Any, first: Any) -> None:
+def _fix_day(s: Any, first: Any, frontier: str | None) -> None:
     """The story continues: 3.2.1 fixes login; a day later the fix is checked and replies are drafted."""
     from app.demo.cycle import run_demo_cycle
 
     click.echo("\nThe next day: 3.2.1 ships an hour later with the login fix (`voc alerts fix ID --version 3.2.1`) …")
-    day = run_demo_cycle(s, now=first.evaluation.now, fix_day=True)
+    day = run_demo_cycle(s, now=first.evaluation.now, fix_day=True, frontier=frontier)
     fixed = day.fixed
     if fixed is None:
         click.echo("  (no login incident to follow)")
