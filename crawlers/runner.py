@@ -30,7 +30,7 @@ from crawlers.errors import CrawlError, CrawlProcessError
 from crawlers.state import CrawlState, SourceRun, iso, new_run_id, utcnow
 
 __all__ = ["CrawlReport", "CrawlJob", "run_crawl", "start_crawl", "select_sources", "combine_runs", "failure_lines",
-           "last_error", "quarantined_sources", "frontier_url"]
+           "last_error", "quarantined_sources", "frontier_url", "check_redis_url"]
 
 
 @dataclass(frozen=True)
@@ -349,9 +349,14 @@ def frontier_url(settings: Settings) -> str:
     """The Redis of the shared frontier: the variable ``crawl.redis.url_env`` names, else ``crawl.redis.url``; '' for
     the embedded single-process default."""
     r = settings.crawl.redis
-    url = (os.environ.get(r.url_env) if r.url_env else None) or r.url
-    if url and not url.startswith(("redis://", "rediss://", "unix://")):
-        raise CrawlError(f"${r.url_env or 'crawl.redis.url'} must be a redis://, rediss:// or unix:// URL, got "
-                         f"{url.split('@')[-1]!r}")
+    url = settings.secrets.get(r.url_env) or r.url
+    return check_redis_url(url, f"${r.url_env or 'crawl.redis.url'}") if url else ""
+
+
+def check_redis_url(url: str, what: str) -> str:
+    """``url`` when it is a redis://, rediss:// or unix:// URL; else :class:`CrawlError` naming ``what`` (the option
+    or setting it came from) and the URL without its credentials."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise CrawlError(f"{what} must be a redis://, rediss:// or unix:// URL, got {url.split('@')[-1]!r}")
     return url
 

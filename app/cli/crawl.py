@@ -74,11 +74,14 @@ def _crawl_on_frontier(app: AppContext, url: str, sources: tuple[str, ...], prod
                        timeout: float | None, from_quarantine: bool, tag_workers: int) -> None:
     from crawlers.errors import CrawlError
     from crawlers.rounds import run_round
+    from crawlers.runner import check_redis_url
 
     if from_quarantine:
         raise click.UsageError("--from-quarantine re-parses local files: run it without --frontier")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise click.UsageError(f"--frontier must be a redis://, rediss:// or unix:// URL, got {url.split('@')[-1]!r}")
+    try:
+        check_redis_url(url, "--frontier")
+    except CrawlError as exc:
+        raise click.UsageError(str(exc)) from None
     try:
         report = run_round(app.settings, url, sources=list(sources) or None, product=product, since=since,
                            tag_workers=tag_workers, timeout=timeout, config_dir=app.settings.config_dir)

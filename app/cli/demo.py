@@ -24,10 +24,15 @@ def demo(app: AppContext, no_serve: bool, frontier: str | None) -> None:
     s = app.settings
     click.echo(f"VOC demo — index {s.index.url}, classifier {s.classifier.model}")
     click.echo("Replaying the App Store review feed and a GBK Discuz! forum of 轻记 on 127.0.0.1 …\n")
-    if frontier and not frontier.startswith(("redis://", "rediss://", "unix://")):
-        raise click.UsageError(f"--frontier must be a redis:// URL, got {frontier.split('@')[-1]!r}")
     if frontier:
+        from crawlers.errors import CrawlError
         from crawlers.frontier import redact
+        from crawlers.runner import check_redis_url
+
+        try:
+            check_redis_url(frontier, "--frontier")
+        except CrawlError as exc:
+            raise click.UsageError(str(exc)) from None
 
         click.echo(f"Crawling on the Redis frontier {redact(frontier)}: a crawl worker, a tag worker, one round …\n")
     report = run_demo_cycle(s, frontier=frontier)

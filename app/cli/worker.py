@@ -14,19 +14,16 @@ __all__ = ["commands"]
 
 
 def _url(app: AppContext, redis_url: str | None) -> str:
-    from crawlers.runner import frontier_url
-
     from crawlers.errors import CrawlError
+    from crawlers.runner import check_redis_url, frontier_url
 
     try:
-        url = redis_url or frontier_url(app.settings)
+        url = check_redis_url(redis_url, "--redis") if redis_url else frontier_url(app.settings)
     except CrawlError as exc:
         raise click.UsageError(str(exc)) from None
     if not url:
         raise click.UsageError(f"no Redis: pass --redis redis://host:6379/0, set {app.settings.crawl.redis.url_env or 'crawl.redis.url_env'}, "
                                "or crawl.redis.url in voc.yaml")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise click.UsageError(f"--redis must be a redis://, rediss:// or unix:// URL, got {url.split('@')[-1]!r}")
     return url
 
 
