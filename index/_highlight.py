@@ -18,19 +18,25 @@ def highlight_segments(text: str | None, terms: Iterable[str]) -> list[tuple[str
     folded = text.lower()
     if len(folded) != len(text):  # rare case-folding length change: fall back to exact matching
         folded = text
-    marks = [False] * len(text)
-    for term in sorted({t.lower() for t in terms if t and t.strip()}, key=len, reverse=True):
+    spans: list[tuple[int, int]] = []
+    for term in {t.lower() for t in terms if t and t.strip()}:
         start = folded.find(term)
         while start >= 0:
-            for i in range(start, start + len(term)):
-                marks[i] = True
+            spans.append((start, start + len(term)))
             start = folded.find(term, start + len(term))
+    merged: list[list[int]] = []  # the marked stretches: overlapping or touching occurrences joined
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
     out: list[tuple[str, bool]] = []
     i = 0
-    while i < len(text):
-        j = i
-        while j < len(text) and marks[j] == marks[i]:
-            j += 1
-        out.append((text[i:j], marks[i]))
-        i = j
+    for start, end in merged:
+        if start > i:
+            out.append((text[i:start], False))
+        out.append((text[start:end], True))
+        i = end
+    if i < len(text):
+        out.append((text[i:], False))
     return out

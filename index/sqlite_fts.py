@@ -21,10 +21,14 @@
   ``total`` of queries without free words spanning a day or more — read hourly rollups (product/source/
   sentiment, topic, app_version/rating, intent/platform; partial edge hours are counted from the
   documents). Relevance ranking of a query matching more than :attr:`SqliteIndex.rank_window`
-  documents (after filters) ranks the newest ``rank_window`` of them (one statement: FTS5 walks the
-  matches newest first and stops). Facets count every match, or the newest ``SearchQuery.facet_sample``
-  matches when the query allows it (``SearchResult.facets_sampled``); ``total`` always counts every match,
-  and ``sort="time"`` is never windowed. All facets of a search come from one statement and one pass over the matches.
+  documents (after filters) ranks the newest ``rank_window`` of them: one statement fetches those
+  candidates' rowids (FTS5 walks the matches newest first and stops, scoring nothing), a second scores the
+  free words alone among them (bm25 of the whole expression would also count the documents of every filter
+  tag, per search). Fewer candidates than ``rank_window`` are every match: no count is run. Facets count
+  every match, or the newest ``SearchQuery.facet_sample`` matches when the query allows it
+  (``SearchResult.facets_sampled``) — read from the candidates when they hold them; ``total`` always
+  counts every match, and ``sort="time"`` is never windowed. All facets of a search come from one
+  statement (one GROUP BY per field over the matches materialized once).
 * The filter indexes are ``(column)`` alone: they grow at their end as rowids ascend, so a batch of
   upserts touches few of their pages (``(column, created_ts)`` indexes took each document at a random
   place and halved the upsert rate at a million documents). Time ranges use ``feedback_dims_created``.
@@ -62,8 +66,8 @@ from index.sqlite_buckets import (
 )
 from index.sqlite_schema import FTS_TOKENIZE, GRAMS_FUNCTION, MIGRATIONS, SCHEMA_META
 from index.sqlite_sql import (
-    COLUMNS, SIDE_TABLES, build_count_sql, build_facets_sql, build_search_sql, build_text_histogram_sql,
-    build_where, doc_row, exclusion, row_doc, upsert_sql,
+    COLUMNS, Terms, build_candidates_sql, build_count_sql, build_facets_sql, build_ranked_sql,
+    build_search_sql, build_text_histogram_sql, build_where, doc_row, exclusion, row_doc, upsert_sql,
 )
 
 
@@ -75,8 +79,11 @@ __all__ = ["SqliteIndex", "build_search_sql", "MIGRATIONS", "FTS_TOKENIZE", "UPS
 #: costs per statement as well as per row — one statement per row made the full-text insert 2.4 times as
 #: costly (measured; 5,000 documents: 0.37 → 0.22 CPU-s for the whole upsert).
 UPSERT_ROWS = 256
-#: SQLite VM instructions between two checks of a query's time limit.
-_PROGRESS_STEPS = 1000
+#: SQLite VM instructions between two checks of a query's time limit: about a millisecond of a search's work
+#: (~20 instructions a microsecond, measured on the 1M bench). Each check calls into Python and takes the
+#: GIL: at 1,000 a page search made ~550 of them, ~1 ms of CPU and a GIL hand-over each time between
+#: the threads serving other clients.
+_PROGRESS_STEPS = 20_000
 
 
 def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
@@ -270,6 +277,8 @@ class SqliteIndex:
     def _exec(self, sql: str, params: Sequence[Any] = (), deadline: float | None = None) -> list[sqlite3.Row]:
         """Run one read; ``deadline`` (``time.monotonic()``): stop it there with :class:`QueryTimeoutError`."""
         conn = self._reader()
+        if deadline is not None and time.monotonic() > deadline:  # spent by the statements before this one
+            raise QueryTimeoutError(self.query_timeout_s, backend=self.backend)
         with self._lock if conn is self._writer else contextlib.nullcontext():
             if deadline is not None:
                 conn.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
@@ -296,8 +305,15 @@ class SqliteIndex:
         return self.terms(query.text), excluded_terms(query.text, self.tokenizer)
 
     def explain(self, query: SearchQuery) -> str:
-        """The SQL and parameters :meth:`search` runs for the hits (``voc search --sql``)."""
+        """The SQL and parameters :meth:`search` runs for the hits (``voc search --sql``): by relevance, the
+        newest matches first (the candidates), then the page ranked among them."""
         terms, exclude = self._terms(query)
+        if self._ranks(query, terms):
+            csql, cparams = build_candidates_sql(query, terms, self.rank_window, exclude)
+            sql, params = build_ranked_sql(query, terms, [0], exclude)
+            shown = len(params) - 3  # the candidates' range, and the candidates themselves when they are listed
+            params[1:1 + shown] = ["<first candidate>", "<last candidate>", "<candidates as a JSON array>"][:shown]
+            return f"-- candidates\n{csql}\n-- params: {cparams!r}\n-- page\n{sql}\n-- params: {params!r}"
         sql, params = build_search_sql(query, terms, exclude=exclude)
         return f"{sql}\n-- params: {params!r}"
 
@@ -312,18 +328,34 @@ class SqliteIndex:
     #: matching a large share of the corpus stays fast; ``total`` and facets still count every match.
     rank_window: int = 5_000
 
+    @staticmethod
+    def _ranks(query: SearchQuery, terms: Terms) -> bool:
+        """Whether the hits are ranked by relevance (free words to match and ``sort="relevance"``)."""
+        return query.sort == "relevance" and bool(terms or (query.raw and query.text.strip()))
+
     def search(self, query: SearchQuery) -> SearchResult:
         terms, exclude = self._terms(query)  # punctuation only → no text constraint
         deadline = time.monotonic() + self.query_timeout_s
-        total = self._rollup_count(query.filters) if not terms and not exclude and not query.raw else None
+        fields = list(dict.fromkeys(query.facets))
+        # facets of more matches than the query's facet_sample count the newest facet_sample of them
+        sample = query.facet_sample if fields else 0
+        candidates: list[int] | None = None
+        total: int | None = None
+        if self._ranks(query, terms) and (query.limit or fields):
+            # By relevance: the newest rank_window matches first (rowids only, nothing scored), then the page
+            # ranked among them; sampled facets count the newest of them, and fewer than rank_window
+            # candidates are every match, so no count is needed.
+            csql, cparams = build_candidates_sql(query, terms, self.rank_window, exclude)
+            candidates = [r[0] for r in self._exec(csql, cparams, deadline)]
+            if len(candidates) < self.rank_window:
+                total = len(candidates)
+        elif not terms and not exclude and not query.raw:
+            total = self._rollup_count(query.filters)
         if total is None:
             csql, cparams = build_count_sql(query, terms, exclude)
             total = self._exec(csql, cparams, deadline)[0][0]
-        # relevance ranks the newest rank_window matches: one statement walks them newest first
-        window = self.rank_window if query.sort == "relevance" and total > self.rank_window else None
         no_text = not terms and not (query.raw and query.text.strip())
-        # facets of more matches than the query's facet_sample count the newest facet_sample of them
-        sampled = query.facet_sample if query.facets and query.facet_sample and total > query.facet_sample else None
+        sampled = sample if sample and total > sample else None
         hits_hint = facet_hint = ""
         if no_text and total:
             # Without free words the dims table drives. Newest-first hits: walk the created_ts index back
@@ -333,34 +365,30 @@ class SqliteIndex:
                 hits_hint = "INDEXED BY feedback_dims_created"
             # sampled facets: the newest rows by rowid are the table's tail, read in order
             facet_hint = "NOT INDEXED" if sampled else ""
-        sql, params = build_search_sql(query, terms, window=window, dims_hint=hits_hint, exclude=exclude)
-        rows = self._exec(sql, params, deadline) if query.limit else []
+        if not query.limit:
+            rows = []
+        elif candidates is not None:
+            rows = self._exec(*build_ranked_sql(query, terms, candidates, exclude), deadline) if candidates else []
+        else:
+            rows = self._exec(*build_search_sql(query, terms, dims_hint=hits_hint, exclude=exclude), deadline)
         words = [t for toks, _ in terms for t in toks]
         if query.raw:
             words = [w.strip('"') for w in query.text.split() if w.upper() not in ("AND", "OR", "NOT")]
         hits = [Hit(doc=row_doc(r), score=float(r["score"]), highlight=highlight_segments(r["text"], words))
                 for r in rows]
         facets: dict[str, list[tuple[str, int]]] = {}
-        fields = list(dict.fromkeys(query.facets))
-        if fields:  # every facet in one statement, one pass over the matches
-            plain = [f for f in fields if f not in SIDE_TABLES]
-            side = [f for f in fields if f in SIDE_TABLES]
-            per_field: dict[str, dict[Any, int]] = {f: {} for f in fields}
+        if fields:  # every facet in one statement over the matches
+            per_field: list[list[tuple[Any, int]]] = [[] for _ in fields]
+            of_rows: list[int] | None = None  # the matches to count, when the candidates hold them
+            if candidates is not None and (total == len(candidates) or sampled and sampled <= len(candidates)):
+                of_rows = candidates[:sampled] if sampled else candidates
             fsql, fparams = build_facets_sql(query, fields, terms, window=sampled, dims_hint=facet_hint,
-                                             exclude=exclude)
-            for row in self._exec(fsql, fparams, deadline):
-                n = row[-1]
-                if row[0] == 0:
-                    for i, field in enumerate(plain, start=1):
-                        v = row[i]
-                        if v is not None:
-                            counts = per_field[field]
-                            counts[v] = counts.get(v, 0) + n
-                elif row[1] is not None:
-                    counts = per_field[side[row[0] - 1]]
-                    counts[row[1]] = counts.get(row[1], 0) + n
-            for field, counts in per_field.items():
-                ordered = sorted(counts.items(), key=lambda kv: (-kv[1], isinstance(kv[0], str), kv[0]))
+                                             exclude=exclude, rows=of_rows)
+            for i, v, n in self._exec(fsql, fparams, deadline) if of_rows != [] else []:
+                if v is not None:
+                    per_field[i].append((v, n))
+            for field, counts in zip(fields, per_field):
+                ordered = sorted(counts, key=lambda kv: (-kv[1], isinstance(kv[0], str), kv[0]))
                 facets[field] = [(str(v), int(n)) for v, n in ordered[:self.facet_limit]]
         facets = {f: facets[f] for f in query.facets}
         return SearchResult(hits=hits, total=int(total), facets=facets, facets_sampled=sampled)

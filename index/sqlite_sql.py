@@ -30,8 +30,9 @@ from index._grams import bigrams, is_cjk, query_runs
 from index.base import DOC_FIELDS, FACET_FIELDS, Doc, Filters, SearchQuery
 
 __all__ = ["COLUMNS", "DIMS", "SIDE_TABLES", "TAG_PREFIX", "tag", "tags_sql", "tags_match", "BM25", "build_search_sql",
-           "build_count_sql", "build_facets_sql", "build_text_histogram_sql", "build_where", "fts_match_expression",
-           "term_expression", "exclusion", "quote_fts", "upsert_sql", "doc_row", "row_doc", "SqlQuery", "Terms"]
+           "build_count_sql", "build_candidates_sql", "build_ranked_sql", "build_facets_sql", "build_text_histogram_sql",
+           "build_where", "fts_match_expression", "term_expression", "exclusion", "quote_fts", "upsert_sql", "doc_row",
+           "row_doc", "SqlQuery", "Terms"]
 
 #: Columns of ``feedback`` besides the integer rowid, in insert order.
 COLUMNS: tuple[str, ...] = (
@@ -84,14 +85,37 @@ def quote_fts(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
+def _chinese(token: str) -> bool:
+    return bool(token) and all(is_cjk(c) for c in token)
+
+
+def _on_tokens(token: str) -> str:
+    """One token on the ``tokens`` column. A token of Chinese characters other than two of them long needs
+    no column filter: ``grams`` holds two-character tokens and ``x`` only, ``tags`` hex only. A column filter
+    makes FTS5 read every candidate's position list (costly for common words), so it is left off there."""
+    return quote_fts(token) if _chinese(token) and len(token) != 2 else f"tokens : {quote_fts(token)}"
+
+
+def _tokens_phrase(tokens: Sequence[str]) -> str:
+    """The phrase of ``tokens`` on the ``tokens`` column (without a column filter where no other column can
+    hold it: see :func:`_on_tokens`)."""
+    phrase = quote_fts(" ".join(tokens))
+    return phrase if all(_chinese(t) and len(t) != 2 for t in tokens) else f"tokens : {phrase}"
+
+
 def term_expression(tokens: Sequence[str], phrase: bool) -> str:
     """One free word (or phrase) as an escaped FTS5 expression: its tokens on ``tokens`` (all of them; a
     phrase in order) OR its text on ``grams`` — each run of Chinese characters as the phrase of its bigrams,
     so the word is found inside longer words. A phrase matches on ``grams`` only when it is one run. A word
-    whose run jieba cuts into single characters matches on ``grams`` only (the characters must be adjacent)."""
-    words = quote_fts(" ".join(tokens)) if phrase else " AND ".join(quote_fts(t) for t in dict.fromkeys(tokens))
-    expr = f"tokens : ({words})"
+    whose run jieba cuts into single characters matches on ``grams`` only (the characters must be adjacent).
+    A word that is one two-character Chinese token is that token in any column: the same documents as the
+    token on ``tokens`` OR its bigram on ``grams``, found without reading position lists."""
     runs, others = query_runs(tokens)
+    if len(tokens) == 1 and _chinese(tokens[0]) and len(tokens[0]) == 2:
+        return quote_fts(tokens[0])
+    expr = _tokens_phrase(tokens) if phrase else " AND ".join(_on_tokens(t) for t in dict.fromkeys(tokens))
+    if len(tokens) > 1 and not phrase:
+        expr = f"({expr})"
     if not phrase and runs and any(len(t) == 1 and is_cjk(t) for t in tokens if t not in others):
         # a run jieba cut into single characters (的问, 没法用 → 没法 + 用): only the run itself, never those
         # characters scattered over the text
@@ -100,7 +124,7 @@ def term_expression(tokens: Sequence[str], phrase: bool) -> str:
         grams = f"grams : {quote_fts(' '.join(bigrams(runs[0])))}" if len(runs) == 1 and not others else ""
     elif runs:
         grams = " AND ".join([*(f"grams : {quote_fts(' '.join(bigrams(r)))}" for r in dict.fromkeys(runs)),
-                              *(f"tokens : {quote_fts(t)}" for t in dict.fromkeys(others))])
+                              *(_on_tokens(t) for t in dict.fromkeys(others))])
     else:
         grams = ""
     if not expr:
@@ -197,11 +221,16 @@ def _from_where(query: SearchQuery, match: str | None, need_dims: bool = True, d
 _NOT_MATCHING = "d.rowid NOT IN (SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ?)"
 
 
+def _text(query: SearchQuery, terms: Terms) -> str:
+    """The free words as an FTS5 expression (the raw FTS5 text on ``tokens`` for a raw query); empty without."""
+    return f"tokens : ({query.text})" if query.raw and query.text.strip() else fts_match_expression(terms)
+
+
 def _match(query: SearchQuery, terms: Terms, exclude: Terms = ()) -> tuple[str | None, str]:
     """``(match, excluded)``: the MATCH expression — the free words (or the raw FTS5 text on ``tokens``),
     ANDed with the value filters as tags, NOT the excluded words — or None without free words to match;
     and the excluded words' expression, for a query that has no words to match."""
-    text = f"tokens : ({query.text})" if query.raw and query.text.strip() else fts_match_expression(terms)
+    text = _text(query, terms)
     excluded = exclusion(exclude)
     if not text:
         return None, excluded
@@ -210,36 +239,54 @@ def _match(query: SearchQuery, terms: Terms, exclude: Terms = ()) -> tuple[str |
     return (f"({match}) NOT ({excluded})" if excluded else match), ""
 
 
-def build_search_sql(query: SearchQuery, terms: Terms = (), window: int | None = None, dims_hint: str = "",
-                     exclude: Terms = ()) -> SqlQuery:
-    """The page of hits: ``SELECT f.*, score …``; ``terms`` are the segmented free words, ``exclude`` the
-    excluded (``-word``) ones.
-
-    Relevance is FTS5's bm25 (``score`` = −bm25, higher is better; ties newest first). The page is picked
-    from ``(rowid, score)`` alone and only its rows are read whole. Without free words, and with
-    ``sort="time"``, hits come newest first. ``window``: relevance ranks only the newest ``window`` matches
-    (FTS5 walks its doclist newest first and stops; see ``SqliteIndex.rank_window``).
-    ``dims_hint`` (``INDEXED BY …``/``NOT INDEXED``) picks the access path when no free words drive.
+def build_search_sql(query: SearchQuery, terms: Terms = (), dims_hint: str = "", exclude: Terms = ()) -> SqlQuery:
+    """The page of hits newest first (without free words, or ``sort="time"``; relevance ranks the candidates:
+    :func:`build_ranked_sql`): ``SELECT f.*, score …``; ``terms`` are the segmented free words, ``exclude`` the
+    excluded (``-word``) ones. The page is picked from ``(rowid, created_ts)`` alone and only its rows are read
+    whole; ``score`` is −bm25 with free words (higher is better), else 0. ``dims_hint`` (``INDEXED BY …``/``NOT
+    INDEXED``) picks the access path when no free words drive.
     """
     match, excluded = _match(query, terms, exclude)
-    by_relevance = match is not None and query.sort == "relevance"
-    body, params = _from_where(query, match, need_dims=not by_relevance, dims_hint=dims_hint, excluded=excluded)
-    if by_relevance and window is not None:
-        newest = (f"SELECT feedback_fts.rowid AS rid, -{BM25} AS score {body} "
-                  f"ORDER BY feedback_fts.rowid DESC LIMIT ?")
-        inner = f"SELECT rid, score FROM ({newest}) ORDER BY score DESC, rid DESC LIMIT ? OFFSET ?"
-        params = [*params, window]
-        order = "ORDER BY r.score DESC, r.rid DESC"
-    elif by_relevance:
-        inner = (f"SELECT feedback_fts.rowid AS rid, -{BM25} AS score {body} "
-                 f"ORDER BY score DESC, feedback_fts.rowid DESC LIMIT ? OFFSET ?")
-        order = "ORDER BY r.score DESC, r.rid DESC"
-    else:
-        score = f"-{BM25}" if match is not None else "0.0"
-        inner = (f"SELECT d.rowid AS rid, {score} AS score {body} "
-                 f"ORDER BY d.created_ts DESC, d.rowid DESC LIMIT ? OFFSET ?")
-        order = "ORDER BY f.created_ts DESC, f.rowid DESC"
-    sql = f"SELECT f.*, r.score AS score FROM ({inner}) r JOIN feedback f ON f.rowid = r.rid {order}"
+    body, params = _from_where(query, match, dims_hint=dims_hint, excluded=excluded)
+    score = f"-{BM25}" if match is not None else "0.0"
+    inner = (f"SELECT d.rowid AS rid, {score} AS score {body} "
+             f"ORDER BY d.created_ts DESC, d.rowid DESC LIMIT ? OFFSET ?")
+    sql = f"SELECT f.*, r.score AS score FROM ({inner}) r JOIN feedback f ON f.rowid = r.rid " \
+          "ORDER BY f.created_ts DESC, f.rowid DESC"
+    return sql, [*params, query.limit, query.offset]
+
+
+def build_candidates_sql(query: SearchQuery, terms: Terms, limit: int, exclude: Terms = ()) -> SqlQuery:
+    """The rowids of the newest ``limit`` matches of the free words (and filters, minus excluded words),
+    newest first: what relevance ranks (:func:`build_ranked_sql`; ``SqliteIndex.rank_window``) and what
+    sampled facets count. FTS5 walks its doclists newest first and stops; nothing is scored."""
+    match, excluded = _match(query, terms, exclude)
+    if match is None:
+        raise ValueError("build_candidates_sql needs free words")
+    body, params = _from_where(query, match, need_dims=False, excluded=excluded)
+    return f"SELECT feedback_fts.rowid {body} ORDER BY feedback_fts.rowid DESC LIMIT ?", [*params, limit]
+
+
+def build_ranked_sql(query: SearchQuery, terms: Terms, candidates: Sequence[int], exclude: Terms = ()) -> SqlQuery:
+    """The page of hits by relevance among ``candidates`` (rowids from :func:`build_candidates_sql`, whose
+    ``exclude`` it was given): ``SELECT f.*, score …``, FTS5's bm25 (``score`` = −bm25, higher is better;
+    ties newest first).
+
+    The MATCH holds the free words alone: the tags weigh nothing in :data:`BM25` and excluded words never
+    occur in a candidate, so each score equals that of the whole expression — but bm25 no longer counts the
+    documents of every tag (for ``sentiment:negative`` a walk over some 40% of the index, per search).
+    FTS5 walks the free words' matches inside the candidates' rowid range; with filters or excluded words
+    only the candidates among them are scored (without, they are the same documents)."""
+    if not candidates:
+        raise ValueError("build_ranked_sql needs candidates")
+    params: list[Any] = [_text(query, terms), min(candidates), max(candidates)]
+    among = ""
+    if exclude or query.filters != Filters():
+        among = " AND +feedback_fts.rowid IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(list(candidates)))
+    inner = (f"SELECT feedback_fts.rowid AS rid, -{BM25} AS score FROM feedback_fts WHERE feedback_fts MATCH ? "
+             f"AND feedback_fts.rowid BETWEEN ? AND ?{among} ORDER BY score DESC, rid DESC LIMIT ? OFFSET ?")
+    sql = f"SELECT f.*, r.score AS score FROM ({inner}) r JOIN feedback f ON f.rowid = r.rid ORDER BY r.score DESC, r.rid DESC"
     return sql, [*params, query.limit, query.offset]
 
 
@@ -250,34 +297,34 @@ def build_count_sql(query: SearchQuery, terms: Terms = (), exclude: Terms = ()) 
 
 
 def build_facets_sql(query: SearchQuery, fields: Sequence[str], terms: Terms = (), window: int | None = None,
-                     dims_hint: str = "", exclude: Terms = ()) -> SqlQuery:
-    """Every facet in ONE statement and one pass over the matches (the newest ``window`` of them, when
-    given): the matches (rowid and plain facet columns) are materialized once; rows come back as
-    ``(0, value1, …, valueN, count)`` per combination of the plain fields' values and ``(i, value, NULL…,
-    count)`` per value of the i-th multi-valued field (``fields`` order, from 1). The caller sums and sorts."""
+                     dims_hint: str = "", exclude: Terms = (), rows: Sequence[int] | None = None) -> SqlQuery:
+    """Every facet in ONE statement over the matches (the newest ``window`` of them, when given; or the
+    documents ``rows``, rowids of matches already found, when given — then the query is not run again):
+    the matches (rowid and plain facet columns) are materialized once, then grouped by each field in turn.
+    Rows come back as ``(i, value, count)`` for the i-th field of ``fields`` (from 0); the caller sorts.
+    (Grouping by every plain field at once returned a row per combination — 1,134 at a million documents —
+    for Python to add up, and was no faster in SQLite.)"""
     for field in fields:
         if field not in FACET_FIELDS:
             raise ValueError(f"unknown facet {field!r}")
     plain = [f for f in fields if f not in SIDE_TABLES]
-    side = [f for f in fields if f in SIDE_TABLES]
-    match, excluded = _match(query, terms, exclude)
-    body, params = _from_where(query, match, need_dims=bool(plain), dims_hint=dims_hint, excluded=excluded)
-    rid = "feedback_fts.rowid" if match is not None else "d.rowid"
-    newest = ""
-    if window is not None:
-        newest = f" ORDER BY {rid} DESC LIMIT ?"
-        params = [*params, window]
-    width = max(len(plain), 1)
     cols = "".join(f", d.{f} AS {f}" for f in plain)
-    parts = []
-    if plain:
-        names = ", ".join(plain)
-        parts.append(f"SELECT 0, {names}, count(*) FROM m GROUP BY {names}")
-    nulls = ", NULL" * (width - 1)
-    for i, field in enumerate(side, start=1):
-        parts.append(f"SELECT {i}, s.value{nulls}, count(*) FROM m CROSS JOIN {SIDE_TABLES[field]} s "
-                     f"ON s.doc = m.rid GROUP BY s.value")
-    sql = f"WITH m AS MATERIALIZED (SELECT {rid} AS rid{cols} {body}{newest}) " + " UNION ALL ".join(parts)
+    if rows is not None:
+        matches = (f"SELECT d.rowid AS rid{cols} FROM feedback_dims d WHERE d.rowid IN (SELECT value FROM json_each(?))"
+                   if plain else "SELECT value AS rid FROM json_each(?)")
+        params: list[Any] = [json.dumps(list(rows))]
+    else:
+        match, excluded = _match(query, terms, exclude)
+        body, params = _from_where(query, match, need_dims=bool(plain), dims_hint=dims_hint, excluded=excluded)
+        rid = "feedback_fts.rowid" if match is not None else "d.rowid"
+        matches = f"SELECT {rid} AS rid{cols} {body}"
+        if window is not None:
+            matches += f" ORDER BY {rid} DESC LIMIT ?"
+            params = [*params, window]
+    parts = [f"SELECT {i}, s.value, count(*) FROM m CROSS JOIN {SIDE_TABLES[field]} s ON s.doc = m.rid GROUP BY s.value"
+             if field in SIDE_TABLES else f"SELECT {i}, {field}, count(*) FROM m GROUP BY {field}"
+             for i, field in enumerate(fields)]
+    sql = f"WITH m AS MATERIALIZED ({matches}) " + " UNION ALL ".join(parts)
     return sql, params
 
 

@@ -111,8 +111,16 @@ def test_build_search_sql_is_pure_and_escapes_user_words():
     assert "feedback_fts MATCH ?" in sql and "ORDER BY f.created_ts DESC" in sql
     # the free words match the tokens column; the value filters are tags inside the same FTS5 expression
     # (each word also matches as the bigram phrase of its Chinese run on the grams column: sub-word recall)
-    assert params[0] == ('tokens : ("闪""退") AND (tokens : ("登录 失败") OR (grams : "登录 录失 失败")) '
+    assert params[0] == ('tokens : "闪""退" AND (tokens : "登录 失败" OR (grams : "登录 录失 失败")) '
                          'AND tags : ("xp64656d6f") AND tags : ("xt6c6f67696e")')
+    # no column filter where no other column can hold the token (it makes FTS5 read position lists): a
+    # two-character word is its token in any column (the word on tokens OR its bigram on grams); a Chinese
+    # token of another length only ever sits in tokens; latin tokens keep it (tags are latin)
+    assert fts_match_expression([(["闪退"], False)]) == '"闪退"'
+    assert fts_match_expression([(["性价比", "高"], True)]) == '("性价比 高" OR (grams : "性价 价比 比高"))'
+    assert fts_match_expression([(["xp64656d6f"], False)]) == 'tokens : "xp64656d6f"'
+    assert fts_match_expression([(["快递", "很快"], False)]) == \
+        '((tokens : "快递" AND tokens : "很快") OR (grams : "快递 递很 很快"))'
     assert tag("product", "demo") == "xp64656d6f" and tag("topics", "login") == "xt6c6f67696e"
     assert params[1:] == [5, 0]
     assert quote_fts('a"b') == '"a""b"'

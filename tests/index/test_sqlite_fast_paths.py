@@ -149,3 +149,40 @@ def test_app_version_trends_read_the_version_rollup_and_stay_exact(tmp_path):
         raw.commit()
         raw.close()
         assert hist()[((BASE + timedelta(days=1)).date(), "9.9")] == 7
+
+
+def test_relevance_among_the_candidates_ranks_as_the_whole_expression(tmp_path):
+    """The page is ranked by the free words' bm25 among the newest matches found first (no tags in that
+    MATCH): the same hits and scores as ranking the whole expression (words, tags, excluded words) over
+    the newest rank_window matches in one statement, as the search did before."""
+    from index.sqlite_sql import BM25, _match
+
+    rnd = random.Random(3)
+    vocab = ["续费", "自动续费", "闪退", "登录", "失败", "同步", "转圈圈", "验证码"]
+    docs = []
+    for i in range(300):
+        text = " ".join(rnd.choices(vocab, k=rnd.randint(1, 9)))
+        docs.append({"id": f"r{i}", "source": "weibo", "product": rnd.choice(("p1", "p2")), "text": text,
+                     "tokens": text, "sentiment": rnd.choice(("negative", "positive")),
+                     "created_at": (BASE + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    with SqliteIndex(tmp_path / "rank.db", tokenizer=simple_tokenizer) as ix:
+        ix.upsert(docs)
+        ix.rank_window = 60
+        conn = sqlite3.connect(tmp_path / "rank.db")
+        for text, filters in [("续费", Filters(product=("p1",))), ("续费 -闪退", Filters()), ("转圈", Filters()),
+                              ("登录 失败", Filters(sentiment=("negative",), since=BASE + timedelta(hours=1))),
+                              ("续费", Filters()), ("验证码 -同步", Filters(product=("p2",)))]:
+            query = SearchQuery(text=text, filters=filters, limit=15)
+            got = ix.search(query)
+            terms, exclude = ix._terms(query)
+            match, _ = _match(query, terms, exclude)
+            since = "" if filters.since is None else f" AND f.created_ts >= {int(filters.since.timestamp())}"
+            expected = conn.execute(
+                f"SELECT f.id, r.score FROM (SELECT rid, score FROM (SELECT feedback_fts.rowid AS rid, -{BM25} AS score "
+                f"FROM feedback_fts JOIN feedback f ON f.rowid = feedback_fts.rowid WHERE feedback_fts MATCH ?{since} "
+                f"ORDER BY feedback_fts.rowid DESC LIMIT ?) ORDER BY score DESC, rid DESC LIMIT 15) r "
+                "JOIN feedback f ON f.rowid = r.rid ORDER BY r.score DESC, r.rid DESC", [match, 60]).fetchall()
+            assert len(expected) == 15, text
+            assert [h.doc["id"] for h in got.hits] == [i for i, _ in expected], (text, filters)
+            assert [h.score for h in got.hits] == pytest.approx([s for _, s in expected]), (text, filters)
+        conn.close()
