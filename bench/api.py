@@ -171,6 +171,15 @@ def pct(values: list[float], p: float) -> float:
     return values[k]
 
 
+def process_cpu_ms(pid: int) -> float | None:
+    """CPU time (user + system, ms) a process has used so far, from /proc; None where there is no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def run_clients(call, clients: int, per_client: int) -> dict[str, list[float]]:
     """``clients`` clients, each sending ``per_client`` page requests one after another
     (``call(client, path, params)``); latencies in ms per kind."""
@@ -233,7 +242,7 @@ def main() -> int:
 
     import httpx
 
-    def http_run(cache_seconds: float) -> tuple[dict[str, list[float]], float]:
+    def http_run(cache_seconds: float) -> tuple[dict[str, list[float]], float, float | None]:
         proc = subprocess.Popen([sys.executable, __file__, "--serve", "--db", str(db), "--cache-seconds",
                                  str(cache_seconds), "--facet-concurrency", str(args.facet_concurrency),
                                  "--query-concurrency", str(args.query_concurrency)],
@@ -252,18 +261,20 @@ def main() -> int:
                 r.json()
 
             warm_up(over_http)
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), process_cpu_ms(proc.pid)
             lat = run_clients(over_http, args.clients, args.requests)
-            elapsed = time.perf_counter() - t0
+            elapsed, cpu1 = time.perf_counter() - t0, process_cpu_ms(proc.pid)
             for c in http:
                 c.close()
-            return lat, elapsed
+            n = sum(len(v) for v in lat.values())
+            return lat, elapsed, (cpu1 - cpu0) / n if cpu0 is not None and cpu1 is not None else None
         finally:
             proc.terminate()
             proc.wait(10)
 
-    http_lat, http_s = http_run(0)
-    cached_lat, _cached_s = http_run(args.cache_seconds) if args.cache_seconds > 0 else ({}, 0.0)
+    load_before = os.getloadavg()
+    http_lat, http_s, http_cpu = http_run(0)
+    cached_lat, _cached_s, _ = http_run(args.cache_seconds) if args.cache_seconds > 0 else ({}, 0.0, None)
 
     # peer: the same service calls in-process (8 threads, no HTTP/JSON/ASGI), same database
     from app.api import _service as service
@@ -282,9 +293,9 @@ def main() -> int:
             json.dumps(service.trends(index, p.pop("q"), now=NOW, **p), ensure_ascii=False)
 
     warm_up(in_process)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     peer_lat = run_clients(in_process, args.clients, args.requests)
-    peer_s = time.perf_counter() - t0
+    peer_s, peer_cpu = time.perf_counter() - t0, (time.process_time() - cpu0) * 1000 / sum(map(len, peer_lat.values()))
     index.close()
 
     n = doc_count(db)
@@ -296,8 +307,9 @@ def main() -> int:
           f"web.facet_concurrency={slots} (exact facet computations at once), "
           f"web.facet_sample={settings_for(db).web.facet_sample} (facets of larger match sets count the newest ones); "
           "peer: the same calls in-process, no HTTP, no cache, no slots")
-    print("search = one page search: /api/search with the hits and six facet lists; "
-          f"load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("search = one page search: /api/search with the hits and six facet lists; load average "
+          f"{'/'.join(f'{x:.1f}' for x in load_before)} before, {'/'.join(f'{x:.1f}' for x in os.getloadavg())} after "
+          "(other work on the machine lengthens every latency; CPU per request below does not depend on it much)")
     print(f"{'request':<8} {'HTTP p50/p95 (ms)':>20} {'in-process p50/p95':>20}  {'p95 ratio':>9}  target p95 ≤ 150 ms")
     for kind in KINDS:
         h, p = http_lat[kind], peer_lat[kind]
@@ -314,6 +326,10 @@ def main() -> int:
     total = sum(len(http_lat[k]) for k in KINDS)
     print(f"throughput: HTTP {total / http_s:.0f} req/s, in-process {total / peer_s:.0f} calls/s "
           f"(ratio {(total / http_s) / (total / peer_s):.2f})")
+    if http_cpu is not None:
+        print(f"CPU per request of the mix: server {http_cpu:.1f} ms (HTTP, cache off), in-process {peer_cpu:.1f} ms; "
+              f"{os.cpu_count()} CPUs to themselves would answer at most {1000 * (os.cpu_count() or 1) / http_cpu:.0f} "
+              "req/s over HTTP")
     return 0
 
 
