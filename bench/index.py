@@ -1,6 +1,9 @@
 """Benchmark the SQLite index at scale: 1,000,000 documents built from real Chinese review sentences.
 
-    .venv/bin/python bench/index.py --data ../shared/data [--docs 1000000] [--db /tmp/voc-bench.db]
+    .venv/bin/python bench/index.py --data ../shared/data [--docs 1000000] [--db /tmp/voc-bench.db [--reuse]]
+
+``--reuse`` searches an existing ``--db`` of ``--docs`` documents built from the same data (by this bench or
+bench/api.py) instead of building it again; everything but the upsert figures is measured.
 
 Prints upserts/s, p50/p95 latency of 20 typical searches and of 20 hourly histograms over 30 days, and
 the database size — each against its target (≥ 5,000 upserts/s, search p95 ≤ 50 ms, histogram p95 ≤
@@ -302,6 +305,43 @@ def whole_words_peer(ix: SqliteIndex, queries, repeat: int) -> tuple[list[float]
     return runs["sub"], runs["words"]
 
 
+def _documents(db: Path) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT count(*) FROM feedback").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def build(ix: SqliteIndex, db: Path, docs: list[dict], batch: int) -> tuple[float, float]:
+    """Upsert ``docs`` in batches; ``(upserts/s, the peer's bare INSERTs/s)``."""
+    t0 = time.perf_counter()
+    with reporter_for().task("upsert", total=len(docs), unit="docs") as task:  # stderr; one call per batch
+        for i in range(0, len(docs), batch):
+            ix.upsert(docs[i:i + batch])
+            task(min(i + batch, len(docs)))
+    rate = len(docs) / (time.perf_counter() - t0)
+    # peer: bare INSERT of the same rows into a table with no FTS, no indexes, no triggers
+    sample = docs[: min(len(docs), 100_000)]
+    peer_db = sqlite3.connect(Path(db).with_name("peer.db"), isolation_level=None)
+    peer_db.execute("PRAGMA journal_mode=WAL")
+    cols = ("id", "source", "product", "text", "tokens", "created_at", "sentiment", "topics")
+    peer_db.execute(f"CREATE TABLE plain ({', '.join(cols)})")
+    t0 = time.perf_counter()
+    for i in range(0, len(sample), batch):
+        peer_db.execute("BEGIN")
+        peer_db.executemany(f"INSERT INTO plain VALUES ({','.join('?' * len(cols))})",
+                            [tuple(str(d[c]) for c in cols) for d in sample[i:i + batch]])
+        peer_db.execute("COMMIT")
+    peer_rate = len(sample) / (time.perf_counter() - t0)
+    peer_db.close()
+    Path(db).with_name("peer.db").unlink()
+    return rate, peer_rate
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
@@ -318,6 +358,9 @@ def main() -> int:
     ap.add_argument("--docs", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--db", default=None, help="database file (default: a temporary folder, removed afterwards)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="search --db as it is when it already holds --docs documents (built by this bench or "
+                         "bench/api.py from the same data): no build, so no upsert figures")
     ap.add_argument("--repeat", type=int, default=3, help="runs per search/histogram (latencies over all runs)")
     ap.add_argument("--recall", type=int, default=200, help="random 2–4-character substrings checked against LIKE")
     ap.add_argument("--peer", choices=("tantivy", "none"), default="tantivy", help="peer index over the same tokens")
@@ -332,12 +375,16 @@ def main() -> int:
     tokenizer = segmenter_for(())
 
     tmp = None
+    reuse = False
     if args.db is None:
         tmp = tempfile.TemporaryDirectory(prefix="voc-bench-")
         db = Path(tmp.name) / "bench.db"
     else:
         db = Path(args.db)
-        for suffix in ("", "-wal", "-shm"):
+        reuse = args.reuse and db.is_file() and _documents(db) == args.docs
+        if args.reuse and not reuse:
+            print(f"{db} does not hold {args.docs:,} documents: building it")
+        for suffix in ("", "-wal", "-shm") if not reuse else ():
             Path(str(db) + suffix).unlink(missing_ok=True)
     t0 = time.perf_counter()
     sentences = load_sentences(data)
@@ -347,31 +394,13 @@ def main() -> int:
           f"(sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs)")
 
     ix = SqliteIndex(db, tokenizer=tokenizer)
-    t0 = time.perf_counter()
-    with reporter_for().task("upsert", total=len(docs), unit="docs") as task:  # stderr; one call per batch
-        for i in range(0, len(docs), args.batch):
-            ix.upsert(docs[i:i + args.batch])
-            task(min(i + args.batch, len(docs)))
-    upsert_s = time.perf_counter() - t0
-    rate = len(docs) / upsert_s
-    # peer: bare INSERT of the same rows into a table with no FTS, no indexes, no triggers
-    sample = docs[: min(len(docs), 100_000)]
-    peer_db = sqlite3.connect(Path(db).with_name("peer.db"), isolation_level=None)
-    peer_db.execute("PRAGMA journal_mode=WAL")
-    cols = ("id", "source", "product", "text", "tokens", "created_at", "sentiment", "topics")
-    peer_db.execute(f"CREATE TABLE plain ({', '.join(cols)})")
-    t0 = time.perf_counter()
-    for i in range(0, len(sample), args.batch):
-        peer_db.execute("BEGIN")
-        peer_db.executemany(f"INSERT INTO plain VALUES ({','.join('?' * len(cols))})",
-                            [tuple(str(d[c]) for c in cols) for d in sample[i:i + args.batch]])
-        peer_db.execute("COMMIT")
-    peer_rate = len(sample) / (time.perf_counter() - t0)
-    peer_db.close()
-    Path(db).with_name("peer.db").unlink()
-
-    # a fresh process would read from disk: checkpoint so the WAL does not count twice
-    ix._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    rate = peer_rate = 0.0
+    if not reuse:
+        rate, peer_rate = build(ix, db, docs, args.batch)
+        # a fresh process would read from disk: checkpoint so the WAL does not count twice
+        ix._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        print(f"searching {db} as it is (--reuse): no upsert figures")
     size = sum(os.path.getsize(str(db) + s) for s in ("", "-wal") if os.path.exists(str(db) + s))
 
     # every 5th search also asks for facets, sampled as the web page and API ask for them (web.facet_sample)
@@ -433,8 +462,11 @@ def main() -> int:
     print(f"\n{len(docs):,} documents, batches of {args.batch}, synchronous=FULL, WAL; "
           f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs "
           "(other work on the machine slows every figure alike; the ratios compare within this run)")
-    line("upserts/s", f"{rate:,.0f}", "≥ 5,000", rate >= 5000,
-         f"vs bare INSERT (no FTS/indexes) {peer_rate:,.0f}/s: ratio {rate / peer_rate:.2f}")
+    if rate:
+        line("upserts/s", f"{rate:,.0f}", "≥ 5,000", rate >= 5000,
+             f"vs bare INSERT (no FTS/indexes) {peer_rate:,.0f}/s: ratio {rate / peer_rate:.2f}")
+    else:
+        print(f"{'upserts/s':<28} {'-':>14}   (--reuse: the index was not built in this run)")
     p50, p95 = pct(search_ms, 50), pct(search_ms, 95)
     line("search p50 / p95 (ms)", f"{p50:.1f} / {p95:.1f}", "p95 ≤ 50", p95 <= 50,
          f"vs LIKE scan median {statistics.median(like_ms):.0f} ms: {statistics.median(like_ms) / p50:.0f}x faster (p50)")
