@@ -238,7 +238,7 @@ _M7 = [
 
 _M8 = [
     # A time-bounded word search reads each match's time by rowid; this narrow covering index answers that
-    # from a few dense pages instead of the dims table's wide rows (see sqlite_sql.TIME_BY_ROWID).
+    # from a few dense pages instead of the dims table's wide rows (0010 replaces it with a narrow table).
     "CREATE INDEX feedback_dims_time_by_rowid ON feedback_dims(rowid, created_ts)",
 ]
 
@@ -269,6 +269,20 @@ _M9 = [
         VALUES (new.rowid, new.tokens, {tags_sql('new')}, {_grams.format(row='new')}); END""",
 ]
 
+_M10 = [
+    # A time-bounded word search reads each match's time by rowid. From a narrow rowid table that is an
+    # integer-key seek: half the cost of seeking the (rowid, created_ts) index of 0008, which it replaces
+    # (1M bench: counting the 58,897 matches of 客服 for since:7d, 29 → 14 ms of CPU).
+    "CREATE TABLE feedback_time (rowid INTEGER PRIMARY KEY, created_ts INTEGER)",
+    "INSERT INTO feedback_time (rowid, created_ts) SELECT rowid, created_ts FROM feedback_dims ORDER BY rowid",
+    """CREATE TRIGGER feedback_time_ai AFTER INSERT ON feedback BEGIN
+        INSERT INTO feedback_time (rowid, created_ts) VALUES (new.rowid, new.created_ts); END""",
+    "CREATE TRIGGER feedback_time_ad AFTER DELETE ON feedback BEGIN DELETE FROM feedback_time WHERE rowid = old.rowid; END",
+    """CREATE TRIGGER feedback_time_au AFTER UPDATE OF created_ts ON feedback WHEN old.created_ts IS NOT new.created_ts
+        BEGIN UPDATE feedback_time SET created_ts = new.created_ts WHERE rowid = new.rowid; END""",
+    "DROP INDEX feedback_dims_time_by_rowid",
+]
+
 #: Named schema migrations, applied in order, each recorded in ``feedback_migrations``.
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0001_feedback_fts_side_tables", tuple(_M1)),
@@ -280,4 +294,5 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0007_side_rows_for_undated_documents", tuple(_M7)),
     ("0008_time_by_rowid_index", tuple(_M8)),
     ("0009_cjk_bigrams_for_sub_word_recall", tuple(_M9)),
+    ("0010_time_by_rowid_table", tuple(_M10)),
 )

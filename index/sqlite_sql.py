@@ -14,6 +14,7 @@ Schema (created by the named migrations in :mod:`index.sqlite_schema`):
                       the filter indexes: filters, counts, facets and histograms read it, never the wide rows
 * ``feedback_topic``, ``feedback_risk``   side tables ``(value, ts, doc)`` for the multi-valued fields
                       (``ts`` NULL for a document without ``created_at``)
+* ``feedback_time``   ``(rowid, created_ts)`` alone: the time of a full-text match, read by rowid
 * ``feedback_hourly``, ``feedback_topic_hourly``   counts per UTC hour for the commonest dimensions
 """
 
@@ -41,8 +42,8 @@ COLUMNS: tuple[str, ...] = (
     "likes", "replies", "reposts", "sentiment", "sentiment_score", "intent", "topics", "risk", "dup_of",
     "model_version", "extra",
 )
-#: The covering index ``feedback_dims(rowid, created_ts)``: a match's time, read by rowid (migration 0008).
-TIME_BY_ROWID = "feedback_dims_time_by_rowid"
+#: The narrow table ``(rowid, created_ts)``: a match's time, read by rowid (migration 0010).
+TIME_BY_ROWID = "feedback_time"
 #: Columns of ``feedback_dims`` besides rowid.
 DIMS: tuple[str, ...] = ("created_ts", "product", "source", "sentiment", "intent", "platform", "app_version",
                          "rating", "kind")
@@ -187,9 +188,9 @@ def tags_match(filters: Filters) -> str:
 
 def _dims_of_matches(time_only: bool) -> str:
     """The join from each FTS5 match to its ``feedback_dims`` row (CROSS JOIN keeps FTS5 first); when only
-    its time is read, through the narrow covering index ``TIME_BY_ROWID`` instead of the row itself."""
-    hint = f" INDEXED BY {TIME_BY_ROWID}" if time_only else ""
-    return f"CROSS JOIN feedback_dims d{hint} ON d.rowid = feedback_fts.rowid"
+    its time is read, to its row of the narrow table ``TIME_BY_ROWID`` instead (an integer-key seek into
+    dense pages; the same alias ``d`` and column ``created_ts``)."""
+    return f"CROSS JOIN {TIME_BY_ROWID if time_only else 'feedback_dims'} d ON d.rowid = feedback_fts.rowid"
 
 
 def _from_where(query: SearchQuery, match: str | None, need_dims: bool = True, dims_hint: str = "",

@@ -186,3 +186,25 @@ def test_relevance_among_the_candidates_ranks_as_the_whole_expression(tmp_path):
             assert [h.doc["id"] for h in got.hits] == [i for i, _ in expected], (text, filters)
             assert [h.score for h in got.hits] == pytest.approx([s for _, s in expected]), (text, filters)
         conn.close()
+
+
+def test_time_bounded_word_searches_follow_time_updates_and_deletes(tmp_path):
+    """A match's time is read from the narrow feedback_time table (migration 0010): its triggers keep it in
+    step with the documents through inserts, upserts that move a document in time, and deletes."""
+    def at(i: int, hours: int) -> dict:
+        return {"id": f"t{i}", "source": "weibo", "text": "alpha", "tokens": "alpha",
+                "created_at": (BASE + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+    with SqliteIndex(tmp_path / "t.db", tokenizer=simple_tokenizer) as ix:
+        ix.upsert([at(i, i) for i in range(10)])
+        late = SearchQuery(text="alpha", filters=Filters(since=BASE + timedelta(hours=5)), facets=("source",))
+        assert ix.search(late).total == 5
+        ix.upsert([at(0, 8), at(9, 1)])  # t0 moves into the window, t9 out of it
+        result = ix.search(late)
+        assert result.total == 5 and {h.doc["id"] for h in result.hits} == {"t0", "t5", "t6", "t7", "t8"}
+        ix.delete(["t0", "t5"])
+        assert ix.search(late).total == 3 and ix.search(late).facets == {"source": [("weibo", 3)]}
+        conn = sqlite3.connect(tmp_path / "t.db")
+        assert conn.execute("SELECT rowid, created_ts FROM feedback_time ORDER BY rowid").fetchall() == \
+            conn.execute("SELECT rowid, created_ts FROM feedback ORDER BY rowid").fetchall()
+        conn.close()

@@ -62,7 +62,8 @@ def test_an_index_from_before_sub_word_recall_is_upgraded(tmp_path, demo_tokeniz
     from index import sqlite_fts
 
     db = tmp_path / "old.db"
-    monkeypatch.setattr(sqlite_fts, "MIGRATIONS", MIGRATIONS[:-1])
+    before = [name for name, _ in MIGRATIONS].index("0009_cjk_bigrams_for_sub_word_recall")
+    monkeypatch.setattr(sqlite_fts, "MIGRATIONS", MIGRATIONS[:before])
     monkeypatch.setattr(sqlite_fts, "SCHEMA_META", {k: v for k, v in sqlite_fts.SCHEMA_META.items()
                                                     if k != "grams_source"})
     with SqliteIndex(db, tokenizer=demo_tokenizer) as ix:
@@ -73,7 +74,7 @@ def test_an_index_from_before_sub_word_recall_is_upgraded(tmp_path, demo_tokeniz
         assert any("0009_cjk_bigrams_for_sub_word_recall" in r.getMessage() for r in caplog.records)
         meta = ix.metadata()
         assert meta["grams_source"] == GRAMS_VERSION
-        assert meta["migrations"].endswith("0009_cjk_bigrams_for_sub_word_recall")
+        assert meta["migrations"].endswith(MIGRATIONS[-1][0])
         assert ix.search(SearchQuery(text="转圈")).total == 1 and ix.search(SearchQuery(text="续费")).total == 2
         # updates and deletes keep the grams in step (the triggers remove exactly what they indexed)
         ix.upsert([doc(demo_tokenizer, "d2", "同步很快")])
