@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from configs.closing import Closeable
 from configs.sqlite_wal import use_wal
 from index._docs import normalize_batch
 from index._errors import BackendUnavailableError, IndexBackendError, QueryTimeoutError, SchemaMismatchError
@@ -84,7 +85,7 @@ def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
         yield seq[i:i + n]
 
 
-class SqliteIndex:
+class SqliteIndex(Closeable):
     """The SQLite FTS5 backend. ``path`` may be a file or ``":memory:"`` (one connection, for tests)."""
 
     def __init__(self, path: str | Path, *, tokenizer: Callable[[str], Sequence[str]],
@@ -489,12 +490,6 @@ class SqliteIndex:
                 except sqlite3.ProgrammingError:  # created in another thread that is gone
                     pass
             self._writer.close()
-
-    def __enter__(self) -> SqliteIndex:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<SqliteIndex {self.path}>"

@@ -58,11 +58,16 @@ def _verified(s, index, receiver):
     return inc, report, later
 
 
-def test_drafts_need_approval_then_each_review_is_answered_once(settings, index, receiver):
+def _trusted_and_verified(settings, index, receiver):
+    """A key the receiver trusts in the settings, and a verified fix with 40 drafted replies (:func:`_verified`)."""
     key, pem = _key()
     receiver.asc = {"public_key": key.public_key(), "kid": KID, "iss": ISS}
     s = _settings(settings, receiver, pem)
-    inc, report, later = _verified(s, index, receiver)
+    return (s, *_verified(s, index, receiver))
+
+
+def test_drafts_need_approval_then_each_review_is_answered_once(settings, index, receiver):
+    s, inc, report, later = _trusted_and_verified(settings, index, receiver)
     assert report.drafted == 40
     with open_store(s) as st:
         drafts = list_replies(st)
@@ -117,10 +122,7 @@ def test_missing_credentials_or_a_bad_key_are_clear_errors(settings, index, rece
 
 
 def test_a_server_error_leaves_the_reply_approved_for_the_next_run(settings, index, receiver):
-    key, pem = _key()
-    receiver.asc = {"public_key": key.public_key(), "kid": KID, "iss": ISS}
-    s = _settings(settings, receiver, pem)
-    inc, _r, later = _verified(s, index, receiver)
+    s, inc, _r, later = _trusted_and_verified(settings, index, receiver)
     receiver.fail_next["/v1/customerReviewResponses"] = (503, {"errors": []})
     with open_store(s) as st:
         approve(st, incident=inc.fingerprint, by="x", now=later)
@@ -131,10 +133,7 @@ def test_a_server_error_leaves_the_reply_approved_for_the_next_run(settings, ind
 
 
 def test_a_rate_limit_stops_the_run_and_the_rest_wait_approved(settings, index, receiver):
-    key, pem = _key()
-    receiver.asc = {"public_key": key.public_key(), "kid": KID, "iss": ISS}
-    s = _settings(settings, receiver, pem)
-    inc, _r, later = _verified(s, index, receiver)
+    s, inc, _r, later = _trusted_and_verified(settings, index, receiver)
     receiver.fail_next["/v1/customerReviewResponses"] = (429, {"errors": [{"status": "429", "code": "RATE_LIMIT_EXCEEDED"}]})
     with open_store(s) as st:
         approve(st, incident=inc.fingerprint, by="x", now=later)
@@ -148,10 +147,7 @@ def test_a_rate_limit_stops_the_run_and_the_rest_wait_approved(settings, index, 
 def test_two_senders_at_once_answer_each_review_once(settings, index, receiver):
     from tests.helpers import run_in_threads
 
-    key, pem = _key()
-    receiver.asc = {"public_key": key.public_key(), "kid": KID, "iss": ISS}
-    s = _settings(settings, receiver, pem)
-    inc, _r, later = _verified(s, index, receiver)
+    s, inc, _r, later = _trusted_and_verified(settings, index, receiver)
     with open_store(s) as st:
         approve(st, incident=inc.fingerprint, by="x", now=later)
     sent: list[str] = []
