@@ -24,6 +24,7 @@ signal fades (then ``resolved``) or a new fix is marked; ``fix_verified`` reopen
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -221,7 +222,7 @@ def verdict_transition(settings: Settings, rec: AlertRecord, rates: FixRates, *,
     return Transition(new, state, True)
 
 
-def _wait(settings: Settings, rec: AlertRecord | None, rates: FixRates, *, now: datetime) -> Transition | None:
+def _wait(settings: Settings, rec: AlertRecord | None, *, rates: FixRates, now: datetime) -> Transition | None:
     """Too few posts after the fix to judge it: check again one ``observe`` later (no message)."""
     if rec is None or rec.state != "fixed":
         return None
@@ -244,7 +245,7 @@ def verify_fixes(settings: Settings, index: FeedbackIndex, st: AlertStore, *, no
             continue
         rates = fix_rates(index, rec, fix)
         if rates.adopters < settings.alerts.fixes.min_posts:
-            st.apply(rec.fingerprint, lambda r, rates=rates: _wait(settings, r, rates, now=now), lambda t: [], now=now)
+            st.apply(rec.fingerprint, functools.partial(_wait, settings, rates=rates, now=now), lambda t: [], now=now)
             continue
 
         def compute(r: AlertRecord | None, rates: FixRates = rates) -> Transition | None:
