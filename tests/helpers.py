@@ -155,6 +155,13 @@ def make_doc(n: int, *, at: datetime, product: str = "demo", sentiment: str = "n
     return doc
 
 
+def adopter_docs(start_n: int, count: int, *, version: str, end: datetime) -> list[dict[str, Any]]:
+    """Ordinary five-star App Store reviews of ``version`` up to ``end`` (not an incident's signal): people run it."""
+    return [make_doc(start_n + i, at=end - timedelta(minutes=3 + i * 7), source="appstore", kind="review", rating=5,
+                     app_version=version, sentiment="positive", topics=("sync",), text=f"同步很快，界面清爽 #{i}")
+            for i in range(count)]
+
+
 def with_alerts(settings: Settings, **changes: Any) -> Settings:
     """``settings`` with fields of its alerts section replaced."""
     return settings.replace(alerts=dataclasses.replace(settings.alerts, **changes))

@@ -19,7 +19,7 @@ from alerts.replies import ReplyError, approve, list_replies, send_approved
 from alerts.store import open_store
 from configs.alerts import ReplySettings
 from configs.settings import Secrets
-from tests.helpers import ALERTS_NOW as NOW, baseline_docs, make_doc
+from tests.helpers import ALERTS_NOW as NOW, adopter_docs, baseline_docs, make_doc
 
 KID, ISS = "2X9R4HXF34", "57246542-96fe-1a63-e053-0824d011072a"
 
@@ -52,6 +52,7 @@ def _verified(s, index, receiver):
     mark_fixed(s, inc.fingerprint, version="3.2.1", date=NOW, now=NOW)
     later = NOW + timedelta(days=1, minutes=5)
     index.upsert(_reviews(200_000, 1, version="3.2.1", end=later, hours=20))
+    index.upsert(adopter_docs(250_000, 10, version="3.2.1", end=NOW + timedelta(days=1)))
     report = alerts.evaluate(s, index, now=later)
     assert report.verdicts[0].state == "fix_verified"
     receiver.now_s = later.timestamp()  # the server checks the token's iat against its clock
