@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from alerts.detect import (Figures, Match, RatingStats, SpikeDetector, emerging_terms, is_generic, ngrams, rating_drop)
 from alerts.novelty import detector_for
 from alerts._phrases import configured, group_terms, whole_phrases
+from alerts._sample import sample_grams, sample_windows
 from alerts.lifecycle import fingerprint
 from configs.alerts import Rule
 from configs.times import format_utc as _iso
@@ -196,13 +197,11 @@ def _terms(rule: Rule, settings: Settings, index: FeedbackIndex, now: datetime) 
         # Cheap pre-filter: a sample of the history — the window just before this one and the same window a
         # day earlier — already uses a term at ≥ 1/ratio of its current rate → it is not emerging; only the
         # rest get an exact phrase count over the whole history.
-        sample: Counter[str] = Counter()
-        n_sample = 0
-        for lo in (since - window, since - timedelta(days=1)):
-            sflt = _filters(product=(product,), sentiment=sentiment, since=lo, until=lo + window)
-            for doc in index.scan(sflt, fields=["tokens"], batch_size=1000):
-                sample.update(ngrams(doc.get("tokens") or "", max_n=rule.max_ngram))
-                n_sample += 1
+        # (whole hours, kept between cycles: alerts/_sample.py)
+        sample, n_sample = sample_grams(
+            index, product=product, sentiment=rule.sentiment, max_n=rule.max_ngram,
+            windows=sample_windows(since, window),
+            filters=lambda **kw: _filters(product=(product,), sentiment=sentiment, **kw))
         n_sample = max(n_sample, 1)
         n_cur = max(len(grams), 1)
         candidates = [t for t in candidates
