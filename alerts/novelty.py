@@ -72,7 +72,8 @@ class NoveltyDetector:
 
     def __init__(self, *, key: str = "", k: int = 6, warmup: int = 200, refractory: int = 40, baseline: int = 500,
                  z: float = 6.0, level_margin: float = 0.05, spread_margin: float = 0.3, profile_window: int = 48,
-                 direction: Direction = "up", min_count: float = 0.0, unit: str = "") -> None:
+                 direction: Direction = "up", min_count: float = 0.0, unit: str = "",
+                 profile_days: float = 1.5) -> None:
         if k < 2 or warmup < k or refractory < 1 or baseline < 2 * k or z <= 0 or profile_window < 1:
             raise ValueError("novelty knobs: k ≥ 2, warmup ≥ k, refractory ≥ 1, baseline ≥ 2·k, z > 0, "
                              f"profile_window ≥ 1 (got k={k}, warmup={warmup}, refractory={refractory}, "
@@ -82,6 +83,8 @@ class NoveltyDetector:
         self.key, self.k, self.warmup, self.refractory = key, k, warmup, refractory
         self.baseline, self.z, self.level_margin, self.spread_margin = baseline, z, level_margin, spread_margin
         self.profile_window, self.direction, self.min_count, self.unit = profile_window, direction, min_count, unit
+        self.profile_days = profile_days
+        self._res_n = 0
         self.n = 0
         self._buf: deque[tuple[datetime, float]] = deque()  # the last baseline + k samples
         self._sum = self._sq = 0.0  # of the baseline part (all but the last k of _buf)
@@ -158,7 +161,8 @@ class NoveltyDetector:
                 if self._sd_hi is not None and self._sd_lo is not None and \
                         sd > self._sd_hi + self.spread_margin * (self._sd_hi - self._sd_lo):
                     check, record = "spread", self._sd_hi
-                elif rm is not None and self._res_hi is not None and rm > self._res_hi:
+                elif rm is not None and self._res_hi is not None and rm > self._res_hi \
+                        and self._res_n >= self.profile_days * p:
                     check, record = "profile", self._res_hi
                 elif base_n >= self.baseline and abs(r_mean - b_mean) > self.z * b_sd:
                     check, record = "gaussian", b_mean
@@ -178,6 +182,7 @@ class NoveltyDetector:
         self._sd_lo = sd if self._sd_lo is None else min(self._sd_lo, sd)
         if rm is not None:
             self._res_hi = rm if self._res_hi is None else max(self._res_hi, rm)
+            self._res_n += 1
         self.n += 1
         return novelty
 
