@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +105,7 @@ def _volume_match(rule: Rule, key: str, points: list[tuple[datetime, int]], *, o
     """The rule's detector over one count series (buckets from ``origin`` to ``end``, the one holding
     ``now`` last), evaluated at ``now``. ``method: auto`` chooses by what the series is
     (:func:`alerts.method.poisson_like` on the buckets before the window): the ratio detector on low
-    Poisson-like counts (most feedback), the novelty detector on large or over-dispersed ones."""
+    Poisson-like counts (most feedback), the novelty detector, rises only, on large or over-dispersed ones."""
     counts = {int(t.timestamp()): c for t, c in points}
     s = int(step.total_seconds())
     first, stop = int(origin.timestamp()) // s, int(end.timestamp()) // s
@@ -115,6 +115,9 @@ def _volume_match(rule: Rule, key: str, points: list[tuple[datetime, int]], *, o
         k = rule.window_samples
         method = "ratio" if poisson_like(samples[max(0, len(samples) - k - rule.baseline_samples):
                                                  max(0, len(samples) - k)]) else "novelty"
+        # feedback volume: a rise is an incident, a drop in complaints is not (``direction`` is for the
+        # series ``voc alerts backtest --series`` replays, which may be anything)
+        rule = replace(rule, direction="up")
     if method == "novelty":
         nov = detector_for(rule, key=key, available=stop - first)
         for i, c in enumerate(samples):

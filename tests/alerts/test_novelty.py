@@ -201,3 +201,27 @@ def test_the_product_reads_hourly_feedback_counts_with_empty_hours_as_zero() -> 
     assert m.figures.unit == "items" and "new high: 12" in m.figures.describe()
     r = _volume_match(rule, "login", points, origin=T0, end=end, step=H, now=now)
     assert r is not None and not r.detail and r.figures.current == 41
+
+
+def test_the_product_reads_large_noisy_feedback_counts_with_novelty_rises_only() -> None:
+    # hundreds of posts an hour, far noisier than Poisson (a product in the news): auto reads the product's
+    # series with the novelty detector, and on feedback volume only a rise is an incident — the same
+    # collapse to a tenth that `direction: both` fires on in a replayed series stays silent here
+    from alerts._signals import _volume_match
+
+    rule = load_settings(REPO / "configs", env={"VOC_HOME": str(REPO)}).alerts.rule("negative-volume-spike")
+    assert rule is not None and rule.method == "auto" and rule.direction == "both"
+    rng = random.Random(11)
+    n = 14 * 24 + 6
+    base = [int(300 + 150 * math.sin(i / 24 * 2 * math.pi) + rng.gauss(0, 60)) for i in range(n - 3)]
+    end, now = T0 + n * H, T0 + (n - 1) * H + timedelta(minutes=20)
+
+    def series(last: tuple[int, int, int]) -> list[tuple[datetime, int]]:
+        return [(T0 + i * H, c) for i, c in enumerate([*base, *last])]
+
+    rise = _volume_match(rule, "", series((2000, 2600, 3100)), origin=T0, end=end, step=H, now=now)
+    assert rise is not None and rise.detail["check"] and rise.detail["direction"] == "up"
+    drop = series((20, 15, 10))
+    assert _volume_match(rule, "", drop, origin=T0, end=end, step=H, now=now) is None
+    fires = [m for m, new in alerts.backtest(rule, [(t, float(c)) for t, c in drop]) if new]
+    assert any(m.detail["direction"] == "down" for m in fires)  # the replay honours direction: both
