@@ -11,6 +11,7 @@ pre-filter; the exact history counts and the current window are always read from
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import weakref
@@ -31,7 +32,7 @@ _HOUR = 3600
 #: Hours kept per index: a day and a window back from the newest asked for, with room for a 7-day window.
 _KEEP_HOURS = 24 * 9
 
-_Key = tuple[str, str, int, int]  # product, sentiment, max_n, hour
+_Key = tuple[str, int, int]  # the filters (repr), max_n, hour
 _caches: weakref.WeakKeyDictionary[Any, dict[_Key, tuple[Counter[str], int]]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
@@ -44,24 +45,24 @@ def sample_windows(since: datetime, window: timedelta) -> list[tuple[int, int]]:
     return [(end - width, end), (end - 24 - width, end - 24)]
 
 
-def sample_grams(index: FeedbackIndex, *, product: str, sentiment: str | None, max_n: int,
-                 windows: Iterable[tuple[int, int]], filters: Any) -> tuple[Counter[str], int]:
-    """Documents per n-gram, and documents, over the hours of ``windows`` (``filters(since=, until=)``
-    builds the index filters of a time range); hours read before come from memory."""
+def sample_grams(index: FeedbackIndex, filters: Any, *, max_n: int,
+                 windows: Iterable[tuple[int, int]]) -> tuple[Counter[str], int]:
+    """Documents per n-gram, and documents, matching ``filters`` (an :class:`index.Filters` without a
+    time range) over the hours of ``windows``; hours read before come from memory."""
     hours = sorted({h for lo, hi in windows for h in range(lo, hi)})
     try:
         with _lock:
             cache = _caches.setdefault(index, {})
     except TypeError:  # an index that cannot be weakly referenced: no cache
         cache = {}
-    key = (product, sentiment or "", max_n)
+    key = (repr(filters), max_n)
     with _lock:
         have = {h: cache[(*key, h)] for h in hours if (*key, h) in cache}
     missing = [h for h in hours if h not in have]
     for lo, hi in _runs(missing):  # one scan per run of consecutive hours
         got: dict[int, tuple[Counter[str], int]] = {h: (Counter(), 0) for h in range(lo, hi)}
-        flt = filters(since=datetime.fromtimestamp(lo * _HOUR, timezone.utc),
-                      until=datetime.fromtimestamp(hi * _HOUR, timezone.utc))
+        flt = dataclasses.replace(filters, since=datetime.fromtimestamp(lo * _HOUR, timezone.utc),
+                                  until=datetime.fromtimestamp(hi * _HOUR, timezone.utc))
         for doc in index.scan(flt, fields=["tokens", "created_at"], batch_size=1000):
             h = _hour(doc.get("created_at"))
             h = h if h in got else lo  # (the range filter chose it: an odd time string counts in the run)
@@ -74,14 +75,14 @@ def sample_grams(index: FeedbackIndex, *, product: str, sentiment: str | None, m
                 cache[(*key, h)] = v
     if hours:
         with _lock:
-            for k in [k for k in cache if k[3] < hours[-1] - _KEEP_HOURS]:
-                del cache[k]
+            for old in [k for k in cache if k[2] < hours[-1] - _KEEP_HOURS]:
+                del cache[old]
     total: Counter[str] = Counter()
     n = 0
     for h in hours:
-        c, k = have[h]
-        total.update(c)
-        n += k
+        grams, docs = have[h]
+        total.update(grams)
+        n += docs
     return total, n
 
 

@@ -209,10 +209,8 @@ def _terms(rule: Rule, settings: Settings, index: FeedbackIndex, now: datetime) 
         # day earlier — already uses a term at ≥ 1/ratio of its current rate → it is not emerging; only the
         # rest get an exact phrase count over the whole history.
         # (whole hours, kept between cycles: alerts/_sample.py)
-        sample, n_sample = sample_grams(
-            index, product=product, sentiment=rule.sentiment, max_n=rule.max_ngram,
-            windows=sample_windows(since, window),
-            filters=lambda **kw: _filters(product=(product,), sentiment=sentiment, **kw))
+        sample, n_sample = sample_grams(index, _filters(product=(product,), sentiment=sentiment),
+                                        max_n=rule.max_ngram, windows=sample_windows(since, window))
         n_sample = max(n_sample, 1)
         n_cur = max(len(grams), 1)
         candidates = [t for t in candidates

@@ -8,7 +8,8 @@ a sample *novel* when, after ``warmup`` samples, one of these reaches a value th
 * **spread**: the population standard deviation of the last ``k`` samples exceeds the largest seen so far
   by ``spread_margin`` × the range of that spread;
 * **daily profile** (only where samples are regular and a day holds at least 3 of them): the mean over the
-  last ``profile_window`` samples of ``|x − x one day earlier|`` exceeds its largest value so far;
+  last ``profile_window`` samples of ``|x − x one day earlier|`` exceeds its largest value so far, once
+  that record has ``profile_days`` (1.5) days of samples behind it (a younger one breaks daily by chance);
 * **windowed Gaussian**: the mean of the last ``k`` samples lies more than ``z`` standard deviations from
   the mean of the up to ``baseline`` samples before them.
 
