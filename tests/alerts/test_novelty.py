@@ -225,3 +225,26 @@ def test_the_product_reads_large_noisy_feedback_counts_with_novelty_rises_only()
     assert _volume_match(rule, "", drop, origin=T0, end=end, step=H, now=now) is None
     fires = [m for m, new in alerts.backtest(rule, [(t, float(c)) for t, c in drop]) if new]
     assert any(m.detail["direction"] == "down" for m in fires)  # the replay honours direction: both
+
+
+def test_a_weekday_unlike_the_same_weekday_before_fires_the_weekly_profile() -> None:
+    # hourly: weekdays busy with an evening peak, weekends quiet; five weeks. On the fifth Thursday (a
+    # holiday) the day looks like a Sunday: against the day before it differs exactly as every Saturday
+    # differs from its Friday (the daily record already holds that), but against the Thursdays before it
+    # is a change never seen — and the weekly record has two weeks behind it by then
+    holiday = 31  # days after T0, a Monday
+
+    def value(day: int, hour: int) -> float:
+        quiet = day % 7 >= 5 or day == holiday
+        return 30.0 if quiet else round(100.0 + 50.0 * math.sin((hour - 9) / 24 * 2 * math.pi), 1)
+
+    det = NoveltyDetector(direction="both")
+    fired = [(i // 24, nv) for i in range(35 * 24)
+             if (nv := det.observe(T0 + i * H, value(i // 24, i % 24))) is not None]
+    assert [(day, nv.check) for day, nv in fired] == [(holiday, "weekly")]
+    assert "the weekly pattern broke" in det.reason(fired[0][1])
+    # without the weekly check (a record that never matures) only the daily profile sees it, once a second
+    # day unlike its day before (the Friday after the holiday) has joined the residuals: hours later
+    late = NoveltyDetector(direction="both", weekly_days=1e9).feed(
+        (T0 + i * H, value(i // 24, i % 24)) for i in range(35 * 24))
+    assert [nv.check for nv in late] == ["profile"] and late[0].at >= fired[0][1].at + 12 * H
