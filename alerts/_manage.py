@@ -93,7 +93,7 @@ def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: dat
     as they are (one evaluation per row); ``method: ratio`` sums them per ``interval`` bucket and evaluates
     at every bucket end; ``method: auto`` runs both as a stream would and keeps, at each evaluation, the
     match of the method :func:`alerts.method.poisson_like` chooses from the baseline then (the
-    ``baseline_samples`` samples before the last ``window`` of them): ratio on low Poisson-like counts,
+    ``baseline_samples`` samples before the last ``window`` of them): ratio on Poisson-like counts,
     novelty otherwise and from the first value that is not a count on.
 
     Returns ``(match, new)`` per firing; ``new`` marks the first firing of an episode (what would alert).

@@ -105,7 +105,7 @@ def _volume_match(rule: Rule, key: str, points: list[tuple[datetime, int]], *, o
     """The rule's detector over one count series (buckets from ``origin`` to ``end``, the one holding
     ``now`` last), evaluated at ``now``. ``method: auto`` chooses by what the series is
     (:func:`alerts.method.poisson_like` on the buckets before the window): the ratio detector on low
-    Poisson-like counts (most feedback), the novelty detector, rises only, on large or over-dispersed ones."""
+    Poisson-like counts (most feedback), the novelty detector, rises only, on over- or under-dispersed ones."""
     counts = {int(t.timestamp()): c for t, c in points}
     s = int(step.total_seconds())
     first, stop = int(origin.timestamp()) // s, int(end.timestamp()) // s

@@ -109,8 +109,8 @@ def _poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def test_method_auto_reads_low_poisson_counts_with_the_ratio_detector_and_other_series_with_novelty() -> None:
-    # hourly counts with Poisson noise around 5 for 10 days, then 60 an hour for 6 hours: low counts, variance
+def test_method_auto_reads_poisson_counts_with_the_ratio_detector_and_other_series_with_novelty() -> None:
+    # hourly counts with Poisson noise around 5 for 10 days, then 60 an hour for 6 hours: counts, variance
     # about the mean, so auto uses the ratio detector (its match carries no novelty check)
     settings = load_settings(REPO / "configs", env={"VOC_HOME": str(REPO)})
     rule = settings.alerts.rule("negative-volume-spike")
@@ -141,7 +141,7 @@ def test_poisson_like_tells_low_counts_from_other_series() -> None:
     from alerts.method import dispersion, poisson_like
 
     rng = random.Random(5)
-    for lam in (0.03, 0.3, 1.0, 5.0, 30.0):  # Poisson counts at any low level, sparse ones included
+    for lam in (0.03, 0.3, 1.0, 5.0, 30.0, 300.0):  # Poisson counts at any level, sparse ones included
         assert poisson_like([_poisson(rng, lam) for _ in range(500)]), lam
     assert poisson_like([0] * 300)  # nothing yet
     daily = [_poisson(rng, 10 * (1 + 0.8 * math.sin(i / 24 * 2 * math.pi))) for i in range(500)]
@@ -152,13 +152,14 @@ def test_poisson_like_tells_low_counts_from_other_series() -> None:
     assert poisson_like(spiked)
     assert not poisson_like([5.5] + [5.0] * 299)  # a measurement
     assert not poisson_like([5] * 300)  # no noise: not Poisson
-    assert not poisson_like([_poisson(rng, 300.0) for _ in range(500)])  # hundreds per sample: not low
     bursts = [0] * 500  # rare large bursts: over-dispersed
     for i in range(0, 500, 40):
         bursts[i:i + 2] = [25, 30]
     assert not poisson_like(bursts)
     wide = [max(0, int(rng.gauss(40, 25))) for _ in range(500)]  # tens, but far noisier than Poisson
     assert dispersion(wide) > 2 and not poisson_like(wide)
+    tweets = [max(0, int(rng.gauss(400, 120))) for _ in range(500)]  # hundreds, over-dispersed
+    assert not poisson_like(tweets)
 
 
 def test_method_keys_are_checked_at_load() -> None:
