@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from alerts.lifecycle import AlertRecord, Transition
 from alerts.store import OUTBOX_FIELDS, AlertState, AlertStoreError, OutboxEntry, PendingDelivery
+from configs.closing import Closeable
 from configs.times import format_utc
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ _MAPPINGS = {
 }
 
 
-class ElasticsearchAlertStore:
+class ElasticsearchAlertStore(Closeable):
     def __init__(self, client: Any, *, prefix: str) -> None:
         self.es = client
         self.prefix = prefix
@@ -271,12 +272,6 @@ class ElasticsearchAlertStore:
 
     def close(self) -> None:
         self.es.close()
-
-    def __enter__(self) -> ElasticsearchAlertStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 _ = json

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from alerts._errors import AlertNotFoundError, AlertsError
 from alerts._evaluate import collect_signals, deliveries_for
 from alerts.detect import Match, SpikeDetector
+from alerts.method import poisson_like
 from alerts.novelty import detector_for
 from alerts.lifecycle import AlertRecord, Transition, acknowledge, resolve_manually
 from alerts.store import AlertStore, open_store
@@ -89,8 +91,10 @@ def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: dat
              end: datetime | None = None) -> list[tuple[Match, bool]]:
     """Replay a series through the rule's volume detector. ``method: novelty`` reads the series' samples
     as they are (one evaluation per row); ``method: ratio`` sums them per ``interval`` bucket and evaluates
-    at every bucket end; ``method: auto`` runs both as a stream would: ratio's matches while every value so
-    far is a count (a non-negative integer), novelty's from the first value that is not.
+    at every bucket end; ``method: auto`` runs both as a stream would and keeps, at each evaluation, the
+    match of the method :func:`alerts.method.poisson_like` chooses from the baseline then (the
+    ``baseline_samples`` samples before the last ``window`` of them): ratio on Poisson-like counts,
+    novelty otherwise and from the first value that is not a count on.
 
     Returns ``(match, new)`` per firing; ``new`` marks the first firing of an episode (what would alert).
     """
@@ -104,13 +108,32 @@ def backtest(rule: Rule, series: Sequence[tuple[datetime, float]], *, start: dat
     elif rule.method == "ratio":
         found = _ratio_replay(rule, series)
     else:
-        switch = next((t for t, v in series if v < 0 or not float(v).is_integer()), None)
-        if switch is None:
-            found = _ratio_replay(rule, series)
-        else:  # the ratio detector's evaluations read only counts up to the switch; novelty's from there on
-            found = [(m, new) for m, new in _ratio_replay(rule, series) if m.at <= switch]
-            found += [(m, new) for m, new in _novelty_replay(rule, series) if m.at >= switch]
+        ratio_at = _auto_chooser(rule, series)
+        found = sorted([(m, new) for m, new in _ratio_replay(rule, series) if ratio_at(m.at)]
+                       + [(m, new) for m, new in _novelty_replay(rule, series) if not ratio_at(m.at)],
+                       key=lambda mn: mn[0].at)
     return [(m, new) for m, new in found if (start is None or m.at >= start) and (end is None or m.at <= end)]
+
+
+def _auto_chooser(rule: Rule, series: Sequence[tuple[datetime, float]]) -> Callable[[datetime], bool]:
+    """``at -> True`` where ``method: auto`` evaluates with the ratio detector at ``at`` (the samples
+    before ``at``, as a stream would have them)."""
+    times = [t for t, _ in series]
+    values = [float(v) for _, v in series]
+    first_measure = next((i for i, v in enumerate(values) if v < 0 or not v.is_integer()), len(values))
+    k, base = rule.window_samples, rule.baseline_samples
+    memo: dict[int, bool] = {}
+
+    def ratio_at(at: datetime) -> bool:
+        j = bisect.bisect_left(times, at)  # the samples before ``at``
+        if j > first_measure:
+            return False
+        if j not in memo:
+            stop = max(0, j - k)
+            memo[j] = poisson_like(values[max(0, stop - base):stop] or values[:j])
+        return memo[j]
+
+    return ratio_at
 
 
 def _novelty_replay(rule: Rule, series: Sequence[tuple[datetime, float]]) -> list[tuple[Match, bool]]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from alerts.detect import (Figures, Match, RatingStats, SpikeDetector, emerging_terms, is_generic, ngrams, rating_drop)
+from alerts.method import poisson_like
 from alerts.novelty import detector_for
 from alerts._phrases import configured, group_terms, whole_phrases
+from alerts._sample import sample_grams, sample_windows
 from alerts.lifecycle import fingerprint
 from configs.alerts import Rule
 from configs.times import format_utc as _iso
@@ -101,15 +103,25 @@ def _products(rule: Rule, index: FeedbackIndex, since: datetime, until: datetime
 def _volume_match(rule: Rule, key: str, points: list[tuple[datetime, int]], *, origin: datetime, end: datetime,
                   step: timedelta, now: datetime) -> Match | None:
     """The rule's detector over one count series (buckets from ``origin`` to ``end``, the one holding
-    ``now`` last), evaluated at ``now``. Feedback per bucket is always a count, so ``method: auto`` is the
-    ratio detector here (``backtest`` switches to novelty on a series that is not counts)."""
-    if rule.method == "novelty":
-        counts = {int(t.timestamp()): c for t, c in points}
-        s = int(step.total_seconds())
-        first, stop = int(origin.timestamp()) // s, int(end.timestamp()) // s
+    ``now`` last), evaluated at ``now``. ``method: auto`` chooses by what the series is
+    (:func:`alerts.method.poisson_like` on the buckets before the window): the ratio detector on low
+    Poisson-like counts (most feedback), the novelty detector, rises only, on over- or under-dispersed ones."""
+    counts = {int(t.timestamp()): c for t, c in points}
+    s = int(step.total_seconds())
+    first, stop = int(origin.timestamp()) // s, int(end.timestamp()) // s
+    samples = [counts.get(i * s, 0) for i in range(first, stop)]  # every bucket, empty ones as 0
+    method = rule.method
+    if method == "auto":
+        k = rule.window_samples
+        method = "ratio" if poisson_like(samples[max(0, len(samples) - k - rule.baseline_samples):
+                                                 max(0, len(samples) - k)]) else "novelty"
+        # feedback volume: a rise is an incident, a drop in complaints is not (``direction`` is for the
+        # series ``voc alerts backtest --series`` replays, which may be anything)
+        rule = replace(rule, direction="up")
+    if method == "novelty":
         nov = detector_for(rule, key=key, available=stop - first)
-        for i in range(first, stop):  # every bucket, empty ones as 0: the novelty detector reads samples
-            nov.observe(datetime.fromtimestamp(i * s, timezone.utc), counts.get(i * s, 0))
+        for i, c in enumerate(samples):
+            nov.observe(datetime.fromtimestamp((first + i) * s, timezone.utc), c)
         return nov.advance(now)
     det = SpikeDetector(key=key, bucket=step, window=rule.window, history=rule.history, warmup=rule.warmup,
                         min_count=rule.min_count, ratio=rule.ratio, threshold=rule.threshold, origin=origin)
@@ -196,13 +208,9 @@ def _terms(rule: Rule, settings: Settings, index: FeedbackIndex, now: datetime) 
         # Cheap pre-filter: a sample of the history — the window just before this one and the same window a
         # day earlier — already uses a term at ≥ 1/ratio of its current rate → it is not emerging; only the
         # rest get an exact phrase count over the whole history.
-        sample: Counter[str] = Counter()
-        n_sample = 0
-        for lo in (since - window, since - timedelta(days=1)):
-            sflt = _filters(product=(product,), sentiment=sentiment, since=lo, until=lo + window)
-            for doc in index.scan(sflt, fields=["tokens"], batch_size=1000):
-                sample.update(ngrams(doc.get("tokens") or "", max_n=rule.max_ngram))
-                n_sample += 1
+        # (whole hours, kept between cycles: alerts/_sample.py)
+        sample, n_sample = sample_grams(index, _filters(product=(product,), sentiment=sentiment),
+                                        max_n=rule.max_ngram, windows=sample_windows(since, window))
         n_sample = max(n_sample, 1)
         n_cur = max(len(grams), 1)
         candidates = [t for t in candidates

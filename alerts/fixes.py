@@ -8,6 +8,10 @@ was marked. A post carrying an app version (app stores) counts *after* only on v
 and *before* only on versions below it (``configs.versions.version_key``), so users still on the broken
 version do not make a working fix look ineffective; other posts count by their date alone.
 
+No verdict while the fix has too few users to judge it: the fixed version (a fix by date: the product) needs
+``fixes.min_posts`` posts of any kind after the fix, else the check waits another ``observe`` (no message; the
+incident shows what it waits for), so a fix nobody installed yet is never "verified" by its silence.
+
 Verdict: ``fix_verified`` when the rate after is at most ``fixes.max_ratio`` × the rate before, else
 ``fix_ineffective``; both with the numbers in words ("登录相关负面反馈：3.2.1 上 2 条/天，3.2.0 上 41 条/天")
 and one message to each subscriber (the outbox). A verified incident whose signal comes back reopens.
@@ -20,6 +24,7 @@ signal fades (then ``resolved``) or a new fix is marked; ``fix_verified`` reopen
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -110,6 +115,8 @@ class FixRates:
     days: float
     before_versions: tuple[str, ...]
     after_versions: tuple[str, ...]
+    #: Posts of any kind after the fix on the fixed version (a fix by date: the product's), the signal's or not.
+    adopters: int = 0
 
     @property
     def before(self) -> int:
@@ -133,7 +140,7 @@ class FixRates:
 
 def fix_rates(index: FeedbackIndex, rec: AlertRecord, fix: Mapping[str, Any]) -> FixRates:
     """Count the incident's posts before and after the fix (see the module docstring)."""
-    from index.base import SearchQuery
+    from index.base import Filters, SearchQuery
     from index.query import parse_query
 
     start = parse_utc(str(fix["date"]))
@@ -168,10 +175,16 @@ def fix_rates(index: FeedbackIndex, rec: AlertRecord, fix: Mapping[str, Any]) ->
         offset += limit
         if len(res.hits) < limit or offset >= res.total:
             break
+    everything = Filters(product=q.filters.product, since=start, until=due)
+    res = index.search(SearchQuery(filters=everything, limit=0, facets=("app_version",)))
+    if fix.get("version"):
+        adopters = sum(c for v, c in res.facets.get("app_version", ()) if version_key(v) >= fixed_in)
+    else:
+        adopters = res.total
     return FixRates(ver_before=n["ver_before"], ver_after=n["ver_after"], other_before=n["other_before"],
                     other_after=n["other_after"], days=max(window / timedelta(days=1), 1 / 24),
                     before_versions=tuple(v for v, _ in bv.most_common(3)),
-                    after_versions=tuple(v for v, _ in av.most_common(3)))
+                    after_versions=tuple(v for v, _ in av.most_common(3)), adopters=adopters)
 
 
 def _subject(rec: AlertRecord) -> str:
@@ -198,14 +211,28 @@ def verdict_transition(settings: Settings, rec: AlertRecord, rates: FixRates, *,
     fix = dict(rec.detail.get("fix") or {})
     ok = rates.after_rate <= settings.alerts.fixes.max_ratio * rates.before_rate
     verdict = "verified" if ok else "ineffective"
+    fix.pop("waiting", None)
     fix.update(verdict=verdict, before_rate=rates.before_rate, after_rate=rates.after_rate, before=rates.before,
-               after=rates.after, days=round(rates.days, 3), checked_at=format_utc(now),
+               after=rates.after, days=round(rates.days, 3), checked_at=format_utc(now), adopters=rates.adopters,
                text=_describe(rec, fix, rates))
     state = f"fix_{verdict}"
     new = dataclasses.replace(rec, state=state, version=rec.version + 1, updated_at=now, last_notified_at=now,
                               notify_count=rec.notify_count + 1, detail={**dict(rec.detail), "fix": fix},
                               resolved_at=now if ok else None)
     return Transition(new, state, True)
+
+
+def _wait(settings: Settings, rec: AlertRecord | None, *, rates: FixRates, now: datetime) -> Transition | None:
+    """Too few posts after the fix to judge it: check again one ``observe`` later (no message)."""
+    if rec is None or rec.state != "fixed":
+        return None
+    fix = dict(rec.detail.get("fix") or {})
+    due = parse_utc(str(fix["due_at"])) + settings.alerts.fixes.observe
+    who = f"{fix['version']} " if fix.get("version") else ""
+    fix.update(due_at=format_utc(due), adopters=rates.adopters,
+               waiting=f"修复后{who}仅 {rates.adopters} 条反馈（需 {settings.alerts.fixes.min_posts} 条），延后判定")
+    new = dataclasses.replace(rec, version=rec.version + 1, updated_at=now, detail={**dict(rec.detail), "fix": fix})
+    return Transition(new, None, False)
 
 
 def verify_fixes(settings: Settings, index: FeedbackIndex, st: AlertStore, *, now: datetime,
@@ -217,6 +244,9 @@ def verify_fixes(settings: Settings, index: FeedbackIndex, st: AlertStore, *, no
         if not fix.get("due_at") or now < parse_utc(str(fix["due_at"])):
             continue
         rates = fix_rates(index, rec, fix)
+        if rates.adopters < settings.alerts.fixes.min_posts:
+            st.apply(rec.fingerprint, functools.partial(_wait, settings, rates=rates, now=now), lambda t: [], now=now)
+            continue
 
         def compute(r: AlertRecord | None, rates: FixRates = rates) -> Transition | None:
             if r is None or r.state != "fixed":
@@ -260,5 +290,5 @@ def fix_view(rec: AlertRecord) -> dict[str, Any] | None:
     if not isinstance(fix, Mapping):
         return None
     keys = ("version", "date", "before_rate", "after_rate", "verdict", "text", "note", "ticket", "marked_at",
-            "due_at", "checked_at", "before", "after")
+            "due_at", "checked_at", "before", "after", "adopters", "waiting")
     return {k: fix.get(k) for k in keys}

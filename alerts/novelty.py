@@ -8,7 +8,10 @@ a sample *novel* when, after ``warmup`` samples, one of these reaches a value th
 * **spread**: the population standard deviation of the last ``k`` samples exceeds the largest seen so far
   by ``spread_margin`` × the range of that spread;
 * **daily profile** (only where samples are regular and a day holds at least 3 of them): the mean over the
-  last ``profile_window`` samples of ``|x − x one day earlier|`` exceeds its largest value so far;
+  last ``profile_window`` samples of ``|x − x one day earlier|`` exceeds its largest value so far, once
+  that record has ``profile_days`` (1.5) days of samples behind it (a younger one breaks daily by chance);
+* **weekly profile** (the same with ``|x − x one week earlier|``, once that record has ``weekly_days``
+  (14) days behind it, so from a series' fourth week on): a Thursday unlike the Thursdays before;
 * **windowed Gaussian**: the mean of the last ``k`` samples lies more than ``z`` standard deviations from
   the mean of the up to ``baseline`` samples before them.
 
@@ -54,7 +57,7 @@ class Novelty:
 
     at: datetime
     index: int
-    check: str  # level_high | level_low | spread | profile | gaussian
+    check: str  # level_high | level_low | spread | profile | weekly | gaussian
     value: float
     recent_sum: float  # the last k samples, summed
     recent_mean: float
@@ -72,7 +75,8 @@ class NoveltyDetector:
 
     def __init__(self, *, key: str = "", k: int = 6, warmup: int = 200, refractory: int = 40, baseline: int = 500,
                  z: float = 6.0, level_margin: float = 0.05, spread_margin: float = 0.3, profile_window: int = 48,
-                 direction: Direction = "up", min_count: float = 0.0, unit: str = "") -> None:
+                 direction: Direction = "up", min_count: float = 0.0, unit: str = "",
+                 profile_days: float = 1.5, weekly_days: float = 14.0) -> None:
         if k < 2 or warmup < k or refractory < 1 or baseline < 2 * k or z <= 0 or profile_window < 1:
             raise ValueError("novelty knobs: k ≥ 2, warmup ≥ k, refractory ≥ 1, baseline ≥ 2·k, z > 0, "
                              f"profile_window ≥ 1 (got k={k}, warmup={warmup}, refractory={refractory}, "
@@ -82,18 +86,16 @@ class NoveltyDetector:
         self.key, self.k, self.warmup, self.refractory = key, k, warmup, refractory
         self.baseline, self.z, self.level_margin, self.spread_margin = baseline, z, level_margin, spread_margin
         self.profile_window, self.direction, self.min_count, self.unit = profile_window, direction, min_count, unit
+        self._daily = _Profile(profile_window, profile_days)
+        self._weekly = _Profile(profile_window, weekly_days)
         self.n = 0
         self._buf: deque[tuple[datetime, float]] = deque()  # the last baseline + k samples
         self._sum = self._sq = 0.0  # of the baseline part (all but the last k of _buf)
         self._hi = self._lo = 0.0
         self._sd_hi: float | None = None
         self._sd_lo: float | None = None
-        self._res_hi: float | None = None
         self._gaps: list[float] = []
         self._period = 0  # samples per day, fixed after the first 200 gaps (0: not seasonal)
-        self._day: deque[float] = deque()  # the last period samples
-        self._res: deque[float] = deque()
-        self._res_sum = 0.0
         self._counts = True
         self._last_fire = self._episode_end = -(10 ** 9)
         self.last: Novelty | None = None
@@ -132,20 +134,9 @@ class NoveltyDetector:
         base_n = len(self._buf) - len(recent)
         b_mean = self._sum / base_n if base_n else r_mean
         b_sd = math.sqrt(max(self._sq / base_n - b_mean * b_mean, 1e-24)) if base_n else 0.0
-        rm = None
         p = self._period
-        if p and i >= p and len(self._day) == p:
-            r = abs(v - self._day[0])
-            self._res.append(r)
-            self._res_sum += r
-            if len(self._res) > self.profile_window:
-                self._res_sum -= self._res.popleft()
-            if len(self._res) >= self.profile_window:
-                rm = self._res_sum / self.profile_window
-        if p:
-            self._day.append(v)
-            while len(self._day) > p:
-                self._day.popleft()
+        rm = self._daily.push(v, p)
+        wm = self._weekly.push(v, 7 * p)
         up = r_mean >= b_mean
         check, record = "", 0.0
         if i >= self.warmup:
@@ -158,8 +149,10 @@ class NoveltyDetector:
                 if self._sd_hi is not None and self._sd_lo is not None and \
                         sd > self._sd_hi + self.spread_margin * (self._sd_hi - self._sd_lo):
                     check, record = "spread", self._sd_hi
-                elif rm is not None and self._res_hi is not None and rm > self._res_hi:
-                    check, record = "profile", self._res_hi
+                elif self._daily.novel(rm, p):
+                    check, record = "profile", self._daily.hi or 0.0
+                elif self._weekly.novel(wm, p):
+                    check, record = "weekly", self._weekly.hi or 0.0
                 elif base_n >= self.baseline and abs(r_mean - b_mean) > self.z * b_sd:
                     check, record = "gaussian", b_mean
             if check and up and self._counts and r_sum < self.min_count:
@@ -176,8 +169,8 @@ class NoveltyDetector:
         self._hi, self._lo = max(self._hi, v), min(self._lo, v)
         self._sd_hi = sd if self._sd_hi is None else max(self._sd_hi, sd)
         self._sd_lo = sd if self._sd_lo is None else min(self._sd_lo, sd)
-        if rm is not None:
-            self._res_hi = rm if self._res_hi is None else max(self._res_hi, rm)
+        self._daily.record(rm)
+        self._weekly.record(wm)
         self.n += 1
         return novelty
 
@@ -240,6 +233,9 @@ class NoveltyDetector:
         if nv.check == "spread":
             return (f"the last {self.k} samples swing more than ever before (average {mean}, {way} the usual "
                     f"{_num(nv.base_mean)}; widest swing so far {_num(nv.record)})")
+        if nv.check == "weekly":
+            return (f"the weekly pattern broke: the last {self.profile_window} samples differ from the same time a "
+                    f"week earlier more than ever before (average {mean}, {way} the usual {_num(nv.base_mean)})")
         return (f"the daily pattern broke: the last {self.profile_window} samples differ from the same time a "
                 f"day earlier more than ever before (average {mean}, {way} the usual {_num(nv.base_mean)})")
 
@@ -247,6 +243,45 @@ class NoveltyDetector:
         gaps = sorted(self._gaps)
         return timedelta(seconds=gaps[len(gaps) // 2]) if gaps else timedelta(0)
 
+
+
+class _Profile:
+    """A seasonal profile check: the mean over the last ``window`` samples of ``|x − x one lag earlier|``
+    (``push``), novel above its record once that record has ``mature_days`` days of samples behind it."""
+
+    def __init__(self, window: int, mature_days: float) -> None:
+        self.window, self.mature_days = window, mature_days
+        self.hi: float | None = None
+        self.n = 0  # residual means recorded
+        self._lagged: deque[float] = deque()  # the last ``lag`` samples
+        self._res: deque[float] = deque()
+        self._sum = 0.0
+
+    def push(self, v: float, lag: int) -> float | None:
+        """Take the next sample (``lag``: samples per period, 0 while unknown); the residual mean, if any."""
+        if not lag:
+            return None
+        out = None
+        if len(self._lagged) == lag:
+            r = abs(v - self._lagged[0])
+            self._res.append(r)
+            self._sum += r
+            if len(self._res) > self.window:
+                self._sum -= self._res.popleft()
+            if len(self._res) >= self.window:
+                out = self._sum / self.window
+        self._lagged.append(v)
+        while len(self._lagged) > lag:
+            self._lagged.popleft()
+        return out
+
+    def novel(self, rm: float | None, per_day: int) -> bool:
+        return rm is not None and self.hi is not None and rm > self.hi and self.n >= self.mature_days * per_day
+
+    def record(self, rm: float | None) -> None:
+        if rm is not None:
+            self.hi = rm if self.hi is None else max(self.hi, rm)
+            self.n += 1
 
 
 def _num(x: float) -> str:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from alerts._errors import AlertsError
 from alerts.lifecycle import AlertRecord, Transition
+from configs.closing import Closeable
 from configs.sqlite_wal import use_wal
 from configs.times import format_utc
 
@@ -217,7 +218,7 @@ def _ts(dt: datetime) -> float:
     return dt.timestamp()
 
 
-class SqliteAlertStore:
+class SqliteAlertStore(Closeable):
     def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         try:
@@ -485,12 +486,6 @@ class SqliteAlertStore:
 
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> SqliteAlertStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_store(settings: Settings) -> SqliteAlertStore:

@@ -3,7 +3,9 @@
 1. Detection quality — what the shipped ``negative-volume-spike`` rule (``method: auto``) runs on counts:
    the seasonal-median ratio detector (``ours``: ``alerts.detect.SpikeDetector``, 6h, ×3, ≥10;
    ``ours-ratio2`` at ×2), the same rule with ``method: novelty`` (``novelty``:
-   ``alerts.novelty.NoveltyDetector`` built by ``detector_for``) and an ElastAlert-style SpikeRule
+   ``alerts.novelty.NoveltyDetector`` built by ``detector_for``), the shipped choice between them
+   (``auto``: ratio's firing where ``alerts.method.poisson_like`` finds the baseline low Poisson-like
+   counts, novelty's elsewhere) and an ElastAlert-style SpikeRule
    (``bench/elastalert_spike.py``: current window vs the reference window just before it, 6h, ×3, ≥10)
    over the same synthetic hourly series: daily seasonality (and a weekend bump), Poisson noise, and
    injected spikes of known start, duration and size. Reported: precision (alert episodes that start
@@ -65,8 +67,9 @@ def _poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def make_series(rng: random.Random, days: int) -> tuple[list[int], list[Spike]]:
-    level = rng.choice([1.0, 2.0, 4.0, 8.0, 15.0, 30.0])  # mean negative items per hour
+def make_series(rng: random.Random, days: int, level: float | None = None) -> tuple[list[int], list[Spike]]:
+    chosen = rng.choice([1.0, 2.0, 4.0, 8.0, 15.0, 30.0])  # mean negative items per hour
+    level = chosen if level is None else level
     phase = rng.uniform(-2, 2)
     spikes: list[Spike] = []
     h = 24 * 8 + rng.randint(0, 48)  # no spikes in the first week (both detectors warm up)
@@ -117,7 +120,8 @@ def score(firings: list[int], spikes: list[Spike], window_h: int) -> tuple[int, 
 def run_quality(n_series: int, days: int, seed: int) -> dict[str, dict[str, float]]:
     rng = random.Random(seed)
     window = 6 * H
-    names = ("ours", "ours-ratio2", "novelty", "elastalert")
+    names = ("ours", "ours-ratio2", "novelty", "auto", "elastalert")
+    from alerts.method import poisson_like
     from alerts.novelty import detector_for
     from configs import load_settings
 
@@ -148,6 +152,12 @@ def run_quality(n_series: int, days: int, seed: int) -> dict[str, dict[str, floa
                 det.observe(t, c)
                 if det.advance(t + H) is not None:
                     fired[name].append(i)
+            # the shipped method: auto — ratio where the baseline (before the window) is Poisson-like counts
+            r, n = (fired["ours"] or [-1])[-1] == i, (fired["novelty"] or [-1])[-1] == i
+            if r or n:
+                stop = max(0, i + 1 - rule.window_samples)
+                if (r if poisson_like(counts[max(0, stop - rule.baseline_samples):stop] or counts[:i + 1]) else n):
+                    fired["auto"].append(i)
         for name in fired:
             tp, fp, delays, caught = score(fired[name], spikes, 6)
             tot = totals[name]
@@ -169,6 +179,43 @@ def run_quality(n_series: int, days: int, seed: int) -> dict[str, dict[str, floa
     out["_meta"] = {"series": n_series, "days": days, "spikes": n_spikes}  # type: ignore[assignment]
     task.close()
     out["_by_factor"] = {f: {k: sum(v) / len(v) for k, v in d.items()} for f, d in sorted(by_factor.items())}  # type: ignore[assignment]
+    return out
+
+
+def run_levels(levels: tuple[float, ...], n_series: int, days: int, seed: int) -> dict[float, dict[str, tuple[float, float, int]]]:
+    """The ratio and the novelty detector on the same synthetic series at one fixed mean level each (what
+    ``alerts.method`` rests on: which detector suits Poisson counts of a given size); per level and
+    detector (precision, recall, false alerts)."""
+    from alerts.novelty import detector_for
+    from configs import load_settings
+
+    repo = Path(__file__).resolve().parents[1]
+    rule = load_settings(repo / "configs", env={"VOC_HOME": str(repo)}).alerts.rule("negative-volume-spike")
+    assert rule is not None
+    rule = dataclasses.replace(rule, method="novelty", direction="up")
+    out = {}
+    for level in levels:
+        rng = random.Random(seed)
+        tot = {"ratio": [0, 0, 0], "novelty": [0, 0, 0]}
+        n_spikes = 0
+        for _ in range(n_series):
+            counts, spikes = make_series(rng, days, level=level)
+            n_spikes += len(spikes)
+            dets = {"ratio": SpikeDetector(window=6 * H, history=timedelta(days=14), warmup=timedelta(days=3),
+                                           min_count=10, ratio=3.0, threshold=4.0),
+                    "novelty": detector_for(rule)}
+            fired: dict[str, list[int]] = {k: [] for k in dets}
+            for i, c in enumerate(counts):
+                for name, det in dets.items():
+                    det.observe(T0 + i * H, c)
+                    if det.advance(T0 + (i + 1) * H) is not None:
+                        fired[name].append(i)
+            for name in dets:
+                tp, fp, _delays, caught = score(fired[name], spikes, 6)
+                tot[name][0] += tp
+                tot[name][1] += fp
+                tot[name][2] += caught
+        out[level] = {k: (v[0] / max(1, v[0] + v[1]), v[2] / max(1, n_spikes), v[1]) for k, v in tot.items()}
     return out
 
 
@@ -308,7 +355,15 @@ def main() -> None:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--nab", help="NAB dev folder (default: shared/data/nab_dev above the repository)")
+    ap.add_argument("--levels", action="store_true",
+                    help="only: ratio vs novelty on synthetic series at fixed levels 8–200 an hour (60 series each)")
     args = ap.parse_args()
+    if args.levels:
+        print("ratio vs novelty (rises only) at fixed mean levels, 60 synthetic series × 42 days each:")
+        for level, row in run_levels((8.0, 30.0, 60.0, 100.0, 200.0), 60, args.days, args.seed).items():
+            print(f"   {level:>5g}/h  " + "   ".join(f"{k}: precision {p:.3f} recall {r:.3f} false {f}"
+                                                    for k, (p, r, f) in row.items()))
+        return
 
     if not args.skip_quality:
         quality(args)
@@ -330,8 +385,8 @@ def quality(args: argparse.Namespace) -> None:
     for name, m in q.items():
         print(f"   {name:<12} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['median_delay_h']:>11.1f} h "
               f"{m['false_per_series_week']:>18.3f} {m['alerts']:>7}")
-    print("   recall by spike size (ours / ours-ratio2 / novelty / ElastAlert): " + ", ".join(
-        f"×{f:g}: {v['ours']:.2f}/{v['ours-ratio2']:.2f}/{v['novelty']:.2f}/{v['elastalert']:.2f}"
+    print("   recall by spike size (ours / ours-ratio2 / novelty / auto / ElastAlert): " + ", ".join(
+        f"×{f:g}: {v['ours']:.2f}/{v['ours-ratio2']:.2f}/{v['novelty']:.2f}/{v['auto']:.2f}/{v['elastalert']:.2f}"
         for f, v in byf.items()))
     o, e = q["ours"], q["elastalert"]
     print(f"   ratio ours/ElastAlert: precision ×{o['precision'] / max(e['precision'], 1e-9):.2f}, "

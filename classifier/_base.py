@@ -61,23 +61,27 @@ class ClassifierError(Exception):
     """Root of the classifier package's errors."""
 
 
-class ModelLoadError(ClassifierError):
-    """A model directory cannot be loaded. ``path`` names it; the message says how to fix it."""
+class _PathError(ClassifierError):
+    """An error about one file or folder: ``path`` names it, ``reason`` says what is wrong and how to fix it;
+    the message is ``what`` (with ``{path}``) and the reason."""
+
+    what = "{path}"
 
     def __init__(self, path: str | Path, reason: str) -> None:
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"cannot load classifier model {self.path}: {reason}")
+        super().__init__(f"{self.what.format(path=self.path)}: {reason}")
+
+
+class ModelLoadError(_PathError):
+    """A model directory cannot be loaded. ``path`` names it; the message says how to fix it."""
+
+    what = "cannot load classifier model {path}"
 
 
 class NormalizationMismatch(ModelLoadError):
     """The model's saved normalization settings differ from this code's; retrain or upgrade."""
 
 
-class TrainingDataError(ClassifierError):
+class TrainingDataError(_PathError):
     """Training data is missing or unusable. ``path`` names the file or folder."""
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifier._base import INTENTS, RISKS, SENTIMENTS, ClassifierError
+from configs.closing import Closeable
 from configs.sqlite_wal import use_wal
 from configs.times import format_utc
 
@@ -143,7 +144,7 @@ def parse_assignments(items: Sequence[str], *, topic_ids: Iterable[str] | None =
     return out
 
 
-class CorrectionStore:
+class CorrectionStore(Closeable):
     """Corrections in a SQLite file (created on first use)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -213,12 +214,6 @@ class CorrectionStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-    def __enter__(self) -> CorrectionStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_store(settings: Settings) -> CorrectionStore:

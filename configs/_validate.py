@@ -22,9 +22,18 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 from configs.times import format_duration, parse_duration
 
-__all__ = ["ConfigError", "build", "key_path", "parse_duration", "format_duration"]
+__all__ = ["ConfigError", "build", "check_minimums", "key_path", "parse_duration", "format_duration"]
 
 T = TypeVar("T")
+
+
+def check_minimums(section: object, minimums: Mapping[str, tuple[float, str]], *, prefix: str = "") -> None:
+    """``__post_init__``'s lower bounds as one table: ``{field: (lowest allowed, how the message says it)}``.
+    The first field below its bound raises ``ValueError("<prefix><field> must be <words>, got <value>")``."""
+    for name, (lowest, words) in minimums.items():
+        value = getattr(section, name)
+        if value < lowest:
+            raise ValueError(f"{prefix}{name} must be {words}, got {value}")
 
 
 class ConfigError(ValueError):

@@ -332,12 +332,18 @@ class FixSettings:
     observe: timedelta = timedelta(days=1)
     #: Verified when the rate after the fix is at most this share of the rate before it.
     max_ratio: float = 0.3
+    #: Posts of any kind the fixed version (a fix by date: the product) must have after the fix before a verdict:
+    #: with fewer, few users may run the fix yet, and "no complaints" would prove nothing — the verdict waits
+    #: another ``observe``.
+    min_posts: int = 10
 
     def __post_init__(self) -> None:
         if not isinstance(self.observe, timedelta) or self.observe < timedelta(hours=1):
             raise ValueError(f"observe must be a duration of at least 1h, got {self.observe!r}")
         if not 0 <= self.max_ratio < 1:
             raise ValueError(f"max_ratio must be at least 0 and below 1, got {self.max_ratio}")
+        if isinstance(self.min_posts, bool) or not isinstance(self.min_posts, int) or self.min_posts < 0:
+            raise ValueError(f"min_posts must be a whole number >= 0, got {self.min_posts!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

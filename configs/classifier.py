@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from configs._validate import check_minimums
+
 __all__ = ["ClassifierSettings"]
 
 
@@ -28,9 +30,5 @@ class ClassifierSettings:
     viral_engagement: int = 2000
 
     def __post_init__(self) -> None:
-        if self.threads < 1:
-            raise ValueError(f"classifier.threads must be at least 1, got {self.threads}")
-        if self.batch_size < 1:
-            raise ValueError(f"classifier.batch_size must be at least 1, got {self.batch_size}")
-        if self.viral_engagement < 1:
-            raise ValueError(f"classifier.viral_engagement must be at least 1, got {self.viral_engagement}")
+        check_minimums(self, dict.fromkeys(("threads", "batch_size", "viral_engagement"), (1, "at least 1")),
+                       prefix="classifier.")

@@ -30,6 +30,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from configs._validate import check_minimums
+
 __all__ = ["WebSettings", "ScheduleSettings"]
 
 
@@ -130,21 +132,14 @@ class WebSettings:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError as exc:
                 raise ValueError(f"trusted_proxies: {proxy!r} is not an IP address or network: {exc}") from exc
-        if self.login_max_failures < 1:
-            raise ValueError(f"login_max_failures must be at least 1, got {self.login_max_failures}")
-        if self.login_window_seconds < 1:
-            raise ValueError(f"login_window_seconds must be at least 1, got {self.login_window_seconds}")
+        check_minimums(self, {"login_max_failures": (1, "at least 1"), "login_window_seconds": (1, "at least 1")})
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 (any free port) and 65535, got {self.port}")
-        if self.session_max_age < 60:
-            raise ValueError(f"session_max_age must be at least 60 seconds, got {self.session_max_age}")
-        if self.facet_sample < 0:
-            raise ValueError(f"facet_sample must be 0 (exact) or more, got {self.facet_sample}")
-        if self.query_concurrency < 0:
-            raise ValueError(f"query_concurrency must be 0 (auto) or more, got {self.query_concurrency}")
-        if self.facet_concurrency < 0:
-            raise ValueError(f"facet_concurrency must be 0 (auto) or more, got {self.facet_concurrency}")
-        if self.cache_seconds < 0:
-            raise ValueError(f"cache_seconds must be 0 (off) or more, got {self.cache_seconds}")
-        if self.max_page_size < 1:
-            raise ValueError(f"max_page_size must be at least 1, got {self.max_page_size}")
+        check_minimums(self, {
+            "session_max_age": (60, "at least 60 seconds"),
+            "facet_sample": (0, "0 (exact) or more"),
+            "query_concurrency": (0, "0 (auto) or more"),
+            "facet_concurrency": (0, "0 (auto) or more"),
+            "cache_seconds": (0, "0 (off) or more"),
+            "max_page_size": (1, "at least 1"),
+        })

@@ -151,7 +151,8 @@ def scrapy_settings(settings: Settings, *, run_id: str | None = None) -> dict[st
             "crawlers.middlewares.BackoffRetryMiddleware": 550,
             "crawlers.middlewares.BlockDetectionMiddleware": 650,
         },
-        "EXTENSIONS": {"crawlers.extensions.RunStateExtension": 100, "crawlers._progress.ProgressExtension": 110},
+        "EXTENSIONS": {"crawlers.tracking.RunTracking": 0, "crawlers.extensions.RunStateExtension": 100,
+                       "crawlers._progress.ProgressExtension": 110},
         # Scrapy imports every listed extension's module, even one turned off with None; RemoteControl's
         # imports aiohttp (~80 ms of every crawl's start), so it is left out of the base list itself.
         # CoreStats is ours: the item count comes from ITEM_PROCESSOR, not a per-item signal receiver.

@@ -5,7 +5,8 @@ as ``skipped``) and records the run as ``running`` — one record per forum (``f
 spider, so ``voc status`` tells forums apart; on ``spider_closed`` it stores the summary: pages,
 new/updated, dropped by reason, errors, blocked reason and fix, duration, and the final status
 (``ok`` | ``blocked`` | ``failed`` | ``skipped``). The run id comes from ``VOC_RUN_ID`` (``voc crawl``) or is
-made up (``scrapy crawl``).
+made up (``scrapy crawl``). The figures are the run's :class:`crawlers.tracking.RunTracker` (the
+``RunTracking`` extension, which also hears Scrapy's item and spider errors).
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ class RunStateExtension:
         ext = cls(state=CrawlState(s.get("VOC_STATE_PATH")), run_id=s.get("VOC_RUN_ID") or new_run_id(), crawler=crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
-        crawler.signals.connect(ext.item_error, signal=signals.item_error)
         return ext
 
     def spider_opened(self, spider: Any) -> None:
@@ -61,20 +60,6 @@ class RunStateExtension:
         spider's source."""
         names = list(getattr(spider, "doc_sources", lambda: [])()) if spider is not None else []
         return names or [tracker(self.crawler).source]
-
-    def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
-        meta = getattr(getattr(response, "request", None), "meta", {}) or {}
-        cursor = meta.get("voc_cursor")
-        tracker(self.crawler).error(f"{getattr(response, 'url', '?')}: {failure.getErrorMessage()}",
-                                    target=tuple(cursor) if cursor else None)
-
-    def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
-        """An item stage raised something other than DropItem: the item is lost to this run, so the run says
-        so (an error with the item and the exception) and its target's cursor stays, to fetch it again."""
-        source, target = getattr(item, "source", None), getattr(item, "target", "")
-        what = f"{source}/{getattr(item, 'source_id', '?')}" if source else type(item).__name__
-        tracker(self.crawler).error(f"{getattr(response, 'url', '?')}: item {what} failed: {failure.getErrorMessage()}",
-                                    target=(source, target) if source and target else None)
 
     def summary(self, reason: str) -> list[SourceRun]:
         """The run records to store: one per name of :meth:`names` (a forum's share of the counts each)."""

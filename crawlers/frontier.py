@@ -42,7 +42,7 @@ from scrapy_redis.queue import FifoQueue
 from scrapy_redis.scheduler import Scheduler
 
 __all__ = ["connect", "redact", "Keys", "frontier_settings", "frontier_class", "ReliableQueue", "FrontierScheduler",
-           "DupeFilter", "FrontierExtension", "SharedTexts", "requeue_dead", "round_busy", "worker_id", "wait_ready"]
+           "DupeFilter", "claim_seed", "FrontierExtension", "SharedTexts", "requeue_dead", "round_busy", "worker_id", "wait_ready"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,9 @@ class Keys:
 
     def inflight(self, worker: str) -> str:
         return f"{self.base}:inflight:{worker}"
+
+    def last_pop(self, worker: str) -> str:  # the worker's last pop, for a retry of it (see _POP)
+        return f"{self.base}:lastpop:{worker}"
 
     def alive(self, worker: str) -> str:
         return f"{self.base}:alive:{worker}"
@@ -154,14 +157,42 @@ def _keys(settings: Any) -> Keys:
     return Keys(settings.get("VOC_FRONTIER_PREFIX"), settings.get("VOC_FRONTIER_ROUND"))
 
 
+# The Redis client retries a command whose connection broke (:func:`connect`): when Redis went away after running it
+# but before its reply arrived (a restart, a dropped connection), the command runs twice. Each write below that must
+# not run twice carries a token that a retry of the same call repeats (redis-py resends the same arguments), so the
+# second run answers what the first did instead of acting again.
+_POP = """
+local last = redis.call('GET', KEYS[3])
+if last and string.sub(last, 1, #ARGV[1]) == ARGV[1] then return string.sub(last, #ARGV[1] + 1) end
+local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+if v then redis.call('SET', KEYS[3], ARGV[1] .. v, 'EX', ARGV[2]) end
+return v
+"""
+_SEEN = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+  return 0
+end
+if redis.call('GET', KEYS[2]) == ARGV[2] then return 0 end
+return 1
+"""
+
+
+def _token() -> str:
+    return uuid.uuid4().hex
+
+
 class ReliableQueue(FifoQueue):
-    """scrapy-redis's FIFO queue, but a popped request moves to this worker's in-flight list (LMOVE) and its
-    encoded form rides along in ``meta['voc_frontier_raw']`` until :meth:`ack`."""
+    """scrapy-redis's FIFO queue, but a popped request moves to this worker's in-flight list (LMOVE, once even when
+    the client has to retry it) and its encoded form rides along in ``meta['voc_frontier_raw']`` until :meth:`ack`."""
 
     def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None) -> None:
         super().__init__(server, spider, key, serializer)
         s = spider.crawler.settings
-        self.inflight = _keys(s).inflight(s.get("VOC_FRONTIER_WORKER"))
+        keys, worker = _keys(s), s.get("VOC_FRONTIER_WORKER")
+        self.inflight, self.last_pop = keys.inflight(worker), keys.last_pop(worker)
+        self.ttl = s.getint("VOC_FRONTIER_TTL") or 86400
+        self._pop = server.register_script(_POP)
 
     def push(self, request: Any) -> None:
         raw = request.meta.pop("voc_frontier_raw", None)  # a retry of a request this worker holds replaces it
@@ -173,7 +204,9 @@ class ReliableQueue(FifoQueue):
         pipe.execute()
 
     def pop(self, timeout: int = 0) -> Any:
-        data = self.server.lmove(self.key, self.inflight, "RIGHT", "LEFT")
+        # A plain LMOVE retried after a lost reply would move a second request and leave the first in the in-flight
+        # list of a live worker that never saw it: the round would never look finished.
+        data = self._pop(keys=[self.key, self.inflight, self.last_pop], args=[_token(), self.ttl])
         if not data:
             return None
         request = self._decode_request(data)
@@ -185,13 +218,34 @@ class ReliableQueue(FifoQueue):
 
 
 class DupeFilter(RFPDupeFilter):
-    """scrapy-redis's dupefilter (request fingerprints in a Redis set, per round), on our client."""
+    """scrapy-redis's dupefilter (request fingerprints in a Redis set, per round), on our client, and safe to retry:
+    a fingerprint this very call added is new even if the client had to send it twice (a plain SADD would answer 0
+    the second time and the request would be dropped as seen)."""
+
+    def __init__(self, server: Any, key: str, debug: bool = False, *, worker: str = "", ttl: int = 86400) -> None:
+        super().__init__(server, key, debug)
+        self.last_key, self.ttl = f"{key}:last:{worker}", ttl
+        self._seen = server.register_script(_SEEN)
 
     @classmethod
     def from_spider(cls, spider: Any) -> DupeFilter:
         s = spider.settings
         return cls(_client(s), key=s.get("SCHEDULER_DUPEFILTER_KEY") % {"spider": spider.name},
-                   debug=s.getbool("DUPEFILTER_DEBUG"))
+                   debug=s.getbool("DUPEFILTER_DEBUG"), worker=s.get("VOC_FRONTIER_WORKER"),
+                   ttl=s.getint("VOC_FRONTIER_TTL") or 86400)
+
+    def request_seen(self, request: Any) -> bool:
+        fp = self.request_fingerprint(request)
+        return bool(self._seen(keys=[self.key, self.last_key], args=[fp, _token() + fp, self.ttl]))
+
+
+def claim_seed(client: Any, key: str, worker: str, ttl: int) -> bool:
+    """Whether ``worker`` is the one to run the round's ``start()``: the first to set ``key`` (a retried SET NX whose
+    first reply was lost finds its own value there)."""
+    mine = f"by {worker}"
+    if client.set(key, mine, nx=True, ex=ttl):
+        return True
+    return client.get(key) == mine.encode()
 
 
 class FrontierScheduler(Scheduler):
@@ -369,7 +423,7 @@ def frontier_class(spidercls: type) -> type:
             s = self.crawler.settings
             client, keys = _client(s), _keys(s)
             seed = keys.seed(self.name)
-            if not client.set(seed, f"by {s.get('VOC_FRONTIER_WORKER')}", nx=True, ex=s.getint("VOC_FRONTIER_TTL")):
+            if not claim_seed(client, seed, s.get("VOC_FRONTIER_WORKER"), s.getint("VOC_FRONTIER_TTL")):
                 return
             async for request in super().start():
                 yield request

@@ -67,7 +67,7 @@ class QueuePipeline:
 
     def __init__(self, *, client: Any, prefix: str, round_id: str, crawler: Any = None, batch_size: int = 256,
                  wait: float = 0.005) -> None:
-        from crawlers.pipelines import Batcher
+        from crawlers.batcher import Batcher
 
         self.client, self.prefix, self.round, self.crawler = client, prefix, round_id, crawler
         self.key = stream_key(prefix)

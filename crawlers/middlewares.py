@@ -27,7 +27,7 @@ from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.utils.misc import load_object
 
 from crawlers.config import switched_on, voc_settings
-from crawlers.tracking import AccountPool, count_drop, tracker
+from crawlers.tracking import AccountPool, RunTracker, tracker
 
 __all__ = ["VocRotationMiddleware", "BackoffRetryMiddleware", "BlockDetectionMiddleware"]
 
@@ -41,11 +41,11 @@ def _cursor(request: Any) -> tuple[str, str] | None:
 
 class VocRotationMiddleware:
     def __init__(self, *, user_agents: list[str], proxies: list[str] | None = None,
-                 accounts: AccountPool | None = None, crawler: Any = None) -> None:
+                 accounts: AccountPool | None = None, run: RunTracker | None = None) -> None:
         self._uas = itertools.cycle(user_agents) if user_agents else None
         self._proxies = itertools.cycle(proxies) if proxies else None
         self.accounts = accounts
-        self.crawler = crawler
+        self.run = run
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> VocRotationMiddleware:
@@ -56,10 +56,10 @@ class VocRotationMiddleware:
         if env_name:
             t.accounts = AccountPool.from_secret(t.source, settings.secrets.get(env_name), env_name=env_name)
         return cls(user_agents=s.getlist("VOC_ROTATE_USER_AGENTS"), proxies=s.getlist("VOC_ROTATE_PROXIES"),
-                   accounts=t.accounts, crawler=crawler)
+                   accounts=t.accounts, run=t)
 
     def process_request(self, request: Any) -> None:
-        t = tracker(self.crawler) if self.crawler is not None else None
+        t = self.run
         if t is not None and t.draining and not request.meta.get("voc_ignore_block"):
             raise IgnoreRequest(f"{t.source} is blocked")
         if self._uas is not None and b"User-Agent" not in request.headers:
@@ -131,9 +131,9 @@ class BackoffRetryMiddleware:
 
     async def process_exception(self, request: Any, exception: BaseException) -> Any:
         if isinstance(exception, DownloadCancelledError):
-            count_drop(self.crawler, "too_large", doc_source=(_cursor(request) or (None,))[0])
-            tracker(self.crawler).error(f"{request.url}: page larger than DOWNLOAD_MAXSIZE, dropped",
-                                        target=_cursor(request))
+            t = tracker(self.crawler)
+            t.count_drop("too_large", doc_source=(_cursor(request) or (None,))[0])
+            t.error(f"{request.url}: page larger than DOWNLOAD_MAXSIZE, dropped", target=_cursor(request))
             raise IgnoreRequest(f"too_large: {request.url}")
         if isinstance(exception, self.exceptions) and not request.meta.get("dont_retry"):
             new = await self._retry(request, type(exception).__name__)
@@ -180,5 +180,5 @@ class BlockDetectionMiddleware:
             t.block(block.reason, fix, target=cursor, kind="forbidden")
         else:
             t.block(block.reason, block.fix, target=cursor, kind=block.kind)
-        count_drop(self.crawler, "blocked", doc_source=cursor[0] if cursor else None)
+        t.count_drop("blocked", doc_source=cursor[0] if cursor else None)
         raise IgnoreRequest(f"{source} blocked: {block}")

@@ -2,10 +2,11 @@
 
 Each item is a :class:`~crawlers.items.FeedbackItem`; the pipelines build its feedback document in
 ``item.doc`` and pass the item itself on, so Scrapy's feed export (``-O items.jsonl``) still writes the raw
-item. Dropped items raise ``DropItem`` and are counted under ``voc/dropped/<reason>`` in the crawl stats.
-Classification and indexing are batched (at most ``VOC_CLASSIFY_BATCH_SIZE`` items; a partial batch goes when
-the classifier worker is free, after ``VOC_CLASSIFY_BATCH_WAIT`` seconds at the latest: see :class:`Batcher`),
-and both run off the event loop (a classifier worker process or thread; one index thread); the cursor
+item. A dropped item raises :class:`~crawlers.tracking.Dropped` with its reason; the run's
+:class:`~crawlers.tracking.RunTracking` counts it (``voc/dropped/<reason>`` in the crawl stats) on Scrapy's
+``item_dropped`` signal. Classification and indexing are batched (at most ``VOC_CLASSIFY_BATCH_SIZE`` items; a
+partial batch goes when the classifier worker is free, after ``VOC_CLASSIFY_BATCH_WAIT`` seconds at the latest:
+see :class:`crawlers.batcher.Batcher`), and both run off the event loop (a classifier worker process or thread; one index thread); the cursor
 advances per (source, target) only after the spider finished and every item of that target was upserted.
 
 Settings (each component: ``<PREFIX>_ENABLED``): ``VOC_VALIDATE_*``, ``VOC_NORMALIZE_*``
@@ -15,7 +16,6 @@ Settings (each component: ``<PREFIX>_ENABLED``): ``VOC_VALIDATE_*``, ``VOC_NORMA
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import logging
@@ -27,46 +27,44 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import signals
-from scrapy.exceptions import DropItem
 from scrapy.pipelines import ItemPipelineManager
 
 from configs.times import as_utc as _aware  # naive taken as UTC
 from crawlers._classify_worker import worker_spec
+from crawlers.batcher import Batcher
 from crawlers.config import switched_on, voc_settings
 from crawlers.items import FeedbackItem
 from crawlers.state import CrawlState, iso
-from crawlers.tracking import count_drop, tracker
+from crawlers.tracking import Dropped, RunTracker, tracker
 
 __all__ = ["ItemPipelines", "ValidatePipeline", "NormalizePipeline", "DedupePipeline", "ClassifyPipeline",
-           "IndexPipeline", "CursorPipeline", "Batcher", "drop", "worker_spec", "apply_tags"]
+           "IndexPipeline", "CursorPipeline", "worker_spec", "apply_tags"]
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("review", "post", "comment", "answer", "complaint", "reply")
 
 
-def drop(crawler: Any, reason: str, detail: str = "", *, source: str | None = None) -> DropItem:
-    """Count ``reason`` (for the item's ``source`` too) and return the DropItem to raise (logged at DEBUG:
-    drops are counted, not shouted)."""
-    count_drop(crawler, reason, doc_source=source)
-    return DropItem(f"{reason}: {detail}" if detail else reason, log_level="DEBUG")
-
-
-def _batch_failed(crawler: Any, item: FeedbackItem, reason: str, what: str, exc: BaseException) -> DropItem:
-    """An item whose batch failed: the run records the error once per batch (all its items share the
-    exception), the item's target keeps its cursor, and the drop to raise is counted under ``reason``."""
-    t = tracker(crawler)
-    if not getattr(exc, "_voc_reported", False):
-        exc._voc_reported = True  # type: ignore[attr-defined]
-        t.error(f"{what} failed: {exc!r}")
-    t.failed_targets.add((item.source, item.target))
-    return drop(crawler, reason, repr(exc), source=item.source)
-
-
-def _feedback(item: Any, crawler: Any) -> FeedbackItem:
+def _feedback(item: Any) -> FeedbackItem:
     if not isinstance(item, FeedbackItem):
-        raise drop(crawler, "not_feedback_item", type(item).__name__)
+        raise Dropped("not_feedback_item", type(item).__name__)
     return item
+
+
+def _report_batch(run: RunTracker | None, what: str) -> Callable[[BaseException], None] | None:
+    """What a :class:`Batcher` calls once per failed batch: the run records one error for the batch (each of
+    its items is then dropped as lost, keeping its target's cursor). The same exception again — a model that
+    failed to load fails every batch with it — is not recorded again."""
+    if run is None:
+        return None
+    last: list[BaseException] = []
+
+    def report(exc: BaseException) -> None:
+        if not last or last[0] is not exc:
+            last[:] = [exc]
+            run.error(f"{what} failed: {exc!r}")
+
+    return report
 
 
 class ItemPipelines(ItemPipelineManager):
@@ -92,22 +90,22 @@ class ValidatePipeline:
         return cls(crawler=crawler)
 
     def process_item(self, item: Any) -> FeedbackItem:
-        item = _feedback(item, self.crawler)
+        item = _feedback(item)
         if not item.source or not str(item.source_id or "").strip():
-            raise drop(self.crawler, "missing_id", item.url, source=item.source)
+            raise Dropped("missing_id", item.url)
         if not item.product:
-            raise drop(self.crawler, "missing_product", item.url, source=item.source)
+            raise Dropped("missing_product", item.url)
         if not (item.text or "").strip() and not (item.title or "").strip():
-            raise drop(self.crawler, "empty_text", item.source_id, source=item.source)
+            raise Dropped("empty_text", item.source_id)
         if item.kind not in KINDS:
-            raise drop(self.crawler, "bad_kind", repr(item.kind), source=item.source)
+            raise Dropped("bad_kind", repr(item.kind))
         if item.created_at is not None and not isinstance(item.created_at, datetime):
-            raise drop(self.crawler, "bad_time", repr(item.created_at), source=item.source)
+            raise Dropped("bad_time", repr(item.created_at))
         if item.rating is not None and not (isinstance(item.rating, int) and 1 <= item.rating <= 5):
             item.rating = None
         since = getattr(getattr(self.crawler, "spider", None), "since", None)
         if since is not None and item.created_at is not None and _aware(item.created_at) < since:
-            raise drop(self.crawler, "before_since", item.source_id, source=item.source)
+            raise Dropped("before_since", item.source_id)
         return item
 
 
@@ -115,9 +113,8 @@ class NormalizePipeline:
     """Builds the document: normalized text and title, jieba ``tokens``, UTC times, optional pseudonyms."""
 
     def __init__(self, *, normalize: Callable[[str], str], tokenize: Callable[[str], list[str]],
-                 pseudonymize: bool = False, crawler: Any = None, clock: Callable[[], datetime] | None = None) -> None:
+                 pseudonymize: bool = False, clock: Callable[[], datetime] | None = None) -> None:
         self.normalize, self.tokenize, self.pseudonymize = normalize, tokenize, pseudonymize
-        self.crawler = crawler
         self.clock = clock or (lambda: datetime.now(UTC))
 
     @classmethod
@@ -129,7 +126,7 @@ class NormalizePipeline:
         settings = voc_settings(crawler.settings)
         # The text is normalized here already: the segmenter takes it as it is.
         return cls(normalize=normalize_text, tokenize=make_tokenizer(settings).segment_normalized,
-                   pseudonymize=crawler.settings.getbool("VOC_NORMALIZE_PSEUDONYMIZE"), crawler=crawler)
+                   pseudonymize=crawler.settings.getbool("VOC_NORMALIZE_PSEUDONYMIZE"))
 
     def _pseudo(self, source: str, value: str | None) -> str | None:
         if not value or not self.pseudonymize:
@@ -137,11 +134,11 @@ class NormalizePipeline:
         return "u_" + hashlib.sha256(f"{source}\x1f{value}".encode()).hexdigest()[:16]
 
     def process_item(self, item: Any) -> FeedbackItem:
-        item = _feedback(item, self.crawler)
+        item = _feedback(item)
         text = self.normalize(item.text or "")
         title = self.normalize(item.title or "")
         if not text and not title:
-            raise drop(self.crawler, "empty_text", item.source_id, source=item.source)
+            raise Dropped("empty_text", item.source_id)
         tokens = self.tokenize(f"{title} {text}".strip())
         item.doc = {
             "id": item.id, "source": item.source, "source_id": str(item.source_id), "url": item.url or "",
@@ -176,9 +173,7 @@ class DedupePipeline:
     the first document with it — of this run, or of an earlier one (``state``: the crawl state, where
     :class:`CursorPipeline` records the texts of indexed documents)."""
 
-    def __init__(self, *, crawler: Any = None, state: CrawlState | None = None, min_text: int = 8,
-                 link_texts: bool = True) -> None:
-        self.crawler = crawler
+    def __init__(self, *, state: CrawlState | None = None, min_text: int = 8, link_texts: bool = True) -> None:
         self.link_texts = link_texts
         self.state = state
         self.min_text = min_text
@@ -189,8 +184,8 @@ class DedupePipeline:
     def from_crawler(cls, crawler: Any) -> DedupePipeline:
         s = switched_on(crawler, "VOC_DEDUPE_ENABLED")
         if s.get("VOC_FRONTIER_URL"):  # several workers: the tag workers link reposts, through Redis (itemqueue)
-            return cls(crawler=crawler, link_texts=False)
-        pipe = cls(crawler=crawler, state=CrawlState(s.get("VOC_STATE_PATH")) if s.get("VOC_STATE_PATH") else None)
+            return cls(link_texts=False)
+        pipe = cls(state=CrawlState(s.get("VOC_STATE_PATH")) if s.get("VOC_STATE_PATH") else None)
         if pipe.state is not None:
             crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
         return pipe
@@ -200,14 +195,14 @@ class DedupePipeline:
             self.state.close()
 
     def process_item(self, item: Any) -> FeedbackItem:
-        item = _feedback(item, self.crawler)
+        item = _feedback(item)
         doc = item.doc
         if doc is None:
             return item
         counters = (doc["likes"], doc["replies"], doc["reposts"], hash(doc["text"]))  # kept per id: not the text
         previous = self.seen.get(doc["id"])
         if previous is not None and previous == counters:
-            raise drop(self.crawler, "duplicate", doc["id"], source=item.source)
+            raise Dropped("duplicate", doc["id"])
         self.seen[doc["id"]] = counters
         digest = item.digest = text_digest(doc, self.min_text)
         if digest is not None:
@@ -218,101 +213,6 @@ class DedupePipeline:
             if first is not None and first != doc["id"]:
                 doc["dup_of"] = first
         return item
-
-
-class Batcher:
-    """Collects values and runs ``flush(values) -> results`` in batches of at most ``size``.
-
-    ``await batcher.add(value)`` returns that value's result (or raises the batch's exception). Without an
-    ``executor`` a batch goes when it is full or ``wait`` seconds after its first value. With one, the flush
-    runs there (one batch at a time, in order), so the event loop — downloads, parsing, normalization,
-    indexing — goes on meanwhile; a full batch goes at once (queued behind the running one), and a partial
-    batch goes as soon as the executor has nothing in hand (after ``gather`` seconds, so the items of one
-    page travel together), else ``wait`` seconds after its first value at the latest. Under load batches
-    grow to ``size`` while the previous one runs; when the executor idles, nothing waits for the timer.
-    """
-
-    def __init__(self, flush: Callable[[list[Any]], Sequence[Any]], *, size: int, wait: float,
-                 executor: Executor | None = None, gather: float = 0.01) -> None:
-        self._flush, self.size, self.wait, self.executor = flush, size, wait, executor
-        self.gather = min(gather, wait)
-        self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._due = 0.0  # loop time the timer fires at
-        #: Batches handed to the executor and not finished yet.
-        self.in_flight = 0
-
-    def add(self, value: Any) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((value, fut))
-        if len(self._pending) >= self.size:
-            self.flush()
-        else:
-            self._schedule(loop)
-        return fut
-
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        """(Re)arm the timer: ``gather`` while the executor idles, else ``wait`` after the batch's first value."""
-        if not self._pending:
-            return
-        delay = self.gather if self.executor is not None and self.in_flight == 0 else self.wait
-        due = loop.time() + delay
-        if self._timer is not None:
-            if self._due <= due:
-                return
-            self._timer.cancel()
-        self._timer, self._due = loop.call_at(due, self.flush), due
-
-    def flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        batch, self._pending = self._pending[:self.size], self._pending[self.size:]
-        if not batch:
-            return
-        values = [v for v, _ in batch]
-        if self.executor is None:
-            try:
-                results = self._flush(values)
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting item
-                self._settle(batch, None, exc)
-            else:
-                self._settle(batch, results, None)
-        else:
-            loop = asyncio.get_running_loop()
-            try:
-                job = loop.run_in_executor(self.executor, self._flush, values)
-            except RuntimeError as exc:  # the executor takes no more work (a worker gone for good)
-                self._settle(batch, None, exc)
-            else:
-                self.in_flight += 1
-                job.add_done_callback(functools.partial(self._done, batch))
-        if self._pending:
-            self._schedule(asyncio.get_running_loop())
-
-    def _done(self, batch: list[tuple[Any, asyncio.Future[Any]]], job: asyncio.Future[Any]) -> None:
-        self.in_flight -= 1
-        exc: BaseException | None = asyncio.CancelledError() if job.cancelled() else job.exception()
-        self._settle(batch, None if exc is not None else job.result(), exc)
-        if self.in_flight == 0 and self._pending:
-            self.flush()  # the executor is free: what piled up meanwhile goes now
-
-    @staticmethod
-    def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], results: Sequence[Any] | None,
-                exc: BaseException | None) -> None:
-        if exc is None and results is not None and len(results) != len(batch):
-            exc = RuntimeError(f"batch of {len(batch)} gave {len(results)} results")
-        for i, (_, fut) in enumerate(batch):
-            if fut.done():
-                continue
-            if exc is not None:
-                fut.set_exception(exc)
-            else:
-                fut.set_result(results[i])  # type: ignore[index]
-
-    def __len__(self) -> int:
-        return len(self._pending)
 
 
 def apply_tags(doc: dict[str, Any], tags: Any, engagement: Sequence[str]) -> None:
@@ -334,10 +234,10 @@ class ClassifyPipeline:
 
     def __init__(self, *, classifier: Any = None, loader: Callable[[], Any] | None = None,
                  engagement: Callable[..., tuple[str, ...]], batch_size: int = 64, batch_wait: float = 1.0,
-                 process: tuple[str, dict[str, str]] | None = None, crawler: Any = None) -> None:
+                 process: tuple[str, dict[str, str]] | None = None, run: RunTracker | None = None) -> None:
         if classifier is None and loader is None and process is None:
             raise ValueError("ClassifyPipeline needs a classifier, a loader or a worker process (config dir, env)")
-        self.engagement, self.crawler = engagement, crawler
+        self.engagement = engagement
         self._classifier = classifier
         self._loading = None
         flush: Callable[[list[Any]], Sequence[Any]]
@@ -355,7 +255,8 @@ class ClassifyPipeline:
             if classifier is None and loader is not None:
                 self._loading = self.executor.submit(loader)
             flush = self._predict
-        self.batcher = Batcher(flush, size=batch_size, wait=batch_wait, executor=self.executor)
+        self.batcher = Batcher(flush, size=batch_size, wait=batch_wait, executor=self.executor,
+                               on_error=_report_batch(run, "classifier"))
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ClassifyPipeline:
@@ -367,7 +268,7 @@ class ClassifyPipeline:
         viral = settings.classifier.viral_engagement
         kwargs: dict[str, Any] = {"engagement": functools.partial(engagement_flags, threshold=viral),
                                   "batch_size": s.getint("VOC_CLASSIFY_BATCH_SIZE", 256),
-                                  "batch_wait": s.getfloat("VOC_CLASSIFY_BATCH_WAIT", 1.0), "crawler": crawler}
+                                  "batch_wait": s.getfloat("VOC_CLASSIFY_BATCH_WAIT", 1.0), "run": tracker(crawler)}
         worker = worker_spec(settings, where)
         if worker is not None:
             return cls(process=worker, **kwargs)
@@ -392,14 +293,14 @@ class ClassifyPipeline:
         return f"{doc['title']}。{doc['text']}" if doc["title"] and doc["title"] not in doc["text"] else doc["text"]
 
     async def process_item(self, item: Any) -> FeedbackItem:
-        item = _feedback(item, self.crawler)
+        item = _feedback(item)
         doc = item.doc
         if doc is None:
             return item
         try:
             tags = await self.batcher.add(self.text_of(doc))
         except Exception as exc:  # noqa: BLE001 - the batch failed: these items are not indexed
-            raise _batch_failed(self.crawler, item, "classify_failed", "classifier", exc) from exc
+            raise Dropped("classify_failed", repr(exc), lost=True) from exc
         apply_tags(doc, tags, self.engagement(doc["likes"], doc["replies"], doc["reposts"]))
         return item
 
@@ -417,13 +318,13 @@ class IndexPipeline:
     and syncs a batch (an item moves on to the cursor only after its batch committed). A document a person
     corrected (``voc label``, the web page) keeps the corrected labels when it is crawled again."""
 
-    def __init__(self, *, index: Any, batch_size: int = 64, crawler: Any = None, owns_index: bool = True,
+    def __init__(self, *, index: Any, batch_size: int = 64, run: RunTracker | None = None, owns_index: bool = True,
                  corrections: Any = None) -> None:
-        self.index, self.crawler, self.owns_index = index, crawler, owns_index
+        self.index, self.run, self.owns_index = index, run, owns_index
         self.corrections = corrections  # classifier.corrections.CorrectionStore, or None
-        self._tracker = tracker(crawler) if crawler is not None else None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voc-index")
-        self.batcher = Batcher(self._upsert, size=batch_size, wait=0.05, executor=self.executor, gather=0.0)
+        self.batcher = Batcher(self._upsert, size=batch_size, wait=0.05, executor=self.executor, gather=0.0,
+                               on_error=_report_batch(run, "index upsert"))
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> IndexPipeline:
@@ -435,7 +336,7 @@ class IndexPipeline:
         settings = voc_settings(s)
         index = open_index(settings.index, home=settings.home, tokenizer=make_tokenizer(settings), secrets=settings.secrets)
         labels = settings.resolve(settings.classifier.labels_path)
-        return cls(index=index, batch_size=s.getint("VOC_INDEX_BATCH_SIZE", 256), crawler=crawler,
+        return cls(index=index, batch_size=s.getint("VOC_INDEX_BATCH_SIZE", 256), run=tracker(crawler),
                    corrections=CorrectionStore(labels) if labels.is_file() else None)
 
     def _upsert(self, docs: list[dict[str, Any]]) -> list[bool]:
@@ -451,18 +352,18 @@ class IndexPipeline:
             by_source.setdefault(d["source"], []).append(d)
         for source, group in by_source.items():
             result = self.index.upsert(group)
-            if self._tracker is not None:  # written by the index thread alone, read after it stopped
-                self._tracker.count(source, new=result.new, updated=result.updated)
+            if self.run is not None:  # written by the index thread alone, read after it stopped
+                self.run.count(source, new=result.new, updated=result.updated)
         return [True] * len(docs)
 
     async def process_item(self, item: Any) -> FeedbackItem:
-        item = _feedback(item, self.crawler)
+        item = _feedback(item)
         if item.doc is None:
             return item
         try:
             await self.batcher.add(item.doc)
         except Exception as exc:  # noqa: BLE001 - the batch failed: its items keep their targets' cursors
-            raise _batch_failed(self.crawler, item, "index_failed", "index upsert", exc) from exc
+            raise Dropped("index_failed", repr(exc), lost=True) from exc
         return item
 
     def close_spider(self) -> None:
@@ -478,8 +379,8 @@ class CursorPipeline:
     """Tracks the newest ``created_at`` indexed per (source, target) and commits it when the spider
     finished and every item of that target reached the index (never for a blocked or failed target)."""
 
-    def __init__(self, *, state: CrawlState, crawler: Any = None) -> None:
-        self.state, self.crawler = state, crawler
+    def __init__(self, *, state: CrawlState, run: RunTracker) -> None:
+        self.state, self.run = state, run
         self.marks: dict[tuple[str, str], datetime] = {}
         #: (text digest, id) of indexed documents that are not duplicates, recorded at the end for later runs
         self.texts: list[tuple[str, str]] = []
@@ -487,12 +388,12 @@ class CursorPipeline:
     @classmethod
     def from_crawler(cls, crawler: Any) -> CursorPipeline:
         s = switched_on(crawler, "VOC_CURSOR_ENABLED")
-        pipe = cls(state=CrawlState(s.get("VOC_STATE_PATH")), crawler=crawler)
+        pipe = cls(state=CrawlState(s.get("VOC_STATE_PATH")), run=tracker(crawler))
         crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
         return pipe
 
     def process_item(self, item: Any) -> FeedbackItem:
-        item = _feedback(item, self.crawler)
+        item = _feedback(item)
         doc = item.doc
         if doc is not None and not doc.get("dup_of"):
             digest = item.digest or text_digest(doc)
@@ -507,7 +408,7 @@ class CursorPipeline:
 
     def commit(self, *, finished: bool) -> dict[tuple[str, str], datetime]:
         """Advance the cursors that may move; returns what was committed."""
-        t = tracker(self.crawler)
+        t = self.run
         done: dict[tuple[str, str], datetime] = {}
         if not finished or t.skipped:
             return done

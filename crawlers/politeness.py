@@ -27,11 +27,13 @@ return tostring(at - now)
 """
 
 #: Take one of a domain's concurrency slots (a lease that expires, so a dead worker's slots come back):
-#: KEYS[1] the zset of leases; ARGV: limit, lease id, lease seconds. 1 when taken, 0 when all are in use.
+#: KEYS[1] the zset of leases; ARGV: limit, lease id, lease seconds. 1 when taken (or already ours: the client
+#: retried a call whose reply was lost), 0 when all are in use.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 1 end
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
   redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3])) + 60)

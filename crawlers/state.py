@@ -32,12 +32,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, overload
 
+from configs.closing import Closeable
 from configs.sqlite_wal import use_wal, write_tx
 from configs.times import format_utc as iso  # ``2026-11-24T03:05:00Z``; naive taken as UTC
 from configs.times import parse_utc
 from crawlers.errors import CrawlError
 
-__all__ = ["CrawlState", "SourceRun", "SourceHealth", "LockInfo", "SourceLock", "LockHeld", "utcnow", "iso", "new_run_id"]
+__all__ = ["CrawlState", "SourceRun", "SourceHealth", "LockInfo", "SourceLock", "LockHeld", "pid_alive", "utcnow", "iso", "new_run_id"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursors (
@@ -179,7 +180,8 @@ class SourceLock:
         self.release()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists and is not a zombie (a lock it holds still counts)."""
     if pid <= 0:
         return False
     try:
@@ -196,7 +198,7 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-class CrawlState:
+class CrawlState(Closeable):
     """The crawl state database. One instance per process/thread; every write is its own transaction."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -218,12 +220,6 @@ class CrawlState:
 
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> CrawlState:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         return write_tx(self._db, self._lock)
@@ -350,8 +346,8 @@ class CrawlState:
         out = []
         sources = [r[0] for r in self._db.execute("SELECT DISTINCT source FROM runs ORDER BY source")]
         host = socket.gethostname()
-        locked = {info.source for info in self.locks() if info.host == host and _pid_alive(info.pid)}
-        held = {info.source for info in self.locks() if info.host != host or _pid_alive(info.pid)}
+        locked = {info.source for info in self.locks() if info.host == host and pid_alive(info.pid)}
+        held = {info.source for info in self.locks() if info.host != host or pid_alive(info.pid)}
         for source in sources:
             last = self.last_runs(1, source=source)[0]
             ok = self._db.execute("SELECT MAX(finished_at) FROM runs WHERE source=? AND status='ok'", (source,)).fetchone()[0]
@@ -363,7 +359,7 @@ class CrawlState:
             blocked = (last.blocked_reason, last.blocked_fix or "") if last.blocked_reason else None
             owner = source.split(":", 1)[0]  # forum:<name> runs are crawled under the forum spider's lock
             dead = None
-            if last.status == "running" and not ({source, owner} & held) and not (last.pid and _pid_alive(last.pid)):
+            if last.status == "running" and not ({source, owner} & held) and not (last.pid and pid_alive(last.pid)):
                 dead = f"pid {last.pid}" if last.pid else "its process"
             out.append(SourceHealth(source=source, last_run=last, last_success=_parse(ok), items_per_day=series,
                                     blocked=blocked, running=bool({source, owner} & locked), dead=dead))
@@ -389,7 +385,7 @@ class CrawlState:
             row = db.execute("SELECT source, owner, pid, host, acquired_at FROM locks WHERE source=?", (source,)).fetchone()
             if row is not None:
                 info = LockInfo(row[0], row[1], int(row[2]), row[3], _parse(row[4]))
-                alive = info.host != host or _pid_alive(info.pid)
+                alive = info.host != host or pid_alive(info.pid)
                 if alive and not (info.pid == pid and info.host == host):
                     raise LockHeld(source, info)
             db.execute("INSERT OR REPLACE INTO locks (source, owner, pid, host, acquired_at) VALUES (?,?,?,?,?)",
@@ -403,7 +399,7 @@ class CrawlState:
     def is_locked(self, source: str) -> bool:
         """Whether a live process holds ``source``'s lock (stale locks do not count)."""
         host = socket.gethostname()
-        return any(i.source == source and (i.host != host or _pid_alive(i.pid)) for i in self.locks())
+        return any(i.source == source and (i.host != host or pid_alive(i.pid)) for i in self.locks())
 
     def _release(self, source: str, pid: int) -> None:
         with self._tx() as db:

@@ -1,8 +1,11 @@
 """Per-crawler run bookkeeping shared by the spider, middlewares, pipelines and the state extension.
 
-:func:`tracker` returns the one :class:`RunTracker` of a crawler: pages, errors, the block (reason and
-fix), targets whose items did not all reach the index (their cursor must not advance), and the pool of
-account cookies being rotated.
+:class:`RunTracking` is a Scrapy extension (``EXTENSIONS``; :func:`crawlers.config.scrapy_settings` lists it) that
+holds the crawler's one :class:`RunTracker`: pages, errors, drops by reason, the block (reason and fix), targets
+whose items did not all reach the index (their cursor must not advance), and the pool of account cookies being
+rotated. Components reach it through the crawler with :func:`tracker` (``crawler.get_extension``), and it learns
+from Scrapy's signals what happened to items: ``item_dropped`` (a pipeline raised :class:`Dropped`: counted under
+its reason; a lost item also keeps its target's cursor), ``item_error`` and ``spider_error`` (errors of the run).
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ import hashlib
 import itertools
 import logging
 import re
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["RunTracker", "PartTally", "AccountPool", "tracker", "count_drop", "DROPPED_PREFIX"]
+from scrapy import signals
+from scrapy.exceptions import DropItem
+
+__all__ = ["RunTracker", "RunTracking", "PartTally", "AccountPool", "Dropped", "tracker", "DROPPED_PREFIX"]
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +132,8 @@ class RunTracker(PartTally):
     parts: dict[str, PartTally] = field(default_factory=dict)
     #: (``sources.<key>``, its ``cookies_env`` or None): the cookie variable this run really reads, if any.
     cookie_config: tuple[str, str | None] | None = None
+    #: The crawler's stats (``crawler.stats``), where drops are counted too; None outside a crawl.
+    stats: Any = field(default=None, repr=False, compare=False)
 
     def true_fix(self, fix: str) -> str:
         """A block's fix as the parsers word it names the conventional variable (``VOC_FORUM_BBS_COOKIE``); what is
@@ -138,6 +145,15 @@ class RunTracker(PartTally):
             return _COOKIE_VAR.sub(env, fix)
         return _COOKIE_VAR.sub(lambda m: f"{m.group(0)} and name it in sources.{key}.cookies_env (configs/sources.yaml;"
                                          f" a cookie variable no cookies_env names is not read)", fix, count=1)
+
+    def count_drop(self, reason: str, *, doc_source: str | None = None) -> None:
+        """Count a dropped page or item: ``voc/dropped/<reason>`` in the stats, the run's tally, and the share of
+        ``doc_source`` (when known)."""
+        if self.stats is not None:
+            self.stats.inc_value(DROPPED_PREFIX + reason)
+        self.drop(reason)
+        if doc_source:
+            self.part(doc_source).drop(reason)
 
     def part(self, doc_source: str) -> PartTally:
         return self.parts.setdefault(doc_source, PartTally())
@@ -188,26 +204,68 @@ class RunTracker(PartTally):
 
 _COOKIE_VAR = re.compile(r"\bVOC_[A-Z0-9_]+_COOKIE\b")
 
-_trackers: weakref.WeakKeyDictionary[Any, RunTracker] = weakref.WeakKeyDictionary()
+
+class Dropped(DropItem):
+    """An item a pipeline refuses, for a ``reason`` the run counts (logged at DEBUG: drops are counted, not
+    shouted). ``lost``: the item was fine but could not be stored (its batch failed), so its target keeps its
+    cursor and the next run fetches it again."""
+
+    def __init__(self, reason: str, detail: str = "", *, lost: bool = False) -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason, log_level="DEBUG")
+        self.reason = reason
+        self.lost = lost
+
+
+def _target(item: Any) -> tuple[str, str] | None:
+    source, target = getattr(item, "source", None), getattr(item, "target", None)
+    return (source, target) if source and target else None
+
+
+class RunTracking:
+    """The crawler's :class:`RunTracker`, kept up to date from Scrapy's item and spider signals."""
+
+    def __init__(self, run: RunTracker) -> None:
+        self.run = run
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RunTracking:
+        spidercls = getattr(crawler, "spidercls", None)
+        source = getattr(spidercls, "source", None) or getattr(spidercls, "name", "unknown")
+        ext = cls(RunTracker(source=str(source), stats=crawler.stats,
+                             cookie_config=getattr(crawler.spider, "cookie_config", None)))
+        crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(ext.item_error, signal=signals.item_error)
+        crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
+        return ext
+
+    def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
+        """A pipeline dropped ``item``: count its reason (``dropped`` for a DropItem that is not ours)."""
+        reason = exception.reason if isinstance(exception, Dropped) else "dropped"
+        source = getattr(item, "source", None)
+        self.run.count_drop(reason, doc_source=source)
+        if isinstance(exception, Dropped) and exception.lost and source:
+            self.run.failed_targets.add((source, getattr(item, "target", "")))
+
+    def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
+        """An item stage raised something other than DropItem: the item is lost to this run, so the run says
+        so (an error with the item and the exception) and its target's cursor stays, to fetch it again."""
+        source = getattr(item, "source", None)
+        what = f"{source}/{getattr(item, 'source_id', '?')}" if source else type(item).__name__
+        self.run.error(f"{getattr(response, 'url', '?')}: item {what} failed: {failure.getErrorMessage()}",
+                       target=_target(item))
+
+    def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
+        meta = getattr(getattr(response, "request", None), "meta", {}) or {}
+        cursor = meta.get("voc_cursor")
+        self.run.error(f"{getattr(response, 'url', '?')}: {failure.getErrorMessage()}",
+                       target=tuple(cursor) if cursor else None)
 
 
 def tracker(crawler: Any) -> RunTracker:
-    """The crawler's tracker (created on first use; the source is the spider class's ``source``/name)."""
-    t = _trackers.get(crawler)
-    if t is None:
-        spidercls = getattr(crawler, "spidercls", None)
-        source = getattr(spidercls, "source", None) or getattr(spidercls, "name", "unknown")
-        t = _trackers[crawler] = RunTracker(source=str(source))
-    return t
-
-
-def count_drop(crawler: Any, reason: str, *, doc_source: str | None = None) -> None:
-    """Count a dropped page or item under ``voc/dropped/<reason>`` (and its document source's share)."""
-    if crawler is None:
-        return
-    if crawler.stats is not None:
-        crawler.stats.inc_value(DROPPED_PREFIX + reason)
-    t = tracker(crawler)
-    t.drop(reason)
-    if doc_source:
-        t.part(doc_source).drop(reason)
+    """The crawler's run tracker (its :class:`RunTracking` extension's)."""
+    ext = crawler.get_extension(RunTracking)
+    if ext is None:
+        raise RuntimeError("crawlers.tracking.RunTracking is not among the crawler's EXTENSIONS "
+                           "(crawlers.config.scrapy_settings lists it)")
+    run: RunTracker = ext.run
+    return run

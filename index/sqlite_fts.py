@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from configs.closing import Closeable
 from configs.sqlite_wal import use_wal
 from index._docs import normalize_batch
 from index._errors import BackendUnavailableError, IndexBackendError, QueryTimeoutError, SchemaMismatchError
@@ -91,7 +92,7 @@ def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
         yield seq[i:i + n]
 
 
-class SqliteIndex:
+class SqliteIndex(Closeable):
     """The SQLite FTS5 backend. ``path`` may be a file or ``":memory:"`` (one connection, for tests)."""
 
     def __init__(self, path: str | Path, *, tokenizer: Callable[[str], Sequence[str]],
@@ -367,7 +368,8 @@ class SqliteIndex:
             if (query.offset + query.limit) * rows / total <= self.scan_budget:
                 hits_hint = "INDEXED BY feedback_dims_created"
             # sampled facets: the newest rows by rowid are the table's tail, read in order
-            facet_hint = "NOT INDEXED" if sampled else ""
+            facet_hint = "NOT INDEXED" if sampled else \
+                "INDEXED BY feedback_dims_created" if query.facets and self._narrow(query.filters) else ""
         if not query.limit:
             rows = []
         elif candidates is not None:
@@ -411,25 +413,50 @@ class SqliteIndex:
         return sum(int(self._exec(sql, params)[0][0]) for sql, params in statements)
 
     def count(self, filters: Filters = Filters()) -> int:
+        total = self._rollup_count(filters)
+        if total is not None:
+            return total
         where, params = build_where(filters)
         return int(self._exec("SELECT count(*) FROM feedback_dims d" + (" WHERE " + where if where else ""),
                               params)[0][0])
 
     def scan(self, filters: Filters = Filters(), *, fields: Sequence[str] | None = None,
              batch_size: int = 1000) -> Iterator[Doc]:
-        """Every matching document in insertion order, fetched in keyset-paginated batches."""
+        """Every matching document in insertion order, fetched in keyset-paginated batches. A time range
+        holding few documents (by the hourly rollup) is read through the ``created_ts`` index; otherwise
+        the filters' value indexes (or the table) drive in rowid order."""
         where, params = build_where(filters)
         cols = "f.*" if fields is None else ", ".join([*(f"f.{c}" for c in fields if c in COLUMNS), "f.extra"])
+        hint = " INDEXED BY feedback_dims_created" if self._narrow(filters, batch_size) else ""
         last = 0
         while True:
             cond = "d.rowid > ?" + (" AND " + where if where else "")
-            rows = self._exec(f"SELECT {cols}, d.rowid AS _r FROM feedback_dims d JOIN feedback f ON f.rowid = d.rowid "
-                              f"WHERE {cond} ORDER BY d.rowid LIMIT ?", [last, *params, batch_size])
+            rows = self._exec(f"SELECT {cols}, d.rowid AS _r FROM feedback_dims d{hint} JOIN feedback f ON f.rowid = "
+                              f"d.rowid WHERE {cond} ORDER BY d.rowid LIMIT ?", [last, *params, batch_size])
             for r in rows:
                 yield row_doc(r, fields)
             if len(rows) < batch_size:
                 return
             last = rows[-1]["_r"]
+
+    #: The created_ts index drives a read whose time range holds at most this share of all documents
+    #: (whatever their values): SQLite has no statistics, and would otherwise walk a value index
+    #: (``product = ?`` can be half the corpus) to find a few hours' rows.
+    narrow_share: float = 0.05
+    #: ... and, for a scan, at most this many batches (each batch re-reads the range).
+    scan_range_batches: int = 20
+
+    def _narrow(self, filters: Filters, batch_size: int | None = None) -> bool:
+        """``[since, until)`` holds few documents: by the hourly rollup (whole hours around the range), at
+        most ``narrow_share`` of the corpus (and ``scan_range_batches`` batches of a scan)."""
+        if filters.since is None or filters.until is None:
+            return False
+        lo, hi = int(filters.since.timestamp()) // 3600, -(-int(filters.until.timestamp()) // 3600)
+        n = int(self._exec("SELECT coalesce(sum(n), 0) FROM feedback_hourly WHERE hour >= ? AND hour < ?",
+                           (lo, hi))[0][0])
+        if batch_size is not None and n > self.scan_range_batches * batch_size:
+            return False
+        return n <= self.narrow_share * (self._exec("SELECT max(rowid) FROM feedback_dims")[0][0] or 0)
 
     # ---------------------------------------------------------------- histograms
     def histogram(self, filters: Filters = Filters(), *, interval: str = "hour", tz: str = "Asia/Shanghai",
@@ -496,7 +523,7 @@ class SqliteIndex:
                 if edge_lo < edge_hi:
                     edge = dataclasses.replace(bounded, since=datetime.fromtimestamp(edge_lo, timezone.utc),
                                                until=datetime.fromtimestamp(edge_hi, timezone.utc))
-                    add(self._exec(*raw_histogram_sql(edge, group_by, sql_off, sql_width)))
+                    add(self._exec(*raw_histogram_sql(edge, group_by, sql_off, sql_width, by_time=True)))
         elif group_by is None and exact and (hi - lo) // sql_width <= 2000 and not (bounded.topic or bounded.risk):
             add(self._exec(*range_count_histogram_sql(bounded, lo, hi, sql_off, sql_width)))
         else:
@@ -520,12 +547,6 @@ class SqliteIndex:
                 except sqlite3.ProgrammingError:  # created in another thread that is gone
                     pass
             self._writer.close()
-
-    def __enter__(self) -> SqliteIndex:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<SqliteIndex {self.path}>"

@@ -13,6 +13,8 @@ registers: writes to ``feedback`` go through ``SqliteIndex``, whose triggers cal
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from index._grams import GRAMS_VERSION
 from index.sqlite_sql import DIMS, SIDE_TABLES, TAG_PREFIX, tags_sql
 
@@ -93,6 +95,18 @@ def _roll(sign: str, row: str) -> list[str]:
     return [_keyed_roll("feedback_hourly", ("product", "source", "sentiment"), sign, row), topics]
 
 
+
+def _roll_triggers(name: str, columns: Sequence[str], roll: Callable[[str, str], str]) -> list[str]:
+    """The triggers that keep a rollup in step with ``feedback``: ``roll(sign, row)`` is the SQL adding ("+") or
+    taking away ("-") document ``row`` (new/old); an update of one of ``columns`` takes the old away, adds the new."""
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in columns)
+    return [
+        f"CREATE TRIGGER {name}_ai AFTER INSERT ON feedback BEGIN {roll('+', 'new')} END",
+        f"CREATE TRIGGER {name}_ad AFTER DELETE ON feedback BEGIN {roll('-', 'old')} END",
+        f"CREATE TRIGGER {name}_au AFTER UPDATE OF {', '.join(columns)} ON feedback WHEN {changed} "
+        f"BEGIN {roll('-', 'old')} {roll('+', 'new')} END",
+    ]
+
 #: Counts per UTC hour for the dimensions dashboards and spike detection read most; histograms over
 #: whole hours with only these filters read them instead of the documents.
 ROLLUPS: dict[str, tuple[str, ...]] = {
@@ -109,12 +123,8 @@ _M2 = [
     "INSERT INTO feedback_topic_hourly SELECT s.ts / 3600, s.value, coalesce(f.product, ''), "
     "coalesce(f.sentiment, ''), count(*) FROM feedback_topic s JOIN feedback f ON f.rowid = s.doc "
     "WHERE s.ts IS NOT NULL GROUP BY 1, 2, 3, 4",
-    f"CREATE TRIGGER feedback_roll_ai AFTER INSERT ON feedback BEGIN {' '.join(_roll('+', 'new'))} END",
-    f"CREATE TRIGGER feedback_roll_ad AFTER DELETE ON feedback BEGIN {' '.join(_roll('-', 'old'))} END",
-    f"""CREATE TRIGGER feedback_roll_au AFTER UPDATE OF created_ts, product, source, sentiment, topics ON feedback
-        WHEN old.created_ts IS NOT new.created_ts OR old.product IS NOT new.product OR old.source IS NOT new.source
-          OR old.sentiment IS NOT new.sentiment OR old.topics IS NOT new.topics
-        BEGIN {' '.join(_roll('-', 'old') + _roll('+', 'new'))} END""",
+    *_roll_triggers("feedback_roll", ("created_ts", "product", "source", "sentiment", "topics"),
+                    lambda sign, row: " ".join(_roll(sign, row))),
 ]
 
 _dims_cols = ", ".join(DIMS)
@@ -152,12 +162,7 @@ _M4 = [
     "INSERT INTO feedback_version_hourly SELECT created_ts / 3600, coalesce(product, ''), coalesce(source, ''), "
     "coalesce(app_version, ''), coalesce(rating, ''), count(*) FROM feedback_dims WHERE created_ts IS NOT NULL "
     "GROUP BY 1, 2, 3, 4, 5",
-    f"CREATE TRIGGER feedback_vroll_ai AFTER INSERT ON feedback BEGIN {_vroll('+', 'new')} END",
-    f"CREATE TRIGGER feedback_vroll_ad AFTER DELETE ON feedback BEGIN {_vroll('-', 'old')} END",
-    f"""CREATE TRIGGER feedback_vroll_au AFTER UPDATE OF created_ts, product, source, app_version, rating ON feedback
-        WHEN old.created_ts IS NOT new.created_ts OR old.product IS NOT new.product OR old.source IS NOT new.source
-          OR old.app_version IS NOT new.app_version OR old.rating IS NOT new.rating
-        BEGIN {_vroll('-', 'old')} {_vroll('+', 'new')} END""",
+    *_roll_triggers("feedback_vroll", ("created_ts", *_VCOLS), _vroll),
 ]
 ROLLUPS["feedback_version_hourly"] = _VCOLS
 
@@ -180,11 +185,7 @@ _M5 = [
     "n INTEGER NOT NULL, PRIMARY KEY (hour, intent, platform)) WITHOUT ROWID",
     "INSERT INTO feedback_class_hourly SELECT created_ts / 3600, coalesce(intent, ''), coalesce(platform, ''), "
     "count(*) FROM feedback_dims WHERE created_ts IS NOT NULL GROUP BY 1, 2, 3",
-    f"CREATE TRIGGER feedback_croll_ai AFTER INSERT ON feedback BEGIN {_croll('+', 'new')} END",
-    f"CREATE TRIGGER feedback_croll_ad AFTER DELETE ON feedback BEGIN {_croll('-', 'old')} END",
-    f"""CREATE TRIGGER feedback_croll_au AFTER UPDATE OF created_ts, intent, platform ON feedback
-        WHEN old.created_ts IS NOT new.created_ts OR old.intent IS NOT new.intent OR old.platform IS NOT new.platform
-        BEGIN {_croll('-', 'old')} {_croll('+', 'new')} END""",
+    *_roll_triggers("feedback_croll", ("created_ts", "intent", "platform"), _croll),
 ]
 ROLLUPS["feedback_class_hourly"] = ("intent", "platform")
 

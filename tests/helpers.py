@@ -104,6 +104,33 @@ def indexed_doc(tokenizer: Callable[[str], list[str]], n: int, text: str, *, cre
     }
 
 
+
+def calm_days_and_a_login_spike(tokenizer: Callable[[str], list[str]], *, ui_text: str, spike_text: str,
+                                hostile: str, hostile_url: str, **doc: Any) -> list[dict[str, Any]]:
+    """The API and web page tests' corpus: 3 calm days (11-21..23 at 12:00 Shanghai, 2 positive + 1 neutral a
+    day), a negative login spike of 6 reviews on 11-24 09:00–09:25 Shanghai (``spike_text`` formatted with
+    ``i``), and one hostile Weibo post at the spike. ``doc`` goes to every :func:`indexed_doc`."""
+    docs: list[dict[str, Any]] = []
+
+    def add(text: str, **fields: Any) -> None:
+        docs.append(indexed_doc(tokenizer, len(docs) + 1, text, **doc, **fields))
+
+    base = datetime(2026, 11, 21, 4, 0, tzinfo=timezone.utc)
+    for d in range(3):
+        for text, sentiment, topics, intent, rating in (
+            (ui_text, "positive", ("ui",), "praise", 5),
+            ("手写笔记很好用", "positive", (), "praise", 5),
+            ("请问怎么导出PDF", "neutral", ("feature_request",), "question", 3),
+        ):
+            add(text, created=base + timedelta(days=d), sentiment=sentiment, topics=topics, intent=intent,
+                rating=rating, app_version="3.1.0")
+    spike = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
+    for i in range(6):
+        add(spike_text.format(i=i), created=spike + timedelta(minutes=5 * i), topics=("login",), rating=1,
+            app_version="3.2.0", platform="android" if i % 3 else "ios")
+    add(hostile, created=spike, source="weibo", topics=("crash",), platform="web", url=hostile_url)
+    return docs
+
 # -- alert tests -------------------------------------------------------------------------------------------
 #: The fixed "now" of the alert tests (2026-11-24 14:30 in Shanghai).
 ALERTS_NOW = datetime(2026, 11, 24, 6, 30, tzinfo=timezone.utc)
@@ -126,6 +153,13 @@ def make_doc(n: int, *, at: datetime, product: str = "demo", sentiment: str = "n
     }
     doc.update(extra)
     return doc
+
+
+def adopter_docs(start_n: int, count: int, *, version: str, end: datetime) -> list[dict[str, Any]]:
+    """Ordinary five-star App Store reviews of ``version`` up to ``end`` (not an incident's signal): people run it."""
+    return [make_doc(start_n + i, at=end - timedelta(minutes=3 + i * 7), source="appstore", kind="review", rating=5,
+                     app_version=version, sentiment="positive", topics=("sync",), text=f"同步很快，界面清爽 #{i}")
+            for i in range(count)]
 
 
 def with_alerts(settings: Settings, **changes: Any) -> Settings:

@@ -149,6 +149,18 @@ def _mblogs(cards: list[Any]) -> list[Any]:
     return found
 
 
+def _unseen(page: Page, item: FeedbackItem | None, seen: set[str], what: str) -> FeedbackItem | None:
+    """``item`` the first time this page reads it, else None: a repeat (in ``seen``) is skipped, and a missing
+    item (a required field absent) is a counted ``missing_field`` drop naming ``what``."""
+    if item is None:
+        page.drop("missing_field", what)
+        return None
+    if item.source_id in seen:
+        return None
+    seen.add(item.source_id)
+    return item
+
+
 def parse_search(body: bytes | str, url: str, *, product: str, target: str, now: datetime,
                  encoding: str | None = None) -> Page:
     data, page = json_page(SOURCE, body, encoding)
@@ -177,13 +189,10 @@ def parse_search(body: bytes | str, url: str, *, product: str, target: str, now:
     base = origin(url)
     seen: set[str] = set()
     for status in (st for mblog in mblogs for st in _statuses(mblog)):
-        item = _post(status, product=product, target=target, now=now)
+        item = _unseen(page, _post(status, product=product, target=target, now=now), seen,
+                       f"mblog {s(status.get('id'))!r}")
         if item is None:
-            page.drop("missing_field", f"mblog {s(status.get('id'))!r}")
             continue
-        if item.source_id in seen:
-            continue
-        seen.add(item.source_id)
         if status.get("_retweeted_by"):
             item.extra["retweeted_by"] = status["_retweeted_by"]
         if status.get("isLongText") in (True, "true", 1):
@@ -295,13 +304,10 @@ def parse_comments(body: bytes | str, url: str, *, product: str, target: str, no
     hot = get(inner, "hot_data")
     seen: set[str] = set()
     for c in page.objects(rows + (hot if isinstance(hot, list) else [])):
-        item = _comment(c, mid=mid, parent=None, product=product, target=target, now=now)
+        item = _unseen(page, _comment(c, mid=mid, parent=None, product=product, target=target, now=now), seen,
+                       f"comment {s(c.get('id'))!r}")
         if item is None:
-            page.drop("missing_field", f"comment {s(c.get('id'))!r}")
             continue
-        if item.source_id in seen:
-            continue
-        seen.add(item.source_id)
         page.items.append(item)
         subs = c.get("comments")
         for sub in subs if isinstance(subs, list) else []:

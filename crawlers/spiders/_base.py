@@ -11,6 +11,7 @@ the target's cursor (items of that page are still yielded, so their counters upd
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from crawlers.config import DEFAULT_BASE_URLS, parse_since, source_overrides, vo
 from crawlers.items import FeedbackItem
 from crawlers.quarantine import QUARANTINE_REASONS, Entry, Quarantine, mark_reparsed, pending
 from crawlers.state import CrawlState, new_run_id
-from crawlers.tracking import RunTracker, count_drop, tracker
+from crawlers.tracking import RunTracker, tracker
 
 __all__ = ["VocSpider", "reparse_class"]
 
@@ -38,7 +39,8 @@ class VocSpider(scrapy.Spider):
     source: ClassVar[str] = ""
 
     voc: Settings
-    tracker: RunTracker
+    #: (``sources.<key>``, its ``cookies_env``): what a block's fix names (:meth:`RunTracker.true_fix`).
+    cookie_config: tuple[str, str | None]
     _state_path: str | None
     quarantine: Quarantine | None
     run_id: str
@@ -59,9 +61,8 @@ class VocSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> VocSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.voc = voc_settings(crawler.settings)
-        spider.tracker = tracker(crawler)
         key = cls.source or cls.name
-        spider.tracker.cookie_config = (key, spider.voc.sources.source(key).cookies_env)
+        spider.cookie_config = (key, spider.voc.sources.source(key).cookies_env)  # read by crawlers.tracking
         spider._state_path = crawler.settings.get("VOC_STATE_PATH")
         folder = crawler.settings.get("VOC_QUARANTINE_DIR")
         spider.quarantine = Quarantine(folder, max_bytes=crawler.settings.getint("VOC_QUARANTINE_MAX_BYTES")) \
@@ -70,6 +71,11 @@ class VocSpider(scrapy.Spider):
         if spider.product:
             spider.voc.sources.product(spider.product)  # KeyError naming the configured products
         return spider
+
+    @functools.cached_property
+    def tracker(self) -> RunTracker:
+        """This crawl's run tracker (the crawler's :class:`crawlers.tracking.RunTracking` extension)."""
+        return tracker(self.crawler)
 
     # -- configuration -----------------------------------------------------------------------------------
     @property
@@ -102,7 +108,7 @@ class VocSpider(scrapy.Spider):
         target = (cursor[0], cursor[1]) if cursor else None
         self.tracker.count(doc_source, pages=1)
         for reason, _detail in page.dropped:
-            count_drop(self.crawler, reason, doc_source=doc_source)
+            self.tracker.count_drop(reason, doc_source=doc_source)
         if page.block is not None:
             self.tracker.block(page.block.reason, page.block.fix, target=tuple(cursor) if cursor else None,
                                kind=page.block.kind)
@@ -206,7 +212,7 @@ class VocSpider(scrapy.Spider):
             return parse(response.body if body is None else body, url, product=meta["product"], target=target,
                          now=self.now, **kwargs)
         except Exception as exc:  # noqa: BLE001
-            count_drop(self.crawler, "parser_error", doc_source=doc_source)
+            self.tracker.count_drop("parser_error", doc_source=doc_source)
             self.tracker.error(f"{response.url}: parser {getattr(parse, '__name__', parse)} failed: {exc!r}",
                                target=(doc_source, target))
             return None

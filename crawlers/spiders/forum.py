@@ -39,6 +39,10 @@ class ForumSpider(VocSpider):
         forum = meta["forum"]
         return {"encoding": forum.encoding, "site": forum.name, "selectors": forum.selectors.overrides() or None}
 
+    def _page(self, parse: Any, response: Any) -> Any:
+        """The page ``parse`` reads from ``response`` with its forum's encoding and selectors; None if it raised."""
+        return self.safe_parse(parse, response, **self._kw(response.meta))
+
     @staticmethod
     def _same_forum(meta: dict[str, Any]) -> dict[str, Any]:
         """What a follow-up request carries over from the one it came from: document source, target, product, forum."""
@@ -47,8 +51,7 @@ class ForumSpider(VocSpider):
 
     def parse_forum(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        page = self.safe_parse(parser.parse_forum, response, **self._kw(meta))
-        if page is None:
+        if (page := self._page(parser.parse_forum, response)) is None:
             return
         _, go_on = self.take(page, response)
         if page.block is not None:
@@ -66,8 +69,7 @@ class ForumSpider(VocSpider):
 
     def parse_thread(self, response: Any) -> Iterator[Any]:
         meta = response.meta
-        page = self.safe_parse(parser.parse_thread, response, **self._kw(meta))
-        if page is None:
+        if (page := self._page(parser.parse_thread, response)) is None:
             return
         items, _ = self.take(page, response)
         yield from items

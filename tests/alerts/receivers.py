@@ -107,6 +107,12 @@ class Receiver:
     def _fresh(self, ts: float) -> bool:
         return abs(ts - self.now_s) < 3600
 
+    def _signed(self, headers: dict[str, str], body: bytes) -> bool:
+        """Our webhook signature: ``X-VOC-Signature: sha256=HMAC(secret, "<X-VOC-Timestamp>." + body)``, fresh."""
+        ts = headers.get("X-VOC-Timestamp", "")
+        want = "sha256=" + hmac.new(SECRET.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(headers.get("X-VOC-Signature", ""), want) and self._fresh(float(ts))
+
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         url = urlsplit(path)
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -123,17 +129,13 @@ class Receiver:
         if url.path.startswith("/repos/") and url.path.endswith("/issues"):
             return self._github(url.path, headers, payload)
         if url.path == "/ticket":
-            ts = headers.get("X-VOC-Timestamp", "")
-            want = "sha256=" + hmac.new(SECRET.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(headers.get("X-VOC-Signature", ""), want) or not self._fresh(float(ts)):
+            if not self._signed(headers, body):
                 self.rejected.append("ticket")
                 return 401, {"code": 401, "msg": "bad signature"}
             self.received.append({"platform": "ticket", "body": payload})
             return 201, {"url": f"https://tickets.example.com/T-{len(self.received)}", "key": f"T-{len(self.received)}"}
         if url.path == "/hook":
-            ts = headers.get("X-VOC-Timestamp", "")
-            want = "sha256=" + hmac.new(SECRET.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(headers.get("X-VOC-Signature", ""), want) or not self._fresh(float(ts)):
+            if not self._signed(headers, body):
                 self.rejected.append("webhook")
                 return 401, {"code": 401, "msg": "bad signature"}
             delivery = headers.get("X-VOC-Delivery", "")

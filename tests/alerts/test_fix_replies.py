@@ -19,7 +19,7 @@ from alerts.replies import ReplyError, approve, list_replies, send_approved
 from alerts.store import open_store
 from configs.alerts import ReplySettings
 from configs.settings import Secrets
-from tests.helpers import ALERTS_NOW as NOW, baseline_docs, make_doc
+from tests.helpers import ALERTS_NOW as NOW, adopter_docs, baseline_docs, make_doc
 
 KID, ISS = "2X9R4HXF34", "57246542-96fe-1a63-e053-0824d011072a"
 
@@ -52,17 +52,23 @@ def _verified(s, index, receiver):
     mark_fixed(s, inc.fingerprint, version="3.2.1", date=NOW, now=NOW)
     later = NOW + timedelta(days=1, minutes=5)
     index.upsert(_reviews(200_000, 1, version="3.2.1", end=later, hours=20))
+    index.upsert(adopter_docs(250_000, 10, version="3.2.1", end=NOW + timedelta(days=1)))
     report = alerts.evaluate(s, index, now=later)
     assert report.verdicts[0].state == "fix_verified"
     receiver.now_s = later.timestamp()  # the server checks the token's iat against its clock
     return inc, report, later
 
 
-def test_drafts_need_approval_then_each_review_is_answered_once(settings, index, receiver):
+def _trusted_and_verified(settings, index, receiver):
+    """A key the receiver trusts in the settings, and a verified fix with 40 drafted replies (:func:`_verified`)."""
     key, pem = _key()
     receiver.asc = {"public_key": key.public_key(), "kid": KID, "iss": ISS}
     s = _settings(settings, receiver, pem)
-    inc, report, later = _verified(s, index, receiver)
+    return (s, *_verified(s, index, receiver))
+
+
+def test_drafts_need_approval_then_each_review_is_answered_once(settings, index, receiver):
+    s, inc, report, later = _trusted_and_verified(settings, index, receiver)
     assert report.drafted == 40
     with open_store(s) as st:
         drafts = list_replies(st)
@@ -117,10 +123,7 @@ def test_missing_credentials_or_a_bad_key_are_clear_errors(settings, index, rece
 
 
 def test_a_server_error_leaves_the_reply_approved_for_the_next_run(settings, index, receiver):
-    key, pem = _key()
-    receiver.asc = {"public_key": key.public_key(), "kid": KID, "iss": ISS}
-    s = _settings(settings, receiver, pem)
-    inc, _r, later = _verified(s, index, receiver)
+    s, inc, _r, later = _trusted_and_verified(settings, index, receiver)
     receiver.fail_next["/v1/customerReviewResponses"] = (503, {"errors": []})
     with open_store(s) as st:
         approve(st, incident=inc.fingerprint, by="x", now=later)
@@ -131,10 +134,7 @@ def test_a_server_error_leaves_the_reply_approved_for_the_next_run(settings, ind
 
 
 def test_a_rate_limit_stops_the_run_and_the_rest_wait_approved(settings, index, receiver):
-    key, pem = _key()
-    receiver.asc = {"public_key": key.public_key(), "kid": KID, "iss": ISS}
-    s = _settings(settings, receiver, pem)
-    inc, _r, later = _verified(s, index, receiver)
+    s, inc, _r, later = _trusted_and_verified(settings, index, receiver)
     receiver.fail_next["/v1/customerReviewResponses"] = (429, {"errors": [{"status": "429", "code": "RATE_LIMIT_EXCEEDED"}]})
     with open_store(s) as st:
         approve(st, incident=inc.fingerprint, by="x", now=later)
@@ -148,10 +148,7 @@ def test_a_rate_limit_stops_the_run_and_the_rest_wait_approved(settings, index, 
 def test_two_senders_at_once_answer_each_review_once(settings, index, receiver):
     from tests.helpers import run_in_threads
 
-    key, pem = _key()
-    receiver.asc = {"public_key": key.public_key(), "kid": KID, "iss": ISS}
-    s = _settings(settings, receiver, pem)
-    inc, _r, later = _verified(s, index, receiver)
+    s, inc, _r, later = _trusted_and_verified(settings, index, receiver)
     with open_store(s) as st:
         approve(st, incident=inc.fingerprint, by="x", now=later)
     sent: list[str] = []

@@ -15,7 +15,7 @@ from alerts.fixes import mark_fixed
 from alerts.store import open_store
 from app.cli import cli
 from configs.alerts import Channel, Subscriber
-from tests.helpers import ALERTS_NOW as NOW, baseline_docs, make_doc, surge_docs
+from tests.helpers import ALERTS_NOW as NOW, adopter_docs, baseline_docs, make_doc, surge_docs
 
 
 def _settings(settings):
@@ -52,6 +52,7 @@ def test_fix_on_a_version_is_verified_from_the_reviews_of_that_version_and_told_
     # the day after: 3.2.1 gets 2 login complaints; users still on 3.2.0 keep complaining (not the fix's fault)
     later = NOW + timedelta(days=1)
     index.upsert(_reviews(200_000, 2, version="3.2.1", end=later, hours=20))
+    index.upsert(adopter_docs(250_000, 12, version="3.2.1", end=later))
     index.upsert(_reviews(300_000, 15, version="3.2.0", end=later, hours=20))
     # inside the window: no verdict, no message, the fading signal neither updates nor resolves it
     mid = alerts.evaluate(s, index, now=NOW + timedelta(hours=3))
@@ -73,6 +74,28 @@ def test_fix_on_a_version_is_verified_from_the_reviews_of_that_version_and_told_
     msgs = _log(s)
     assert [m["event"] for m in msgs] == ["opened", "fix_verified"]
     assert "3.2.1 上 2 条/天" in msgs[-1]["text"]
+
+
+def test_a_fix_nobody_runs_yet_is_not_verified_by_its_silence(settings, index):
+    s = _settings(settings)
+    inc = _open_incident(s, index)
+    mark_fixed(s, inc.fingerprint, version="3.2.1", date=NOW, now=NOW)
+    later = NOW + timedelta(days=1, minutes=5)
+    index.upsert(adopter_docs(250_000, 3, version="3.2.1", end=NOW + timedelta(days=1)))  # 3 reviews of 3.2.1: too few
+    index.upsert(adopter_docs(260_000, 30, version="3.2.0", end=NOW + timedelta(days=1)))  # (the old version's users do not count)
+    assert alerts.evaluate(s, index, now=later).verdicts == []
+    with open_store(s) as st:
+        rec = st.get(inc.fingerprint)
+    fix = rec.detail["fix"]
+    assert rec.state == "fixed" and fix["verdict"] == "pending" and fix["adopters"] == 3
+    assert fix["due_at"] == "2026-11-26T06:30:00Z"  # one more observation period
+    assert "3.2.1 仅 3 条反馈（需 10 条）" in fix["waiting"]
+    alerts.deliver(s, now=later)
+    assert [m["event"] for m in _log(s)] == ["opened"]  # nothing told while waiting
+    # the next day people have it, and no complaints: now it is verified
+    index.upsert(adopter_docs(270_000, 12, version="3.2.1", end=NOW + timedelta(days=2)))
+    [rec] = alerts.evaluate(s, index, now=later + timedelta(days=1)).verdicts
+    assert rec.state == "fix_verified" and rec.detail["fix"]["adopters"] == 15
 
 
 def test_a_fix_that_changes_nothing_is_ineffective_with_the_same_numbers(settings, index):
@@ -97,6 +120,7 @@ def test_a_verified_incident_whose_signal_comes_back_reopens(settings, index):
     inc = _open_incident(s, index)
     mark_fixed(s, inc.fingerprint, version="3.2.1", date=NOW, now=NOW)
     later = NOW + timedelta(days=1, minutes=5)
+    index.upsert(adopter_docs(250_000, 10, version="3.2.1", end=NOW + timedelta(days=1)))
     assert alerts.evaluate(s, index, now=later).verdicts[0].state == "fix_verified"
     back = later + timedelta(days=2)
     index.upsert(_reviews(500_000, 40, version="3.2.1", end=back))
@@ -135,6 +159,7 @@ def test_a_crawled_version_string_reaches_the_verdict_as_one_short_line(settings
     index.upsert(_reviews(100_000, 40, version=hostile, end=NOW))
     [inc] = alerts.evaluate(s, index, now=NOW).raised
     mark_fixed(s, inc.fingerprint, version="3.2.1", date=NOW, now=NOW)
+    index.upsert(adopter_docs(250_000, 10, version="3.2.1", end=NOW + timedelta(days=1)))
     [rec] = alerts.evaluate(s, index, now=NOW + timedelta(days=1, minutes=1)).verdicts
     text = rec.detail["fix"]["text"]
     assert rec.state == "fix_verified" and "\n" not in text and len(text) < 200

@@ -3,44 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
 from configs import load_settings
-from tests.helpers import HOSTILE, NOW, REPO, indexed_doc
+from tests.helpers import HOSTILE, NOW, REPO, calm_days_and_a_login_spike, indexed_doc
 
 
 
 def seed_docs(tokenizer) -> list[dict]:
     """A small, fully known corpus: 3 days of mixed feedback plus a negative login spike on 11-24 (Shanghai)."""
-    docs = []
-    n = 0
-    day = timedelta(days=1)
-    base = datetime(2026, 11, 21, 4, 0, tzinfo=timezone.utc)  # 12:00 Shanghai
-    for d in range(3):  # 11-21, 11-22, 11-23: 2 positive + 1 neutral per day
-        for text, sent, topics, intent, rating in (
-            ("界面很好看，同步也快", "positive", ("ui",), "praise", 5),
-            ("手写笔记很好用", "positive", (), "praise", 5),
-            ("请问怎么导出PDF", "neutral", ("feature_request",), "question", 3),
-        ):
-            n += 1
-            docs.append(indexed_doc(tokenizer, n, text, created=base + d * day, sentiment=sent, topics=topics,
-                                 intent=intent, rating=rating, app_version="3.1.0"))
-    spike = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)  # 09:00 Shanghai on 11-24
-    for i in range(6):
-        n += 1
-        docs.append(indexed_doc(tokenizer, n, f"更新3.2.0后验证码登录失败，登录不上 第{i}次", created=spike + timedelta(minutes=5 * i),
-                             topics=("login",), rating=1, app_version="3.2.0", platform="android" if i % 3 else "ios"))
-    n += 1
-    docs.append(indexed_doc(tokenizer, n, HOSTILE, created=spike, source="weibo", topics=("crash",), platform="web",
-                         url="javascript:alert(1)"))
+    docs = calm_days_and_a_login_spike(tokenizer, ui_text="界面很好看，同步也快", spike_text="更新3.2.0后验证码登录失败，登录不上 第{i}次",
+                                       hostile=HOSTILE, hostile_url="javascript:alert(1)")
     # 2026-11-23T17:30Z is 11-24 01:30 in Shanghai: a day bucket in local time, not UTC.
-    n += 1
-    docs.append(indexed_doc(tokenizer, n, "半夜闪退，崩溃", created=datetime(2026, 11, 23, 17, 30, tzinfo=timezone.utc),
-                         topics=("crash",), rating=2, app_version="3.2.0"))
+    docs.append(indexed_doc(tokenizer, len(docs) + 1, "半夜闪退，崩溃", created=datetime(2026, 11, 23, 17, 30, tzinfo=timezone.utc),
+                            topics=("crash",), rating=2, app_version="3.2.0"))
     return docs
 
 

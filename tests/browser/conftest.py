@@ -7,13 +7,12 @@ import dataclasses
 import shutil
 import threading
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from configs import load_settings
-from tests.helpers import HOSTILE_PAGE as HOSTILE, NOW, indexed_doc
+from tests.helpers import HOSTILE_PAGE as HOSTILE, NOW, calm_days_and_a_login_spike, indexed_doc
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -25,27 +24,10 @@ def _doc(tokenizer, n, text, **kw) -> dict:
 
 
 def seed(tokenizer) -> list[dict]:
-    """3 calm days (11-21..23, Shanghai) and a negative login spike on 11-24 09:00–09:30 (Shanghai)."""
-    docs, n = [], 0
-    base = datetime(2026, 11, 21, 4, 0, tzinfo=timezone.utc)
-    for d in range(3):
-        for text, sent, topics, intent, rating in (
-            ("界面很好看，云同步也快", "positive", ("ui",), "praise", 5),
-            ("手写笔记很好用", "positive", (), "praise", 5),
-            ("请问怎么导出PDF", "neutral", ("feature_request",), "question", 3),
-        ):
-            n += 1
-            docs.append(_doc(tokenizer, n, text, created=base + timedelta(days=d), sentiment=sent, topics=topics,
-                             intent=intent, rating=rating, app_version="3.1.0"))
-    spike = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
-    for i in range(6):
-        n += 1
-        docs.append(_doc(tokenizer, n, f"更新后验证码登录失败，登录不上 第{i}次", created=spike + timedelta(minutes=5 * i),
-                         topics=("login",), rating=1, app_version="3.2.0", platform="android" if i % 3 else "ios"))
-    n += 1
-    docs.append(_doc(tokenizer, n, HOSTILE, created=spike, source="weibo", topics=("crash",), platform="web",
-                     url="javascript:window.__pwned=4"))
-    return docs
+    """3 calm days (11-21..23, Shanghai) and a negative login spike on 11-24 09:00–09:30 (Shanghai); ids b<n>,
+    every one a review."""
+    return calm_days_and_a_login_spike(tokenizer, ui_text="界面很好看，云同步也快", spike_text="更新后验证码登录失败，登录不上 第{i}次",
+                                       hostile=HOSTILE, hostile_url="javascript:window.__pwned=4", id_prefix="b", kind="review")
 
 
 class LiveServer:

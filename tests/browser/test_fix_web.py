@@ -3,15 +3,11 @@ shows the new state and the fix; a reader's button is disabled. Real Chromium ag
 
 from __future__ import annotations
 
-from tests.browser.test_web import _open_alert, no_csp_or_js_errors, wait_ready
+from tests.browser.test_web import _open_alert, alert_card, no_csp_or_js_errors, wait_ready
 
 
 def test_mark_an_incident_fixed_from_the_page(site, page):
-    url, settings, _i = site()
-    fp = _open_alert(settings)
-    page.goto(url + "/#alerts")
-    wait_ready(page, "alerts")
-    item = page.locator(f"#alerts .alert[data-id='{fp}']")
+    settings, fp, item = alert_card(site, page)
     item.locator("input.fix-in-version").fill("3.2.1")
     item.locator("input.fix-in-date").fill("2026-11-24")
     item.locator("button.fix").click()

@@ -179,12 +179,17 @@ def _open_alert(settings) -> str:
     return fp
 
 
-def test_acknowledge_an_alert_then_follow_it_to_its_posts(site, page):
+def alert_card(site, page):
+    """The page's alerts view showing one open alert (:func:`_open_alert`): (settings, fingerprint, its card)."""
     url, settings, _i = site()
     fp = _open_alert(settings)
     page.goto(url + "/#alerts")
     wait_ready(page, "alerts")
-    item = page.locator(f"#alerts .alert[data-id='{fp}']")
+    return settings, fp, page.locator(f"#alerts .alert[data-id='{fp}']")
+
+
+def test_acknowledge_an_alert_then_follow_it_to_its_posts(site, page):
+    settings, fp, item = alert_card(site, page)
     assert "登录/账号 负面反馈激增" in item.locator(".title").text_content()
     assert "倍数 12.0×" in item.locator(".figs").text_content()
     assert item.locator(".state").text_content() == "进行中"

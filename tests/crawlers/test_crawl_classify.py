@@ -16,6 +16,7 @@ from configs import load_settings
 from crawlers.config import scrapy_settings
 from crawlers.items import FeedbackItem
 from crawlers.pipelines import ClassifyPipeline, NormalizePipeline
+from crawlers.state import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -139,20 +140,11 @@ def test_the_worker_exits_when_the_crawl_process_dies(settings):
         crawl.send_signal(signal.SIGKILL)
         crawl.wait(timeout=30)
         deadline = time.monotonic() + 30
-        while _alive(int(pid)) and time.monotonic() < deadline:
+        while pid_alive(int(pid)) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(int(pid))
+        assert not pid_alive(int(pid))
     finally:
         crawl.kill()
-
-
-def _alive(pid: int) -> bool:
-    """A process that exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_the_runner_starts_the_worker_the_child_adopts_and_a_wrong_guess_is_stopped(settings):

@@ -14,7 +14,7 @@ import pytest
 
 from crawlers.config import parse_since, scrapy_settings, source_overrides
 from crawlers.errors import CrawlError
-from crawlers.pipelines import Batcher
+from crawlers.batcher import Batcher
 from crawlers.runner import run_crawl, select_sources
 from crawlers.state import CrawlState, LockHeld, SourceRun
 from crawlers.tracking import AccountPool
@@ -164,18 +164,22 @@ def test_batcher_with_an_executor_sends_a_partial_batch_when_idle_and_grows_batc
     asyncio.run(main())
 
 
-def test_batcher_hands_the_batch_error_to_every_item():
+def test_batcher_hands_the_batch_error_to_every_item_and_reports_it_once_per_batch():
     def flush(values):
-        raise RuntimeError("index down")
+        raise RuntimeError(f"index down for {values}")
+
+    reported: list[str] = []
 
     async def main():
-        b = Batcher(flush, size=2, wait=1)
-        futures = [b.add(1), b.add(2)]
+        b = Batcher(flush, size=2, wait=1, on_error=lambda exc: reported.append(str(exc)))
+        futures = [b.add(1), b.add(2), b.add(3)]
+        b.flush()  # the partial batch [3] goes now
         for fut in futures:
             with pytest.raises(RuntimeError, match="index down"):
                 await fut
 
     asyncio.run(main())
+    assert reported == ["index down for [1, 2]", "index down for [3]"]
 
 
 def test_batcher_whose_executor_refuses_work_fails_the_batch_instead_of_leaving_it_waiting():
@@ -196,14 +200,27 @@ def test_batcher_whose_executor_refuses_work_fails_the_batch_instead_of_leaving_
     asyncio.run(main())
 
 
+def _through(pipe, crawler, item):
+    """``item`` through ``pipe`` as Scrapy's scraper sends it: a DropItem is announced with ``item_dropped``."""
+    from scrapy import signals
+    from scrapy.exceptions import DropItem
+
+    try:
+        return pipe.process_item(item)
+    except DropItem as exc:
+        crawler.signals.send_catch_log(signals.item_dropped, item=item, response=None, spider=None, exception=exc)
+        raise
+
+
 def test_the_same_id_again_in_a_run_is_dropped_unless_its_counters_or_text_changed():
     from scrapy.exceptions import DropItem
     from scrapy.utils.test import get_crawler
 
     from crawlers.items import FeedbackItem
     from crawlers.pipelines import DedupePipeline
+    from crawlers.tracking import tracker
 
-    crawler = get_crawler(settings_dict={})
+    crawler = get_crawler(settings_dict={"EXTENSIONS": {"crawlers.tracking.RunTracking": 0}})
     pipe = DedupePipeline.from_crawler(crawler)
 
     def item(likes: int, text: str) -> FeedbackItem:
@@ -212,14 +229,36 @@ def test_the_same_id_again_in_a_run_is_dropped_unless_its_counters_or_text_chang
                   "dup_of": None}
         return it
 
-    pipe.process_item(item(1, "更新后一打开就闪退"))
+    _through(pipe, crawler, item(1, "更新后一打开就闪退"))
     with pytest.raises(DropItem, match="duplicate"):
-        pipe.process_item(item(1, "更新后一打开就闪退"))
-    pipe.process_item(item(2, "更新后一打开就闪退"))  # more likes: indexed again, the latest counters win
-    pipe.process_item(item(2, "更新后一打开就闪退，重装也不行"))  # the text was edited
+        _through(pipe, crawler, item(1, "更新后一打开就闪退"))
+    _through(pipe, crawler, item(2, "更新后一打开就闪退"))  # more likes: indexed again, the latest counters win
+    _through(pipe, crawler, item(2, "更新后一打开就闪退，重装也不行"))  # the text was edited
     with pytest.raises(DropItem, match="duplicate"):
-        pipe.process_item(item(2, "更新后一打开就闪退，重装也不行"))
+        _through(pipe, crawler, item(2, "更新后一打开就闪退，重装也不行"))
     assert crawler.stats.get_value("voc/dropped/duplicate") == 2
+    run = tracker(crawler)
+    assert run.dropped == {"duplicate": 2} and run.parts["appstore"].dropped == {"duplicate": 2}
+
+
+def test_each_crawler_has_its_own_run_tracker_fed_by_scrapys_item_signals(settings):
+    """Drops are counted from Scrapy's ``item_dropped`` (reason and document source); an item lost with its
+    batch keeps its target's cursor; another crawler of the same process counts nothing of it."""
+    from scrapy import signals
+    from scrapy.utils.test import get_crawler
+
+    from crawlers.items import FeedbackItem
+    from crawlers.tracking import Dropped, tracker
+
+    one, other = (get_crawler(settings_dict=scrapy_settings(settings, run_id=r)) for r in ("r1", "r2"))
+    item = FeedbackItem(source="appstore", source_id="42", product="qingji", target="1600000001", text="闪退")
+    for exc in (Dropped("before_since", "42"), Dropped("index_failed", "OperationalError('disk full')", lost=True)):
+        one.signals.send_catch_log(signals.item_dropped, item=item, response=None, spider=None, exception=exc)
+    run = tracker(one)
+    assert run.dropped == {"before_since": 1, "index_failed": 1} == run.parts["appstore"].dropped
+    assert one.stats.get_value("voc/dropped/index_failed") == 1
+    assert run.failed_targets == {("appstore", "1600000001")}  # lost, not refused: fetched again next run
+    assert tracker(other) is not run and tracker(other).dropped == {} and not tracker(other).failed_targets
 
 
 def test_select_sources_and_runner_errors(settings):
@@ -344,14 +383,8 @@ def test_rotation_middleware_user_agents_proxies_accounts_and_draining():
     assert b"Cookie" not in browser.headers and browser.meta["playwright_context"] == "voc-account-2"
     assert browser.meta["playwright_context_kwargs"]["storage_state"]["cookies"] == browser_cookies("SUB=b", "https://www.zhihu.com")
 
-    class FakeCrawler:  # the tracker is keyed by crawler; only identity matters here
-        spidercls = None
-
-    crawler = FakeCrawler()
-    from crawlers.tracking import tracker
-
-    t: RunTracker = tracker(crawler)
-    mw_t = VocRotationMiddleware(user_agents=["UA"], crawler=crawler)
+    t = RunTracker(source="forum")
+    mw_t = VocRotationMiddleware(user_agents=["UA"], run=t)
     t.block("Discuz: 您尚未登录", "set VOC_X_COOKIE", kind="login")
     mw_t.process_request(Request("https://bbs.example/1"))  # one login wall: the rest goes on
     t.block("HTTP 432", "set VOC_WEIBO_COOKIE", kind="forbidden")
@@ -407,12 +440,10 @@ def test_an_item_stage_failing_unexpectedly_is_an_error_of_the_run_and_holds_its
     from scrapy.utils.test import get_crawler
     from twisted.python.failure import Failure
 
-    from crawlers.extensions import RunStateExtension
     from crawlers.items import FeedbackItem
     from crawlers.tracking import tracker
 
-    crawler = get_crawler(settings_dict=scrapy_settings(settings, run_id="r1"))
-    RunStateExtension.from_crawler(crawler)
+    crawler = get_crawler(settings_dict=scrapy_settings(settings, run_id="r1"))  # its extensions hear the signal
     item = FeedbackItem(source="appstore", source_id="42", product="qingji", target="1600000001", text="闪退")
     try:
         raise UnicodeEncodeError("utf-8", "a\ud800", 1, 2, "surrogates not allowed")

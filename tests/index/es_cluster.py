@@ -18,7 +18,8 @@ import functools
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -112,6 +113,18 @@ def parse_body(body: bytes) -> Any:
 def _error(status: int, kind: str, reason: str) -> Answer:
     return status, {"error": {"type": kind, "reason": reason, "root_cause": [{"type": kind, "reason": reason}]},
                     "status": status}
+
+
+@contextmanager
+def cluster_with_a_new_index(alias: str, versioned: str) -> Iterator[FakeCluster]:
+    """A :class:`FakeCluster` routed for opening ``alias`` the first time (:meth:`FakeCluster.route_a_new_index`),
+    closed on the way out."""
+    c = FakeCluster()
+    c.route_a_new_index(alias, versioned)
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 class LoopbackES(_Server):

@@ -18,7 +18,7 @@ from configs.settings import Secrets
 from index import BulkIndexError, Filters, SearchQuery
 from index.elastic import ElasticsearchIndex
 from index.elastic_bodies import SCHEMA_VERSION
-from tests.index.es_cluster import FakeCluster
+from tests.index.es_cluster import cluster_with_a_new_index
 from tests.index.es_spec import Spec
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "es_responses"
@@ -38,10 +38,8 @@ def with_aggregations(name: str, rename: str) -> dict:
 
 @pytest.fixture
 def cluster():
-    c = FakeCluster()
-    c.route_a_new_index("voc-r", V)
-    yield c
-    c.close()
+    with cluster_with_a_new_index("voc-r", V) as c:
+        yield c
 
 
 def open_es(cluster, tokenizer) -> ElasticsearchIndex:

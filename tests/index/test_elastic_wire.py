@@ -21,7 +21,7 @@ from configs.settings import Secrets
 from index import BulkIndexError, Filters, SchemaMismatchError, SearchQuery
 from index.elastic import ElasticsearchIndex
 from index.elastic_bodies import HL_POST, HL_PRE, SCHEMA_VERSION
-from tests.index.es_cluster import SHARDS, FakeCluster
+from tests.index.es_cluster import SHARDS, cluster_with_a_new_index
 from tests.index.es_spec import Spec
 
 SPEC = Spec.load()
@@ -31,10 +31,8 @@ V = f"/voc-t-v{SCHEMA_VERSION}"  # the versioned index behind the alias voc-t
 
 @pytest.fixture
 def cluster():
-    c = FakeCluster()
-    c.route_a_new_index("voc-t", V)
-    yield c
-    c.close()
+    with cluster_with_a_new_index("voc-t", V) as c:
+        yield c
     # the stand-in's answers have the documented shapes (so what the backend parsed here is realistic)
     for method, path, status, payload in c.responses:
         if method != "HEAD" and status < 300:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -68,3 +69,67 @@ def redis_server(tmp_path: Path):
         yield server
     finally:
         server.kill()
+
+
+class ReplyCutter:
+    """A loopback TCP proxy in front of a real Redis that, once armed, lets the next command carrying a marker reach
+    the server and then cuts the connection before its reply gets back — what a Redis restart or a dropped connection
+    does to a client at the worst moment. The client reconnects (through the proxy again) and retries."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.marker: bytes | None = None
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def arm(self, marker: bytes) -> None:
+        self.marker = marker.lower()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            cut = threading.Event()
+            threading.Thread(target=self._up, args=(client, server, cut), daemon=True).start()
+            threading.Thread(target=self._down, args=(server, client, cut), daemon=True).start()
+
+    def _up(self, client: socket.socket, server: socket.socket, cut: threading.Event) -> None:
+        try:
+            while data := client.recv(65536):
+                if self.marker and self.marker in data.lower():
+                    self.marker = None
+                    cut.set()  # before the command goes on: its reply is the one to lose
+                server.sendall(data)
+        except OSError:
+            pass
+
+    def _down(self, server: socket.socket, client: socket.socket, cut: threading.Event) -> None:
+        try:
+            while data := server.recv(65536):
+                if cut.is_set():
+                    self.cuts += 1
+                    break
+                client.sendall(data)
+        except OSError:
+            pass
+        for s in (client, server):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def reply_cutter(redis_server):
+    cutter = ReplyCutter(redis_server.port)
+    yield cutter
+    cutter.close()

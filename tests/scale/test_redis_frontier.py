@@ -174,7 +174,12 @@ def round_at_page_3(crawl_settings, replay, redis_server, tmp_path):
 
 
 def check_same(result, settings, stored_docs, expected, cursors, redis_server):
-    assert result is not None and result.ok, result.format() if result else "round did not finish"
+    if result is None or not result.ok:  # say why: the workers' log and what Redis still holds
+        log = (settings.home / "data" / "logs" / "cluster.log").read_text(errors="replace")[-6000:]
+        client = redis_server.client()
+        keys = {k.decode(): client.type(k).decode() for k in client.scan_iter("voc:*")}
+        raise AssertionError(f"{result.format() if result else 'round did not finish'}\nkeys: {keys}\n"
+                             f"stats: {client.hgetall('voc:stats')}\nworkers' log (tail):\n{log}")
     got = comparable(stored_docs(settings))
     assert len(got) == len(expected)  # none lost, none duplicated
     assert got == expected

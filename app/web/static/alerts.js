@@ -58,7 +58,7 @@ function fixBlock(a) {
   if (f) {
     parts.push(el("span", { class: "fix-version" }, "修复版本 " + (f.version || "—") + "（" + fmtTime(f.date) + " 起）"));
     if (f.text) parts.push(el("span", { class: "fix-text" }, "　" + f.text));
-    else if (f.verdict === "pending") parts.push(el("span", { class: "fix-text" }, "　观察至 " + fmtTime(f.due_at)));
+    else if (f.verdict === "pending") parts.push(el("span", { class: "fix-text" }, "　观察至 " + fmtTime(f.due_at) + (f.waiting ? "；" + f.waiting : "")));
   }
   for (const t of tickets) parts.push(el("a", { class: "ticket", href: safeHref(t.url), target: "_blank", rel: "noopener noreferrer" },
     "　工单 " + (t.key || t.tracker || "")));
