@@ -23,6 +23,7 @@ from classifier.lean import heads
 from classifier.ngram import NgramSentiment
 from classifier.normalize import classification_text
 from classifier.risk import risk_flags
+from classifier.intent_model import model_layer
 from classifier.rules import rule_intent
 from classifier.topics import TopicTagger
 
@@ -177,7 +178,8 @@ def load_hf_classifier(path: Path, cfg: dict[str, Any], *, topics: Iterable[Any]
                                        "weights; rebuild with `voc train`")
         if quantize:
             model = quantize_linear(model)
-        return ModelClassifier(model, tokenizer, topics=topics, batch_size=batch_size, threads=threads)
+        return ModelClassifier(model, tokenizer, topics=topics, batch_size=batch_size, threads=threads,
+                               intent_layer=model_layer(path, cfg))
     config = AutoConfig.from_pretrained(path, local_files_only=True)
     archs = list(getattr(config, "architectures", None) or [])
     if not any(a.endswith("ForSequenceClassification") for a in archs):

@@ -1,0 +1,117 @@
+"""The learned intent layer: multinomial logistic regression over a text's character 1–3-grams, the intent
+rules' decision and cue flags, and the sentiment, fitted on the hand-labelled intent set.
+
+The rules of :mod:`classifier.intent` were written from the ``dev`` part of ``classifier/eval/intent.jsonl``
+and over-fit it (macro-F1 0.85 on dev, 0.76 on test). This layer weighs them against the words of the text:
+:func:`classifier.intent_fit.fit` trains it on the ``dev`` and ``train`` parts (``train`` was labelled after
+the rules were written, so there the rules' errors are honest), and writes ``intent_weights.json`` beside this
+module. The ``test`` part is never used for fitting. A text's scores are a sum of per-n-gram rows and a dense
+part, computed per text, so a text gets the same intent whatever its batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from classifier._base import INTENTS, SENTIMENTS, ModelLoadError
+
+__all__ = ["WEIGHTS", "LAYER_FILE", "IntentWeights", "grams", "dense_features", "load_weights", "model_layer"]
+
+WEIGHTS = Path(__file__).with_name("intent_weights.json")
+#: A VOC model's own layer (fitted together with its intent head), in the model directory.
+LAYER_FILE = "intent_layer.json"
+#: n-gram orders read from the lower-cased normalized text.
+ORDERS = (1, 2, 3)
+
+
+def grams(text: str) -> set[str]:
+    """The distinct character n-grams (orders :data:`ORDERS`) of a lower-cased normalized text."""
+    low = text.lower()
+    return {low[i:i + n] for n in ORDERS for i in range(len(low) - n + 1)}
+
+
+def dense_features(rule: str, sentiment: str, cues: tuple[bool, ...]) -> list[float]:
+    """One-hot rule intent, one-hot sentiment, then the cue flags, in that order (what the weights expect)."""
+    return ([1.0 if rule == lab else 0.0 for lab in INTENTS] + [1.0 if sentiment == s else 0.0 for s in SENTIMENTS]
+            + [1.0 if c else 0.0 for c in cues])
+
+
+class IntentWeights:
+    """The fitted layer: ``gram_index`` (n-gram → row of ``gram_w``), ``dense_w``, ``bias``, over ``labels``."""
+
+    def __init__(self, labels: list[str], grams_: list[str], gram_w: np.ndarray, dense_w: np.ndarray,
+                 bias: np.ndarray, cues: list[str]) -> None:
+        if list(labels) != list(INTENTS):
+            raise ValueError(f"intent weights are for labels {labels}, expected {list(INTENTS)}")
+        if gram_w.shape != (len(grams_), len(labels)) or bias.shape != (len(labels),):
+            raise ValueError("intent weights: shapes do not match the label and n-gram counts")
+        self.labels = list(labels)
+        self.gram_index = {g: i for i, g in enumerate(grams_)}
+        self.gram_w, self.dense_w, self.bias, self.cues = gram_w, dense_w, bias, list(cues)
+
+    def scores(self, text: str, dense: list[float], head: Sequence[float] | None = None) -> np.ndarray:
+        """Logits over :attr:`labels` for one normalized text and its dense features, plus ``head``: the
+        model's intent-head log-probabilities where this layer was fitted with them (a model's own layer)."""
+        rows = sorted(self.gram_index[g] for g in grams(text) if g in self.gram_index)
+        out = self.bias + np.asarray(dense, dtype=np.float64) @ self.dense_w
+        if rows:
+            out = out + self.gram_w[rows].sum(0)
+        if head is not None:
+            out = out + np.asarray(head, dtype=np.float64)
+        return out
+
+    def predict(self, text: str, dense: list[float], head: Sequence[float] | None = None) -> str:
+        return self.labels[int(np.argmax(self.scores(text, dense, head)))]
+
+    def to_json(self) -> dict[str, object]:
+        grams_ = sorted(self.gram_index, key=self.gram_index.__getitem__)
+        return {"labels": self.labels, "cues": self.cues, "bias": _round(self.bias),
+                "dense": _round(self.dense_w), "grams": {g: _round(self.gram_w[i]) for i, g in enumerate(grams_)}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> IntentWeights:
+        gram_map = data["grams"]
+        assert isinstance(gram_map, dict)
+        grams_ = list(gram_map)
+        n = len(data["labels"])  # type: ignore[arg-type]
+        gram_w = np.array([gram_map[g] for g in grams_], dtype=np.float64).reshape(len(grams_), n)
+        return cls(list(data["labels"]), grams_, gram_w,  # type: ignore[call-overload]
+                   np.array(data["dense"], dtype=np.float64), np.array(data["bias"], dtype=np.float64),
+                   list(data["cues"]))  # type: ignore[call-overload]
+
+
+def _round(a: np.ndarray) -> list:
+    return np.round(a.astype(np.float64), 4).tolist()
+
+
+@lru_cache(maxsize=4)
+def load_weights(path: Path = WEIGHTS) -> IntentWeights | None:
+    """A fitted layer, read once: by default the shipped text-only one (``intent_weights.json`` here); a
+    model's own is ``LAYER_FILE`` in its directory. None where the file does not exist."""
+    if not path.is_file():
+        return None
+    try:
+        return IntentWeights.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError, AssertionError) as exc:
+        raise ValueError(f"{path}: not an intent layer ({exc}); refit it with `python -m classifier.intent_fit`") from exc
+
+
+
+def model_layer(path: Path, cfg: dict[str, object]) -> IntentWeights | None:
+    """A VOC model directory's own intent layer where its config says ``voc_intent_mode: layer``, else None.
+    Raise :class:`ModelLoadError` where the config asks for a layer that is absent or unreadable."""
+    if cfg.get("voc_intent_mode") != "layer":
+        return None
+    try:
+        layer = load_weights(path / LAYER_FILE)
+    except ValueError as exc:
+        raise ModelLoadError(path, str(exc)) from exc
+    if layer is None:
+        raise ModelLoadError(path, f"config.json asks for an intent layer but {LAYER_FILE} is missing — refit it with "
+                                   "`python -m classifier.intent_fit --model DIR`, or set voc_intent_mode to rules")
+    return layer
