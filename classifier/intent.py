@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from classifier.intent_model import IntentWeights, dense_features, load_weights
+from classifier.intent_model import IntentWeights, load_weights
 
 __all__ = ["intent_of", "rule_decision", "cue_flags", "CUES"]
 
@@ -95,31 +95,46 @@ def intent_of(text: str, sentiment: str, *, layer: IntentWeights | None = None,
     """The intent of one normalized text given its sentiment (negative / neutral / positive): the shipped
     text-only layer's, or ``layer``'s — a model's own, which adds that model's intent-head log-probabilities
     ``head``."""
-    rule = rule_decision(text, sentiment)
+    low = text.lower()
+    flags = _flags(low)
+    rule = _decide(low, sentiment, flags)
     weights = layer if layer is not None else load_weights()
     if weights is None:
         return rule
-    return weights.predict(text, dense_features(rule, sentiment, cue_flags(text, weights.cues)), head)
+    if weights.cues != _NAMES:
+        flags = cue_flags(low, weights.cues)
+    return weights.predict_features(low, rule, sentiment, flags, head)
 
 
 def rule_decision(text: str, sentiment: str) -> str:
     """The rules' intent of one normalized text given its sentiment (the order in the module docstring)."""
     low = text.lower()
-    service_bad = _SERVICE_NEG.search(low)
-    service_good = re.search(_SERVICE_BAD, low) and _SERVICE_GOOD.search(low) and not service_bad
-    if service_bad and not service_good:
+    return _decide(low, sentiment, _flags(low))
+
+
+_NAMES = list(CUES)
+_PATTERNS = tuple(CUES.values())
+
+
+def _flags(low: str) -> tuple[bool, ...]:
+    return tuple(p.search(low) is not None for p in _PATTERNS)
+
+
+def _decide(low: str, sentiment: str, flags: tuple[bool, ...]) -> str:
+    service_bad, service_good_word, bug, bug_fixed, feature, question, praise, asks, negative = flags
+    service_good = not service_bad and service_good_word and re.search(_SERVICE_BAD, low) is not None
+    if service_bad:
         return "service_complaint"
-    bug = _BUG.search(low) and not _BUG_FIXED.search(low)
-    if bug:
+    if bug and not bug_fixed:
         return "bug"
-    if _ASKS.search(low) and not _NEGATIVE.search(low):
+    if asks and not negative:
         return "question"
-    if _FEATURE.search(low):
+    if feature:
         return "feature_request"
-    if _QUESTION.search(low) and not _NEGATIVE.search(low):
+    if question and not negative:
         return "question"
     if service_good:
         return "praise"
-    if (sentiment == "positive" or _PRAISE.search(low)) and not _NEGATIVE.search(low):
+    if (sentiment == "positive" or praise) and not negative:
         return "praise"
     return "other"

@@ -20,7 +20,8 @@ import numpy as np
 
 from classifier._base import INTENTS, SENTIMENTS, ModelLoadError
 
-__all__ = ["WEIGHTS", "LAYER_FILE", "IntentWeights", "grams", "dense_features", "load_weights", "model_layer"]
+__all__ = ["WEIGHTS", "LAYER_FILE", "IntentWeights", "grams", "dense_features", "load_weights", "read_weights",
+           "model_layer"]
 
 WEIGHTS = Path(__file__).with_name("intent_weights.json")
 #: A VOC model's own layer (fitted together with its intent head), in the model directory.
@@ -29,10 +30,12 @@ LAYER_FILE = "intent_layer.json"
 ORDERS = (1, 2, 3)
 
 
-def grams(text: str) -> set[str]:
-    """The distinct character n-grams (orders :data:`ORDERS`) of a lower-cased normalized text."""
+def grams(text: str) -> list[str]:
+    """The distinct character n-grams (orders :data:`ORDERS`) of a lower-cased normalized text, in a fixed
+    order (by order, then position: a text's scores are summed in this order, so they never depend on the
+    process's string hashing)."""
     low = text.lower()
-    return {low[i:i + n] for n in ORDERS for i in range(len(low) - n + 1)}
+    return list(dict.fromkeys(low[i:i + n] for n in ORDERS for i in range(len(low) - n + 1)))
 
 
 def dense_features(rule: str, sentiment: str, cues: tuple[bool, ...]) -> list[float]:
@@ -53,11 +56,35 @@ class IntentWeights:
         self.labels = list(labels)
         self.gram_index = {g: i for i, g in enumerate(grams_)}
         self.gram_w, self.dense_w, self.bias, self.cues = gram_w, dense_w, bias, list(cues)
+        if dense_w.shape != (len(labels) + len(SENTIMENTS) + len(self.cues), len(labels)):
+            raise ValueError("intent weights: the dense block does not match the labels, sentiments and cues")
+        # every feature is 0/1, so a text's scores are the bias plus the sum of its active features' rows:
+        # one table, n-gram rows then the dense rows (rule intent, sentiment, cues)
+        self._table = np.vstack([gram_w, dense_w])
+        n = len(grams_)
+        self._rule_row = {lab: n + i for i, lab in enumerate(labels)}
+        self._sentiment_row = {s: n + len(labels) + i for i, s in enumerate(SENTIMENTS)}
+        self._cue0 = n + len(labels) + len(SENTIMENTS)
+
+    def predict_features(self, low: str, rule: str, sentiment: str, cues: Sequence[bool],
+                         head: Sequence[float] | None = None) -> str:
+        """:meth:`predict` from the parts (lower-cased text, rule intent, sentiment, cue flags in
+        :attr:`cues` order) without building the dense vector — the fast path :func:`intent_of` takes."""
+        found = map(self.gram_index.get, [low[i:i + n] for n in ORDERS for i in range(len(low) - n + 1)])
+        rows = list(dict.fromkeys([r for r in found if r is not None]))  # distinct, in grams() order
+        rows.append(self._rule_row[rule])
+        if sentiment in self._sentiment_row:
+            rows.append(self._sentiment_row[sentiment])
+        rows.extend(self._cue0 + i for i, on in enumerate(cues) if on)
+        out = self._table[rows].sum(0) + self.bias
+        if head is not None:
+            out = out + np.asarray(head, dtype=np.float64)
+        return self.labels[int(np.argmax(out))]
 
     def scores(self, text: str, dense: list[float], head: Sequence[float] | None = None) -> np.ndarray:
         """Logits over :attr:`labels` for one normalized text and its dense features, plus ``head``: the
         model's intent-head log-probabilities where this layer was fitted with them (a model's own layer)."""
-        rows = sorted(self.gram_index[g] for g in grams(text) if g in self.gram_index)
+        rows = [self.gram_index[g] for g in grams(text) if g in self.gram_index]
         out = self.bias + np.asarray(dense, dtype=np.float64) @ self.dense_w
         if rows:
             out = out + self.gram_w[rows].sum(0)
@@ -89,10 +116,15 @@ def _round(a: np.ndarray) -> list:
     return np.round(a.astype(np.float64), 4).tolist()
 
 
-@lru_cache(maxsize=4)
-def load_weights(path: Path = WEIGHTS) -> IntentWeights | None:
-    """A fitted layer, read once: by default the shipped text-only one (``intent_weights.json`` here); a
-    model's own is ``LAYER_FILE`` in its directory. None where the file does not exist."""
+@lru_cache(maxsize=1)
+def load_weights() -> IntentWeights | None:
+    """The shipped text-only layer (``intent_weights.json`` beside this module), read once; None without it."""
+    return read_weights(WEIGHTS)
+
+
+def read_weights(path: Path) -> IntentWeights | None:
+    """The layer stored at ``path`` (a model's own is ``LAYER_FILE`` in its directory); None where the file
+    does not exist. Raise ValueError for a file that is not one."""
     if not path.is_file():
         return None
     try:
@@ -101,14 +133,13 @@ def load_weights(path: Path = WEIGHTS) -> IntentWeights | None:
         raise ValueError(f"{path}: not an intent layer ({exc}); refit it with `python -m classifier.intent_fit`") from exc
 
 
-
 def model_layer(path: Path, cfg: dict[str, object]) -> IntentWeights | None:
     """A VOC model directory's own intent layer where its config says ``voc_intent_mode: layer``, else None.
     Raise :class:`ModelLoadError` where the config asks for a layer that is absent or unreadable."""
     if cfg.get("voc_intent_mode") != "layer":
         return None
     try:
-        layer = load_weights(path / LAYER_FILE)
+        layer = read_weights(path / LAYER_FILE)
     except ValueError as exc:
         raise ModelLoadError(path, str(exc)) from exc
     if layer is None:

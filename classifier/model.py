@@ -82,10 +82,14 @@ def _versions() -> dict[str, str]:
 
 def save_model(model: VocModel, tokenizer: Any, path: str | Path, *, card: str) -> Path:
     """Write a complete, self-describing model directory: safetensors weights, config.json (labels,
-    normalization, library versions), the tokenizer, and the README.md model card."""
+    normalization, library versions), the tokenizer, and the README.md model card. A model's own intent layer
+    (``voc_intent_mode: layer``) is not written: the copy tags intent with the shipped text-only layer
+    (``rules``) until ``python -m classifier.intent_fit --model DIR`` fits it one."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     model.config.voc_versions = _versions()
+    if getattr(model.config, "voc_intent_mode", None) == "layer":
+        model.config.voc_intent_mode = "rules"
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
     (path / "README.md").write_text(card, encoding="utf-8")
