@@ -65,13 +65,27 @@ class IntentWeights:
         self._rule_row = {lab: n + i for i, lab in enumerate(labels)}
         self._sentiment_row = {s: n + len(labels) + i for i, s in enumerate(SENTIMENTS)}
         self._cue0 = n + len(labels) + len(SENTIMENTS)
+        # an n-gram kept by document frequency has both of its (n-1)-grams kept too: then a bigram need only
+        # be looked up where both characters are known, a trigram where both bigrams are (a third of the work)
+        self._closed = ORDERS == (1, 2, 3) and all(
+            len(g) == 1 or (g[:-1] in self.gram_index and g[1:] in self.gram_index) for g in grams_)
+
+    def _gram_rows(self, low: str) -> list[int]:
+        """The table rows of the distinct known n-grams of ``low``, in :func:`grams` order."""
+        get = self.gram_index.get
+        if not self._closed:
+            found = map(get, [low[i:i + n] for n in ORDERS for i in range(len(low) - n + 1)])
+            return list(dict.fromkeys([r for r in found if r is not None]))
+        uni = list(map(get, low))
+        bi = [get(low[i:i + 2]) if uni[i] is not None and uni[i + 1] is not None else None for i in range(len(low) - 1)]
+        tri = [get(low[i:i + 3]) for i in range(len(low) - 2) if bi[i] is not None and bi[i + 1] is not None]
+        return list(dict.fromkeys([r for r in (*uni, *bi, *tri) if r is not None]))
 
     def predict_features(self, low: str, rule: str, sentiment: str, cues: Sequence[bool],
                          head: Sequence[float] | None = None) -> str:
         """:meth:`predict` from the parts (lower-cased text, rule intent, sentiment, cue flags in
         :attr:`cues` order) without building the dense vector — the fast path :func:`intent_of` takes."""
-        found = map(self.gram_index.get, [low[i:i + n] for n in ORDERS for i in range(len(low) - n + 1)])
-        rows = list(dict.fromkeys([r for r in found if r is not None]))  # distinct, in grams() order
+        rows = self._gram_rows(low)
         rows.append(self._rule_row[rule])
         if sentiment in self._sentiment_row:
             rows.append(self._sentiment_row[sentiment])

@@ -13,7 +13,7 @@ import pytest
 
 from classifier import ModelLoadError
 from classifier._base import INTENTS
-from classifier.intent import intent_of, rule_decision
+from classifier.intent import CUES, intent_of, rule_decision
 from classifier.intent_fit import fit
 from classifier.intent_model import LAYER_FILE, WEIGHTS, IntentWeights, load_weights
 from classifier.loading import load_model_classifier
@@ -85,3 +85,15 @@ def test_intent_does_not_depend_on_the_process_string_hashing() -> None:
                              capture_output=True, text=True, env=env, cwd=REPO, check=True)
         outs.append(res.stdout)
     assert outs[0] == outs[1] and len(json.loads(outs[0])) == 3 * len(rows)
+
+
+def test_an_n_gram_whose_shorter_n_grams_are_not_kept_still_counts() -> None:
+    import numpy as np
+
+    k = len(INTENTS)
+    row = np.zeros(k)
+    row[INTENTS.index("question")] = 50.0
+    dense = np.zeros((k + 3 + 9, k))
+    layer = IntentWeights(list(INTENTS), ["abc"], row.reshape(1, k), dense, np.zeros(k), list(CUES))
+    assert intent_of("xxabcxx", "neutral", layer=layer) == "question"
+    assert intent_of("xxabxcx", "neutral", layer=layer) != "question"
