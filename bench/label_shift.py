@@ -37,22 +37,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from loco import LABELS, corpora_or_none  # noqa: E402
+from loco import LABELS, corpora_or_none, metrics  # noqa: E402
 
 METHODS = ("base", "em", "bcts", "bcts+em", "bbse", "neutral", "oracle")
 
 
 def scores(y: np.ndarray, p: np.ndarray) -> tuple[float | None, float | None]:
-    two = y != 1
-    binary = float(np.mean((p[two, 2] >= p[two, 0]) == (y[two] == 2))) if two.any() else None
-    if not (y == 1).any():
-        return binary, None
-    pred = p.argmax(1)
-    f1 = []
-    for k in range(3):
-        tp, fp, fn = (np.sum((pred == k) & (y == k)), np.sum((pred == k) & (y != k)), np.sum((pred != k) & (y == k)))
-        f1.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return binary, float(np.mean(f1))
+    """bench/loco.py's scores (binary accuracy, 3-way macro-F1) for label indices ``y`` and posteriors ``p``."""
+    m = metrics([LABELS[i] for i in y], p.tolist())
+    return m["bin"], m["f1"]
 
 
 def reweight(p: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -119,7 +112,8 @@ def posteriors(path: str, train: list, val: list, test: list, clf=None):
         x = hv.transform([t for t, *_ in train] + [t for t, *_ in val] + [t for t, *_ in test])
         xtr, xv, xt = x[: len(train)], x[len(train): len(train) + len(val)], x[len(train) + len(val):]
         tf = TfidfTransformer(sublinear_tf=True).fit(xtr)
-        lr = LogisticRegression(solver="saga", C=4.0, max_iter=30, tol=1e-3).fit(tf.transform(xtr), [r[1] for r in train])
+        lr = LogisticRegression(solver="saga", C=4.0, max_iter=30, tol=1e-3, random_state=0).fit(
+            tf.transform(xtr), [r[1] for r in train])
         cols = [list(lr.classes_).index(lab) for lab in LABELS]
         return lr.predict_proba(tf.transform(xv))[:, cols], lr.predict_proba(tf.transform(xt))[:, cols]
     from classifier.adapt import ngram_probs

@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 
 from classifier._base import INTENTS
+from classifier.evaluate import macro_f1
 from classifier.intent import CUES, cue_flags, rule_decision
 from classifier.intent_model import LAYER_FILE, WEIGHTS, IntentWeights, dense_features, grams
 from classifier.normalize import classification_text
 
-__all__ = ["SET", "fit", "cross_validate", "macro_f1", "main"]
+__all__ = ["SET", "fit", "cross_validate", "main"]
 
 REPO = Path(__file__).resolve().parents[1]
 SET = Path(__file__).with_name("eval") / "intent.jsonl"
@@ -104,20 +105,9 @@ def cross_validate(texts: list[str], sentiments: list[str], gold: list[str], spl
     result = {}
     for name, p in preds.items():
         if p:
-            result[name] = macro_f1([gold[i] for i in held], [p[i] for i in held])
+            result[name] = macro_f1([gold[i] for i in held], [p[i] for i in held], INTENTS)
             print(f"{folds}-fold CV on the train part (n={len(held)}), {name}: macro-F1 {result[name]:.3f}")
     return result
-
-
-def macro_f1(gold: list[str], pred: list[str]) -> float:
-    """Mean over :data:`INTENTS` of per-class F1."""
-    total = 0.0
-    for lab in INTENTS:
-        tp = sum(g == p == lab for g, p in zip(gold, pred))
-        fp = sum(p == lab != g for g, p in zip(gold, pred))
-        fn = sum(g == lab != p for g, p in zip(gold, pred))
-        total += 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    return total / len(INTENTS)
 
 
 def pooled_vectors(clf: Any, texts: list[str]) -> np.ndarray:
