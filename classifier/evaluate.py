@@ -151,11 +151,13 @@ with conflicting labels are dropped.
 Neutral, intent and topics have no labelled data in our domain; they are learned by weak supervision:
 - neutral: the Weibo 无情绪 posts and neutral car-forum comments, plus app-feedback templates (questions,
   feature requests, plain statements);
-- intent: the shipped model tags intent with the rules of `classifier.rules.rule_intent` (cue phrases for
-  bug / service complaint / feature request / question) given the model's sentiment (positive and no cue →
-  praise). An intent head is trained too — on {config['template_rows']} app-feedback template sentences
-  labelled by construction (weight 1.0) plus the rule labels of every corpus text (weight 0.3) — but it does
-  not beat the rules on the evaluation set below, so it is off by default (`voc_intent_mode`);
+- intent: a freshly trained model tags intent with the shipped text-only intent layer
+  (`classifier/intent_model.py`: logistic regression over character n-grams, the cue-phrase rules of
+  `classifier/intent.py` and the model's sentiment, fitted on the hand-labelled intent set) — `voc_intent_mode:
+  rules`. An intent head is trained too — on {config['template_rows']} app-feedback template sentences
+  labelled by construction (weight 1.0) plus the rule labels of every corpus text (weight 0.3) — but alone it
+  does not beat the rules (`voc_intent_mode: model`). `python -m classifier.intent_fit --model DIR` then refits
+  the head on the labelled intent set together with a layer of the model's own (`voc_intent_mode: layer`);
 - topics: taxonomy keyword matches on every training text plus the taxonomy's example sentences. At inference,
   the *current* taxonomy tags (keywords, and resemblance to each topic's examples: `classifier.topics`), so a
   new topic works at once; the topic head is trained but not used for tagging (it put `crash` on login

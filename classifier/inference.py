@@ -17,11 +17,17 @@ from classifier.invariant import quantize_linear, rowwise
 from classifier.ngram import pad_batch
 from classifier.normalize import classification_text
 from classifier.risk import risk_flags
+from classifier.intent import intent_of
+from classifier.intent_model import IntentWeights
 from classifier.rules import rule_intent
 from classifier.topics import TopicTagger
 
 __all__ = ["ModelClassifier", "BatchRunner", "head_tail", "set_threads", "uncached_onednn", "quantize_linear",
            "MAX_BATCH_TOKENS", "padded_width"]
+
+
+def _softmax(x: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(x, -1)
 
 
 def head_tail(text: str, limit: int) -> str:
@@ -171,16 +177,18 @@ class ModelClassifier:
     ``input_ids``/``attention_mask``, giving the heads' logits; ``model.config`` carries the ``voc_*`` keys."""
 
     def __init__(self, model: Any, tokenizer: Any, *, topics: Iterable[Any] = (), batch_size: int = 64,
-                 threads: int | None = None, pad_id: int | None = None) -> None:
+                 threads: int | None = None, pad_id: int | None = None, intent_layer: IntentWeights | None = None) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         cfg = model.config
         self.labels: dict[str, list[str]] = cfg.voc_labels
         self.model_version: str = getattr(cfg, "voc_model_version", "voc-unknown")
         self.threads = threads
-        #: "rules": intent from :func:`rule_intent` given the model's sentiment (default; see the model card);
-        #: "model": the intent head's argmax.
+        #: "layer": the model's own intent layer (``intent_layer``, :mod:`classifier.intent_model`) over the
+        #: text, the rules and the intent head; "rules": the shipped text-only layer over the rules, given the
+        #: model's sentiment (:func:`rule_intent`); "model": the intent head's argmax.
         self.intent_mode: str = getattr(cfg, "voc_intent_mode", "rules")
+        self.intent_layer = intent_layer if self.intent_mode == "layer" else None
         #: Topics come from the taxonomy alone (keywords and examples, :mod:`classifier.topics`), so a topic
         #: added or changed in topics.yaml tags at once; the model's topic head is not used for tagging (it
         #: learned the training-time keywords and added false `crash` tags to login complaints).
@@ -203,7 +211,7 @@ class ModelClassifier:
             for idx, logits in self._runner.run(self.model, texts, self.threads):
                 index = torch.tensor(idx)
                 out["sentiment"][index] = torch.softmax(logits["sentiment"].float(), -1)
-                out["intent"][index] = torch.softmax(logits["intent"].float(), -1)
+                out["intent"][index] = rowwise(_softmax, logits["intent"].float(), float("-inf"))
                 out["topics"][index] = rowwise(torch.sigmoid, logits["topics"].float())
         return out
 
@@ -216,11 +224,17 @@ class ModelClassifier:
         s_labels, i_labels = self.labels["sentiment"], self.labels["intent"]
         s_score, s_idx = (v.tolist() for v in probs["sentiment"].max(-1))
         i_idx = probs["intent"].argmax(-1).tolist()
-        rules = self.intent_mode == "rules"
+        layer = self.intent_layer
+        head = rowwise(torch.log, probs["intent"], 1.0).tolist() if layer is not None else None
         tags = []
         for i, text in enumerate(prepared):
             sentiment = s_labels[s_idx[i]]
-            intent = rule_intent(text, sentiment) if rules else i_labels[i_idx[i]]
+            if self.intent_mode == "model":
+                intent = i_labels[i_idx[i]]
+            elif layer is not None and head is not None:
+                intent = intent_of(text, sentiment, layer=layer, head=head[i])
+            else:
+                intent = rule_intent(text, sentiment)
             tags.append(Tags(sentiment=sentiment, sentiment_score=round(s_score[i], 4), intent=intent,
                              topics=self.match_topics(text), risk=risk_flags(text), model_version=self.model_version))
         return tags

@@ -18,13 +18,21 @@ part, which was not read while writing these rules. Decisions, in order:
 4. **question** — asks for information or how to do something (请问, 怎么设置, 在哪, …吗？).
 5. **praise** — positive sentiment (the model's) or clear praise words, with no cue above.
 6. **other** — everything else: opinions without a failure (滤镜变丑了), ads, spam, plain statements.
+
+:func:`rule_decision` is that order. :func:`intent_of` — what every classifier calls — hands the rules'
+decision, the cue flags and the sentiment to the learned layer of :mod:`classifier.intent_model` (fitted on the
+labelled ``dev`` and ``train`` parts, character n-grams included), which has the last word; without its
+weights file the rules decide alone.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-__all__ = ["intent_of"]
+from classifier.intent_model import IntentWeights, load_weights
+
+__all__ = ["intent_of", "rule_decision", "cue_flags", "CUES"]
 
 _SERVICE_BAD = re.compile(
     r"客服|售后|人工|工单|申诉|回访|反馈").pattern
@@ -71,24 +79,62 @@ _NEGATIVE = re.compile(r"不好|垃圾|差评|难用|太差|很差|失望|讨厌
                        r"模糊|吐槽|太坏|不爽|暴力|气死|郁闷|辣鸡|损|low|流氓|歧视|不公|恼人|惱人")
 
 
-def intent_of(text: str, sentiment: str) -> str:
-    """The intent of one normalized text given its sentiment (negative / neutral / positive)."""
+#: The cue patterns whose flags the learned layer reads, by name (their order is the weights' order).
+CUES = {"service_negative": _SERVICE_NEG, "service_positive": _SERVICE_GOOD, "bug": _BUG, "bug_fixed": _BUG_FIXED,
+        "feature": _FEATURE, "question": _QUESTION, "praise": _PRAISE, "asks": _ASKS, "negative": _NEGATIVE}
+
+
+def cue_flags(text: str, names: list[str] | None = None) -> tuple[bool, ...]:
+    """Whether each cue of :data:`CUES` (or of ``names``, in that order) occurs in the normalized text."""
     low = text.lower()
-    service_bad = _SERVICE_NEG.search(low)
-    service_good = re.search(_SERVICE_BAD, low) and _SERVICE_GOOD.search(low) and not service_bad
-    if service_bad and not service_good:
+    return tuple(CUES[n].search(low) is not None for n in (names or list(CUES)))
+
+
+def intent_of(text: str, sentiment: str, *, layer: IntentWeights | None = None,
+              head: Sequence[float] | None = None) -> str:
+    """The intent of one normalized text given its sentiment (negative / neutral / positive): the shipped
+    text-only layer's, or ``layer``'s — a model's own, which adds that model's intent-head log-probabilities
+    ``head``."""
+    low = text.lower()
+    flags = _flags(low)
+    rule = _decide(low, sentiment, flags)
+    weights = layer if layer is not None else load_weights()
+    if weights is None:
+        return rule
+    if weights.cues != _NAMES:
+        flags = cue_flags(low, weights.cues)
+    return weights.predict_features(low, rule, sentiment, flags, head)
+
+
+def rule_decision(text: str, sentiment: str) -> str:
+    """The rules' intent of one normalized text given its sentiment (the order in the module docstring)."""
+    low = text.lower()
+    return _decide(low, sentiment, _flags(low))
+
+
+_NAMES = list(CUES)
+_PATTERNS = tuple(CUES.values())
+
+
+def _flags(low: str) -> tuple[bool, ...]:
+    return tuple(p.search(low) is not None for p in _PATTERNS)
+
+
+def _decide(low: str, sentiment: str, flags: tuple[bool, ...]) -> str:
+    service_bad, service_good_word, bug, bug_fixed, feature, question, praise, asks, negative = flags
+    service_good = not service_bad and service_good_word and re.search(_SERVICE_BAD, low) is not None
+    if service_bad:
         return "service_complaint"
-    bug = _BUG.search(low) and not _BUG_FIXED.search(low)
-    if bug:
+    if bug and not bug_fixed:
         return "bug"
-    if _ASKS.search(low) and not _NEGATIVE.search(low):
+    if asks and not negative:
         return "question"
-    if _FEATURE.search(low):
+    if feature:
         return "feature_request"
-    if _QUESTION.search(low) and not _NEGATIVE.search(low):
+    if question and not negative:
         return "question"
     if service_good:
         return "praise"
-    if (sentiment == "positive" or _PRAISE.search(low)) and not _NEGATIVE.search(low):
+    if (sentiment == "positive" or praise) and not negative:
         return "praise"
     return "other"

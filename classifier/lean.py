@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from classifier._base import ModelLoadError
 from classifier.inference import ModelClassifier, quantize_linear
+from classifier.intent_model import model_layer
 from classifier.invariant import rowwise
 from classifier.ngram import NgramSentiment
 
@@ -202,7 +203,8 @@ def load_lean_classifier(path: Path, cfg: dict[str, Any], *, topics: Any = (), t
     pad_token = _tokenizer_config(path).get("pad_token")
     pad_id = tokenizer.token_to_id(pad_token) if isinstance(pad_token, str) else None
     return ModelClassifier(model, tokenizer, topics=topics, batch_size=batch_size, threads=threads,
-                           pad_id=cfg.get("pad_token_id", 0) if pad_id is None else pad_id)
+                           pad_id=cfg.get("pad_token_id", 0) if pad_id is None else pad_id,
+                           intent_layer=model_layer(path, cfg))
 
 
 def _tokenizer_config(path: Path) -> dict[str, Any]:

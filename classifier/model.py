@@ -23,6 +23,7 @@ from classifier.lean import heads
 from classifier.ngram import NgramSentiment
 from classifier.normalize import classification_text
 from classifier.risk import risk_flags
+from classifier.intent_model import model_layer
 from classifier.rules import rule_intent
 from classifier.topics import TopicTagger
 
@@ -81,10 +82,14 @@ def _versions() -> dict[str, str]:
 
 def save_model(model: VocModel, tokenizer: Any, path: str | Path, *, card: str) -> Path:
     """Write a complete, self-describing model directory: safetensors weights, config.json (labels,
-    normalization, library versions), the tokenizer, and the README.md model card."""
+    normalization, library versions), the tokenizer, and the README.md model card. A model's own intent layer
+    (``voc_intent_mode: layer``) is not written: the copy tags intent with the shipped text-only layer
+    (``rules``) until ``python -m classifier.intent_fit --model DIR`` fits it one."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     model.config.voc_versions = _versions()
+    if getattr(model.config, "voc_intent_mode", None) == "layer":
+        model.config.voc_intent_mode = "rules"
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
     (path / "README.md").write_text(card, encoding="utf-8")
@@ -177,7 +182,8 @@ def load_hf_classifier(path: Path, cfg: dict[str, Any], *, topics: Iterable[Any]
                                        "weights; rebuild with `voc train`")
         if quantize:
             model = quantize_linear(model)
-        return ModelClassifier(model, tokenizer, topics=topics, batch_size=batch_size, threads=threads)
+        return ModelClassifier(model, tokenizer, topics=topics, batch_size=batch_size, threads=threads,
+                               intent_layer=model_layer(path, cfg))
     config = AutoConfig.from_pretrained(path, local_files_only=True)
     archs = list(getattr(config, "architectures", None) or [])
     if not any(a.endswith("ForSequenceClassification") for a in archs):

@@ -35,9 +35,10 @@ def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
         load_corpora(tmp_path / "nowhere")
     with pytest.raises(DataMissing, match="waimai_10k: .*waimai_10k.csv is missing"):
         load_corpora(tmp_path, ("waimai_10k",))
-    res = subprocess.run([sys.executable, str(REPO / "bench" / "loco.py"), "--data", str(tmp_path / "nowhere")],
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert res.returncode == 2 and "no data directory" in res.stderr and "Traceback" not in res.stderr
+    for bench in ("loco.py", "label_shift.py"):
+        res = subprocess.run([sys.executable, str(REPO / "bench" / bench), "--data", str(tmp_path / "nowhere")],
+                             capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert res.returncode == 2 and "no data directory" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_prior_re_estimation_recovers_a_shifted_class_mix() -> None:
