@@ -24,7 +24,6 @@ import importlib.util
 import json
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -103,16 +102,8 @@ def build(db: Path, n: int, data: Path) -> None:
 
 
 def doc_count(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            return conn.execute("SELECT count(*) FROM feedback").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
+    """Documents in the index file ``db`` (0 when there is none)."""
+    return _index_bench().documents(db) if db.exists() else 0
 
 
 def settings_for(db: Path):

@@ -306,7 +306,8 @@ def whole_words_peer(ix: SqliteIndex, queries, repeat: int) -> tuple[list[float]
     return runs["sub"], runs["words"]
 
 
-def _documents(db: Path) -> int:
+def documents(db: Path) -> int:
+    """Documents in the index file ``db`` (0 when it is not an index; bench/api.py reuses this)."""
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
@@ -382,7 +383,7 @@ def main() -> int:
         db = Path(tmp.name) / "bench.db"
     else:
         db = Path(args.db)
-        reuse = args.reuse and db.is_file() and _documents(db) == args.docs
+        reuse = args.reuse and db.is_file() and documents(db) == args.docs
         if args.reuse and not reuse:
             print(f"{db} does not hold {args.docs:,} documents: building it")
         for suffix in ("", "-wal", "-shm") if not reuse else ():

@@ -336,6 +336,8 @@ class OnFrontier:
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
+        self.redis = _client(crawler.settings)  # (connects at its first command)
+        self.keys = _keys(crawler.settings)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Self:
@@ -349,10 +351,8 @@ class FrontierExtension(OnFrontier):
     At close it records the targets whose walk did not complete (their cursors stay)."""
 
     def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
         s = crawler.settings
-        self.crawler = crawler
-        self.redis = _client(s)
-        self.keys = _keys(s)
         self.worker = s.get("VOC_FRONTIER_WORKER")
         self.heartbeat = s.getfloat("VOC_FRONTIER_HEARTBEAT")
         self.dead_after = s.getfloat("VOC_FRONTIER_DEAD_AFTER")

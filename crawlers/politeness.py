@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 
-from crawlers.frontier import OnFrontier, _client, _keys
+from crawlers.frontier import OnFrontier
 
 __all__ = ["GlobalPolitenessMiddleware"]
 
@@ -49,10 +49,8 @@ class GlobalPolitenessMiddleware(OnFrontier):
     worker's own Scrapy delay is set to 0 (the global one replaces it)."""
 
     def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
         s = crawler.settings
-        self.crawler = crawler
-        self.redis = _client(s)
-        self.keys = _keys(s)
         self.delay = s.getfloat("DOWNLOAD_DELAY")
         self.concurrency = s.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
         self.lease = max(s.getfloat("DOWNLOAD_TIMEOUT") * 2, 10.0)
