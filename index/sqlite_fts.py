@@ -20,7 +20,8 @@
   indexes), never the wide rows; time bounds always read ``feedback_dims``. Histograms over whole hours — and the
   ``total`` of queries without free words spanning a day or more — read hourly rollups (product/source/
   sentiment, topic, app_version/rating, intent/platform; partial edge hours are counted from the
-  documents). Relevance ranking of a query matching more than :attr:`SqliteIndex.rank_window`
+  documents): summed per hour and group value in primary-key order, so the rollup rows are not sorted
+  (:func:`index.sqlite_buckets.rollup_pivot_sql`). Relevance ranking of a query matching more than :attr:`SqliteIndex.rank_window`
   documents (after filters) ranks the newest ``rank_window`` of them: one statement fetches those
   candidates' rowids (FTS5 walks the matches newest first and stops, scoring nothing), a second scores the
   free words alone among them (bm25 of the whole expression would also count the documents of every filter
