@@ -535,7 +535,7 @@ class SqliteIndex(Closeable):
             values = self._group_keys(group_by)
             if values is None:
                 add(self._exec(*rollup_sql(rollup, bounded, group_by, first_hour, last_hour, sql_off, sql_width)))
-            else:
+            elif values:  # (no document has a value of group_by: nothing to count)
                 rows = self._exec(*rollup_pivot_sql(rollup, bounded, group_by, values, first_hour, last_hour,
                                                     sql_off, sql_width))
                 add([(row[0], value, n) for row in rows for value, n in zip(values, row[1:])])
