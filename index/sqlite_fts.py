@@ -20,7 +20,8 @@
   indexes), never the wide rows; time bounds always read ``feedback_dims``. Histograms over whole hours — and the
   ``total`` of queries without free words spanning a day or more — read hourly rollups (product/source/
   sentiment, topic, app_version/rating, intent/platform; partial edge hours are counted from the
-  documents). Relevance ranking of a query matching more than :attr:`SqliteIndex.rank_window`
+  documents): summed per hour and group value in primary-key order, so the rollup rows are not sorted
+  (:func:`index.sqlite_buckets.rollup_pivot_sql`). Relevance ranking of a query matching more than :attr:`SqliteIndex.rank_window`
   documents (after filters) ranks the newest ``rank_window`` of them: one statement fetches those
   candidates' rowids (FTS5 walks the matches newest first and stops, scoring nothing), a second scores the
   free words alone among them (bm25 of the whole expression would also count the documents of every filter
@@ -63,7 +64,7 @@ from index.base import (
 from index.query import Term, excluded_terms, query_terms
 from index.sqlite_buckets import (
     WIDTH, bucket_starts, constant_offset, local_bucket, range_count_histogram_sql, raw_histogram_sql,
-    rollup_count_sql, rollup_for, rollup_sql, whole_hour_offsets,
+    rollup_count_sql, rollup_for, rollup_keys_sql, rollup_pivot_sql, rollup_sql, whole_hour_offsets,
 )
 from index.sqlite_schema import FTS_TOKENIZE, GRAMS_FUNCTION, MIGRATIONS, SCHEMA_META
 from index.sqlite_sql import (
@@ -459,6 +460,19 @@ class SqliteIndex(Closeable):
         return n <= self.narrow_share * (self._exec("SELECT max(rowid) FROM feedback_dims")[0][0] or 0)
 
     # ---------------------------------------------------------------- histograms
+    #: Most values of a group_by field for which a histogram from the rollups sums each value's column per
+    #: hour (no sort of the rollup rows, :func:`index.sqlite_buckets.rollup_pivot_sql`); with more, each
+    #: rollup row is sorted by bucket and value instead (fewer passes over the rows).
+    pivot_keys: int = 16
+
+    def _group_keys(self, group_by: str | None) -> list[Any] | None:
+        """``[None]`` without ``group_by``; else every value of it among the documents, or None where they
+        are more than :attr:`pivot_keys`."""
+        if group_by is None:
+            return [None]
+        keys = [r[0] for r in self._exec(*rollup_keys_sql(group_by, self.pivot_keys + 2))]
+        return keys if len(keys) <= self.pivot_keys else None
+
     def histogram(self, filters: Filters = Filters(), *, interval: str = "hour", tz: str = "Asia/Shanghai",
                   group_by: str | None = None, start: datetime | None = None,
                   end: datetime | None = None, text: str = "") -> list[Bucket]:
@@ -495,7 +509,7 @@ class SqliteIndex(Closeable):
                 sql_width, exact = 900, False
         counts: dict[tuple[int, str | None], int] = {}
 
-        def add(rows: list[sqlite3.Row]) -> None:
+        def add(rows: Sequence[Sequence[Any]]) -> None:
             for bkt, k, n in rows:
                 if not n:
                     continue
@@ -518,7 +532,13 @@ class SqliteIndex(Closeable):
         elif exclude:  # excluded words only: the documents drive, those matching the words are left out
             add(self._exec(*raw_histogram_sql(bounded, group_by, sql_off, sql_width, exclusion(exclude)), deadline))
         elif rollup is not None and first_hour < last_hour:
-            add(self._exec(*rollup_sql(rollup, bounded, group_by, first_hour, last_hour, sql_off, sql_width)))
+            values = self._group_keys(group_by)
+            if values is None:
+                add(self._exec(*rollup_sql(rollup, bounded, group_by, first_hour, last_hour, sql_off, sql_width)))
+            elif values:  # (no document has a value of group_by: nothing to count)
+                rows = self._exec(*rollup_pivot_sql(rollup, bounded, group_by, values, first_hour, last_hour,
+                                                    sql_off, sql_width))
+                add([(row[0], value, n) for row in rows for value, n in zip(values, row[1:])])
             for edge_lo, edge_hi in ((lo, first_hour * 3600), (last_hour * 3600, hi)):
                 if edge_lo < edge_hi:
                     edge = dataclasses.replace(bounded, since=datetime.fromtimestamp(edge_lo, timezone.utc),
@@ -533,8 +553,8 @@ class SqliteIndex(Closeable):
             for epoch in bucket_starts(start, end, zone, interval):
                 for k in keys:
                     counts.setdefault((epoch, k), 0)
-        return [Bucket(datetime.fromtimestamp(e, zone), k, n)
-                for (e, k), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))]
+        when = {e: datetime.fromtimestamp(e, zone) for e in {e for e, _ in counts}}  # one per start, shared
+        return [Bucket(when[e], k, n) for (e, k), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))]
 
     def close(self) -> None:
         with self._lock:

@@ -142,13 +142,15 @@ def test_app_version_trends_read_the_version_rollup_and_stay_exact(tmp_path):
         for gone in (docs[1]["id"], docs[2]["id"]):
             now_docs.pop(gone)
         assert hist() == _raw_version_counts(list(now_docs.values()), start, end)
-        # it is the rollup that answers (a row written straight into it shows up)
+        # it is the rollup that answers (a count written straight into it shows up)
+        day = (BASE + timedelta(days=1)).date()
+        before = hist()[(day, "2.0")]
         raw = sqlite3.connect(tmp_path / "v.db")
-        raw.execute("INSERT INTO feedback_version_hourly VALUES (?, 'p1', 'appstore', '9.9', 5, 7)",
-                    (int((BASE + timedelta(days=1)).timestamp()) // 3600,))
+        raw.execute("INSERT INTO feedback_version_hourly VALUES (?, 'p1', 'appstore', '2.0', 5, 7) "
+                    "ON CONFLICT DO UPDATE SET n = n + 7", (int((BASE + timedelta(days=1)).timestamp()) // 3600,))
         raw.commit()
         raw.close()
-        assert hist()[((BASE + timedelta(days=1)).date(), "9.9")] == 7
+        assert hist()[(day, "2.0")] == before + 7
 
 
 def test_relevance_among_the_candidates_ranks_as_the_whole_expression(tmp_path):
