@@ -87,7 +87,7 @@ def tfidf_peer(train_x, train_y: list[str], test_x) -> list[list[float]]:
     from sklearn.linear_model import LogisticRegression
 
     tf = TfidfTransformer(sublinear_tf=True).fit(train_x)
-    lr = LogisticRegression(solver="saga", C=4.0, max_iter=30, tol=1e-3).fit(tf.transform(train_x), train_y)
+    lr = LogisticRegression(solver="saga", C=4.0, max_iter=30, tol=1e-3, random_state=0).fit(tf.transform(train_x), train_y)
     p = lr.predict_proba(tf.transform(test_x))
     cols = [list(lr.classes_).index(lab) if lab in lr.classes_ else None for lab in LABELS]
     return [[float(row[c]) if c is not None else 0.0 for c in cols] for row in p]
