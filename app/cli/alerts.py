@@ -33,7 +33,8 @@ def _now(value: str | None) -> datetime:
 _NOW = click.option("--now", "now_text", metavar="ISO", help="Evaluate as of this time (default: now, UTC).")
 
 
-def _store(app: AppContext) -> Any:
+def open_alert_store(app: AppContext) -> Any:
+    """The alert store of ``app``'s settings; a click error that says what to check when it cannot open."""
     from alerts import AlertStoreError, open_store
 
     try:
@@ -60,7 +61,7 @@ def evaluate_cmd(app: AppContext, rules: tuple[str, ...], no_deliver: bool, now_
     unknown = [r for r in rules if app.settings.alerts.rule(r) is None]
     if unknown:
         raise click.ClickException(f"unknown rule {unknown[0]!r} — see `voc alerts rules` or configs/alerts.yaml")
-    store = _store(app)
+    store = open_alert_store(app)
     try:
         report = alerts.evaluate(app.settings, app.index, now=now, store=store, rules=rules or None)
         from app.cli._show import local_time, localize
@@ -126,7 +127,7 @@ def list_cmd(app: AppContext, state: str | None, rule: str | None, product: str 
     product, opened_at, topics, terms, versions, sources, count, baseline, query, …)."""
     from alerts.view import incident_view
 
-    store = _store(app)
+    store = open_alert_store(app)
     try:
         recs = store.list(state=state, rule=rule, product=product, limit=limit)
     finally:
@@ -169,7 +170,7 @@ def show_cmd(app: AppContext, fingerprint: str, as_json: bool) -> None:
     from alerts.message import search_url
     from alerts.view import incident_detail
 
-    store = _store(app)
+    store = open_alert_store(app)
     try:
         rec = _get(store, fingerprint)
         events = store.events(rec.fingerprint)
@@ -300,7 +301,7 @@ def resolve_cmd(app: AppContext, fingerprint: str) -> None:
 @pass_app
 def retry_cmd(app: AppContext) -> None:
     """Re-queue deliveries that were given up (after fixing a channel's URL or secret)."""
-    store = _store(app)
+    store = open_alert_store(app)
     try:
         n = store.retry_failed(now=_now(None))
     finally:

@@ -12,19 +12,16 @@ from typing import Any
 import click
 
 from app.cli import pass_app
+from app.cli.alerts import open_alert_store
 from app.context import AppContext
 
 __all__ = ["commands"]
 
 
 def _store(app: AppContext) -> Any:
-    from alerts import AlertStoreError, open_store
     from alerts.store import SqliteAlertStore
 
-    try:
-        st = open_store(app.settings)
-    except AlertStoreError as exc:
-        raise click.ClickException(f"{exc} — check index.url in voc.yaml and that its folder is writable") from exc
+    st = open_alert_store(app)
     if not isinstance(st, SqliteAlertStore):
         st.close()
         raise click.ClickException("replies need the SQLite alert store (index.url sqlite:///…)")
