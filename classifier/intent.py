@@ -84,10 +84,11 @@ CUES = {"service_negative": _SERVICE_NEG, "service_positive": _SERVICE_GOOD, "bu
         "feature": _FEATURE, "question": _QUESTION, "praise": _PRAISE, "asks": _ASKS, "negative": _NEGATIVE}
 
 
-def cue_flags(text: str, names: list[str] | None = None) -> tuple[bool, ...]:
-    """Whether each cue of :data:`CUES` (or of ``names``, in that order) occurs in the normalized text."""
+def cue_flags(text: str, names: Sequence[str] | None = None) -> tuple[bool, ...]:
+    """Whether each cue of :data:`CUES` (or of ``names``, in that order) occurs in the text."""
     low = text.lower()
-    return tuple(CUES[n].search(low) is not None for n in (names or list(CUES)))
+    patterns = [CUES[n] for n in names] if names else _PATTERNS
+    return tuple(p.search(low) is not None for p in patterns)
 
 
 def intent_of(text: str, sentiment: str, *, layer: IntentWeights | None = None,
@@ -96,7 +97,7 @@ def intent_of(text: str, sentiment: str, *, layer: IntentWeights | None = None,
     text-only layer's, or ``layer``'s — a model's own, which adds that model's intent-head log-probabilities
     ``head``."""
     low = text.lower()
-    flags = _flags(low)
+    flags = cue_flags(low)
     rule = _decide(low, sentiment, flags)
     weights = layer if layer is not None else load_weights()
     if weights is None:
@@ -109,15 +110,11 @@ def intent_of(text: str, sentiment: str, *, layer: IntentWeights | None = None,
 def rule_decision(text: str, sentiment: str) -> str:
     """The rules' intent of one normalized text given its sentiment (the order in the module docstring)."""
     low = text.lower()
-    return _decide(low, sentiment, _flags(low))
+    return _decide(low, sentiment, cue_flags(low))
 
 
 _NAMES = list(CUES)
 _PATTERNS = tuple(CUES.values())
-
-
-def _flags(low: str) -> tuple[bool, ...]:
-    return tuple(p.search(low) is not None for p in _PATTERNS)
 
 
 def _decide(low: str, sentiment: str, flags: tuple[bool, ...]) -> str:
