@@ -524,3 +524,20 @@ async def test_searches_and_trends_share_the_query_slots(seeded):
         responses = await asyncio.gather(*calls)
     assert [r.status_code for r in responses] == [200] * 6
     assert slow.peak == 2
+
+
+# -- the server process ---------------------------------------------------------------------------------
+async def test_objects_alive_at_startup_are_left_out_of_garbage_collection_while_serving(seeded):
+    """A full collection that walks every module and the open index holds the GIL for tens of milliseconds
+    while requests wait; the server freezes what is alive at startup and unfreezes it when it stops."""
+    import gc
+
+    from app.api import create_app
+
+    settings, index, _docs = seeded
+    app = create_app(settings, index=index)
+    gc.unfreeze()
+    async with app.router.lifespan_context(app):
+        frozen = gc.get_freeze_count()
+    assert frozen > 10_000  # the modules, the app and the index: everything alive when it started
+    assert gc.get_freeze_count() == 0
