@@ -21,15 +21,18 @@
   ``total`` of queries without free words spanning a day or more — read hourly rollups (product/source/
   sentiment, topic, app_version/rating, intent/platform; partial edge hours are counted from the
   documents): summed per hour and group value in primary-key order, so the rollup rows are not sorted
-  (:func:`index.sqlite_buckets.rollup_pivot_sql`). Relevance ranking of a query matching more than :attr:`SqliteIndex.rank_window`
+  (:func:`index.sqlite_buckets.rollup_pivot_sql`); day buckets in UTC or UTC+8 read the 8-hour blocks of
+  ``feedback_hourly`` (``feedback_8h``, kept by triggers on its rows) instead of its hours. Relevance ranking of a query matching more than :attr:`SqliteIndex.rank_window`
   documents (after filters) ranks the newest ``rank_window`` of them: one statement fetches those
   candidates' rowids (FTS5 walks the matches newest first and stops, scoring nothing), a second scores the
   free words alone among them (bm25 of the whole expression would also count the documents of every filter
   tag, per search). Fewer candidates than ``rank_window`` are every match: no count is run. Facets count
   every match, or the newest ``SearchQuery.facet_sample`` matches when the query allows it
-  (``SearchResult.facets_sampled``) — read from the candidates when they hold them; ``total`` always
-  counts every match, and ``sort="time"`` is never windowed. All facets of a search come from one
-  statement (one GROUP BY per field over the matches materialized once).
+  (``SearchResult.facets_sampled``) — counted in the statement that finds the candidates when they hold
+  them (each candidate's dims row is read once, in the walk that finds it; the rowids come back as one JSON
+  array: 2,000 Python rows cost more than the grouping); ``total`` always counts every match, and
+  ``sort="time"`` is never windowed. All facets of a search come from one statement (one GROUP BY per field
+  over the matches materialized once).
 * The filter indexes are ``(column)`` alone: they grow at their end as rowids ascend, so a batch of
   upserts touches few of their pages (``(column, created_ts)`` indexes took each document at a random
   place and halved the upsert rate at a million documents). Time ranges use ``feedback_dims_created``.
@@ -64,11 +67,11 @@ from index.base import (
 from index.query import Term, excluded_terms, query_terms
 from index.sqlite_buckets import (
     WIDTH, bucket_starts, constant_offset, local_bucket, range_count_histogram_sql, raw_histogram_sql,
-    rollup_count_sql, rollup_for, rollup_keys_sql, rollup_pivot_sql, rollup_sql, whole_hour_offsets,
+    rollup_count_sql, rollup_for, rollup_keys_sql, rollup_pivot_sql, rollup_spans, rollup_sql, whole_hour_offsets,
 )
 from index.sqlite_schema import FTS_TOKENIZE, GRAMS_FUNCTION, MIGRATIONS, SCHEMA_META
 from index.sqlite_sql import (
-    COLUMNS, Terms, build_candidates_sql, build_count_sql, build_facets_sql, build_ranked_sql,
+    COLUMNS, Terms, build_candidates_facets_sql, build_candidates_sql, build_count_sql, build_facets_sql, build_ranked_sql,
     build_search_sql, build_text_histogram_sql, build_where, doc_row, exclusion, row_doc, upsert_sql,
 )
 
@@ -327,10 +330,11 @@ class SqliteIndex(Closeable):
     #: Bytes of the database file each connection maps (``PRAGMA mmap_size``); 0 turns mapping off.
     mmap_size: int = 1 << 34
     #: Relevance ranking considers at most this many matches, the newest (highest rowid) ones, so a query
-    #: matching a large share of the corpus stays fast; ``total`` still counts every match. bm25 costs ~1.2 µs
-    #: a candidate (it reads each one's document size); 2,000 — the web page's ``facet_sample`` — made a page
-    #: search a fifth cheaper in CPU than 5,000 (bench/api.py's searches, 1M documents: 24.6 → 19.4 ms), and
-    #: the same candidates then serve its sampled facets.
+    #: matching a large share of the corpus stays fast; ``total`` still counts every match. 2,000 — the web
+    #: page's ``facet_sample`` — made a page search a fifth cheaper in CPU than 5,000 (bench/api.py's
+    #: searches, 1M documents: 24.6 → 19.4 ms), and the same candidates then serve its sampled facets. What
+    #: ranking costs beyond that is mostly not per candidate: bm25 first counts every document of each word
+    #: for its IDF, a walk as long as a count (质量 at 1M: 3.6 ms over 20 candidates, 3.8 ms over 2,000).
     rank_window: int = 2_000
 
     @staticmethod
@@ -346,12 +350,19 @@ class SqliteIndex(Closeable):
         sample = query.facet_sample if fields else 0
         candidates: list[int] | None = None
         total: int | None = None
+        counts: list[Any] | None = None  # facet rows found with the candidates
         if self._ranks(query, terms) and (query.limit or fields):
-            # By relevance: the newest rank_window matches first (rowids only, nothing scored), then the page
-            # ranked among them; sampled facets count the newest of them, and fewer than rank_window
-            # candidates are every match, so no count is needed.
-            csql, cparams = build_candidates_sql(query, terms, self.rank_window, exclude)
-            candidates = [r[0] for r in self._exec(csql, cparams, deadline)]
+            # By relevance: the newest rank_window matches first (nothing scored), then the page ranked
+            # among them; sampled facets count the newest of them (found in the same statement when the
+            # sample is no larger), and fewer than rank_window candidates are every match: no count needed.
+            if 0 < sample <= self.rank_window:
+                found = self._exec(*build_candidates_facets_sql(query, terms, self.rank_window, fields, sample, exclude),
+                                   deadline)
+                candidates = sorted(json.loads(found[0][1]), reverse=True)
+                counts = [r for r in found if r[0] >= 0]
+            else:
+                csql, cparams = build_candidates_sql(query, terms, self.rank_window, exclude)
+                candidates = [r[0] for r in self._exec(csql, cparams, deadline)]
             if len(candidates) < self.rank_window:
                 total = len(candidates)
         elif not terms and not exclude and not query.raw:
@@ -388,9 +399,11 @@ class SqliteIndex(Closeable):
             of_rows: list[int] | None = None  # the matches to count, when the candidates hold them
             if candidates is not None and (total == len(candidates) or sampled and sampled <= len(candidates)):
                 of_rows = candidates[:sampled] if sampled else candidates
-            fsql, fparams = build_facets_sql(query, fields, terms, window=sampled, dims_hint=facet_hint,
-                                             exclude=exclude, rows=of_rows)
-            for i, v, n in self._exec(fsql, fparams, deadline) if of_rows != [] else []:
+            if counts is None:
+                fsql, fparams = build_facets_sql(query, fields, terms, window=sampled, dims_hint=facet_hint,
+                                                 exclude=exclude, rows=of_rows)
+                counts = self._exec(fsql, fparams, deadline) if of_rows != [] else []
+            for i, v, n in counts:
                 if v is not None:
                     per_field[i].append((v, n))
             for field, counts in zip(fields, per_field):
@@ -533,12 +546,13 @@ class SqliteIndex(Closeable):
             add(self._exec(*raw_histogram_sql(bounded, group_by, sql_off, sql_width, exclusion(exclude)), deadline))
         elif rollup is not None and first_hour < last_hour:
             values = self._group_keys(group_by)
-            if values is None:
-                add(self._exec(*rollup_sql(rollup, bounded, group_by, first_hour, last_hour, sql_off, sql_width)))
-            elif values:  # (no document has a value of group_by: nothing to count)
-                rows = self._exec(*rollup_pivot_sql(rollup, bounded, group_by, values, first_hour, last_hour,
-                                                    sql_off, sql_width))
-                add([(row[0], value, n) for row in rows for value, n in zip(values, row[1:])])
+            for table, first, last in rollup_spans(rollup, first_hour, last_hour, sql_off, sql_width):
+                if values is None:
+                    add(self._exec(*rollup_sql(table, bounded, group_by, first, last, sql_off, sql_width)))
+                elif values:  # (no document has a value of group_by: nothing to count)
+                    rows = self._exec(*rollup_pivot_sql(table, bounded, group_by, values, first, last, sql_off,
+                                                        sql_width))
+                    add([(row[0], value, n) for row in rows for value, n in zip(values, row[1:])])
             for edge_lo, edge_hi in ((lo, first_hour * 3600), (last_hour * 3600, hi)):
                 if edge_lo < edge_hi:
                     edge = dataclasses.replace(bounded, since=datetime.fromtimestamp(edge_lo, timezone.utc),

@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from index._grams import GRAMS_VERSION
 from index.sqlite_sql import DIMS, SIDE_TABLES, TAG_PREFIX, tags_sql
 
-__all__ = ["MIGRATIONS", "FTS_TOKENIZE", "TEXT_SOURCE", "SCHEMA_META", "ROLLUPS", "GRAMS_FUNCTION"]
+__all__ = ["MIGRATIONS", "FTS_TOKENIZE", "TEXT_SOURCE", "SCHEMA_META", "ROLLUPS", "BLOCK_ROLLUPS", "BLOCK_HOURS",
+           "GRAMS_FUNCTION"]
 
 #: The FTS5 tokenizer over the space-joined jieba tokens (whitespace and punctuation split; case folded).
 FTS_TOKENIZE = "unicode61 remove_diacritics 0"
@@ -284,6 +285,30 @@ _M10 = [
     "DROP INDEX feedback_dims_time_by_rowid",
 ]
 
+#: Hours per row of a block rollup: a day in a zone whose UTC offset is a multiple of them (UTC, UTC+8 …) is
+#: whole blocks, so day charts read an eighth of the hourly rows.
+BLOCK_HOURS = 8
+#: hourly rollup → its twin in blocks of BLOCK_HOURS hours (same dimensions; kept by triggers on the hourly
+#: rows, so it always holds their sums). Only the commonest rollup has one: each costs every upsert a write.
+BLOCK_ROLLUPS = {"feedback_hourly": "feedback_8h"}
+_bdims = ROLLUPS["feedback_hourly"]
+_bkey = " AND ".join(f"{d} = {{row}}.{d}" for d in _bdims)
+_M11 = [
+    # Day charts over 30 days summed ~45,000 hourly rows per chart at a million documents (1,400 an hour);
+    # 8-hour blocks are 5,700 (bench/api.py: a 30-day chart by source 9.6 → ~1.5 ms of SQL).
+    f"CREATE TABLE feedback_8h (block INTEGER NOT NULL, {', '.join(d + ' TEXT NOT NULL' for d in _bdims)}, "
+    f"n INTEGER NOT NULL, PRIMARY KEY (block, {', '.join(_bdims)})) WITHOUT ROWID",
+    f"INSERT INTO feedback_8h SELECT hour / {BLOCK_HOURS}, {', '.join(_bdims)}, sum(n) FROM feedback_hourly "
+    f"GROUP BY 1, {', '.join(str(i + 2) for i in range(len(_bdims)))}",
+    f"""CREATE TRIGGER feedback_8h_ai AFTER INSERT ON feedback_hourly BEGIN
+        INSERT INTO feedback_8h VALUES (new.hour / {BLOCK_HOURS}, {', '.join('new.' + d for d in _bdims)}, new.n)
+        ON CONFLICT DO UPDATE SET n = n + excluded.n; END""",
+    f"""CREATE TRIGGER feedback_8h_au AFTER UPDATE OF n ON feedback_hourly BEGIN
+        UPDATE feedback_8h SET n = n + new.n - old.n WHERE block = new.hour / {BLOCK_HOURS} AND {_bkey.format(row='new')}; END""",
+    f"""CREATE TRIGGER feedback_8h_ad AFTER DELETE ON feedback_hourly BEGIN
+        UPDATE feedback_8h SET n = n - old.n WHERE block = old.hour / {BLOCK_HOURS} AND {_bkey.format(row='old')}; END""",
+]
+
 #: Named schema migrations, applied in order, each recorded in ``feedback_migrations``.
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0001_feedback_fts_side_tables", tuple(_M1)),
@@ -296,4 +321,5 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0008_time_by_rowid_index", tuple(_M8)),
     ("0009_cjk_bigrams_for_sub_word_recall", tuple(_M9)),
     ("0010_time_by_rowid_table", tuple(_M10)),
+    ("0011_eight_hour_rollup", tuple(_M11)),
 )

@@ -16,6 +16,7 @@ Schema (created by the named migrations in :mod:`index.sqlite_schema`):
                       (``ts`` NULL for a document without ``created_at``)
 * ``feedback_time``   ``(rowid, created_ts)`` alone: the time of a full-text match, read by rowid
 * ``feedback_hourly``, ``feedback_topic_hourly``   counts per UTC hour for the commonest dimensions
+* ``feedback_8h``     ``feedback_hourly`` summed per 8 hours (``block`` = hour // 8): day charts in UTC/UTC+8
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from index._grams import bigrams, is_cjk, query_runs
 from index.base import DOC_FIELDS, FACET_FIELDS, Doc, Filters, SearchQuery
 
 __all__ = ["COLUMNS", "DIMS", "SIDE_TABLES", "TAG_PREFIX", "tag", "tags_sql", "tags_match", "BM25", "build_search_sql",
-           "build_count_sql", "build_candidates_sql", "build_ranked_sql", "build_facets_sql", "build_text_histogram_sql",
+           "build_count_sql", "build_candidates_sql", "build_candidates_facets_sql", "build_ranked_sql", "build_facets_sql", "build_text_histogram_sql",
            "build_where", "fts_match_expression", "term_expression", "exclusion", "quote_fts", "upsert_sql", "doc_row",
            "row_doc", "SqlQuery", "Terms"]
 
@@ -266,6 +267,37 @@ def build_candidates_sql(query: SearchQuery, terms: Terms, limit: int, exclude: 
         raise ValueError("build_candidates_sql needs free words")
     body, params = _from_where(query, match, need_dims=False, excluded=excluded)
     return f"SELECT feedback_fts.rowid {body} ORDER BY feedback_fts.rowid DESC LIMIT ?", [*params, limit]
+
+
+def build_candidates_facets_sql(query: SearchQuery, terms: Terms, limit: int, fields: Sequence[str], sample: int,
+                                exclude: Terms = ()) -> SqlQuery:
+    """The candidates (:func:`build_candidates_sql`) and the facets of the newest ``sample`` of them in ONE
+    statement: each candidate's ``feedback_dims`` row is read once, in the walk that finds it, and the
+    facets are grouped from those rows (no second lookup of each candidate by rowid). Rows come back as
+    ``(-1, JSON array of the candidates' rowids, NULL)``, then ``(i, value, count)`` for the i-th of ``fields``."""
+    match, excluded = _match(query, terms, exclude)
+    if match is None:
+        raise ValueError("build_candidates_facets_sql needs free words")
+    for field in fields:
+        if field not in FACET_FIELDS:
+            raise ValueError(f"unknown facet {field!r}")
+    plain = [f for f in fields if f not in SIDE_TABLES]
+    body, params = _from_where(query, match, excluded=excluded)  # with each match's dims row
+    cols = "".join(f", d.{f} AS {f}" for f in plain)
+    counted = "c"
+    params = [*params, limit]
+    if sample < limit:
+        counted = "(SELECT * FROM c ORDER BY rid DESC LIMIT ?)"
+        params.append(sample)
+    parts = ["SELECT -1, json_group_array(rid), NULL FROM c"]  # one row: 2,000 Python rows cost 0.8 ms
+    parts += [f"SELECT {i}, s.value, count(*) FROM {counted} m CROSS JOIN {SIDE_TABLES[field]} s ON s.doc = m.rid "
+              "GROUP BY s.value" if field in SIDE_TABLES else f"SELECT {i}, {field}, count(*) FROM {counted} m GROUP BY {field}"
+              for i, field in enumerate(fields)]
+    sql = (f"WITH c AS MATERIALIZED (SELECT feedback_fts.rowid AS rid{cols} {body} ORDER BY feedback_fts.rowid DESC "
+           f"LIMIT ?) " + " UNION ALL ".join(parts))
+    if sample < limit:  # the sample's LIMIT parameter comes once per facet list
+        params = [*params[:-1], *([sample] * len(fields))]
+    return sql, params
 
 
 def build_ranked_sql(query: SearchQuery, terms: Terms, candidates: Sequence[int], exclude: Terms = ()) -> SqlQuery:

@@ -296,6 +296,11 @@ def test_histograms_from_rollups_equal_counting_documents_after_updates_and_dele
                     Filters(**filters), interval=interval, tz="Asia/Shanghai", group_by=group_by,
                     start=start, end=end) if b.count}
                 assert got == _expected(docs, filters, group_by, lo, hi, zone, interval), (interval, filters, group_by)
+        # the 8-hour blocks (day charts in UTC+8 read them) hold the sums of their hours after every change
+        blocks = ix._exec("SELECT block, product, source, sentiment, n FROM feedback_8h WHERE n != 0 ORDER BY 1, 2, 3, 4")
+        sums = ix._exec("SELECT hour / 8 AS b, product, source, sentiment, sum(n) AS s FROM feedback_hourly "
+                        "GROUP BY 1, 2, 3, 4 HAVING s != 0 ORDER BY 1, 2, 3, 4")
+        assert [tuple(r) for r in blocks] == [tuple(r) for r in sums] and len(blocks) > 20
         # and the aligned middle really is read from the rollups, not the documents
         before = sum(b.count for b in ix.histogram(Filters(), interval="day", start=start, end=end))
         raw = sqlite3.connect(tmp_path / "r.db")

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from index import Filters, SearchQuery, SqliteIndex
+from index.sqlite_sql import build_where
 from tests.helpers import simple_tokenizer
 
 BASE = datetime(2026, 11, 1, 0, 0, tzinfo=timezone.utc)
@@ -66,7 +67,11 @@ def test_one_pass_facets_equal_counting_each_field_alone(ix, text, product):
 
 
 @pytest.mark.parametrize("text", ["", "beta"])
-def test_sampled_facets_count_exactly_the_newest_window_of_matches(ix, text):
+@pytest.mark.parametrize("rank_window", [25, 40, 2000])  # the sample: the whole window, part of it, all matches
+def test_sampled_facets_count_exactly_the_newest_window_of_matches(ix, text, rank_window):
+    """With free words, the facets come with the ranking candidates (one statement) when the sample is no
+    larger than the rank window: equal to counting the newest matches themselves."""
+    ix.rank_window = rank_window
     docs = [d for d in corpus() if matches(d, tuple(text.split()), "p1")]
     result = ix.search(SearchQuery(text=text, filters=Filters(product=("p1",)), facets=FIELDS, facet_sample=25))
     assert result.total == len(docs) > 25 and result.facets_sampled == 25
@@ -95,8 +100,10 @@ def test_sampled_facets_count_exactly_the_newest_window_of_matches(ix, text):
 ])
 def test_counts_without_free_words_from_rollups_equal_counting_documents(ix, flt, since, until):
     filters = Filters(**flt, since=since, until=until)
-    expected = ix.count(filters)  # counts the documents themselves
+    where, params = build_where(filters)  # the documents themselves, no rollup
+    expected = ix._exec("SELECT count(*) FROM feedback_dims d" + (" WHERE " + where if where else ""), params)[0][0]
     assert ix.search(SearchQuery(filters=filters, limit=0)).total == expected
+    assert ix.count(filters) == expected
 
 
 def test_rollup_counts_follow_updates_and_deletes(ix):
