@@ -282,7 +282,7 @@ def build_candidates_facets_sql(query: SearchQuery, terms: Terms, limit: int, fi
         if field not in FACET_FIELDS:
             raise ValueError(f"unknown facet {field!r}")
     plain = [f for f in fields if f not in SIDE_TABLES]
-    body, params = _from_where(query, match, excluded=excluded)  # with each match's dims row
+    body, params = _from_where(query, match, need_dims=bool(plain), excluded=excluded)  # each match's dims row
     cols = "".join(f", d.{f} AS {f}" for f in plain)
     counted = "c"
     params = [*params, limit]

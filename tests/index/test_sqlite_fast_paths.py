@@ -78,6 +78,8 @@ def test_sampled_facets_count_exactly_the_newest_window_of_matches(ix, text, ran
     newest = docs[-25:]  # inserted in this order: highest rowids last
     for field in FIELDS:
         assert result.facets[field] == expected_facets(newest, field), field
+    only_topics = ix.search(SearchQuery(text=text, filters=Filters(product=("p1",)), facets=("topics",), facet_sample=25))
+    assert only_topics.facets == {"topics": expected_facets(newest, "topics")}
 
 
 @pytest.mark.parametrize("flt", [
