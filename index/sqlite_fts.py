@@ -49,7 +49,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -371,7 +371,8 @@ class SqliteIndex(Closeable):
             csql, cparams = build_count_sql(query, terms, exclude)
             total = self._exec(csql, cparams, deadline)[0][0]
         no_text = not terms and not (query.raw and query.text.strip())
-        sampled = sample if sample and total > sample else None
+        rolled = self._rollup_facets(query.filters, fields) if no_text and not exclude and total else None
+        sampled = sample if sample and total > sample and rolled is None else None
         hits_hint = facet_hint = ""
         if no_text and total:
             # Without free words the dims table drives. Newest-first hits: walk the created_ts index back
@@ -381,7 +382,8 @@ class SqliteIndex(Closeable):
                 hits_hint = "INDEXED BY feedback_dims_created"
             # sampled facets: the newest rows by rowid are the table's tail, read in order
             facet_hint = "NOT INDEXED" if sampled else \
-                "INDEXED BY feedback_dims_created" if query.facets and self._narrow(query.filters) else ""
+                "INDEXED BY feedback_dims_created" if query.facets and rolled is None and self._narrow(query.filters) \
+                else ""
         if not query.limit:
             rows = []
         elif candidates is not None:
@@ -399,7 +401,9 @@ class SqliteIndex(Closeable):
             of_rows: list[int] | None = None  # the matches to count, when the candidates hold them
             if candidates is not None and (total == len(candidates) or sampled and sampled <= len(candidates)):
                 of_rows = candidates[:sampled] if sampled else candidates
-            if counts is None:
+            if rolled is not None:
+                counts = [(fields.index(field), v, n) for field, vn in rolled.items() for v, n in vn.items()]
+            elif counts is None:
                 fsql, fparams = build_facets_sql(query, fields, terms, window=sampled, dims_hint=facet_hint,
                                                  exclude=exclude, rows=of_rows)
                 counts = self._exec(fsql, fparams, deadline) if of_rows != [] else []
@@ -411,6 +415,25 @@ class SqliteIndex(Closeable):
                 facets[field] = [(str(v), int(n)) for v, n in ordered[:self.facet_limit]]
         facets = {f: facets[f] for f in query.facets}
         return SearchResult(hits=hits, total=int(total), facets=facets, facets_sampled=sampled)
+
+    def _rollup_facets(self, filters: Filters, fields: Sequence[str]) -> dict[str, dict[Any, int]] | None:
+        """Exact facet counts of a query without words from the hourly rollups (8-hour blocks, partial edge
+        hours from the documents: :meth:`histogram`), when its time range spans a day or more and a rollup
+        answers every field with these filters; else None (the documents are counted). A month of one
+        product at 1M documents: a few ms instead of grouping its ~300,000 rows per field."""
+        if not fields or filters.since is None or filters.until is None or \
+                filters.until - filters.since < timedelta(days=1) or \
+                any(rollup_for(filters, field) is None for field in fields):
+            return None
+        out: dict[str, dict[Any, int]] = {}
+        for field in fields:
+            counts: dict[Any, int] = {}
+            for bucket in self.histogram(filters, interval="day", tz="UTC", group_by=field):
+                if bucket.count:
+                    key = int(bucket.key) if field == "rating" and bucket.key.lstrip("-").isdigit() else bucket.key
+                    counts[key] = counts.get(key, 0) + bucket.count
+            out[field] = counts
+        return out
 
     #: Rows a newest-first walk of the created_ts index may expect to read to fill a page of hits
     #: (estimated from the match count) before a filter index and a sort are cheaper.

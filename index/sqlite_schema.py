@@ -309,6 +309,27 @@ _M11 = [
         UPDATE feedback_8h SET n = n - old.n WHERE block = old.hour / {BLOCK_HOURS} AND {_bkey.format(row='old')}; END""",
 ]
 
+_CCOLS = ("product", "intent", "platform")
+
+
+def _croll_product(sign: str, row: str) -> str:
+    return _keyed_roll("feedback_class_hourly", _CCOLS, sign, row)
+
+
+_M12 = [
+    # The intent/platform rollup gains the product: the overview's platform breakdown of one product (and any
+    # intent or platform chart of one product) is then a rollup read, not a scan of the product's documents
+    # (1M bench, 7 days of one product: 290 ms of exact facets → a few ms).
+    "DROP TRIGGER feedback_croll_ai", "DROP TRIGGER feedback_croll_ad", "DROP TRIGGER feedback_croll_au",
+    "DROP TABLE feedback_class_hourly",
+    "CREATE TABLE feedback_class_hourly (hour INTEGER NOT NULL, product TEXT NOT NULL, intent TEXT NOT NULL, "
+    "platform TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hour, product, intent, platform)) WITHOUT ROWID",
+    "INSERT INTO feedback_class_hourly SELECT created_ts / 3600, coalesce(product, ''), coalesce(intent, ''), "
+    "coalesce(platform, ''), count(*) FROM feedback_dims WHERE created_ts IS NOT NULL GROUP BY 1, 2, 3, 4",
+    *_roll_triggers("feedback_croll", ("created_ts", *_CCOLS), _croll_product),
+]
+ROLLUPS["feedback_class_hourly"] = _CCOLS
+
 #: Named schema migrations, applied in order, each recorded in ``feedback_migrations``.
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0001_feedback_fts_side_tables", tuple(_M1)),
@@ -322,4 +343,5 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0009_cjk_bigrams_for_sub_word_recall", tuple(_M9)),
     ("0010_time_by_rowid_table", tuple(_M10)),
     ("0011_eight_hour_rollup", tuple(_M11)),
+    ("0012_product_in_class_rollup", tuple(_M12)),
 )

@@ -219,3 +219,50 @@ def test_time_bounded_word_searches_follow_time_updates_and_deletes(tmp_path):
         assert conn.execute("SELECT rowid, created_ts FROM feedback_time ORDER BY rowid").fetchall() == \
             conn.execute("SELECT rowid, created_ts FROM feedback ORDER BY rowid").fetchall()
         conn.close()
+
+
+ROLLED = ("sentiment", "topics", "rating", "source", "platform", "app_version", "intent", "product")
+
+
+def in_filters(d: dict, flt: dict, since: datetime, until: datetime) -> bool:
+    if d["created_at"] is None:
+        return False
+    created = datetime.strptime(d["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    if not since <= created < until:
+        return False
+    for field, values in flt.items():
+        if field == "topic":
+            if not set(values) & set(d["topics"]):
+                return False
+        elif d.get(field) not in values:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("flt,fields,rolled", [
+    ({}, ROLLED, True),
+    ({"product": ("p1",)}, ROLLED, True),  # the overview's question
+    ({"product": ("p2",), "sentiment": ("negative",)}, ("topics", "source"), True),
+    ({"source": ("appstore", "huawei"), "rating": (1, 5)}, ("app_version", "product"), True),
+    ({"topic": ("t2",)}, ("sentiment", "product"), True),
+    ({"product": ("p2",), "sentiment": ("negative",)}, ("topics", "platform"), False),  # platform: no such rollup
+])
+@pytest.mark.parametrize("since,until", [
+    (BASE + timedelta(hours=2, minutes=1), BASE + timedelta(days=3, hours=4, minutes=59)),  # edges and 8-hour blocks
+    (BASE, BASE + timedelta(days=5)),
+    (BASE + timedelta(hours=3, minutes=10), BASE + timedelta(hours=9, minutes=20)),  # under a day: the documents
+])
+def test_facets_without_words_over_a_day_or_more_are_exact_from_the_rollups(ix, flt, fields, rolled, since, until):
+    """The overview's question (a product's facets over a period): counted from the hourly rollups where they
+    answer every field, exact (not sampled however many match) and equal to counting the documents;
+    otherwise the documents are counted, sampled as asked."""
+    docs = [d for d in corpus() if in_filters(d, flt, since, until)]
+    result = ix.search(SearchQuery(filters=Filters(**flt, since=since, until=until), facets=tuple(fields),
+                                   facet_sample=5, limit=0))
+    assert result.total == len(docs)
+    if rolled and until - since >= timedelta(days=1):
+        assert len(docs) > 5 and result.facets_sampled is None
+        for field in fields:
+            assert result.facets[field] == expected_facets(docs, field), field
+    else:
+        assert result.facets_sampled == (5 if len(docs) > 5 else None)
