@@ -429,8 +429,10 @@ class SqliteIndex(Closeable):
         for field in fields:
             counts: dict[Any, int] = {}
             for bucket in self.histogram(filters, interval="day", tz="UTC", group_by=field):
-                if bucket.count:
-                    key = int(bucket.key) if field == "rating" and bucket.key.lstrip("-").isdigit() else bucket.key
+                key: Any = bucket.key
+                if bucket.count and key is not None:
+                    if field == "rating" and key.lstrip("-").isdigit():
+                        key = int(key)  # as the documents hold it
                     counts[key] = counts.get(key, 0) + bucket.count
             out[field] = counts
         return out
