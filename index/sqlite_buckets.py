@@ -165,9 +165,16 @@ def rollup_keys_sql(group_by: str, limit: int) -> tuple[str, list[Any]]:
     return sql, [limit]
 
 
-def _rollup_where(table: str, filters: Filters, first: int, last: int) -> tuple[list[str], list[Any]]:
+def _rollup_where(table: str, filters: Filters, first: int | None, last: int | None) -> tuple[list[str], list[Any]]:
+    """The conditions on ``table``'s rows in ``[first, last)`` (its own unit; None: unbounded) with ``filters``'
+    values, and their parameters."""
     column, _ = _grain(table)
-    conds, params = [f"{column} >= ?", f"{column} < ?", "n > 0"], [first, last]
+    conds: list[str] = ["n > 0"]
+    params: list[Any] = []
+    for bound, op in ((first, ">="), (last, "<")):
+        if bound is not None:
+            conds.append(f"{column} {op} ?")
+            params.append(bound)
     hourly = next((t for t, b in BLOCK_ROLLUPS.items() if b == table), table)
     for name in ROLLUPS[hourly]:
         values = getattr(filters, name)
@@ -251,19 +258,7 @@ def rollup_count_sql(filters: Filters) -> list[tuple[str, list[Any]]] | None:
     spans = [(table, first, last)] if first is None or last is None else \
         rollup_spans(table, first, last, 0, BLOCK_HOURS * 3600)
     for span_table, span_first, span_last in spans:
-        column, _ = _grain(span_table)
-        conds, params = ["n > 0"], []
-        if span_first is not None:
-            conds.append(f"{column} >= ?")
-            params.append(span_first)
-        if span_last is not None:
-            conds.append(f"{column} < ?")
-            params.append(span_last)
-        for name in ROLLUPS[table]:
-            values = getattr(filters, name)
-            if values:
-                conds.append(f"{name} IN ({','.join('?' * len(values))})")
-                params.extend(values)
+        conds, params = _rollup_where(span_table, filters, span_first, span_last)
         out.append((f"SELECT coalesce(sum(n), 0) FROM {span_table} WHERE {' AND '.join(conds)}", params))
     edges = []
     if lo is not None and first is not None and lo < first * 3600:

@@ -398,20 +398,20 @@ class SqliteIndex(Closeable):
         facets: dict[str, list[tuple[str, int]]] = {}
         if fields:  # every facet in one statement over the matches
             per_field: list[list[tuple[Any, int]]] = [[] for _ in fields]
-            of_rows: list[int] | None = None  # the matches to count, when the candidates hold them
-            if candidates is not None and (total == len(candidates) or sampled and sampled <= len(candidates)):
-                of_rows = candidates[:sampled] if sampled else candidates
             if rolled is not None:
                 counts = [(fields.index(field), v, n) for field, vn in rolled.items() for v, n in vn.items()]
             elif counts is None:
+                of_rows: list[int] | None = None  # the matches to count, when the candidates hold them
+                if candidates is not None and (total == len(candidates) or sampled and sampled <= len(candidates)):
+                    of_rows = candidates[:sampled] if sampled else candidates
                 fsql, fparams = build_facets_sql(query, fields, terms, window=sampled, dims_hint=facet_hint,
                                                  exclude=exclude, rows=of_rows)
                 counts = self._exec(fsql, fparams, deadline) if of_rows != [] else []
             for i, v, n in counts:
                 if v is not None:
                     per_field[i].append((v, n))
-            for field, counts in zip(fields, per_field):
-                ordered = sorted(counts, key=lambda kv: (-kv[1], isinstance(kv[0], str), kv[0]))
+            for field, values in zip(fields, per_field):
+                ordered = sorted(values, key=lambda kv: (-kv[1], isinstance(kv[0], str), kv[0]))
                 facets[field] = [(str(v), int(n)) for v, n in ordered[:self.facet_limit]]
         facets = {f: facets[f] for f in query.facets}
         return SearchResult(hits=hits, total=int(total), facets=facets, facets_sampled=sampled)

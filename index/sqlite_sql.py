@@ -278,26 +278,19 @@ def build_candidates_facets_sql(query: SearchQuery, terms: Terms, limit: int, fi
     match, excluded = _match(query, terms, exclude)
     if match is None:
         raise ValueError("build_candidates_facets_sql needs free words")
-    for field in fields:
-        if field not in FACET_FIELDS:
-            raise ValueError(f"unknown facet {field!r}")
-    plain = [f for f in fields if f not in SIDE_TABLES]
+    plain = _facet_plain(fields)
     body, params = _from_where(query, match, need_dims=bool(plain), excluded=excluded)  # each match's dims row
     cols = "".join(f", d.{f} AS {f}" for f in plain)
-    counted = "c"
+    ctes = f"c AS MATERIALIZED (SELECT feedback_fts.rowid AS rid{cols} {body} ORDER BY feedback_fts.rowid DESC LIMIT ?)"
     params = [*params, limit]
-    if sample < limit:
-        counted = "(SELECT * FROM c ORDER BY rid DESC LIMIT ?)"
+    counted = "c"
+    if sample < limit:  # the sample: the newest of the candidates
+        ctes += ", m AS MATERIALIZED (SELECT * FROM c ORDER BY rid DESC LIMIT ?)"
         params.append(sample)
-    parts = ["SELECT -1, json_group_array(rid), NULL FROM c"]  # one row: 2,000 Python rows cost 0.8 ms
-    parts += [f"SELECT {i}, s.value, count(*) FROM {counted} m CROSS JOIN {SIDE_TABLES[field]} s ON s.doc = m.rid "
-              "GROUP BY s.value" if field in SIDE_TABLES else f"SELECT {i}, {field}, count(*) FROM {counted} m GROUP BY {field}"
-              for i, field in enumerate(fields)]
-    sql = (f"WITH c AS MATERIALIZED (SELECT feedback_fts.rowid AS rid{cols} {body} ORDER BY feedback_fts.rowid DESC "
-           f"LIMIT ?) " + " UNION ALL ".join(parts))
-    if sample < limit:  # the sample's LIMIT parameter comes once per facet list
-        params = [*params[:-1], *([sample] * len(fields))]
-    return sql, params
+        counted = "m"
+    parts = ["SELECT -1, json_group_array(rid), NULL FROM c",  # one row: 2,000 Python rows cost 0.8 ms
+             *_facet_groups(fields, counted)]
+    return f"WITH {ctes} " + " UNION ALL ".join(parts), params
 
 
 def build_ranked_sql(query: SearchQuery, terms: Terms, candidates: Sequence[int], exclude: Terms = ()) -> SqlQuery:
@@ -337,10 +330,7 @@ def build_facets_sql(query: SearchQuery, fields: Sequence[str], terms: Terms = (
     Rows come back as ``(i, value, count)`` for the i-th field of ``fields`` (from 0); the caller sorts.
     (Grouping by every plain field at once returned a row per combination — 1,134 at a million documents —
     for Python to add up, and was no faster in SQLite.)"""
-    for field in fields:
-        if field not in FACET_FIELDS:
-            raise ValueError(f"unknown facet {field!r}")
-    plain = [f for f in fields if f not in SIDE_TABLES]
+    plain = _facet_plain(fields)
     cols = "".join(f", d.{f} AS {f}" for f in plain)
     if rows is not None:
         matches = (f"SELECT d.rowid AS rid{cols} FROM feedback_dims d WHERE d.rowid IN (SELECT value FROM json_each(?))"
@@ -354,11 +344,24 @@ def build_facets_sql(query: SearchQuery, fields: Sequence[str], terms: Terms = (
         if window is not None:
             matches += f" ORDER BY {rid} DESC LIMIT ?"
             params = [*params, window]
-    parts = [f"SELECT {i}, s.value, count(*) FROM m CROSS JOIN {SIDE_TABLES[field]} s ON s.doc = m.rid GROUP BY s.value"
-             if field in SIDE_TABLES else f"SELECT {i}, {field}, count(*) FROM m GROUP BY {field}"
-             for i, field in enumerate(fields)]
-    sql = f"WITH m AS MATERIALIZED ({matches}) " + " UNION ALL ".join(parts)
-    return sql, params
+    return f"WITH m AS MATERIALIZED ({matches}) " + " UNION ALL ".join(_facet_groups(fields, "m")), params
+
+
+def _facet_plain(fields: Sequence[str]) -> list[str]:
+    """The single-valued ones of the facet ``fields`` (columns of ``feedback_dims``); an unknown field is a
+    ``ValueError``."""
+    for field in fields:
+        if field not in FACET_FIELDS:
+            raise ValueError(f"unknown facet {field!r}")
+    return [f for f in fields if f not in SIDE_TABLES]
+
+
+def _facet_groups(fields: Sequence[str], matches: str) -> list[str]:
+    """One ``SELECT i, value, count(*)`` per facet field over the materialized ``matches`` (``rid`` and the
+    plain fields' columns): a GROUP BY of the column, or of the side table's values joined by document."""
+    return [f"SELECT {i}, s.value, count(*) FROM {matches} CROSS JOIN {SIDE_TABLES[field]} s ON s.doc = {matches}.rid "
+            f"GROUP BY s.value" if field in SIDE_TABLES else f"SELECT {i}, {field}, count(*) FROM {matches} GROUP BY {field}"
+            for i, field in enumerate(fields)]
 
 
 def build_text_histogram_sql(filters: Filters, terms: Terms, group_by: str | None, off: int, width: int,
