@@ -56,15 +56,21 @@ class Spike:
     factor: float
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam > 60:
-        return max(0, int(round(rng.gauss(lam, math.sqrt(lam)))))
+def poisson(rng: random.Random, lam: float) -> int:
+    """A Poisson draw of mean ``lam`` (Knuth's product of uniforms: exact, ~``lam`` draws of ``rng``)."""
     limit, k, p = math.exp(-lam), 0, 1.0
     while True:
         p *= rng.random()
         if p <= limit:
             return k
         k += 1
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    """:func:`poisson`, or its normal approximation above a mean of 60 (the bench's busy hours)."""
+    if lam > 60:
+        return max(0, int(round(rng.gauss(lam, math.sqrt(lam)))))
+    return poisson(rng, lam)
 
 
 def make_series(rng: random.Random, days: int, level: float | None = None) -> tuple[list[int], list[Spike]]:

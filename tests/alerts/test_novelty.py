@@ -13,6 +13,7 @@ import pytest
 
 import alerts
 from alerts.novelty import NoveltyDetector, detector_for
+from bench.alerts import poisson
 from configs import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,15 +101,6 @@ def test_backtest_of_the_shipped_rule_fires_inside_the_labelled_windows_of_a_rea
     assert [m for m, new in alerts.backtest(dataclasses.replace(shipped, method="ratio"), series) if new] == []
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
 def test_method_auto_reads_poisson_counts_with_the_ratio_detector_and_other_series_with_novelty() -> None:
     # hourly counts with Poisson noise around 5 for 10 days, then 60 an hour for 6 hours: counts, variance
     # about the mean, so auto uses the ratio detector (its match carries no novelty check)
@@ -116,7 +108,7 @@ def test_method_auto_reads_poisson_counts_with_the_ratio_detector_and_other_seri
     rule = settings.alerts.rule("negative-volume-spike")
     assert rule is not None
     rng = random.Random(3)
-    counts = [(T0 + i * H, float(_poisson(rng, 5.0))) for i in range(240)] + \
+    counts = [(T0 + i * H, float(poisson(rng, 5.0))) for i in range(240)] + \
         [(T0 + (240 + i) * H, 60.0) for i in range(6)]
     [m] = [m for m, new in alerts.backtest(rule, counts) if new]
     assert not m.detail and not m.figures.reason  # the ratio detector's match (novelty's names its check)
@@ -142,12 +134,12 @@ def test_poisson_like_tells_low_counts_from_other_series() -> None:
 
     rng = random.Random(5)
     for lam in (0.03, 0.3, 1.0, 5.0, 30.0, 300.0):  # Poisson counts at any level, sparse ones included
-        assert poisson_like([_poisson(rng, lam) for _ in range(500)]), lam
+        assert poisson_like([poisson(rng, lam) for _ in range(500)]), lam
     assert poisson_like([0] * 300)  # nothing yet
-    daily = [_poisson(rng, 10 * (1 + 0.8 * math.sin(i / 24 * 2 * math.pi))) for i in range(500)]
+    daily = [poisson(rng, 10 * (1 + 0.8 * math.sin(i / 24 * 2 * math.pi))) for i in range(500)]
     assert poisson_like(daily) and dispersion(daily) < 2  # a daily cycle adds little to the steps
     # a past spike in the baseline does not make counts look over-dispersed
-    spiked = [_poisson(rng, 5.0) for _ in range(500)]
+    spiked = [poisson(rng, 5.0) for _ in range(500)]
     spiked[200:206] = [60] * 6
     assert poisson_like(spiked)
     assert not poisson_like([5.5] + [5.0] * 299)  # a measurement
